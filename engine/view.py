@@ -1,0 +1,125 @@
+"""Immutable snapshots of a cluster for display, predicates and the JSON result.
+
+Every runtime (threads, simulator, replayer) produces these; the console, the shell, the
+command language's predicates and `zkfle run --json` only ever read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.vote import ServerState, Sid, Vote
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """One server as seen at one instant.
+
+    `state` is None while the node is down (crashed or not started). `proposal` is FLE's
+    (proposedLeader, proposedZxid, proposedEpoch); `current_vote` is QuorumPeer's
+    currentVote, what a decided node reports to LOOKING peers.
+    """
+
+    sid: Sid
+    learner_type: str  # "participant" | "observer"
+    weight: int = 1
+    alive: bool = False
+    paused: bool = False
+    state: ServerState | None = None
+    logicalclock: int = 0
+    proposal: Vote | None = None
+    current_vote: Vote | None = None
+    finalizing: bool = False
+    not_timeout_ms: int = 0
+    recvset: tuple[tuple[Sid, Vote], ...] = ()
+    outofelection: tuple[tuple[Sid, Vote], ...] = ()
+    fle_recvqueue: int = 0
+    """Depth of FLE.recvqueue (notifications waiting for lookForLeader)."""
+    recv_queue: int = 0
+    """Depth of QuorumCnxManager.recvQueue (capacity 100)."""
+    send_queues: tuple[tuple[Sid, int], ...] = ()
+    """Depth of each per-peer send queue (capacity 1), by peer sid."""
+    connections: tuple[Sid, ...] = ()
+    """Peers with a live election connection."""
+    zab_phase: str = ""
+    """ELECTION, DISCOVERY, SYNCHRONIZATION or BROADCAST (ZK: QuorumPeer.ZabState)."""
+    established: bool = False
+    """Leader: its epoch is established with a quorum; learner: synced with its leader."""
+    current_epoch: int = 0
+    accepted_epoch: int = 0
+    last_zxid: int = 0
+    last_event: str = ""
+    election_started_ms: float | None = None
+    """When the current/last lookForLeader began (runtime clock)."""
+    election_took_ms: float | None = None
+    """Duration of the last completed election (ZK: 'LEADER ELECTION TOOK')."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultView:
+    """An active fault, as `faults` lists it."""
+
+    fault_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCounts:
+    sent: int = 0
+    delivered: int = 0
+    dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """The whole cluster at one instant (`t_ms` on the runtime's clock, `seq` of the last
+    recorded event)."""
+
+    t_ms: float = 0.0
+    seq: int = 0
+    nodes: tuple[NodeView, ...] = ()
+    faults: tuple[FaultView, ...] = field(default=())
+    messages: MessageCounts = MessageCounts()
+
+    def node(self, sid: Sid) -> NodeView:
+        for n in self.nodes:
+            if n.sid == sid:
+                return n
+        raise KeyError(sid)
+
+    @property
+    def sids(self) -> tuple[Sid, ...]:
+        return tuple(n.sid for n in self.nodes)
+
+    @property
+    def leaders(self) -> tuple[Sid, ...]:
+        """Running (alive, not paused) nodes in state LEADING."""
+        return tuple(
+            n.sid for n in self.nodes if n.alive and not n.paused and n.state == ServerState.LEADING
+        )
+
+    @property
+    def looking(self) -> tuple[Sid, ...]:
+        return tuple(n.sid for n in self.nodes if n.alive and n.state == ServerState.LOOKING)
+
+    @property
+    def leader(self) -> Sid | None:
+        """The stable leader, or None (see `stable`)."""
+        return self.leaders[0] if self.stable else None
+
+    @property
+    def stable(self) -> bool:
+        """Every running node is out of LOOKING, all agree on one running LEADING node, and
+        that leader has established its epoch with a quorum (DESIGN §4). Paused nodes do not
+        count as running: their frozen state says nothing about the cluster."""
+        live = [n for n in self.nodes if n.alive and not n.paused]
+        leaders = [n for n in live if n.state == ServerState.LEADING]
+        if len(leaders) != 1 or not leaders[0].established:
+            return False
+        lead = leaders[0].sid
+        return all(
+            n.state not in (None, ServerState.LOOKING)
+            and n.current_vote is not None
+            and n.current_vote.leader == lead
+            for n in live
+        )
