@@ -1,0 +1,817 @@
+"""QuorumPeer: one server's life cycle as a pure state machine - the node's single door.
+
+Theory of operation
+-------------------
+A `QuorumPeer` owns the node's `FastLeaderElection`, its durable state (currentEpoch,
+acceptedEpoch, last zxid) and, once an election has decided, the post-election phase of
+ZooKeeper's Leader / Follower / Observer at simulator level (reference §7): discovery of
+the new epoch, synchronisation, then pings and quorum checks, until something sends the
+node back to LOOKING. Runtimes feed it inputs with `step(input, now_ms)` and carry out
+the returned `Output`: notifications for the election connections, packets for the
+learner-leader connection, durable state to write, how long the main thread waits.
+
+Inputs come from two ZooKeeper threads. `Receive` is the WorkerReceiver thread; every
+other input is the QuorumPeer main thread (lookForLeader, followLeader, lead). Only main
+thread inputs move the main thread's timer; `Output.wait_ms` is meaningful for them.
+
+Timing is ZooKeeper's: the leader must gather a quorum of followers within initLimit
+ticks for each of its three waits (epoch, ACKEPOCH, NEWLEADER ack), then pings learners
+every half tick and checks every tick that synced learners plus itself still form a
+quorum; a learner waits initLimit ticks per read while syncing and syncLimit ticks once
+synced. The packets are engine messages named after ZooKeeper's (`FOLLOWERINFO`,
+`LEADERINFO`, `ACKEPOCH`, `NEWLEADER`, `UPTODATE`, `PING`, `PROPOSAL`, `ACK`, `COMMIT`,
+`INFORM`), not Zab's bytes.
+
+Simplifications (the election does not depend on them): synchronisation sets the
+learner's last zxid to the leader's (standing for DIFF/TRUNC/SNAP); a write is logged
+(last zxid advanced and persisted) on PROPOSAL, as ZooKeeper's txn log does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TypeAlias, assert_never
+
+from engine.election import ElectionConfig, FastLeaderElection
+from engine.quorum import QuorumVerifier
+from engine.vote import (
+    LearnerType,
+    Notification,
+    ServerState,
+    Sid,
+    ToSend,
+    Vote,
+    Zxid,
+    make_zxid,
+    zxid_epoch,
+)
+
+OBSERVER_ELECTION_DELAY_MS = 200
+"""ZK: zookeeper.observer.election.DelayMs - observers wait random [0, this) to re-elect."""
+LEADER_CONNECT_DELAY_DURING_RETRY_MS = 100
+"""ZK: zookeeper.leaderConnectDelayDuringRetryMs."""
+LEADER_CONNECT_TRIES = 5
+"""ZK: Learner.connectToLeader gives up after 5 tries."""
+
+
+class ZabState:
+    """ZK: QuorumPeer.ZabState (monitoring only)."""
+
+    ELECTION = "ELECTION"
+    DISCOVERY = "DISCOVERY"
+    SYNCHRONIZATION = "SYNCHRONIZATION"
+    BROADCAST = "BROADCAST"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The zoo.cfg knobs the post-election phase runs on."""
+
+    tick_time_ms: int = 200
+    init_limit: int = 10
+    sync_limit: int = 5
+    election: ElectionConfig = field(default_factory=ElectionConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Durable:
+    """What a node keeps across crashes (ZK: files currentEpoch, acceptedEpoch; the last
+    logged zxid stands for the txn log). `last_zxid == -1` is an untrusted empty database
+    (ZOOKEEPER-261)."""
+
+    current_epoch: int = 0
+    accepted_epoch: int = 0
+    last_zxid: Zxid = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QuorumPacket:
+    """A learner<->leader packet (ZK: QuorumPacket; `kind` is the Leader.* type name)."""
+
+    kind: str
+    epoch: int = -1
+    zxid: Zxid = -1
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LookForLeader:
+    """Main loop, state LOOKING: enter lookForLeader."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    """WorkerReceiver decoded a notification from QuorumCnxManager's receive queue."""
+
+    n: Notification
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """lookForLeader's poll returned the head of FLE.recvqueue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """The main thread's wait (`Output.wait_ms`) ran out. `have_delivered` is
+    QuorumCnxManager.haveDelivered() at that moment (FLE's choice between re-broadcast and
+    connectAll)."""
+
+    have_delivered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerConnected:
+    """Learner side: the connection to the leader's quorum port is up."""
+
+    leader: Sid
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerConnectFailed:
+    """Learner side: a connection attempt to the leader failed (refused or timed out)."""
+
+    leader: Sid
+
+
+@dataclass(frozen=True, slots=True)
+class PacketReceived:
+    """A quorum packet arrived on the learner<->leader connection with `peer`."""
+
+    peer: Sid
+    packet: QuorumPacket
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The learner<->leader connection with `peer` closed (EOF)."""
+
+    peer: Sid
+
+
+@dataclass(frozen=True, slots=True)
+class ClientWrite:
+    """`write n`: n transactions submitted to this node (only a leader accepts them)."""
+
+    count: int = 1
+
+
+Input: TypeAlias = (
+    LookForLeader
+    | Receive
+    | Poll
+    | Timeout
+    | LearnerConnected
+    | LearnerConnectFailed
+    | PacketReceived
+    | Disconnected
+    | ClientWrite
+)
+
+MAIN_THREAD_INPUTS = (  # every input but Receive (the WorkerReceiver thread)
+    LookForLeader,
+    Poll,
+    Timeout,
+    LearnerConnected,
+    LearnerConnectFailed,
+    PacketReceived,
+    Disconnected,
+    ClientWrite,
+)
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendPacket:
+    to: Sid
+    packet: QuorumPacket
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectToLeader:
+    leader: Sid
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePeer:
+    """Close the learner<->leader connection with `peer` (it sees EOF)."""
+
+    peer: Sid
+
+
+ZabAction: TypeAlias = SendPacket | ConnectToLeader | ClosePeer
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a step asks the runtime to do, in this order: persist, send, zab, wait."""
+
+    sends: tuple[ToSend, ...] = ()
+    """Notifications for FLE.sendqueue (our own vote included: loopback)."""
+    connect_all: bool = False
+    zab: tuple[ZabAction, ...] = ()
+    persist: Durable | None = None
+    wait_ms: float | None = None
+    """Main thread: wait this long for the next input, then feed Timeout (None: block)."""
+    decided: Vote | None = None
+    state: ServerState = ServerState.LOOKING
+    reason: str | None = None
+    """Why the node left its role (ZooKeeper's log message), when it did."""
+    election_delay_max_ms: int | None = None
+    """Feed LookForLeader after a random delay in [0, this) ms (0: at once)."""
+    restart_election: bool = False
+    """QuorumPeer.shuttingDownLE: recreate QuorumCnxManager and FLE."""
+    committed: tuple[Zxid, ...] = ()
+    write_error: str | None = None
+
+
+# --- the leader's and learner's bookkeeping -----------------------------------------------------
+
+
+@dataclass(slots=True)
+class _LearnerHandler:
+    """The leader's view of one learner (ZK: LearnerHandler)."""
+
+    sid: Sid
+    learner_type: LearnerType
+    accepted_epoch: int
+    tick_of_next_ack_deadline: int
+    epoch_acked: bool = False
+    sync_sent: bool = False
+    newleader_acked: bool = False
+
+
+@dataclass(slots=True)
+class _Leading:
+    """ZK: Leader.lead and its three waits (epoch, ACKEPOCH, NEWLEADER ack)."""
+
+    zab: str = ZabState.DISCOVERY
+    epoch: int = -1
+    waiting_for_new_epoch: bool = True
+    connecting: set[Sid] = field(default_factory=set)
+    electing: set[Sid] = field(default_factory=set)
+    newleader_acks: set[Sid] = field(default_factory=set)
+    learners: dict[Sid, _LearnerHandler] = field(default_factory=dict)
+    tick: int = 0
+    tick_skip: bool = True
+    next_zxid_counter: int = 1
+    outstanding: dict[Zxid, set[Sid]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Learning:
+    """ZK: Learner.followLeader / Observer.observeLeader."""
+
+    leader: Sid
+    budget_end: float
+    zab: str = ZabState.DISCOVERY
+    connected: bool = False
+    tries: int = 0
+    new_epoch: int = -1
+    read_limit: int = 0
+    """Ticks of silence tolerated: initLimit until NEWLEADER, then syncLimit."""
+
+
+class PeerError(Exception):
+    """A step was given an input the node cannot take in its current state."""
+
+
+class QuorumPeer:
+    """One server: FLE, durable state and the post-election phase (ZK: QuorumPeer)."""
+
+    def __init__(
+        self,
+        myid: Sid,
+        quorum_verifier: QuorumVerifier,
+        durable: Durable | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        if myid not in quorum_verifier.all_members:
+            raise PeerError(f"My id {myid} not in the peer list")  # ZK: QuorumPeer.start
+        self.myid = myid
+        self.quorum_verifier = quorum_verifier
+        self.last_seen_quorum_verifier: QuorumVerifier | None = quorum_verifier
+        self.learner_type = quorum_verifier.all_members[myid].learner_type
+        self.timing = timing or Timing()
+        self.durable = durable or Durable()
+        self.peer_state = ServerState.LOOKING
+        self.shutting_down_le = False
+        # ZK: startLeaderElection - the vote reported until an election decides.
+        self.current_vote = Vote(myid, self.durable.last_zxid, -1, self.durable.current_epoch)
+        self.election = FastLeaderElection(self, self.timing.election)
+        self.deadline: float | None = None
+        """Absolute time (input clock) of the main thread's next Timeout."""
+        self.leading: _Leading | None = None
+        self.learning: _Learning | None = None
+        self.election_started_ms: float | None = None
+        self.election_took_ms: float | None = None
+        self.now = 0.0
+        """The time of the input being taken (set by `step`)."""
+        self._out = _Outbox()
+
+    # --- ElectionHost ---------------------------------------------------------------------------
+
+    @property
+    def current_epoch(self) -> int:
+        return self.durable.current_epoch
+
+    def last_logged_zxid(self) -> Zxid:
+        return self.durable.last_zxid
+
+    # --- views ----------------------------------------------------------------------------------
+
+    @property
+    def zab_state(self) -> str:
+        if self.leading is not None:
+            return self.leading.zab
+        if self.learning is not None:
+            return self.learning.zab
+        return ZabState.ELECTION
+
+    @property
+    def established(self) -> bool:
+        """Leader: epoch established with a quorum; learner: synced with its leader."""
+        return self.zab_state == ZabState.BROADCAST
+
+    # --- the door ---------------------------------------------------------------------------------
+
+    def step(self, event: Input, now_ms: float) -> Output:
+        """Take one input at time `now_ms` (the runtime's clock) and say what to do."""
+        out = self._out = _Outbox()
+        self.now = now_ms
+        match event:
+            case Receive(n):
+                self.election.worker_receiver(n)
+                if self.shutting_down_le:
+                    # The election shut itself down; lookForLeader returns null and the
+                    # main loop starts a new one (QuorumPeer.run, case LOOKING).
+                    self.deadline = None
+                    self._restart_leader_election()
+            case LookForLeader():
+                self._look_for_leader()
+            case Poll():
+                self._poll()
+            case Timeout(have_delivered):
+                self._timeout(have_delivered)
+            case LearnerConnected(leader):
+                self._learner_connected(leader)
+            case LearnerConnectFailed(leader):
+                self._learner_connect_failed(leader)
+            case PacketReceived(peer, packet):
+                self._packet_received(peer, packet)
+            case Disconnected(peer):
+                self._disconnected(peer)
+            case ClientWrite(count):
+                self._client_write(count)
+            case _:
+                assert_never(event)
+        return self._finish(out, isinstance(event, MAIN_THREAD_INPUTS))
+
+    def _finish(self, out: _Outbox, main: bool) -> Output:
+        fle = self.election
+        sends = tuple(fle.sendqueue)
+        fle.sendqueue.clear()
+        connect_all, fle.connect_all_requested = fle.connect_all_requested, False
+        wait = self.deadline - self.now if main and self.deadline is not None else None
+        return Output(
+            sends=sends,
+            connect_all=connect_all,
+            zab=tuple(out.zab),
+            persist=out.persist,
+            wait_ms=wait,
+            decided=out.decided,
+            state=self.peer_state,
+            reason=out.reason,
+            election_delay_max_ms=out.election_delay_max_ms,
+            restart_election=out.restart_election,
+            committed=tuple(out.committed),
+            write_error=out.write_error,
+        )
+
+    # --- election --------------------------------------------------------------------------------
+
+    def _look_for_leader(self) -> None:
+        if self.peer_state != ServerState.LOOKING or self.election.in_election:
+            raise PeerError(f"lookForLeader while {self.peer_state.name}")
+        self.election_started_ms = self.now
+        self.election.look_for_leader()
+        self._arm_election_timer()
+
+    def _restart_leader_election(self) -> None:
+        """ZK: QuorumPeer main loop, `if (shuttingDownLE) startLeaderElection()`."""
+        self.shutting_down_le = False
+        self.current_vote = Vote(self.myid, self.durable.last_zxid, -1, self.durable.current_epoch)
+        self.election = FastLeaderElection(self, self.timing.election)
+        self._out.restart_election = True
+        self._out.election_delay_max_ms = 0
+
+    def _arm_election_timer(self) -> None:
+        """lookForLeader's poll restarts its wait after every notification it takes."""
+        self.deadline = self.now + self.election.wait_ms
+
+    def _poll(self) -> None:
+        fle = self.election
+        if not fle.in_election or not fle.recvqueue:
+            raise PeerError("poll with nothing to take from FLE.recvqueue")
+        self._election_result(fle.poll())
+
+    def _election_result(self, vote: Vote | None) -> None:
+        if vote is not None:
+            self._decided(vote)
+        else:
+            self._arm_election_timer()
+
+    def _decided(self, vote: Vote) -> None:
+        """lookForLeader returned: QuorumPeer.setCurrentVote, then the new role begins."""
+        self.current_vote = vote
+        self._out.decided = vote
+        if self.election_started_ms is not None:
+            self.election_took_ms = self.now - self.election_started_ms
+        if self.peer_state == ServerState.LEADING:
+            self._lead()
+        else:
+            self._follow_leader(vote.leader)
+
+    def _timeout(self, have_delivered: bool) -> None:
+        if self.deadline is None or self.now < self.deadline:
+            return  # a stale timer: nothing is due
+        if self.leading is not None:
+            self._leader_timer()
+        elif self.learning is not None:
+            self._learner_timer()
+        elif self.election.in_election:
+            self._election_result(self.election.timed_out(have_delivered))
+        else:
+            self.deadline = None
+
+    def _back_to_looking(self, reason: str) -> None:
+        """The role ended (ZK: the finally of lead/followLeader, updateServerState)."""
+        out = self._out
+        out.reason = reason
+        if self.leading is not None:
+            for sid in sorted(self.leading.learners):
+                out.zab.append(ClosePeer(sid))
+        if self.learning is not None and self.learning.connected:
+            out.zab.append(ClosePeer(self.learning.leader))
+        self.leading = None
+        self.learning = None
+        self.peer_state = ServerState.LOOKING
+        self.deadline = None
+        observer = self.learner_type == LearnerType.OBSERVER
+        out.election_delay_max_ms = OBSERVER_ELECTION_DELAY_MS if observer else 0
+
+    def _persist(self, **changes: int) -> None:
+        self.durable = replace(self.durable, **changes)
+        self._out.persist = self.durable
+
+    def update_election_vote(self, new_epoch: int) -> None:
+        """ZK: updateElectionVote - after sync only peerEpoch changes (ZOOKEEPER-1732)."""
+        self.current_vote = replace(self.current_vote, peer_epoch=new_epoch)
+
+    def _is_participant(self, sid: Sid) -> bool:
+        return sid in self.quorum_verifier.voting_members
+
+    # --- leader (ZK: Leader.lead) ------------------------------------------------------------
+
+    def _lead(self) -> None:
+        self.leading = _Leading()
+        self._arm_leader_wait()
+        self._get_epoch_to_propose(self.myid, self.durable.accepted_epoch)
+
+    def _arm_leader_wait(self) -> None:
+        """Each of the leader's three waits gets initLimit ticks of its own."""
+        self.deadline = self.now + self.timing.init_limit * self.timing.tick_time_ms
+
+    def _handlers(self) -> list[_LearnerHandler]:
+        assert self.leading is not None
+        return [self.leading.learners[sid] for sid in sorted(self.leading.learners)]
+
+    def _to_learner(self, handler: _LearnerHandler, kind: str, zxid: Zxid = -1) -> None:
+        assert self.leading is not None
+        self._out.zab.append(SendPacket(handler.sid, QuorumPacket(kind, self.leading.epoch, zxid)))
+
+    def _get_epoch_to_propose(self, sid: Sid, last_accepted_epoch: int) -> None:
+        """ZK: Leader.getEpochToPropose - epoch = 1 + max(acceptedEpoch) over a quorum of
+        connected participants including the leader; LEADERINFO goes out once it is known."""
+        lead = self.leading
+        assert lead is not None
+        if last_accepted_epoch >= lead.epoch:
+            lead.epoch = last_accepted_epoch + 1
+        if self._is_participant(sid):
+            lead.connecting.add(sid)
+        if self.myid not in lead.connecting or not self.quorum_verifier.contains_quorum(
+            lead.connecting
+        ):
+            return
+        lead.waiting_for_new_epoch = False
+        self._persist(accepted_epoch=lead.epoch)
+        for handler in self._handlers():
+            self._to_learner(handler, "LEADERINFO", make_zxid(lead.epoch, 0))
+        self._arm_leader_wait()
+        self._wait_for_epoch_ack(self.myid, self.durable.current_epoch, self.durable.last_zxid)
+
+    def _wait_for_epoch_ack(self, sid: Sid, current_epoch: int, last_zxid: Zxid) -> None:
+        """ZK: Leader.waitForEpochAck - an ack of -1 ("already accepted") or from an
+        untrusted database does not count; a learner ahead of us is dropped."""
+        lead = self.leading
+        assert lead is not None
+        if current_epoch != -1:
+            mine = (self.durable.current_epoch, self.durable.last_zxid)
+            if sid != self.myid and (current_epoch, last_zxid) > mine:
+                del lead.learners[sid]
+                self._out.zab.append(ClosePeer(sid))
+                return
+            if last_zxid != -1 and self._is_participant(sid):
+                lead.electing.add(sid)
+        if self.myid not in lead.electing or not self.quorum_verifier.contains_quorum(
+            lead.electing
+        ):
+            return
+        lead.zab = ZabState.SYNCHRONIZATION
+        self._persist(current_epoch=lead.epoch)
+        self._arm_leader_wait()
+        for handler in self._handlers():
+            if handler.epoch_acked:
+                self._sync_learner(handler)
+        self._wait_for_new_leader_ack(self.myid)
+
+    def _sync_learner(self, handler: _LearnerHandler) -> None:
+        """ZK: LearnerHandler.syncFollower, then NEWLEADER (DIFF/TRUNC/SNAP collapsed into
+        one SNAP carrying the leader's last zxid)."""
+        handler.sync_sent = True
+        self._to_learner(handler, "SNAP", self.durable.last_zxid)
+        self._to_learner(
+            handler, "NEWLEADER", make_zxid(self.leading.epoch if self.leading else -1, 0)
+        )
+
+    def _wait_for_new_leader_ack(self, sid: Sid) -> None:
+        """ZK: Leader.waitForNewLeaderAck, then startZkServer and UPTODATE to the learners."""
+        lead = self.leading
+        assert lead is not None
+        if self._is_participant(sid):
+            lead.newleader_acks.add(sid)
+        if self.myid not in lead.newleader_acks or not self.quorum_verifier.contains_quorum(
+            lead.newleader_acks
+        ):
+            return
+        lead.zab = ZabState.BROADCAST
+        self.update_election_vote(lead.epoch)
+        for handler in self._handlers():
+            if handler.newleader_acked:
+                self._to_learner(handler, "UPTODATE")
+        # The ping loop: every half tick; a quorum check on every other one.
+        self.deadline = self.now + self.timing.tick_time_ms / 2
+
+    def _leader_timer(self) -> None:
+        lead = self.leading
+        assert lead is not None
+        if lead.zab == ZabState.DISCOVERY:
+            if lead.waiting_for_new_epoch:
+                self._back_to_looking("Timeout while waiting for epoch from quorum")
+            else:
+                self._back_to_looking("Timeout while waiting for epoch to be acked by quorum")
+            return
+        if lead.zab == ZabState.SYNCHRONIZATION:
+            self._back_to_looking("Timeout while waiting for NEWLEADER to be acked by quorum")
+            return
+        # ZK: Leader.lead main loop; LearnerHandler.synced() = ack deadline not passed.
+        if not lead.tick_skip:
+            lead.tick += 1
+            synced = sorted(
+                [self.myid]
+                + [
+                    h.sid
+                    for h in lead.learners.values()
+                    if lead.tick <= h.tick_of_next_ack_deadline
+                ]
+            )
+            voters = [s for s in synced if self._is_participant(s)]
+            if not self.quorum_verifier.contains_quorum(set(voters)):
+                self._back_to_looking(
+                    f"Not sufficient followers synced, only synced with sids: {voters}"
+                )
+                return
+        lead.tick_skip = not lead.tick_skip
+        for handler in self._handlers():
+            if handler.sync_sent:
+                self._to_learner(handler, "PING", self._last_proposed())
+        self.deadline = self.now + self.timing.tick_time_ms / 2
+
+    def _last_proposed(self) -> Zxid:
+        return self.durable.last_zxid
+
+    def _leader_packet(self, sid: Sid, packet: QuorumPacket) -> None:
+        lead = self.leading
+        assert lead is not None
+        kind = packet.kind
+        if kind in ("FOLLOWERINFO", "OBSERVERINFO"):
+            learner_type = (
+                LearnerType.PARTICIPANT if kind == "FOLLOWERINFO" else LearnerType.OBSERVER
+            )
+            handler = lead.learners[sid] = _LearnerHandler(
+                sid,
+                learner_type,
+                accepted_epoch=zxid_epoch(packet.zxid),
+                tick_of_next_ack_deadline=lead.tick
+                + self.timing.init_limit
+                + self.timing.sync_limit,
+            )
+            if lead.waiting_for_new_epoch:
+                self._get_epoch_to_propose(sid, handler.accepted_epoch)
+            else:
+                self._to_learner(handler, "LEADERINFO", make_zxid(lead.epoch, 0))
+            return
+        found = lead.learners.get(sid)
+        if found is None:
+            return  # a learner we dropped
+        handler = found
+        handler.tick_of_next_ack_deadline = lead.tick + self.timing.sync_limit
+        if kind == "ACKEPOCH" and not handler.epoch_acked:
+            handler.epoch_acked = True
+            if lead.zab == ZabState.DISCOVERY:
+                self._wait_for_epoch_ack(sid, packet.epoch, packet.zxid)
+            else:
+                self._sync_learner(handler)
+        elif kind == "ACK" and packet.zxid == make_zxid(lead.epoch, 0):
+            if handler.newleader_acked:
+                return
+            handler.newleader_acked = True  # the ack of NEWLEADER
+            if lead.zab == ZabState.SYNCHRONIZATION:
+                self._wait_for_new_leader_ack(sid)
+            elif lead.zab == ZabState.BROADCAST:
+                self._to_learner(handler, "UPTODATE")
+        elif kind == "ACK":
+            self._process_ack(sid, packet.zxid)
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def _client_write(self, count: int) -> None:
+        lead = self.leading
+        if lead is None or lead.zab != ZabState.BROADCAST:
+            self._out.write_error = (
+                f"n{self.myid} is {self.peer_state.name}, not an established leader"
+            )
+            return
+        for _ in range(count):
+            zxid = make_zxid(lead.epoch, lead.next_zxid_counter)
+            lead.next_zxid_counter += 1
+            lead.outstanding[zxid] = set()
+            self._persist(last_zxid=zxid)
+            for handler in self._handlers():
+                if handler.newleader_acked and handler.learner_type == LearnerType.PARTICIPANT:
+                    self._to_learner(handler, "PROPOSAL", zxid)
+            self._process_ack(self.myid, zxid)
+
+    def _process_ack(self, sid: Sid, zxid: Zxid) -> None:
+        """ZK: Leader.processAck - commit once a quorum logged the proposal."""
+        lead = self.leading
+        assert lead is not None
+        acks = lead.outstanding.get(zxid)
+        if acks is None:
+            return
+        if self._is_participant(sid):
+            acks.add(sid)
+        if not self.quorum_verifier.contains_quorum(acks):
+            return
+        del lead.outstanding[zxid]
+        self._out.committed.append(zxid)
+        for handler in self._handlers():
+            if handler.newleader_acked:
+                participant = handler.learner_type == LearnerType.PARTICIPANT
+                self._to_learner(handler, "COMMIT" if participant else "INFORM", zxid)
+
+    # --- learner (ZK: Follower.followLeader, Observer.observeLeader) ----------------------------
+
+    def _follow_leader(self, leader: Sid) -> None:
+        if leader not in self.quorum_verifier.all_members:
+            # ZK: Learner.findLeader - we cannot follow a leader outside our view.
+            self._back_to_looking(f"Couldn't find the leader with id = {leader}")
+            return
+        budget = self.timing.init_limit * self.timing.tick_time_ms
+        self.learning = _Learning(leader, self.now + budget, read_limit=self.timing.init_limit)
+        self._connect_to_leader()
+
+    def _connect_to_leader(self) -> None:
+        learning = self.learning
+        assert learning is not None
+        learning.tries += 1
+        self.deadline = None  # the runtime answers with LearnerConnected or ...Failed
+        self._out.zab.append(ConnectToLeader(learning.leader))
+
+    def _learner_connected(self, leader: Sid) -> None:
+        learning = self.learning
+        if learning is None or learning.leader != leader or learning.connected:
+            self._out.zab.append(ClosePeer(leader))  # a late answer to an old attempt
+            return
+        learning.connected = True
+        kind = "FOLLOWERINFO" if self.learner_type == LearnerType.PARTICIPANT else "OBSERVERINFO"
+        accepted = make_zxid(self.durable.accepted_epoch, 0)
+        self._out.zab.append(SendPacket(leader, QuorumPacket(kind, zxid=accepted)))
+        self._arm_read_timeout()
+
+    def _learner_connect_failed(self, leader: Sid) -> None:
+        learning = self.learning
+        if learning is None or learning.leader != leader or learning.connected:
+            return
+        if learning.tries >= LEADER_CONNECT_TRIES or self.now >= learning.budget_end:
+            self._back_to_looking("connectToLeader exceeded on retries.")
+            return
+        self.deadline = self.now + LEADER_CONNECT_DELAY_DURING_RETRY_MS
+
+    def _arm_read_timeout(self) -> None:
+        """The learner's socket timeout: initLimit ticks until NEWLEADER, then syncLimit."""
+        learning = self.learning
+        assert learning is not None
+        self.deadline = self.now + learning.read_limit * self.timing.tick_time_ms
+
+    def _learner_timer(self) -> None:
+        learning = self.learning
+        assert learning is not None
+        if not learning.connected:
+            self._connect_to_leader()  # the retry delay elapsed
+        else:
+            self._back_to_looking("Read timed out: no packet from the leader")
+
+    def _learner_packet(self, sid: Sid, packet: QuorumPacket) -> None:
+        learning = self.learning
+        assert learning is not None
+        if sid != learning.leader or not learning.connected:
+            return
+        self._arm_read_timeout()
+        kind = packet.kind
+        if kind == "LEADERINFO" and learning.new_epoch == -1:
+            self._register_with_leader(sid, packet.epoch)
+        elif kind == "SNAP" and packet.zxid != self.durable.last_zxid:
+            self._persist(last_zxid=packet.zxid)
+        elif kind == "NEWLEADER":
+            self._persist(current_epoch=learning.new_epoch)
+            learning.read_limit = self.timing.sync_limit
+            self._to_leader(QuorumPacket("ACK", zxid=make_zxid(learning.new_epoch, 0)))
+        elif kind == "UPTODATE":
+            learning.zab = ZabState.BROADCAST
+            self.update_election_vote(learning.new_epoch)
+        elif kind == "PING":
+            self._to_leader(QuorumPacket("PING", learning.new_epoch))
+        elif kind == "PROPOSAL":
+            self._persist(last_zxid=packet.zxid)
+            self._to_leader(QuorumPacket("ACK", learning.new_epoch, packet.zxid))
+        elif kind == "INFORM" and packet.zxid > self.durable.last_zxid:
+            self._persist(last_zxid=packet.zxid)
+
+    def _register_with_leader(self, leader: Sid, new_epoch: int) -> None:
+        """ZK: Learner.registerWithLeader and the epoch check of followLeader."""
+        learning = self.learning
+        assert learning is not None
+        accepted = self.durable.accepted_epoch
+        if new_epoch < accepted:
+            self._back_to_looking(
+                f"Leaders epoch, {new_epoch} is less than accepted epoch, {accepted}"
+            )
+            return
+        ack_epoch = -1  # "already accepted this epoch"
+        if new_epoch > accepted:
+            ack_epoch = self.durable.current_epoch
+            self._persist(accepted_epoch=new_epoch)
+        learning.new_epoch = new_epoch
+        learning.zab = ZabState.SYNCHRONIZATION
+        self._to_leader(QuorumPacket("ACKEPOCH", ack_epoch, self.durable.last_zxid))
+
+    def _to_leader(self, packet: QuorumPacket) -> None:
+        assert self.learning is not None
+        self._out.zab.append(SendPacket(self.learning.leader, packet))
+
+    # --- connection events ------------------------------------------------------------------------
+
+    def _packet_received(self, sid: Sid, packet: QuorumPacket) -> None:
+        if self.leading is not None:
+            self._leader_packet(sid, packet)
+        elif self.learning is not None:
+            self._learner_packet(sid, packet)
+        else:
+            self._out.zab.append(ClosePeer(sid))  # nobody listens for quorum packets now
+
+    def _disconnected(self, sid: Sid) -> None:
+        if self.leading is not None and sid in self.leading.learners:
+            # ZK: the LearnerHandler exits; the quorum check at the next tick notices.
+            del self.leading.learners[sid]
+        elif self.learning is not None and self.learning.leader == sid and self.learning.connected:
+            self.learning.connected = False
+            self._back_to_looking("Connection to the leader closed")
+
+
+@dataclass(slots=True)
+class _Outbox:
+    """Effects gathered during one step (the election's own go through FLE.sendqueue)."""
+
+    zab: list[ZabAction] = field(default_factory=list)
+    persist: Durable | None = None
+    decided: Vote | None = None
+    reason: str | None = None
+    election_delay_max_ms: int | None = None
+    restart_election: bool = False
+    committed: list[Zxid] = field(default_factory=list)
+    write_error: str | None = None

@@ -1,0 +1,256 @@
+"""JSON forms of the core's values: what the trace stores at the core boundary.
+
+Every `QuorumPeer.step` is recorded as its input and output in these forms; replay decodes
+the input, steps a fresh core and compares the encoded output with the recorded one. Field
+names follow ZooKeeper's (`leader`, `zxid` as "0x..." hex, `election_epoch`, `peer_epoch`,
+`state`, `sid`). A notification's config text is omitted when it equals the cluster's
+config text in the trace header (nearly always), so traces stay small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.peer import (
+    ClientWrite,
+    ClosePeer,
+    ConnectToLeader,
+    Disconnected,
+    Durable,
+    Input,
+    LearnerConnected,
+    LearnerConnectFailed,
+    LookForLeader,
+    Output,
+    PacketReceived,
+    Poll,
+    QuorumPacket,
+    Receive,
+    SendPacket,
+    Timeout,
+    ZabAction,
+)
+from engine.vote import Notification, ServerState, ToSend, Vote, parse_zxid, zxid_hex
+
+JSON = dict[str, Any]
+
+
+class RecordError(ValueError):
+    """A recorded value does not have the expected shape (names the field)."""
+
+
+def vote_json(v: Vote) -> JSON:
+    d: JSON = {
+        "leader": v.leader,
+        "zxid": zxid_hex(v.zxid),
+        "election_epoch": v.election_epoch,
+        "peer_epoch": v.peer_epoch,
+    }
+    if v.state != ServerState.LOOKING:
+        d["state"] = v.state.name
+    if v.version:
+        d["version"] = v.version
+    return d
+
+
+def vote_from(d: JSON) -> Vote:
+    return Vote(
+        _int(d, "leader"),
+        _zxid(d, "zxid"),
+        _int(d, "election_epoch"),
+        _int(d, "peer_epoch"),
+        _state(d.get("state", "LOOKING")),
+        int(d.get("version", 0)),
+    )
+
+
+def notification_json(n: Notification, config: str) -> JSON:
+    d: JSON = {
+        "sid": n.sid,
+        "state": n.state.name,
+        "leader": n.leader,
+        "zxid": zxid_hex(n.zxid),
+        "election_epoch": n.election_epoch,
+        "peer_epoch": n.peer_epoch,
+        "version": n.version,
+    }
+    if n.config is not None and n.config != config:
+        d["config"] = n.config
+    return d
+
+
+def notification_from(d: JSON, config: str) -> Notification:
+    version = _int(d, "version")
+    return Notification(
+        _int(d, "leader"),
+        _zxid(d, "zxid"),
+        _int(d, "election_epoch"),
+        _state(d["state"]),
+        _int(d, "sid"),
+        _int(d, "peer_epoch"),
+        version,
+        d.get("config", config) if version > 1 else None,
+    )
+
+
+def durable_json(d: Durable) -> JSON:
+    return {
+        "current_epoch": d.current_epoch,
+        "accepted_epoch": d.accepted_epoch,
+        "last_zxid": zxid_hex(d.last_zxid),
+    }
+
+
+def durable_from(d: JSON) -> Durable:
+    return Durable(_int(d, "current_epoch"), _int(d, "accepted_epoch"), _zxid(d, "last_zxid"))
+
+
+def packet_json(p: QuorumPacket) -> JSON:
+    d: JSON = {"type": p.kind}
+    if p.epoch != -1:
+        d["epoch"] = p.epoch
+    if p.zxid != -1:
+        d["zxid"] = zxid_hex(p.zxid)
+    return d
+
+
+def packet_from(d: JSON) -> QuorumPacket:
+    return QuorumPacket(str(d["type"]), int(d.get("epoch", -1)), _zxid(d, "zxid", "-0x1"))
+
+
+def input_json(event: Input, config: str) -> JSON:
+    """The recorded form of a core input (its `type` names the ZooKeeper action)."""
+    match event:
+        case LookForLeader():
+            return {"type": "look_for_leader"}
+        case Receive(n):
+            return {"type": "receive", "n": notification_json(n, config)}
+        case Poll():
+            return {"type": "poll"}
+        case Timeout(have_delivered):
+            return {"type": "timeout", "have_delivered": have_delivered}
+        case LearnerConnected(leader):
+            return {"type": "learner_connected", "leader": leader}
+        case LearnerConnectFailed(leader):
+            return {"type": "learner_connect_failed", "leader": leader}
+        case PacketReceived(peer, packet):
+            return {"type": "packet", "from": peer, "packet": packet_json(packet)}
+        case Disconnected(peer):
+            return {"type": "disconnected", "peer": peer}
+        case ClientWrite(count):
+            return {"type": "write", "count": count}
+    raise AssertionError(event)
+
+
+def input_from(d: JSON, config: str) -> Input:
+    kind = d.get("type")
+    try:
+        match kind:
+            case "look_for_leader":
+                return LookForLeader()
+            case "receive":
+                return Receive(notification_from(d["n"], config))
+            case "poll":
+                return Poll()
+            case "timeout":
+                return Timeout(bool(d["have_delivered"]))
+            case "learner_connected":
+                return LearnerConnected(_int(d, "leader"))
+            case "learner_connect_failed":
+                return LearnerConnectFailed(_int(d, "leader"))
+            case "packet":
+                return PacketReceived(_int(d, "from"), packet_from(d["packet"]))
+            case "disconnected":
+                return Disconnected(_int(d, "peer"))
+            case "write":
+                return ClientWrite(_int(d, "count"))
+    except (KeyError, TypeError) as e:
+        raise RecordError(f"input {kind!r}: missing or bad field {e}") from None
+    raise RecordError(f"unknown input type {kind!r}")
+
+
+def _sends_json(sends: tuple[ToSend, ...], config: str) -> list[JSON]:
+    """Notifications grouped by body: a broadcast is one entry with its recipients."""
+    groups: list[JSON] = []
+    index: dict[tuple[object, ...], JSON] = {}
+    for m in sends:
+        key = (m.state, m.leader, m.zxid, m.election_epoch, m.peer_epoch, m.config)
+        group = index.get(key)
+        if group is None:
+            group = {
+                "to": [],
+                "state": m.state.name,
+                "leader": m.leader,
+                "zxid": zxid_hex(m.zxid),
+                "election_epoch": m.election_epoch,
+                "peer_epoch": m.peer_epoch,
+            }
+            if m.config != config:
+                group["config"] = m.config
+            index[key] = group
+            groups.append(group)
+        group["to"].append(m.sid)
+    return groups
+
+
+def _zab_json(action: ZabAction) -> JSON:
+    match action:
+        case SendPacket(to, packet):
+            return {"send": to, "packet": packet_json(packet)}
+        case ConnectToLeader(leader):
+            return {"connect": leader}
+        case ClosePeer(peer):
+            return {"close": peer}
+    raise AssertionError(action)
+
+
+def output_json(out: Output, config: str) -> JSON:
+    """The recorded form of a core output; empty parts are left out."""
+    d: JSON = {"state": out.state.name}
+    if out.sends:
+        d["sends"] = _sends_json(out.sends, config)
+    if out.connect_all:
+        d["connect_all"] = True
+    if out.zab:
+        d["zab"] = [_zab_json(a) for a in out.zab]
+    if out.persist is not None:
+        d["persist"] = durable_json(out.persist)
+    if out.wait_ms is not None:
+        d["wait_ms"] = round(out.wait_ms, 3)
+    if out.decided is not None:
+        d["decided"] = vote_json(out.decided)
+    if out.reason is not None:
+        d["reason"] = out.reason
+    if out.election_delay_max_ms is not None:
+        d["election_delay_max_ms"] = out.election_delay_max_ms
+    if out.restart_election:
+        d["restart_election"] = True
+    if out.committed:
+        d["committed"] = [zxid_hex(z) for z in out.committed]
+    if out.write_error is not None:
+        d["write_error"] = out.write_error
+    return d
+
+
+def _int(d: JSON, key: str) -> int:
+    value = d[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RecordError(f"field {key!r} must be an integer, got {value!r}")
+    return value
+
+
+def _zxid(d: JSON, key: str, default: str | None = None) -> int:
+    value = d.get(key, default)
+    if not isinstance(value, str):
+        raise RecordError(f'field {key!r} must be a zxid string like "0x1", got {value!r}')
+    try:
+        return parse_zxid(value)
+    except ValueError as e:
+        raise RecordError(f"field {key!r}: {e}") from None
+
+
+def _state(name: object) -> ServerState:
+    try:
+        return ServerState[str(name)]
+    except KeyError:
+        raise RecordError(f"unknown server state {name!r}") from None
