@@ -63,10 +63,11 @@ class CircularBlockingQueue(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A payload received from `sid` (ZK: QuorumCnxManager.Message)."""
+    """A payload from `sid` (ZK: QuorumCnxManager.Message); `msg_id` names it in traces."""
 
     payload: bytes
     sid: Sid
+    msg_id: str = ""
 
 
 class QuorumCnxManager:
@@ -74,21 +75,22 @@ class QuorumCnxManager:
 
     def __init__(self, my_sid: Sid) -> None:
         self.my_sid = my_sid
-        self.queue_send_map: dict[Sid, CircularBlockingQueue[bytes]] = {}
-        self.last_message_sent: dict[Sid, bytes] = {}
+        self.queue_send_map: dict[Sid, CircularBlockingQueue[Message]] = {}
+        self.last_message_sent: dict[Sid, Message] = {}
         self.recv_queue: CircularBlockingQueue[Message] = CircularBlockingQueue(RECV_CAPACITY)
         self.sender_worker_map: set[Sid] = set()
         """Peers with a live connection (a SendWorker/RecvWorker pair)."""
 
-    def to_send(self, sid: Sid, payload: bytes) -> bytes | Message | None:
+    def to_send(self, sid: Sid, payload: bytes, msg_id: str = "") -> Message | None:
         """ZK: toSend. Our own messages loop back into the receive queue; others wait in
         the peer's send queue (the caller then calls connectOne). Returns what a full
-        queue evicted: an unsent payload, or the oldest received message on loopback."""
+        queue evicted: an unsent message, or on loopback the oldest received one."""
+        message = Message(payload, self.my_sid, msg_id)
         if sid == self.my_sid:
-            return self.add_to_recv_queue(Message(payload, sid))
-        return self.send_queue(sid).offer(payload)
+            return self.add_to_recv_queue(message)
+        return self.send_queue(sid).offer(message)
 
-    def send_queue(self, sid: Sid) -> CircularBlockingQueue[bytes]:
+    def send_queue(self, sid: Sid) -> CircularBlockingQueue[Message]:
         """The queue for `sid`, created on first use and never removed (as in ZooKeeper)."""
         queue = self.queue_send_map.get(sid)
         if queue is None:
@@ -112,7 +114,7 @@ class QuorumCnxManager:
         """ZK: connectAll - connectOne for every peer with a send queue (sorted here)."""
         return sorted(self.queue_send_map)
 
-    def sender_worker_started(self, sid: Sid) -> bytes | None:
+    def sender_worker_started(self, sid: Sid) -> Message | None:
         """A SendWorker for `sid` starts: it re-sends the last message when its queue is
         empty (ZK: SendWorker.run; duplicate delivery on reconnect is intended)."""
         self.sender_worker_map.add(sid)
@@ -120,12 +122,12 @@ class QuorumCnxManager:
             return self.last_message_sent.get(sid)
         return None
 
-    def poll_send_queue(self, sid: Sid) -> bytes | None:
-        """The SendWorker takes the next payload for `sid` and remembers it as sent."""
-        payload = self.send_queue(sid).poll()
-        if payload is not None:
-            self.last_message_sent[sid] = payload
-        return payload
+    def poll_send_queue(self, sid: Sid) -> Message | None:
+        """The SendWorker takes the next message for `sid` and remembers it as sent."""
+        message = self.send_queue(sid).poll()
+        if message is not None:
+            self.last_message_sent[sid] = message
+        return message
 
     def sender_worker_finished(self, sid: Sid) -> None:
         self.sender_worker_map.discard(sid)

@@ -148,9 +148,9 @@ class Harness:
     def cmd_drop(self, args: list[str]) -> None:
         for link in args:
             a, b = (int(x) for x in link.split("->"))
-            payload = self.nodes[a].qcm.poll_send_queue(b)
-            assert payload is not None, f"nothing queued on {link}"
-            self.out.append(f"dropped {a}->{b} {self._describe_payload(payload, a)}")
+            message = self.nodes[a].qcm.poll_send_queue(b)
+            assert message is not None, f"nothing queued on {link}"
+            self.out.append(f"dropped {a}->{b} {self._describe_payload(message.payload, a)}")
 
     def cmd_stabilize(self, args: list[str]) -> None:
         """Deliver every queued message, link by link in sorted order, until none is left."""
@@ -306,13 +306,13 @@ class Harness:
             return f"malformed ({e})"
 
     def _deliver(self, a: Sid, b: Sid) -> None:
-        payload = self.nodes[a].qcm.poll_send_queue(b)
-        assert payload is not None, f"nothing queued on {a}->{b}"
+        message = self.nodes[a].qcm.poll_send_queue(b)
+        assert message is not None, f"nothing queued on {a}->{b}"
         if self.nodes[b].peer is None:
             self.out.append(f"{a}->{b} lost (n{b} is down)")
             return
-        self.out.append(f"{a}->{b} {self._describe_payload(payload, a)}")
-        self.nodes[b].qcm.add_to_recv_queue(Message(payload, a))
+        self.out.append(f"{a}->{b} {self._describe_payload(message.payload, a)}")
+        self.nodes[b].qcm.add_to_recv_queue(message)
 
     def _run_threads(self) -> None:
         """Let every node's WorkerReceiver and lookForLeader loop run until idle."""

@@ -1,0 +1,737 @@
+"""What every runtime does around the cores: ZooKeeper's threads as operations.
+
+A `Host` owns a cluster's nodes - each a `QuorumPeer` core, a `QuorumCnxManager`, durable
+state and the bookkeeping of its threads - plus the in-memory network between them and the
+recorder. The work ZooKeeper's threads do is written here once, as operations:
+
+* `worker_sender` - FLE.WorkerSender: encode one ToSend, QuorumCnxManager.toSend, connectOne;
+* `send_worker` - SendWorker[a->b]: take the payload queued for b and write it to the link;
+* `arrive` - RecvWorker[b<-a]: a payload reached b; offer it to b's receive queue;
+* `worker_receiver` - FLE.WorkerReceiver: decode one message and step the core with it;
+* `main` - the QuorumPeer main thread: lookForLeader's poll, timeouts, the leader/learner
+  packets, all one input at a time.
+
+A runtime decides *when* each operation runs: the simulator from an event heap in virtual
+time, the threaded runtime from real threads that block until their queue has work. They
+plug in through four methods: `now`, `wake` (an operation has work), `call_later` (the
+network's delays) and `timer_changed` (the main thread's deadline moved).
+
+Every core step is recorded with its input and output, in the order each node consumed
+its inputs, so that any run replays exactly; messages, drops, deliveries, connections
+and state changes are recorded as observations.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.cnxmanager import Message, QuorumCnxManager
+from engine.faults import FaultTable
+from engine.peer import (
+    ClientWrite,
+    ClosePeer,
+    ConnectToLeader,
+    Disconnected,
+    Durable,
+    Input,
+    LearnerConnected,
+    LearnerConnectFailed,
+    LookForLeader,
+    Output,
+    PacketReceived,
+    Poll,
+    QuorumPacket,
+    QuorumPeer,
+    Receive,
+    SendPacket,
+    Timeout,
+    Timing,
+    ZabState,
+)
+from engine.quorum import QuorumVerifier
+from engine.record import durable_json, input_json, output_json, packet_json, vote_json
+from engine.recorder import Recorder
+from engine.view import ClusterView, FaultView, NodeView
+from engine.vote import LearnerType, ServerState, Sid, ToSend, zxid_hex
+from engine.wire import UnknownStateError, WireError, decode_notification, encode_notification
+
+LINK_LATENCY_MS = (0.05, 0.5)
+"""Base one-way latency of an in-memory link, drawn uniformly (before any delay fault)."""
+
+
+class Store:
+    """Where a node's durable state lives (engine.durable.DurableStore or MemoryStore)."""
+
+    def load(self) -> Durable:
+        raise NotImplementedError
+
+    def save(self, durable: Durable, previous: Durable | None = None) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Node:
+    """One server as a runtime hosts it."""
+
+    sid: Sid
+    learner_type: LearnerType
+    store: Any
+    """Store: load() -> Durable, save(durable, previous)."""
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    core: QuorumPeer | None = None
+    qcm: QuorumCnxManager = field(init=False)
+    durable: Durable = field(default_factory=Durable)
+    alive: bool = False
+    paused: bool = False
+    life: int = 0
+    """Incremented at every boot and crash, so stale scheduled work can tell."""
+    sendqueue: deque[ToSend] = field(default_factory=deque)
+    """FLE.sendqueue, drained by WorkerSender."""
+    inbox: deque[Input] = field(default_factory=deque)
+    """Main-thread inputs other than lookForLeader's poll (packets, connects, writes)."""
+    deadline: float | None = None
+    look_at: float | None = None
+    """When the main loop enters lookForLeader next (after an observer's delay)."""
+    zab_peers: set[Sid] = field(default_factory=set)
+    connecting: set[Sid] = field(default_factory=set)
+    last_signature: tuple[Any, ...] = ()
+    last_event: str = ""
+
+    def __post_init__(self) -> None:
+        self.qcm = QuorumCnxManager(self.sid)
+
+    @property
+    def running(self) -> bool:
+        return self.alive and not self.paused
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A message on the in-memory network."""
+
+    msg_id: str
+    src: Sid
+    dst: Sid
+    payload: bytes | QuorumPacket
+    src_life: int
+    dst_life: int
+
+
+class Host:
+    """The cluster's nodes, network and recorder, and the operations of ZooKeeper's threads."""
+
+    def __init__(
+        self,
+        qv: QuorumVerifier,
+        timing: Timing,
+        stores: dict[Sid, Any],
+        recorder: Recorder | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.qv = qv
+        self.timing = timing
+        self.config_text = qv.to_string()
+        self.recorder = recorder or Recorder()
+        self.nodes = {
+            sid: Node(sid, server.learner_type, stores[sid])
+            for sid, server in sorted(qv.all_members.items())
+        }
+        self.faults = FaultTable()
+        self.net_lock = threading.RLock()
+        self.seed = seed
+        # One seeded stream per purpose (never the global random): a change in how often
+        # one purpose draws does not shift the others.
+        self.rng_net = random.Random(f"{seed}:net")
+        self.rng_latency = random.Random(f"{seed}:latency")
+        self.rng_observer = random.Random(f"{seed}:observer")
+        self._ids = {"m": 0, "p": 0}
+        self.link_fifo: dict[tuple[Sid, Sid, str], float] = {}
+        """Last arrival time per directed link and plane: TCP keeps order."""
+        self.held: dict[tuple[Sid, Sid], deque[Envelope]] = {}
+        """Messages a `hold` fault keeps in flight, per directed link."""
+        self.stopping = False
+
+    # --- the runtime's hooks ------------------------------------------------------------------
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
+        """Operation `what` ("sender", "receiver", "main", "send_worker") has work."""
+        raise NotImplementedError
+
+    def call_later(self, delay_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        raise NotImplementedError
+
+    def timer_changed(self, node: Node) -> None:
+        """The main thread's deadline or pending lookForLeader moved."""
+        raise NotImplementedError
+
+    def connection_up(self, a: Node, b: Node) -> None:
+        """An election connection a<->b opened (threads start their workers here)."""
+
+    # --- recording ------------------------------------------------------------------------------
+
+    def emit(self, kind: str, node: Sid | None = None, **fields: Any) -> None:
+        self.recorder.emit(kind, self.now(), node, **fields)
+
+    def _next_id(self, prefix: str) -> str:
+        with self.net_lock:
+            self._ids[prefix] += 1
+            return f"{prefix}{self._ids[prefix]}"
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def boot(self, sid: Sid) -> None:
+        """QuorumPeer.start: load durable state, start the election (main loop: LOOKING)."""
+        node = self.nodes[sid]
+        with node.lock:
+            if node.alive:
+                return
+            durable = node.store.load()  # DurableError refuses to start
+            node.durable = durable
+            node.core = QuorumPeer(sid, self.qv, durable, self.timing)
+            node.qcm = QuorumCnxManager(sid)
+            node.alive, node.paused = True, False
+            node.life += 1
+            node.sendqueue.clear()
+            node.inbox.clear()
+            node.zab_peers.clear()
+            node.connecting.clear()
+            node.deadline, node.look_at = None, None
+            node.last_signature = ()
+            self.emit("boot", sid, durable=durable_json(durable))
+            self.step(node, LookForLeader())
+
+    def crash(self, sid: Sid, reason: str = "crash") -> None:
+        """Threads stop, volatile state is lost, connections close (peers see EOF at once)."""
+        node = self.nodes[sid]
+        with node.lock:
+            if not node.alive:
+                return
+            node.alive = False
+            node.paused = False
+            node.life += 1
+            node.core = None
+            node.deadline = node.look_at = None
+            node.sendqueue.clear()
+            node.inbox.clear()
+            election_peers, _ = node.qcm.halt()
+            zab_peers = sorted(node.zab_peers)
+            node.zab_peers.clear()
+            node.connecting.clear()
+            node.last_event = reason
+            self.emit("stop", sid, reason=reason)
+            self.timer_changed(node)
+        for peer in election_peers:
+            self._election_closed(self.nodes[peer], sid)
+        for peer in zab_peers:
+            self._zab_closed(self.nodes[peer], sid)
+
+    def pause(self, sid: Sid) -> None:
+        node = self.nodes[sid]
+        with node.lock:
+            node.paused = node.alive
+            self.timer_changed(node)
+
+    def resume(self, sid: Sid) -> None:
+        node = self.nodes[sid]
+        with node.lock:
+            if not node.paused:
+                return
+            node.paused = False
+            self.timer_changed(node)
+            for what in ("sender", "receiver", "main"):
+                self.wake(node, what)
+            for peer in sorted(node.qcm.sender_worker_map):
+                self.wake(node, "send_worker", peer)
+
+    # --- the core boundary -----------------------------------------------------------------
+
+    def step(self, node: Node, event: Input, msg: str | None = None) -> Output:
+        """Feed one input to a node's core (caller holds node.lock) and carry out the output."""
+        core = node.core
+        assert core is not None
+        now = round(self.now(), 3)
+        out = core.step(event, now)
+        fields: dict[str, Any] = {
+            "input": input_json(event, self.config_text),
+            "output": output_json(out, self.config_text),
+        }
+        if msg:
+            fields["msg"] = msg
+        self.recorder.emit("step", now, node.sid, **fields)
+        self._record_state(node, core, out)
+        self._apply(node, out)
+        return out
+
+    def _record_state(self, node: Node, core: QuorumPeer, out: Output) -> None:
+        fle = core.election
+        proposal = (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch)
+        signature = (
+            core.peer_state,
+            core.zab_state,
+            fle.logicalclock,
+            proposal,
+            core.current_vote,
+            core.durable,
+        )
+        if signature == node.last_signature:
+            return
+        node.last_signature = signature
+        fields: dict[str, Any] = {
+            "state": core.peer_state.name,
+            "zab": core.zab_state,
+            "logicalclock": fle.logicalclock,
+            "proposal": {
+                "leader": proposal[0],
+                "zxid": zxid_hex(proposal[1]),
+                "peer_epoch": proposal[2],
+            },
+            "vote": vote_json(core.current_vote),
+            "current_epoch": core.durable.current_epoch,
+            "accepted_epoch": core.durable.accepted_epoch,
+            "last_zxid": zxid_hex(core.durable.last_zxid),
+        }
+        if out.decided is not None:
+            fields["recvset"] = {str(s): vote_json(v) for s, v in sorted(fle.recvset.items())}
+            fields["outofelection"] = {
+                str(s): vote_json(v) for s, v in sorted(fle.outofelection.items())
+            }
+            fields["took_ms"] = round(core.election_took_ms or 0.0, 3)
+        if out.reason:
+            fields["reason"] = out.reason
+        node.last_event = f"{core.peer_state.name} {core.zab_state.lower()}"
+        self.emit("state", node.sid, **fields)
+
+    def _apply(self, node: Node, out: Output) -> None:
+        if out.persist is not None:
+            node.store.save(out.persist, node.durable)
+            node.durable = out.persist
+        if out.restart_election:
+            # QuorumPeer.startLeaderElection: a new QuorumCnxManager replaces the old one.
+            peers, _ = node.qcm.halt()
+            node.qcm = QuorumCnxManager(node.sid)
+            for peer in peers:
+                self._election_closed(self.nodes[peer], node.sid)
+        if out.sends:
+            node.sendqueue.extend(out.sends)
+            self.wake(node, "sender")
+        if out.connect_all:
+            for peer in node.qcm.connect_all_sids():
+                self.connect_one(node, peer)
+        for action in out.zab:
+            self._zab_action(node, action)
+        core = node.core
+        assert core is not None
+        node.deadline = core.deadline
+        if out.election_delay_max_ms is not None:
+            delay = 0.0
+            if out.election_delay_max_ms > 0:
+                delay = self.rng_observer.uniform(0, out.election_delay_max_ms)
+            node.look_at = self.now() + delay
+        self.timer_changed(node)
+        if node.inbox or (core.election.in_election and core.election.recvqueue):
+            self.wake(node, "main")
+
+    # --- WorkerSender / QuorumCnxManager -------------------------------------------------------
+
+    def worker_sender(self, node: Node) -> bool:
+        """Encode one ToSend and queue it (QuorumCnxManager.toSend); False when idle."""
+        with node.lock:
+            if not node.running or not node.sendqueue:
+                return False
+            m = node.sendqueue.popleft()
+            msg_id = self._next_id("m")
+            self.emit("send", node.sid, msg=msg_id, to=m.sid)
+            evicted = node.qcm.to_send(m.sid, encode_notification(m), msg_id)
+            if evicted is not None:
+                reason = "recv_capacity" if m.sid == node.sid else "capacity"
+                self._drop(node.sid, evicted.msg_id, reason, evicted.sid, m.sid)
+            if m.sid == node.sid:
+                self.wake(node, "receiver")  # loopback: our own vote comes back to us
+            else:
+                self.connect_one(node, m.sid)
+                if m.sid in node.qcm.sender_worker_map:
+                    self.wake(node, "send_worker", m.sid)
+            return True
+
+    def _drop(self, at: Sid, msg_id: str, reason: str, src: Sid, dst: Sid, **extra: Any) -> None:
+        self.emit("drop", at, msg=msg_id, reason=reason, **{"from": src, "to": dst}, **extra)
+
+    def connect_one(self, node: Node, peer: Sid) -> None:
+        """QuorumCnxManager.connectOne: open an election connection unless one exists or is
+        being opened. It needs both nodes running and the link open both ways (a TCP
+        handshake); otherwise nothing happens and the message waits in its queue."""
+        if peer in node.qcm.sender_worker_map or peer in node.connecting or peer == node.sid:
+            return
+        other = self.nodes.get(peer)
+        if other is None or not other.running or not node.running:
+            return
+        with self.net_lock:
+            if self.faults.blocked(node.sid, peer) or self.faults.blocked(peer, node.sid):
+                return
+        node.connecting.add(peer)
+        delay = 2 * self._latency(node.sid, peer)
+        self.call_later(delay, self._connection_opened, node.sid, peer, node.life, other.life)
+
+    def _connection_opened(self, a: Sid, b: Sid, life_a: int, life_b: int) -> None:
+        na, nb = self.nodes[a], self.nodes[b]
+        first, second = (na, nb) if a < b else (nb, na)  # lock order: smaller sid first
+        with first.lock, second.lock:
+            na.connecting.discard(b)
+            if na.life != life_a or nb.life != life_b or not na.running or not nb.running:
+                return
+            if b in na.qcm.sender_worker_map:
+                return
+            self.emit("conn", a, peer=b, up=True, plane="election")
+            for x, y in ((na, nb), (nb, na)):
+                resend = x.qcm.sender_worker_started(y.sid)
+                if resend is not None:
+                    # SendWorker.run: an empty queue re-sends the last message (a duplicate
+                    # on reconnect is intended and harmless).
+                    msg_id = self._next_id("m")
+                    self.emit("send", x.sid, msg=msg_id, to=y.sid, resend=resend.msg_id)
+                    self._transmit(x, y.sid, resend.payload, msg_id)
+            self.connection_up(na, nb)
+            self.wake(na, "send_worker", b)
+            self.wake(nb, "send_worker", a)
+
+    def _election_closed(self, node: Node, peer: Sid) -> None:
+        with node.lock:
+            if peer in node.qcm.sender_worker_map:
+                node.qcm.sender_worker_finished(peer)
+                if node.alive:
+                    self.emit("conn", node.sid, peer=peer, up=False, plane="election")
+
+    def send_worker(self, node: Node, peer: Sid) -> bool:
+        """SendWorker[node->peer]: write the queued payload to the link; False when idle."""
+        with node.lock:
+            if not node.running or peer not in node.qcm.sender_worker_map:
+                return False
+            message = node.qcm.poll_send_queue(peer)
+            if message is None:
+                return False
+            self._transmit(node, peer, message.payload, message.msg_id)
+            return True
+
+    def _latency(self, a: Sid, b: Sid) -> float:
+        with self.net_lock:
+            return round(self.rng_latency.uniform(*LINK_LATENCY_MS), 3)
+
+    def _transmit(self, node: Node, peer: Sid, payload: bytes | QuorumPacket, msg_id: str) -> None:
+        """Put a message on the wire: the link's faults decide its fate."""
+        plane = "quorum" if isinstance(payload, QuorumPacket) else "election"
+        dst = self.nodes[peer]
+        with self.net_lock:
+            fate = self.faults.fate(node.sid, peer, self.rng_net)
+        if fate.dropped is not None:
+            self._drop(node.sid, msg_id, fate.dropped, node.sid, peer, fault=fate.fault_id)
+            return
+        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life)
+        if fate.held:
+            with self.net_lock:
+                self.held.setdefault((node.sid, peer), deque()).append(env)
+            return
+        for extra in fate.delays_ms:
+            self._schedule_arrival(env, plane, extra)
+
+    def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:
+        base = self._latency(env.src, env.dst)
+        with self.net_lock:
+            due = round(self.now() + base + extra_ms, 3)
+            key = (env.src, env.dst, plane)
+            if extra_ms < 1.0:  # TCP keeps order unless a reorder/delay fault says otherwise
+                due = max(due, self.link_fifo.get(key, 0.0))
+            self.link_fifo[key] = max(self.link_fifo.get(key, 0.0), due)
+        self.call_later(due - self.now(), self._arrival_fn(plane), env)
+
+    def _arrival_fn(self, plane: str) -> Callable[[Envelope], None]:
+        return self.arrive if plane == "election" else self.zab_arrive
+
+    def release(self, a: Sid, b: Sid, count: int | None = None) -> int:
+        """Let held messages on a->b go (all, or the first `count`)."""
+        with self.net_lock:
+            queue = self.held.get((a, b), deque())
+            n = len(queue) if count is None else min(count, len(queue))
+            envs = [queue.popleft() for _ in range(n)]
+        for env in envs:
+            plane = "quorum" if isinstance(env.payload, QuorumPacket) else "election"
+            self._schedule_arrival(env, plane, 0.0)
+        return n
+
+    # --- RecvWorker / WorkerReceiver --------------------------------------------------------
+
+    def arrive(self, env: Envelope) -> None:
+        """RecvWorker: a payload reached `env.dst`; it joins the receive queue (capacity 100)."""
+        node = self.nodes[env.dst]
+        with node.lock:
+            if not self._connected(node, env, node.qcm.sender_worker_map):
+                return
+            assert isinstance(env.payload, bytes)
+            self.emit("deliver", env.dst, msg=env.msg_id, **{"from": env.src})
+            evicted = node.qcm.add_to_recv_queue(Message(env.payload, env.src, env.msg_id))
+            if evicted is not None:
+                self._drop(env.dst, evicted.msg_id, "recv_capacity", evicted.sid, env.dst)
+            self.wake(node, "receiver")
+
+    def _connected(self, node: Node, env: Envelope, peers: set[Sid]) -> bool:
+        """Whether the connection `env` travelled on still exists at its destination."""
+        if node.alive and node.life == env.dst_life and self.nodes[env.src].life == env.src_life:
+            if env.src in peers:
+                return True
+            reason = "closed"
+        else:
+            reason = "crash"
+        self._drop(env.dst, env.msg_id, reason, env.src, env.dst)
+        return False
+
+    def worker_receiver(self, node: Node) -> bool:
+        """Decode one received message and step the core with it; False when idle."""
+        with node.lock:
+            if not node.running:
+                return False
+            message = node.qcm.poll_recv_queue()
+            if message is None:
+                return False
+            try:
+                n = decode_notification(message.payload, message.sid)
+            except UnknownStateError as e:
+                self._drop(
+                    node.sid, message.msg_id, "unknown_state", message.sid, node.sid, detail=str(e)
+                )
+                return True
+            except WireError as e:
+                self._drop(
+                    node.sid,
+                    message.msg_id,
+                    "malformed",
+                    message.sid,
+                    node.sid,
+                    detail=str(e),
+                    payload=message.payload.hex(),
+                )
+                return True
+            node.last_event = f"recv {n.state.name} leader={n.leader} from n{n.sid}"
+            self.step(node, Receive(n), msg=message.msg_id)
+            return True
+
+    # --- the main thread -------------------------------------------------------------------
+
+    def main(self, node: Node) -> bool:
+        """Take the main thread's next input, if one is due; False when it must wait."""
+        with node.lock:
+            core = node.core
+            if not node.running or core is None:
+                return False
+            now = self.now()
+            fle = core.election
+            if node.inbox:
+                self.step(node, node.inbox.popleft())
+            elif fle.in_election and fle.recvqueue:
+                self.step(node, Poll())
+            elif node.look_at is not None and node.look_at <= now:
+                node.look_at = None
+                if core.peer_state == ServerState.LOOKING and not fle.in_election:
+                    self.step(node, LookForLeader())
+            elif node.deadline is not None and node.deadline <= now:
+                self.step(node, Timeout(node.qcm.have_delivered()))
+            else:
+                return False
+            return True
+
+    def main_due(self, node: Node) -> float | None:
+        """When the main thread next has timed work (deadline or delayed lookForLeader)."""
+        times = [t for t in (node.deadline, node.look_at) if t is not None]
+        return min(times) if times else None
+
+    def client_write(self, sid: Sid, count: int) -> None:
+        node = self.nodes[sid]
+        with node.lock:
+            node.inbox.append(ClientWrite(count))
+            self.wake(node, "main")
+
+    # --- the learner <-> leader connection ----------------------------------------------------
+
+    def _zab_action(self, node: Node, action: Any) -> None:
+        if isinstance(action, SendPacket):
+            if action.to in node.zab_peers:
+                msg_id = self._next_id("p")
+                self.emit(
+                    "zsend", node.sid, msg=msg_id, to=action.to, packet=packet_json(action.packet)
+                )
+                self._transmit(node, action.to, action.packet, msg_id)
+        elif isinstance(action, ConnectToLeader):
+            self._zab_connect(node, action.leader)
+        elif isinstance(action, ClosePeer) and action.peer in node.zab_peers:
+            node.zab_peers.discard(action.peer)
+            self.emit("conn", node.sid, peer=action.peer, up=False, plane="quorum")
+            peer = self.nodes[action.peer]
+            self.call_later(
+                self._latency(node.sid, peer.sid),
+                self._zab_closed_later,
+                peer.sid,
+                node.sid,
+                peer.life,
+            )
+
+    def _zab_connect(self, learner: Node, leader_sid: Sid) -> None:
+        """The learner dials the leader's quorum port (Learner.connectToLeader)."""
+        leader = self.nodes[leader_sid]
+        with self.net_lock:
+            cut = self.faults.blocked(learner.sid, leader_sid) or self.faults.blocked(
+                leader_sid, learner.sid
+            )
+        if cut is not None or (leader.alive and leader.paused):
+            # A black hole: the connect attempt hangs until its timeout.
+            delay = float(self.timing.init_limit * self.timing.tick_time_ms)
+            self.call_later(
+                delay, self._zab_connect_result, learner.sid, leader_sid, learner.life, False
+            )
+            return
+        self.call_later(
+            2 * self._latency(learner.sid, leader_sid),
+            self._zab_accept,
+            learner.sid,
+            leader_sid,
+            learner.life,
+        )
+
+    def _zab_accept(self, learner_sid: Sid, leader_sid: Sid, learner_life: int) -> None:
+        leader = self.nodes[leader_sid]
+        with leader.lock:
+            core = leader.core
+            listening = (
+                leader.running and core is not None and core.peer_state == ServerState.LEADING
+            )
+            if listening:
+                leader.zab_peers.add(learner_sid)
+                self.emit("conn", leader_sid, peer=learner_sid, up=True, plane="quorum")
+        self._zab_connect_result(learner_sid, leader_sid, learner_life, listening)
+
+    def _zab_connect_result(self, learner_sid: Sid, leader_sid: Sid, life: int, ok: bool) -> None:
+        learner = self.nodes[learner_sid]
+        with learner.lock:
+            if learner.life != life or not learner.alive:
+                return
+            if ok:
+                learner.zab_peers.add(leader_sid)
+                learner.inbox.append(LearnerConnected(leader_sid))
+            else:
+                learner.inbox.append(LearnerConnectFailed(leader_sid))
+            self.wake(learner, "main")
+
+    def zab_arrive(self, env: Envelope) -> None:
+        node = self.nodes[env.dst]
+        with node.lock:
+            assert isinstance(env.payload, QuorumPacket)
+            if not self._connected(node, env, node.zab_peers):
+                return
+            self.emit("zdeliver", env.dst, msg=env.msg_id, **{"from": env.src})
+            node.inbox.append(PacketReceived(env.src, env.payload))
+            self.wake(node, "main")
+
+    def _zab_closed_later(self, sid: Sid, peer: Sid, life: int) -> None:
+        node = self.nodes[sid]
+        if node.life == life:
+            self._zab_closed(node, peer)
+
+    def _zab_closed(self, node: Node, peer: Sid) -> None:
+        """EOF on the learner<->leader connection."""
+        with node.lock:
+            if peer not in node.zab_peers:
+                return
+            node.zab_peers.discard(peer)
+            if node.alive:
+                self.emit("conn", node.sid, peer=peer, up=False, plane="quorum")
+                node.inbox.append(Disconnected(peer))
+                self.wake(node, "main")
+
+    # --- views ----------------------------------------------------------------------------------
+
+    def node_view(self, node: Node) -> NodeView:
+        with node.lock:
+            server_weight = self._weight(node.sid)
+            base = NodeView(
+                sid=node.sid,
+                learner_type=node.learner_type.word,
+                weight=server_weight,
+                alive=node.alive,
+                paused=node.paused,
+                current_epoch=node.durable.current_epoch,
+                accepted_epoch=node.durable.accepted_epoch,
+                last_zxid=node.durable.last_zxid,
+                last_event=node.last_event,
+            )
+            core = node.core
+            if core is None:
+                return base
+            fle = core.election
+            qcm = node.qcm
+            return NodeView(
+                sid=node.sid,
+                learner_type=node.learner_type.word,
+                weight=server_weight,
+                alive=node.alive,
+                paused=node.paused,
+                state=core.peer_state,
+                logicalclock=fle.logicalclock,
+                proposal=fle.get_vote(),
+                current_vote=core.current_vote,
+                finalizing=fle.finalizing,
+                not_timeout_ms=fle.not_timeout,
+                recvset=tuple(sorted(fle.recvset.items())),
+                outofelection=tuple(sorted(fle.outofelection.items())),
+                fle_recvqueue=len(fle.recvqueue),
+                recv_queue=len(qcm.recv_queue),
+                send_queues=tuple((s, len(q)) for s, q in sorted(qcm.queue_send_map.items())),
+                connections=tuple(sorted(qcm.sender_worker_map)),
+                zab_phase=core.zab_state,
+                established=core.zab_state == ZabState.BROADCAST,
+                current_epoch=core.durable.current_epoch,
+                accepted_epoch=core.durable.accepted_epoch,
+                last_zxid=core.durable.last_zxid,
+                last_event=node.last_event,
+                election_started_ms=core.election_started_ms,
+                election_took_ms=core.election_took_ms,
+            )
+
+    def _weight(self, sid: Sid) -> int:
+        try:
+            return self.qv.weight(sid)
+        except KeyError:
+            return 0
+
+    def view(self) -> ClusterView:
+        nodes = tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes))
+        with self.net_lock:
+            faults = tuple(FaultView(f.fault_id, f.text) for f in self.faults.faults.values())
+        return ClusterView(
+            t_ms=self.now(),
+            seq=self.recorder.seq,
+            nodes=nodes,
+            faults=faults,
+            messages=self.recorder.counts,
+        )
+
+
+def snapshot_json(view: ClusterView) -> dict[str, Any]:
+    """The `snapshot` event body: a summary of every node plus stability."""
+    nodes = []
+    for n in view.nodes:
+        d: dict[str, Any] = {"sid": n.sid, "alive": n.alive, "paused": n.paused}
+        if n.state is not None:
+            d["state"] = n.state.name
+            d["logicalclock"] = n.logicalclock
+            if n.current_vote is not None:
+                d["vote"] = vote_json(n.current_vote)
+            d["established"] = n.established
+        d["current_epoch"] = n.current_epoch
+        d["last_zxid"] = zxid_hex(n.last_zxid)
+        nodes.append(d)
+    return {"nodes": nodes, "stable": view.stable, "leader": view.leader}
