@@ -1,24 +1,177 @@
-"""Provides the `zkfle` command line entry point."""
+"""Provides the `zkfle` command line: the console, `run`, `shell`, `replay`, `verify`, ..."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import orjson
+
+from engine import commands as c
+from engine.cluster import Cluster, ClusterOptions
+from engine.durable import DurableError
+from engine.predicates import CommandError
+from engine.quorum import ConfigError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("cluster")
+    g.add_argument("--nodes", type=int, default=5, metavar="N", help="participants (default 5)")
+    g.add_argument("--observers", type=int, default=0, metavar="M", help="observers (default 0)")
+    g.add_argument(
+        "--config", type=Path, metavar="ZOO_CFG", help="a zoo.cfg instead of --nodes/--observers"
+    )
+    g.add_argument("--transport", choices=("memory", "tcp"), default="memory")
+    g.add_argument("--sim", action="store_true", help="the deterministic simulator (virtual time)")
+    g.add_argument("--seed", type=int, help="seed of the simulator and of random choices")
+    g.add_argument("--tick", type=int, metavar="MS", help="tickTime in ms (default 200)")
+    g.add_argument("--init-limit", type=int, metavar="N", help="initLimit in ticks (default 10)")
+    g.add_argument("--sync-limit", type=int, metavar="N", help="syncLimit in ticks (default 5)")
+    g.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="durable state of the nodes (default: a temp dir)",
+    )
+    g.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="trace file (default traces/<time>-<label>.jsonl)",
+    )
+    g.add_argument("--no-trace", action="store_true", help="record nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zkfle",
         description="A terminal console for ZooKeeper's Fast Leader Election.",
+        epilog="Without a command: the console on a fresh local cluster.",
+    )
+    _cluster_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run a scenario headless and print the final state")
+    _cluster_options(run)
+    run.add_argument(
+        "--script", type=Path, metavar="FILE", help="a .fle script (one command per line)"
+    )
+    run.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    run.add_argument(
+        "--within",
+        type=float,
+        default=30_000,
+        metavar="MS",
+        help="how long to wait for a leader without a script",
     )
     return parser
 
 
+def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
+    if args.nodes < 1 or args.observers < 0:
+        raise ConfigError(
+            "--nodes must be at least 1 and --observers at least 0"
+            f" (got {args.nodes}, {args.observers})"
+        )
+    return ClusterOptions(
+        nodes=args.nodes,
+        observers=args.observers,
+        config=args.config,
+        runtime="sim" if args.sim else "threaded",
+        transport=args.transport,
+        seed=args.seed,
+        tick_ms=args.tick,
+        init_limit=args.init_limit,
+        sync_limit=args.sync_limit,
+        data_dir=args.data_dir,
+        trace=args.trace,
+        record=not args.no_trace,
+        label=label,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`zkfle run`: a script, or start everything and wait for a leader."""
+    script: tuple[c.ScriptLine, ...] = ()
+    if args.script is not None:
+        try:
+            text = args.script.read_text(encoding="utf-8")
+        except OSError as e:
+            return _usage_error(f"cannot read script {args.script}: {e.strerror}")
+        try:
+            script = c.parse_script(text, str(args.script))
+        except CommandError as e:
+            return _usage_error(str(e))
+    label = args.script.stem if args.script is not None else "run"
+    try:
+        cluster = Cluster(_options(args, label))
+    except (ConfigError, DurableError, OSError, ValueError) as e:
+        return _usage_error(str(e))
+    status = EXIT_OK
+    elapsed = 0.0
+    try:
+        t0 = cluster.host.now()
+        if script:
+            for line in script:
+                result = cluster.run(line.command)
+                if not args.json:
+                    print(f"{args.script}:{line.line}: {line.command.text}")
+                    print("  " + result.text.replace("\n", "\n  "))
+                if not result.ok:
+                    status = EXIT_CHECK_FAILED if result.failed_check else EXIT_USAGE
+                    if not result.failed_check:
+                        print(f"{args.script}:{line.line}: {result.text}", file=sys.stderr)
+                        break
+        else:
+            result = cluster.start()
+            if not result.ok:
+                print(result.text, file=sys.stderr)
+                status = EXIT_USAGE
+            elif not cluster.wait_stable(args.within):
+                status = EXIT_CHECK_FAILED
+            elapsed = _stable_elapsed(cluster, t0)
+            cluster.wait_until(lambda v: v.settled, args.within)
+        elapsed = elapsed or _stable_elapsed(cluster, t0)
+    finally:
+        cluster.close()
+    if args.json:
+        sys.stdout.write(orjson.dumps(cluster.result_json(elapsed)).decode() + "\n")
+    else:
+        print(cluster.status_text())
+        if cluster.trace_path is not None:
+            print(f"trace: {cluster.trace_path}  (replay: zkfle replay {cluster.trace_path})")
+    return status
+
+
+def _stable_elapsed(cluster: Cluster, t0: float) -> float:
+    """Time from the start of the run until the cluster was last seen becoming stable (or
+    the end of the run if it never was)."""
+    last = None
+    for event in cluster.recorder.recent:
+        if event["kind"] == "snapshot" and event.get("stable"):
+            if last is None or not last[1]:
+                last = (event["t_ms"], True)
+        elif event["kind"] == "snapshot":
+            last = (event["t_ms"], False)
+    if last is not None and last[1]:
+        return float(last[0]) - t0
+    return cluster.host.now() - t0
+
+
+def _usage_error(message: str) -> int:
+    print(f"zkfle: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
     print("zkfle: console not built yet", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

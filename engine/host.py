@@ -165,8 +165,13 @@ class Host:
         """Operation `what` ("sender", "receiver", "main", "send_worker") has work."""
         raise NotImplementedError
 
-    def call_later(self, delay_ms: float, fn: Callable[..., None], *args: Any) -> None:
+    def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        """Run `fn(*args)` at time `t_ms` on the runtime's clock (at once if it passed);
+        calls due at the same time run in the order they were made."""
         raise NotImplementedError
+
+    def call_later(self, delay_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        self.call_at(self.now() + max(delay_ms, 0.0), fn, *args)
 
     def timer_changed(self, node: Node) -> None:
         """The main thread's deadline or pending lookForLeader moved."""
@@ -449,7 +454,7 @@ class Host:
             if extra_ms < 1.0:  # TCP keeps order unless a reorder/delay fault says otherwise
                 due = max(due, self.link_fifo.get(key, 0.0))
             self.link_fifo[key] = max(self.link_fifo.get(key, 0.0), due)
-        self.call_later(due - self.now(), self._arrival_fn(plane), env)
+        self.call_at(due, self._arrival_fn(plane), env)
 
     def _arrival_fn(self, plane: str) -> Callable[[Envelope], None]:
         return self.arrive if plane == "election" else self.zab_arrive
@@ -463,6 +468,16 @@ class Host:
         for env in envs:
             plane = "quorum" if isinstance(env.payload, QuorumPacket) else "election"
             self._schedule_arrival(env, plane, 0.0)
+        return n
+
+    def discard_held(self, a: Sid, b: Sid, count: int | None = None) -> int:
+        """Drop held messages on a->b (all, or the first `count`), as the user asked."""
+        with self.net_lock:
+            queue = self.held.get((a, b), deque())
+            n = len(queue) if count is None else min(count, len(queue))
+            envs = [queue.popleft() for _ in range(n)]
+        for env in envs:
+            self._drop(env.src, env.msg_id, "user", env.src, env.dst)
         return n
 
     # --- RecvWorker / WorkerReceiver --------------------------------------------------------
@@ -531,15 +546,22 @@ class Host:
                 return False
             now = self.now()
             fle = core.election
-            if node.inbox:
-                self.step(node, node.inbox.popleft())
-            elif fle.in_election and fle.recvqueue:
+            due = node.deadline is not None and node.deadline <= now
+            if fle.in_election and fle.recvqueue:
+                # lookForLeader's poll returns a queued notification even if its wait ran
+                # out while this thread was busy.
                 self.step(node, Poll())
+            elif due and not fle.in_election:
+                # The leader's and learner's timers come before packets that arrived late,
+                # so the next wait is never zero or negative.
+                self.step(node, Timeout(node.qcm.have_delivered()))
+            elif node.inbox:
+                self.step(node, node.inbox.popleft())
             elif node.look_at is not None and node.look_at <= now:
                 node.look_at = None
                 if core.peer_state == ServerState.LOOKING and not fle.in_election:
                     self.step(node, LookForLeader())
-            elif node.deadline is not None and node.deadline <= now:
+            elif due:
                 self.step(node, Timeout(node.qcm.have_delivered()))
             else:
                 return False

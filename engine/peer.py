@@ -661,8 +661,10 @@ class QuorumPeer:
             lead.next_zxid_counter += 1
             lead.outstanding[zxid] = set()
             self._persist(last_zxid=zxid)
+            # ZK: Leader.propose forwards to every follower whose sync has begun
+            # (LearnerHandler.startForwarding); TCP order puts it after NEWLEADER.
             for handler in self._handlers():
-                if handler.newleader_acked and handler.learner_type == LearnerType.PARTICIPANT:
+                if handler.sync_sent and handler.learner_type == LearnerType.PARTICIPANT:
                     self._to_learner(handler, "PROPOSAL", zxid)
             self._process_ack(self.myid, zxid)
 
@@ -680,7 +682,7 @@ class QuorumPeer:
         del lead.outstanding[zxid]
         self._out.committed.append(zxid)
         for handler in self._handlers():
-            if handler.newleader_acked:
+            if handler.sync_sent:
                 participant = handler.learner_type == LearnerType.PARTICIPANT
                 self._to_learner(handler, "COMMIT" if participant else "INFORM", zxid)
 

@@ -211,6 +211,9 @@ CLUSTER_FIELDS: dict[str, FieldDef[ClusterView]] = {
     "stable": FieldDef(
         "bool", "one established leader, every running node decided", lambda v: v.stable
     ),
+    "settled": FieldDef(
+        "bool", "stable, and every running learner synced with the leader", lambda v: v.settled
+    ),
     "leader": FieldDef("sid", "the stable leader (none while not stable)", lambda v: v.leader),
     "leaders": FieldDef("int", "how many running nodes are LEADING", lambda v: len(v.leaders)),
     "looking": FieldDef("int", "how many live nodes are LOOKING", lambda v: len(v.looking)),

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from engine.host import Envelope, Host, Node
@@ -80,10 +81,9 @@ class ThreadedRuntime(Host):
     def now(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
 
-    def call_later(self, delay_ms: float, fn: Callable[..., None], *args: Any) -> None:
+    def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
         with self._net_cond:
-            due = self.now() + max(delay_ms, 0.0)
-            heapq.heappush(self._net_heap, (due, next(self._net_counter), fn, args))
+            heapq.heappush(self._net_heap, (t_ms, next(self._net_counter), fn, args))
             self._net_cond.notify()
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
@@ -96,24 +96,27 @@ class ThreadedRuntime(Host):
 
     def connection_up(self, a: Node, b: Node) -> None:
         for x, y in ((a, b), (b, a)):
-            life = x.life
+            self._inbound[(x.sid, y.sid)] = deque()
+            alive = self._link_checker(x, y.sid, x.life)
             self._start_worker(
                 x,
                 "send_worker",
                 y.sid,
                 f"SendWorker[myid={x.sid}->{y.sid}]",
-                lambda x=x, y=y: self.send_worker(x, y.sid),
-                lambda x=x, y=y, life=life: self._link_alive(x, y.sid, life),
+                partial(self.send_worker, x, y.sid),
+                alive,
             )
-            self._inbound[(x.sid, y.sid)] = deque()
             self._start_worker(
                 x,
                 "recv_worker",
                 y.sid,
                 f"RecvWorker[myid={x.sid}<-{y.sid}]",
-                lambda x=x, y=y: self._recv_worker(x, y.sid),
-                lambda x=x, y=y, life=life: self._link_alive(x, y.sid, life),
+                partial(self._recv_worker, x, y.sid),
+                alive,
             )
+
+    def _link_checker(self, node: Node, peer: Sid, life: int) -> Callable[[], bool]:
+        return lambda: self._link_alive(node, peer, life)
 
     # --- threads --------------------------------------------------------------------------------
 

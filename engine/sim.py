@@ -59,8 +59,8 @@ class Simulation(Host):
     def now(self) -> float:
         return self._now
 
-    def call_later(self, delay_ms: float, fn: Callable[..., None], *args: Any) -> None:
-        due = round(self._now + max(delay_ms, 0.0), 3)
+    def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        due = round(max(t_ms, self._now), 3)
         heapq.heappush(self._heap, (due, next(self._counter), fn, args))
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
@@ -75,7 +75,7 @@ class Simulation(Host):
         self._timer_gen[node.sid] = gen
         due = self.main_due(node)
         if due is not None and node.running:
-            self.call_later(due - self._now, self._timer_fired, node.sid, gen)
+            self.call_at(due, self._timer_fired, node.sid, gen)
 
     # --- events -------------------------------------------------------------------------------
 

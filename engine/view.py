@@ -108,6 +108,11 @@ class ClusterView:
         return self.leaders[0] if self.stable else None
 
     @property
+    def settled(self) -> bool:
+        """Stable, and every running learner has synced with the leader too."""
+        return self.stable and all(n.established for n in self.nodes if n.alive and not n.paused)
+
+    @property
     def stable(self) -> bool:
         """Every running node is out of LOOKING, all agree on one running LEADING node, and
         that leader has established its epoch with a quorum (DESIGN §4). Paused nodes do not

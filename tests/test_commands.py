@@ -644,6 +644,7 @@ def test_completion_of_predicates() -> None:
     assert texts("wait ") == ["until", "200ms", "1s", "5s"]
     assert texts("wait until ") == [
         "stable",
+        "settled",
         "leader",
         "leaders",
         "looking",
@@ -666,6 +667,7 @@ def test_completion_of_predicates() -> None:
     assert texts("break when stable ") == ["and", "or"]
     assert texts("wait until not (") == [
         "stable",
+        "settled",
         "leader",
         "leaders",
         "looking",

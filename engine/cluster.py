@@ -1,0 +1,775 @@
+"""The Cluster facade: the one API the console, the shell and scripts use.
+
+A `Cluster` is built from `ClusterOptions` (a generated `--nodes N --observers M` cluster
+or a zoo.cfg), picks a runtime (threads on the wall clock, or the simulator in virtual
+time), records everything to a trace, and executes commands of the command language
+(engine.commands) against it. Every command is recorded as a `cmd` event with its result;
+a wrong command changes nothing and says what was expected.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine import commands as c
+from engine.config import QuorumPeerConfig, generate_config, load_zoo_cfg
+from engine.durable import DurableError, DurableStore, MemoryStore
+from engine.election import ElectionConfig
+from engine.faults import LinkFault
+from engine.host import Host, snapshot_json
+from engine.invariants import InvariantChecker, Violation
+from engine.peer import Durable, Timing
+from engine.predicates import CommandError, Predicate
+from engine.record import durable_json, vote_json
+from engine.recorder import Event, Recorder
+from engine.runtime import ThreadedRuntime
+from engine.sim import Simulation
+from engine.trace import TraceWriter, default_trace_path, make_header
+from engine.view import ClusterView
+from engine.vote import ServerState, Sid, zxid_hex
+
+SNAPSHOT_EVERY = 1000
+"""A `snapshot` event every this many events (and after every command)."""
+WRITE_TIMEOUT_MS = 5000.0
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """How to build a cluster (the `zkfle` command line options)."""
+
+    nodes: int = 5
+    observers: int = 0
+    config: Path | None = None
+    """A zoo.cfg; replaces nodes/observers."""
+    runtime: str = "threaded"
+    """"threaded" (wall clock) or "sim" (virtual time, seeded)."""
+    transport: str = "memory"
+    seed: int | None = None
+    tick_ms: int | None = None
+    init_limit: int | None = None
+    sync_limit: int | None = None
+    data_dir: Path | None = None
+    """Where nodes keep their durable state (threaded runtime); a temp dir if None."""
+    trace: Path | None = None
+    """The trace file; a name under traces/ if None (unless record is False)."""
+    record: bool = True
+    label: str = "run"
+    initial: dict[Sid, Durable] = field(default_factory=dict)
+    parent: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ok: bool
+    text: str
+    command: c.Command | None = None
+
+    @property
+    def failed_check(self) -> bool:
+        """An `expect` failed or a `wait until` timed out (exit status 1)."""
+        return not self.ok and isinstance(self.command, c.Expect | c.WaitUntil)
+
+
+class Cluster:
+    """A local cluster that commands act on (see the module docstring)."""
+
+    def __init__(self, options: ClusterOptions) -> None:
+        self.options = options
+        self.config = self._load_config(options)
+        qv = self.config.quorum_verifier
+        self.timing = Timing(
+            tick_time_ms=self.config.tick_time_ms,
+            init_limit=self.config.init_limit,
+            sync_limit=self.config.sync_limit,
+            election=ElectionConfig(),
+        )
+        self.seed = options.seed if options.seed is not None else random.randrange(1 << 31)
+        self.rng = random.Random(f"{self.seed}:commands")
+        self.sim = options.runtime == "sim"
+        self._tmp: Path | None = None
+        stores = self._stores(options, sorted(qv.all_members))
+        self.recorder = Recorder()
+        self.trace_path: Path | None = None
+        self.writer: TraceWriter | None = None
+        header = self._header(stores)
+        self.checker = InvariantChecker(header)
+        self.violations: list[Violation] = []
+        self._pending_violations: list[Violation] = []
+        if options.record:
+            path = options.trace or default_trace_path(options.label, datetime.now())
+            self.writer = TraceWriter(path, header)
+            self.trace_path = path
+            self.recorder.sinks.append(self.writer)
+        self.recorder.listeners.append(self._listen)
+        runtime_cls = Simulation if self.sim else ThreadedRuntime
+        self.host: Host = runtime_cls(qv, self.timing, stores, self.recorder, self.seed)
+        self._changed = threading.Event()
+        self._last_stable: bool | None = None
+        self._last_snapshot_seq = 0
+        self._fault_counter = 0
+        self._lock = threading.RLock()
+        """Serialises commands (and, in the simulator, every run of the event loop)."""
+        self._closed = False
+        self._started_at = self.host.now()
+        self._monitor: threading.Thread | None = None
+        if not self.sim:
+            self._monitor = threading.Thread(target=self._monitor_loop, name="Monitor", daemon=True)
+            self._monitor.start()
+
+    # --- building -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _load_config(options: ClusterOptions) -> QuorumPeerConfig:
+        overrides: dict[str, Any] = {}
+        if options.tick_ms is not None:
+            overrides["tick_time_ms"] = options.tick_ms
+        if options.init_limit is not None:
+            overrides["init_limit"] = options.init_limit
+        if options.sync_limit is not None:
+            overrides["sync_limit"] = options.sync_limit
+        if options.config is not None:
+            cfg = load_zoo_cfg(str(options.config))
+            return replace(cfg, **overrides) if overrides else cfg
+        return generate_config(options.nodes, options.observers, **overrides)
+
+    def _stores(self, options: ClusterOptions, sids: list[Sid]) -> dict[Sid, Any]:
+        if self.sim:
+            return {s: MemoryStore(options.initial.get(s)) for s in sids}
+        root = options.data_dir
+        if root is None:
+            root = self._tmp = Path(tempfile.mkdtemp(prefix="zkfle-"))
+        stores: dict[Sid, Any] = {}
+        for sid in sids:
+            store = DurableStore(Path(root) / f"n{sid}")
+            if sid in options.initial:
+                store.save(options.initial[sid])
+            stores[sid] = store
+        return stores
+
+    def _header(self, stores: dict[Sid, Any]) -> Event:
+        qv = self.config.quorum_verifier
+        initial: dict[str, Any] = {}
+        for sid, store in sorted(stores.items()):
+            try:
+                initial[str(sid)] = durable_json(store.load())
+            except DurableError:
+                initial[str(sid)] = durable_json(Durable())
+        servers: list[Mapping[str, Any]] = [
+            {"sid": sid, "type": qs.learner_type.word, "weight": _weight(self.config, sid)}
+            for sid, qs in sorted(qv.all_members.items())
+        ]
+        t = self.timing
+        return make_header(
+            config=qv.to_string(),
+            servers=servers,
+            timing={
+                "tick_time_ms": t.tick_time_ms,
+                "init_limit": t.init_limit,
+                "sync_limit": t.sync_limit,
+                "finalize_wait_ms": t.election.finalize_wait_ms,
+                "min_notification_interval_ms": t.election.min_notification_interval_ms,
+                "max_notification_interval_ms": t.election.max_notification_interval_ms,
+            },
+            initial=initial,
+            runtime="sim" if self.sim else "threaded",
+            transport=self.options.transport,
+            seed=self.seed,
+            label=self.options.label,
+            created=datetime.now(UTC),
+            parent=self.options.parent,
+        )
+
+    @property
+    def sids(self) -> list[Sid]:
+        return sorted(self.host.nodes)
+
+    # --- observation ------------------------------------------------------------------------
+
+    def _listen(self, event: Event) -> None:
+        """Recorder listener: runs under the recorder's lock, so it only takes notes."""
+        if event["kind"] in ("state", "boot", "stop", "fault", "heal"):
+            self._changed.set()
+        found = self.checker.feed(event)
+        if found:
+            self._pending_violations.extend(found)
+
+    def _observe(self) -> None:
+        """Emit what the listener noted: invariant results, stability snapshots."""
+        while self._pending_violations:
+            v = self._pending_violations.pop(0)
+            self.violations.append(v)
+            fields = v.event_fields()
+            fields.pop("kind")
+            fields.pop("node", None)
+            self.host.emit("invariant", v.node, **fields)
+        view = self.host.view()
+        if (
+            view.stable != self._last_stable
+            or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
+        ):
+            self._snapshot(view)
+
+    def _snapshot(self, view: ClusterView | None = None) -> None:
+        view = view or self.host.view()
+        self._last_stable = view.stable
+        self.host.emit("snapshot", **snapshot_json(view))
+        self._last_snapshot_seq = self.recorder.seq
+
+    def _monitor_loop(self) -> None:
+        while not self._closed:
+            self._changed.wait(0.05)
+            self._changed.clear()
+            if self._closed:
+                return
+            with self._lock:
+                if not self._closed:
+                    self._observe()
+            if self.writer is not None:
+                self.writer.flush()
+
+    def view(self) -> ClusterView:
+        return self.host.view()
+
+    def events_after(self, seq: int) -> list[Event]:
+        return self.recorder.events_after(seq)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {
+            "mode": "live",
+            "runtime": "sim" if self.sim else "threaded",
+            "seed": self.seed,
+            "trace": str(self.trace_path) if self.trace_path else None,
+            "label": self.options.label,
+        }
+
+    # --- running the clock -----------------------------------------------------------------
+
+    def advance(self, ms: float) -> None:
+        """Let `ms` pass on the cluster's clock (virtual in the simulator)."""
+        if self.sim:
+            self._sim_run(self.host.now() + ms)
+        else:
+            deadline = time.monotonic() + ms / 1000.0
+            while (left := deadline - time.monotonic()) > 0:
+                threading.Event().wait(min(left, 0.05))
+
+    def _sim_run(
+        self, until_ms: float, stop: Callable[[], bool] | None = None, cheap: bool = False
+    ) -> bool:
+        """Run the simulator up to `until_ms` or until `stop()` holds. `stop` is checked
+        after state changes only, or after every event if it is `cheap`."""
+        sim = self.host
+        assert isinstance(sim, Simulation)
+        with self._lock:
+            hit = False
+            while not hit and (due := sim.next_due()) is not None and due <= until_ms:
+                sim.run_one()
+                if self._changed.is_set():
+                    self._changed.clear()
+                    self._observe()
+                    hit = stop is not None and stop()
+                elif cheap and stop is not None:
+                    hit = stop()
+            if not hit:
+                sim.run_until(until_ms)
+                self._observe()
+                hit = stop is not None and stop()
+            return hit
+
+    def wait_until(self, predicate: Callable[[ClusterView], bool], within_ms: float) -> bool:
+        """Wait until `predicate(view)` holds; False if it did not within `within_ms`."""
+        if predicate(self.view()):
+            return True
+        if self.sim:
+            return self._sim_run(self.host.now() + within_ms, lambda: predicate(self.view()))
+        deadline = time.monotonic() + within_ms / 1000.0
+        while True:
+            if predicate(self.view()):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._changed.wait(min(left, 0.02))
+
+    def wait_stable(self, within_ms: float = 30_000.0) -> bool:
+        return self.wait_until(lambda v: v.stable, within_ms)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def start(self, sids: list[Sid] | None = None) -> CommandResult:
+        return self.execute("start" if not sids else "start " + ",".join(map(str, sids)))
+
+    def execute(self, text: str) -> CommandResult:
+        """Parse and run one command line; the result says what happened or what was wrong."""
+        text = text.strip()
+        try:
+            command = c.parse(text)
+        except CommandError as e:
+            result = CommandResult(False, str(e))
+            self._record_cmd(text, result)
+            return result
+        return self.run(command, text)
+
+    def run(self, command: c.Command, text: str | None = None) -> CommandResult:
+        with self._lock:
+            try:
+                result = self._dispatch(command)
+            except (CommandError, DurableError) as e:
+                result = CommandResult(False, str(e), command)
+            self._record_cmd(text if text is not None else command.text, result)
+            return result
+
+    def _record_cmd(self, text: str, result: CommandResult) -> None:
+        with self._lock:
+            fields: dict[str, Any] = {"text": text, "ok": result.ok}
+            fields["result" if result.ok else "error"] = result.text
+            self.host.emit("cmd", **fields)
+            self._observe()
+            self._snapshot()
+
+    def _ok(self, command: c.Command, text: str) -> CommandResult:
+        return CommandResult(True, text, command)
+
+    def _nodes(self, spec: c.Nodes) -> tuple[Sid, ...]:
+        return c.resolve_nodes(spec, self.view(), self.rng)
+
+    def _dispatch(self, cmd: c.Command) -> CommandResult:
+        match cmd:
+            case c.Start(nodes):
+                return self._start(cmd, self._nodes(nodes))
+            case c.Crash(nodes, for_ms):
+                sids = self._nodes(nodes)
+                for sid in sids:
+                    self.host.crash(sid)
+                if for_ms is not None:
+                    self.host.call_later(for_ms, self._restart_later, sids)
+                return self._ok(cmd, f"crashed {_names(sids)}")
+            case c.Restart(nodes):
+                sids = self._nodes(nodes)
+                for sid in sids:
+                    self.host.crash(sid, "restart")
+                return self._start(cmd, sids, verb="restarted")
+            case c.Pause(nodes, for_ms):
+                sids = self._running(self._nodes(nodes), "pause")
+                for sid in sids:
+                    self.host.pause(sid)
+                if for_ms is not None:
+                    self.host.call_later(for_ms, self._resume_later, sids)
+                return self._ok(cmd, f"paused {_names(sids)}")
+            case c.Resume(nodes):
+                sids = self._nodes(nodes)
+                for sid in sids:
+                    self.host.resume(sid)
+                return self._ok(cmd, f"resumed {_names(sids)}")
+            case c.Timeout(nodes):
+                return self._fire_timeouts(cmd, self._nodes(nodes))
+            case c.Write(count):
+                return self._write(cmd, count)
+            case c.Set():
+                return self._set(cmd)
+            case c.Status():
+                return self._ok(cmd, self.status_text())
+            case c.Partition(groups, for_ms):
+                parts = c.resolve_partition(groups, self.view(), self.rng)
+                links = {(a, b) for g in parts for h in parts if g != h for a in g for b in h}
+                return self._add_fault(cmd, "block", links, for_ms)
+            case c.Isolate(nodes, for_ms):
+                cut = set(self._nodes(nodes))
+                links = {
+                    (a, b)
+                    for a in self.sids
+                    for b in self.sids
+                    if a != b and (a in cut or b in cut)
+                }
+                return self._add_fault(cmd, "block", links, for_ms)
+            case c.Block(link, for_ms):
+                return self._add_fault(cmd, "block", self._links(link), for_ms)
+            case c.Delay(link, ms, jitter_ms, for_ms):
+                return self._add_fault(
+                    cmd, "delay", self._links(link), for_ms, delay_ms=ms, jitter_ms=jitter_ms
+                )
+            case c.Loss(link, percent, for_ms):
+                return self._add_fault(
+                    cmd, "loss", self._links(link), for_ms, probability=percent / 100
+                )
+            case c.Dup(link, percent, for_ms):
+                return self._add_fault(
+                    cmd, "dup", self._links(link), for_ms, probability=percent / 100
+                )
+            case c.Reorder(link, percent, for_ms):
+                return self._add_fault(
+                    cmd, "reorder", self._links(link), for_ms, probability=percent / 100
+                )
+            case c.Hold(link, for_ms):
+                return self._add_fault(cmd, "hold", self._links(link), for_ms)
+            case c.Heal(fault):
+                return self._heal(cmd, None if fault is None else f"f{fault}")
+            case c.Faults():
+                return self._ok(cmd, self.faults_text())
+            case c.Reset():
+                return self._reset(cmd)
+            case c.Release(link, mode):
+                limit = None if mode == "all" else 1
+                released = sum(self.host.release(a, b, limit) for a, b in self._links(link))
+                return self._ok(cmd, f"released {released} held message(s)")
+            case c.Drop(target) | c.Deliver(target):
+                return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
+            case c.Wait(ms):
+                self.advance(ms)
+                return self._ok(cmd, f"waited {c._show_ms(ms)}")
+            case c.WaitUntil(predicate, within_ms):
+                return self._wait_for(cmd, predicate, within_ms)
+            case c.Expect(predicate, within_ms):
+                return self._wait_for(cmd, predicate, within_ms or 0.0)
+            case c.Mark(label):
+                self.host.emit("mark", label=label or f"mark@{self.recorder.seq + 1}")
+                return self._ok(cmd, f"marked seq {self.recorder.seq}")
+            case c.Record():
+                where = str(self.trace_path) if self.trace_path else "nowhere (--no-trace)"
+                return self._ok(cmd, f"recording to {where}")
+            case c.Help(topic):
+                return self._ok(cmd, c.help_text(topic or None))
+            case _:
+                raise CommandError(
+                    f"{cmd.verb}: not available here (live {self.info['runtime']} cluster)", 0
+                )
+
+    def _links(self, link: c.Link) -> set[tuple[Sid, Sid]]:
+        return set(c.resolve_link(link, self.view(), self.rng))
+
+    def _running(self, sids: tuple[Sid, ...], verb: str) -> tuple[Sid, ...]:
+        down = [s for s in sids if not self.host.nodes[s].alive]
+        if down:
+            raise CommandError(f"{verb}: {_names(tuple(down))} not running", 0)
+        return sids
+
+    def _start(self, cmd: c.Command, sids: tuple[Sid, ...], verb: str = "started") -> CommandResult:
+        problems = []
+        for sid in sids:
+            try:
+                self.host.boot(sid)
+            except DurableError as e:
+                problems.append(f"n{sid} refuses to start: {e}")
+        if problems:
+            return CommandResult(False, "\n".join(problems), cmd)
+        return self._ok(cmd, f"{verb} {_names(sids)}")
+
+    def _restart_later(self, sids: tuple[Sid, ...]) -> None:
+        for sid in sids:
+            try:
+                self.host.boot(sid)
+            except DurableError as e:
+                self.host.emit("cmd", text=f"restart n{sid}", ok=False, error=str(e))
+
+    def _resume_later(self, sids: tuple[Sid, ...]) -> None:
+        for sid in sids:
+            self.host.resume(sid)
+
+    def _fire_timeouts(self, cmd: c.Command, sids: tuple[Sid, ...]) -> CommandResult:
+        fired = []
+        for sid in sids:
+            node = self.host.nodes[sid]
+            with node.lock:
+                core = node.core
+                if core is not None and core.election.in_election and core.deadline is not None:
+                    core.deadline = node.deadline = self.host.now()
+                    self.host.timer_changed(node)
+                    self.host.wake(node, "main")
+                    fired.append(sid)
+        if not fired:
+            raise CommandError(f"timeout: none of {_names(sids)} is waiting in lookForLeader", 0)
+        return self._ok(cmd, f"fired the notification timeout of {_names(tuple(fired))}")
+
+    def _write(self, cmd: c.Command, count: int) -> CommandResult:
+        view = self.view()
+        leaders = [
+            n
+            for n in view.nodes
+            if n.alive and not n.paused and n.state == ServerState.LEADING and n.established
+        ]
+        if not leaders:
+            raise CommandError("write: no established leader (the cluster has no quorum now)", 0)
+        leader = leaders[0].sid
+        outcome: list[Event] = []
+        done = threading.Event()
+
+        def listen(event: Event) -> None:
+            if event["kind"] == "step" and event.get("node") == leader:
+                output = event["output"]
+                if "committed" in output or "write_error" in output:
+                    outcome.append(event)
+                    committed = sum(len(e["output"].get("committed", ())) for e in outcome)
+                    if committed >= count or "write_error" in output:
+                        done.set()
+                if output.get("state") != "LEADING":
+                    done.set()
+
+        self.recorder.listeners.append(listen)
+        try:
+            self.host.client_write(leader, count)
+            if self.sim:
+                self._sim_run(self.host.now() + WRITE_TIMEOUT_MS, done.is_set, cheap=True)
+            else:
+                done.wait(WRITE_TIMEOUT_MS / 1000.0)
+        finally:
+            self.recorder.listeners.remove(listen)
+        zxids = [z for e in outcome for z in e["output"].get("committed", ())]
+        errors = [e["output"]["write_error"] for e in outcome if "write_error" in e["output"]]
+        if errors:
+            raise CommandError(f"write: {errors[0]}", 0)
+        if len(zxids) < count:
+            raise CommandError(
+                f"write: n{leader} committed {len(zxids)} of {count} transactions"
+                " (no quorum acked the rest)",
+                0,
+            )
+        span = zxids[0] if count == 1 else f"{zxids[0]}..{zxids[-1]}"
+        return self._ok(cmd, f"n{leader} committed {count} transaction(s): {span}")
+
+    def _set(self, cmd: c.Set) -> CommandResult:
+        node = self.host.nodes.get(cmd.sid)
+        if node is None:
+            raise CommandError(f"set: no node {cmd.sid} in this cluster", 0)
+        if node.alive:
+            raise CommandError(
+                f"set: n{cmd.sid} is running; crash it first (or set it before start)", 0
+            )
+        try:
+            durable = node.store.load()
+        except DurableError:
+            durable = Durable()
+        updated = Durable(
+            cmd.current_epoch if cmd.current_epoch is not None else durable.current_epoch,
+            cmd.accepted_epoch if cmd.accepted_epoch is not None else durable.accepted_epoch,
+            cmd.zxid if cmd.zxid is not None else durable.last_zxid,
+        )
+        node.store.save(updated)
+        node.durable = updated
+        return self._ok(cmd, f"n{cmd.sid}: {_describe_durable(updated)}")
+
+    def _add_fault(
+        self,
+        cmd: c.Command,
+        kind: str,
+        links: set[tuple[Sid, Sid]],
+        for_ms: float | None,
+        **params: float,
+    ) -> CommandResult:
+        self._fault_counter += 1
+        fid = f"f{self._fault_counter}"
+        expires = None if for_ms is None else self.host.now() + for_ms
+        fault = LinkFault(fid, kind, frozenset(links), cmd.text, expires_ms=expires, **params)
+        with self.host.net_lock:
+            self.host.faults.add(fault)
+        self.host.emit(
+            "fault", id=fid, text=cmd.text, op=kind, links=sorted([a, b] for a, b in links)
+        )
+        if for_ms is not None:
+            self.host.call_later(for_ms, self._expire, fid)
+        return self._ok(cmd, f"{fid}: {cmd.text}")
+
+    def _expire(self, fid: str) -> None:
+        with self.host.net_lock:
+            fault = self.host.faults.remove(fid)
+        if fault is not None:
+            self._healed([fault.fault_id], [fault])
+
+    def _healed(self, ids: list[str], faults: list[LinkFault]) -> None:
+        self.host.emit("heal", ids=ids)
+        for fault in faults:
+            if fault.kind == "hold":
+                for a, b in sorted(fault.links):
+                    self.host.release(a, b)
+        # Queued notifications wait for the next connectOne; nodes retry on their own.
+
+    def _heal(self, cmd: c.Command, fid: str | None) -> CommandResult:
+        with self.host.net_lock:
+            if fid is None:
+                removed = self.host.faults.clear()
+            else:
+                one = self.host.faults.remove(fid)
+                if one is None:
+                    raise CommandError(f"heal: no active fault {fid} (see `faults`)", 0)
+                removed = [one]
+        ids = [f.fault_id for f in removed]
+        if ids:
+            self._healed(ids, removed)
+        return self._ok(cmd, f"healed {', '.join(ids)}" if ids else "no active network fault")
+
+    def _reset(self, cmd: c.Command) -> CommandResult:
+        self._heal(cmd, None)
+        for sid in self.sids:
+            node = self.host.nodes[sid]
+            if node.paused:
+                self.host.resume(sid)
+            elif not node.alive:
+                self.host.boot(sid)
+        return self._ok(cmd, "healed every fault, resumed paused and restarted crashed nodes")
+
+    def _drop_or_deliver(
+        self, cmd: c.Command, target: c.Link | c.MessageId, deliver: bool
+    ) -> CommandResult:
+        if isinstance(target, c.MessageId):
+            raise CommandError(
+                f"{cmd.verb}: messages can only be picked by link here (hold a link first)", 0
+            )
+        verb = "delivered" if deliver else "dropped"
+        n = 0
+        for a, b in sorted(self._links(target)):
+            n += self.host.release(a, b, 1) if deliver else self.host.discard_held(a, b, 1)
+        if n == 0:
+            raise CommandError(
+                f"{cmd.verb}: no held message on {target} (use `hold` first)",
+                0,
+            )
+        return self._ok(cmd, f"{verb} {n} message(s)")
+
+    def _wait_for(self, cmd: c.Command, predicate: Predicate, within_ms: float) -> CommandResult:
+        predicate.check(self.view())
+        ok = (
+            self.wait_until(predicate.evaluate, within_ms)
+            if within_ms > 0
+            else predicate.evaluate(self.view())
+        )
+        if ok:
+            return self._ok(cmd, f"{predicate.describe()}: holds")
+        what = "did not hold" if within_ms == 0 else f"did not hold within {c._show_ms(within_ms)}"
+        return CommandResult(False, f"{predicate.describe()}: {what}\n{self.status_text()}", cmd)
+
+    # --- texts ----------------------------------------------------------------------------------
+
+    def status_text(self) -> str:
+        view = self.view()
+        lines = [
+            f"t={view.t_ms / 1000:.3f}s seq={view.seq} stable={'yes' if view.stable else 'no'}"
+            f" leader={view.leader if view.leader is not None else '-'}"
+            f" messages sent={view.messages.sent} delivered={view.messages.delivered}"
+            f" dropped={view.messages.dropped}"
+        ]
+        for n in view.nodes:
+            if not n.alive:
+                lines.append(
+                    f"n{n.sid:<3} down       epoch={n.current_epoch} zxid={zxid_hex(n.last_zxid)}"
+                )
+                continue
+            vote = n.current_vote
+            state = n.state.name if n.state is not None else "-"
+            flag = " paused" if n.paused else ""
+            lines.append(
+                f"n{n.sid:<3} {state:<10} round={n.logicalclock}"
+                f" vote={vote.leader if vote else '-'} zab={n.zab_phase.lower()}"
+                f" epoch={n.current_epoch} zxid={zxid_hex(n.last_zxid)}{flag}"
+            )
+        if view.faults:
+            lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
+        return "\n".join(lines)
+
+    def faults_text(self) -> str:
+        view = self.view()
+        lines = [f"{f.fault_id}  {f.text}" for f in view.faults]
+        lines += [f"n{n.sid}  paused" for n in view.nodes if n.paused]
+        lines += [f"n{n.sid}  down" for n in view.nodes if not n.alive]
+        return "\n".join(lines) or "no active faults"
+
+    def result_json(self, elapsed_ms: float) -> dict[str, Any]:
+        """The `zkfle run --json` object (DESIGN §4)."""
+        view = self.view()
+        nodes = []
+        for n in view.nodes:
+            d: dict[str, Any] = {
+                "sid": n.sid,
+                "type": n.learner_type,
+                "alive": n.alive,
+                "state": n.state.name if n.state is not None and n.alive else None,
+                "leader": n.current_vote.leader
+                if n.current_vote and n.state not in (None, ServerState.LOOKING)
+                else None,
+                "logicalclock": n.logicalclock,
+                "vote": vote_json(n.current_vote) if n.current_vote else None,
+                "current_epoch": n.current_epoch,
+                "accepted_epoch": n.accepted_epoch,
+                "last_zxid": zxid_hex(n.last_zxid),
+            }
+            if d["vote"] is not None:
+                d["vote"] = {
+                    k: d["vote"][k] for k in ("leader", "zxid", "election_epoch", "peer_epoch")
+                }
+            if n.paused:
+                d["paused"] = True
+            nodes.append(d)
+        return {
+            "stable": view.stable,
+            "leader": view.leader,
+            "elapsed_ms": round(elapsed_ms, 1),
+            "nodes": nodes,
+            "messages": {
+                "sent": view.messages.sent,
+                "delivered": view.messages.delivered,
+                "dropped": view.messages.dropped,
+            },
+            "trace": str(self.trace_path) if self.trace_path else None,
+            "violations": [str(v) for v in self.violations],
+        }
+
+    # --- closing --------------------------------------------------------------------------------
+
+    def close(self, end: str | None = None) -> None:
+        """Stop every thread, finish the trace (footer) and remove temporary data."""
+        if self._closed:
+            return
+        with self._lock:
+            self._observe()
+            self._closed = True
+        if isinstance(self.host, ThreadedRuntime):
+            self.host.stop()
+        if self._monitor is not None:
+            self._changed.set()
+            self._monitor.join(5.0)
+        self.violations.extend(self.checker.finish())
+        if self.writer is not None:
+            final = end or ("violation" if self.violations else "ok")
+            self.writer.close(self.writer.footer_event(round(self.host.now(), 3), final))
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close("aborted" if exc[0] is not None else None)
+
+
+def _names(sids: tuple[Sid, ...]) -> str:
+    return ", ".join(f"n{s}" for s in sids)
+
+
+def _describe_durable(d: Durable) -> str:
+    return (
+        f"currentEpoch={d.current_epoch} acceptedEpoch={d.accepted_epoch}"
+        f" lastZxid={zxid_hex(d.last_zxid)}"
+    )
+
+
+def _weight(cfg: QuorumPeerConfig, sid: Sid) -> int:
+    try:
+        return cfg.quorum_verifier.weight(sid)
+    except KeyError:
+        return 0
+
+
+def run_script_lines(
+    cluster: Cluster, lines: tuple[c.ScriptLine, ...], path: str
+) -> Iterator[tuple[int, CommandResult]]:
+    """Run a parsed script; yields (line, result) for each command."""
+    for line in lines:
+        yield line.line, cluster.run(line.command)
