@@ -1,0 +1,511 @@
+"""Provides what the console shows as text: votes, states, one line per trace event, and the
+trackers that derive the elections timeline and the safety/liveness lamps from events.
+
+Shared by the Textual app and the shell; it imports Rich (for styled text) but not Textual.
+Every function here tolerates events with missing or odd fields (a trace from a newer
+version, a damaged file): the worst outcome is a plainer line, never an exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+
+from engine.commands import CommandError, Link, Nodes, parse
+from engine.view import ClusterView, NodeView
+from engine.vote import ServerState, Sid, Vote, zxid_hex
+
+# --- states and votes ----------------------------------------------------------------------------
+
+STATE_STYLES: dict[str, str] = {
+    "LOOKING": "bold yellow",
+    "FOLLOWING": "bold dodger_blue1",
+    "LEADING": "bold green",
+    "OBSERVING": "bold cyan",
+    "down": "red",
+}
+"""The colour of each state: LOOKING yellow, FOLLOWING blue, LEADING green, OBSERVING
+cyan, a node that is down red; a paused node is shown dim."""
+
+STATE_SHORT = {"LOOKING": "K", "FOLLOWING": "F", "LEADING": "L", "OBSERVING": "O", "down": "-"}
+
+
+def state_name(node: NodeView) -> str:
+    """LOOKING, FOLLOWING, LEADING, OBSERVING or `down`."""
+    if not node.alive or node.state is None:
+        return "down"
+    return node.state.name
+
+
+def state_text(node: NodeView, short: bool = False) -> Text:
+    """The node's state in its colour (dim while paused, with `‖`)."""
+    name = state_name(node)
+    style = STATE_STYLES[name]
+    label = STATE_SHORT[name] if short else name
+    if node.paused and node.alive:
+        return Text.assemble((label, f"{style} dim"), ("‖", "bold magenta"))
+    return Text(label, style)
+
+
+def zxid(value: int) -> str:
+    return zxid_hex(value)
+
+
+def proposal_text(vote: Vote | None) -> str:
+    """FLE's proposal: `leader zxid peer-epoch`, e.g. `5 0x100000002 e1`."""
+    if vote is None:
+        return "-"
+    return f"{vote.leader} {zxid_hex(vote.zxid)} e{vote.peer_epoch}"
+
+
+def vote_text(vote: Vote | None) -> str:
+    """A current vote: `leader round peer-epoch`, e.g. `5 r2 e1`."""
+    if vote is None:
+        return "-"
+    return f"{vote.leader} r{vote.election_epoch} e{vote.peer_epoch}"
+
+
+def queues_text(node: NodeView) -> str:
+    """Send queue depth per peer, compactly: `2:1 5:1` (empty queues left out), or `0`."""
+    busy = [f"{sid}:{depth}" for sid, depth in node.send_queues if depth]
+    return " ".join(busy) if busy else "0"
+
+
+def send_total(node: NodeView) -> int:
+    return sum(depth for _, depth in node.send_queues)
+
+
+def ms_text(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    if ms >= 10_000:
+        return f"{ms / 1000:.1f}s"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f}s"
+    return f"{ms:.0f}ms"
+
+
+def clock_text(t_ms: float) -> str:
+    """A run's clock: `12.345s`, or `3m04.5s` past a minute."""
+    if t_ms < 60_000:
+        return f"{t_ms / 1000:.3f}s"
+    minutes, rest = divmod(t_ms / 1000, 60)
+    return f"{int(minutes)}m{rest:04.1f}s"
+
+
+def node_summary(view: ClusterView) -> str:
+    """One line for a prompt toolbar: `stable, leader n5 │ n1 F n2 F n3 F n4 F n5 L`."""
+    head = f"stable, leader n{view.leader}" if view.stable else "no stable leader"
+    nodes = " ".join(
+        f"n{n.sid} {STATE_SHORT[state_name(n)]}{'‖' if n.paused else ''}" for n in view.nodes
+    )
+    faults = f" │ faults {' '.join(f.fault_id for f in view.faults)}" if view.faults else ""
+    return f"{head} │ {nodes}{faults} │ t {clock_text(view.t_ms)} seq {view.seq}"
+
+
+# --- events --------------------------------------------------------------------------------------
+
+VERBOSE_KINDS = frozenset({"step", "zsend", "zdeliver", "conn", "snapshot"})
+"""Kinds the log hides unless asked for everything (they are most of a trace)."""
+
+QUIET_KINDS = frozenset({"snapshot"})
+"""Kinds never shown as a line."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One event as the message log shows it."""
+
+    seq: int
+    t_ms: float
+    kind: str
+    body: Text
+    node: Sid | None = None
+    msg: str | None = None
+    """The message id (`m12`, `p3`) the line is about, for deliver/drop keys."""
+    link: tuple[Sid, Sid] | None = None
+    """The directed link (from, to) the message travels, for the hold key."""
+    verbose: bool = False
+
+    @property
+    def plain(self) -> str:
+        return self.body.plain
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _n(sid: Any) -> str:
+    return f"n{sid}" if _int(sid) is not None else "n?"
+
+
+def _vote_json_text(d: Any) -> str:
+    if not isinstance(d, Mapping):
+        return "-"
+    parts = [str(d.get("leader", "?"))]
+    if "zxid" in d:
+        parts.append(str(d["zxid"]))
+    if "election_epoch" in d:
+        parts.append(f"r{d['election_epoch']}")
+    if "peer_epoch" in d:
+        parts.append(f"e{d['peer_epoch']}")
+    return " ".join(parts)
+
+
+class EventFormatter:
+    """Turns events into log lines; remembers each node's last state to show transitions."""
+
+    def __init__(self) -> None:
+        self._states: dict[Sid, tuple[str, str, int]] = {}
+
+    def reset(self) -> None:
+        self._states.clear()
+
+    def format(self, event: Mapping[str, Any]) -> LogLine | None:
+        """The line for one event, or None for kinds never shown."""
+        try:
+            return self._format(event)
+        except Exception as exc:  # a strange event must not break the log
+            seq = _int(event.get("seq")) or 0
+            return LogLine(seq, 0.0, "?", Text(f"unreadable event ({exc}): {dict(event)!r}", "red"))
+
+    def _format(self, e: Mapping[str, Any]) -> LogLine | None:
+        kind = str(e.get("kind", "?"))
+        if kind in QUIET_KINDS:
+            return None
+        seq = _int(e.get("seq")) or 0
+        t = e.get("t_ms")
+        t_ms = float(t) if isinstance(t, int | float) else 0.0
+        node = _int(e.get("node"))
+        me = _n(node)
+        msg = e.get("msg") if isinstance(e.get("msg"), str) else None
+        link: tuple[Sid, Sid] | None = None
+        body: Text
+        if kind in ("send", "zsend"):
+            to = _int(e.get("to"))
+            arrow = "→" if kind == "send" else "⇒"
+            body = Text.assemble((me, "bold"), f" {arrow} ", (_n(to), "bold"), f" {msg or ''}")
+            if kind == "zsend" and isinstance(e.get("packet"), Mapping):
+                body.append(f" {e['packet'].get('type', '')}", "dim")
+            if e.get("resend"):
+                body.append(f" (resend of {e['resend']})", "dim")
+            if node is not None and to is not None:
+                link = (node, to)
+        elif kind in ("deliver", "zdeliver"):
+            src = _int(e.get("from"))
+            arrow = "←" if kind == "deliver" else "⇐"
+            body = Text.assemble((me, "bold"), f" {arrow} ", (_n(src), "bold"), f" {msg or ''}")
+            if node is not None and src is not None:
+                link = (src, node)
+        elif kind == "drop":
+            src, dst = _int(e.get("from")), _int(e.get("to"))
+            body = Text.assemble(
+                (_n(src), "bold"),
+                " ✗ ",
+                (_n(dst), "bold"),
+                f" {msg or ''} dropped: ",
+                (str(e.get("reason", "?")), "red"),
+            )
+            if e.get("fault"):
+                body.append(f" ({e['fault']})", "red")
+            if src is not None and dst is not None:
+                link = (src, dst)
+        elif kind == "state":
+            body = self._state(e, node)
+        elif kind == "cmd":
+            ok = bool(e.get("ok", True))
+            body = Text.assemble(("› ", "bold"), (str(e.get("text", "")), "bold"))
+            detail = e.get("result") if ok else e.get("error")
+            if isinstance(detail, str) and detail:
+                first = detail.splitlines()[0]
+                body.append(f"  {first}", "dim" if ok else "red")
+            if not ok:
+                body.stylize("red", 0, 2)
+        elif kind == "fault":
+            body = Text.assemble(
+                ("⚡ ", "bold red"), (f"{e.get('id', '?')} ", "bold"), str(e.get("text", ""))
+            )
+        elif kind == "heal":
+            ids = e.get("ids")
+            names = ", ".join(map(str, ids)) if isinstance(ids, list) and ids else "nothing"
+            body = Text.assemble(("✚ ", "bold green"), f"healed {names}")
+        elif kind == "mark":
+            body = Text.assemble(("★ ", "bold magenta"), (str(e.get("label", "")), "magenta"))
+        elif kind == "conn":
+            up = bool(e.get("up"))
+            body = Text(
+                f"{me} ⇄ {_n(e.get('peer'))} {'up' if up else 'down'} ({e.get('plane', '?')})",
+                "" if up else "yellow",
+            )
+        elif kind == "boot":
+            d = e.get("durable")
+            what = ""
+            if isinstance(d, Mapping):
+                what = f" epoch {d.get('current_epoch', '?')} zxid {d.get('last_zxid', '?')}"
+            body = Text.assemble((f"{me} ▲ started", "bold green"), what)
+            if node is not None:
+                self._states.pop(node, None)
+        elif kind == "stop":
+            body = Text(f"{me} ▼ {e.get('reason', 'stopped')}", "bold red")
+            if node is not None:
+                self._states.pop(node, None)
+        elif kind == "invariant":
+            if e.get("ok", True):
+                return None
+            body = Text.assemble(
+                ("‼ ", "bold red"),
+                (f"{e.get('name', '?')} violated", "bold red"),
+                f": {e.get('detail', '')}",
+            )
+        elif kind == "step":
+            body = self._step(e, me)
+        elif kind == "footer":
+            body = Text(f"■ end of run ({e.get('end', '?')})", "bold")
+        else:
+            extra = {k: v for k, v in e.items() if k not in ("seq", "t_ms", "kind", "node")}
+            body = Text(f"{me + ' ' if node is not None else ''}{kind} {extra}", "dim")
+        return LogLine(seq, t_ms, kind, body, node, msg, link, kind in VERBOSE_KINDS)
+
+    def _state(self, e: Mapping[str, Any], node: Sid | None) -> Text:
+        state = str(e.get("state", "?"))
+        zab = str(e.get("zab", ""))
+        lc = _int(e.get("logicalclock")) or 0
+        before = self._states.get(node) if node is not None else None
+        if node is not None:
+            self._states[node] = (state, zab, lc)
+        text = Text.assemble((_n(node), "bold"), " ")
+        if before is not None and before[0] != state:
+            text.append(before[0], STATE_STYLES.get(before[0], ""))
+            text.append(" → ")
+        text.append(state, STATE_STYLES.get(state, "bold"))
+        vote = e.get("vote")
+        if state == "LOOKING":
+            text.append(f" r{lc} proposes {_vote_json_text(e.get('proposal'))}", "dim")
+        elif isinstance(vote, Mapping):
+            text.append(f" leader n{vote.get('leader', '?')} r{vote.get('election_epoch', '?')}")
+        if zab and (before is None or before[1] != zab) and state != "LOOKING":
+            text.append(f" {zab.lower()}", "dim")
+        took = e.get("took_ms")
+        if isinstance(took, int | float):
+            text.append(f" took {ms_text(float(took))}", "bold")
+        if e.get("reason"):
+            text.append(f" ({e['reason']})", "yellow")
+        return text
+
+    def _step(self, e: Mapping[str, Any], me: str) -> Text:
+        inp: Mapping[str, Any] = e["input"] if isinstance(e.get("input"), Mapping) else {}
+        out: Mapping[str, Any] = e["output"] if isinstance(e.get("output"), Mapping) else {}
+        what = str(inp.get("type", "?"))
+        n = inp.get("n")
+        if what == "receive" and isinstance(n, Mapping):
+            what += f" {_n(n.get('sid'))} {n.get('state', '?')} {_vote_json_text(n)}"
+        parts = [f"{me} · {what}"]
+        sends = out.get("sends")
+        if isinstance(sends, list) and sends:
+            count = sum(len(s.get("to", [])) for s in sends if isinstance(s, Mapping))
+            parts.append(f"sends {count}")
+        if "wait_ms" in out:
+            parts.append(f"wait {out['wait_ms']}ms")
+        if isinstance(out.get("decided"), Mapping):
+            parts.append(f"decides {_vote_json_text(out['decided'])}")
+        return Text(" → ".join(parts), "dim")
+
+
+# --- elections -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Election:
+    """One decided election round: who won it, who decided when, the epoch it established."""
+
+    leader: Sid
+    round: int
+    seq: int
+    """The seq of the first decision."""
+    t_ms: float
+    took: dict[Sid, tuple[int, float]] = field(default_factory=dict)
+    """Per node that decided for this leader in this round: (seq, took_ms)."""
+    epoch: int | None = None
+    epoch_seq: int | None = None
+
+    @property
+    def leader_took_ms(self) -> float | None:
+        entry = self.took.get(self.leader)
+        return entry[1] if entry else None
+
+    @property
+    def slowest_ms(self) -> float:
+        return max((ms for _, ms in self.took.values()), default=0.0)
+
+
+class ElectionsTracker:
+    """Elections from `state` events: a decision (a `state` event with `took_ms`) joins the
+    election of its (leader, round); the leader reaching zab BROADCAST sets its epoch."""
+
+    def __init__(self, keep: int = 200) -> None:
+        self.keep = keep
+        self.elections: list[Election] = []
+
+    def reset(self) -> None:
+        self.elections.clear()
+
+    def feed(self, e: Mapping[str, Any]) -> bool:
+        """Take one event; True if the timeline changed."""
+        if e.get("kind") != "state":
+            return False
+        node, seq = _int(e.get("node")), _int(e.get("seq")) or 0
+        state, vote = e.get("state"), e.get("vote")
+        if node is None or not isinstance(vote, Mapping):
+            return False
+        leader, rnd = _int(vote.get("leader")), _int(vote.get("election_epoch"))
+        if leader is None:
+            return False
+        took = e.get("took_ms")
+        changed = False
+        if isinstance(took, int | float) and state != "LOOKING":
+            election = self._find(leader, rnd or 0)
+            if election is None:
+                t = e.get("t_ms")
+                t_ms = float(t) if isinstance(t, int | float) else 0.0
+                election = Election(leader, rnd or 0, seq, t_ms)
+                self.elections.append(election)
+                del self.elections[: -self.keep]
+            election.took[node] = (seq, float(took))
+            changed = True
+        if state == "LEADING" and e.get("zab") == "BROADCAST" and leader == node:
+            for election in reversed(self.elections):
+                if election.leader == node:
+                    if election.epoch is None:
+                        epoch = _int(e.get("current_epoch"))
+                        election.epoch, election.epoch_seq = epoch, seq
+                        changed = True
+                    break
+        return changed
+
+    def _find(self, leader: Sid, rnd: int) -> Election | None:
+        for election in reversed(self.elections[-20:]):
+            if election.leader == leader and election.round == rnd:
+                return election
+        return None
+
+    def truncate(self, position: int) -> None:
+        """Forget what happened after seq `position` (a replay moved back)."""
+        kept = []
+        for election in self.elections:
+            if election.seq > position:
+                continue
+            election.took = {s: v for s, v in election.took.items() if v[0] <= position}
+            if election.epoch_seq is not None and election.epoch_seq > position:
+                election.epoch = election.epoch_seq = None
+            kept.append(election)
+        self.elections = kept
+
+
+# --- lamps -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    seq: int
+    name: str
+    detail: str
+    node: Sid | None
+
+
+class HealthTracker:
+    """The safety and liveness lamps.
+
+    Safety is red once any invariant other than ElectedWithin was reported violated (an
+    `invariant` event with ok false), or when the view shows two established leaders of the
+    same epoch. Liveness is green while the view is stable, yellow while an election is
+    going on (with how long), red once ElectedWithin was violated since the last stable view.
+    """
+
+    def __init__(self) -> None:
+        self.violations: list[Violation] = []
+        self._unstable_since: float | None = None
+        self._stable_seq = 0
+
+    def reset(self) -> None:
+        self.violations.clear()
+        self._unstable_since = None
+        self._stable_seq = 0
+
+    def feed(self, e: Mapping[str, Any]) -> bool:
+        if e.get("kind") != "invariant" or e.get("ok", True):
+            return False
+        seq = _int(e.get("seq")) or 0
+        self.violations.append(
+            Violation(seq, str(e.get("name", "?")), str(e.get("detail", "")), _int(e.get("node")))
+        )
+        return True
+
+    def truncate(self, position: int) -> None:
+        self.violations = [v for v in self.violations if v.seq <= position]
+        self._unstable_since = None
+
+    def observe(self, view: ClusterView) -> None:
+        if view.stable:
+            self._unstable_since = None
+            self._stable_seq = view.seq
+        elif self._unstable_since is None or self._unstable_since > view.t_ms:
+            self._unstable_since = view.t_ms
+
+    def safety(self, view: ClusterView) -> tuple[bool, str]:
+        """(ok, why)."""
+        bad = [v for v in self.violations if v.name != "ElectedWithin"]
+        if bad:
+            last = bad[-1]
+            more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+            return False, f"{last.name} at seq {last.seq}{more}"
+        epochs: dict[int, list[Sid]] = {}
+        for n in view.nodes:
+            if n.alive and n.state == ServerState.LEADING and n.established:
+                epochs.setdefault(n.current_epoch, []).append(n.sid)
+        for epoch, sids in sorted(epochs.items()):
+            if len(sids) > 1:
+                return False, f"two leaders of epoch {epoch}: " + ", ".join(f"n{s}" for s in sids)
+        return True, "safe"
+
+    def liveness(self, view: ClusterView) -> tuple[str, str]:
+        """(`ok` | `wait` | `bad`, why)."""
+        if view.stable:
+            return "ok", f"leader n{view.leader}"
+        late = [
+            v for v in self.violations if v.name == "ElectedWithin" and v.seq > self._stable_seq
+        ]
+        if late:
+            return "bad", f"no leader (ElectedWithin at seq {late[-1].seq})"
+        since = self._unstable_since if self._unstable_since is not None else view.t_ms
+        if not any(n.alive for n in view.nodes):
+            return "wait", "no node running"
+        return "wait", f"electing {ms_text(max(0.0, view.t_ms - since))}"
+
+
+def faulted_nodes(view: ClusterView) -> dict[Sid, list[str]]:
+    """Fault ids by the sids their command text names explicitly (`isolate 3`, `1->2`)."""
+    out: dict[Sid, list[str]] = {}
+    for fault in view.faults:
+        try:
+            cmd = parse(fault.text)
+        except CommandError:
+            continue
+        named: set[Sid] = set()
+        for value in (getattr(cmd, f.name) for f in dataclasses.fields(cmd)):
+            if isinstance(value, Nodes):
+                named.update(value.sids)
+            elif isinstance(value, Link):
+                named.update(value.src.sids)
+                named.update(value.dst.sids)
+            elif isinstance(value, tuple):
+                for item in value:
+                    if isinstance(item, Nodes):
+                        named.update(item.sids)
+        for sid in sorted(named):
+            out.setdefault(sid, []).append(fault.fault_id)
+    return out
