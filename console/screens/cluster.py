@@ -1,0 +1,590 @@
+"""Provides the cluster screen: every panel of one backend, live or replayed.
+
+The screen polls its backend on a timer (`FPS` times a second): one `view()`, the new
+events, the info. It never renders per event: bursts are coalesced into one frame, only
+changed cells are redrawn, and the log keeps the last `LOG_CAP` lines. Commands run on a
+worker thread, one at a time in the order typed, so the UI never waits for the engine.
+Every key runs a command of the language (shown in the log like a typed one), except for
+the ones that only move around the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from console.backend import (
+    Backend,
+    BackendInfo,
+    CommandResult,
+    Event,
+    ReplayBackend,
+    describe_exception,
+    is_replay,
+    read_info,
+    safe_execute,
+)
+from console.format import (
+    ElectionsTracker,
+    EventFormatter,
+    HealthTracker,
+    LogLine,
+    faulted_nodes,
+)
+from console.history import CommandHistory
+from console.screens.help import HelpScreen
+from console.widgets.commandbar import CommandBar, CommandInput
+from console.widgets.detail import NodeDetail
+from console.widgets.ensemble import EnsembleTable
+from console.widgets.log import LOG_CAP, MessageLog
+from console.widgets.status import ElectionsTimeline, Header, Lamps, PositionBar
+from engine.commands import CommandError, Help, Quit, Replay, parse
+from engine.view import ClusterView, NodeView
+from engine.vote import Sid
+
+if TYPE_CHECKING:
+    from console.app import ZkfleApp
+
+FPS = 15
+"""Frames per second: how often the screen polls its backend."""
+
+SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
+"""The `+`/`-` ladder of speeds."""
+
+NODE_KEYS = frozenset(
+    {"crash", "restart", "pause", "isolate", "heal", "write", "timeout", "mark"}
+    | {"deliver", "drop", "hold"}
+)
+"""Actions that change the cluster (refused in a replay)."""
+REPLAY_KEYS = frozenset({"step", "back", "prev_mark", "next_mark", "goto", "fork"})
+SIM_KEYS = frozenset({"run_halt", "faster", "slower"})
+TYPING_OFF = (
+    NODE_KEYS
+    | REPLAY_KEYS
+    | SIM_KEYS
+    | {
+        "command",
+        "filter",
+        "help",
+        "quit",
+        "select_node",
+        "verbose",
+        "focus_log",
+        "close_screen",
+    }
+)
+"""Single-key actions switched off while the command line has the focus."""
+
+
+class ClusterScreen(Screen[None]):
+    """The live (or replay) console of one backend."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]  # noqa: RUF012
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("colon", "command", "Command", key_display=":"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("c", "crash", "Crash"),
+        Binding("r", "restart", "Restart"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("i", "isolate", "Isolate/heal"),
+        Binding("H", "heal", "Heal all", show=False),
+        Binding("m", "mark", "Mark"),
+        Binding("w", "write", "Write", show=False),
+        Binding("t", "timeout", "Time out", show=False),
+        Binding("d", "deliver", "Deliver msg", show=False),
+        Binding("x", "drop", "Drop msg", show=False),
+        Binding("h", "hold", "Hold link", show=False),
+        Binding("n", "step(1)", "Step"),
+        Binding("N", "step(10)", "Step 10", show=False),
+        Binding("b", "back(1)", "Back"),
+        Binding("B", "back(10)", "Back 10", show=False),
+        Binding("left_square_bracket", "prev_mark", "Prev mark", key_display="[", show=False),
+        Binding("right_square_bracket", "next_mark", "Next mark", key_display="]", show=False),
+        Binding("g", "goto", "Seek"),
+        Binding("f", "fork", "Fork"),
+        Binding("space", "run_halt", "Run/halt"),
+        Binding("plus", "faster", "Faster", key_display="+", show=False),
+        Binding("minus", "slower", "Slower", key_display="-", show=False),
+        Binding("v", "verbose", "All events", show=False),
+        Binding("l", "focus_log", "Log", show=False),
+        Binding("ctrl+w", "close_screen", "Close", show=False),
+        Binding("q", "quit", "Quit"),
+        *(Binding(str(i), f"select_node({i - 1})", show=False) for i in range(1, 10)),
+    ]
+
+    def __init__(self, backend: Backend, history: CommandHistory) -> None:
+        super().__init__()
+        self.backend = backend
+        self.replay = is_replay(backend)
+        self.history = history
+        self.cluster_view: ClusterView | None = None
+        self.info = BackendInfo(mode="replay" if self.replay else "live", runtime="?")
+        self.last_seq = 0
+        self.formatter = EventFormatter()
+        self.elections = ElectionsTracker()
+        self.health = HealthTracker()
+        self._own_cmds: Counter[str] = Counter()
+        self._busy: list[str] = []
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-command")
+        self._backend_error: str | None = None
+        self._replay_clock = 0
+        self._position = 0
+        self._faults: dict[Sid, list[str]] = {}
+        self.header = Header(id="header")
+        self.ensemble = EnsembleTable(id="ensemble")
+        self.detail = NodeDetail(id="detail")
+        self.log_view = MessageLog(id="log")
+        self.timeline = ElectionsTimeline(id="timeline")
+        self.position_bar = PositionBar(id="position")
+        self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
+
+    @property
+    def zkfle(self) -> ZkfleApp:
+        from console.app import ZkfleApp
+
+        assert isinstance(self.app, ZkfleApp)
+        return self.app
+
+    # --- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.ensemble
+        with Horizontal(id="middle"):
+            yield self.detail
+            yield self.log_view
+        yield self.timeline
+        if self.replay:
+            yield self.position_bar
+        yield self.bar
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.detail.border_title = "node"
+        self.log_view.border_title = "messages"
+        if self.replay:
+            self.detail.replay_clock = 0
+        self.ensemble.focus()
+        self.poll()
+        self.set_interval(1 / FPS, self.poll, name="poll")
+
+    def on_unmount(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- polling the backend ------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """One frame: read the backend, feed the new events, redraw what changed."""
+        backend = self.backend
+        try:
+            view = backend.view()
+            info = read_info(backend)
+            rewound = False
+            if isinstance(backend, ReplayBackend) and self.replay:
+                position = backend.position
+                if position < self.last_seq:
+                    self._rewind(position)
+                    rewound = True
+                if position != self._position or rewound:
+                    self._position = position
+                    self._replay_clock += 1
+                    self.detail.replay_clock = self._replay_clock
+            events = backend.events_after(self.last_seq)
+        except Exception as exc:  # the console outlives any backend failure
+            message = describe_exception(exc)
+            if message != self._backend_error:
+                self._backend_error = message
+                self.bar.say(f"backend: {message}", error=True)
+            return
+        self._backend_error = None
+        self.info = info
+        if events:
+            self._take(events)
+        self.health.observe(view)
+        if view != self.cluster_view:
+            self.cluster_view = view
+            self._faults = faulted_nodes(view)
+            self.ensemble.show(view, self._faults)
+            self._show_detail()
+        elif self.replay:
+            self._show_detail()
+        safe, why = self.health.safety(view)
+        live, live_why = self.health.liveness(view)
+        extra = f"⋯ {self._busy[0]}" if self._busy else ""
+        self.header.set_state(info, view, Lamps(safe, why, live, live_why), extra)
+        if self.replay and isinstance(backend, ReplayBackend):
+            self._show_position(backend, info)
+
+    def _show_position(self, backend: ReplayBackend, info: BackendInfo) -> None:
+        try:
+            self.position_bar.set_state(
+                backend.position,
+                backend.total,
+                info.running,
+                info.speed,
+                backend.marks,
+                backend.breakpoints,
+                backend.stop_reason,
+            )
+        except Exception as exc:
+            self.bar.say(f"backend: {describe_exception(exc)}", error=True)
+
+    def _rewind(self, position: int) -> None:
+        self.last_seq = position
+        self.log_view.truncate_after(position)
+        self.elections.truncate(position)
+        self.health.truncate(position)
+        self.formatter.reset()
+        self.timeline.set_elections(self.elections.elections)
+
+    def _take(self, events: list[Event]) -> None:
+        first = events[0].get("seq", 0)
+        if isinstance(first, int) and first > self.last_seq + 1 and self.last_seq > 0:
+            skipped = first - self.last_seq - 1
+            self.log_view.add([self._note(f"… {skipped} events not shown (too fast)", "dim")])
+        timeline = False
+        for event in events:
+            timeline |= self.elections.feed(event)
+            self.health.feed(event)
+        last = events[-1].get("seq")
+        if isinstance(last, int):
+            self.last_seq = max(self.last_seq, last)
+        tail = events[-2 * LOG_CAP :]
+        lines: list[LogLine] = []
+        for event in tail:
+            if event.get("kind") == "cmd":
+                text = str(event.get("text", ""))
+                if self._own_cmds[text] > 0:
+                    self._own_cmds[text] -= 1
+                    continue
+            line = self.formatter.format(event)
+            if line is not None:
+                lines.append(line)
+        self.log_view.add(lines)
+        if timeline:
+            self.timeline.set_elections(self.elections.elections)
+
+    def _note(self, text: str | Text, style: str = "") -> LogLine:
+        body = text if isinstance(text, Text) else Text(text, style)
+        t_ms = self.cluster_view.t_ms if self.cluster_view else 0.0
+        return LogLine(self.last_seq, t_ms, "note", body)
+
+    # --- the selected node ------------------------------------------------------------------
+
+    @property
+    def selected_node(self) -> NodeView | None:
+        view, sid = self.cluster_view, self.ensemble.selected_sid
+        if view is None or sid is None or sid not in view.sids:
+            return None
+        return view.node(sid)
+
+    def _show_detail(self) -> None:
+        node = self.selected_node
+        self.detail.border_title = f"node n{node.sid}" if node else "node"
+        self.detail.show(node)
+
+    @on(DataTable.RowHighlighted, "#ensemble")
+    def _node_selected(self) -> None:
+        self.detail.select()
+        self._show_detail()
+
+    @on(MessageLog.Selected)
+    def _message_selected(self, event: MessageLog.Selected) -> None:
+        line = event.line
+        if line is None or self.replay:
+            return
+        hints = []
+        if line.msg:
+            hints.append(f"d deliver {line.msg}  x drop {line.msg}")
+        if line.link:
+            hints.append(f"h hold {line.link[0]}->{line.link[1]}")
+        if hints:
+            self.bar.say(Text("  ".join(hints), "dim"))
+
+    # --- the command line ---------------------------------------------------------------------
+
+    @property
+    def typing(self) -> bool:
+        return isinstance(self.focused, CommandInput)
+
+    @on(CommandBar.Submitted)
+    def _submitted(self, event: CommandBar.Submitted) -> None:
+        if event.mode == "filter":
+            self._leave_bar(clear_filter=False)
+            return
+        text = event.text.strip()
+        if not text:
+            self._leave_bar(clear_filter=False)
+            return
+        if self.run_command(text):
+            self._leave_bar(clear_filter=False)
+
+    @on(CommandBar.FilterChanged)
+    def _filter_changed(self, event: CommandBar.FilterChanged) -> None:
+        self.log_view.pattern = event.pattern.strip()
+        self._title_log()
+
+    @on(CommandInput.Left)
+    def _left(self) -> None:
+        self._leave_bar(clear_filter=self.bar.mode == "filter")
+
+    def _leave_bar(self, clear_filter: bool) -> None:
+        if clear_filter:
+            self.log_view.pattern = ""
+            self._title_log()
+        self.bar.close()
+        self.ensemble.focus()
+
+    def _title_log(self) -> None:
+        title = "messages"
+        if self.log_view.pattern:
+            title += f" /{self.log_view.pattern}"
+        if self.log_view.show_verbose:
+            title += " (all events)"
+        self.log_view.border_title = title
+
+    def run_command(self, text: str) -> bool:
+        """Run one command line: validated here, then handled here (`help`, `quit`,
+        `replay`) or executed by the backend on the command thread. False if it does not
+        parse (the error is shown; nothing was called)."""
+        text = text.strip()
+        if not text:
+            return True
+        try:
+            command = parse(text)
+        except CommandError as e:
+            self.bar.say(Text.assemble(("✗ ", "bold"), str(e)), error=True)
+            return False
+        if isinstance(command, Help):
+            self.app.push_screen(HelpScreen(command.topic, self.key_help()))
+        elif isinstance(command, Quit):
+            self.app.exit()
+        elif isinstance(command, Replay):
+            self.zkfle.open_replay(command.file)
+        else:
+            self._own_cmds[text] += 1
+            self._busy.append(text)
+            self.bar.say(Text(f"⋯ {text}", "dim"))
+            self.run_worker(self._execute(text), group="commands")
+        return True
+
+    async def _execute(self, text: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self._executor, safe_execute, self.backend, text)
+        except RuntimeError:  # the executor is shut down: the screen is going away
+            return
+        self._busy.remove(text)
+        self.show_result(text, result)
+        self.poll()
+
+    def show_result(self, text: str, result: CommandResult) -> None:
+        lines = result.text.splitlines() or [""]
+        head = Text.assemble(("› ", "bold"), (text, "bold"))
+        if result.ok:
+            head.append(f"  {lines[0]}", "dim")
+            self.bar.say(Text.assemble(("✓ ", "bold green"), lines[0] or text))
+        else:
+            head.append(f"  {lines[0]}", "red")
+            head.stylize("red", 0, 2)
+            self.bar.say(Text.assemble(("✗ ", "bold"), lines[0]), error=True)
+        notes = [self._note(head)]
+        notes += [
+            self._note(Text("  " + line, "cyan" if result.ok else "red")) for line in lines[1:]
+        ]
+        self.log_view.add(notes)
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """The keys that work on this screen now, for the help screen."""
+        out = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            action = binding.action.split("(")[0]
+            if not binding.description or self._allowed(action) is not True:
+                continue
+            keys = binding.key_display or binding.key
+            out.append((keys.replace("question_mark", "?"), binding.description))
+        out.append(("1-9", "Select node n"))
+        out.append(("↑ ↓ j k", "Select a node (in the log: a message)"))
+        out.append(("tab", "Move between the node list, the log and the command line"))
+        return out
+
+    # --- key actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in TYPING_OFF and self.typing:
+            return False
+        return self._allowed(action)
+
+    def _allowed(self, action: str) -> bool | None:
+        if self.replay and action in NODE_KEYS:
+            return False
+        if not self.replay and action in REPLAY_KEYS:
+            return False
+        if action in SIM_KEYS and not self.replay and self.info.runtime != "sim":
+            return False
+        return not (action == "close_screen" and len(self.app.screen_stack) <= 2)
+
+    def _with_node(self, make: Callable[[NodeView], str | None]) -> None:
+        node = self.selected_node
+        if node is None:
+            self.bar.say("select a node first (↑/↓ or 1-9)", error=True)
+            return
+        text = make(node)
+        if text:
+            self.run_command(text)
+
+    def action_command(self) -> None:
+        self.bar.open("command")
+
+    def action_filter(self) -> None:
+        self.bar.open("filter", self.log_view.pattern)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("", self.key_help()))
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+    def action_close_screen(self) -> None:
+        self.app.pop_screen()
+
+    def action_select_node(self, index: int) -> None:
+        view = self.cluster_view
+        if view is not None and index < len(view.nodes):
+            self.ensemble.select_sid(view.nodes[index].sid)
+
+    def action_focus_log(self) -> None:
+        self.log_view.focus()
+
+    def action_verbose(self) -> None:
+        self.log_view.show_verbose = not self.log_view.show_verbose
+        self._title_log()
+
+    def action_crash(self) -> None:
+        self._with_node(lambda n: f"crash {n.sid}")
+
+    def action_restart(self) -> None:
+        self._with_node(lambda n: f"restart {n.sid}")
+
+    def action_pause(self) -> None:
+        self._with_node(lambda n: f"{'resume' if n.paused else 'pause'} {n.sid}")
+
+    def action_isolate(self) -> None:
+        def isolate(node: NodeView) -> str:
+            view = self.cluster_view
+            for fault in view.faults if view else ():
+                if fault.text == f"isolate {node.sid}":
+                    return f"heal {fault.fault_id}"
+            return f"isolate {node.sid}"
+
+        self._with_node(isolate)
+
+    def action_timeout(self) -> None:
+        self._with_node(lambda n: f"timeout {n.sid}")
+
+    def action_heal(self) -> None:
+        self.run_command("heal")
+
+    def action_mark(self) -> None:
+        self.run_command("mark")
+
+    def action_write(self) -> None:
+        self.run_command("write")
+
+    def _with_message(self, make: Callable[[LogLine], str | None], what: str) -> None:
+        line = self.log_view.selected
+        text = make(line) if line is not None else None
+        if text is None:
+            self.bar.say(f"select {what} in the log first (l, then ↑/↓)", error=True)
+            return
+        self.run_command(text)
+
+    def action_deliver(self) -> None:
+        self._with_message(lambda m: f"deliver {m.msg}" if m.msg else None, "a message")
+
+    def action_drop(self) -> None:
+        self._with_message(lambda m: f"drop {m.msg}" if m.msg else None, "a message")
+
+    def action_hold(self) -> None:
+        self._with_message(
+            lambda m: f"hold {m.link[0]}->{m.link[1]}" if m.link else None, "a message"
+        )
+
+    def action_run_halt(self) -> None:
+        self.run_command("halt" if self.info.running else "run")
+
+    def _speed(self, faster: bool) -> None:
+        now = self.info.speed
+        ladder = [s for s in SPEEDS if (s > now * 1.001 if faster else s < now * 0.999)]
+        if ladder:
+            self.run_command(f"speed {(ladder[0] if faster else ladder[-1]):g}x")
+
+    def action_faster(self) -> None:
+        self._speed(True)
+
+    def action_slower(self) -> None:
+        self._speed(False)
+
+    def action_step(self, count: int) -> None:
+        self.run_command("step" if count == 1 else f"step {count}")
+
+    def action_back(self, count: int) -> None:
+        self.run_command(f"seek {max(0, self._position - count)}")
+
+    def _marks(self) -> list[int]:
+        backend = self.backend
+        if not isinstance(backend, ReplayBackend):
+            return []
+        try:
+            return sorted({m.seq for m in backend.marks})
+        except Exception:
+            return []
+
+    def action_prev_mark(self) -> None:
+        before = [s for s in self._marks() if s < self._position]
+        if before:
+            self.run_command(f"seek {before[-1]}")
+        else:
+            self.bar.say("no mark before this position", error=True)
+
+    def action_next_mark(self) -> None:
+        after = [s for s in self._marks() if s > self._position]
+        if after:
+            self.run_command(f"seek {after[0]}")
+        else:
+            self.bar.say("no mark after this position", error=True)
+
+    def action_goto(self) -> None:
+        self.bar.open("command", "seek ")
+
+    def action_fork(self) -> None:
+        self.run_worker(self._fork(), group="commands")
+
+    async def _fork(self) -> None:
+        backend = self.backend
+        if not isinstance(backend, ReplayBackend):
+            return
+        self.bar.say(Text(f"⋯ fork at seq {self._position}", "dim"))
+        loop = asyncio.get_running_loop()
+        try:
+            live = await loop.run_in_executor(self._executor, backend.fork)
+        except Exception as exc:
+            self.bar.say(f"✗ fork: {describe_exception(exc)}", error=True)
+            return
+        self.bar.say(f"✓ forked a live cluster at seq {self._position}")
+        self.zkfle.adopt(live)

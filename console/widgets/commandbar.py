@@ -1,0 +1,323 @@
+"""Provides the command line: `:` commands with completion, inline help and history, and
+the `/` filter of the message log, in one input with a hint line under it.
+
+Completion, help and validation all come from `engine.commands` (the one grammar table):
+Tab completes what the parser says may come next (verbs, node ids and words, options,
+predicate fields...), a second Tab cycles through the candidates; the hint line shows the
+usage of the verb being typed, the candidates, or the last error or result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.suggester import Suggester
+from textual.widgets import Input, Label, Static
+
+from console.history import CommandHistory
+from engine.commands import VERBS, Completion, Verb, complete
+from engine.view import ClusterView
+
+Mode = Literal["command", "filter"]
+
+_VERB_FORMS: dict[str, list[Verb]] = {}
+for _verb in VERBS:
+    for _word in (_verb.words[0], *_verb.aliases):
+        _VERB_FORMS.setdefault(_word, []).append(_verb)
+
+
+def verb_for(text: str) -> Verb | None:
+    """The verb form being typed in `text` (`wait until` over `wait`), or None."""
+    words = text.strip().lower().split()
+    if not words or words[0] not in _VERB_FORMS:
+        return None
+    forms = _VERB_FORMS[words[0]]
+    for form in forms:
+        if len(form.words) > 1 and len(words) > 1 and words[1] == form.words[1]:
+            return form
+    plain = [f for f in forms if len(f.words) == 1]
+    return plain[0] if plain else forms[0]
+
+
+def apply_completion(value: str, cursor: int, c: Completion) -> tuple[str, int]:
+    """The input's value and cursor after inserting completion `c` at the cursor."""
+    before, after = value[:cursor], value[cursor:]
+    text = c.text
+    if not after and _ends_token(text):
+        text += " "
+    new_before = before[: len(before) - c.replace] + text
+    return new_before + after, len(new_before)
+
+
+def _ends_token(text: str) -> bool:
+    return not text.endswith(("=", ".", "->", "<->", ",", "|"))
+
+
+def common_prefix(words: list[str]) -> str:
+    """The longest common start of `words` (character by character)."""
+    if not words:
+        return ""
+    first, last = min(words), max(words)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+class CommandSuggester(Suggester):
+    """Ghost text: the rest of the only possible completion (→ accepts it)."""
+
+    def __init__(self, view: Callable[[], ClusterView | None]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self._view = view
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value or value.endswith(" "):
+            return None
+        try:
+            found = complete(value, self._view())
+        except Exception:
+            return None
+        if len(found) != 1 or found[0].replace == 0:
+            return None
+        return value[: len(value) - found[0].replace] + found[0].text
+
+
+@dataclass
+class _Cycle:
+    base: str
+    cursor: int
+    options: list[Completion]
+    index: int
+    applied: str
+
+
+class CommandInput(Input):
+    """The input of the command bar (Tab completes, up/down walk the history)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "complete", "Complete", show=False, priority=True),
+        Binding("up", "history(-1)", "Previous", show=False),
+        Binding("down", "history(1)", "Next", show=False),
+        Binding("escape", "leave", "Leave", show=True),
+    ]
+
+    class Left(Message):
+        """Escape was pressed: the command line lets go of the focus."""
+
+    class Completed(Message):
+        """Tab found these completions (shown in the hint line)."""
+
+        def __init__(self, options: list[Completion], chosen: int | None) -> None:
+            super().__init__()
+            self.options = options
+            self.chosen = chosen
+
+    def __init__(
+        self,
+        view: Callable[[], ClusterView | None],
+        history: CommandHistory,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(
+            placeholder="press : for a command, / to filter, ? for help",
+            suggester=CommandSuggester(view),
+            id=id,
+            select_on_focus=False,
+        )
+        self.view_source = view
+        self.history = history
+        self.mode: Mode = "command"
+        self._cycle: _Cycle | None = None
+
+    def action_leave(self) -> None:
+        self.post_message(self.Left())
+
+    def action_history(self, step: int) -> None:
+        if self.mode != "command":
+            return
+        line = self.history.previous(self.value) if step < 0 else self.history.next()
+        if line is not None:
+            self._set(line, len(line))
+
+    def action_complete(self) -> None:
+        if self.mode != "command":
+            return
+        cycle = self._cycle
+        if cycle is not None and self.value == cycle.applied and len(cycle.options) > 1:
+            cycle.index = (cycle.index + 1) % len(cycle.options)
+            value, cursor = apply_completion(cycle.base, cycle.cursor, cycle.options[cycle.index])
+            cycle.applied = value
+            self._set(value, cursor)
+            self.post_message(self.Completed(cycle.options, cycle.index))
+            return
+        try:
+            options = complete(self.value[: self.cursor_position], self.view_source())
+        except Exception:
+            options = []
+        self._cycle = None
+        if not options:
+            self.post_message(self.Completed([], None))
+            return
+        if len(options) == 1:
+            value, cursor = apply_completion(self.value, self.cursor_position, options[0])
+            self._set(value, cursor)
+            self.post_message(self.Completed(options, 0))
+            return
+        same = [o for o in options if o.replace == options[0].replace]
+        prefix = common_prefix([o.text for o in same])
+        start, start_cursor = self.value, self.cursor_position
+        applied = start
+        if len(prefix) > options[0].replace:
+            before, after = start[:start_cursor], start[start_cursor:]
+            before = before[: len(before) - options[0].replace] + prefix
+            applied = before + after
+            self._set(applied, len(before))
+        self._cycle = _Cycle(start, start_cursor, options, -1, applied)
+        self.post_message(self.Completed(options, None))
+
+    def _set(self, value: str, cursor: int) -> None:
+        with self.prevent(Input.Changed):
+            self.value = value
+        self.cursor_position = cursor
+        self.post_message(self.Changed(self, value))
+
+    def reset_cycle(self) -> None:
+        if self._cycle is not None and self.value != self._cycle.applied:
+            self._cycle = None
+
+
+class CommandBar(Vertical):
+    """The command line with its prompt and the hint line under it."""
+
+    DEFAULT_CSS = """
+    CommandBar { height: auto; }
+    CommandBar > Horizontal { height: 1; }
+    CommandBar #prompt { width: 2; color: $accent; text-style: bold; }
+    CommandBar Input { border: none; height: 1; padding: 0; background: $surface; }
+    CommandBar Input:focus { border: none; background: $boost; }
+    CommandBar #hint { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    CommandBar #hint.-error { color: $error; }
+    """
+
+    class Submitted(Message):
+        """A command line or a filter was entered."""
+
+        def __init__(self, text: str, mode: Mode) -> None:
+            super().__init__()
+            self.text = text
+            self.mode = mode
+
+    class FilterChanged(Message):
+        def __init__(self, pattern: str) -> None:
+            super().__init__()
+            self.pattern = pattern
+
+    def __init__(
+        self, view: Callable[[], ClusterView | None], history: CommandHistory, *, id: str
+    ) -> None:
+        super().__init__(id=id)
+        self.input = CommandInput(view, history, id="command-input")
+        self.hint = Static("", id="hint", markup=False)
+        self.prompt = Label(":", id="prompt")
+        self._status: Text | None = None
+        self._error = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield self.prompt
+            yield self.input
+        yield self.hint
+
+    @property
+    def mode(self) -> Mode:
+        return self.input.mode
+
+    def open(self, mode: Mode, text: str = "") -> None:
+        """Focus the input in `mode` with `text` typed."""
+        self.input.mode = mode
+        self.prompt.update(":" if mode == "command" else "/")
+        self.input.placeholder = (
+            "a command (Tab completes, ↑ history, Esc leaves)"
+            if mode == "command"
+            else "filter the log: words that must appear, !word to hide (Esc clears)"
+        )
+        with self.input.prevent(Input.Changed):
+            self.input.value = text
+        self.input.cursor_position = len(text)
+        self.input.focus()
+        self._inline_help(text)
+
+    def close(self) -> None:
+        self.input.mode = "command"
+        self.prompt.update(":")
+        with self.input.prevent(Input.Changed):
+            self.input.value = ""
+        self.input.placeholder = "press : for a command, / to filter, ? for help"
+        self.input.history.reset()
+
+    # --- the hint line ----------------------------------------------------------------------
+
+    def say(self, text: str | Text, error: bool = False) -> None:
+        """Show a result or an error under the command line (until the next one)."""
+        self._status = text if isinstance(text, Text) else Text(text)
+        self._error = error
+        self._show(self._status, error)
+
+    def _show(self, text: Text, error: bool = False) -> None:
+        self.hint.set_class(error, "-error")
+        self.hint.update(text)
+
+    @property
+    def hint_text(self) -> str:
+        return str(self.hint.render())
+
+    def _inline_help(self, value: str) -> None:
+        if self.input.mode == "filter":
+            return
+        verb = verb_for(value)
+        if verb is None:
+            if self._status is not None:
+                self._show(self._status, self._error)
+            return
+        self._show(Text.assemble((verb.usage, "bold"), "  ", (verb.summary, "dim")))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.input.reset_cycle()
+        if self.input.mode == "filter":
+            self.post_message(self.FilterChanged(event.value))
+        else:
+            self._inline_help(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text, mode = event.value, self.input.mode
+        if mode == "command":
+            self.input.history.add(text)
+        self.post_message(self.Submitted(text, mode))
+
+    def on_command_input_completed(self, event: CommandInput.Completed) -> None:
+        event.stop()
+        if not event.options:
+            self._show(Text("nothing to complete here", "dim"))
+            return
+        if len(event.options) == 1 and event.chosen == 0:
+            self._inline_help(self.input.value)
+            return
+        text = Text()
+        for i, option in enumerate(event.options):
+            style = "reverse" if i == event.chosen else "bold"
+            text.append(option.text, style)
+            if option.meta and len(event.options) <= 4:
+                text.append(f" {option.meta}", "dim")
+            text.append("  ")
+        self._show(text)

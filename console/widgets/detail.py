@@ -1,0 +1,265 @@
+"""Provides the detail pane: the selected node's election internals.
+
+Proposal, current vote, finalizing flag, notification timeout, recvset and outofelection
+as small tables, queues, durable epochs and the zab phase. Cells that changed recently
+(live: within `HOLD_S` seconds; replay: at the last step) are highlighted, as the TLA+
+trace explorer does.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Hashable
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from console.format import STATE_STYLES, ms_text, state_text
+from engine.view import NodeView
+from engine.vote import Sid, Vote, zxid_hex
+
+HOLD_S = 1.5
+_NEW = object()
+CHANGED = "bold black on yellow"
+
+
+class ChangeTracker:
+    """Remembers values by key and when each last changed."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Hashable, tuple[object, float]] = {}
+
+    def changed(self, key: Hashable, value: object, now: float, hold: float) -> bool:
+        """Record `value`; True if it changed within `hold` of `now` (never at first sight)."""
+        old = self._seen.get(key)
+        if old is None:
+            self._seen[key] = (value, float("-inf"))
+            return False
+        if old[0] != value:
+            self._seen[key] = (value, now)
+            return True
+        return now - old[1] < hold
+
+    def value(self, key: Hashable) -> object | None:
+        """The value last recorded for `key` (None if never seen)."""
+        old = self._seen.get(key)
+        return None if old is None else old[0]
+
+    def seed(self, key: Hashable) -> None:
+        """Make the next value recorded for `key` count as a change (a new row)."""
+        self._seen[key] = (_NEW, float("-inf"))
+
+    def forget(self) -> None:
+        self._seen.clear()
+
+
+class NodeDetail(VerticalScroll):
+    """The selected node in detail (scrolls when the pane is small)."""
+
+    DEFAULT_CSS = """
+    NodeDetail > Static { width: 100%; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._body = Static(id="detail-body")
+        self._tracker = ChangeTracker()
+        self._last: tuple[NodeView | None, float, float] | None = None
+        self._renderable: RenderableType = ""
+        self.replay_clock: float | None = None
+        """Replay: a counter bumped at every step (highlights last one step)."""
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def show(self, node: NodeView | None) -> None:
+        """Render `node` (None: nothing selected)."""
+        if self.replay_clock is not None:
+            now, hold = self.replay_clock, 1.0
+        else:
+            now, hold = time.monotonic(), HOLD_S
+        key = (node, now if self.replay_clock is not None else round(now * 4), hold)
+        if key == self._last:
+            return
+        self._last = key
+        self._renderable = self.render_node(node, now, hold)
+        self._body.update(self._renderable)
+
+    @property
+    def plain(self) -> str:
+        """What the pane shows, as plain text."""
+        console = Console(width=max(20, self.size.width or 60), record=True, file=io.StringIO())
+        console.print(self._renderable)
+        return console.export_text()
+
+    def select(self) -> None:
+        """A new node is selected: its first rendering highlights nothing."""
+        self._tracker.forget()
+        self._last = None
+
+    def render_node(self, node: NodeView | None, now: float, hold: float) -> RenderableType:
+        if node is None:
+            return Text("no node selected", "dim")
+        sid = node.sid
+        track = self._tracker
+
+        def val(name: Hashable, value: object, text: str | Text, style: str = "") -> Text:
+            out = text if isinstance(text, Text) else Text(text, style)
+            if track.changed((sid, name), value, now, hold):
+                out = out.copy()
+                out.stylize(CHANGED)
+            return out
+
+        title = Text.assemble((f"n{sid} ", "bold"), state_text(node))
+        if node.learner_type != "participant":
+            title.append(f" {node.learner_type}", "cyan")
+        if node.weight != 1:
+            title.append(f" weight {node.weight}", "dim")
+        if not node.alive:
+            body = Table.grid(padding=(0, 1))
+            body.add_column(style="dim")
+            body.add_column()
+            body.add_row("epochs", f"current {node.current_epoch}  accepted {node.accepted_epoch}")
+            body.add_row("last zxid", zxid_hex(node.last_zxid))
+            body.add_row("last event", node.last_event or "-")
+            return Group(title, body)
+        if node.zab_phase:
+            title.append(f"  zab {node.zab_phase}", "dim")
+        if node.established:
+            title.append(" ✓", "green")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column()
+        p = node.proposal
+        grid.add_row(
+            "round",
+            val("lc", node.logicalclock, str(node.logicalclock)),
+        )
+        if p is not None:
+            grid.add_row(
+                "proposal",
+                Text.assemble(
+                    val("p.leader", p.leader, f"n{p.leader}", "bold"),
+                    " ",
+                    val("p.zxid", p.zxid, zxid_hex(p.zxid)),
+                    " epoch ",
+                    val("p.epoch", p.peer_epoch, str(p.peer_epoch)),
+                ),
+            )
+        v = node.current_vote
+        if v is not None:
+            grid.add_row(
+                "vote",
+                Text.assemble(
+                    val("v.leader", v.leader, f"n{v.leader}", "bold"),
+                    " ",
+                    val("v.zxid", v.zxid, zxid_hex(v.zxid)),
+                    " round ",
+                    val("v.round", v.election_epoch, str(v.election_epoch)),
+                    " epoch ",
+                    val("v.epoch", v.peer_epoch, str(v.peer_epoch)),
+                ),
+            )
+        grid.add_row(
+            "finalizing",
+            Text.assemble(
+                val(
+                    "fin",
+                    node.finalizing,
+                    "yes" if node.finalizing else "no",
+                    "bold yellow" if node.finalizing else "",
+                ),
+                "   timeout ",
+                val(
+                    "timeout",
+                    node.not_timeout_ms,
+                    ms_text(node.not_timeout_ms) if node.not_timeout_ms else "-",
+                ),
+            ),
+        )
+        sends = Text()
+        for peer, depth in node.send_queues:
+            sends.append(f"{peer}:")
+            sends.append_text(val(("sq", peer), depth, str(depth), "bold yellow" if depth else ""))
+            sends.append(" ")
+        grid.add_row(
+            "queues",
+            Text.assemble(
+                "recv ",
+                val("rq", node.recv_queue, f"{node.recv_queue}/100"),
+                "  fle ",
+                val("fq", node.fle_recvqueue, str(node.fle_recvqueue)),
+            ),
+        )
+        grid.add_row("send", sends if sends.plain else Text("-", "dim"))
+        grid.add_row(
+            "epochs",
+            Text.assemble(
+                "current ",
+                val("ce", node.current_epoch, str(node.current_epoch)),
+                " accepted ",
+                val("ae", node.accepted_epoch, str(node.accepted_epoch)),
+            ),
+        )
+        grid.add_row("last zxid", val("lz", node.last_zxid, zxid_hex(node.last_zxid)))
+        conns = " ".join(f"n{s}" for s in node.connections) or "none"
+        grid.add_row("connected", val("conns", node.connections, conns))
+        if node.election_took_ms is not None:
+            grid.add_row("last took", ms_text(node.election_took_ms))
+        return Group(
+            title,
+            grid,
+            self._votes("recvset", sid, node.recvset, now, hold),
+            self._votes("outofelection", sid, node.outofelection, now, hold),
+        )
+
+    def _votes(
+        self,
+        name: str,
+        sid: Sid,
+        votes: tuple[tuple[Sid, Vote], ...],
+        now: float,
+        hold: float,
+    ) -> RenderableType:
+        table = Table(
+            title=f"{name} ({len(votes)})",
+            title_justify="left",
+            title_style="bold",
+            show_edge=False,
+            box=None,
+            padding=(0, 1),
+            pad_edge=False,
+            header_style="dim",
+        )
+        for col in ("sid", "leader", "zxid", "round", "epoch", "state"):
+            table.add_column(col, no_wrap=True)
+        track = self._tracker
+        members = frozenset(peer for peer, _ in votes)
+        before = track.value((sid, name, "members"))
+        track.changed((sid, name, "members"), members, now, hold)
+        for peer, vote in votes:
+            if isinstance(before, frozenset) and peer not in before:
+                for field in ("leader", "zxid", "round", "epoch", "state"):
+                    track.seed((sid, name, peer, field))
+            fields = (
+                ("leader", vote.leader, str(vote.leader)),
+                ("zxid", vote.zxid, zxid_hex(vote.zxid)),
+                ("round", vote.election_epoch, str(vote.election_epoch)),
+                ("epoch", vote.peer_epoch, str(vote.peer_epoch)),
+                ("state", vote.state, vote.state.name),
+            )
+            row: list[Text] = [Text(f"n{peer}", "bold")]
+            for field, value, text in fields:
+                cell = Text(text, STATE_STYLES.get(text, "") if field == "state" else "")
+                if track.changed((sid, name, peer, field), value, now, hold):
+                    cell.stylize(CHANGED)
+                row.append(cell)
+            table.add_row(*row)
+        if not votes:
+            return Group(Text(f"{name} (0)", "bold"), Text("  empty", "dim"))
+        return table
