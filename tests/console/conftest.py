@@ -1,0 +1,50 @@
+"""Console test helpers: an isolated history file, and waiting on the UI with a deadline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+
+from console.history import HISTORY_ENV
+from console.screens.cluster import ClusterScreen
+
+
+@pytest.fixture(autouse=True)
+def history_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own command history file (never the user's)."""
+    path = tmp_path / "state" / "history"
+    monkeypatch.setenv(HISTORY_ENV, str(path))
+    return path
+
+
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], object], what: str = "", timeout: float = 5.0
+) -> None:
+    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
+
+
+def cluster_screen(pilot: Pilot[Any]) -> ClusterScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ClusterScreen), f"the current screen is {screen!r}"
+    return screen
+
+
+def cell(screen: ClusterScreen, sid: int, column: str) -> str:
+    """The text of one cell of the ensemble strip."""
+    value = screen.ensemble.get_cell(str(sid), column)
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def log_text(screen: ClusterScreen) -> str:
+    return "\n".join(line.plain for line in screen.log_view.lines)
