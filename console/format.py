@@ -161,7 +161,7 @@ class EventFormatter:
     """Turns events into log lines; remembers each node's last state to show transitions."""
 
     def __init__(self) -> None:
-        self._states: dict[Sid, tuple[str, str, int]] = {}
+        self._states: dict[Sid, tuple[str, str, int, object]] = {}
 
     def reset(self) -> None:
         self._states.clear()
@@ -275,9 +275,10 @@ class EventFormatter:
         state = str(e.get("state", "?"))
         zab = str(e.get("zab", ""))
         lc = _int(e.get("logicalclock")) or 0
+        epoch = e.get("current_epoch")
         before = self._states.get(node) if node is not None else None
         if node is not None:
-            self._states[node] = (state, zab, lc)
+            self._states[node] = (state, zab, lc, epoch)
         text = Text.assemble((_n(node), "bold"), " ")
         if before is not None and before[0] != state:
             text.append(before[0], STATE_STYLES.get(before[0], ""))
@@ -290,6 +291,8 @@ class EventFormatter:
             text.append(f" leader n{vote.get('leader', '?')} r{vote.get('election_epoch', '?')}")
         if zab and (before is None or before[1] != zab) and state != "LOOKING":
             text.append(f" {zab.lower()}", "dim")
+        if before is not None and before[3] != epoch and epoch is not None:
+            text.append(f" epoch {epoch}", "bold" if state == "LEADING" else "")
         took = e.get("took_ms")
         if isinstance(took, int | float):
             text.append(f" took {ms_text(float(took))}", "bold")

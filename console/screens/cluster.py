@@ -176,6 +176,7 @@ class ClusterScreen(Screen[None]):
     def on_mount(self) -> None:
         self.detail.border_title = "node"
         self.log_view.border_title = "messages"
+        self.timeline.border_title = "elections"
         if self.replay:
             self.detail.replay_clock = 0
         self.ensemble.focus()

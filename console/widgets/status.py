@@ -143,6 +143,10 @@ class Header(Widget):
         return self.line(self.size.width)
 
 
+_Row = tuple[int, int, int | None, float | None, float, int, float]
+"""round, leader, epoch, the leader's took_ms, the slowest took_ms, deciders, when."""
+
+
 class ElectionsTimeline(Widget):
     """Who led which epoch and how long each election took (newest last)."""
 
@@ -152,11 +156,11 @@ class ElectionsTimeline(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._elections: tuple[tuple[int, int, int | None, float | None, float, int], ...] = ()
+        self._elections: tuple[_Row, ...] = ()
 
     def set_elections(self, elections: Sequence[Election]) -> None:
         rows = tuple(
-            (e.round, e.leader, e.epoch, e.leader_took_ms, e.slowest_ms, len(e.took))
+            (e.round, e.leader, e.epoch, e.leader_took_ms, e.slowest_ms, len(e.took), e.t_ms)
             for e in elections
         )
         if rows != self._elections:
@@ -189,21 +193,23 @@ class ElectionsTimeline(Widget):
             line.append_text(Text(" · ", "dim").join(shown))
             return [line]
         header = Text(
-            f"{'round':>5} {'leader':>6} {'epoch':>5} {'took':>8} {'slowest':>8} decided", "bold"
+            f"{'at':>9} {'round':>5} {'leader':>6} {'epoch':>5} {'took':>8} {'slowest':>8} decided",
+            "bold",
         )
         out = [header]
-        for rnd, leader, epoch, took, slowest, count in rows[-(height - 1) :]:
+        for rnd, leader, epoch, took, slowest, count, t_ms in rows[-(height - 1) :]:
             out.append(
                 Text(
-                    f"{rnd:>5} {'n' + str(leader):>6} {epoch if epoch is not None else '-':>5}"
+                    f"{clock_text(t_ms):>9} {rnd:>5} {'n' + str(leader):>6}"
+                    f" {epoch if epoch is not None else '-':>5}"
                     f" {ms_text(took):>8} {ms_text(slowest):>8} {count}"
                 )
             )
         return out
 
     @staticmethod
-    def _item(row: tuple[int, int, int | None, float | None, float, int]) -> Text:
-        rnd, leader, epoch, took, _slowest, _count = row
+    def _item(row: _Row) -> Text:
+        rnd, leader, epoch, took, _slowest, _count, _t = row
         text = Text(f"r{rnd} ")
         text.append(f"n{leader}", "bold green")
         text.append(f" e{epoch}" if epoch is not None else " e?", "dim" if epoch is None else "")

@@ -1,0 +1,92 @@
+"""The console and the shell on the engine's real Cluster facade: the simulator runtime
+(deterministic, virtual time) for most checks, one small threaded cluster for the live
+path. These tests show that the backend boundary holds for the real thing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+
+from console.app import ZkfleApp
+from console.backend import Backend, read_info, safe_execute
+from console.shell import run_shell
+from engine.cluster import Cluster, ClusterOptions
+from tests.console.conftest import cell, cluster_screen, log_text, wait_for
+
+
+@pytest.fixture
+def sim_cluster() -> Iterator[Cluster]:
+    cluster = Cluster(ClusterOptions(nodes=5, runtime="sim", seed=1, record=False))
+    try:
+        cluster.start()
+        assert cluster.wait_stable(10_000)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_the_cluster_satisfies_the_backend_protocol(sim_cluster: Cluster) -> None:
+    backend: Backend = sim_cluster
+    assert isinstance(backend, Backend)
+    info = read_info(backend)
+    assert (info.mode, info.runtime, info.seed, info.trace_path) == ("live", "sim", 1, None)
+    result = safe_execute(backend, "crash 9")
+    assert not result.ok
+    assert "no node 9" in result.text
+    assert backend.events_after(0)[0]["seq"] == 1
+
+
+async def test_the_console_drives_a_simulated_cluster(sim_cluster: Cluster) -> None:
+    async with ZkfleApp(sim_cluster).run_test(size=(120, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: screen.cluster_view is not None, "the first view")
+        assert cell(screen, 5, "state") == "LEADING"
+        assert "r1 n5" in screen.timeline.text
+        await pilot.press("5", "c")
+        await wait_for(pilot, lambda: cell(screen, 5, "state") == "down", "n5 down")
+        await pilot.press("colon", *"wait until stable", "enter")
+        await wait_for(pilot, lambda: cell(screen, 4, "state") == "LEADING", "n4 leads")
+        await wait_for(pilot, lambda: "r2 n4" in screen.timeline.text, "the second election")
+        log = log_text(screen)
+        assert "n5 ▼ crash" in log
+        assert "› wait until stable  stable: holds" in log
+        await pilot.press("colon", *"expect leader == 5", "enter")
+        await wait_for(pilot, lambda: "did not hold" in screen.bar.hint_text, "the failed expect")
+
+
+async def test_the_console_on_a_threaded_cluster() -> None:
+    cluster = Cluster(ClusterOptions(nodes=3, runtime="threaded", seed=3, record=False))
+    try:
+        cluster.start()
+        async with ZkfleApp(cluster).run_test(size=(100, 30)) as pilot:
+            screen = cluster_screen(pilot)
+            await wait_for(
+                pilot,
+                lambda: (
+                    "leader n3" in screen.health.liveness(screen.cluster_view)[1]
+                    if screen.cluster_view
+                    else False
+                ),
+                "a leader",
+                10,
+            )
+            assert cell(screen, 3, "state") == "LEADING"
+            await pilot.press("3", "c")
+            await wait_for(pilot, lambda: cell(screen, 2, "state") == "LEADING", "failover", 10)
+    finally:
+        cluster.close()
+
+
+def test_the_shell_runs_piped_commands_on_a_simulated_cluster(sim_cluster: Cluster) -> None:
+    out = io.StringIO()
+    commands = "status\ncrash leader\nwait until stable\nstatus\nexpect leader == 4\n"
+    status = run_shell(sim_cluster, False, stdin=io.StringIO(commands), out=out)
+    text = out.getvalue()
+    assert status == 0, text
+    assert "zkfle> crash leader" in text
+    assert "crashed n5" in text
+    assert "n4 LOOKING → LEADING leader n4 r2" in text
+    assert "stable: holds" in text
+    assert "leader == 4: holds" in text
