@@ -1,0 +1,261 @@
+"""Fork: continue a replayed run, from any step, as a live simulated cluster.
+
+`fork(replayer)` builds a `Cluster` on the simulator whose nodes start from the replayed
+state at the replayer's position: the replayed `QuorumPeer` cores themselves (clones), the
+reconstructed QuorumCnxManager queues, connections and last-sent messages, WorkerSender's
+queue, each main thread's inbox and deadline, paused and crashed nodes, the active link
+faults (with their remaining `for=` time) and held messages. Messages that were on the
+wire are delivered after fresh latencies drawn from the fork's seed. The new trace's
+header names its parent (`"parent": {"trace": path, "seq": n}`); its clock, message ids
+and fault ids continue the parent's, so replaying (and verifying) the fork replays the
+parent up to seq n first and then goes on with the fork's own events.
+
+What cannot be carried over is work the parent's runtime had scheduled but not recorded:
+an election connection being opened (the next send or connectAll opens it again), a
+learner's pending connect to its leader (dialled again), an EOF on its way (delivered at
+once), an observer's random delay before re-electing (none), timed restarts and resumes
+of `crash ... for=` / `pause ... for=` (they do not happen), client writes not yet taken.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from engine.cluster import Cluster, ClusterOptions
+from engine.cnxmanager import Message, QuorumCnxManager
+from engine.config import QuorumPeerConfig, to_zoo_cfg
+from engine.host import Envelope, Node
+from engine.peer import LearnerConnected, LearnerConnectFailed, QuorumPacket, QuorumPeer
+from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
+from engine.sim import Simulation
+from engine.vote import ToSend
+from engine.wire import encode_notification
+
+__all__ = ["ForkError", "fork", "fork_state"]
+
+
+class ForkError(Exception):
+    """The replayed state cannot continue as a live cluster (says why)."""
+
+
+def fork(
+    replayer: Replayer,
+    seed: int | None = None,
+    trace_path: str | os.PathLike[str] | None = None,
+    *,
+    label: str = "fork",
+) -> Cluster:
+    """A live simulated cluster continuing from `replayer.position`, recording a new trace
+    (default `traces/<time>-fork.jsonl`) whose header names the replayed trace as parent.
+    `seed` (default: the parent's) seeds the fork's latencies, scheduling and faults."""
+    state = replayer.state.clone()
+    parent = {"trace": replayer.path, "seq": replayer.position}
+    if seed is None:
+        parent_seed = replayer.header.get("seed")
+        seed = parent_seed if isinstance(parent_seed, int) else 0
+    cluster = fork_state(
+        state, replayer.header, parent, seed=seed, trace_path=trace_path, label=label
+    )
+    # The online invariant checker continues the parent's history (epochs led, rounds).
+    checker = cluster.checker
+    for event in _parent_prefix(replayer.path, replayer.header):
+        checker.feed(event)
+    if replayer.position:
+        for event in replayer._stream(1, replayer.position):
+            checker.feed(event)
+    checker.violations.clear()
+    cluster.execute(f"mark fork of {replayer.path} at seq {replayer.position}")
+    return cluster
+
+
+def fork_state(
+    state: ClusterState,
+    header: dict[str, Any],
+    parent: dict[str, Any],
+    *,
+    seed: int,
+    trace_path: str | os.PathLike[str] | None = None,
+    label: str = "fork",
+) -> Cluster:
+    """Build the cluster and install `state` (which the cluster then owns) into it."""
+    timing = state.replay.timing
+    qv = state.replay.qv
+    cfg = QuorumPeerConfig(
+        qv,
+        tick_time_ms=timing.tick_time_ms,
+        init_limit=timing.init_limit,
+        sync_limit=timing.sync_limit,
+        standalone_enabled=False,
+    )
+    fd, cfg_path = tempfile.mkstemp(prefix="zkfle-fork-", suffix=".cfg")
+    try:
+        with os.fdopen(fd, "w", encoding="iso-8859-1") as f:
+            f.write(to_zoo_cfg(cfg))
+        cluster = Cluster(
+            ClusterOptions(
+                config=Path(cfg_path),
+                runtime="sim",
+                seed=seed,
+                trace=Path(trace_path) if trace_path is not None else None,
+                label=label,
+                initial={sid: n.durable for sid, n in state.nodes.items()},
+                parent=parent,
+            )
+        )
+    finally:
+        os.unlink(cfg_path)
+    try:
+        if cluster.config.quorum_verifier.to_string() != state.config:
+            raise ForkError("the cluster config does not survive zoo.cfg (cannot fork)")
+        if cluster.timing != timing:
+            raise ForkError(f"the trace's timing {timing} cannot be set on a cluster")
+        _install(cluster, state)
+    except BaseException:
+        cluster.close("aborted")
+        raise
+    return cluster
+
+
+def _install(cluster: Cluster, state: ClusterState) -> None:
+    sim = cluster.host
+    if not isinstance(sim, Simulation):
+        raise ForkError("a fork runs on the simulator")
+    # Continue the parent's clock and numbering (ids stay unique across parent and fork).
+    sim._now = state.t_ms
+    sim._ids["m"] = max(sim._ids["m"], state.max_ids["m"])
+    sim._ids["p"] = max(sim._ids["p"], state.max_ids["p"])
+    cluster._fault_counter = max(cluster._fault_counter, state.max_ids["f"])
+    recorder = cluster.recorder
+    recorder.sent, recorder.delivered, recorder.dropped = state.sent, state.delivered, state.dropped
+    for fault in state.faults.values():
+        link_fault = fault.link_fault()
+        with sim.net_lock:
+            sim.faults.add(link_fault)
+        if link_fault.expires_ms is not None:
+            sim.call_at(link_fault.expires_ms, cluster._expire, link_fault.fault_id)
+    for sid in sorted(state.nodes):
+        _install_node(sim, sim.nodes[sid], state, sid)
+    _install_wire(sim, state)
+    for sid in sorted(state.nodes):
+        _wake(sim, sim.nodes[sid], state, sid)
+
+
+def _install_node(sim: Simulation, node: Node, state: ClusterState, sid: int) -> None:
+    ns = state.nodes[sid]
+    node.life = ns.life
+    node.durable = ns.durable
+    node.store.save(ns.durable)
+    core = ns.core
+    if core is None or not ns.alive:
+        node.alive, node.paused, node.core = False, False, None
+        node.last_event = ns.last_event
+        return
+    node.core = core
+    node.alive, node.paused = True, ns.paused
+    qcm = QuorumCnxManager(sid)
+    for peer, queued in sorted(ns.send_queues.items()):
+        queue = qcm.send_queue(peer)
+        message = _message(queued) if queued is not None else None
+        if message is not None:
+            queue.offer(message)
+    for peer, last in sorted(ns.last_sent.items()):
+        message = _message(last)
+        if message is not None:
+            qcm.last_message_sent[peer] = message
+    for received in ns.recv_queue:
+        message = _message(received)
+        if message is not None:
+            qcm.recv_queue.offer(message)
+    qcm.sender_worker_map = set(ns.conns)
+    node.qcm = qcm
+    node.sendqueue = deque(ns.sendqueue)
+    node.inbox = deque(ns.inbox)
+    node.deadline = core.deadline
+    node.look_at = None if ns.look_at is None else max(ns.look_at, state.t_ms)
+    node.zab_peers = set(ns.zab_peers)
+    node.connecting = set()
+    node.last_signature = _signature(core)
+    node.last_event = ns.last_event
+
+
+def _signature(core: QuorumPeer) -> tuple[Any, ...]:
+    """What engine.host records a `state` event for when it changes (no spurious one)."""
+    fle = core.election
+    return (
+        core.peer_state,
+        core.zab_state,
+        fle.logicalclock,
+        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
+        core.current_vote,
+        core.durable,
+    )
+
+
+def _message(m: Msg) -> Message | None:
+    if not isinstance(m.body, ToSend):
+        return None
+    return Message(encode_notification(m.body), m.src, m.msg_id)
+
+
+def _install_wire(sim: Simulation, state: ClusterState) -> None:
+    """Messages on the wire: held ones stay held, the others arrive after fresh latencies."""
+    for msg_id, m in state.in_flight.items():
+        payload: bytes | QuorumPacket
+        if isinstance(m.body, ToSend):
+            payload = encode_notification(m.body)
+        elif isinstance(m.body, QuorumPacket):
+            payload = m.body
+        else:
+            continue  # a body the trace never showed: lost in the fork
+        env = Envelope(msg_id, m.src, m.dst, payload, m.src_life, m.dst_life)
+        if msg_id in state.held:
+            with sim.net_lock:
+                sim.held.setdefault((m.src, m.dst), deque()).append(env)
+        else:
+            sim._schedule_arrival(env, m.plane, 0.0)
+    for node_sid, peer_sid in state.pending_eof:
+        node = sim.nodes[node_sid]
+        sim.call_later(
+            sim._latency(peer_sid, node_sid), sim._zab_closed_later, node_sid, peer_sid, node.life
+        )
+
+
+def _wake(sim: Simulation, node: Node, state: ClusterState, sid: int) -> None:
+    """Start each thread that has work, and the timers."""
+    ns = state.nodes[sid]
+    core = node.core
+    if core is None or not node.alive:
+        return
+    sim.timer_changed(node)
+    if node.paused:
+        return
+    sim.wake(node, "main")
+    if node.sendqueue:
+        sim.wake(node, "sender")
+    if not node.qcm.recv_queue.is_empty():
+        sim.wake(node, "receiver")
+    for peer, queue in sorted(node.qcm.queue_send_map.items()):
+        if queue.is_empty():
+            continue
+        if peer in node.qcm.sender_worker_map:
+            sim.wake(node, "send_worker", peer)
+        else:
+            sim.connect_one(node, peer)
+    learning = core.learning
+    leader = ns.pending_connect
+    answered = any(
+        isinstance(i, LearnerConnected | LearnerConnectFailed) and i.leader == leader
+        for i in node.inbox
+    )
+    if (
+        leader is not None
+        and learning is not None
+        and learning.leader == leader
+        and not learning.connected
+        and not answered
+    ):
+        sim._zab_connect(node, leader)  # the attempt in progress is dialled again
