@@ -40,6 +40,10 @@ from engine.vote import ServerState, Sid, zxid_hex
 SNAPSHOT_EVERY = 1000
 """A `snapshot` event every this many events (and after every command)."""
 WRITE_TIMEOUT_MS = 5000.0
+CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
+"""What the online invariant checker reads (messages themselves never break an invariant)."""
+OBSERVE_INTERVAL_S = 0.01
+"""Views are built at most this often while waiting (each takes every node's lock)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,13 @@ class Cluster:
         self.recorder.listeners.append(self._listen)
         runtime_cls = Simulation if self.sim else ThreadedRuntime
         self.host: Host = runtime_cls(qv, self.timing, stores, self.recorder, self.seed)
-        self._changed = threading.Event()
+        self._view_lock = threading.Lock()
+        self._cached_view: tuple[float, int, ClusterView] | None = None
+        self._dirty = False
+        """Something a view shows changed since the monitor last looked (simulator)."""
+        self._version = 0
+        self._version_cond = threading.Condition()
+        self._closing = threading.Event()
         self._last_stable: bool | None = None
         self._last_snapshot_seq = 0
         self._fault_counter = 0
@@ -196,11 +206,16 @@ class Cluster:
 
     def _listen(self, event: Event) -> None:
         """Recorder listener: runs under the recorder's lock, so it only takes notes."""
-        if event["kind"] in ("state", "boot", "stop", "fault", "heal"):
-            self._changed.set()
-        found = self.checker.feed(event)
-        if found:
-            self._pending_violations.extend(found)
+        if event["kind"] in ("state", "boot", "stop", "fault", "heal", "cmd"):
+            self._dirty = True
+            if not self.sim:
+                with self._version_cond:
+                    self._version += 1
+                    self._version_cond.notify_all()
+        if event["kind"] in CHECKED_KINDS:
+            found = self.checker.feed(event)
+            if found:
+                self._pending_violations.extend(found)
 
     def _observe(self) -> None:
         """Emit what the listener noted: invariant results, stability snapshots."""
@@ -211,12 +226,12 @@ class Cluster:
             fields.pop("kind")
             fields.pop("node", None)
             self.host.emit("invariant", v.node, **fields)
-        view = self.host.view()
+        stable = self.host.stable_leader() is not None
         if (
-            view.stable != self._last_stable
+            stable != self._last_stable
             or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
         ):
-            self._snapshot(view)
+            self._snapshot()
 
     def _snapshot(self, view: ClusterView | None = None) -> None:
         view = view or self.host.view()
@@ -224,20 +239,42 @@ class Cluster:
         self.host.emit("snapshot", **snapshot_json(view))
         self._last_snapshot_seq = self.recorder.seq
 
+    def _wait_change(self, seen: int, timeout_s: float) -> int:
+        """Wait until the version of what views show moves past `seen` (or the timeout)."""
+        with self._version_cond:
+            self._version_cond.wait_for(lambda: self._version != seen, timeout_s)
+            return self._version
+
     def _monitor_loop(self) -> None:
-        while not self._closed:
-            self._changed.wait(0.05)
-            self._changed.clear()
-            if self._closed:
-                return
+        seen = -1
+        while not self._closing.is_set():
+            seen = self._wait_change(seen, 0.05)
             with self._lock:
-                if not self._closed:
-                    self._observe()
+                if self._closed:
+                    return
+                self._observe()
             if self.writer is not None:
                 self.writer.flush()
+            # Coalesce bursts: a view takes every node's lock, so not more than 100 a second.
+            self._closing.wait(OBSERVE_INTERVAL_S)
 
     def view(self) -> ClusterView:
-        return self.host.view()
+        """A snapshot of the cluster. The threaded runtime reuses one for OBSERVE_INTERVAL_S
+        while no node changed state (building one takes every node's lock, and watchers
+        ask often); queue depths in it may then be that old."""
+        if self.sim:
+            return self.host.view()
+        now = time.monotonic()
+        with self._view_lock:
+            cached = self._cached_view
+            if (
+                cached is None
+                or cached[1] != self._version
+                or now - cached[0] >= OBSERVE_INTERVAL_S
+            ):
+                version = self._version
+                cached = self._cached_view = (now, version, self.host.view())
+            return cached[2]
 
     def events_after(self, seq: int) -> list[Event]:
         return self.recorder.events_after(seq)
@@ -274,8 +311,8 @@ class Cluster:
             hit = False
             while not hit and (due := sim.next_due()) is not None and due <= until_ms:
                 sim.run_one()
-                if self._changed.is_set():
-                    self._changed.clear()
+                if self._dirty:
+                    self._dirty = False
                     self._observe()
                     hit = stop is not None and stop()
                 elif cheap and stop is not None:
@@ -288,21 +325,28 @@ class Cluster:
 
     def wait_until(self, predicate: Callable[[ClusterView], bool], within_ms: float) -> bool:
         """Wait until `predicate(view)` holds; False if it did not within `within_ms`."""
-        if predicate(self.view()):
+        return self.wait_for(lambda: predicate(self.view()), within_ms)
+
+    def wait_for(self, condition: Callable[[], bool], within_ms: float) -> bool:
+        """Wait until `condition()` holds, checking after state changes (at most every
+        OBSERVE_INTERVAL_S in the threaded runtime); False if it did not in time."""
+        if condition():
             return True
         if self.sim:
-            return self._sim_run(self.host.now() + within_ms, lambda: predicate(self.view()))
+            return self._sim_run(self.host.now() + within_ms, condition)
         deadline = time.monotonic() + within_ms / 1000.0
+        seen = self._version
         while True:
-            if predicate(self.view()):
+            if condition():
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            self._changed.wait(min(left, 0.02))
+            self._closing.wait(min(left, OBSERVE_INTERVAL_S))
+            seen = self._wait_change(seen, max(deadline - time.monotonic(), 0.0))
 
     def wait_stable(self, within_ms: float = 30_000.0) -> bool:
-        return self.wait_until(lambda v: v.stable, within_ms)
+        return self.wait_for(lambda: self.host.stable_leader() is not None, within_ms)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -454,12 +498,8 @@ class Cluster:
         return sids
 
     def _start(self, cmd: c.Command, sids: tuple[Sid, ...], verb: str = "started") -> CommandResult:
-        problems = []
-        for sid in sids:
-            try:
-                self.host.boot(sid)
-            except DurableError as e:
-                problems.append(f"n{sid} refuses to start: {e}")
+        refused = self.host.boot_many(list(sids))
+        problems = [f"n{sid} refuses to start: {e}" for sid, e in sorted(refused.items())]
         if problems:
             return CommandResult(False, "\n".join(problems), cmd)
         return self._ok(cmd, f"{verb} {_names(sids)}")
@@ -732,8 +772,11 @@ class Cluster:
             self._closed = True
         if isinstance(self.host, ThreadedRuntime):
             self.host.stop()
+        self._closing.set()
         if self._monitor is not None:
-            self._changed.set()
+            with self._version_cond:
+                self._version += 1
+                self._version_cond.notify_all()
             self._monitor.join(5.0)
         self.violations.extend(self.checker.finish())
         if self.writer is not None:

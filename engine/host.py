@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.cnxmanager import Message, QuorumCnxManager
+from engine.durable import DurableError
 from engine.faults import FaultTable
 from engine.peer import (
     ClientWrite,
@@ -56,8 +57,8 @@ from engine.peer import (
 from engine.quorum import QuorumVerifier
 from engine.record import durable_json, input_json, output_json, packet_json, vote_json
 from engine.recorder import Recorder
-from engine.view import ClusterView, FaultView, NodeView
-from engine.vote import LearnerType, ServerState, Sid, ToSend, zxid_hex
+from engine.view import ClusterView, FaultView, NodeView, stable_leader
+from engine.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
 from engine.wire import UnknownStateError, WireError, decode_notification, encode_notification
 
 LINK_LATENCY_MS = (0.05, 0.5)
@@ -108,6 +109,18 @@ class Node:
     @property
     def running(self) -> bool:
         return self.alive and not self.paused
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """The little of a node that stability depends on."""
+
+    sid: Sid
+    alive: bool
+    paused: bool
+    state: ServerState | None
+    established: bool
+    current_vote: Vote | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +190,9 @@ class Host:
         """The main thread's deadline or pending lookForLeader moved."""
         raise NotImplementedError
 
-    def connection_up(self, a: Node, b: Node) -> None:
-        """An election connection a<->b opened (threads start their workers here)."""
+    def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
+        """An election connection a<->b opened while the nodes were in these lives (the
+        threaded runtime starts the connection's workers here)."""
 
     # --- recording ------------------------------------------------------------------------------
 
@@ -194,24 +208,49 @@ class Host:
 
     def boot(self, sid: Sid) -> None:
         """QuorumPeer.start: load durable state, start the election (main loop: LOOKING)."""
-        node = self.nodes[sid]
-        with node.lock:
-            if node.alive:
-                return
-            durable = node.store.load()  # DurableError refuses to start
-            node.durable = durable
-            node.core = QuorumPeer(sid, self.qv, durable, self.timing)
-            node.qcm = QuorumCnxManager(sid)
-            node.alive, node.paused = True, False
-            node.life += 1
-            node.sendqueue.clear()
-            node.inbox.clear()
-            node.zab_peers.clear()
-            node.connecting.clear()
-            node.deadline, node.look_at = None, None
-            node.last_signature = ()
-            self.emit("boot", sid, durable=durable_json(durable))
-            self.step(node, LookForLeader())
+        problems = self.boot_many([sid])
+        if problems:
+            raise problems[sid]
+
+    def boot_many(self, sids: list[Sid]) -> dict[Sid, DurableError]:
+        """Start several nodes at once: every one is ready (state loaded, threads waiting)
+        before the first enters lookForLeader, as if their processes started together.
+        A node whose durable state is inconsistent refuses to start; the others start."""
+        problems: dict[Sid, DurableError] = {}
+        ready = []
+        for sid in sids:
+            node = self.nodes[sid]
+            with node.lock:
+                if node.alive:
+                    continue
+                try:
+                    durable = node.store.load()
+                except DurableError as e:
+                    problems[sid] = e
+                    continue
+                node.durable = durable
+                node.core = QuorumPeer(sid, self.qv, durable, self.timing)
+                node.qcm = QuorumCnxManager(sid)
+                node.alive, node.paused = True, False
+                node.life += 1
+                node.sendqueue.clear()
+                node.inbox.clear()
+                node.zab_peers.clear()
+                node.connecting.clear()
+                node.deadline, node.look_at = None, None
+                node.last_signature = ()
+                self.started(node)
+                ready.append(node)
+        for node in ready:
+            with node.lock:
+                if node.core is None:
+                    continue
+                self.emit("boot", node.sid, durable=durable_json(node.durable))
+                self.step(node, LookForLeader())
+        return problems
+
+    def started(self, node: Node) -> None:
+        """A node is about to run (the threaded runtime starts its threads here)."""
 
     def crash(self, sid: Sid, reason: str = "crash") -> None:
         """Threads stop, volatile state is lost, connections close (peers see EOF at once)."""
@@ -403,9 +442,11 @@ class Host:
                     msg_id = self._next_id("m")
                     self.emit("send", x.sid, msg=msg_id, to=y.sid, resend=resend.msg_id)
                     self._transmit(x, y.sid, resend.payload, msg_id)
-            self.connection_up(na, nb)
             self.wake(na, "send_worker", b)
             self.wake(nb, "send_worker", a)
+            lives = (na.life, nb.life)
+        # Outside the locks: starting threads is slow and the nodes need not wait for it.
+        self.connection_up(na, nb, lives)
 
     def _election_closed(self, node: Node, peer: Sid) -> None:
         with node.lock:
@@ -728,6 +769,25 @@ class Host:
             return self.qv.weight(sid)
         except KeyError:
             return 0
+
+    def stable_leader(self) -> Sid | None:
+        """ClusterView.stable's answer without building views (the monitor asks often)."""
+        summaries = []
+        for sid in sorted(self.nodes):
+            node = self.nodes[sid]
+            with node.lock:
+                core = node.core
+                summaries.append(
+                    _Summary(
+                        sid,
+                        node.alive,
+                        node.paused,
+                        core.peer_state if core is not None else None,
+                        core is not None and core.zab_state == ZabState.BROADCAST,
+                        core.current_vote if core is not None else None,
+                    )
+                )
+        return stable_leader(summaries)
 
     def view(self) -> ClusterView:
         nodes = tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes))

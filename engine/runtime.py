@@ -13,6 +13,7 @@ recorded in consumption order (under the node's lock), so the trace replays exac
 
 from __future__ import annotations
 
+import _thread
 import heapq
 import itertools
 import threading
@@ -32,15 +33,40 @@ JOIN_TIMEOUT_S = 5.0
 
 
 class _Worker:
-    """One thread running one operation in a loop."""
+    """One thread running one operation in a loop.
 
-    def __init__(self, name: str, op: Callable[[], bool], alive: Callable[[], bool]) -> None:
+    Started with the low-level `_thread` module: `threading.Thread.start` blocks until the
+    new thread has run, which under a busy GIL costs milliseconds per connection and would
+    stall every election while connections open. `finished` stands in for join()."""
+
+    def __init__(
+        self,
+        name: str,
+        op: Callable[[], bool],
+        alive: Callable[[], bool],
+        on_error: Callable[[str, BaseException], None],
+    ) -> None:
         self.name = name
         self.op = op
         self.alive = alive
+        self.on_error = on_error
         self.event = threading.Event()
+        self.finished = threading.Event()
         self.timeout: Callable[[], float | None] = lambda: None
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        _thread.start_new_thread(self._main, ())
+
+    def is_alive(self) -> bool:
+        return not self.finished.is_set()
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except BaseException as e:  # a dying worker must say why, not vanish
+            self.on_error(self.name, e)
+        finally:
+            self.finished.set()
 
     def _run(self) -> None:
         while self.alive():
@@ -66,8 +92,11 @@ class ThreadedRuntime(Host):
         super().__init__(qv, timing, stores, recorder, seed)
         self._t0 = time.monotonic()
         self._workers: dict[tuple[Sid, str, Sid | None], _Worker] = {}
-        self._threads: list[threading.Thread] = []
-        """Every worker thread ever started (replaced ones included), for stop()."""
+        self._all: list[_Worker] = []
+        self._prune_at = 64
+        """Every worker ever started (replaced ones included), for stop()."""
+        self.errors: list[tuple[str, BaseException]] = []
+        """Exceptions that ended a worker (a bug: the trace and status show them)."""
         self._inbound: dict[tuple[Sid, Sid], deque[Envelope]] = {}
         self._workers_lock = threading.Lock()
         self._net_cond = threading.Condition()
@@ -94,10 +123,10 @@ class ThreadedRuntime(Host):
     def timer_changed(self, node: Node) -> None:
         self.wake(node, "main")
 
-    def connection_up(self, a: Node, b: Node) -> None:
-        for x, y in ((a, b), (b, a)):
+    def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
+        for (x, y), life in zip(((a, b), (b, a)), lives, strict=True):
             self._inbound[(x.sid, y.sid)] = deque()
-            alive = self._link_checker(x, y.sid, x.life)
+            alive = self._link_checker(x, y.sid, life)
             self._start_worker(
                 x,
                 "send_worker",
@@ -129,16 +158,22 @@ class ThreadedRuntime(Host):
         op: Callable[[], bool],
         alive: Callable[[], bool],
     ) -> _Worker:
-        worker = _Worker(name, op, alive)
+        worker = _Worker(name, op, alive, self._worker_failed)
         with self._workers_lock:
             old = self._workers.get((node.sid, what, peer))
             self._workers[(node.sid, what, peer)] = worker
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(worker.thread)
+            if len(self._all) >= self._prune_at:  # forget finished workers, now and then
+                self._all = [w for w in self._all if w.is_alive()]
+                self._prune_at = max(64, 2 * len(self._all))
+            self._all.append(worker)
         if old is not None:
             old.event.set()  # it notices it is no longer alive and exits
-        worker.thread.start()
+        worker.start()
         return worker
+
+    def _worker_failed(self, name: str, error: BaseException) -> None:
+        self.errors.append((name, error))
+        self.emit("invariant", name="WorkerAlive", ok=False, detail=f"{name} died: {error!r}")
 
     def _node_alive(self, node: Node, life: int) -> bool:
         return not self.stopping and node.life == life
@@ -146,30 +181,29 @@ class ThreadedRuntime(Host):
     def _link_alive(self, node: Node, peer: Sid, life: int) -> bool:
         return self._node_alive(node, life) and peer in node.qcm.sender_worker_map
 
-    def boot(self, sid: Sid) -> None:
-        node = self.nodes[sid]
-        with node.lock:
-            if node.alive:
-                return
-            super().boot(sid)
-            life = node.life
-            names = {
-                "main": f"QuorumPeer[myid={sid}]",
-                "sender": f"WorkerSender[myid={sid}]",
-                "receiver": f"WorkerReceiver[myid={sid}]",
-            }
-            ops: dict[str, Callable[[], bool]] = {
-                "main": lambda: self.main(node),
-                "sender": lambda: self.worker_sender(node),
-                "receiver": lambda: self.worker_receiver(node),
-            }
-            for what, name in names.items():
-                worker = self._start_worker(
-                    node, what, None, name, ops[what], lambda: self._node_alive(node, life)
-                )
-                if what == "main":
-                    worker.timeout = lambda: self._main_timeout(node)
-                worker.event.set()
+    def started(self, node: Node) -> None:
+        sid, life = node.sid, node.life
+        alive = partial(self._node_alive, node, life)
+        main = self._start_worker(
+            node, "main", None, f"QuorumPeer[myid={sid}]", partial(self.main, node), alive
+        )
+        main.timeout = partial(self._main_timeout, node)
+        self._start_worker(
+            node,
+            "sender",
+            None,
+            f"WorkerSender[myid={sid}]",
+            partial(self.worker_sender, node),
+            alive,
+        )
+        self._start_worker(
+            node,
+            "receiver",
+            None,
+            f"WorkerReceiver[myid={sid}]",
+            partial(self.worker_receiver, node),
+            alive,
+        )
 
     def _main_timeout(self, node: Node) -> float | None:
         due = self.main_due(node)
@@ -238,17 +272,20 @@ class ThreadedRuntime(Host):
         with self._net_cond:
             self._net_cond.notify_all()
         with self._workers_lock:
-            workers = list(self._workers.values())
-            threads = [*self._threads, self._net_thread]
+            workers = list(self._all)
         for w in workers:
             w.event.set()
-        for t in threads:
-            t.join(JOIN_TIMEOUT_S)
-        stuck = [t.name for t in threads if t.is_alive()]
+        self._net_thread.join(JOIN_TIMEOUT_S)
+        stuck = [w.name for w in workers if not w.finished.wait(JOIN_TIMEOUT_S)]
+        if self._net_thread.is_alive():
+            stuck.append("Network")
         if stuck:
             raise RuntimeError(f"threads did not stop: {', '.join(stuck)}")
 
-    def threads(self) -> list[threading.Thread]:
-        """Threads that are still running (for tests and `status`)."""
+    def threads(self) -> list[str]:
+        """Names of the threads still running (for tests and `status`)."""
         with self._workers_lock:
-            return [t for t in [*self._threads, self._net_thread] if t.is_alive()]
+            names = [w.name for w in self._all if w.is_alive()]
+        if self._net_thread.is_alive():
+            names.append(self._net_thread.name)
+        return names

@@ -6,7 +6,9 @@ command language's predicates and `zkfle run --json` only ever read them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from engine.vote import ServerState, Sid, Vote
 
@@ -117,14 +119,36 @@ class ClusterView:
         """Every running node is out of LOOKING, all agree on one running LEADING node, and
         that leader has established its epoch with a quorum (DESIGN §4). Paused nodes do not
         count as running: their frozen state says nothing about the cluster."""
-        live = [n for n in self.nodes if n.alive and not n.paused]
-        leaders = [n for n in live if n.state == ServerState.LEADING]
-        if len(leaders) != 1 or not leaders[0].established:
-            return False
-        lead = leaders[0].sid
-        return all(
-            n.state not in (None, ServerState.LOOKING)
-            and n.current_vote is not None
-            and n.current_vote.leader == lead
-            for n in live
-        )
+        return stable_leader(self.nodes) is not None
+
+
+class Decided(Protocol):
+    """What stability is judged on (a NodeView, or a runtime's cheaper summary)."""
+
+    @property
+    def sid(self) -> Sid: ...
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def state(self) -> ServerState | None: ...
+    @property
+    def established(self) -> bool: ...
+    @property
+    def current_vote(self) -> Vote | None: ...
+
+
+def stable_leader(nodes: Iterable[Decided]) -> Sid | None:
+    """The leader if the cluster is stable (see ClusterView.stable), else None."""
+    live = [n for n in nodes if n.alive and not n.paused]
+    leaders = [n for n in live if n.state == ServerState.LEADING]
+    if len(leaders) != 1 or not leaders[0].established:
+        return None
+    lead = leaders[0].sid
+    for n in live:
+        if n.state in (None, ServerState.LOOKING):
+            return None
+        if n.current_vote is None or n.current_vote.leader != lead:
+            return None
+    return lead
