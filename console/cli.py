@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
+from console import tools
 from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
 from engine.durable import DurableError
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zkfle",
         description="A terminal console for ZooKeeper's Fast Leader Election.",
-        epilog="Without a command: the console on a fresh local cluster.",
+        epilog="Without a command: the console on a fresh local cluster (5 nodes, threads).",
     )
     _cluster_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -64,8 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=30_000,
         metavar="MS",
-        help="how long to wait for a leader without a script",
+        help="without a script: how long to wait for a leader (default 30000)",
     )
+    shell = sub.add_parser("shell", help="a command-line REPL on a live cluster")
+    _cluster_options(shell)
+    replay = sub.add_parser("replay", help="the console on a recorded trace: step, seek, fork")
+    replay.add_argument("file", type=Path, metavar="FILE", help="a trace (.jsonl)")
+    tools.add_verify_parser(sub)
+    tools.add_export_parser(sub)
     return parser
 
 
@@ -165,13 +173,51 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
+def _live_cluster(args: argparse.Namespace, label: str, pace: bool) -> Cluster | int:
+    """A started cluster for the console or the shell, or an exit status if it cannot be.
+    With `pace`, a simulated cluster's clock follows the wall clock (`run`/`halt`/`speed`)."""
+    try:
+        cluster = Cluster(replace(_options(args, label), pace=pace))
+    except (ConfigError, DurableError, OSError, ValueError) as e:
+        return _usage_error(str(e))
+    result = cluster.start()
+    if not result.ok:
+        cluster.close("aborted")
+        return _usage_error(result.text)
+    return cluster
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from console.app import run_app  # Textual loads only when the console is wanted
+
+    cluster = _live_cluster(args, "console", pace=True)
+    if isinstance(cluster, int):
+        return cluster
+    return run_app(cluster)
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from console.shell import run_shell
+
+    interactive = sys.stdin.isatty()
+    # Piped input is a script: the simulator's clock then moves only with `wait`.
+    cluster = _live_cluster(args, "shell", pace=interactive)
+    if isinstance(cluster, int):
+        return cluster
+    return run_shell(cluster, interactive)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    print("zkfle: console not built yet", file=sys.stderr)
-    return EXIT_OK
+    commands = {
+        None: cmd_console,
+        "run": cmd_run,
+        "shell": cmd_shell,
+        "verify": tools.cmd_verify,
+        "export": tools.cmd_export,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

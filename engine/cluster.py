@@ -42,6 +42,8 @@ SNAPSHOT_EVERY = 1000
 WRITE_TIMEOUT_MS = 5000.0
 CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
 """What the online invariant checker reads (messages themselves never break an invariant)."""
+PACE_INTERVAL_S = 0.01
+"""How often a paced simulator catches up with the wall clock."""
 OBSERVE_INTERVAL_S = 0.01
 """Views are built at most this often while waiting (each takes every node's lock)."""
 
@@ -69,6 +71,9 @@ class ClusterOptions:
     label: str = "run"
     initial: dict[Sid, Durable] = field(default_factory=dict)
     parent: dict[str, Any] | None = None
+    pace: bool = False
+    """Simulator only: let virtual time follow the wall clock (x `speed`) by itself, as
+    the console wants; scripts leave it off and move time with `wait`."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,12 @@ class Cluster:
         """Serialises commands (and, in the simulator, every run of the event loop)."""
         self._closed = False
         self._started_at = self.host.now()
+        self._sim_running = options.pace
+        self._speed = 1.0
+        self._pacer: threading.Thread | None = None
+        if self.sim and options.pace:
+            self._pacer = threading.Thread(target=self._pace_loop, name="Pacer", daemon=True)
+            self._pacer.start()
         self._monitor: threading.Thread | None = None
         if not self.sim:
             self._monitor = threading.Thread(target=self._monitor_loop, name="Monitor", daemon=True)
@@ -287,7 +298,20 @@ class Cluster:
             "seed": self.seed,
             "trace": str(self.trace_path) if self.trace_path else None,
             "label": self.options.label,
+            "running": self._sim_running if self.sim else True,
+            "speed": self._speed,
         }
+
+    # --- the simulator's pace (console) --------------------------------------------------------
+
+    def _pace_loop(self) -> None:
+        """Advance virtual time with the wall clock x speed while running."""
+        last = time.monotonic()
+        while not self._closing.wait(PACE_INTERVAL_S):
+            now = time.monotonic()
+            elapsed, last = now - last, now
+            if self._sim_running:
+                self._sim_run(self.host.now() + elapsed * 1000.0 * self._speed)
 
     # --- running the clock -----------------------------------------------------------------
 
@@ -483,10 +507,36 @@ class Cluster:
                 return self._ok(cmd, f"recording to {where}")
             case c.Help(topic):
                 return self._ok(cmd, c.help_text(topic or None))
+            case c.Run() | c.Halt() | c.Step() | c.Speed():
+                return self._pace(cmd)
             case _:
                 raise CommandError(
                     f"{cmd.verb}: not available here (live {self.info['runtime']} cluster)", 0
                 )
+
+    def _pace(self, cmd: c.Command) -> CommandResult:
+        """run / halt / step / speed: the simulator's clock (the threaded runtime has none)."""
+        sim = self.host
+        if not isinstance(sim, Simulation):
+            raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a clock to stop", 0)
+        match cmd:
+            case c.Run():
+                self._sim_running = True
+                return self._ok(cmd, f"running at {self._speed:g}x")
+            case c.Halt():
+                self._sim_running = False
+                return self._ok(cmd, f"halted at t={sim.now():.3f} ms")
+            case c.Speed(factor):
+                self._speed = factor
+                return self._ok(cmd, f"speed {factor:g}x")
+            case c.Step(count):
+                self._sim_running = False
+                ran = 0
+                while ran < count and sim.run_one():
+                    ran += 1
+                self._observe()
+                return self._ok(cmd, f"ran {ran} event(s); t={sim.now():.3f} ms")
+        raise AssertionError(cmd)
 
     def _links(self, link: c.Link) -> set[tuple[Sid, Sid]]:
         return set(c.resolve_link(link, self.view(), self.rng))
@@ -767,12 +817,14 @@ class Cluster:
         """Stop every thread, finish the trace (footer) and remove temporary data."""
         if self._closed:
             return
+        self._closing.set()
+        if self._pacer is not None:
+            self._pacer.join(5.0)
         with self._lock:
             self._observe()
             self._closed = True
         if isinstance(self.host, ThreadedRuntime):
             self.host.stop()
-        self._closing.set()
         if self._monitor is not None:
             with self._version_cond:
                 self._version += 1
