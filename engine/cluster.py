@@ -121,6 +121,8 @@ class Cluster:
         self.recorder.listeners.append(self._listen)
         runtime_cls = Simulation if self.sim else ThreadedRuntime
         self.host: Host = runtime_cls(qv, self.timing, stores, self.recorder, self.seed)
+        for sid, durable in self._initial_durable.items():
+            self.host.nodes[sid].durable = durable  # shown while the node is down
         self._view_lock = threading.Lock()
         self._cached_view: tuple[float, int, ClusterView] | None = None
         self._dirty = False
@@ -179,11 +181,14 @@ class Cluster:
     def _header(self, stores: dict[Sid, Any]) -> Event:
         qv = self.config.quorum_verifier
         initial: dict[str, Any] = {}
+        self._initial_durable: dict[Sid, Durable] = {}
         for sid, store in sorted(stores.items()):
             try:
-                initial[str(sid)] = durable_json(store.load())
+                durable = store.load()
             except DurableError:
-                initial[str(sid)] = durable_json(Durable())
+                durable = Durable()
+            self._initial_durable[sid] = durable
+            initial[str(sid)] = durable_json(durable)
         servers: list[Mapping[str, Any]] = [
             {"sid": sid, "type": qs.learner_type.word, "weight": _weight(self.config, sid)}
             for sid, qs in sorted(qv.all_members.items())

@@ -1,0 +1,70 @@
+"""Every command's bad forms on a live cluster: a clear message, and nothing changes."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.cluster import Cluster, ClusterOptions
+
+BAD = [
+    ("crash", "expected"),
+    ("crash 9", "no node 9"),
+    ("crash x", "expected"),
+    ("restart n0", "no node 0"),
+    ("pause 2", "not running"),
+    ("partition", "expected"),
+    ("loss 1->2 150%", "100"),
+    ("delay 1->2", "expected"),
+    ("delay 1->2 -5ms", "expected"),
+    ("block 1->1", "two different nodes"),
+    ("heal f99", "no active fault f99"),
+    ("write", "no established leader"),
+    ("write 0", "between 1 and"),
+    ("set 1 zxid=0x1", "running"),
+    ("set 9 epoch=1", "no node 9"),
+    ("wait until n9.state == LEADING within 1s", "n9"),
+    ("expect n1.nonsense == 3", "nonsense"),
+    ("timeout 2", "not waiting"),
+    ("release 1->2", "released 0"),
+    ("deliver 1->2", "no held message"),
+    ("seek 10", "not available"),
+    ("frobnicate", "unknown"),
+    ("", "expected"),
+]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(ClusterOptions(nodes=3, runtime="sim", seed=5, trace=tmp_path / "t.jsonl"))
+    assert c.execute("start 1").ok  # n2 and n3 stay down: no leader, no quorum
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize(("line", "says"), BAD, ids=[b[0] or "<empty>" for b in BAD])
+def test_bad_commands_say_what_is_wrong_and_change_nothing(
+    cluster: Cluster, line: str, says: str
+) -> None:
+    before = cluster.view()
+    result = cluster.execute(line)
+    if line.startswith("release"):
+        assert result.ok  # nothing held: releasing nothing is fine and harmless
+    else:
+        assert not result.ok, f"{line!r} was accepted: {result.text}"
+    assert says.lower() in result.text.lower(), result.text
+    after = cluster.view()
+    assert [(n.sid, n.alive, n.paused, n.state) for n in after.nodes] == [
+        (n.sid, n.alive, n.paused, n.state) for n in before.nodes
+    ]
+    assert after.faults == before.faults
+
+
+def test_every_command_is_recorded_with_its_result(cluster: Cluster) -> None:
+    cluster.execute("crash 9")
+    cluster.execute("status")
+    cmds = [e for e in cluster.recorder.recent if e["kind"] == "cmd"]
+    assert cmds[-2]["text"] == "crash 9"
+    assert cmds[-2]["ok"] is False
+    assert "no node 9" in cmds[-2]["error"]
+    assert cmds[-1]["ok"] is True
