@@ -25,7 +25,7 @@ BAD = [
     ("set 9 epoch=1", "no node 9"),
     ("wait until n9.state == LEADING within 1s", "n9"),
     ("expect n1.nonsense == 3", "nonsense"),
-    ("timeout 2", "not waiting"),
+    ("timeout 2", "is waiting in lookForLeader"),
     ("release 1->2", "released 0"),
     ("deliver 1->2", "no held message"),
     ("seek 10", "not available"),

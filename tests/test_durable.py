@@ -61,6 +61,10 @@ def test_half_written_epoch_file_is_recovered_from_tmp_or_refused(tmp_path: Path
         DurableStore(tmp_path).load()
 
 
+def durable_of(c: Cluster) -> dict[int, tuple[int, int, int]]:
+    return {n.sid: (n.current_epoch, n.accepted_epoch, n.last_zxid) for n in c.view().nodes}
+
+
 def test_durable_state_survives_a_restart_of_the_whole_cluster(tmp_path: Path) -> None:
     def cluster() -> Cluster:
         return Cluster(
