@@ -1593,7 +1593,12 @@ class Replayer:
         target = min(self._seq_at_time(target_t), self.position + PLAY_MAX_EVENTS)
         if target <= self.position and self.position < self.total:
             return
-        hit = self._forward(min(target, self.total), breaks=True)
+        try:
+            hit = self._forward(min(target, self.total), breaks=True)
+        except ReplayError as e:
+            self.running = False
+            self.stop_reason = str(e)
+            return
         if target >= self.position + PLAY_MAX_EVENTS:
             # Too far behind the clock: play on from here rather than race to catch up.
             self._play_wall, self._play_t = now, self.t_at(self.position)
@@ -1625,8 +1630,10 @@ class Replayer:
             return _ResultText(False, str(e))
         try:
             return self._execute(cmd)
-        except (CommandError, KeyError) as e:
-            return _ResultText(False, e.args[0] if isinstance(e, KeyError) else str(e))
+        except (CommandError, ReplayError) as e:
+            return _ResultText(False, str(e))
+        except KeyError as e:
+            return _ResultText(False, str(e.args[0]))
 
     def _execute(self, cmd: c.Command) -> _ResultText:
         match cmd:
