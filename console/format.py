@@ -115,25 +115,64 @@ VERBOSE_KINDS = frozenset({"step", "zsend", "zdeliver", "conn", "snapshot"})
 QUIET_KINDS = frozenset({"snapshot"})
 """Kinds never shown as a line."""
 
+_NodeState = tuple[str, str, int, object]
+"""What a node's last `state` event said: state, zab phase, logicalclock, current epoch."""
 
-@dataclass(frozen=True, slots=True)
+
 class LogLine:
-    """One event as the message log shows it."""
+    """One event as the message log shows it.
 
-    seq: int
-    t_ms: float
-    kind: str
-    body: Text
-    node: Sid | None = None
-    msg: str | None = None
-    """The message id (`m12`, `p3`) the line is about, for deliver/drop keys."""
-    link: tuple[Sid, Sid] | None = None
-    """The directed link (from, to) the message travels, for the hold key."""
-    verbose: bool = False
+    The text is made on first use: under a storm most lines scroll away unseen, so the
+    log only pays for the ones it draws (or filters)."""
+
+    __slots__ = ("_before", "_body", "_event", "kind", "link", "msg", "node", "seq", "t_ms")
+
+    def __init__(
+        self,
+        seq: int,
+        t_ms: float,
+        kind: str,
+        body: Text | None = None,
+        node: Sid | None = None,
+        msg: str | None = None,
+        link: tuple[Sid, Sid] | None = None,
+        *,
+        event: Mapping[str, Any] | None = None,
+        before: _NodeState | None = None,
+    ) -> None:
+        self.seq = seq
+        self.t_ms = t_ms
+        self.kind = kind
+        self.node = node
+        self.msg = msg
+        """The message id (`m12`, `p3`) the line is about, for the deliver/drop keys."""
+        self.link = link
+        """The directed link (from, to) the message travels, for the hold key."""
+        self._body = body
+        self._event = event
+        self._before = before
+
+    @property
+    def verbose(self) -> bool:
+        return self.kind in VERBOSE_KINDS
+
+    @property
+    def body(self) -> Text:
+        if self._body is None:
+            event = self._event or {}
+            try:
+                self._body = _body(event, self.kind, self.node, self.msg, self._before)
+            except Exception as exc:  # a strange event must not break the log
+                self._body = Text(f"unreadable event ({exc}): {dict(event)!r}", "red")
+            self._event = None
+        return self._body
 
     @property
     def plain(self) -> str:
         return self.body.plain
+
+    def __repr__(self) -> str:
+        return f"LogLine({self.seq}, {self.kind!r}, {self.plain!r})"
 
 
 def _int(value: Any) -> int | None:
@@ -161,162 +200,179 @@ class EventFormatter:
     """Turns events into log lines; remembers each node's last state to show transitions."""
 
     def __init__(self) -> None:
-        self._states: dict[Sid, tuple[str, str, int, object]] = {}
+        self._states: dict[Sid, _NodeState] = {}
 
     def reset(self) -> None:
         self._states.clear()
 
-    def format(self, event: Mapping[str, Any]) -> LogLine | None:
-        """The line for one event, or None for kinds never shown."""
+    def line(self, e: Mapping[str, Any]) -> LogLine | None:
+        """The line for one event (its text made later), or None for kinds never shown."""
         try:
-            return self._format(event)
-        except Exception as exc:  # a strange event must not break the log
-            seq = _int(event.get("seq")) or 0
-            return LogLine(seq, 0.0, "?", Text(f"unreadable event ({exc}): {dict(event)!r}", "red"))
-
-    def _format(self, e: Mapping[str, Any]) -> LogLine | None:
-        kind = str(e.get("kind", "?"))
-        if kind in QUIET_KINDS:
-            return None
-        seq = _int(e.get("seq")) or 0
-        t = e.get("t_ms")
-        t_ms = float(t) if isinstance(t, int | float) else 0.0
-        node = _int(e.get("node"))
-        me = _n(node)
-        msg = e.get("msg") if isinstance(e.get("msg"), str) else None
-        link: tuple[Sid, Sid] | None = None
-        body: Text
-        if kind in ("send", "zsend"):
-            to = _int(e.get("to"))
-            arrow = "→" if kind == "send" else "⇒"
-            body = Text.assemble((me, "bold"), f" {arrow} ", (_n(to), "bold"), f" {msg or ''}")
-            if kind == "zsend" and isinstance(e.get("packet"), Mapping):
-                body.append(f" {e['packet'].get('type', '')}", "dim")
-            if e.get("resend"):
-                body.append(f" (resend of {e['resend']})", "dim")
-            if node is not None and to is not None:
-                link = (node, to)
-        elif kind in ("deliver", "zdeliver"):
-            src = _int(e.get("from"))
-            arrow = "←" if kind == "deliver" else "⇐"
-            body = Text.assemble((me, "bold"), f" {arrow} ", (_n(src), "bold"), f" {msg or ''}")
-            if node is not None and src is not None:
-                link = (src, node)
-        elif kind == "drop":
-            src, dst = _int(e.get("from")), _int(e.get("to"))
-            body = Text.assemble(
-                (_n(src), "bold"),
-                " ✗ ",
-                (_n(dst), "bold"),
-                f" {msg or ''} dropped: ",
-                (str(e.get("reason", "?")), "red"),
-            )
-            if e.get("fault"):
-                body.append(f" ({e['fault']})", "red")
-            if src is not None and dst is not None:
-                link = (src, dst)
-        elif kind == "state":
-            body = self._state(e, node)
-        elif kind == "cmd":
-            ok = bool(e.get("ok", True))
-            body = Text.assemble(("› ", "bold"), (str(e.get("text", "")), "bold"))
-            detail = e.get("result") if ok else e.get("error")
-            if isinstance(detail, str) and detail:
-                first = detail.splitlines()[0]
-                body.append(f"  {first}", "dim" if ok else "red")
-            if not ok:
-                body.stylize("red", 0, 2)
-        elif kind == "fault":
-            body = Text.assemble(
-                ("⚡ ", "bold red"), (f"{e.get('id', '?')} ", "bold"), str(e.get("text", ""))
-            )
-        elif kind == "heal":
-            ids = e.get("ids")
-            names = ", ".join(map(str, ids)) if isinstance(ids, list) and ids else "nothing"
-            body = Text.assemble(("✚ ", "bold green"), f"healed {names}")
-        elif kind == "mark":
-            body = Text.assemble(("★ ", "bold magenta"), (str(e.get("label", "")), "magenta"))
-        elif kind == "conn":
-            up = bool(e.get("up"))
-            body = Text(
-                f"{me} ⇄ {_n(e.get('peer'))} {'up' if up else 'down'} ({e.get('plane', '?')})",
-                "" if up else "yellow",
-            )
-        elif kind == "boot":
-            d = e.get("durable")
-            what = ""
-            if isinstance(d, Mapping):
-                what = f" epoch {d.get('current_epoch', '?')} zxid {d.get('last_zxid', '?')}"
-            body = Text.assemble((f"{me} ▲ started", "bold green"), what)
-            if node is not None:
-                self._states.pop(node, None)
-        elif kind == "stop":
-            body = Text(f"{me} ▼ {e.get('reason', 'stopped')}", "bold red")
-            if node is not None:
-                self._states.pop(node, None)
-        elif kind == "invariant":
-            if e.get("ok", True):
+            kind = str(e.get("kind", "?"))
+            if kind in QUIET_KINDS or (kind == "invariant" and e.get("ok", True)):
                 return None
-            body = Text.assemble(
-                ("‼ ", "bold red"),
-                (f"{e.get('name', '?')} violated", "bold red"),
-                f": {e.get('detail', '')}",
-            )
-        elif kind == "step":
-            body = self._step(e, me)
-        elif kind == "footer":
-            body = Text(f"■ end of run ({e.get('end', '?')})", "bold")
-        else:
-            extra = {k: v for k, v in e.items() if k not in ("seq", "t_ms", "kind", "node")}
-            body = Text(f"{me + ' ' if node is not None else ''}{kind} {extra}", "dim")
-        return LogLine(seq, t_ms, kind, body, node, msg, link, kind in VERBOSE_KINDS)
+            seq = _int(e.get("seq")) or 0
+            t = e.get("t_ms")
+            t_ms = float(t) if isinstance(t, int | float) else 0.0
+            node = _int(e.get("node"))
+            raw_msg = e.get("msg")
+            msg = raw_msg if isinstance(raw_msg, str) else None
+            link: tuple[Sid, Sid] | None = None
+            before: _NodeState | None = None
+            if kind in ("send", "zsend"):
+                to = _int(e.get("to"))
+                link = (node, to) if node is not None and to is not None else None
+            elif kind in ("deliver", "zdeliver"):
+                src = _int(e.get("from"))
+                link = (src, node) if node is not None and src is not None else None
+            elif kind == "drop":
+                src, dst = _int(e.get("from")), _int(e.get("to"))
+                link = (src, dst) if src is not None and dst is not None else None
+            elif kind == "state" and node is not None:
+                before = self._states.get(node)
+                lc = _int(e.get("logicalclock")) or 0
+                self._states[node] = (
+                    str(e.get("state")),
+                    str(e.get("zab", "")),
+                    lc,
+                    e.get("current_epoch"),
+                )
+            elif kind in ("boot", "stop") and node is not None:
+                self._states.pop(node, None)
+            return LogLine(seq, t_ms, kind, None, node, msg, link, event=e, before=before)
+        except Exception as exc:  # a strange event must not break the log
+            seq = _int(e.get("seq")) or 0
+            return LogLine(seq, 0.0, "?", Text(f"unreadable event ({exc}): {dict(e)!r}", "red"))
 
-    def _state(self, e: Mapping[str, Any], node: Sid | None) -> Text:
-        state = str(e.get("state", "?"))
-        zab = str(e.get("zab", ""))
-        lc = _int(e.get("logicalclock")) or 0
-        epoch = e.get("current_epoch")
-        before = self._states.get(node) if node is not None else None
-        if node is not None:
-            self._states[node] = (state, zab, lc, epoch)
-        text = Text.assemble((_n(node), "bold"), " ")
-        if before is not None and before[0] != state:
-            text.append(before[0], STATE_STYLES.get(before[0], ""))
-            text.append(" → ")
-        text.append(state, STATE_STYLES.get(state, "bold"))
-        vote = e.get("vote")
-        if state == "LOOKING":
-            text.append(f" r{lc} proposes {_vote_json_text(e.get('proposal'))}", "dim")
-        elif isinstance(vote, Mapping):
-            text.append(f" leader n{vote.get('leader', '?')} r{vote.get('election_epoch', '?')}")
-        if zab and (before is None or before[1] != zab) and state != "LOOKING":
-            text.append(f" {zab.lower()}", "dim")
-        if before is not None and before[3] != epoch and epoch is not None:
-            text.append(f" epoch {epoch}", "bold" if state == "LEADING" else "")
-        took = e.get("took_ms")
-        if isinstance(took, int | float):
-            text.append(f" took {ms_text(float(took))}", "bold")
-        if e.get("reason"):
-            text.append(f" ({e['reason']})", "yellow")
-        return text
+    def format(self, event: Mapping[str, Any]) -> LogLine | None:
+        """The line for one event with its text made now."""
+        line = self.line(event)
+        if line is not None:
+            line.body  # noqa: B018 - make the text while the event is at hand
+        return line
 
-    def _step(self, e: Mapping[str, Any], me: str) -> Text:
-        inp: Mapping[str, Any] = e["input"] if isinstance(e.get("input"), Mapping) else {}
-        out: Mapping[str, Any] = e["output"] if isinstance(e.get("output"), Mapping) else {}
-        what = str(inp.get("type", "?"))
-        n = inp.get("n")
-        if what == "receive" and isinstance(n, Mapping):
-            what += f" {_n(n.get('sid'))} {n.get('state', '?')} {_vote_json_text(n)}"
-        parts = [f"{me} · {what}"]
-        sends = out.get("sends")
-        if isinstance(sends, list) and sends:
-            count = sum(len(s.get("to", [])) for s in sends if isinstance(s, Mapping))
-            parts.append(f"sends {count}")
-        if "wait_ms" in out:
-            parts.append(f"wait {out['wait_ms']}ms")
-        if isinstance(out.get("decided"), Mapping):
-            parts.append(f"decides {_vote_json_text(out['decided'])}")
-        return Text(" → ".join(parts), "dim")
+
+def _body(
+    e: Mapping[str, Any], kind: str, node: Sid | None, msg: str | None, before: _NodeState | None
+) -> Text:
+    me = _n(node)
+    if kind in ("send", "zsend"):
+        arrow = "→" if kind == "send" else "⇒"
+        body = Text.assemble((me, "bold"), f" {arrow} ", (_n(e.get("to")), "bold"), f" {msg or ''}")
+        if kind == "zsend" and isinstance(e.get("packet"), Mapping):
+            body.append(f" {e['packet'].get('type', '')}", "dim")
+        if e.get("resend"):
+            body.append(f" (resend of {e['resend']})", "dim")
+        return body
+    if kind in ("deliver", "zdeliver"):
+        arrow = "←" if kind == "deliver" else "⇐"
+        return Text.assemble(
+            (me, "bold"), f" {arrow} ", (_n(e.get("from")), "bold"), f" {msg or ''}"
+        )
+    if kind == "drop":
+        body = Text.assemble(
+            (_n(e.get("from")), "bold"),
+            " ✗ ",
+            (_n(e.get("to")), "bold"),
+            f" {msg or ''} dropped: ",
+            (str(e.get("reason", "?")), "red"),
+        )
+        if e.get("fault"):
+            body.append(f" ({e['fault']})", "red")
+        return body
+    if kind == "state":
+        return _state_body(e, node, before)
+    if kind == "cmd":
+        ok = bool(e.get("ok", True))
+        body = Text.assemble(("› ", "bold"), (str(e.get("text", "")), "bold"))
+        detail = e.get("result") if ok else e.get("error")
+        if isinstance(detail, str) and detail:
+            body.append(f"  {detail.splitlines()[0]}", "dim" if ok else "red")
+        if not ok:
+            body.stylize("red", 0, 2)
+        return body
+    if kind == "fault":
+        return Text.assemble(
+            ("⚡ ", "bold red"), (f"{e.get('id', '?')} ", "bold"), str(e.get("text", ""))
+        )
+    if kind == "heal":
+        ids = e.get("ids")
+        names = ", ".join(map(str, ids)) if isinstance(ids, list) and ids else "nothing"
+        return Text.assemble(("✚ ", "bold green"), f"healed {names}")
+    if kind == "mark":
+        return Text.assemble(("★ ", "bold magenta"), (str(e.get("label", "")), "magenta"))
+    if kind == "conn":
+        up = bool(e.get("up"))
+        return Text(
+            f"{me} ⇄ {_n(e.get('peer'))} {'up' if up else 'down'} ({e.get('plane', '?')})",
+            "" if up else "yellow",
+        )
+    if kind == "boot":
+        d = e.get("durable")
+        what = ""
+        if isinstance(d, Mapping):
+            what = f" epoch {d.get('current_epoch', '?')} zxid {d.get('last_zxid', '?')}"
+        return Text.assemble((f"{me} ▲ started", "bold green"), what)
+    if kind == "stop":
+        return Text(f"{me} ▼ {e.get('reason', 'stopped')}", "bold red")
+    if kind == "invariant":
+        return Text.assemble(
+            ("‼ ", "bold red"),
+            (f"{e.get('name', '?')} violated", "bold red"),
+            f": {e.get('detail', '')}",
+        )
+    if kind == "step":
+        return _step_body(e, me)
+    if kind == "footer":
+        return Text(f"■ end of run ({e.get('end', '?')})", "bold")
+    extra = {k: v for k, v in e.items() if k not in ("seq", "t_ms", "kind", "node")}
+    return Text(f"{me + ' ' if node is not None else ''}{kind} {extra}", "dim")
+
+
+def _state_body(e: Mapping[str, Any], node: Sid | None, before: _NodeState | None) -> Text:
+    state = str(e.get("state", "?"))
+    zab = str(e.get("zab", ""))
+    lc = _int(e.get("logicalclock")) or 0
+    epoch = e.get("current_epoch")
+    text = Text.assemble((_n(node), "bold"), " ")
+    if before is not None and before[0] != state:
+        text.append(before[0], STATE_STYLES.get(before[0], ""))
+        text.append(" → ")
+    text.append(state, STATE_STYLES.get(state, "bold"))
+    vote = e.get("vote")
+    if state == "LOOKING":
+        text.append(f" r{lc} proposes {_vote_json_text(e.get('proposal'))}", "dim")
+    elif isinstance(vote, Mapping):
+        text.append(f" leader n{vote.get('leader', '?')} r{vote.get('election_epoch', '?')}")
+    if zab and (before is None or before[1] != zab) and state != "LOOKING":
+        text.append(f" {zab.lower()}", "dim")
+    if before is not None and before[3] != epoch and epoch is not None:
+        text.append(f" epoch {epoch}", "bold" if state == "LEADING" else "")
+    took = e.get("took_ms")
+    if isinstance(took, int | float):
+        text.append(f" took {ms_text(float(took))}", "bold")
+    if e.get("reason"):
+        text.append(f" ({e['reason']})", "yellow")
+    return text
+
+
+def _step_body(e: Mapping[str, Any], me: str) -> Text:
+    inp: Mapping[str, Any] = e["input"] if isinstance(e.get("input"), Mapping) else {}
+    out: Mapping[str, Any] = e["output"] if isinstance(e.get("output"), Mapping) else {}
+    what = str(inp.get("type", "?"))
+    n = inp.get("n")
+    if what == "receive" and isinstance(n, Mapping):
+        what += f" {_n(n.get('sid'))} {n.get('state', '?')} {_vote_json_text(n)}"
+    parts = [f"{me} · {what}"]
+    sends = out.get("sends")
+    if isinstance(sends, list) and sends:
+        count = sum(len(s.get("to", [])) for s in sends if isinstance(s, Mapping))
+        parts.append(f"sends {count}")
+    if "wait_ms" in out:
+        parts.append(f"wait {out['wait_ms']}ms")
+    if isinstance(out.get("decided"), Mapping):
+        parts.append(f"decides {_vote_json_text(out['decided'])}")
+    return Text(" → ".join(parts), "dim")
 
 
 # --- elections -------------------------------------------------------------------------------

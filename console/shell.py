@@ -73,7 +73,7 @@ class EventReporter:
                     continue
                 self.last_seq = seq
             kind = event.get("kind")
-            line = self.formatter.format(event)  # always: it tracks state transitions
+            line = self.formatter.line(event)  # always: it tracks state transitions
             if kind not in SHOWN_KINDS or line is None:
                 continue
             if kind == "state" and not self._worth_it(event):

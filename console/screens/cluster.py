@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from console.backend import (
     Backend,
@@ -56,7 +56,7 @@ from engine.vote import Sid
 if TYPE_CHECKING:
     from console.app import ZkfleApp
 
-FPS = 15
+FPS = 20
 """Frames per second: how often the screen polls its backend."""
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
@@ -272,7 +272,7 @@ class ClusterScreen(Screen[None]):
                 if self._own_cmds[text] > 0:
                     self._own_cmds[text] -= 1
                     continue
-            line = self.formatter.format(event)
+            line = self.formatter.line(event)
             if line is not None:
                 lines.append(line)
         self.log_view.add(lines)
@@ -298,7 +298,7 @@ class ClusterScreen(Screen[None]):
         self.detail.border_title = f"node n{node.sid}" if node else "node"
         self.detail.show(node)
 
-    @on(DataTable.RowHighlighted, "#ensemble")
+    @on(EnsembleTable.Selected)
     def _node_selected(self) -> None:
         self.detail.select()
         self._show_detail()
@@ -348,7 +348,7 @@ class ClusterScreen(Screen[None]):
             self.log_view.pattern = ""
             self._title_log()
         self.bar.close()
-        self.ensemble.focus()
+        self.set_focus(self.ensemble)  # at once: the next key is a binding again
 
     def _title_log(self) -> None:
         title = "messages"
@@ -403,6 +403,8 @@ class ClusterScreen(Screen[None]):
             head.append(f"  {lines[0]}", "red")
             head.stylize("red", 0, 2)
             self.bar.say(Text.assemble(("✗ ", "bold"), lines[0]), error=True)
+        if self.replay and len(lines) == 1:
+            return  # moving through a replay is not part of the recorded story
         notes = [self._note(head)]
         notes += [
             self._note(Text("  " + line, "cyan" if result.ok else "red")) for line in lines[1:]

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import Suggester
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from console.history import CommandHistory
@@ -69,6 +71,43 @@ def common_prefix(words: list[str]) -> str:
     while n < min(len(first), len(last)) and first[n] == last[n]:
         n += 1
     return first[:n]
+
+
+OPENING_KEYS = {"colon": "command", "slash": "filter"}
+"""Keys that open the command line, and the screen actions they run."""
+
+
+def forward_late_key(widget: Widget, event: events.Key) -> None:
+    """Route keys typed fast after `:` (or `/`) to the command line.
+
+    Keys typed (or sent by a terminal) right after `:` are queued to the old focus before
+    the screen's binding moves the focus; they would be lost, or worse, run single-key
+    commands. So `:` and `/` open the command line as soon as they reach `widget`, and
+    keys that reach `widget` after that go into the input. Call it from the `on_key` of
+    every widget that can have the focus besides the input.
+    """
+    try:
+        screen = widget.screen
+    except Exception:
+        return
+    if screen.focused is widget and event.key in OPENING_KEYS:
+        # Open the command line here and now, so that the keys queued behind this one
+        # (to this widget) find the focus moved; the screen's binding would come too late.
+        action = OPENING_KEYS[event.key]
+        if screen.check_action(action, ()):
+            event.stop()
+            event.prevent_default()
+            getattr(screen, f"action_{action}")()
+        return
+    focused = screen.focused
+    if not isinstance(focused, CommandInput) or focused is widget:
+        return
+    event.stop()
+    event.prevent_default()
+    if event.is_printable and event.character:
+        focused.insert_text_at_cursor(event.character)
+    elif event.key == "enter":
+        focused.post_message(Input.Submitted(focused, focused.value))
 
 
 class CommandSuggester(Suggester):
@@ -253,7 +292,9 @@ class CommandBar(Vertical):
         with self.input.prevent(Input.Changed):
             self.input.value = text
         self.input.cursor_position = len(text)
-        self.input.focus()
+        # At once, not via focus() (which waits for the message queue): keys typed right
+        # after `:` are already queued and must reach the input, not the single-key bindings.
+        self.screen.set_focus(self.input)
         self._inline_help(text)
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import LogLine
+from console.widgets.commandbar import forward_late_key
 
 LOG_CAP = 2000
 """Lines kept; the full history is in the trace file."""
@@ -223,6 +224,9 @@ class MessageLog(ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + event.y
         if 0 <= index < len(self._shown):
             self.select_index(index)
+
+    def on_key(self, event: events.Key) -> None:
+        forward_late_key(self, event)
 
     def on_resize(self) -> None:
         self._cache.clear()

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.text import Text
 from textual.pilot import Pilot
 
 from console.history import HISTORY_ENV
@@ -42,8 +41,7 @@ def cluster_screen(pilot: Pilot[Any]) -> ClusterScreen:
 
 def cell(screen: ClusterScreen, sid: int, column: str) -> str:
     """The text of one cell of the ensemble strip."""
-    value = screen.ensemble.get_cell(str(sid), column)
-    return value.plain if isinstance(value, Text) else str(value)
+    return screen.ensemble.get_cell(sid, column).plain
 
 
 def log_text(screen: ClusterScreen) -> str:

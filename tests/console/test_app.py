@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.command import Hit
-from textual.widgets import DataTable
 
 from console.app import CommandsProvider, ZkfleApp, exit_message
 from console.backend import CommandResult
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandInput
+from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import LOG_CAP
 from tests.console.conftest import cell, cluster_screen, log_text, wait_for
 from tests.console.fakes import FakeBackend, FakeReplay, recorded_failover
@@ -178,10 +179,30 @@ async def test_single_keys_are_off_while_the_command_line_has_the_focus() -> Non
         assert not isinstance(pilot.app.screen, HelpScreen)
         assert screen.check_action("crash", ()) is False
         await pilot.press("escape")
-        assert isinstance(screen.focused, DataTable)
+        assert isinstance(screen.focused, EnsembleTable)
         assert screen.bar.input.value == ""
         assert fake.executed == []
         assert screen.check_action("crash", ()) is True
+
+
+async def test_keys_typed_at_once_after_colon_all_reach_the_command_line() -> None:
+    """A paste, or fast typing: the keys after `:` are queued before the focus moves."""
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(100, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await pilot.pause()
+        driver = pilot.app._driver
+        assert driver is not None
+        for char in ":pause 1,2":
+            key = {":": "colon", " ": "space", ",": "comma"}.get(char, char)
+            event = events.Key(key, char)
+            event.set_sender(pilot.app)
+            driver.send_message(event)
+        await wait_for(pilot, lambda: screen.bar.input.value == "pause 1,2", "the typed text")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: fake.executed == ["pause 1,2"], "only the typed command")
+        await pilot.press("escape", "colon", "escape", "c")  # after Esc keys act again
+        await wait_for(pilot, lambda: fake.executed[-1:] == ["crash 1"], "the key")
 
 
 async def test_question_mark_opens_help_generated_from_the_grammar() -> None:
