@@ -53,7 +53,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -84,6 +84,9 @@ from engine.record import RecordError, durable_from, input_from, output_json, pa
 from engine.trace import Event, Trace, TraceError, read_trace
 from engine.view import ClusterView, FaultView, MessageCounts, NodeView
 from engine.vote import Sid, ToSend
+
+if TYPE_CHECKING:
+    from engine.cluster import Cluster
 
 __all__ = [
     "Breakpoint",
@@ -1344,7 +1347,7 @@ class Replayer:
         self._play_wall = 0.0
         self._play_t = 0.0
         self._session_marks: list[Mark] = []
-        self.forks: list[Any] = []
+        self.forks: list[Cluster] = []
 
     def _index(self, trace: Trace) -> None:
         offsets, times, marks = self._offsets, self._times, self._marks
@@ -1703,7 +1706,7 @@ class Replayer:
 
     def fork(
         self, seed: int | None = None, trace_path: str | os.PathLike[str] | None = None
-    ) -> Any:
+    ) -> Cluster:
         """A live simulated cluster continuing from `position` (engine.fork.fork)."""
         from engine.fork import fork
 

@@ -455,3 +455,47 @@ def test_cluster_state_clone_is_independent() -> None:
     assert copy.view() != before
     assert isinstance(copy, ClusterState)
     assert isinstance(before, ClusterView)
+
+
+def test_a_fork_of_a_fork_replays_through_both_parents(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    with Replayer(FAILOVER) as r:
+        r.seek(400)
+        cluster = r.fork(seed=1, trace_path=first)
+        assert cluster.execute("crash leader").ok
+        cluster.execute("wait 300ms")
+        cluster.close()
+    with Replayer(first) as r:
+        r.seek(r.total // 2)
+        cluster = r.fork(seed=2, trace_path=second)
+        try:
+            assert cluster.execute("wait until stable within 20s").ok
+        finally:
+            cluster.close()
+    result = verify(second)
+    assert result.ok
+    assert result.parent_events == 400 + sum(1 for _ in events_of(first)) // 2
+    with Replayer(second) as r:
+        r.seek(r.total)
+        assert r.view().stable
+        assert r.divergence is None
+
+
+def test_the_replayer_is_a_console_replay_backend(tmp_path: Path) -> None:
+    from console.backend import Backend, ReplayBackend, is_replay, read_info
+
+    with Replayer(FAILOVER) as r:
+        assert isinstance(r, ReplayBackend)
+        assert is_replay(r)
+        info = read_info(r)
+        assert info.mode == "replay"
+        assert info.trace_path == str(FAILOVER)
+        assert info.seed == 7
+        r.seek(100)
+        cluster = r.fork(trace_path=tmp_path / "fork.jsonl")
+        try:
+            assert isinstance(cluster, Backend)
+            assert not is_replay(cluster)
+            assert cluster.view().seq > 0
+        finally:
+            cluster.close()
