@@ -103,9 +103,36 @@ class Backend(Protocol):
         ...
 
 
+class MarkLike(Protocol):
+    """A bookmark in a trace (`mark` commands are recorded as `mark` events)."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def t_ms(self) -> float: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+class BreakpointLike(Protocol):
+    """An active breakpoint (`break when <pred>` or `break on <event>`)."""
+
+    @property
+    def id(self) -> str:
+        """Like `b1`."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """The canonical command text, e.g. `break when leaders > 1`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class TraceMark:
-    """A bookmark in a trace (`mark` commands are recorded as `mark` events)."""
+    """A MarkLike value."""
 
     seq: int
     t_ms: float
@@ -114,12 +141,10 @@ class TraceMark:
 
 @dataclass(frozen=True, slots=True)
 class Breakpoint:
-    """An active breakpoint (`break when <pred>` or `break on <event>`)."""
+    """A BreakpointLike value."""
 
     id: str
-    """Like `b1`."""
     text: str
-    """The canonical command text, e.g. `break when leaders > 1`."""
 
 
 @runtime_checkable
@@ -132,8 +157,8 @@ class ReplayBackend(Backend, Protocol):
 
     `execute` understands the navigation commands of the language: `step [n]`,
     `seek <seq|@t|mark>`, `run`, `halt`, `speed <x>`, `break when <pred>`, `break on <event>`,
-    `mark`, `status`; every command that would change the cluster is refused with a
-    message that says the replay is read-only and that `fork` makes a live cluster. While
+    `status`; every command that would change the cluster is refused with a message that
+    says the replay is read-only and that fork (the `f` key) makes a live cluster. While
     `info.running`, the replay advances by itself at `info.speed` (from its own thread, or
     lazily on each `view()` by elapsed wall time) and stops at a breakpoint or at the end,
     saying why in `stop_reason`.
@@ -150,10 +175,10 @@ class ReplayBackend(Backend, Protocol):
         ...
 
     @property
-    def marks(self) -> Sequence[TraceMark]: ...
+    def marks(self) -> Sequence[MarkLike]: ...
 
     @property
-    def breakpoints(self) -> Sequence[Breakpoint]: ...
+    def breakpoints(self) -> Sequence[BreakpointLike]: ...
 
     @property
     def stop_reason(self) -> str | None:

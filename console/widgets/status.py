@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from console.backend import BackendInfo, Breakpoint, TraceMark
+from console.backend import BackendInfo, BreakpointLike, MarkLike
 from console.format import Election, clock_text, ms_text
 from engine.view import ClusterView
 
@@ -220,7 +220,10 @@ class ElectionsTimeline(Widget):
         return Text("\n").join(self._render_lines(self.size.width, self.size.height))
 
 
-_Position = tuple[int, int, bool, float, tuple[TraceMark, ...], tuple[Breakpoint, ...], str | None]
+_Position = tuple[
+    int, int, bool, float, tuple[MarkLike, ...], tuple[BreakpointLike, ...], str | None
+]
+"""position, total, running, speed, marks, breakpoints, why it stopped."""
 
 
 class PositionBar(Widget):
@@ -232,10 +235,7 @@ class PositionBar(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._state: (
-            tuple[int, int, bool, float, tuple[TraceMark, ...], tuple[Breakpoint, ...], str | None]
-            | None
-        ) = None
+        self._state: _Position | None = None
 
     def set_state(
         self,
@@ -243,8 +243,8 @@ class PositionBar(Widget):
         total: int,
         running: bool,
         speed: float,
-        marks: Sequence[TraceMark],
-        breakpoints: Sequence[Breakpoint],
+        marks: Sequence[MarkLike],
+        breakpoints: Sequence[BreakpointLike],
         stop_reason: str | None,
     ) -> None:
         state = (position, total, running, speed, tuple(marks), tuple(breakpoints), stop_reason)
@@ -285,7 +285,7 @@ class PositionBar(Widget):
         return line
 
     @staticmethod
-    def _bar(position: int, total: int, marks: Sequence[TraceMark], width: int) -> Text:
+    def _bar(position: int, total: int, marks: Sequence[MarkLike], width: int) -> Text:
         cells = ["─"] * width
         styles = ["dim"] * width
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from console.app import ZkfleApp
-from console.backend import Backend, read_info, safe_execute
+from console.backend import Backend, ReplayBackend, is_replay, read_info, safe_execute
 from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
+from engine.replay import Replayer
+from engine.vote import ServerState
 from tests.console.conftest import cell, cluster_screen, log_text, wait_for
 
 
@@ -90,3 +93,57 @@ def test_the_shell_runs_piped_commands_on_a_simulated_cluster(sim_cluster: Clust
     assert "n4 LOOKING → LEADING leader n4 r2" in text
     assert "stable: holds" in text
     assert "leader == 4: holds" in text
+
+
+# --- the real replayer -------------------------------------------------------------------------
+
+FAILOVER = Path(__file__).resolve().parents[2] / "traces" / "examples" / "leader_failover.jsonl"
+
+
+@pytest.fixture
+def replayer() -> Iterator[Replayer]:
+    replay = Replayer(FAILOVER)
+    try:
+        yield replay
+    finally:
+        for fork in replay.forks:
+            fork.close()
+        replay.close()
+
+
+def test_the_replayer_satisfies_the_replay_protocol(replayer: Replayer) -> None:
+    assert isinstance(replayer, ReplayBackend)
+    assert is_replay(replayer)
+    info = read_info(replayer)
+    assert (info.mode, info.runtime, info.seed) == ("replay", "sim", 7)
+    assert [m.label for m in replayer.marks] == ["before crash", "after failover"]
+
+
+async def test_the_console_replays_a_recorded_failover(replayer: Replayer) -> None:
+    crash_mark = replayer.marks[0].seq
+    async with ZkfleApp(replayer).run_test(size=(120, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: "REPLAY" in screen.header.text, "the replay header")
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: replayer.position == crash_mark, "the first mark")
+        await wait_for(pilot, lambda: cell(screen, 5, "state") == "LEADING")
+        await wait_for(pilot, lambda: "recvset (5)" in screen.detail.plain, "n1's recvset")
+        await pilot.press("colon", *"break when n4.state == LEADING", "enter")
+        await wait_for(pilot, lambda: replayer.breakpoints, "the breakpoint")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: replayer.stop_reason is not None, "the breakpoint hit", 20)
+        at = replayer.position
+        assert replayer.view().node(4).state == ServerState.LEADING
+        assert replayer.events(at, at)[0]["node"] == 4
+        await wait_for(pilot, lambda: cell(screen, 4, "state") == "LEADING")
+        assert f"at seq {at}" in screen.position_bar.text
+        await pilot.press("b")
+        await wait_for(pilot, lambda: replayer.position == at - 1, "one step back")
+        await wait_for(pilot, lambda: cell(screen, 4, "state") == "LOOKING")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: pilot.app.screen is not screen, "the forked cluster", 20)
+        live = cluster_screen(pilot)
+        await wait_for(pilot, lambda: "LIVE" in live.header.text, "the live header")
+        assert not live.replay
+        await pilot.press("colon", *"wait until stable", "enter")
+        await wait_for(pilot, lambda: cell(live, 4, "state") == "LEADING", "n4 leads", 20)
