@@ -573,10 +573,11 @@ class FaultInfo:
             case c.Delay(_, ms, jitter_ms, for_ms=f):
                 params = {"delay_ms": ms, "jitter_ms": jitter_ms}
                 for_ms = f
-            case c.Loss(_, percent, for_ms=f) | c.Dup(_, percent, for_ms=f):
-                params = {"probability": percent / 100}
-                for_ms = f
-            case c.Reorder(_, percent, for_ms=f):
+            case (
+                c.Loss(_, percent, for_ms=f)
+                | c.Dup(_, percent, for_ms=f)
+                | c.Reorder(_, percent, for_ms=f)
+            ):
                 params = {"probability": percent / 100}
                 for_ms = f
             case c.Partition(for_ms=f) | c.Isolate(for_ms=f) | c.Block(for_ms=f) | c.Hold(for_ms=f):
@@ -602,7 +603,6 @@ class _NodeState:
         "closing",
         "conns",
         "core",
-        "deadline",
         "durable",
         "inbox",
         "last_event",
@@ -645,7 +645,6 @@ class _NodeState:
         self.closing: set[Sid] = set()
         """Quorum connections this node closed whose `conn` down event is still to come."""
         self.pending_connect: Sid | None = None
-        self.deadline: float | None = None
         self.look_at: float | None = None
         self.last_event = ""
 
@@ -790,7 +789,7 @@ class ClusterState:
         node.zab_peers.clear()
         node.closing.clear()
         node.pending_connect = None
-        node.deadline = node.look_at = None
+        node.look_at = None
 
     def _on_stop(self, event: Event) -> None:
         node = self._node(event)
@@ -804,7 +803,7 @@ class ClusterState:
         node.zab_peers.clear()
         node.closing.clear()
         node.pending_connect = None
-        node.deadline = node.look_at = None
+        node.look_at = None
         node.last_event = str(event.get("reason", "stop"))
         for key in [k for k in self.pending_eof if node.sid in k]:
             del self.pending_eof[key]
@@ -859,7 +858,6 @@ class ClusterState:
                 peer = self.nodes.get(action.peer)
                 if peer is not None and node.sid in peer.zab_peers:
                     self.pending_eof[(action.peer, node.sid)] = None
-        node.deadline = core.deadline
         if out.election_delay_max_ms is not None:
             # The runtime draws the delay from its rng; the following look_for_leader step
             # says when it ran. Until then: due now.
@@ -1333,6 +1331,8 @@ class Replayer:
         if base.divergence is not None:
             raise ReplayError(path, 1, f"the parent trace diverges: {base.divergence}")
         base.seq = 0
+        self._t0 = base.t_ms
+        """The clock before the first event (0, or where a fork's parent was)."""
         self._checkpoints: dict[int, ClusterState] = {0: base.clone()}
         self._state = base
         self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed by close()
@@ -1419,7 +1419,7 @@ class Replayer:
         return out
 
     def t_at(self, seq: int) -> float:
-        return 0.0 if seq <= 0 else self._times[min(seq, self.total) - 1]
+        return self._t0 if seq <= 0 else self._times[min(seq, self.total) - 1]
 
     def step(self, n: int = 1) -> int:
         """Apply the next `n` events (stopping at the end); returns the position."""
