@@ -130,12 +130,14 @@ def test_threaded_run_with_faults_replays_exactly(tmp_path: Path) -> None:
             "wait until stable within 10s",
             "isolate leader",
             "wait until leaders == 1 and looking == 1 within 10s",
-            "loss * 10%",
             "heal f1",
-            "crash 1",
+            "wait until settled within 20s",
+            "pause 2",
+            "partition 1,2|3,4,5 for=300ms",
+            "resume 2",
+            "crash leader",
             "wait until stable within 10s",
-            "heal",
-            "restart 1",
+            "restart all",
             "wait until settled within 20s",
         ):
             done = cluster.execute(line)

@@ -122,7 +122,8 @@ EXAMPLES = (
     Example(
         "threaded_faults",
         "Real threads on the wall clock (tick 50 ms): an election, an isolated leader, a"
-        " lossy stretch, a restart. Not deterministic, yet it replays exactly.",
+        " paused follower, a timed partition, a restart. Not deterministic, yet it replays"
+        " exactly.",
         """
         start
         wait until stable within 10s
@@ -131,7 +132,10 @@ EXAMPLES = (
         wait until leaders == 1 and looking == 1 within 10s
         heal
         wait until settled within 20s
-        loss * 10% for=300ms
+        pause 2
+        wait 100ms
+        resume 2
+        partition 1,2|3,4,5 for=500ms
         restart 1
         wait until settled within 20s
         """,
