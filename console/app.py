@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from functools import partial
 from typing import IO, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
+from textual.worker import Worker
 
 from console.backend import Backend, ReplayBackend, describe_exception, read_info
 from console.history import CommandHistory, history_path
@@ -125,7 +126,8 @@ class ZkfleApp(App[int]):
                 return
             self.adopt(backend)
 
-        self.run_worker(load(), group="replay")
+        work: Callable[[], Coroutine[None, None, None]] = load
+        _: Worker[None] = self.run_worker(work, group="replay")
 
     def _say(self, text: str, error: bool = False) -> None:
         screen = self.screen

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -23,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from console.backend import (
     Backend,
@@ -144,6 +146,8 @@ class ClusterScreen(Screen[None]):
         self._replay_clock = 0
         self._position = 0
         self._faults: dict[Sid, list[str]] = {}
+        self._asked_running: bool | None = None
+        self._asked_speed: float | None = None
         self.header = Header(id="header")
         self.ensemble = EnsembleTable(id="ensemble")
         self.detail = NodeDetail(id="detail")
@@ -213,6 +217,8 @@ class ClusterScreen(Screen[None]):
             return
         self._backend_error = None
         self.info = info
+        if not self._busy:  # every command has answered: the backend's word is the truth
+            self._asked_running = self._asked_speed = None
         if events:
             self._take(events)
         self.health.observe(view)
@@ -380,7 +386,9 @@ class ClusterScreen(Screen[None]):
             self._own_cmds[text] += 1
             self._busy.append(text)
             self.bar.say(Text(f"⋯ {text}", "dim"))
-            self.run_worker(self._execute(text), group="commands")
+            # a callable, not a coroutine: one that never starts (at exit) leaves no warning
+            work: Callable[[], Coroutine[None, None, None]] = partial(self._execute, text)
+            _: Worker[None] = self.run_worker(work, group="commands")
         return True
 
     async def _execute(self, text: str) -> None:
@@ -529,13 +537,18 @@ class ClusterScreen(Screen[None]):
         )
 
     def action_run_halt(self) -> None:
-        self.run_command("halt" if self.info.running else "run")
+        # Toggle from what was last asked for, not from the last frame: two quick presses
+        # must run and halt, not halt twice.
+        running = self._asked_running if self._asked_running is not None else self.info.running
+        self._asked_running = not running
+        self.run_command("run" if self._asked_running else "halt")
 
     def _speed(self, faster: bool) -> None:
-        now = self.info.speed
+        now = self._asked_speed or self.info.speed
         ladder = [s for s in SPEEDS if (s > now * 1.001 if faster else s < now * 0.999)]
         if ladder:
-            self.run_command(f"speed {(ladder[0] if faster else ladder[-1]):g}x")
+            self._asked_speed = ladder[0] if faster else ladder[-1]
+            self.run_command(f"speed {self._asked_speed:g}x")
 
     def action_faster(self) -> None:
         self._speed(True)
@@ -576,7 +589,8 @@ class ClusterScreen(Screen[None]):
         self.bar.open("command", "seek ")
 
     def action_fork(self) -> None:
-        self.run_worker(self._fork(), group="commands")
+        work: Callable[[], Coroutine[None, None, None]] = self._fork
+        _: Worker[None] = self.run_worker(work, group="commands")
 
     async def _fork(self) -> None:
         backend = self.backend

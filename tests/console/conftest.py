@@ -23,7 +23,7 @@ def history_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def wait_for(
-    pilot: Pilot[Any], condition: Callable[[], object], what: str = "", timeout: float = 5.0
+    pilot: Pilot[Any], condition: Callable[[], object], what: str = "", timeout: float = 30.0
 ) -> None:
     """Let the app run until `condition()` holds; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -31,6 +31,16 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.02)
+
+
+async def enter_command(pilot: Pilot[Any], text: str) -> None:
+    """`:` + the text + Enter, with the text inserted at once (typing key by key costs a
+    Pilot round trip per key; the tests that are about typing press every key)."""
+    await pilot.press("colon")
+    screen = cluster_screen(pilot)
+    assert screen.typing
+    screen.bar.input.insert_text_at_cursor(text)
+    await pilot.press("enter")
 
 
 def cluster_screen(pilot: Pilot[Any]) -> ClusterScreen:

@@ -15,7 +15,7 @@ from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandInput
 from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import LOG_CAP
-from tests.console.conftest import cell, cluster_screen, log_text, wait_for
+from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 from tests.console.fakes import FakeBackend, FakeReplay, recorded_failover
 
 
@@ -86,7 +86,7 @@ async def test_a_command_the_backend_refuses_changes_nothing_and_says_why() -> N
     fake = FakeBackend()
     async with ZkfleApp(fake).run_test(size=(100, 30)) as pilot:
         screen = cluster_screen(pilot)
-        await pilot.press("colon", *"crash 9", "enter")
+        await enter_command(pilot, "crash 9")
         await wait_for(pilot, lambda: fake.executed == ["crash 9"], "the command")
         await wait_for(pilot, lambda: "no node 9" in screen.bar.hint_text, "the error")
         assert cell(screen, 5, "state") == "LEADING"
@@ -119,8 +119,8 @@ async def test_completion_offers_verbs_node_ids_and_words() -> None:
 
 async def test_history_is_kept_across_runs(history_file: Path) -> None:
     async with ZkfleApp(FakeBackend()).run_test() as pilot:
-        await pilot.press("colon", *"status", "enter")
-        await pilot.press("colon", *"mark one", "enter")
+        await enter_command(pilot, "status")
+        await enter_command(pilot, "mark one")
         await wait_for(pilot, lambda: history_file.exists(), "the history file")
     fake = FakeBackend()
     async with ZkfleApp(fake).run_test() as pilot:
@@ -215,7 +215,7 @@ async def test_question_mark_opens_help_generated_from_the_grammar() -> None:
         assert "Crash" in body  # the keys
         await pilot.press("escape")
         screen = cluster_screen(pilot)
-        await pilot.press("colon", *"help heal", "enter")
+        await enter_command(pilot, "help heal")
         assert isinstance(pilot.app.screen, HelpScreen)
         body = pilot.app.screen.plain
         assert "heal [all|f<id>]" in body
@@ -259,7 +259,7 @@ async def test_backend_failures_are_messages_and_the_console_recovers() -> None:
             raise KeyError(text)
 
         fake.execute = broken  # type: ignore[method-assign]
-        await pilot.press("colon", *"status", "enter")
+        await enter_command(pilot, "status")
         await wait_for(pilot, lambda: "internal error: KeyError" in screen.bar.hint_text)
         assert pilot.app.is_running
 
@@ -295,7 +295,7 @@ async def test_a_message_storm_on_nine_nodes_is_capped_and_coalesced() -> None:
         assert fake.view_calls - calls < 10  # one view per frame, not per event
         assert len(screen.log_view.lines) <= LOG_CAP + LOG_CAP // 4
         assert screen.log_view.lines[-1].seq == len(fake.events)
-        await pilot.press("colon", *"crash 9", "enter")
+        await enter_command(pilot, "crash 9")
         await wait_for(pilot, lambda: cell(screen, 9, "state") == "down", "still responsive")
 
 
@@ -346,9 +346,9 @@ async def test_replay_on_the_command_line_opens_the_trace_or_says_why_not() -> N
     app = ZkfleApp(fake, open_replay=opener)
     async with app.run_test(size=(100, 30)) as pilot:
         live = cluster_screen(pilot)
-        await pilot.press("colon", *"replay bad.jsonl", "enter")
+        await enter_command(pilot, "replay bad.jsonl")
         await wait_for(pilot, lambda: "bad.jsonl:3: not JSON" in live.bar.hint_text)
-        await pilot.press("colon", *"replay traces/x.jsonl", "enter")
+        await enter_command(pilot, "replay traces/x.jsonl")
         await wait_for(pilot, lambda: pilot.app.screen is not live, "the replay screen")
         replay = cluster_screen(pilot)
         assert replay.replay
@@ -361,7 +361,7 @@ async def test_quit_closes_every_backend_and_names_the_traces() -> None:
     fake = FakeBackend()
     app = ZkfleApp(fake)
     async with app.run_test() as pilot:
-        await pilot.press("colon", *"quit", "enter")
+        await enter_command(pilot, "quit")
         await wait_for(pilot, lambda: not pilot.app.is_running, "exit")
     traces = app.close_backends()
     assert fake.closed

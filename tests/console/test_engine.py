@@ -16,7 +16,7 @@ from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
 from engine.replay import Replayer
 from engine.vote import ServerState
-from tests.console.conftest import cell, cluster_screen, log_text, wait_for
+from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 
 
 @pytest.fixture
@@ -49,13 +49,13 @@ async def test_the_console_drives_a_simulated_cluster(sim_cluster: Cluster) -> N
         assert "r1 n5" in screen.timeline.text
         await pilot.press("5", "c")
         await wait_for(pilot, lambda: cell(screen, 5, "state") == "down", "n5 down")
-        await pilot.press("colon", *"wait until stable", "enter")
+        await enter_command(pilot, "wait until stable")
         await wait_for(pilot, lambda: cell(screen, 4, "state") == "LEADING", "n4 leads")
         await wait_for(pilot, lambda: "r2 n4" in screen.timeline.text, "the second election")
         log = log_text(screen)
         assert "n5 ▼ crash" in log
         assert "› wait until stable  stable: holds" in log
-        await pilot.press("colon", *"expect leader == 5", "enter")
+        await enter_command(pilot, "expect leader == 5")
         await wait_for(pilot, lambda: "did not hold" in screen.bar.hint_text, "the failed expect")
 
 
@@ -128,7 +128,7 @@ async def test_the_console_replays_a_recorded_failover(replayer: Replayer) -> No
         await wait_for(pilot, lambda: replayer.position == crash_mark, "the first mark")
         await wait_for(pilot, lambda: cell(screen, 5, "state") == "LEADING")
         await wait_for(pilot, lambda: "recvset (5)" in screen.detail.plain, "n1's recvset")
-        await pilot.press("colon", *"break when n4.state == LEADING", "enter")
+        await enter_command(pilot, "break when n4.state == LEADING")
         await wait_for(pilot, lambda: replayer.breakpoints, "the breakpoint")
         await pilot.press("space")
         await wait_for(pilot, lambda: replayer.stop_reason is not None, "the breakpoint hit", 20)
@@ -145,5 +145,5 @@ async def test_the_console_replays_a_recorded_failover(replayer: Replayer) -> No
         live = cluster_screen(pilot)
         await wait_for(pilot, lambda: "LIVE" in live.header.text, "the live header")
         assert not live.replay
-        await pilot.press("colon", *"wait until stable", "enter")
+        await enter_command(pilot, "wait until stable")
         await wait_for(pilot, lambda: cell(live, 4, "state") == "LEADING", "n4 leads", 20)

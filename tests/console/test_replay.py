@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from console.app import ZkfleApp
 from engine.vote import ServerState
-from tests.console.conftest import cell, cluster_screen, log_text, wait_for
+from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 from tests.console.fakes import FakeBackend, FakeReplay, recorded_failover
 
 
@@ -29,7 +29,7 @@ async def test_replay_steps_forward_and_back_and_shows_the_recvset_there() -> No
         assert replay.executed == ["step"]
         # n1 decides for n5 in the first election: its recvset has five votes
         decided = first_seq(source, lambda v: v.node(1).state == ServerState.FOLLOWING)
-        await pilot.press("colon", *f"seek {decided}", "enter")
+        await enter_command(pilot, f"seek {decided}")
         await wait_for(pilot, lambda: f"seq {decided}/" in screen.position_bar.text, "the seek")
         await wait_for(pilot, lambda: cell(screen, 1, "state") == "FOLLOWING")
         assert screen.ensemble.selected_sid == 1
@@ -54,7 +54,7 @@ async def test_a_breakpoint_stops_playback_at_the_right_seq() -> None:
     expected = first_seq(source, lambda v: v.node(4).state == ServerState.LEADING)
     async with ZkfleApp(replay).run_test(size=(120, 40)) as pilot:
         screen = cluster_screen(pilot)
-        await pilot.press("colon", *"break when n4.state == LEADING", "enter")
+        await enter_command(pilot, "break when n4.state == LEADING")
         await wait_for(pilot, lambda: replay.breakpoints, "the breakpoint")
         await wait_for(pilot, lambda: "b1 when n4.state == LEADING" in screen.position_bar.text)
         await pilot.press("plus", "plus")  # faster: 2x, then 5x
@@ -82,7 +82,7 @@ async def test_marks_are_shown_and_brackets_seek_to_them() -> None:
         await wait_for(pilot, lambda: replay.position == marks[1], "the second mark")
         await pilot.press("left_square_bracket")
         await wait_for(pilot, lambda: replay.position == marks[0], "back to the first")
-        await pilot.press("colon", *'seek "after failover"', "enter")
+        await enter_command(pilot, 'seek "after failover"')
         await wait_for(pilot, lambda: replay.position == marks[1], "seek by label")
 
 
@@ -94,7 +94,7 @@ async def test_a_replay_is_read_only() -> None:
         await pilot.pause()
         assert replay.executed == []
         assert screen.check_action("crash", ()) is False
-        await pilot.press("colon", *"crash 1", "enter")
+        await enter_command(pilot, "crash 1")
         await wait_for(pilot, lambda: "read-only" in screen.bar.hint_text, "the refusal")
 
 
@@ -104,7 +104,7 @@ async def test_fork_switches_to_a_live_cluster_at_the_current_step() -> None:
     after_failover = first_seq(source, lambda v: v.node(4).state == ServerState.LEADING)
     async with ZkfleApp(replay).run_test(size=(120, 40)) as pilot:
         screen = cluster_screen(pilot)
-        await pilot.press("colon", *f"seek {after_failover}", "enter")
+        await enter_command(pilot, f"seek {after_failover}")
         await wait_for(pilot, lambda: replay.position == after_failover)
         await pilot.press("f")
         await wait_for(pilot, lambda: pilot.app.screen is not screen, "the live screen")
@@ -116,7 +116,7 @@ async def test_fork_switches_to_a_live_cluster_at_the_current_step() -> None:
         assert "fork.jsonl" in live.header.text
         assert cell(live, 4, "state") == "LEADING"
         assert cell(live, 5, "state") == "down"
-        await pilot.press("colon", *"restart 5", "enter")
+        await enter_command(pilot, "restart 5")
         await wait_for(pilot, lambda: cell(live, 5, "state") == "FOLLOWING", "n5 rejoins")
         assert replay.position == after_failover  # the replay itself is unchanged
         await pilot.press("ctrl+w")
