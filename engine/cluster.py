@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from engine.predicates import CommandError, Predicate
 from engine.record import durable_json, vote_json
 from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
-from engine.sim import Simulation
+from engine.sim import Simulation, SimulationStuckError
 from engine.trace import TraceWriter, default_trace_path, make_header
 from engine.view import ClusterView
 from engine.vote import ServerState, Sid, zxid_hex
@@ -399,6 +400,14 @@ class Cluster:
                 result = self._dispatch(command)
             except (CommandError, DurableError) as e:
                 result = CommandResult(False, str(e), command)
+            except SimulationStuckError as e:
+                result = CommandResult(
+                    False, f"{command.verb}: the simulation stopped: {e}", command
+                )
+            except Exception as e:  # an engine bug must not take the console down with it
+                where = traceback.extract_tb(e.__traceback__)[-1]
+                detail = f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"
+                result = CommandResult(False, f"{command.verb}: internal error: {detail}", command)
             self._record_cmd(text if text is not None else command.text, result)
             return result
 
