@@ -293,7 +293,7 @@ def _body(
         return body
     if kind == "fault":
         return Text.assemble(
-            ("⚡ ", "bold red"), (f"{e.get('id', '?')} ", "bold"), str(e.get("text", ""))
+            ("fault ", "bold red"), (f"{e.get('id', '?')} ", "bold"), str(e.get("text", ""))
         )
     if kind == "heal":
         ids = e.get("ids")
@@ -317,7 +317,7 @@ def _body(
         return Text(f"{me} ▼ {e.get('reason', 'stopped')}", "bold red")
     if kind == "invariant":
         return Text.assemble(
-            ("‼ ", "bold red"),
+            ("!! ", "bold red"),
             (f"{e.get('name', '?')} violated", "bold red"),
             f": {e.get('detail', '')}",
         )

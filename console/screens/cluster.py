@@ -69,7 +69,7 @@ NODE_KEYS = frozenset(
     | {"deliver", "drop", "hold"}
 )
 """Actions that change the cluster (refused in a replay)."""
-REPLAY_KEYS = frozenset({"step", "back", "prev_mark", "next_mark", "goto", "fork"})
+REPLAY_KEYS = frozenset({"step", "back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
 SIM_KEYS = frozenset({"run_halt", "faster", "slower"})
 TYPING_OFF = (
     NODE_KEYS
@@ -584,6 +584,13 @@ class ClusterScreen(Screen[None]):
             self.run_command(f"seek {after[0]}")
         else:
             self.bar.say("no mark after this position", error=True)
+
+    def action_seek_selected(self) -> None:
+        line = self.log_view.selected
+        if line is None:
+            self.bar.say("select a line in the log first (l, then ↑/↓)", error=True)
+        else:
+            self.run_command(f"seek {line.seq}")
 
     def action_goto(self) -> None:
         self.bar.open("command", "seek ")

@@ -183,7 +183,12 @@ class NodeDetail(VerticalScroll):
             ),
         )
         sends = Text()
-        for peer, depth in node.send_queues:
+        queues = node.send_queues
+        if len(queues) > 9:  # a big cluster: the busy queues only
+            idle = sum(1 for _, depth in queues if not depth)
+            queues = tuple((p, d) for p, d in queues if d)
+            sends.append(f"({idle} empty) ", "dim")
+        for peer, depth in queues:
             sends.append(f"{peer}:")
             sends.append_text(val(("sq", peer), depth, str(depth), "bold yellow" if depth else ""))
             sends.append(" ")
@@ -236,7 +241,7 @@ class NodeDetail(VerticalScroll):
             pad_edge=False,
             header_style="dim",
         )
-        for col in ("sid", "leader", "zxid", "round", "epoch", "state"):
+        for col in ("sid", "leader", "zxid", "rnd", "ep", "state"):
             table.add_column(col, no_wrap=True)
         track = self._tracker
         members = frozenset(peer for peer, _ in votes)

@@ -80,7 +80,7 @@ def flags_text(node: NodeView, faults: list[str]) -> Text:
     if node.finalizing:
         text.append("fin ", "yellow")
     if faults:
-        text.append("⚡" + ",".join(faults), "bold red")
+        text.append(",".join(faults), "bold red")
     return text
 
 

@@ -68,6 +68,10 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("pagedown", "cursor(10)", show=False),
         Binding("home", "first", show=False),
         Binding("end", "last", "Follow", show=False),
+        Binding("d", "screen.deliver", "Deliver msg"),
+        Binding("x", "screen.drop", "Drop msg"),
+        Binding("h", "screen.hold", "Hold link"),
+        Binding("enter", "screen.seek_selected", "Seek here"),
     ]
 
     show_verbose: var[bool] = var(False)
@@ -211,7 +215,7 @@ class MessageLog(ScrollView, can_focus=True):
     def action_cursor(self, delta: int) -> None:
         if not self._shown:
             return
-        start = len(self._shown) - 1 if self._cursor is None else self._cursor
+        start = len(self._shown) if self._cursor is None else self._cursor
         self.select_index(start + delta)
 
     def action_first(self) -> None:

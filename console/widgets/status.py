@@ -88,7 +88,7 @@ class Header(Widget):
         pieces: list[tuple[int, Text]] = [(0, mode), (1, clock), (1, seq)]
         if info.runtime == "sim" or info.mode == "replay":
             run = Text(
-                "▶ " if info.running else "⏸ ", "bold green" if info.running else "bold yellow"
+                "▶ " if info.running else "‖ ", "bold green" if info.running else "bold yellow"
             )
             run.append(f"{info.speed:g}x")
             pieces.append((2, run))
@@ -123,7 +123,7 @@ class Header(Widget):
                 )
             )
         if info.trace_path:
-            verb = "⏺ " if info.mode == "live" else "▤ "
+            verb = "● " if info.mode == "live" else "▤ "
             used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
             room = max(12, width - used - 2)
             pieces.append(
@@ -261,7 +261,7 @@ class PositionBar(Widget):
             return Text()
         position, total, running, speed, marks, breaks, why = self._state
         head = Text.assemble(
-            ("▶ " if running else "⏸ ", "bold green" if running else "bold yellow"),
+            ("▶ " if running else "‖ ", "bold green" if running else "bold yellow"),
             (f"seq {position}/{total}", "bold"),
             f" {speed:g}x ",
         )

@@ -151,7 +151,7 @@ async def test_keys_act_on_the_selected_node() -> None:
         await pilot.press("p")
         await wait_for(pilot, lambda: "paused" not in cell(screen, 3, "flags"), "n3 resumed")
         await pilot.press("i")
-        await wait_for(pilot, lambda: "⚡f2" in cell(screen, 3, "flags"), "n3 isolated")
+        await wait_for(pilot, lambda: "f2" in cell(screen, 3, "flags"), "n3 isolated")
         assert cell(screen, 3, "state") == "LOOKING"
         await pilot.press("i")
         await wait_for(pilot, lambda: cell(screen, 3, "state") == "FOLLOWING", "n3 healed")
@@ -167,6 +167,31 @@ async def test_keys_act_on_the_selected_node() -> None:
             "heal f2",
             "mark",
         ]
+
+
+async def test_message_keys_act_on_the_message_selected_in_the_log() -> None:
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(100, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await pilot.press("x")  # nothing selected in the log yet
+        assert "select a message in the log first" in screen.bar.hint_text
+        await pilot.press("l")
+        assert screen.focused is screen.log_view
+        sends = [line for line in screen.log_view.shown if line.kind == "send"]
+        last_send = sends[-1]
+        index = screen.log_view.shown.index(last_send)
+        await pilot.press(*["up"] * (len(screen.log_view.shown) - index))
+        assert screen.log_view.selected is last_send
+        assert f"x drop {last_send.msg}" in screen.bar.hint_text
+        await pilot.press("x", "d", "h")
+        await wait_for(pilot, lambda: len(fake.executed) == 3, "three commands")
+        src, dst = last_send.link or (0, 0)
+        assert fake.executed == [
+            f"drop {last_send.msg}",
+            f"deliver {last_send.msg}",
+            f"hold {src}->{dst}",
+        ]
+        assert "not in flight" in log_text(screen)
 
 
 async def test_single_keys_are_off_while_the_command_line_has_the_focus() -> None:
@@ -311,7 +336,7 @@ async def test_lamps_follow_invariants_and_stability() -> None:
             "invariant", name="LeaderHasQuorum", ok=False, detail="n2 led alone", at=3, node=2
         )
         await wait_for(pilot, lambda: "LeaderHasQuorum at seq" in screen.header.text)
-        assert "‼ LeaderHasQuorum violated: n2 led alone" in log_text(screen)
+        assert "!! LeaderHasQuorum violated: n2 led alone" in log_text(screen)
 
 
 async def test_the_palette_offers_the_commands() -> None:

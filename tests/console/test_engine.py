@@ -63,21 +63,13 @@ async def test_the_console_on_a_threaded_cluster() -> None:
     cluster = Cluster(ClusterOptions(nodes=3, runtime="threaded", seed=3, record=False))
     try:
         cluster.start()
-        async with ZkfleApp(cluster).run_test(size=(100, 30)) as pilot:
+        async with ZkfleApp(cluster).run_test(size=(130, 30)) as pilot:
             screen = cluster_screen(pilot)
-            await wait_for(
-                pilot,
-                lambda: (
-                    "leader n3" in screen.health.liveness(screen.cluster_view)[1]
-                    if screen.cluster_view
-                    else False
-                ),
-                "a leader",
-                10,
-            )
+            await wait_for(pilot, lambda: "leader n3" in screen.header.text, "a leader", 30)
             assert cell(screen, 3, "state") == "LEADING"
             await pilot.press("3", "c")
-            await wait_for(pilot, lambda: cell(screen, 2, "state") == "LEADING", "failover", 10)
+            await wait_for(pilot, lambda: cell(screen, 2, "state") == "LEADING", "failover", 30)
+            assert cell(screen, 3, "state") == "down"
     finally:
         cluster.close()
 

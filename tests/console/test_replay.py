@@ -86,6 +86,20 @@ async def test_marks_are_shown_and_brackets_seek_to_them() -> None:
         await wait_for(pilot, lambda: replay.position == marks[1], "seek by label")
 
 
+async def test_enter_on_a_log_line_seeks_there() -> None:
+    replay = FakeReplay(recorded_failover())
+    async with ZkfleApp(replay).run_test(size=(100, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await enter_command(pilot, "seek 40")
+        await wait_for(pilot, lambda: screen.last_seq == 40, "the log up to 40")
+        await pilot.press("l", "up", "up", "up")
+        target = screen.log_view.selected
+        assert target is not None
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: replay.position == target.seq, "the seek")
+        assert replay.executed[-1] == f"seek {target.seq}"
+
+
 async def test_a_replay_is_read_only() -> None:
     replay = FakeReplay(recorded_failover())
     async with ZkfleApp(replay).run_test(size=(100, 30)) as pilot:
