@@ -1,0 +1,208 @@
+"""`zkfle bench` (engine.bench): every mode runs end to end with tiny parameters.
+
+Smoke tests only: timed targets are what the benchmark reports, never assertions here
+(HACKING). What is asserted is the shape of the results, that the measurements describe
+what happened (a leader, an established quorum, a verified trace), and that real
+ZooKeeper's figures are read from its measuring script when there is one - a stand-in
+script here, so that no JVM starts in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from engine import bench
+from engine.cluster import Cluster, ClusterOptions
+
+
+def run_bench(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
+    parser = argparse.ArgumentParser(prog="zkfle")
+    bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    status = bench.cmd_bench(parser.parse_args(["bench", *argv]))
+    out = capsys.readouterr().out
+    return status, orjson.loads(out) if "--json" in argv else out
+
+
+FAST = ("--reps", "1", "--idle-wait", "0", "--quiet")
+
+
+def test_election_reports_took_stable_and_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    status, result = run_bench(capsys, "election", "--sizes", "3", *FAST, "--json")
+    assert status == 0
+    assert result["bench"] == "election"
+    assert result["floor_ms"] == 200.0
+    (row,) = result["election"]
+    assert (row["n"], row["reps"], row["ok"], row["leaders"]) == (3, 1, 1, [3])
+    assert row["took_ms"]["median"] >= 200.0  # a decision waits finalizeWait at least
+    assert row["stable_ms"]["median"] >= row["took_ms"]["median"] - 1.0
+    assert row["took_floor_ratio"] == round(row["took_ms"]["median"] / 200.0, 2)
+    assert row["messages"]["sent_to_peers"]["median"] >= 6  # everybody told the others
+    assert "zookeeper" not in row
+    assert result["machine"]["nproc"] >= 1
+
+
+def test_failover_elects_another_leader(capsys: pytest.CaptureFixture[str]) -> None:
+    status, result = run_bench(capsys, "failover", "--sizes", "3", *FAST, "--json")
+    assert status == 0
+    (first,) = result["election"]
+    (after,) = result["failover"]
+    assert first["leaders"] == [3]
+    assert after["leaders"] == [2]
+    assert after["ok"] == 1
+    assert after["took_ms"]["median"] >= 200.0
+
+
+def test_the_text_table_names_the_floor_and_the_columns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out = run_bench(capsys, "election", "--sizes", "3", *FAST)
+    assert status == 0
+    assert "floor 200 ms" in out
+    assert "x floor" in out
+    assert "ours/ZK" in out
+    assert any(line.split()[:1] == ["3"] for line in out.splitlines())
+
+
+def test_sim_counts_five_node_elections(capsys: pytest.CaptureFixture[str]) -> None:
+    status, result = run_bench(capsys, "sim", "--seconds", "0.05", "--json")
+    assert status == 0
+    assert result["elections"] >= 1
+    assert result["failed"] == 0
+    assert result["nodes"] == 5
+    assert result["events_per_election"] > 100
+    assert result["virtual_ms"]["min"] >= 200.0
+
+
+def test_verify_re_executes_a_generated_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    status, result = run_bench(capsys, "verify", "--events", "1500", "--json")
+    assert status == 0
+    assert result["timed"]["ok"]
+    assert result["events"] >= 1500
+    assert result["peak_traced_bytes_full"] >= result["peak_traced_bytes_quarter"] > 0
+
+
+def test_verify_takes_an_existing_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "given.jsonl"
+    written = bench.make_trace(trace, 800, nodes=3)
+    status, result = run_bench(capsys, "verify", "--trace", str(trace), "--json")
+    assert status == 0
+    assert result["events"] == written
+    assert result["timed"]["events"] == written
+
+
+def test_recording_compares_with_and_without_a_trace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result = run_bench(
+        capsys, "recording", "--sizes", "3", *FAST, "--sim-elections", "2", "--json"
+    )
+    assert status == 0
+    (row,) = result["threaded"]
+    assert row["took_ms"]["no_trace"]["n"] == 1
+    assert row["took_ms"]["trace"]["n"] == 1
+    assert isinstance(row["took_cost"], float)
+    assert result["sim"]["elections"] == 2
+    assert result["sim"]["cpu_s_trace"] > 0
+
+
+def test_console_counts_frames_under_a_storm(capsys: pytest.CaptureFixture[str]) -> None:
+    status, result = run_bench(
+        capsys, "console", "--seconds", "0.5", "--nodes", "3", "--reps", "1", "--json"
+    )
+    assert status == 0
+    if not result["available"]:
+        pytest.skip(result["reason"])
+    assert result["frames"] >= 1
+    assert result["storm_events"] > 0
+    assert result["took_ms_headless"]["n"] == 1
+    assert result["took_ms_console"]["n"] == 1
+
+
+FAKE_MEASURE = """\
+import argparse, json
+ap = argparse.ArgumentParser()
+for opt in ("--sizes", "--reps", "--out", "--idle-threshold", "--idle-wait"):
+    ap.add_argument(opt)
+a = ap.parse_args()
+def s(v):
+    return {"median": v, "min": v, "max": v, "n": 1}
+summary = {n: {"ok": 1, "initial.zk_took_max_ms": s(400.0), "initial.zk_took_leader_ms": s(390.0),
+               "initial.log_fle_span_ms": s(420.0), "initial.msgs.sent": s(12),
+               "failover.zk_took_max_ms": s(300.0), "failover.zk_took_new_leader_ms": s(290.0),
+               "failover.wall_new_leader_serving_ms": s(350.0)}
+           for n in a.sizes.split(",")}
+print("N=3 rep=0 leader=3 (stand-in)")
+json.dump({"meta": {"zookeeper_deb": "stand-in"}, "summary": summary}, open(a.out, "w"))
+"""
+
+
+def test_zk_figures_come_from_the_measuring_script(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "measure.py"
+    script.write_text(FAKE_MEASURE, encoding="utf-8")
+    monkeypatch.setattr(bench, "ZK_JAR", Path(sys.executable))  # "installed"
+    status, result = run_bench(
+        capsys, "zk", "--sizes", "3", *FAST, "--zk-measure", str(script), "--json"
+    )
+    assert status == 0
+    assert result["zookeeper"] == {"zookeeper_deb": "stand-in"}
+    (first,) = result["election"]
+    (after,) = result["failover"]
+    assert first["zookeeper"]["took_max_ms"]["median"] == 400.0
+    assert first["took_zk_ratio"] == round(first["took_ms"]["median"] / 400.0, 2)
+    assert after["zookeeper"]["wall_ms"]["median"] == 350.0
+    assert after["stable_zk_ratio"] == round(after["stable_ms"]["median"] / 350.0, 2)
+
+
+def test_without_zookeeper_ours_are_still_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(bench.ZK_MEASURE_ENV, str(tmp_path / "absent.py"))
+    monkeypatch.setattr(bench, "ZK_JAR", Path(sys.executable))
+    status, result = run_bench(capsys, "election", "--sizes", "3", *FAST, "--zk", "--json")
+    assert status == 0
+    assert "no ZooKeeper measuring script" in result["zookeeper_note"]
+    assert result["election"][0]["ok"] == 1
+    monkeypatch.setattr(bench, "ZK_JAR", tmp_path / "zookeeper.jar")
+    status, out = run_bench(capsys, "election", "--sizes", "3", *FAST, "--zk")
+    assert status == 0
+    assert "ZooKeeper not measured: ZooKeeper is not installed" in out
+
+
+def test_the_probe_sees_stability_when_the_cluster_view_does() -> None:
+    """The instant the probe reports is the first at which ClusterView.stable holds."""
+    options = ClusterOptions(nodes=5, runtime="sim", seed=11, record=False)
+    with Cluster(options) as cluster:
+        probe = bench.StabilityProbe(cluster.recorder)
+        cluster.recorder.listeners.append(probe)
+        probe.arm()
+        cluster.start()
+        assert cluster.wait_for(probe.done.is_set, 10_000)
+        assert probe.leader == 5
+        assert cluster.view().stable
+        assert cluster.host.stable_leader() == 5
+        assert probe.t_stable == cluster.host.now()
+        assert probe.elapsed_ms is not None
+        assert probe.elapsed_ms >= 200.0
+        assert cluster.wait_until(lambda v: v.settled, 10_000)
+        probe.arm(not_leader=5)
+        cluster.execute("crash 5")
+        assert cluster.wait_for(probe.done.is_set, 10_000)
+        assert probe.leader == 4  # settled: every follower has the new epoch
+        assert cluster.host.stable_leader() == 4
+
+
+def test_bad_sizes_are_refused() -> None:
+    parser = argparse.ArgumentParser(prog="zkfle")
+    bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "election", "--sizes", "3,x"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "election", "--sizes", "0"])
