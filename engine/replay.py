@@ -515,12 +515,13 @@ def _verify_loop(
     try:
         for event in trace:
             n += 1
-            if event["kind"] == "step":
+            kind = event["kind"]
+            if kind == "step":
                 divergence = step(event)[1]
-            else:
-                divergence = apply(event)
-            if divergence is not None:
-                return n, divergence
+                if divergence is not None:
+                    return n, divergence
+            elif kind == "boot" or kind == "stop":
+                apply(event)
             if feed is not None:
                 feed(event)
             if progress is not None and not n % 100_000:
