@@ -91,7 +91,9 @@ class Backend(Protocol):
 
         The console handles `help`, `quit` and `replay` itself and validates every line with
         `engine.commands.parse` before it calls this, but a backend must still answer any
-        text with a CommandResult and never raise for bad input."""
+        text with a CommandResult and never raise for bad input. Every command it runs is
+        recorded as a `cmd` event (`text`, `ok`, and `result` or `error` with the whole
+        output): that event is how the command and its output appear in the log."""
         ...
 
     def events_after(self, seq: int) -> list[Event]:

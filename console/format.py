@@ -115,6 +115,9 @@ VERBOSE_KINDS = frozenset({"step", "zsend", "zdeliver", "conn", "snapshot"})
 QUIET_KINDS = frozenset({"snapshot"})
 """Kinds never shown as a line."""
 
+MAX_OUTPUT_LINES = 60
+"""The most lines of one command's output the log shows (the trace has all of it)."""
+
 _NodeState = tuple[str, str, int, object]
 """What a node's last `state` event said: state, zab phase, logicalclock, current epoch."""
 
@@ -243,6 +246,21 @@ class EventFormatter:
         except Exception as exc:  # a strange event must not break the log
             seq = _int(e.get("seq")) or 0
             return LogLine(seq, 0.0, "?", Text(f"unreadable event ({exc}): {dict(e)!r}", "red"))
+
+    def lines(self, event: Mapping[str, Any]) -> list[LogLine]:
+        """`line(event)`, plus one line per further line of a command's output."""
+        line = self.line(event)
+        if line is None:
+            return []
+        out = [line]
+        if line.kind == "cmd":
+            ok = bool(event.get("ok", True))
+            detail = event.get("result") if ok else event.get("error")
+            if isinstance(detail, str) and "\n" in detail:
+                style = "cyan" if ok else "red"
+                rest = detail.splitlines()[1:MAX_OUTPUT_LINES]
+                out += [LogLine(line.seq, line.t_ms, "cmd", Text("  " + r, style)) for r in rest]
+        return out
 
     def format(self, event: Mapping[str, Any]) -> LogLine | None:
         """The line for one event with its text made now."""

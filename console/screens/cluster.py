@@ -11,7 +11,6 @@ the ones that only move around the screen.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -139,7 +138,6 @@ class ClusterScreen(Screen[None]):
         self.formatter = EventFormatter()
         self.elections = ElectionsTracker()
         self.health = HealthTracker()
-        self._own_cmds: Counter[str] = Counter()
         self._busy: list[str] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-command")
         self._backend_error: str | None = None
@@ -217,6 +215,7 @@ class ClusterScreen(Screen[None]):
             return
         self._backend_error = None
         self.info = info
+        self.bar.set_trace(info.trace_path, self.replay)
         if not self._busy:  # every command has answered: the backend's word is the truth
             self._asked_running = self._asked_speed = None
         if events:
@@ -273,14 +272,7 @@ class ClusterScreen(Screen[None]):
         tail = events[-2 * LOG_CAP :]
         lines: list[LogLine] = []
         for event in tail:
-            if event.get("kind") == "cmd":
-                text = str(event.get("text", ""))
-                if self._own_cmds[text] > 0:
-                    self._own_cmds[text] -= 1
-                    continue
-            line = self.formatter.line(event)
-            if line is not None:
-                lines.append(line)
+            lines += self.formatter.lines(event)
         self.log_view.add(lines)
         if timeline:
             self.timeline.set_elections(self.elections.elections)
@@ -383,7 +375,6 @@ class ClusterScreen(Screen[None]):
         elif isinstance(command, Replay):
             self.zkfle.open_replay(command.file)
         else:
-            self._own_cmds[text] += 1
             self._busy.append(text)
             self.bar.say(Text(f"⋯ {text}", "dim"))
             # a callable, not a coroutine: one that never starts (at exit) leaves no warning
@@ -411,8 +402,10 @@ class ClusterScreen(Screen[None]):
             head.append(f"  {lines[0]}", "red")
             head.stylize("red", 0, 2)
             self.bar.say(Text.assemble(("✗ ", "bold"), lines[0]), error=True)
-        if self.replay and len(lines) == 1:
-            return  # moving through a replay is not part of the recorded story
+        if not self.replay or len(lines) == 1:
+            # A live backend records every command as a `cmd` event, which the log shows
+            # in its place; moving through a replay is not part of the recorded story.
+            return
         notes = [self._note(head)]
         notes += [
             self._note(Text("  " + line, "cyan" if result.ok else "red")) for line in lines[1:]

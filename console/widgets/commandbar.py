@@ -269,6 +269,7 @@ class CommandBar(Vertical):
         self.prompt = Label(":", id="prompt")
         self._status: Text | None = None
         self._error = False
+        self._idle = "press : for a command, / to filter, ? for help"
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -302,8 +303,20 @@ class CommandBar(Vertical):
         self.prompt.update(":")
         with self.input.prevent(Input.Changed):
             self.input.value = ""
-        self.input.placeholder = "press : for a command, / to filter, ? for help"
+        self.input.placeholder = self._idle
         self.input.history.reset()
+
+    def set_trace(self, path: str | None, replaying: bool) -> None:
+        """Name the trace in the idle command line (the header may lack the room)."""
+        if replaying:
+            where = f"replaying {path} · " if path else ""
+        else:
+            where = f"● recording to {path} · " if path else "not recording · "
+        idle = where + "press : for a command, / to filter, ? for help"
+        if idle != self._idle:
+            self._idle = idle
+            if not self.input.has_focus:
+                self.input.placeholder = idle
 
     # --- the hint line ----------------------------------------------------------------------
 

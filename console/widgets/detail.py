@@ -19,11 +19,14 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from console.format import STATE_STYLES, ms_text, state_text
+from console.format import STATE_SHORT, STATE_STYLES, ms_text, state_text
 from engine.view import NodeView
 from engine.vote import Sid, Vote, zxid_hex
 
 HOLD_S = 1.5
+COMPACT_BELOW = 50
+"""Below this width the pane abbreviates (r2 for round 2, K/F/L/O for states)."""
+VOTE_COLUMNS = ("sid", "leader", "zxid", "round", "epoch", "state")
 _NEW = object()
 CHANGED = "bold black on yellow"
 
@@ -106,6 +109,7 @@ class NodeDetail(VerticalScroll):
         if node is None:
             return Text("no node selected", "dim")
         sid = node.sid
+        compact = 0 < self.size.width < COMPACT_BELOW
         track = self._tracker
 
         def val(name: Hashable, value: object, text: str | Text, style: str = "") -> Text:
@@ -147,7 +151,7 @@ class NodeDetail(VerticalScroll):
                     val("p.leader", p.leader, f"n{p.leader}", "bold"),
                     " ",
                     val("p.zxid", p.zxid, zxid_hex(p.zxid)),
-                    " epoch ",
+                    " e" if compact else " epoch ",
                     val("p.epoch", p.peer_epoch, str(p.peer_epoch)),
                 ),
             )
@@ -159,9 +163,9 @@ class NodeDetail(VerticalScroll):
                     val("v.leader", v.leader, f"n{v.leader}", "bold"),
                     " ",
                     val("v.zxid", v.zxid, zxid_hex(v.zxid)),
-                    " round ",
+                    " r" if compact else " round ",
                     val("v.round", v.election_epoch, str(v.election_epoch)),
-                    " epoch ",
+                    " e" if compact else " epoch ",
                     val("v.epoch", v.peer_epoch, str(v.peer_epoch)),
                 ),
             )
@@ -219,8 +223,8 @@ class NodeDetail(VerticalScroll):
         return Group(
             title,
             grid,
-            self._votes("recvset", sid, node.recvset, now, hold),
-            self._votes("outofelection", sid, node.outofelection, now, hold),
+            self._votes("recvset", sid, node.recvset, now, hold, compact),
+            self._votes("outofelection", sid, node.outofelection, now, hold, compact),
         )
 
     def _votes(
@@ -230,6 +234,7 @@ class NodeDetail(VerticalScroll):
         votes: tuple[tuple[Sid, Vote], ...],
         now: float,
         hold: float,
+        compact: bool,
     ) -> RenderableType:
         table = Table(
             title=f"{name} ({len(votes)})",
@@ -241,7 +246,8 @@ class NodeDetail(VerticalScroll):
             pad_edge=False,
             header_style="dim",
         )
-        for col in ("sid", "leader", "zxid", "rnd", "ep", "state"):
+        columns = ("sid", "ldr", "zxid", "rnd", "ep", "st") if compact else VOTE_COLUMNS
+        for col in columns:
             table.add_column(col, no_wrap=True)
         track = self._tracker
         members = frozenset(peer for peer, _ in votes)
@@ -256,11 +262,12 @@ class NodeDetail(VerticalScroll):
                 ("zxid", vote.zxid, zxid_hex(vote.zxid)),
                 ("round", vote.election_epoch, str(vote.election_epoch)),
                 ("epoch", vote.peer_epoch, str(vote.peer_epoch)),
-                ("state", vote.state, vote.state.name),
+                ("state", vote.state, STATE_SHORT[vote.state.name] if compact else vote.state.name),
             )
             row: list[Text] = [Text(f"n{peer}", "bold")]
             for field, value, text in fields:
-                cell = Text(text, STATE_STYLES.get(text, "") if field == "state" else "")
+                style = STATE_STYLES.get(vote.state.name, "") if field == "state" else ""
+                cell = Text(text, style)
                 if track.changed((sid, name, peer, field), value, now, hold):
                     cell.stylize(CHANGED)
                 row.append(cell)

@@ -213,7 +213,7 @@ class ElectionsTimeline(Widget):
         text = Text(f"r{rnd} ")
         text.append(f"n{leader}", "bold green")
         text.append(f" e{epoch}" if epoch is not None else " e?", "dim" if epoch is None else "")
-        text.append(f" {ms_text(took)}", "bold")
+        text.append(f" {ms_text(took)}" if took is not None else " …", "bold")
         return text
 
     def render(self) -> Text:
