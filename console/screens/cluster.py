@@ -70,6 +70,30 @@ NODE_KEYS = frozenset(
 """Actions that change the cluster (refused in a replay)."""
 REPLAY_KEYS = frozenset({"step", "back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
 SIM_KEYS = frozenset({"run_halt", "faster", "slower"})
+KEY_COMMANDS = {
+    "crash": "crash <node>",
+    "restart": "restart <node>",
+    "pause": "pause <node> / resume <node>",
+    "isolate": "isolate <node> / heal f<id>",
+    "heal": "heal",
+    "mark": "mark",
+    "write": "write",
+    "timeout": "timeout <node>",
+    "deliver": "deliver m<id>",
+    "drop": "drop m<id>",
+    "hold": "hold <from>-><to>",
+    "step(1)": "step",
+    "step(10)": "step 10",
+    "back(1)": "seek <seq - 1>",
+    "back(10)": "seek <seq - 10>",
+    "prev_mark": "seek <seq of the mark>",
+    "next_mark": "seek <seq of the mark>",
+    "goto": "seek …",
+    "run_halt": "run / halt",
+    "faster": "speed <x>",
+    "slower": "speed <x>",
+}
+"""The command each key runs (shown by help); <node> is the selected node."""
 TYPING_OFF = (
     NODE_KEYS
     | REPLAY_KEYS
@@ -141,6 +165,7 @@ class ClusterScreen(Screen[None]):
         self._busy: list[str] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-command")
         self._backend_error: str | None = None
+        self._display_error: str | None = None
         self._replay_clock = 0
         self._position = 0
         self._faults: dict[Sid, list[str]] = {}
@@ -214,6 +239,17 @@ class ClusterScreen(Screen[None]):
                 self.bar.say(f"backend: {message}", error=True)
             return
         self._backend_error = None
+        try:
+            self._show(backend, view, info, events)
+        except Exception as exc:  # a display bug must not take the console down either
+            message = f"display: {describe_exception(exc)}"
+            if message != self._display_error:
+                self._display_error = message
+                self.bar.say(message, error=True)
+
+    def _show(
+        self, backend: Backend, view: ClusterView, info: BackendInfo, events: list[Event]
+    ) -> None:
         self.info = info
         self.bar.set_trace(info.trace_path, self.replay)
         if not self._busy:  # every command has answered: the backend's word is the truth
@@ -413,18 +449,23 @@ class ClusterScreen(Screen[None]):
         self.log_view.add(notes)
 
     def key_help(self) -> list[tuple[str, str]]:
-        """The keys that work on this screen now, for the help screen."""
+        """The keys that work on this screen now, and the command each one runs."""
         out = []
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             action = binding.action.split("(")[0]
             if not binding.description or self._allowed(action) is not True:
                 continue
-            keys = binding.key_display or binding.key
-            out.append((keys.replace("question_mark", "?"), binding.description))
-        out.append(("1-9", "Select node n"))
-        out.append(("↑ ↓ j k", "Select a node (in the log: a message)"))
-        out.append(("tab", "Move between the node list, the log and the command line"))
+            keys = (binding.key_display or binding.key).replace("question_mark", "?, f1")
+            what = binding.description
+            if binding.action in KEY_COMMANDS:
+                what += f"  → {KEY_COMMANDS[binding.action]}"
+            out.append((keys, what))
+        out.append(("1-9", "Select node n1..n9"))
+        out.append(("↑ ↓ j k", "Select a node (in the log: a line)"))
+        out.append(("tab", "Move between the nodes, the node detail, the log, the command line"))
+        if self.replay:
+            out.append(("enter", "In the log: seek to the selected line  → seek <seq>"))
         return out
 
     # --- key actions ----------------------------------------------------------------------------

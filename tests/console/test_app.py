@@ -289,6 +289,28 @@ async def test_backend_failures_are_messages_and_the_console_recovers() -> None:
         assert pilot.app.is_running
 
 
+async def test_odd_events_and_views_are_shown_not_fatal() -> None:
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(120, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: screen.cluster_view is not None)
+        for odd in (
+            {"kind": "state", "node": "x", "vote": 5, "took_ms": "slow"},
+            {"kind": "drop", "from": None, "msg": 3},
+            {"kind": "invariant", "ok": False},
+            {"kind": "from-the-future", "node": 2, "answer": 42},
+            {"kind": "step", "node": 1, "input": [], "output": {"sends": [1, {"to": "x"}]}},
+        ):
+            fake.emit(**odd)  # type: ignore[arg-type]
+        await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the odd events")
+        text = log_text(screen)
+        assert "n2 from-the-future {'answer': 42}" in text
+        assert "dropped: ?" in text
+        assert "!! ? violated" in text
+        assert pilot.app.is_running
+        assert "display:" not in screen.bar.hint_text
+
+
 async def test_layouts_render_at_80x24_and_160x50() -> None:
     for size, wide in (((80, 24), False), ((160, 50), True)):
         fake = FakeBackend()
