@@ -301,7 +301,7 @@ async def test_odd_events_and_views_are_shown_not_fatal() -> None:
             {"kind": "from-the-future", "node": 2, "answer": 42},
             {"kind": "step", "node": 1, "input": [], "output": {"sends": [1, {"to": "x"}]}},
         ):
-            fake.emit(**odd)  # type: ignore[arg-type]
+            fake.emit(**odd)
         await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the odd events")
         text = log_text(screen)
         assert "n2 from-the-future {'answer': 42}" in text
