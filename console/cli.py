@@ -15,6 +15,8 @@ from engine.cluster import Cluster, ClusterOptions
 from engine.durable import DurableError
 from engine.predicates import CommandError
 from engine.quorum import ConfigError
+from engine.replay import Replayer, ReplayError
+from engine.trace import TraceError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -193,7 +195,18 @@ def cmd_console(args: argparse.Namespace) -> int:
     cluster = _live_cluster(args, "console", pace=True)
     if isinstance(cluster, int):
         return cluster
-    return run_app(cluster)
+    return run_app(cluster, open_replay=Replayer)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """`zkfle replay FILE`: the console on a recorded trace."""
+    from console.app import run_app
+
+    try:
+        replayer = Replayer(args.file)
+    except (ReplayError, TraceError, OSError) as e:
+        return _usage_error(f"cannot replay {args.file}: {e}")
+    return run_app(replayer, open_replay=Replayer)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
@@ -214,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         None: cmd_console,
         "run": cmd_run,
         "shell": cmd_shell,
+        "replay": cmd_replay,
         "verify": tools.cmd_verify,
         "export": tools.cmd_export,
     }
