@@ -805,6 +805,11 @@ class Quit(Command):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Fork(Command):
+    pass
+
+
 # --- the grammar table -------------------------------------------------------------------------
 
 
@@ -1032,10 +1037,12 @@ VERBS: tuple[Verb, ...] = (
          "break when n3.state == LEADING", (Arg("predicate", PREDICATE),)),
     Verb(("break", "on"), BreakOn, _R, "Stop at the next matching event",
          "break on send from=1 to=3", (Arg("event", EVENT),)),
-    Verb(("record",), Record, _R, "Record to a trace file (default: a new file in traces/)",
-         "record traces/split.jsonl", (Arg("file", FILE, optional=True),)),
+    Verb(("record",), Record, _R, "Say which trace file the run is recorded to", "record",
+         (Arg("file", FILE, optional=True),)),
     Verb(("replay",), Replay, _R, "Replay a trace deterministically", "replay traces/split.jsonl",
          (Arg("file", FILE),)),
+    Verb(("fork",), Fork, _R, "Continue a replay from this point as a live simulated cluster",
+         "fork"),
     Verb(("help",), Help, _U, "Show every command, or one command or topic in detail", "help crash",
          (Arg("topic", TOPIC, optional=True),)),
     Verb(("quit",), Quit, _U, "Leave the console", "quit", aliases=("exit",)),

@@ -151,6 +151,7 @@ GOOD: list[tuple[str, Command, str]] = [
     ("help kill", c.Help("crash"), "help crash"),
     ("help predicates", c.Help("predicates"), "help predicates"),
     ("quit", c.Quit(), "quit"),
+    ("fork", c.Fork(), "fork"),
     ("exit", c.Quit(), "quit"),
     ("crash 1   # the leader, probably", c.Crash(sids(1)), "crash 1"),
 ]  # fmt: skip
@@ -299,6 +300,7 @@ BAD: list[tuple[str, str, int]] = [
     ("record a b", 'record: expected end of line at column 10, got "b"', 10),
     ("help me", 'help: expected a command or a topic (nodes, links, predicates, events, values) at column 6, got "me"', 6),
     ("quit now", 'quit: expected end of line at column 6, got "now"', 6),
+    ("fork 3", 'fork: expected end of line at column 6, got "3"', 6),
     ("crash 1 ! 2", 'unexpected character "!" at column 9', 9),
     ('mark "open', "unterminated string at column 6", 6),
 ]  # fmt: skip

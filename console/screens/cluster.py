@@ -50,7 +50,7 @@ from console.widgets.detail import NodeDetail
 from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import LOG_CAP, MessageLog
 from console.widgets.status import ElectionsTimeline, Header, Lamps, PositionBar
-from engine.commands import CommandError, Help, Quit, Replay, parse
+from engine.commands import CommandError, Fork, Help, Quit, Replay, parse
 from engine.view import ClusterView, NodeView
 from engine.vote import Sid
 
@@ -410,6 +410,11 @@ class ClusterScreen(Screen[None]):
             self.app.exit()
         elif isinstance(command, Replay):
             self.zkfle.open_replay(command.file)
+        elif isinstance(command, Fork):
+            if isinstance(self.backend, ReplayBackend):
+                self.action_fork()
+            else:
+                self.bar.say(Text("✗ fork: only a replay can be forked", "bold"), error=True)
         else:
             self._busy.append(text)
             self.bar.say(Text(f"⋯ {text}", "dim"))
