@@ -135,6 +135,7 @@ def test_threaded_run_with_faults_replays_exactly(tmp_path: Path) -> None:
             "pause 2",
             "partition 1,2|3,4,5 for=300ms",
             "resume 2",
+            "wait until settled within 20s",
             "crash leader",
             "wait until stable within 10s",
             "restart all",
