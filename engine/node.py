@@ -1,0 +1,851 @@
+"""`zkfle node`: one server as its own process, speaking ZooKeeper's election protocol.
+
+Theory of operation
+-------------------
+A `TcpNode` runs one `QuorumPeer` core with ZooKeeper's threads around it, over a
+`TcpCnxManager` (the election connections, ZooKeeper's wire format) and a `QuorumPlane`
+(the learner-leader connection):
+
+* WorkerSender (ZK: FastLeaderElection.Messenger.WorkerSender) encodes the core's
+  notifications and hands them to QuorumCnxManager.toSend, which connects if needed;
+* WorkerReceiver (ZK: Messenger.WorkerReceiver) takes messages from the receive queue,
+  decodes them (a malformed one is skipped with a log line and a `drop` event) and steps
+  the core with `Receive`;
+* the QuorumPeer main thread takes the core's main-thread inputs one at a time:
+  lookForLeader's poll, its timeouts (with `have_delivered` read from the manager),
+  learner/leader packets and connection events, and the next lookForLeader.
+
+Every step is recorded with its input and output (engine.record forms), in the order the
+core consumed them, together with boot/stop, state changes, sends, deliveries, drops and
+connections, so `zkfle verify` re-executes the node's trace.
+
+With Java servers
+-----------------
+The election is ZooKeeper's, byte for byte: Java servers log our notifications and count
+our votes, and we count theirs. What follows the election is not: zkfle does not speak
+Zab (reference §12.6), so
+
+* as a learner of a Java leader, the node connects to the leader's quorum port and waits
+  for a zkfle greeting that never comes; after initLimit ticks without a packet (or when
+  the Java leader's LearnerHandler gives up first and closes the connection) it goes back
+  to LOOKING, exactly as a ZooKeeper follower that cannot sync, rejoins the established
+  ensemble through its FOLLOWING/LEADING replies, and tries again - FOLLOWING for
+  initLimit ticks, then LOOKING, in a cycle. The Java leader does not count it and does
+  not need it while its other followers form a quorum.
+* as the leader elected by Java servers, the node listens on its quorum port; a Java
+  follower sends FOLLOWERINFO in jute, which is not our greeting, so the connection is
+  closed at once (logged) and the follower goes back to LOOKING. Without a quorum of
+  zkfle learners our leader gives up after initLimit ticks ("Timeout while waiting for
+  epoch from quorum") and goes back to LOOKING too; the Java servers meanwhile elect
+  another leader among themselves if they can.
+
+Between zkfle nodes the post-election packets use our own small framing (see
+engine.transport.quorum), so a cluster of zkfle nodes elects, establishes an epoch,
+pings, and replaces a crashed leader as the in-memory runtime does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from engine.config import QuorumPeerConfig, load_zoo_cfg
+from engine.durable import DurableError, DurableStore
+from engine.election import ElectionConfig
+from engine.peer import (
+    ClosePeer,
+    ConnectToLeader,
+    Disconnected,
+    Durable,
+    Input,
+    LearnerConnected,
+    LearnerConnectFailed,
+    LookForLeader,
+    Output,
+    PacketReceived,
+    PeerError,
+    Poll,
+    QuorumPacket,
+    QuorumPeer,
+    Receive,
+    SendPacket,
+    Timeout,
+    Timing,
+    ZabAction,
+    ZabState,
+)
+from engine.quorum import ConfigError
+from engine.record import durable_json, input_json, output_json, packet_json, vote_json
+from engine.recorder import Recorder
+from engine.trace import TraceWriter, default_trace_path, make_header
+from engine.transport.quorum import QuorumHooks, QuorumPlane
+from engine.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
+from engine.vote import ServerState, Sid, ToSend, zxid_hex
+from engine.wire import UnknownStateError, WireError, decode_notification, encode_notification
+
+__all__ = ["NodeError", "TcpNode", "add_node_parser", "cmd_node", "main"]
+
+log = logging.getLogger("zkfle.node")
+
+JOIN_TIMEOUT_S = 5.0
+_IDLE_S = 0.2
+"""The main thread wakes at least this often when idle, to hand the trace to the kernel."""
+_RECV_POLL_S = 0.5
+
+
+class NodeError(Exception):
+    """The node cannot start: bad config, no myid or data dir, durable state, ports."""
+
+
+def _weight(cfg: QuorumPeerConfig, sid: Sid) -> int:
+    try:
+        return cfg.quorum_verifier.weight(sid)
+    except KeyError:
+        return 0
+
+
+class TcpNode:
+    """One server over TCP: a QuorumPeer core, ZooKeeper's threads, a trace.
+
+    `out` receives one human-readable line per state change (default: print). `trace`
+    is the trace file (default traces/<time>-node<myid>.jsonl; `record=False` writes
+    none). `socket_timeout_ms` defaults to ZooKeeper's tickTime × syncLimit (or the
+    zoo.cfg key quorumCnxnTimeoutMs when positive).
+    """
+
+    def __init__(
+        self,
+        cfg: QuorumPeerConfig,
+        *,
+        data_dir: Path | str | None = None,
+        trace: Path | str | None = None,
+        record: bool = True,
+        out: Callable[[str], None] | None = None,
+        seed: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        if cfg.myid is None:
+            raise NodeError(f"{cfg.path}: no myid: give --myid or write the id to <dataDir>/myid")
+        self.cfg = cfg
+        self.myid: Sid = cfg.myid
+        directory = data_dir if data_dir is not None else cfg.data_dir
+        if directory is None:
+            raise NodeError(f"{cfg.path}: no dataDir: give --data-dir or set dataDir")
+        self.data_dir = Path(directory)
+        self.qv = cfg.quorum_verifier
+        self.config_text = self.qv.to_string()
+        self.timing = Timing(
+            tick_time_ms=cfg.tick_time_ms,
+            init_limit=cfg.init_limit,
+            sync_limit=cfg.sync_limit,
+            election=ElectionConfig(),
+        )
+        self.socket_timeout_ms = self._socket_timeout_ms(cfg)
+        self.store = DurableStore(self.data_dir)
+        self.seed = seed if seed is not None else random.randrange(1 << 31)
+        self.rng_observer = random.Random(f"{self.seed}:observer")
+        self.out = out if out is not None else _print_line
+        self.label = label or f"node{self.myid}"
+        self.trace_path: Path | None = None
+        self.writer: TraceWriter | None = None
+        self.recorder = Recorder()
+        self._record = record
+        self._trace_arg = Path(trace) if trace is not None else None
+
+        self.lock = threading.RLock()
+        self._main_cond = threading.Condition(self.lock)
+        self._sender_cond = threading.Condition(self.lock)
+        self.core: QuorumPeer | None = None
+        self.durable = Durable()
+        self.sendqueue: deque[ToSend] = deque()
+        """FLE.sendqueue, drained by WorkerSender."""
+        self.inbox: deque[Input] = deque()
+        """Main-thread inputs other than lookForLeader's poll."""
+        self.deadline: float | None = None
+        self.look_at: float | None = None
+        self.qcm: TcpCnxManager | None = None
+        self.plane: QuorumPlane | None = None
+        self.stopping = False
+        self.started = False
+        self._threads: list[threading.Thread] = []
+        self._ids = {"m": itertools.count(1), "p": itertools.count(1)}
+        self._t0 = time.monotonic()
+        self._bound: tuple[Address, ...] | None = None
+        self._electing = threading.Event()
+        """Set once the first lookForLeader ran: WorkerReceiver waits for it (messages that
+        arrive earlier wait in the receive queue)."""
+        self.errors: list[str] = []
+        """Exceptions that ended one of our threads (a bug: they are logged too)."""
+        self.last_reason: str | None = None
+
+    @staticmethod
+    def _socket_timeout_ms(cfg: QuorumPeerConfig) -> int:
+        """ZK: QuorumPeer.getQuorumCnxnTimeoutMs - tickTime × syncLimit unless
+        quorumCnxnTimeoutMs is positive."""
+        for key, value in cfg.other:
+            if key == "quorumCnxnTimeoutMs":
+                try:
+                    if int(value) > 0:
+                        return int(value)
+                except ValueError:
+                    pass
+        return max(cfg.tick_time_ms * cfg.sync_limit, 1)
+
+    # --- clock and recording ------------------------------------------------------------------
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) * 1000.0
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self.recorder.emit(kind, self.now(), self.myid, **fields)
+
+    def _next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids[prefix])}"
+
+    def _header(self) -> dict[str, Any]:
+        t = self.timing
+        servers = [
+            {"sid": sid, "type": qs.learner_type.word, "weight": _weight(self.cfg, sid)}
+            for sid, qs in sorted(self.qv.all_members.items())
+        ]
+        return make_header(
+            config=self.config_text,
+            servers=servers,
+            timing={
+                "tick_time_ms": t.tick_time_ms,
+                "init_limit": t.init_limit,
+                "sync_limit": t.sync_limit,
+                "finalize_wait_ms": t.election.finalize_wait_ms,
+                "min_notification_interval_ms": t.election.min_notification_interval_ms,
+                "max_notification_interval_ms": t.election.max_notification_interval_ms,
+            },
+            initial={str(self.myid): durable_json(self.durable)},
+            runtime="threaded",
+            transport="tcp",
+            seed=self.seed,
+            label=self.label,
+            created=datetime.now(UTC),
+        )
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def bind(self) -> tuple[Address, ...]:
+        """Load durable state, build the core (`boot`), bind the election port and start
+        the threads, without electing yet (ZK: QuorumPeer.start up to the main loop).
+        Start several nodes with bind() on each, then start() on each, and every one
+        listens before the first one votes. Returns the bound election addresses.
+        Raises NodeError."""
+        if self._bound is not None:
+            return self._bound
+        if self.started:
+            raise NodeError("already started")
+        self.started = True
+        try:
+            self.durable = self.store.load()
+        except DurableError as e:
+            raise NodeError(str(e)) from None
+        try:
+            core = QuorumPeer(self.myid, self.qv, self.durable, self.timing)
+        except PeerError as e:
+            raise NodeError(f"{self.cfg.path}: {e}") from None
+        if self._record:
+            path = self._trace_arg or default_trace_path(self.label, datetime.now())
+            self.writer = TraceWriter(path, self._header())
+            self.trace_path = path
+            self.recorder.sinks.append(self.writer)
+        for warning in self.cfg.warnings:
+            log.warning("%s", warning)
+        # The core boots first: nothing the transports report can precede it.
+        with self.lock:
+            self.core = core
+            self.emit("boot", durable=durable_json(self.durable))
+        qcm = self._new_qcm()
+        try:
+            bound = qcm.start()
+        except TransportError as e:
+            with self.lock:
+                self.core = None
+                self.stopping = True
+            if self.writer is not None:
+                self.writer.close(self.writer.footer_event(round(self.now(), 3), "aborted"))
+            raise NodeError(str(e)) from None
+        self.qcm = qcm
+        self.plane = QuorumPlane(
+            self.myid,
+            QuorumHooks(
+                connected=self._learner_connected,
+                connect_failed=self._learner_connect_failed,
+                joined=self._learner_joined,
+                packet=self._packet,
+                closed=self._quorum_closed,
+            ),
+            name=f"myid={self.myid}",
+            greeting_timeout_ms=self.timing.init_limit * self.timing.tick_time_ms or 10_000,
+        )
+        self._spawn(f"QuorumPeer[myid={self.myid}]", self._main_loop)
+        self._spawn(f"WorkerSender[myid={self.myid}]", self._worker_sender)
+        self._spawn(f"WorkerReceiver[myid={self.myid}]", self._worker_receiver)
+        self._bound = bound
+        return bound
+
+    def start(self) -> None:
+        """bind() if not done yet, then enter the first election (lookForLeader).
+        Raises NodeError."""
+        bound = self.bind()
+        with self.lock:
+            if self.core is None or self.stopping or self._electing.is_set():
+                return
+            where = ", ".join(f"{h}:{p}" for h, p in bound)
+            self.out(
+                f"n{self.myid}: LOOKING (election port {where}, currentEpoch "
+                f"{self.durable.current_epoch}, acceptedEpoch {self.durable.accepted_epoch}, "
+                f"lastZxid {zxid_hex(self.durable.last_zxid)})"
+            )
+            self._step(LookForLeader())
+            self._electing.set()
+
+    def _new_qcm(self) -> TcpCnxManager:
+        cfg = self.cfg
+        view = {sid: qs.election_addr for sid, qs in self.qv.all_members.items()}
+        listen: tuple[Address, ...] | None = None
+        if cfg.quorum_listen_on_all_ips:
+            listen = tuple(("0.0.0.0", port) for _, port in view[self.myid])
+        keepalive = any(k == "tcpKeepAlive" and v.lower() == "true" for k, v in cfg.other)
+        return TcpCnxManager(
+            self.myid,
+            view,
+            listen=listen,
+            socket_timeout_ms=self.socket_timeout_ms,
+            cnx_timeout_ms=cfg.cnx_timeout_ms,
+            multi_address=cfg.multi_address_enabled,
+            tcp_keepalive=keepalive,
+            hooks=CnxHooks(
+                evicted=self._evicted,
+                sent=self._sent,
+                delivered=self._delivered,
+                connection=self._connection,
+            ),
+            message_id=lambda: self._next_id("m"),
+        )
+
+    def stop(self, reason: str = "shutdown") -> None:
+        """Stop every thread, close every socket, finish the trace. Idempotent."""
+        with self.lock:
+            if self.stopping or not self.started:
+                self.stopping = True
+                return
+            was_running = self.core is not None
+            if was_running:
+                self.emit("stop", reason=reason)
+            self.stopping = True
+            self.core = None
+            self._main_cond.notify_all()
+            self._sender_cond.notify_all()
+            qcm, plane = self.qcm, self.plane
+        problems = []
+        for part in (plane, qcm):
+            if part is None:
+                continue
+            try:
+                part.halt()
+            except TransportError as e:
+                problems.append(str(e))
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(JOIN_TIMEOUT_S)
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        if self.writer is not None:
+            self.writer.close(self.writer.footer_event(round(self.now(), 3)))
+        if was_running:
+            self.out(f"n{self.myid}: stopped ({reason})")
+        if stuck:
+            problems.append(f"threads did not stop: {', '.join(stuck)}")
+        if problems:
+            raise TransportError("; ".join(problems))
+
+    def threads(self) -> list[str]:
+        """Names of every thread of this node still running (transports included)."""
+        names = [t.name for t in self._threads if t.is_alive()]
+        for part in (self.qcm, self.plane):
+            if part is not None:
+                names += part.threads()
+        return names
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=self._guard, args=(name, target), name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _guard(self, name: str, target: Callable[[], None]) -> None:
+        try:
+            target()
+        except Exception as e:  # a dying thread must say why, not vanish
+            self.errors.append(f"{name}: {e!r}")
+            log.exception("%s died", name)
+
+    # --- views (for tests and status lines) ---------------------------------------------------
+
+    @property
+    def state(self) -> ServerState | None:
+        with self.lock:
+            return self.core.peer_state if self.core is not None else None
+
+    @property
+    def established(self) -> bool:
+        with self.lock:
+            return self.core is not None and self.core.zab_state == ZabState.BROADCAST
+
+    def status(self) -> dict[str, Any]:
+        """A summary like `zkfle run --json` gives per node."""
+        with self.lock:
+            core = self.core
+            d: dict[str, Any] = {"sid": self.myid, "alive": core is not None}
+            if core is None:
+                return d
+            d.update(
+                state=core.peer_state.name,
+                zab=core.zab_state,
+                leader=core.current_vote.leader if core.peer_state != ServerState.LOOKING else None,
+                logicalclock=core.election.logicalclock,
+                vote=vote_json(core.current_vote),
+                current_epoch=core.durable.current_epoch,
+                accepted_epoch=core.durable.accepted_epoch,
+                last_zxid=zxid_hex(core.durable.last_zxid),
+                established=core.zab_state == ZabState.BROADCAST,
+            )
+            return d
+
+    # --- the core boundary --------------------------------------------------------------------
+
+    def _step(self, event: Input, msg: str | None = None) -> Output:
+        """Feed one input to the core (caller holds the lock) and carry out the output."""
+        core = self.core
+        assert core is not None
+        before = (core.peer_state, core.zab_state)
+        signature = _signature(core)
+        now = round(self.now(), 3)
+        out = core.step(event, now)
+        fields: dict[str, Any] = {
+            "input": input_json(event, self.config_text),
+            "output": output_json(out, self.config_text),
+        }
+        if msg:
+            fields["msg"] = msg
+        self.recorder.emit("step", now, self.myid, **fields)
+        if _signature(core) != signature:
+            self.emit("state", **_state_fields(core, out))
+        self._apply(core, out)
+        self._report(core, out, before)
+        return out
+
+    def _apply(self, core: QuorumPeer, out: Output) -> None:
+        if out.persist is not None:
+            self.store.save(out.persist, self.durable)
+            self.durable = out.persist
+        if out.restart_election:
+            self._restart_election()
+        if out.sends:
+            self.sendqueue.extend(out.sends)
+            self._sender_cond.notify()
+        if out.connect_all and self.qcm is not None:
+            self.qcm.connect_all()
+        for action in out.zab:
+            self._zab_action(action)
+        self._leader_port(core)
+        self.deadline = core.deadline
+        if out.election_delay_max_ms is not None:
+            delay = 0.0
+            if out.election_delay_max_ms > 0:
+                delay = self.rng_observer.uniform(0, out.election_delay_max_ms)
+            self.look_at = self.now() + delay
+        self._main_cond.notify()
+
+    def _restart_election(self) -> None:
+        """ZK: startLeaderElection - a new QuorumCnxManager replaces the old one."""
+        old = self.qcm
+        if old is not None:
+            try:
+                old.halt()
+            except TransportError as e:
+                log.error("n%s: %s", self.myid, e)
+        qcm = self._new_qcm()
+        try:
+            qcm.start()
+        except TransportError as e:
+            log.error("n%s: cannot restart the election connections: %s", self.myid, e)
+        self.qcm = qcm
+
+    def _report(self, core: QuorumPeer, out: Output, before: tuple[ServerState, str]) -> None:
+        state, zab = core.peer_state, core.zab_state
+        if out.reason:
+            self.last_reason = out.reason
+        if before[0] == ServerState.LOOKING and out.decided is not None:
+            vote = out.decided
+            took = f" took={core.election_took_ms:.0f}ms" if core.election_took_ms else ""
+            self.out(
+                f"n{self.myid}: LOOKING → {state.name} leader={vote.leader} "
+                f"round={vote.election_epoch}{took}"
+            )
+        elif before[0] != state:
+            why = f" ({out.reason})" if out.reason else ""
+            self.out(f"n{self.myid}: {before[0].name} → {state.name}{why}")
+        if zab == ZabState.BROADCAST and before[1] != ZabState.BROADCAST:
+            epoch = core.durable.current_epoch
+            if state == ServerState.LEADING:
+                self.out(f"n{self.myid}: LEADING: epoch {epoch} established with a quorum")
+            else:
+                leader = core.current_vote.leader
+                self.out(f"n{self.myid}: {state.name}: synced with leader {leader}, epoch {epoch}")
+        if out.restart_election:
+            self.out(f"n{self.myid}: election restarted (a newer config arrived)")
+
+    # --- the learner <-> leader connection ------------------------------------------------------
+
+    def _zab_action(self, action: ZabAction) -> None:
+        plane = self.plane
+        if plane is None:
+            return
+        if isinstance(action, SendPacket):
+            if plane.send(action.to, action.packet):
+                self.emit(
+                    "zsend", msg=self._next_id("p"), to=action.to, packet=packet_json(action.packet)
+                )
+        elif isinstance(action, ConnectToLeader):
+            leader = self.qv.all_members.get(action.leader)
+            if leader is None:
+                self.inbox.append(LearnerConnectFailed(action.leader))
+                return
+            budget = self.timing.init_limit * self.timing.tick_time_ms
+            plane.connect(action.leader, leader.addr, budget or self.cfg.cnx_timeout_ms)
+        elif isinstance(action, ClosePeer) and plane.close(action.peer):
+            self.emit("conn", peer=action.peer, up=False, plane="quorum", reason="closed")
+
+    def _leader_port(self, core: QuorumPeer) -> None:
+        """ZK: the Leader binds the quorum port while it leads."""
+        plane = self.plane
+        if plane is None:
+            return
+        leading = core.peer_state == ServerState.LEADING
+        if leading and not plane.listening:
+            host, port = self.qv.all_members[self.myid].addr[0]
+            if self.cfg.quorum_listen_on_all_ips:
+                host = "0.0.0.0"
+            try:
+                plane.listen((host, port))
+            except TransportError as e:
+                log.error("n%s: %s", self.myid, e)
+        elif not leading and plane.listening:
+            plane.stop_listening()
+
+    def _inbox(self, event: Input) -> None:
+        with self.lock:
+            if self.core is None or self.stopping:
+                return
+            self.inbox.append(event)
+            self._main_cond.notify()
+
+    def _learner_connected(self, leader: Sid) -> None:
+        with self.lock:
+            if self.core is None or self.stopping:
+                return
+            self.emit("conn", peer=leader, up=True, plane="quorum")
+            self._inbox(LearnerConnected(leader))
+
+    def _learner_connect_failed(self, leader: Sid, reason: str) -> None:
+        log.info("n%s: cannot connect to leader %s: %s", self.myid, leader, reason)
+        self._inbox(LearnerConnectFailed(leader))
+
+    def _learner_joined(self, sid: Sid) -> None:
+        with self.lock:
+            if not self.stopping:
+                self.emit("conn", peer=sid, up=True, plane="quorum")
+
+    def _packet(self, peer: Sid, packet: QuorumPacket) -> None:
+        with self.lock:
+            if self.core is None or self.stopping:
+                return
+            self.emit("zdeliver", msg=self._next_id("p"), **{"from": peer})
+            self._inbox(PacketReceived(peer, packet))
+
+    def _quorum_closed(self, peer: Sid, reason: str) -> None:
+        with self.lock:
+            if self.core is None or self.stopping:
+                return
+            self.emit("conn", peer=peer, up=False, plane="quorum", reason=reason)
+            self._inbox(Disconnected(peer))
+
+    # --- QuorumCnxManager observations --------------------------------------------------------
+
+    def _evicted(self, to: Sid, message: Any, reason: str) -> None:
+        if self.stopping:
+            return
+        src = message.sid
+        self.emit("drop", msg=message.msg_id, reason=reason, **{"from": src, "to": to})
+
+    def _sent(self, to: Sid, message: Any, resend: bool) -> None:
+        if resend and not self.stopping:
+            # SendWorker.run: an empty queue on a new connection re-sends the last message.
+            self.emit("send", msg=self._next_id("m"), to=to, resend=message.msg_id)
+
+    def _delivered(self, sender: Sid, message: Any) -> None:
+        if sender != self.myid and not self.stopping:
+            self.emit("deliver", msg=message.msg_id, **{"from": sender})
+
+    def _connection(self, sid: Sid, up: bool, reason: str) -> None:
+        if not self.stopping:
+            self.emit("conn", peer=sid, up=up, plane="election", reason=reason)
+
+    # --- threads --------------------------------------------------------------------------------
+
+    def _main_loop(self) -> None:
+        """The QuorumPeer main thread: one core input at a time."""
+        with self.lock:
+            while not self.stopping:
+                if self.core is not None and self._main_once():
+                    continue
+                self._main_cond.wait(self._main_wait_s())
+                if self.writer is not None:
+                    self.writer.flush()
+
+    def _main_once(self) -> bool:
+        core = self.core
+        assert core is not None
+        now = self.now()
+        fle = core.election
+        due = self.deadline is not None and self.deadline <= now
+        if fle.in_election and fle.recvqueue:
+            # lookForLeader's poll returns a queued notification even if its wait ran out.
+            self._step(Poll())
+        elif due and not fle.in_election:
+            self._step(Timeout(self._have_delivered()))
+        elif self.inbox:
+            self._step(self.inbox.popleft())
+        elif self.look_at is not None and self.look_at <= now:
+            self.look_at = None
+            if core.peer_state == ServerState.LOOKING and not fle.in_election:
+                self._step(LookForLeader())
+        elif due:
+            self._step(Timeout(self._have_delivered()))
+        else:
+            return False
+        return True
+
+    def _have_delivered(self) -> bool:
+        return self.qcm.have_delivered() if self.qcm is not None else False
+
+    def _main_wait_s(self) -> float:
+        times = [t for t in (self.deadline, self.look_at) if t is not None]
+        if not times:
+            return _IDLE_S
+        return min(max(min(times) - self.now(), 0.0) / 1000.0, _IDLE_S)
+
+    def _worker_sender(self) -> None:
+        """ZK: WorkerSender - encode, QuorumCnxManager.toSend (which connects)."""
+        while True:
+            with self.lock:
+                while not self.stopping and not self.sendqueue:
+                    self._sender_cond.wait()
+                if self.stopping:
+                    return
+                m = self.sendqueue.popleft()
+                msg_id = self._next_id("m")
+                self.emit("send", msg=msg_id, to=m.sid)
+                qcm = self.qcm
+            if qcm is None:
+                continue
+            try:
+                qcm.to_send(m.sid, encode_notification(m), msg_id)
+            except WireError as e:  # a field out of Java's range: our bug, say so
+                log.error("n%s: cannot encode notification to %s: %s", self.myid, m.sid, e)
+
+    def _worker_receiver(self) -> None:
+        """ZK: WorkerReceiver - decode, skip malformed messages, step the core."""
+        while not self._electing.wait(_RECV_POLL_S):
+            if self.stopping:
+                return
+        while not self.stopping:
+            qcm = self.qcm
+            if qcm is None:
+                return
+            message = qcm.poll_recv_queue(_RECV_POLL_S)
+            if message is None:
+                continue
+            try:
+                n = decode_notification(message.payload, message.sid)
+            except UnknownStateError as e:
+                self._skip(message, "unknown_state", str(e))
+                continue
+            except WireError as e:
+                log.warning("n%s: skipping malformed notification: %s", self.myid, e)
+                self._skip(message, "malformed", str(e), payload=message.payload.hex())
+                continue
+            with self.lock:
+                if self.core is None or self.stopping:
+                    return
+                self._step(Receive(n), msg=message.msg_id)
+
+    def _skip(self, message: Any, reason: str, detail: str, **extra: Any) -> None:
+        with self.lock:
+            if not self.stopping:
+                self.emit(
+                    "drop",
+                    msg=message.msg_id,
+                    reason=reason,
+                    detail=detail,
+                    **{"from": message.sid, "to": self.myid},
+                    **extra,
+                )
+
+
+def _signature(core: QuorumPeer) -> tuple[Any, ...]:
+    fle = core.election
+    return (
+        core.peer_state,
+        core.zab_state,
+        fle.logicalclock,
+        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
+        core.current_vote,
+        core.durable,
+    )
+
+
+def _state_fields(core: QuorumPeer, out: Output) -> dict[str, Any]:
+    """The `state` event (traces/README.md), as engine.host records it."""
+    fle = core.election
+    fields: dict[str, Any] = {
+        "state": core.peer_state.name,
+        "zab": core.zab_state,
+        "logicalclock": fle.logicalclock,
+        "proposal": {
+            "leader": fle.proposed_leader,
+            "zxid": zxid_hex(fle.proposed_zxid),
+            "peer_epoch": fle.proposed_epoch,
+        },
+        "vote": vote_json(core.current_vote),
+        "current_epoch": core.durable.current_epoch,
+        "accepted_epoch": core.durable.accepted_epoch,
+        "last_zxid": zxid_hex(core.durable.last_zxid),
+    }
+    if out.decided is not None:
+        fields["recvset"] = {str(s): vote_json(v) for s, v in sorted(fle.recvset.items())}
+        fields["outofelection"] = {
+            str(s): vote_json(v) for s, v in sorted(fle.outofelection.items())
+        }
+        fields["took_ms"] = round(core.election_took_ms or 0.0, 3)
+    if out.reason:
+        fields["reason"] = out.reason
+    return fields
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def add_node_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `node` to an argparse subparsers object (console/cli.py calls this)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "node",
+        help="run one server over TCP (ZooKeeper's election protocol)",
+        description=(
+            "Run one server as its own process: ZooKeeper's Fast Leader Election over TCP "
+            "in ZooKeeper's wire format, so it can vote with real ZooKeeper 3.8/3.9 servers "
+            "and other zkfle nodes. Prints one line per state change; Ctrl-C stops it."
+        ),
+    )
+    _node_arguments(parser)
+    return parser
+
+
+def _node_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, metavar="ZOO_CFG", help="zoo.cfg")
+    parser.add_argument(
+        "--myid", type=int, metavar="N", help="this server's id (default: <dataDir>/myid)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="durable state (currentEpoch, acceptedEpoch) (default: dataDir of the zoo.cfg)",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="trace file (default traces/<time>-node<N>.jsonl)",
+    )
+    parser.add_argument("--no-trace", action="store_true", help="record nothing")
+    parser.add_argument("--seed", type=int, help="seed of the node's random choices")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level of the transport and node logs on stderr (default WARNING)",
+    )
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    """Run `zkfle node` until SIGINT/SIGTERM: 0 after a clean stop, 2 if it cannot start."""
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s [%(threadName)s] %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        cfg = load_zoo_cfg(str(args.config), myid=args.myid)
+        node = TcpNode(
+            cfg,
+            data_dir=args.data_dir,
+            trace=args.trace,
+            record=not args.no_trace,
+            seed=args.seed,
+        )
+        node.start()
+    except (ConfigError, NodeError) as e:
+        print(f"zkfle node: {e}", file=sys.stderr)
+        return 2
+    if node.trace_path is not None:
+        print(f"n{node.myid}: trace {node.trace_path}", flush=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        try:
+            node.stop()
+        except TransportError as e:
+            print(f"zkfle node: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m engine.node --config zoo.cfg --myid N` (the same as `zkfle node`)."""
+    parser = argparse.ArgumentParser(prog="zkfle node")
+    _node_arguments(parser)
+    return cmd_node(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
