@@ -1,0 +1,279 @@
+"""A zkfle node votes with real Apache ZooKeeper 3.8 servers (reference §12).
+
+Needs java and /usr/share/java/zookeeper.jar (Debian package `zookeeper`); skipped
+otherwise. Real servers are started on 127.0.0.1 with tests/data/zk/ensemble.sh (a copy
+of tools/zk/ensemble.sh) at a free base port, and always torn down (by recorded pid).
+Timing: tickTime 200, initLimit 5, syncLimit 2, so the post-election timeouts
+(initLimit ticks) are one second.
+
+What is shown:
+* the election speaks ZooKeeper's bytes: the Java servers log `Notification:` lines from
+  our sid carrying our vote, and count it;
+* our node decides the leader the Java servers elected, then - zkfle speaks no Zab -
+  cannot sync with it: after initLimit ticks it is LOOKING again and rejoins (a cycle);
+  the Java ensemble does not notice beyond a LearnerHandler that gives up;
+* with the highest sid our node is elected by both Java servers; they connect to our
+  quorum port, are refused (their FOLLOWERINFO is not a zkfle greeting) and go back to
+  LOOKING; our leader gives up after initLimit ticks without a quorum.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.config import load_zoo_cfg
+from engine.node import TcpNode
+from engine.replay import verify
+
+pytestmark = pytest.mark.zk
+
+JAR = Path("/usr/share/java/zookeeper.jar")
+ENSEMBLE_SH = Path(__file__).resolve().parent / "data" / "zk" / "ensemble.sh"
+TIMING = ["-t", "200", "-i", "5", "-s", "2"]
+JAVA_DEADLINE_S = 90.0
+"""JVMs start slowly on a loaded machine; every wait is bounded by this."""
+
+if shutil.which("java") is None or not JAR.exists() or shutil.which("bash") is None:
+    pytest.skip(
+        "needs java and ZooKeeper 3.8 (/usr/share/java/zookeeper.jar)", allow_module_level=True
+    )
+
+
+def wait_until(pred: Callable[[], object], what: Callable[[], str], timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while not pred():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout_s} s: {what()}")
+        time.sleep(0.05)
+
+
+def free_base_port() -> int:
+    """A base port whose client (+1..3), quorum (+101..103) and election (+201..203)
+    ports are all free on 127.0.0.1 right now."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(30_000, 60_000, 10)
+        ports = [base + off + i for off in (0, 100, 200) for i in (1, 2, 3)]
+        socks = []
+        try:
+            for port in ports:
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free base port")
+
+
+class Ensemble:
+    """A real ZooKeeper ensemble in `dir` (ensemble.sh), torn down by the fixture."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def sh(self, *args: str, timeout: float = JAVA_DEADLINE_S) -> str:
+        proc = subprocess.run(
+            ["bash", str(ENSEMBLE_SH), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"ensemble.sh {' '.join(args)}: {proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    def start(self, n: int, only: str) -> None:
+        self.sh(
+            "start", "-n", str(n), "-o", only, "-d", str(self.dir), "-p", str(self.base), *TIMING
+        )
+
+    def start_node(self, sid: int) -> None:
+        self.sh("start-node", str(self.dir), str(sid))
+
+    def status(self) -> dict[int, str]:
+        """sid -> leader | follower | ... as its `srvr` says, or `down`."""
+        out = self.sh("status", str(self.dir))
+        fields = [line.split() for line in out.splitlines()]
+        return {int(f[0]): f[3] if f[2] == "up" else "down" for f in fields if len(f) == 4}
+
+    def log(self, sid: int) -> str:
+        path = self.dir / f"node{sid}" / "zookeeper.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cfg(self, sid: int) -> Path:
+        return self.dir / f"node{sid}" / "zoo.cfg"
+
+    base = 0
+
+
+@pytest.fixture
+def ensemble(tmp_path: Path) -> Iterator[Ensemble]:
+    ens = Ensemble(tmp_path / "ensemble")
+    ens.base = free_base_port()
+    try:
+        yield ens
+    finally:
+        if (ens.dir / "ensemble.env").exists():
+            subprocess.run(
+                ["bash", str(ENSEMBLE_SH), "teardown", str(ens.dir), "--keep"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+
+
+class Lines:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        with self.lock:
+            self.lines.append(line)
+
+    def count(self, text: str) -> int:
+        with self.lock:
+            return sum(text in line for line in self.lines)
+
+    def __str__(self) -> str:
+        with self.lock:
+            return "\n".join(self.lines)
+
+
+def notifications(log: str, sid: int) -> list[dict[str, str]]:
+    """The `Notification:` lines a Java server logged for messages from `sid`
+    (FastLeaderElection.WorkerReceiver, INFO)."""
+    pattern = re.compile(
+        r"Notification: my state:(?P<my_state>\w+); n\.sid:(?P<sid>-?\d+), "
+        r"n\.state:(?P<state>\w+), n\.leader:(?P<leader>-?\d+), n\.round:0x(?P<round>[0-9a-f]+), "
+        r"n\.peerEpoch:0x(?P<peer_epoch>[0-9a-f]+), n\.zxid:0x(?P<zxid>[0-9a-f]+), "
+        r"message format version:0x(?P<version>[0-9a-f]+), n\.config version:0x(?P<cv>[0-9a-f]+)"
+    )
+    return [m.groupdict() for m in pattern.finditer(log) if int(m.group("sid")) == sid]
+
+
+def test_our_node_follows_the_java_leader_and_cannot_sync(
+    ensemble: Ensemble, tmp_path: Path
+) -> None:
+    """Java servers 2 and 3 elect 3; our node (sid 1) joins, its notifications are logged
+    by both Java servers, and it decides FOLLOWING 3 - then, speaking no Zab, it gets no
+    packet within initLimit ticks, goes back to LOOKING and rejoins."""
+    ensemble.start(3, "2,3")
+    wait_until(
+        lambda: sorted(ensemble.status().values()) == ["down", "follower", "leader"],
+        lambda: f"a Java leader: {ensemble.status()}",
+        JAVA_DEADLINE_S,
+    )
+    java_leader = next(s for s, mode in ensemble.status().items() if mode == "leader")
+    assert java_leader == 3  # equal epochs and zxids: the larger sid wins
+    out = Lines()
+    node = TcpNode(load_zoo_cfg(str(ensemble.cfg(1))), trace=tmp_path / "n1.jsonl", out=out)
+    assert node.myid == 1  # from node1/data/myid, as ZooKeeper reads it
+    try:
+        node.start()
+        wait_until(
+            lambda: (
+                out.count("n1: LOOKING → FOLLOWING leader=3") >= 2
+                and out.count("n1: FOLLOWING → LOOKING") >= 1
+            ),
+            lambda: f"our node to follow 3, fail to sync and rejoin:\n{out}",
+            JAVA_DEADLINE_S,
+        )
+    finally:
+        node.stop()
+    assert node.threads() == []
+    # The reason is ZooKeeper's own: our read timeout, or the Java LearnerHandler closing.
+    assert re.search(
+        r"FOLLOWING → LOOKING \((Read timed out: no packet from the leader|"
+        r"Connection to the leader closed)\)",
+        str(out),
+    )
+    for sid in (2, 3):
+        ours = notifications(ensemble.log(sid), 1)
+        assert ours, f"Java server {sid} logged no notification from sid 1"
+        for n in ours:
+            # Decoded by Java exactly as we encoded them: LOOKING, zxid 0, peerEpoch 0,
+            # format version 2, config version 0; our own vote or the one we adopted (a
+            # stale LOOKING vote for 3 that Java's SendWorker delivers first on connect,
+            # ZK: lastMessageSent / the queued message).
+            assert (n["state"], n["zxid"], n["peer_epoch"], n["version"], n["cv"]) == (
+                "LOOKING",
+                "0",
+                "0",
+                "2",
+                "0",
+            )
+            assert n["leader"] in ("1", "3")
+            assert n["my_state"] in ("FOLLOWING", "LEADING")
+        # Each lookForLeader of ours opens with our own vote (round 1, then 2, ...).
+        assert any(n["leader"] == "1" for n in ours)
+    assert ensemble.status() == {1: "down", 2: "follower", 3: "leader"}  # undisturbed
+    result = verify(tmp_path / "n1.jsonl")
+    assert result.ok, (result.divergence, result.violations)
+
+
+def test_java_servers_elect_our_node_which_cannot_lead_them(
+    ensemble: Ensemble, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Our node has the highest sid: both Java servers vote for it and follow it. Their
+    FOLLOWERINFO is not a zkfle greeting, so our leader closes their connections; they go
+    back to LOOKING, and our leader, without a quorum of learners, gives up after
+    initLimit ticks (ZooKeeper's "Timeout while waiting for epoch from quorum")."""
+    caplog.set_level(logging.WARNING, logger="zkfle.transport.quorum")
+    ensemble.start(3, "none")
+    out = Lines()
+    node = TcpNode(load_zoo_cfg(str(ensemble.cfg(3))), trace=tmp_path / "n3.jsonl", out=out)
+    try:
+        node.start()  # before the JVMs: all three take part in the first election
+        ensemble.start_node(1)
+        ensemble.start_node(2)
+        wait_until(
+            lambda: (
+                out.count("n3: LOOKING → LEADING leader=3") >= 1
+                and out.count("n3: LEADING → LOOKING (Timeout while waiting for epoch from quorum)")
+                >= 1
+            ),
+            lambda: f"our node to lead, then give up:\n{out}",
+            JAVA_DEADLINE_S,
+        )
+        connected = (
+            f"Successfully connected to leader, using address: /127.0.0.1:{ensemble.base + 103}"
+        )
+        wait_until(
+            lambda: all(connected in ensemble.log(sid) for sid in (1, 2)),
+            lambda: "both Java servers to connect to our quorum port",
+            JAVA_DEADLINE_S,
+        )
+    finally:
+        node.stop()
+    assert node.threads() == []
+    for sid in (1, 2):
+        log = ensemble.log(sid)
+        ours = notifications(log, 3)
+        assert any(
+            n["state"] == "LOOKING" and n["leader"] == "3" and n["round"] == "1" for n in ours
+        ), f"Java server {sid} logged no LOOKING vote from us"
+        # They elected us: FOLLOWING, connected to our quorum port, then gave up on it.
+        assert "FOLLOWING - LEADER ELECTION TOOK" in log
+        assert "Exception when following the leader" in log
+    refused = [r.getMessage() for r in caplog.records if "is not a zkfle learner" in r.getMessage()]
+    assert refused, "no Java follower reached our quorum port"
+    assert "first bytes 00 00 00 0b" in refused[0]  # Leader.FOLLOWERINFO = 11
+    result = verify(tmp_path / "n3.jsonl")
+    assert result.ok, (result.divergence, result.violations)
