@@ -13,6 +13,7 @@ from console import tools
 from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
 from engine.durable import DurableError
+from engine.node import add_node_parser, cmd_node
 from engine.predicates import CommandError
 from engine.quorum import ConfigError
 from engine.replay import Replayer, ReplayError
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file", type=Path, metavar="FILE", help="a trace (.jsonl)")
     tools.add_verify_parser(sub)
     tools.add_export_parser(sub)
+    add_node_parser(sub)
     return parser
 
 
@@ -230,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "replay": cmd_replay,
         "verify": tools.cmd_verify,
         "export": tools.cmd_export,
+        "node": cmd_node,
     }
     return commands[args.command](args)
 

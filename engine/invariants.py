@@ -186,7 +186,7 @@ class InvariantChecker:
         node = self._nodes[sid] = _Node(alive=True, state="LOOKING")
         node.epochs_before = old.epochs_before  # epochs are durable: they survive restarts
         durable = event.get("durable")
-        if isinstance(durable, Mapping) and isinstance(durable.get("current_epoch"), int):
+        if isinstance(durable, dict) and isinstance(durable.get("current_epoch"), int):
             node.epochs_before = _max(node.epochs_before, durable["current_epoch"])
         self._snapshot_stable = False
 
@@ -198,13 +198,13 @@ class InvariantChecker:
     def _on_step(self, event: Event) -> None:
         _, node = self._node(event)
         output = event.get("output")
-        if not isinstance(output, Mapping):
+        if not isinstance(output, dict):
             return
         if output.get("restart_election"):
             # QuorumPeer.startLeaderElection: a new FastLeaderElection, logicalclock 0.
             node.logicalclock = None
             node.proposal = node.proposal_round = None
-        kind = event["input"].get("type") if isinstance(event.get("input"), Mapping) else None
+        kind = event["input"].get("type") if isinstance(event.get("input"), dict) else None
         if kind != "receive":  # only main-thread inputs move the main thread's timer
             wait = output.get("wait_ms")
             node.timer_due = float(event["t_ms"]) + float(wait) if wait is not None else None
@@ -214,7 +214,7 @@ class InvariantChecker:
         seq = int(event["seq"])
         state = str(event["state"])
         previous = node.state
-        vote = event.get("vote") if isinstance(event.get("vote"), Mapping) else None
+        vote = event.get("vote") if isinstance(event.get("vote"), dict) else None
         decision = previous == "LOOKING" and state != "LOOKING"
         lc = event.get("logicalclock")
         if isinstance(lc, int):
@@ -252,7 +252,7 @@ class InvariantChecker:
         self._snapshot_stable = event.get("stable") is True
         nodes = event.get("nodes")
         for summary in nodes if isinstance(nodes, list) else []:
-            sid = summary.get("sid") if isinstance(summary, Mapping) else None
+            sid = summary.get("sid") if isinstance(summary, dict) else None
             node = self._nodes.get(sid) if isinstance(sid, int) else None
             if node is not None:
                 node.paused = summary.get("paused") is True
@@ -293,7 +293,7 @@ class InvariantChecker:
     def _check_proposal(
         self, seq: int, sid: Sid, node: _Node, lc: object, proposal: object
     ) -> None:
-        if not isinstance(proposal, Mapping) or not isinstance(lc, int):
+        if not isinstance(proposal, dict) or not isinstance(lc, int):
             return
         try:
             key = (
@@ -331,7 +331,7 @@ class InvariantChecker:
         )
 
     def _has_quorum_for(self, votes: object, leader: object) -> bool:
-        if not isinstance(votes, Mapping) or not isinstance(leader, int):
+        if not isinstance(votes, dict) or not isinstance(leader, int):
             return False
         ackers = set(_voters_for(votes, leader)) & self.verifier.voting_members.keys()
         return self.verifier.contains_quorum(ackers)
@@ -431,12 +431,12 @@ def _max(a: int | None, b: int) -> int:
 
 def _voters_for(votes: Mapping[str, Any], leader: int) -> list[Sid]:
     return sorted(
-        int(s) for s, v in votes.items() if isinstance(v, Mapping) and v.get("leader") == leader
+        int(s) for s, v in votes.items() if isinstance(v, dict) and v.get("leader") == leader
     )
 
 
 def _voters_text(votes: object, leader: int) -> str:
-    if not isinstance(votes, Mapping):
+    if not isinstance(votes, dict):
         return "nothing"
     return f"votes for n{leader} from {_sids_text(_voters_for(votes, leader))}"
 

@@ -242,16 +242,21 @@ def make_header(
     }
 
 
+TRACE_DIR_ENV = "ZKFLE_TRACE_DIR"
+"""Environment variable naming the default trace directory (else `traces`)."""
+
+
 def default_trace_path(
-    label: str, now: datetime, directory: str | os.PathLike[str] = "traces"
+    label: str, now: datetime, directory: str | os.PathLike[str] | None = None
 ) -> Path:
     """`traces/<yyyymmdd-HHMMSS>-<label>.jsonl`, with `-2`, `-3`, ... if it already exists.
 
-    The label is reduced to letters, digits, `_` and `-` so that it is a safe file name.
+    The directory is `directory`, else $ZKFLE_TRACE_DIR, else `traces`. The label is
+    reduced to letters, digits, `_` and `-` so that it is a safe file name.
     """
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-") or "run"
     stem = f"{now.strftime('%Y%m%d-%H%M%S')}-{safe}"
-    base = Path(directory)
+    base = Path(directory if directory is not None else os.environ.get(TRACE_DIR_ENV, "traces"))
     path = base / f"{stem}.jsonl"
     n = 2
     while path.exists():

@@ -24,6 +24,7 @@ import pytest
 
 from engine.trace import (
     FORMAT_NAME,
+    TRACE_DIR_ENV,
     VERSION,
     TraceError,
     TraceWriter,
@@ -184,14 +185,19 @@ def test_a_killed_writer_leaves_a_readable_file(tmp_path: Path) -> None:
     assert not trace.complete
 
 
-def test_default_trace_path_is_dated_and_unique(tmp_path: Path) -> None:
+def test_default_trace_path_is_dated_and_unique(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = datetime(2026, 11, 26, 14, 0, 5)
     first = default_trace_path("run", now, tmp_path)
     assert first == tmp_path / "20261126-140005-run.jsonl"
     first.touch()
     assert default_trace_path("run", now, tmp_path).name == "20261126-140005-run-2.jsonl"
     assert default_trace_path("my run/../x", now, tmp_path).name == "20261126-140005-my-run-x.jsonl"
+    monkeypatch.delenv(TRACE_DIR_ENV)
     assert default_trace_path("run", now).parent == Path("traces")
+    monkeypatch.setenv(TRACE_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert default_trace_path("run", now).parent == tmp_path / "elsewhere"
 
 
 def test_header_records_utc_time_and_format() -> None:
