@@ -129,7 +129,10 @@ class InvariantChecker:
         self.sids: tuple[Sid, ...] = tuple(sorted(int(s["sid"]) for s in servers)) or tuple(
             self.verifier.all_members
         )
-        self.bound_ms = liveness_bound_ms(header.get("timing") or {})
+        timing = header.get("timing") or {}
+        self.bound_ms = liveness_bound_ms(timing)
+        self.max_interval_ms = float(timing.get("max_notification_interval_ms", 60_000))
+        self._deadline_cap = 0.0
         self.violations: list[Violation] = []
         self._nodes: dict[Sid, _Node] = {sid: _Node() for sid in self.sids}
         self._leader_of_epoch: dict[int, Sid] = {}
@@ -208,6 +211,18 @@ class InvariantChecker:
         if kind != "receive":  # only main-thread inputs move the main thread's timer
             wait = output.get("wait_ms")
             node.timer_due = float(event["t_ms"]) + float(wait) if wait is not None else None
+            if (
+                self._deadline is not None
+                and kind == "poll"
+                and node.timer_due is not None
+                and output.get("state") == "LOOKING"
+            ):
+                # lookForLeader re-arms its whole backed-off wait after every notification
+                # it takes: a node that heard only worse votes may stay silent that long
+                # again before it re-broadcasts and joins. Once, not forever: the cap.
+                self._deadline = min(
+                    max(self._deadline, node.timer_due + self.bound_ms), self._deadline_cap
+                )
 
     def _on_state(self, event: Event) -> None:
         sid, node = self._node(event)
@@ -374,6 +389,7 @@ class InvariantChecker:
                 if n.alive and n.state == "LOOKING" and n.timer_due is not None
             ]
             self._deadline = t_ms + max([0.0, *pending]) + self.bound_ms
+            self._deadline_cap = self._deadline + self.max_interval_ms
 
     def _derived_stable(self) -> bool:
         """ClusterView.stable from the nodes' last state events (paused nodes do not count)."""

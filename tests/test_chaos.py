@@ -304,20 +304,6 @@ def test_outstanding_proposals_reach_a_learner_that_syncs_later_and_commit_in_or
     assert not checker.problems, "\n".join(checker.problems) + "\n" + _transcript(results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "engine/invariants.py InvariantChecker._update_liveness: ElectedWithin extends its "
-        "bound only by the notification timers armed when the cluster became calm, but "
-        "lookForLeader's recvqueue.poll(notTimeout) re-arms the full backed-off wait after "
-        "every notification a LOOKING node takes (FastLeaderElection.lookForLeader; "
-        "engine.peer.QuorumPeer._arm_election_timer does the same). A node whose own vote "
-        "was lost and that hears only worse same-round votes stays silent one more interval "
-        "after the others decided without it - ZooKeeper's behaviour (reference §11), "
-        "flagged as a liveness violation"
-    ),
-)
 def test_elected_within_allows_a_backed_off_node_that_rejoins_one_interval_late() -> None:
     """3 nodes; `loss * 100%` for 7 s backs every notification timer off to 6.4-12.8 s and
     leaves n3 with an unacked write (the best vote). After the heal n1's timer fires first:
