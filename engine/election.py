@@ -59,6 +59,10 @@ MIN_NOTIFICATION_INTERVAL_MS = FINALIZE_WAIT_MS
 MAX_NOTIFICATION_INTERVAL_MS = 60_000
 """ZK: maxNotificationInterval (zookeeper.fastleader.maxNotificationInterval)."""
 
+VoteKey = tuple[Sid, Zxid, int, int]
+"""(leader, zxid, election_epoch, peer_epoch): what `vote_equals` compares when either
+vote is LOOKING - so, between our proposal and any vote in recvset."""
+
 
 @dataclass(frozen=True, slots=True)
 class ElectionConfig:
@@ -116,7 +120,18 @@ class FastLeaderElection:
         """Inside lookForLeader (between the prologue and a decision)."""
         self.stop = False
         self.vote_set: SyncedLearnerTracker | None = None
+        """ZK: voteSet - the tracker of our proposal once a quorum agrees with it."""
         self.leading_vote_set: SyncedLearnerTracker | None = None
+        # recvset grouped by VoteKey, kept in step with it (see _recvset_put): counting
+        # the votes equal to our proposal is then a lookup instead of a pass over recvset
+        # per notification, which is O(N^2) per election at N = 51.
+        self._tally: dict[VoteKey, set[Sid]] = {}
+        self._tally_key: dict[Sid, VoteKey] = {}
+        self._voters: tuple[QuorumVerifier, QuorumVerifier | None, tuple[Sid, ...]] | None = None
+        self._voter_sets: dict[int, tuple[QuorumVerifier, frozenset[Sid]]] = {}
+        self._config: tuple[str, QuorumVerifier | None] | None = None
+        """The last config text received and its parse (the same text object arrives on
+        nearly every notification: engine.wire decodes equal bytes to one str)."""
 
     # --- views ------------------------------------------------------------------------------
 
@@ -148,11 +163,19 @@ class FastLeaderElection:
 
     def current_and_next_config_voters(self) -> list[Sid]:
         """ZK: QuorumPeer.getCurrentAndNextConfigVoters, in sorted order."""
-        voters = set(self.host.quorum_verifier.voting_members)
-        last_seen = self.host.last_seen_quorum_verifier
-        if last_seen is not None:
-            voters.update(last_seen.voting_members)
-        return sorted(voters)
+        return list(self._config_voters())
+
+    def _config_voters(self) -> tuple[Sid, ...]:
+        """current_and_next_config_voters, computed once per pair of verifiers."""
+        host = self.host
+        qv, last_seen = host.quorum_verifier, host.last_seen_quorum_verifier
+        cached = self._voters
+        if cached is None or cached[0] is not qv or cached[1] is not last_seen:
+            voters = set(qv.voting_members)
+            if last_seen is not None:
+                voters.update(last_seen.voting_members)
+            cached = self._voters = (qv, last_seen, tuple(sorted(voters)))
+        return cached[2]
 
     def valid_voter(self, sid: Sid) -> bool:
         host = self.host
@@ -196,6 +219,56 @@ class FastLeaderElection:
             return vote is not None and vote.state == ServerState.LEADING
         return self.logicalclock == election_epoch
 
+    def _recvset_put(self, sid: Sid, vote: Vote) -> None:
+        """recvset[sid] = vote, and the tally with it."""
+        self.recvset[sid] = vote
+        key = (vote.leader, vote.zxid, vote.election_epoch, vote.peer_epoch)
+        tally_key = self._tally_key
+        old = tally_key.get(sid)
+        if old != key:
+            tally = self._tally
+            if old is not None:
+                acks = tally[old]
+                acks.discard(sid)
+                if not acks:
+                    del tally[old]
+            tally.setdefault(key, set()).add(sid)
+            tally_key[sid] = key
+
+    def _recvset_clear(self) -> None:
+        self.recvset.clear()
+        self._tally.clear()
+        self._tally_key.clear()
+
+    def _voter_set(self, qv: QuorumVerifier) -> frozenset[Sid]:
+        cached = self._voter_sets.get(id(qv))
+        if cached is None or cached[0] is not qv:
+            cached = self._voter_sets[id(qv)] = (qv, frozenset(qv.voting_members))
+        return cached[1]
+
+    def _proposal_has_quorum(self, key: VoteKey) -> bool:
+        """`get_vote_tracker(recvset, proposal).has_all_quorums()` from the tally: the
+        sids whose vote equals the (LOOKING) proposal are those filed under its key."""
+        if len(self._tally_key) != len(self.recvset):  # recvset changed behind our back
+            self._retally()
+        acks = self._tally.get(key)
+        if acks is None:
+            return False
+        host = self.host
+        committed = host.quorum_verifier
+        if not committed.contains_quorum(acks & self._voter_set(committed)):
+            return False
+        last_seen = host.last_seen_quorum_verifier
+        if last_seen is not None and last_seen.version > committed.version:
+            return last_seen.contains_quorum(acks & self._voter_set(last_seen))
+        return True
+
+    def _retally(self) -> None:
+        votes = dict(self.recvset)
+        self._recvset_clear()
+        for sid, vote in votes.items():
+            self._recvset_put(sid, vote)
+
     def update_proposal(self, leader: Sid, zxid: Zxid, epoch: int) -> None:
         self.proposed_leader, self.proposed_zxid, self.proposed_epoch = leader, zxid, epoch
 
@@ -203,18 +276,12 @@ class FastLeaderElection:
         """ZK: sendNotifications - the proposal to every voter, ourselves included (our own
         vote reaches recvset only through the connection manager's loopback)."""
         config = self.host.quorum_verifier.to_string()
-        for sid in self.current_and_next_config_voters():
-            self.sendqueue.append(
-                ToSend(
-                    self.proposed_leader,
-                    self.proposed_zxid,
-                    self.logicalclock,
-                    ServerState.LOOKING,
-                    sid,
-                    self.proposed_epoch,
-                    config,
-                )
-            )
+        leader, zxid, epoch = self.proposed_leader, self.proposed_zxid, self.logicalclock
+        peer_epoch = self.proposed_epoch
+        looking = ServerState.LOOKING
+        append = self.sendqueue.append
+        for sid in self._config_voters():
+            append(ToSend(leader, zxid, epoch, looking, sid, peer_epoch, config))
 
     def _reply(self, to: Sid, vote: Vote, election_epoch: int) -> None:
         host = self.host
@@ -288,9 +355,16 @@ class FastLeaderElection:
     def _config_restarts_election(self, text: str) -> bool:
         """Config handling of a received version-2 message (reference §1.5 steps 1-2)."""
         host = self.host
-        try:
-            rqv = parse_dynamic_config(text)
-        except ConfigError:
+        cached = self._config
+        if cached is not None and cached[0] is text:
+            rqv = cached[1]
+        else:
+            try:
+                rqv = parse_dynamic_config(text)
+            except ConfigError:
+                rqv = None
+            self._config = (text, rqv)
+        if rqv is None:
             return False  # ZK logs it and processes the vote without a config
         committed = host.quorum_verifier
         if rqv.version <= committed.version or host.peer_state != ServerState.LOOKING:
@@ -308,6 +382,8 @@ class FastLeaderElection:
     def look_for_leader(self) -> None:
         """The prologue of lookForLeader: a new round with our initial vote."""
         self.recvset = {}
+        self._tally = {}
+        self._tally_key = {}
         self.outofelection = {}
         self.not_timeout = self.config.min_notification_interval_ms
         self.finalizing = False
@@ -366,7 +442,7 @@ class FastLeaderElection:
             return  # ZOOKEEPER-261: an untrusted (reinitialised) database takes no part
         if n.election_epoch > self.logicalclock:
             self.logicalclock = n.election_epoch
-            self.recvset.clear()
+            self._recvset_clear()
             # Compared with the INITIAL vote, not the old proposal.
             if self.total_order_predicate(
                 n.leader,
@@ -394,19 +470,21 @@ class FastLeaderElection:
         ):
             self.update_proposal(n.leader, n.zxid, n.peer_epoch)
             self.send_notifications()
-        self.recvset[n.sid] = n.vote
-        self.vote_set = self.get_vote_tracker(
-            self.recvset,
-            Vote(self.proposed_leader, self.proposed_zxid, self.logicalclock, self.proposed_epoch),
-        )
-        if self.vote_set.has_all_quorums():
+        self._recvset_put(n.sid, n.vote)
+        key = (self.proposed_leader, self.proposed_zxid, self.logicalclock, self.proposed_epoch)
+        if self._proposal_has_quorum(key):
+            self.vote_set = self.get_vote_tracker(self.recvset, Vote(*key))
             self.finalizing = True
+        else:
+            self.vote_set = None
 
     def received_following_notification(self, n: Notification) -> Vote | None:
         """ZK: receivedFollowingNotification (also the LEADING case without an oracle)."""
         if n.election_epoch == self.logicalclock:
             # Stored with its state but version 0 (ZK's 5-argument Vote constructor).
-            self.recvset[n.sid] = Vote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, n.state)
+            self._recvset_put(
+                n.sid, Vote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, n.state)
+            )
             tracker = self.get_vote_tracker(
                 self.recvset,
                 Vote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, n.state, n.version),
