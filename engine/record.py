@@ -39,15 +39,34 @@ class RecordError(ValueError):
     """A recorded value does not have the expected shape (names the field)."""
 
 
+# Every step of every node is encoded (the online checker reads it even without a trace
+# file), so the encoders below avoid the slow parts of the obvious code: Enum.name (a
+# descriptor call) and formatting the same few zxids over and over.
+_STATE_NAME = {state: state.name for state in ServerState}
+_LOOKING = ServerState.LOOKING
+_ZXID_HEX: dict[int, str] = {}
+_ZXID_HEX_MAX = 4096
+
+
+def _hex(zxid: int) -> str:
+    """zxid_hex, remembered (a run sees few distinct zxids; writes add some)."""
+    text = _ZXID_HEX.get(zxid)
+    if text is None:
+        if len(_ZXID_HEX) >= _ZXID_HEX_MAX:
+            _ZXID_HEX.clear()
+        text = _ZXID_HEX[zxid] = zxid_hex(zxid)
+    return text
+
+
 def vote_json(v: Vote) -> JSON:
     d: JSON = {
         "leader": v.leader,
-        "zxid": zxid_hex(v.zxid),
+        "zxid": _hex(v.zxid),
         "election_epoch": v.election_epoch,
         "peer_epoch": v.peer_epoch,
     }
-    if v.state != ServerState.LOOKING:
-        d["state"] = v.state.name
+    if v.state != _LOOKING:
+        d["state"] = _STATE_NAME[v.state]
     if v.version:
         d["version"] = v.version
     return d
@@ -67,9 +86,9 @@ def vote_from(d: JSON) -> Vote:
 def notification_json(n: Notification, config: str) -> JSON:
     d: JSON = {
         "sid": n.sid,
-        "state": n.state.name,
+        "state": _STATE_NAME[n.state],
         "leader": n.leader,
-        "zxid": zxid_hex(n.zxid),
+        "zxid": _hex(n.zxid),
         "election_epoch": n.election_epoch,
         "peer_epoch": n.peer_epoch,
         "version": n.version,
@@ -97,7 +116,7 @@ def durable_json(d: Durable) -> JSON:
     return {
         "current_epoch": d.current_epoch,
         "accepted_epoch": d.accepted_epoch,
-        "last_zxid": zxid_hex(d.last_zxid),
+        "last_zxid": _hex(d.last_zxid),
     }
 
 
@@ -110,7 +129,7 @@ def packet_json(p: QuorumPacket) -> JSON:
     if p.epoch != -1:
         d["epoch"] = p.epoch
     if p.zxid != -1:
-        d["zxid"] = zxid_hex(p.zxid)
+        d["zxid"] = _hex(p.zxid)
     return d
 
 
@@ -118,8 +137,16 @@ def packet_from(d: JSON) -> QuorumPacket:
     return QuorumPacket(str(d["type"]), int(d.get("epoch", -1)), _zxid(d, "zxid", "-0x1"))
 
 
+_POLL_JSON: JSON = {"type": "poll"}
+
+
 def input_json(event: Input, config: str) -> JSON:
     """The recorded form of a core input (its `type` names the ZooKeeper action)."""
+    kind = type(event)
+    if kind is Receive:
+        return {"type": "receive", "n": notification_json(event.n, config)}  # type: ignore[union-attr]
+    if kind is Poll:
+        return dict(_POLL_JSON)
     match event:
         case LookForLeader():
             return {"type": "look_for_leader"}
@@ -172,24 +199,28 @@ def input_from(d: JSON, config: str) -> Input:
 def _sends_json(sends: tuple[ToSend, ...], config: str) -> list[JSON]:
     """Notifications grouped by body: a broadcast is one entry with its recipients."""
     groups: list[JSON] = []
-    index: dict[tuple[object, ...], JSON] = {}
+    index: dict[tuple[object, ...], list[int]] = {}
+    last_key: tuple[object, ...] | None = None
+    to: list[int] = []
     for m in sends:
         key = (m.state, m.leader, m.zxid, m.election_epoch, m.peer_epoch, m.config)
-        group = index.get(key)
-        if group is None:
-            group = {
-                "to": [],
-                "state": m.state.name,
-                "leader": m.leader,
-                "zxid": zxid_hex(m.zxid),
-                "election_epoch": m.election_epoch,
-                "peer_epoch": m.peer_epoch,
-            }
-            if m.config != config:
-                group["config"] = m.config
-            index[key] = group
-            groups.append(group)
-        group["to"].append(m.sid)
+        if key != last_key:  # a broadcast is a run of one key: look it up once
+            found = index.get(key)
+            if found is None:
+                found = index[key] = []
+                group: JSON = {
+                    "to": found,
+                    "state": _STATE_NAME[m.state],
+                    "leader": m.leader,
+                    "zxid": _hex(m.zxid),
+                    "election_epoch": m.election_epoch,
+                    "peer_epoch": m.peer_epoch,
+                }
+                if m.config != config:
+                    group["config"] = m.config
+                groups.append(group)
+            to, last_key = found, key
+        to.append(m.sid)
     return groups
 
 
@@ -206,7 +237,7 @@ def _zab_json(action: ZabAction) -> JSON:
 
 def output_json(out: Output, config: str) -> JSON:
     """The recorded form of a core output; empty parts are left out."""
-    d: JSON = {"state": out.state.name}
+    d: JSON = {"state": _STATE_NAME[out.state]}
     if out.sends:
         d["sends"] = _sends_json(out.sends, config)
     if out.connect_all:
@@ -215,8 +246,9 @@ def output_json(out: Output, config: str) -> JSON:
         d["zab"] = [_zab_json(a) for a in out.zab]
     if out.persist is not None:
         d["persist"] = durable_json(out.persist)
-    if out.wait_ms is not None:
-        d["wait_ms"] = round(out.wait_ms, 3)
+    wait_ms = out.wait_ms
+    if wait_ms is not None:
+        d["wait_ms"] = round(wait_ms, 3)
     if out.decided is not None:
         d["decided"] = vote_json(out.decided)
     if out.reason is not None:
@@ -226,7 +258,7 @@ def output_json(out: Output, config: str) -> JSON:
     if out.restart_election:
         d["restart_election"] = True
     if out.committed:
-        d["committed"] = [zxid_hex(z) for z in out.committed]
+        d["committed"] = [_hex(z) for z in out.committed]
     if out.write_error is not None:
         d["write_error"] = out.write_error
     return d
