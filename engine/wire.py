@@ -132,11 +132,42 @@ _LONG = struct.Struct(">q")
 _STATES = tuple(ServerState)  # index = wire ordinal
 
 
+# Every notification carries the whole config text (2.7 KB for 51 servers), nearly always
+# the same one: remember the last one encoded (by identity of the str: every ToSend of a
+# node shares its verifier's cached text) and the last one decoded (by its bytes, compared
+# in place), so that neither is re-encoded, re-decoded or re-hashed per message. Each
+# cache is one tuple, replaced whole, so threads never see half of it.
+_ENCODED: tuple[str, bytes] = ("", b"")
+_DECODED: tuple[bytes, str] = (b"", "")
+
+
+def _config_bytes(text: str) -> bytes:
+    global _ENCODED
+    cached = _ENCODED
+    if cached[0] is text:
+        return cached[1]
+    raw = text.encode("utf-8", "replace")
+    _ENCODED = (text, raw)
+    return raw
+
+
+def _config_text(payload: BytesLike, length: int) -> str:
+    global _DECODED
+    cached = _DECODED
+    raw = cached[0]
+    if len(raw) == length and isinstance(payload, bytes) and payload.startswith(raw, 44):
+        return cached[1]
+    data = bytes(payload[44 : 44 + length])
+    text = java_utf8(data)
+    _DECODED = (data, text)
+    return text
+
+
 def encode_notification(m: ToSend) -> bytes:
     """The payload Java 3.5+ sends for `m` (ZK: the 6-argument buildMsg): 44-byte header with
     version 2 and configLength, then the config text in UTF-8 (lone surrogates become `?`, as
     Java's String.getBytes does). Raises WireError if a field does not fit its Java type."""
-    config = m.config.encode("utf-8", "replace")
+    config = _config_bytes(m.config)
     try:
         head = _HEAD44.pack(
             m.state,
@@ -228,7 +259,7 @@ def decode_notification(payload: BytesLike, sid: Sid) -> Notification:
                     f"notification from sid {sid}: configLength {length} at offset 40 but only "
                     f"{cap - 44} bytes follow offset 44"
                 )
-            config = java_utf8(payload[44 : 44 + length])
+            config = _config_text(payload, length)
     elif cap == 28:
         # Before ZOOKEEPER-107 there was no peerEpoch: take the leader's zxid epoch.
         state, leader, zxid, election_epoch = _HEAD28.unpack_from(payload)
