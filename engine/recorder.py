@@ -2,15 +2,16 @@
 
 Runtimes call `emit` for everything that happens (core steps, messages, faults, commands);
 the recorder stamps `seq` and `t_ms`, keeps counters and a bounded window of recent events
-for the console, and passes the event on to its sinks (a trace file writer, the online
-invariant checker, test probes). It is thread-safe: the threaded runtime emits from many
-threads, each while holding the lock of the node the event belongs to, so that a node's
-events appear in the order the node consumed them.
+for the console, and passes the event on to its listeners (the online invariant checker,
+test probes) and sinks (a trace file writer). It is thread-safe: the threaded runtime
+emits from many threads, each while holding the lock of the node the event belongs to, so
+that a node's events get their seq in the order the node consumed them.
 """
 
 from __future__ import annotations
 
 import threading
+from _thread import get_ident as _get_ident
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -28,27 +29,62 @@ class Sink(Protocol):
 
 
 class Recorder:
-    """Sequence numbers, counters and fan-out of events."""
+    """Sequence numbers, counters and fan-out of events.
+
+    `emit` stamps the event and queues it under the recorder's lock; the queue is then
+    handed to the listeners and sinks, in seq order, outside that lock, by whichever
+    thread finds it non-empty and nobody else handing it over (that thread takes the
+    events of the others too, and looks again after it let go, so none is left behind).
+    Listeners and sinks may therefore run on another thread than the event's, a little
+    after `emit` returned, but one event at a time and in order.
+
+    Why outside the lock: listeners (the online invariant checker) and sinks (a trace
+    file's write(2)) take time, and every thread of the threaded runtime emits while it
+    holds its node's lock. Under the lock, each of those threads waited for all of that;
+    under the GIL, a thread that blocks on a lock gives up the GIL and waits to get it
+    back behind every other runnable thread - milliseconds with a 51-node cluster's 5000.
+
+    `emit` returns once its event has been handed over (the caller may wait for another
+    thread to finish handing over a batch), so a command that emits knows its listeners saw
+    it. Except for a thread registered with `defer_thread`: its events wait in the queue
+    until it calls `drain`, which it does when it holds no lock (the threaded runtime's
+    workers, after each operation), or until another thread hands them over.
+    """
 
     def __init__(self, sinks: list[Sink] | None = None) -> None:
         self.sinks: list[Sink] = list(sinks or [])
         self.listeners: list[Callable[[Event], None]] = []
-        """Called (under the recorder's lock) with every event; must be quick."""
+        """Called with every event, in seq order, one at a time; must be quick."""
         self.seq = 0
         self.recent: deque[Event] = deque(maxlen=RECENT_EVENTS)
         self.sent = 0
         self.delivered = 0
         self.dropped = 0
         self._lock = threading.Lock()
+        self._pending: list[Event] = []
+        """Events not yet handed to the listeners and sinks (in seq order)."""
+        self._handing = threading.Lock()
+        self._handing_thread: int | None = None
+        self._deferring: set[int] = set()
 
     def emit(self, kind: str, t_ms: float, node: int | None = None, **fields: Any) -> Event:
         """Record one event; returns it with its `seq`."""
+        return self.emit_fields(kind, t_ms, node, fields)
+
+    def emit_fields(
+        self, kind: str, t_ms: float, node: int | None, fields: dict[str, Any]
+    ) -> Event:
+        """`emit` with the event's own fields as one dict (which the event copies)."""
+        return self.emit_rounded(kind, round(t_ms, 3), node, fields)
+
+    def emit_rounded(self, kind: str, t: float, node: int | None, fields: dict[str, Any]) -> Event:
+        """`emit_fields` for a time already rounded to the microsecond."""
         with self._lock:
-            self.seq += 1
-            event: Event = {"seq": self.seq, "t_ms": round(t_ms, 3), "kind": kind}
-            if node is not None:
-                event["node"] = node
-            event.update(fields)
+            self.seq = seq = self.seq + 1
+            if node is None:
+                event: Event = {"seq": seq, "t_ms": t, "kind": kind, **fields}
+            else:
+                event = {"seq": seq, "t_ms": t, "kind": kind, "node": node, **fields}
             if kind == "send":
                 self.sent += 1
             elif kind == "deliver":
@@ -56,11 +92,44 @@ class Recorder:
             elif kind == "drop":
                 self.dropped += 1
             self.recent.append(event)
-            for sink in self.sinks:
-                sink.write(event)
-            for listener in self.listeners:
-                listener(event)
-            return event
+            self._pending.append(event)
+        ident = _get_ident()
+        if ident == self._handing_thread or (self._deferring and ident in self._deferring):
+            return event  # a listener's own event, or a worker's: handed over later
+        self.drain(wait=True)
+        return event
+
+    def defer_thread(self, ident: int, defer: bool = True) -> None:
+        """Let thread `ident`'s events wait in the queue until it calls `drain`."""
+        if defer:
+            self._deferring.add(ident)
+        else:
+            self._deferring.discard(ident)
+
+    def drain(self, wait: bool = False) -> None:
+        """Hand the queued events to the listeners and sinks (see the class docstring).
+        If another thread is doing it, return at once (it hands ours over too), or with
+        `wait`, wait for it and hand over what it left."""
+        while self._pending:
+            if not self._handing.acquire(blocking=wait):
+                return
+            self._handing_thread = _get_ident()
+            try:
+                while True:
+                    with self._lock:
+                        batch = self._pending
+                        if not batch:
+                            break
+                        self._pending = []
+                    listeners, sinks = tuple(self.listeners), tuple(self.sinks)
+                    for event in batch:
+                        for listener in listeners:
+                            listener(event)
+                        for sink in sinks:
+                            sink.write(event)
+            finally:
+                self._handing_thread = None
+                self._handing.release()
 
     @property
     def counts(self) -> MessageCounts:
