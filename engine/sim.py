@@ -24,6 +24,7 @@ from engine.vote import Sid
 
 THREAD_HOP_MS = (0.001, 0.02)
 """Virtual time between an operation being woken and running (thread scheduling)."""
+_HOP_LO, _HOP_SPAN = THREAD_HOP_MS[0], THREAD_HOP_MS[1] - THREAD_HOP_MS[0]
 
 STUCK_EVENTS = 200_000
 """Events in a row without virtual time advancing before the run is declared stuck."""
@@ -53,6 +54,11 @@ class Simulation(Host):
         self.rng_sched = random.Random(f"{seed}:sched")
         self.events_run = 0
         self._same_time = 0
+        self._ops: dict[str, Callable[[Node], bool]] = {
+            "sender": self.worker_sender,
+            "receiver": self.worker_receiver,
+            "main": self.main,
+        }
 
     # --- Host hooks ---------------------------------------------------------------------------
 
@@ -60,22 +66,33 @@ class Simulation(Host):
         return self._now
 
     def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
-        due = round(max(t_ms, self._now), 3)
+        now = self._now
+        due = round(t_ms if t_ms > now else now, 3)
         heapq.heappush(self._heap, (due, next(self._counter), fn, args))
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
         key = (node.sid, what, peer)
-        if key in self._pending:
+        pending = self._pending
+        if key in pending:
             return
-        self._pending.add(key)
-        self.call_later(self.rng_sched.uniform(*THREAD_HOP_MS), self._run_op, key)
+        pending.add(key)
+        # call_later(rng_sched.uniform(*THREAD_HOP_MS), ...), inlined: the same draw and
+        # the same arithmetic (uniform is lo + (hi - lo) * random()), so the same times.
+        delay = _HOP_LO + _HOP_SPAN * self.rng_sched.random()
+        now = self._now
+        t = now + (delay if delay > 0.0 else 0.0)
+        due = round(t if t > now else now, 3)
+        heapq.heappush(self._heap, (due, next(self._counter), self._run_op, (key,)))
 
     def timer_changed(self, node: Node) -> None:
-        gen = self._timer_gen.get(node.sid, 0) + 1
-        self._timer_gen[node.sid] = gen
-        due = self.main_due(node)
-        if due is not None and node.running:
-            self.call_at(due, self._timer_fired, node.sid, gen)
+        sid = node.sid
+        gen = self._timer_gen[sid] = self._timer_gen.get(sid, 0) + 1
+        deadline, look_at = node.deadline, node.look_at
+        due = (
+            deadline if look_at is None else look_at if deadline is None else min(deadline, look_at)
+        )
+        if due is not None and node.alive and not node.paused:
+            self.call_at(due, self._timer_fired, sid, gen)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -83,12 +100,9 @@ class Simulation(Host):
         self._pending.discard(key)
         sid, what, peer = key
         node = self.nodes[sid]
-        if what == "sender":
-            busy = self.worker_sender(node)
-        elif what == "receiver":
-            busy = self.worker_receiver(node)
-        elif what == "main":
-            busy = self.main(node)
+        op = self._ops.get(what)
+        if op is not None:
+            busy = op(node)
         else:
             assert peer is not None
             busy = self.send_worker(node, peer)
