@@ -1,11 +1,23 @@
 """The threaded runtime: ZooKeeper's threads, for real, on the wall clock.
 
 Per node: the QuorumPeer main thread, WorkerSender and WorkerReceiver; per live election
-connection a SendWorker and a RecvWorker thread on each side. One network thread delivers
-messages when their link delay has passed. Every thread loops over one `Host` operation
-and, when it has nothing to do, blocks on its own event until another thread says there is
+connection a SendWorker and a RecvWorker thread on each side. Every thread loops over one
+`Host` operation and, when it has nothing to do, blocks until another thread says there is
 work (`wake`), its deadline passes, or the runtime stops - so `stop()` always returns with
 no thread left behind.
+
+A notification goes from the SendWorker straight into the RecvWorker's inbound queue (the
+socket), stamped with the time it arrives after the link's latency; the RecvWorker reads it
+at that time, as a socket read returns once the bytes are there. One network thread runs
+everything else that is due later: delayed or held messages of the learner<->leader
+connections, connection set-up and tear-down, expiring faults. (Going through it cost every
+notification one more thread hand-off, and made one thread the bottleneck of all traffic.)
+
+Threads under the GIL: a hand-off between two threads is their cost, more than the Python
+they run. A worker sleeps on a bare lock (released to wake it: ~3x cheaper than
+threading.Event), wakes nobody for work it is about to do itself (a step of the main thread
+that moves its own timer), and the main thread is only woken when its deadline moves
+earlier than the one it sleeps on.
 
 Nothing here is deterministic, and nothing needs to be: every input a core consumed is
 recorded in consumption order (under the node's lock), so the trace replays exactly.
@@ -18,18 +30,21 @@ import heapq
 import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from engine.host import Envelope, Host, Node
+from engine.host import LINK_LATENCY_MS, Envelope, Host, Node
 from engine.peer import Timing
 from engine.quorum import QuorumVerifier
 from engine.recorder import Recorder
 from engine.vote import Sid
 
 JOIN_TIMEOUT_S = 5.0
+_monotonic = time.monotonic
+
+
+_get_ident = _thread.get_ident
 
 
 class _Worker:
@@ -37,7 +52,27 @@ class _Worker:
 
     Started with the low-level `_thread` module: `threading.Thread.start` blocks until the
     new thread has run, which under a busy GIL costs milliseconds per connection and would
-    stall every election while connections open. `finished` stands in for join()."""
+    stall every election while connections open. `join` stands in for the thread's
+    join().
+
+    It sleeps on `_signal`, a lock held while no wake-up is pending: `wake` releases it
+    (once: a second wake before the worker runs is the same wake-up) and the worker's
+    acquire consumes it. A wake that comes while the worker is busy makes its next sleep
+    return at once, so no wake-up is ever lost."""
+
+    __slots__ = (
+        "_done",
+        "_signal",
+        "alive",
+        "armed",
+        "ident",
+        "name",
+        "on_error",
+        "on_exit",
+        "op",
+        "recorder",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -45,37 +80,114 @@ class _Worker:
         op: Callable[[], bool],
         alive: Callable[[], bool],
         on_error: Callable[[str, BaseException], None],
+        recorder: Recorder | None = None,
     ) -> None:
         self.name = name
         self.op = op
         self.alive = alive
         self.on_error = on_error
-        self.event = threading.Event()
-        self.finished = threading.Event()
-        self.timeout: Callable[[], float | None] = lambda: None
+        self.recorder = recorder
+        """Its events are handed to listeners and sinks after each operation, when the
+        worker holds no lock (Recorder.defer_thread)."""
+        self._signal = _thread.allocate_lock()
+        self._signal.acquire()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        """Held until the worker has ended."""
+        self.timeout: Callable[[], float | None] = _no_timeout
+        self.on_exit: Callable[[], None] | None = None
+        self.ident: int | None = None
+        self.armed: float | None = _AWAKE
+        """The deadline (runtime clock) this worker sleeps until; None: no deadline;
+        _AWAKE while it runs (it looks at its deadline again before it sleeps)."""
 
     def start(self) -> None:
         _thread.start_new_thread(self._main, ())
 
     def is_alive(self) -> bool:
-        return not self.finished.is_set()
+        return self._done.locked()
+
+    def join(self, timeout: float) -> bool:
+        """Wait until the worker has ended; False if it still runs after `timeout` s."""
+        if not self._done.acquire(True, timeout):
+            return False
+        self._done.release()
+        return True
+
+    def wake(self) -> None:
+        if self.ident == _get_ident():
+            return  # it is running: it loops over its operation until that has no work
+        try:  # noqa: SIM105 - contextlib.suppress costs more than the release itself
+            self._signal.release()
+        except RuntimeError:
+            pass  # a wake-up is pending already
 
     def _main(self) -> None:
+        self.ident = ident = _get_ident()
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.defer_thread(ident)
         try:
             self._run()
+            if self.on_exit is not None:
+                self.on_exit()
         except BaseException as e:  # a dying worker must say why, not vanish
             self.on_error(self.name, e)
         finally:
-            self.finished.set()
+            if recorder is not None:
+                recorder.defer_thread(ident, False)
+                recorder.drain()
+            self.ident = None
+            self._done.release()
 
     def _run(self) -> None:
-        while self.alive():
-            self.event.clear()
-            while self.alive() and self.op():
-                pass
-            if not self.alive():
+        alive, op, signal = self.alive, self.op, self._signal
+        drain = self.recorder.drain if self.recorder is not None else _nothing
+        while alive():
+            while op():
+                drain()
+                if not alive():
+                    return
+            drain()
+            if not alive():
                 return
-            self.event.wait(self.timeout())
+            timeout = self.timeout()
+            if timeout is None:
+                signal.acquire()
+            elif timeout > 0.0:
+                signal.acquire(True, timeout)
+            else:
+                signal.acquire(False)
+            self.armed = _AWAKE
+
+
+def _no_timeout() -> float | None:
+    return None
+
+
+def _nothing() -> None:
+    pass
+
+
+_AWAKE = float("-inf")
+
+
+class _Inbound:
+    """What travels on one direction of an election connection and has not been read yet
+    (the receiving socket's buffer): (arrival time, order, message), earliest first."""
+
+    __slots__ = ("heap", "lock")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, int, Envelope]] = []
+        self.lock = _thread.allocate_lock()
+
+
+LATENCY_SLACK_MS = LINK_LATENCY_MS[1]
+"""A RecvWorker reads a message this much before its arrival time: the in-memory link's
+base latency (at most this) is shorter than the thread hand-off that carries the message
+anyway, so waiting it out would only cost a second wake-up per message. Delays from faults
+(1 ms and more) are kept to within this."""
 
 
 class ThreadedRuntime(Host):
@@ -97,7 +209,9 @@ class ThreadedRuntime(Host):
         """Every worker ever started (replaced ones included), for stop()."""
         self.errors: list[tuple[str, BaseException]] = []
         """Exceptions that ended a worker (a bug: the trace and status show them)."""
-        self._inbound: dict[tuple[Sid, Sid], deque[Envelope]] = {}
+        self._inbound: dict[tuple[Sid, Sid], _Inbound] = {}
+        """(receiver, sender) -> the receiving side of that election connection."""
+        self._arrivals = itertools.count()
         self._workers_lock = threading.Lock()
         self._net_cond = threading.Condition()
         self._net_heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
@@ -108,7 +222,7 @@ class ThreadedRuntime(Host):
     # --- Host hooks ---------------------------------------------------------------------------
 
     def now(self) -> float:
-        return (time.monotonic() - self._t0) * 1000.0
+        return (_monotonic() - self._t0) * 1000.0
 
     def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
         with self._net_cond:
@@ -118,34 +232,60 @@ class ThreadedRuntime(Host):
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
         worker = self._workers.get((node.sid, what, peer))
         if worker is not None:
-            worker.event.set()
+            worker.wake()
 
     def timer_changed(self, node: Node) -> None:
-        self.wake(node, "main")
+        """Wake the main thread only if it sleeps past its new deadline."""
+        worker = self._workers.get((node.sid, "main", None))
+        if worker is None:
+            return
+        due = self.main_due(node)
+        if due is None:
+            return  # it wakes up early at most, finds nothing due and sleeps on
+        armed = worker.armed
+        if armed is not None and 0.0 <= armed <= due:
+            return
+        worker.wake()
 
     def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
         for (x, y), life in zip(((a, b), (b, a)), lives, strict=True):
-            self._inbound[(x.sid, y.sid)] = deque()
-            alive = self._link_checker(x, y.sid, life)
+            inbound = self._inbound[(x.sid, y.sid)] = _Inbound()
             self._start_worker(
                 x,
                 "send_worker",
                 y.sid,
                 f"SendWorker[myid={x.sid}->{y.sid}]",
                 partial(self.send_worker, x, y.sid),
-                alive,
+                self._link_checker(x, y.sid, life, "send_worker"),
             )
-            self._start_worker(
+            recv = self._start_worker(
                 x,
                 "recv_worker",
                 y.sid,
                 f"RecvWorker[myid={x.sid}<-{y.sid}]",
-                partial(self._recv_worker, x, y.sid),
-                alive,
+                partial(self._recv_worker, inbound),
+                self._link_checker(x, y.sid, life, "recv_worker"),
+                start=False,
+            )
+            recv.timeout = partial(self._recv_timeout, inbound)
+            recv.on_exit = partial(self._recv_worker_exit, inbound)
+            recv.start()
+
+    def _link_checker(self, node: Node, peer: Sid, life: int, what: str) -> Callable[[], bool]:
+        key = (node.sid, what, peer)
+        workers = self._workers
+
+        def alive() -> bool:
+            worker = workers.get(key)
+            return (
+                not self.stopping
+                and node.life == life
+                and peer in node.qcm.sender_worker_map
+                and worker is not None
+                and worker.ident == _get_ident()  # a newer connection has its own workers
             )
 
-    def _link_checker(self, node: Node, peer: Sid, life: int) -> Callable[[], bool]:
-        return lambda: self._link_alive(node, peer, life)
+        return alive
 
     # --- threads --------------------------------------------------------------------------------
 
@@ -157,8 +297,9 @@ class ThreadedRuntime(Host):
         name: str,
         op: Callable[[], bool],
         alive: Callable[[], bool],
+        start: bool = True,
     ) -> _Worker:
-        worker = _Worker(name, op, alive, self._worker_failed)
+        worker = _Worker(name, op, alive, self._worker_failed, self.recorder)
         with self._workers_lock:
             old = self._workers.get((node.sid, what, peer))
             self._workers[(node.sid, what, peer)] = worker
@@ -167,8 +308,9 @@ class ThreadedRuntime(Host):
                 self._prune_at = max(64, 2 * len(self._all))
             self._all.append(worker)
         if old is not None:
-            old.event.set()  # it notices it is no longer alive and exits
-        worker.start()
+            old.wake()  # it notices it is no longer alive and exits
+        if start:
+            worker.start()
         return worker
 
     def _worker_failed(self, name: str, error: BaseException) -> None:
@@ -178,16 +320,20 @@ class ThreadedRuntime(Host):
     def _node_alive(self, node: Node, life: int) -> bool:
         return not self.stopping and node.life == life
 
-    def _link_alive(self, node: Node, peer: Sid, life: int) -> bool:
-        return self._node_alive(node, life) and peer in node.qcm.sender_worker_map
-
     def started(self, node: Node) -> None:
         sid, life = node.sid, node.life
         alive = partial(self._node_alive, node, life)
         main = self._start_worker(
-            node, "main", None, f"QuorumPeer[myid={sid}]", partial(self.main, node), alive
+            node,
+            "main",
+            None,
+            f"QuorumPeer[myid={sid}]",
+            partial(self.main, node),
+            alive,
+            start=False,
         )
-        main.timeout = partial(self._main_timeout, node)
+        main.timeout = partial(self._main_timeout, node, main)
+        main.start()
         self._start_worker(
             node,
             "sender",
@@ -205,10 +351,12 @@ class ThreadedRuntime(Host):
             alive,
         )
 
-    def _main_timeout(self, node: Node) -> float | None:
+    def _main_timeout(self, node: Node, worker: _Worker) -> float | None:
         due = self.main_due(node)
         if due is None or not node.running:
+            worker.armed = None
             return None
+        worker.armed = due
         return max(due - self.now(), 0.0) / 1000.0
 
     def crash(self, sid: Sid, reason: str = "crash") -> None:
@@ -217,52 +365,76 @@ class ThreadedRuntime(Host):
         with self._workers_lock:
             workers = [w for key, w in self._workers.items() if sid in (key[0], key[2])]
         for w in workers:
-            w.event.set()
+            w.wake()
 
     def _election_closed(self, node: Node, peer: Sid) -> None:
         super()._election_closed(node, peer)
         for what in ("send_worker", "recv_worker"):
             self.wake(node, what, peer)
 
+    # --- the receiving side of an election connection --------------------------------------------
+
     def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:
-        if plane == "election":
-            # Through the receiving side's RecvWorker thread, as a socket read would be.
-            super()._schedule_arrival(env, "recv_worker", extra_ms)
-        else:
+        if plane != "election":
             super()._schedule_arrival(env, plane, extra_ms)
-
-    def _arrival_fn(self, plane: str) -> Callable[[Envelope], None]:
-        return self._to_recv_worker if plane == "recv_worker" else super()._arrival_fn(plane)
-
-    def _to_recv_worker(self, env: Envelope) -> None:
-        node = self.nodes[env.dst]
-        inbound = self._inbound.get((env.dst, env.src))
-        if inbound is None or node.life != env.dst_life:
-            self.arrive(env)  # no RecvWorker: arrive() records why it is dropped
             return
-        inbound.append(env)
-        self.wake(node, "recv_worker", env.src)
+        due = self._arrival_due(env, "recv_worker", extra_ms)
+        inbound = self._inbound.get((env.dst, env.src))
+        if inbound is None or self.nodes[env.dst].life != env.dst_life:
+            # No RecvWorker to read it: at its arrival time, arrive() records the drop.
+            self.call_at(due, self.arrive, env)
+            return
+        with inbound.lock:
+            heapq.heappush(inbound.heap, (due, next(self._arrivals), env))
+        self.wake(self.nodes[env.dst], "recv_worker", env.src)
 
-    def _recv_worker(self, node: Node, peer: Sid) -> bool:
-        inbound = self._inbound.get((node.sid, peer))
-        if not inbound:
-            return False
-        self.arrive(inbound.popleft())
+    def _recv_worker(self, inbound: _Inbound) -> bool:
+        """RecvWorker: read the next message that has arrived, if one has."""
+        with inbound.lock:
+            heap = inbound.heap
+            if not heap or heap[0][0] - self.now() > LATENCY_SLACK_MS:
+                return False
+            env = heapq.heappop(heap)[2]
+        self.arrive(env)
         return True
+
+    def _recv_timeout(self, inbound: _Inbound) -> float | None:
+        with inbound.lock:
+            if not inbound.heap:
+                return None
+            due = inbound.heap[0][0]
+        return max(due - LATENCY_SLACK_MS - self.now(), 0.0) / 1000.0
+
+    def _recv_worker_exit(self, inbound: _Inbound) -> None:
+        """The connection closed: what it still carried is lost (arrive() says why)."""
+        if self.stopping:
+            return
+        with inbound.lock:
+            left = [env for _, _, env in sorted(inbound.heap)]
+            inbound.heap.clear()
+        for env in left:
+            self.arrive(env)
 
     def _network(self) -> None:
         """Run delayed deliveries and connection events when they are due."""
-        while True:
-            with self._net_cond:
-                while not self.stopping:
-                    wait = self._net_heap[0][0] - self.now() if self._net_heap else None
-                    if wait is not None and wait <= 0:
-                        break
-                    self._net_cond.wait(None if wait is None else wait / 1000.0)
-                if self.stopping:
-                    return
-                _, _, fn, args = heapq.heappop(self._net_heap)
-            fn(*args)
+        recorder = self.recorder
+        recorder.defer_thread(_get_ident())  # like a worker: hand events over unlocked
+        try:
+            while True:
+                with self._net_cond:
+                    while not self.stopping:
+                        wait = self._net_heap[0][0] - self.now() if self._net_heap else None
+                        if wait is not None and wait <= 0:
+                            break
+                        self._net_cond.wait(None if wait is None else wait / 1000.0)
+                    if self.stopping:
+                        return
+                    _, _, fn, args = heapq.heappop(self._net_heap)
+                fn(*args)
+                recorder.drain()
+        finally:
+            recorder.defer_thread(_get_ident(), False)
+            recorder.drain()
 
     # --- shutdown -----------------------------------------------------------------------------
 
@@ -274,11 +446,12 @@ class ThreadedRuntime(Host):
         with self._workers_lock:
             workers = list(self._all)
         for w in workers:
-            w.event.set()
+            w.wake()
         self._net_thread.join(JOIN_TIMEOUT_S)
-        stuck = [w.name for w in workers if not w.finished.wait(JOIN_TIMEOUT_S)]
+        stuck = [w.name for w in workers if not w.join(JOIN_TIMEOUT_S)]
         if self._net_thread.is_alive():
             stuck.append("Network")
+        self.recorder.drain()
         if stuck:
             raise RuntimeError(f"threads did not stop: {', '.join(stuck)}")
 
