@@ -96,7 +96,10 @@ class Recorder:
         ident = _get_ident()
         if ident == self._handing_thread or (self._deferring and ident in self._deferring):
             return event  # a listener's own event, or a worker's: handed over later
-        self.drain(wait=True)
+        if self._handing.acquire(blocking=False):  # the usual case: nobody else is at it
+            self._hand_over(ident)
+        if self._pending:
+            self.drain(wait=True)
         return event
 
     def defer_thread(self, ident: int, defer: bool = True) -> None:
@@ -113,23 +116,26 @@ class Recorder:
         while self._pending:
             if not self._handing.acquire(blocking=wait):
                 return
-            self._handing_thread = _get_ident()
-            try:
-                while True:
-                    with self._lock:
-                        batch = self._pending
-                        if not batch:
-                            break
-                        self._pending = []
-                    listeners, sinks = tuple(self.listeners), tuple(self.sinks)
-                    for event in batch:
-                        for listener in listeners:
-                            listener(event)
-                        for sink in sinks:
-                            sink.write(event)
-            finally:
-                self._handing_thread = None
-                self._handing.release()
+            self._hand_over(_get_ident())
+
+    def _hand_over(self, ident: int) -> None:
+        """With `_handing` held: hand over batches until none is left, then let go."""
+        self._handing_thread = ident
+        lock = self._lock
+        try:
+            while self._pending:
+                with lock:
+                    batch = self._pending
+                    self._pending = []
+                listeners, sinks = tuple(self.listeners), tuple(self.sinks)
+                for event in batch:
+                    for listener in listeners:
+                        listener(event)
+                    for sink in sinks:
+                        sink.write(event)
+        finally:
+            self._handing_thread = None
+            self._handing.release()
 
     @property
     def counts(self) -> MessageCounts:
