@@ -219,15 +219,16 @@ class StabilityProbe:
         self.not_leader: int | None = None
         self.boots = 0
         """Boots still to come before the phase can end (a restart stops nodes first)."""
+        self.build_ms: float | None = None
         self.sent_to_peers = 0
         self.counts: tuple[int, int, int] = (0, 0, 0)
-        self._base: tuple[int, int, int] = (0, 0, 0)
+        """Messages sent, delivered and dropped from the arming to the stable instant."""
+        self._counting = [0, 0, 0]
 
     def arm(self, not_leader: int | None = None, boots: int = 0) -> None:
         """Start a phase: the next boot or stop starts the clock; the phase ends when the
         cluster is stable with a leader other than `not_leader`, after `boots` boots."""
-        r = self.recorder
-        self._base = (r.sent, r.delivered, r.dropped)
+        self._counting = [0, 0, 0]
         self.t_start = self.t_stable = self.leader = None
         self.not_leader = not_leader
         self.boots = boots
@@ -237,8 +238,15 @@ class StabilityProbe:
     def __call__(self, event: Event) -> None:
         kind = event["kind"]
         if kind == "send":
+            self._counting[0] += 1
             if event.get("to") != event.get("node"):
                 self.sent_to_peers += 1
+            return
+        if kind == "deliver":
+            self._counting[1] += 1
+            return
+        if kind == "drop":
+            self._counting[2] += 1
             return
         if kind == "state":
             seen = self.nodes.setdefault(event["node"], _NodeSeen(alive=True))
@@ -259,14 +267,10 @@ class StabilityProbe:
             return
         leader = self._stable_leader()
         if leader is not None and leader != self.not_leader:
-            r = self.recorder
             self.t_stable = float(event["t_ms"])
             self.leader = leader
-            self.counts = (
-                r.sent - self._base[0],
-                r.delivered - self._base[1],
-                r.dropped - self._base[2],
-            )
+            sent, delivered, dropped = self._counting
+            self.counts = (sent, delivered, dropped)
             self.done.set()
 
     def _stable_leader(self) -> int | None:
@@ -303,6 +307,9 @@ class Sample:
     delivered: int = 0
     dropped: int = 0
     busy_before: float | None = None
+    build_ms: float | None = None
+    """Building the cluster (before `start`): the threaded runtime starts its thread pool
+    then."""
 
 
 def _took_since(cluster: Cluster, since_ms: float) -> float | None:
@@ -318,7 +325,13 @@ def _took_since(cluster: Cluster, since_ms: float) -> float | None:
     return round(max(took), 3) if took else None
 
 
-def _sample(probe: StabilityProbe, cluster: Cluster, ok: bool, busy: float | None) -> Sample:
+def _sample(
+    probe: StabilityProbe,
+    cluster: Cluster,
+    ok: bool,
+    busy: float | None,
+    build_ms: float | None = None,
+) -> Sample:
     since = probe.t_start if probe.t_start is not None else 0.0
     sent, delivered, dropped = probe.counts if ok else (0, 0, 0)
     return Sample(
@@ -331,13 +344,16 @@ def _sample(probe: StabilityProbe, cluster: Cluster, ok: bool, busy: float | Non
         delivered=delivered,
         dropped=dropped,
         busy_before=busy,
+        build_ms=build_ms,
     )
 
 
 @contextlib.contextmanager
 def _cluster(options: ClusterOptions) -> Iterator[tuple[Cluster, StabilityProbe]]:
+    t0 = time.perf_counter()
     cluster = Cluster(options)
     probe = StabilityProbe(cluster.recorder)
+    probe.build_ms = round((time.perf_counter() - t0) * 1000.0, 1)
     cluster.recorder.listeners.append(probe)
     try:
         yield cluster, probe
@@ -363,7 +379,7 @@ def election_rep(
         probe.arm()
         cluster.start()
         ok = _wait(cluster, probe, within_ms)
-        first = _sample(probe, cluster, ok, busy)
+        first = _sample(probe, cluster, ok, busy, probe.build_ms)
         if not failover or not ok or first.leader is None:
             return first, None
         cluster.wait_until(lambda v: v.settled, within_ms)
@@ -511,6 +527,7 @@ def _phase_result(n: int, samples: list[Sample], zk: JSON | None) -> JSON:
             "dropped": summary([s.dropped for s in ok]),
         },
         "cpu_busy_before": summary([s.busy_before for s in samples]),
+        "build_ms": summary([s.build_ms for s in samples]),
     }
     if zk is not None:
         res["zookeeper"] = zk
@@ -597,6 +614,9 @@ def _print_phase(title: str, rows: list[JSON], time_label: str) -> None:
             f"  {_span(zk.get('took_max_ms')):<26}{_num(r.get('took_zk_ratio')):>8}"
             + ("" if r["ok"] == r["reps"] else f"  ({r['reps'] - r['ok']} did not stabilise)")
         )
+    builds = [f"N={r['n']} {r['build_ms']['median']:.0f} ms" for r in rows if r.get("build_ms")]
+    if builds:
+        print("  cluster built before start (thread pool included): " + ", ".join(builds))
 
 
 def print_elections(result: JSON) -> None:
