@@ -435,18 +435,22 @@ def run_zookeeper(
             str(idle_wait_s),
         ]
         log(f"ZooKeeper: {' '.join(cmd)}")
+        tail: list[str] = []
         try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=600 + 300 * reps * len(sizes)
-            )
+            with subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            ) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:  # its progress: one line per trial
+                    line = line.rstrip()
+                    tail = [*tail[-2:], line]
+                    if line.startswith("N="):
+                        log(f"  zk {line}")
+                returncode = proc.wait(timeout=60)
         except (OSError, subprocess.TimeoutExpired) as e:
             return None, f"measure.py failed: {e}"
-        for line in proc.stdout.splitlines():
-            if line.startswith("N="):
-                log(f"  zk {line}")
-        if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            return None, f"measure.py exited {proc.returncode}: {' | '.join(tail)}"
+        if returncode != 0 or not out.exists():
+            return None, f"measure.py exited {returncode}: {' | '.join(tail)}"
         try:
             data = orjson.loads(out.read_bytes())
         except orjson.JSONDecodeError as e:
