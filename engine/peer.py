@@ -264,6 +264,9 @@ class _Leading:
     tick_skip: bool = True
     next_zxid_counter: int = 1
     outstanding: dict[Zxid, set[Sid]] = field(default_factory=dict)
+    """Proposals not yet committed, in zxid order, with the participants that logged them."""
+    committed_zxid: Zxid = 0
+    """The last committed zxid: the leader's history when it began leading, then commits."""
 
 
 @dataclass(slots=True)
@@ -505,7 +508,7 @@ class QuorumPeer:
     # --- leader (ZK: Leader.lead) ------------------------------------------------------------
 
     def _lead(self) -> None:
-        self.leading = _Leading()
+        self.leading = _Leading(committed_zxid=self.durable.last_zxid)
         self._arm_leader_wait()
         self._get_epoch_to_propose(self.myid, self.durable.accepted_epoch)
 
@@ -568,12 +571,17 @@ class QuorumPeer:
 
     def _sync_learner(self, handler: _LearnerHandler) -> None:
         """ZK: LearnerHandler.syncFollower, then NEWLEADER (DIFF/TRUNC/SNAP collapsed into
-        one SNAP carrying the leader's last zxid)."""
+        one SNAP carrying the leader's last committed zxid)."""
+        lead = self.leading
+        assert lead is not None
         handler.sync_sent = True
-        self._to_learner(handler, "SNAP", self.durable.last_zxid)
-        self._to_learner(
-            handler, "NEWLEADER", make_zxid(self.leading.epoch if self.leading else -1, 0)
-        )
+        self._to_learner(handler, "SNAP", lead.committed_zxid)
+        if handler.learner_type == LearnerType.PARTICIPANT:
+            # ZK: LearnerHandler.startForwarding queues the proposals still outstanding,
+            # which the learner logs and acks like any other.
+            for zxid in lead.outstanding:
+                self._to_learner(handler, "PROPOSAL", zxid)
+        self._to_learner(handler, "NEWLEADER", make_zxid(lead.epoch, 0))
 
     def _wait_for_new_leader_ack(self, sid: Sid) -> None:
         """ZK: Leader.waitForNewLeaderAck, then startZkServer and UPTODATE to the learners."""
@@ -696,7 +704,8 @@ class QuorumPeer:
             self._process_ack(self.myid, zxid)
 
     def _process_ack(self, sid: Sid, zxid: Zxid) -> None:
-        """ZK: Leader.processAck - commit once a quorum logged the proposal."""
+        """ZK: Leader.processAck / tryToCommit - a proposal commits once a quorum logged it
+        and every earlier proposal has committed: commits go out in zxid order."""
         lead = self.leading
         assert lead is not None
         acks = lead.outstanding.get(zxid)
@@ -704,14 +713,17 @@ class QuorumPeer:
             return
         if self._is_participant(sid):
             acks.add(sid)
-        if not self.quorum_verifier.contains_quorum(acks):
-            return
-        del lead.outstanding[zxid]
-        self._out.committed.append(zxid)
-        for handler in self._handlers():
-            if handler.sync_sent:
-                participant = handler.learner_type == LearnerType.PARTICIPANT
-                self._to_learner(handler, "COMMIT" if participant else "INFORM", zxid)
+        while lead.outstanding:
+            first = next(iter(lead.outstanding))
+            if not self.quorum_verifier.contains_quorum(lead.outstanding[first]):
+                return
+            del lead.outstanding[first]
+            lead.committed_zxid = first
+            self._out.committed.append(first)
+            for handler in self._handlers():
+                if handler.sync_sent:
+                    participant = handler.learner_type == LearnerType.PARTICIPANT
+                    self._to_learner(handler, "COMMIT" if participant else "INFORM", first)
 
     # --- learner (ZK: Follower.followLeader, Observer.observeLeader) ----------------------------
 
@@ -786,7 +798,8 @@ class QuorumPeer:
         elif kind == "PING":
             self._to_leader(QuorumPacket("PING", learning.new_epoch))
         elif kind == "PROPOSAL":
-            self._persist(last_zxid=packet.zxid)
+            if packet.zxid > self.durable.last_zxid:  # a log only grows
+                self._persist(last_zxid=packet.zxid)
             self._to_leader(QuorumPacket("ACK", learning.new_epoch, packet.zxid))
         elif kind == "INFORM" and packet.zxid > self.durable.last_zxid:
             self._persist(last_zxid=packet.zxid)
