@@ -237,16 +237,20 @@ class StabilityProbe:
 
     def __call__(self, event: Event) -> None:
         kind = event["kind"]
+        counting = not self.done.is_set()  # the counts are those until the phase ended
         if kind == "send":
-            self._counting[0] += 1
-            if event.get("to") != event.get("node"):
-                self.sent_to_peers += 1
+            if counting:
+                self._counting[0] += 1
+                if event.get("to") != event.get("node"):
+                    self.sent_to_peers += 1
             return
         if kind == "deliver":
-            self._counting[1] += 1
+            if counting:
+                self._counting[1] += 1
             return
         if kind == "drop":
-            self._counting[2] += 1
+            if counting:
+                self._counting[2] += 1
             return
         if kind == "state":
             seen = self.nodes.setdefault(event["node"], _NodeSeen(alive=True))
@@ -263,7 +267,7 @@ class StabilityProbe:
                 self.t_start = float(event["t_ms"])
         else:
             return
-        if self.done.is_set() or self.t_start is None or self.boots > 0:
+        if not counting or self.t_start is None or self.boots > 0:
             return
         leader = self._stable_leader()
         if leader is not None and leader != self.not_leader:
