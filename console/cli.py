@@ -11,6 +11,7 @@ import orjson
 
 from console import tools
 from engine import commands as c
+from engine.bench import add_bench_parser
 from engine.cluster import Cluster, ClusterOptions
 from engine.durable import DurableError
 from engine.node import add_node_parser, cmd_node
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_verify_parser(sub)
     tools.add_export_parser(sub)
     add_node_parser(sub)
+    add_bench_parser(sub)
     return parser
 
 
@@ -222,6 +224,12 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return run_shell(cluster, interactive)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from console.bench import cmd_bench as bench  # the console bench loads Textual
+
+    return bench(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -233,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify": tools.cmd_verify,
         "export": tools.cmd_export,
         "node": cmd_node,
+        "bench": cmd_bench,
     }
     return commands[args.command](args)
 

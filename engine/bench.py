@@ -30,16 +30,14 @@ waits (at most `--idle-wait` seconds) until the CPU is mostly idle, as measure.p
 reports how busy the machine was. The simulator figures are CPU time, which load affects
 much less.
 
-This module sits on top of the engine; the console bench imports the console lazily (the
-only place the engine reaches into `console/`, and only when that mode is asked for).
+This module sits on top of the engine; the console bench lives in console/bench.py (the
+engine never imports the console).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import importlib
 import os
 import platform
 import resource
@@ -179,13 +177,13 @@ def ratio(a: JSON | None, b: JSON | float | None, key: str = "median") -> float 
     return round(float(num) / float(den), 2)
 
 
-def _span(s: JSON | None) -> str:
+def fmt_span(s: JSON | None) -> str:
     if s is None:
         return "-"
     return f"{s['median']:.1f} [{s['min']:.1f}-{s['max']:.1f}]"
 
 
-def _num(x: float | None, fmt: str = "{:.2f}") -> str:
+def fmt_num(x: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if x is None else fmt.format(x)
 
 
@@ -329,7 +327,7 @@ def _took_since(cluster: Cluster, since_ms: float) -> float | None:
     return round(max(took), 3) if took else None
 
 
-def _sample(
+def take_sample(
     probe: StabilityProbe,
     cluster: Cluster,
     ok: bool,
@@ -353,7 +351,7 @@ def _sample(
 
 
 @contextlib.contextmanager
-def _cluster(options: ClusterOptions) -> Iterator[tuple[Cluster, StabilityProbe]]:
+def probed_cluster(options: ClusterOptions) -> Iterator[tuple[Cluster, StabilityProbe]]:
     t0 = time.perf_counter()
     cluster = Cluster(options)
     probe = StabilityProbe(cluster.recorder)
@@ -379,11 +377,11 @@ def election_rep(
     options = ClusterOptions(
         nodes=n, runtime=runtime, record=trace is not None, trace=trace, label="bench", seed=n
     )
-    with _cluster(options) as (cluster, probe):
+    with probed_cluster(options) as (cluster, probe):
         probe.arm()
         cluster.start()
-        ok = _wait(cluster, probe, within_ms)
-        first = _sample(probe, cluster, ok, busy, probe.build_ms)
+        ok = wait_stable(cluster, probe, within_ms)
+        first = take_sample(probe, cluster, ok, busy, probe.build_ms)
         if not failover or not ok or first.leader is None:
             return first, None
         cluster.wait_until(lambda v: v.settled, within_ms)
@@ -391,11 +389,11 @@ def election_rep(
         leader = first.leader
         probe.arm(not_leader=leader)
         cluster.execute(f"crash {leader}")
-        ok = _wait(cluster, probe, within_ms)
-        return first, _sample(probe, cluster, ok, None)
+        ok = wait_stable(cluster, probe, within_ms)
+        return first, take_sample(probe, cluster, ok, None)
 
 
-def _wait(cluster: Cluster, probe: StabilityProbe, within_ms: float) -> bool:
+def wait_stable(cluster: Cluster, probe: StabilityProbe, within_ms: float) -> bool:
     if cluster.sim:
         return cluster.wait_for(probe.done.is_set, within_ms)
     return probe.done.wait(within_ms / 1000.0)
@@ -616,10 +614,10 @@ def _print_phase(title: str, rows: list[JSON], time_label: str) -> None:
         deliv = m["delivered"]["median"] if m["delivered"] else None
         drop = m["dropped"]["median"] if m["dropped"] else None
         print(
-            f"  {r['n']:>3}  {_span(r['took_ms']):<28}{_num(r['took_floor_ratio']):>8}  "
-            f"{_span(r['stable_ms']):<32}{_num(sent, '{:.0f}'):>12}"
-            f"{_num(deliv, '{:.0f}'):>7}{_num(drop, '{:.0f}'):>6}"
-            f"  {_span(zk.get('took_max_ms')):<26}{_num(r.get('took_zk_ratio')):>8}"
+            f"  {r['n']:>3}  {fmt_span(r['took_ms']):<28}{fmt_num(r['took_floor_ratio']):>8}  "
+            f"{fmt_span(r['stable_ms']):<32}{fmt_num(sent, '{:.0f}'):>12}"
+            f"{fmt_num(deliv, '{:.0f}'):>7}{fmt_num(drop, '{:.0f}'):>6}"
+            f"  {fmt_span(zk.get('took_max_ms')):<26}{fmt_num(r.get('took_zk_ratio')):>8}"
             + ("" if r["ok"] == r["reps"] else f"  ({r['reps'] - r['ok']} did not stabilise)")
         )
     builds = [f"N={r['n']} {r['build_ms']['median']:.0f} ms" for r in rows if r.get("build_ms")]
@@ -628,7 +626,7 @@ def _print_phase(title: str, rows: list[JSON], time_label: str) -> None:
 
 
 def print_elections(result: JSON) -> None:
-    _print_machine(result["machine"])
+    print_machine(result["machine"])
     if result.get("zookeeper_note"):
         print(f"ZooKeeper not measured: {result['zookeeper_note']}")
     _print_phase(
@@ -650,7 +648,7 @@ def print_elections(result: JSON) -> None:
     )
 
 
-def _print_machine(m: JSON) -> None:
+def print_machine(m: JSON) -> None:
     print(
         f"machine: {m['nproc']} CPU(s), {m['cpu']}, {m['implementation']} {m['python']},"
         f" load {m['loadavg']}"
@@ -738,7 +736,7 @@ def bench_sim(seconds: float, nodes: int = 5, seed0: int = 0) -> JSON:
 
 
 def print_sim(r: JSON) -> None:
-    _print_machine(r["machine"])
+    print_machine(r["machine"])
     per = r["cpu_ms_per_election"]
     print(
         f"sim: {r['elections']} {r['nodes']}-node elections in {r['wall_s']} s on CPU"
@@ -752,7 +750,7 @@ def print_sim(r: JSON) -> None:
     print(
         f"  CPU per election: build {per['build']} ms, start->stable {per['start_to_stable']}"
         f" ms, close {per['close']} ms; {r['events_per_election']} events each,"
-        f" {r['events_per_cpu_s']} events/CPU s; virtual time {_span(r['virtual_ms'])} ms"
+        f" {r['events_per_cpu_s']} events/CPU s; virtual time {fmt_span(r['virtual_ms'])} ms"
     )
 
 
@@ -850,7 +848,7 @@ def bench_verify(
 
 
 def print_verify(r: JSON) -> None:
-    _print_machine(r["machine"])
+    print_machine(r["machine"])
     t = r["timed"]
     print(
         f"verify: {r['events']} events ({r['trace_bytes'] / 1e6:.1f} MB) re-executed in"
@@ -900,8 +898,8 @@ def bench_recording(opts: Options, sim_elections: int = 100) -> JSON:
                     "reps": opts.reps,
                     "took_ms": {"no_trace": took_plain, "trace": took_traced},
                     "stable_ms": {"no_trace": stable_plain, "trace": stable_traced},
-                    "took_cost": _cost(took_traced, took_plain),
-                    "stable_cost": _cost(stable_traced, stable_plain),
+                    "took_cost": cost(took_traced, took_plain),
+                    "stable_cost": cost(stable_traced, stable_plain),
                 }
             )
         sim = _sim_recording(Path(tmp), sim_elections)
@@ -914,7 +912,7 @@ def bench_recording(opts: Options, sim_elections: int = 100) -> JSON:
     }
 
 
-def _cost(with_: JSON | None, without: JSON | None) -> float | None:
+def cost(with_: JSON | None, without: JSON | None) -> float | None:
     r = ratio(with_, without)
     return None if r is None else round(r - 1.0, 3)
 
@@ -950,7 +948,7 @@ def _sim_recording(tmp: Path, elections: int) -> JSON:
 
 
 def print_recording(r: JSON) -> None:
-    _print_machine(r["machine"])
+    print_machine(r["machine"])
     print(f"recording: election with vs without a trace file (target < {r['target_cost']:.0%})")
     print(
         f"  {'N':>3}  {'took no trace':<24}{'took trace':<24}{'cost':>7}    "
@@ -959,176 +957,14 @@ def print_recording(r: JSON) -> None:
     for row in r["threaded"]:
         took, stable = row["took_ms"], row["stable_ms"]
         print(
-            f"  {row['n']:>3}  {_span(took['no_trace']):<24}{_span(took['trace']):<24}"
-            f"{_num(row['took_cost'], '{:+.1%}'):>7}    {_span(stable['no_trace']):<24}"
-            f"{_span(stable['trace']):<24}{_num(row['stable_cost'], '{:+.1%}'):>7}"
+            f"  {row['n']:>3}  {fmt_span(took['no_trace']):<24}{fmt_span(took['trace']):<24}"
+            f"{fmt_num(row['took_cost'], '{:+.1%}'):>7}    {fmt_span(stable['no_trace']):<24}"
+            f"{fmt_span(stable['trace']):<24}{fmt_num(row['stable_cost'], '{:+.1%}'):>7}"
         )
     s = r["sim"]
     print(
         f"  simulator, {s['elections']} five-node elections: {s['cpu_s_no_trace']} CPU s"
-        f" without, {s['cpu_s_trace']} with a trace: {_num(s['cost'], '{:+.1%}')}"
-    )
-
-
-# --- the console ------------------------------------------------------------------------------
-
-
-def _console_modules() -> tuple[Any, Any] | str:
-    try:
-        app = importlib.import_module("console.app")
-        screens = importlib.import_module("console.screens.cluster")
-    except ImportError as e:
-        return f"not available yet: the console cannot be imported ({e})"
-    if not hasattr(app, "ZkfleApp") or not hasattr(screens, "ClusterScreen"):
-        return "not available yet: console.app.ZkfleApp / ClusterScreen missing"
-    return app, screens
-
-
-class _FrameCounter:
-    """Wraps ClusterScreen.poll (one frame: read the backend, redraw what changed)."""
-
-    def __init__(self, cls: Any) -> None:
-        self.cls = cls
-        self.original = cls.poll
-        self.frames: list[tuple[float, float]] = []
-
-    def __enter__(self) -> _FrameCounter:
-        original = self.original
-        frames = self.frames
-
-        def poll(screen: Any) -> None:
-            t0 = time.perf_counter()
-            original(screen)
-            frames.append((t0, time.perf_counter() - t0))
-
-        self.cls.poll = poll
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cls.poll = self.original
-
-    def between(self, t0: float, t1: float) -> list[float]:
-        return [d for t, d in self.frames if t0 <= t <= t1]
-
-
-def _restart_elections(cluster: Cluster, probe: StabilityProbe, reps: int) -> list[Sample]:
-    samples = []
-    for _ in range(reps):
-        probe.arm(boots=len(cluster.sids))
-        cluster.execute("restart all")
-        ok = _wait(cluster, probe, 30_000.0)
-        samples.append(_sample(probe, cluster, ok, None))
-        cluster.wait_until(lambda v: v.settled, 10_000.0)
-    return samples
-
-
-def bench_console(seconds: float, nodes: int = 9, reps: int = 5) -> JSON:
-    """Frames per second of the console under a message storm, and election latency with
-    the console attached vs headless."""
-    found = _console_modules()
-    if isinstance(found, str):
-        return {"bench": "console", "available": False, "reason": found}
-    app_mod, screens = found
-
-    def options() -> ClusterOptions:
-        return ClusterOptions(nodes=nodes, runtime="threaded", record=False, label="bench")
-
-    with _cluster(options()) as (cluster, probe):
-        probe.arm()
-        cluster.start()
-        _wait(cluster, probe, 30_000.0)
-        cluster.wait_until(lambda v: v.settled, 10_000.0)
-        headless = _restart_elections(cluster, probe, reps)
-
-    result: JSON = {}
-
-    async def attached() -> None:
-        with _cluster(options()) as (cluster, probe), _FrameCounter(screens.ClusterScreen) as fc:
-            app = app_mod.ZkfleApp(cluster)
-            async with app.run_test(headless=True, size=(160, 50)) as pilot:
-                loop = asyncio.get_running_loop()
-
-                def run(fn: Callable[[], Any]) -> asyncio.Future[Any]:
-                    return loop.run_in_executor(None, fn)
-
-                probe.arm()
-                await run(cluster.start)
-                await run(lambda: _wait(cluster, probe, 30_000.0))
-                await run(lambda: cluster.wait_until(lambda v: v.settled, 10_000.0))
-                with_console = await run(lambda: _restart_elections(cluster, probe, reps))
-                # The storm: every message twice, and a fresh election of all nodes again
-                # and again, for `seconds`.
-                await run(lambda: cluster.execute("dup * 100%"))
-                stop = threading.Event()
-                seq0 = cluster.recorder.seq
-
-                def storm() -> int:
-                    rounds = 0
-                    while not stop.is_set():
-                        cluster.execute("restart all")
-                        cluster.execute("wait until stable within 5s")
-                        rounds += 1
-                    return rounds
-
-                t0 = time.perf_counter()
-                storming = run(storm)
-                await pilot.pause(seconds)
-                t1 = time.perf_counter()
-                stop.set()
-                rounds = await storming
-                events = cluster.recorder.seq - seq0
-                frames = fc.between(t0, t1)
-                result.update(
-                    {
-                        "with_console": with_console,
-                        "storm_s": round(t1 - t0, 3),
-                        "storm_events": events,
-                        "storm_events_per_s": round(events / (t1 - t0)),
-                        "storm_elections": rounds,
-                        "frames": len(frames),
-                        "frames_per_s": round(len(frames) / (t1 - t0), 1),
-                        "frame_ms": summary([d * 1000 for d in frames]),
-                        "frame_busy_fraction": round(sum(frames) / (t1 - t0), 3),
-                    }
-                )
-
-    asyncio.run(attached())
-    with_console: list[Sample] = result.pop("with_console")
-    took_headless = summary([s.took_ms for s in headless if s.ok])
-    took_console = summary([s.took_ms for s in with_console if s.ok])
-    return {
-        "bench": "console",
-        "available": True,
-        "machine": machine(),
-        "nodes": nodes,
-        "fps_cap": getattr(screens, "FPS", None),
-        **result,
-        "target_frames_per_s": TARGETS["console_redraws_per_s"],
-        "took_ms_headless": took_headless,
-        "took_ms_console": took_console,
-        "stable_ms_headless": summary([s.stable_ms for s in headless if s.ok]),
-        "stable_ms_console": summary([s.stable_ms for s in with_console if s.ok]),
-        "console_cost": _cost(took_console, took_headless),
-    }
-
-
-def print_console(r: JSON) -> None:
-    if not r["available"]:
-        print(f"console: {r['reason']}")
-        return
-    _print_machine(r["machine"])
-    print(
-        f"console: {r['nodes']} nodes, storm of {r['storm_events_per_s']} events/s"
-        f" ({r['storm_elections']} elections in {r['storm_s']} s, every message duplicated)"
-    )
-    print(
-        f"  {r['frames_per_s']} frames/s (cap {r['fps_cap']}, target"
-        f" {r['target_frames_per_s']:.0f}); frame {_span(r['frame_ms'])} ms; UI busy"
-        f" {r['frame_busy_fraction']:.0%} of the time in frames"
-    )
-    print(
-        f"  election took: headless {_span(r['took_ms_headless'])} ms, console attached"
-        f" {_span(r['took_ms_console'])} ms ({_num(r['console_cost'], '{:+.1%}')})"
+        f" without, {s['cpu_s_trace']} with a trace: {fmt_num(s['cost'], '{:+.1%}')}"
     )
 
 
@@ -1264,13 +1100,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench_recording(_options(args, zk=False), args.sim_elections)
         printer = print_recording
         failed = False
-    elif mode == "console":
-        result = bench_console(args.seconds, nodes=args.nodes, reps=max(args.reps, 1))
-        printer = print_console
-        failed = False
-    else:  # argparse refuses other modes
+    else:  # argparse refuses other modes; `console` is console.bench's
         print(f"zkfle bench: unknown mode {mode!r}", file=sys.stderr)
         return EXIT_USAGE
+    return report(args, result, printer, failed)
+
+
+def report(
+    args: argparse.Namespace, result: JSON, printer: Callable[[JSON], None], failed: bool
+) -> int:
+    """Print a bench result (JSON with --json) and give the exit status."""
     if args.json:
         sys.stdout.write(orjson.dumps(result, default=_default).decode() + "\n")
     else:
@@ -1301,7 +1140,6 @@ __all__ = [
     "Sample",
     "StabilityProbe",
     "add_bench_parser",
-    "bench_console",
     "bench_elections",
     "bench_recording",
     "bench_sim",

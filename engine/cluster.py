@@ -10,6 +10,7 @@ a wrong command changes nothing and says what was expected.
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 import tempfile
 import threading
@@ -102,7 +103,8 @@ class Cluster:
             sync_limit=self.config.sync_limit,
             election=ElectionConfig(),
         )
-        self.seed = options.seed if options.seed is not None else random.randrange(1 << 31)
+        # A fresh seed when none is given (recorded in the header, so the run can be redone).
+        self.seed = options.seed if options.seed is not None else secrets.randbelow(1 << 31)
         self.rng = random.Random(f"{self.seed}:commands")
         self.sim = options.runtime == "sim"
         self._tmp: Path | None = None

@@ -50,6 +50,7 @@ import argparse
 import itertools
 import logging
 import random
+import secrets
 import signal
 import sys
 import threading
@@ -154,7 +155,7 @@ class TcpNode:
         )
         self.socket_timeout_ms = self._socket_timeout_ms(cfg)
         self.store = DurableStore(self.data_dir)
-        self.seed = seed if seed is not None else random.randrange(1 << 31)
+        self.seed = seed if seed is not None else secrets.randbelow(1 << 31)
         self.rng_observer = random.Random(f"{self.seed}:observer")
         self.out = out if out is not None else _print_line
         self.label = label or f"node{self.myid}"

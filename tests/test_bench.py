@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from console import bench as console_bench
 from engine import bench
 from engine.cluster import Cluster, ClusterOptions
 
@@ -24,7 +25,7 @@ from engine.cluster import Cluster, ClusterOptions
 def run_bench(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
     parser = argparse.ArgumentParser(prog="zkfle")
     bench.add_bench_parser(parser.add_subparsers(dest="command"))
-    status = bench.cmd_bench(parser.parse_args(["bench", *argv]))
+    status = console_bench.cmd_bench(parser.parse_args(["bench", *argv]))
     out = capsys.readouterr().out
     return status, orjson.loads(out) if "--json" in argv else out
 
