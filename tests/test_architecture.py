@@ -70,4 +70,5 @@ def test_engine_code_never_uses_hash_or_the_global_random() -> None:
                 and node.value.id == "random"
                 and node.attr != "Random"
             )
-            assert not global_random, f"{path.name}:{node.lineno} uses the global random"
+            line = getattr(node, "lineno", 0)
+            assert not global_random, f"{path.name}:{line} uses the global random"
