@@ -696,6 +696,7 @@ class Cluster:
             if fault.kind == "hold":
                 for a, b in sorted(fault.links):
                     self.host.release(a, b)
+        self.host.resume_streams()
         # Queued notifications wait for the next connectOne; nodes retry on their own.
 
     def _heal(self, cmd: c.Command, fid: str | None) -> CommandResult:

@@ -55,6 +55,8 @@ class Fate:
 
 REORDER_DELAY_MS = 20.0
 """Extra delay given to a reordered message so that later ones overtake it."""
+RETRANSMIT_MS = 200.0
+"""What a lost segment costs a TCP stream: one retransmission timeout (Linux's minimum)."""
 
 
 class FaultTable:
@@ -128,3 +130,29 @@ class FaultTable:
         held = any(f.kind == "hold" for f in faults)
         delay = max(delay, 0.0)
         return Fate(delays_ms=tuple(delay + i * 0.001 for i in range(copies)), held=held)
+
+    def stream_fate(self, a: Sid, b: Sid, rng: Rng) -> Fate:
+        """The fate of one packet on a TCP stream a->b (the learner<->leader connection).
+
+        A stream delivers every byte once and in order, or breaks: a partition stalls it
+        (the packet waits, `held`, until the link heals - or the connection times out),
+        a lost segment is retransmitted (RETRANSMIT_MS later, again while lost), and there
+        are no duplicates and no reordering. Election notifications keep per-message
+        faults (`fate`): their loss is what FLE has to survive."""
+        faults = self.on(a, b)
+        if not faults:
+            return Fate()
+        if any(f.kind in ("block", "hold") for f in faults):
+            return Fate(held=True)
+        delay = 0.0
+        for fault in faults:
+            if fault.kind == "delay":
+                delay += fault.delay_ms + (
+                    rng.uniform(-fault.jitter_ms, fault.jitter_ms) if fault.jitter_ms else 0.0
+                )
+            elif fault.kind == "loss":
+                retries = 0
+                while retries < 10 and rng.random() < fault.probability:
+                    retries += 1
+                delay += retries * RETRANSMIT_MS
+        return Fate(delays_ms=(max(delay, 0.0),))

@@ -505,7 +505,12 @@ class Host:
         dst = self.nodes[peer]
         with self.net_lock:
             faults = self.faults
-            fate = faults.fate(node.sid, peer, self.rng_net) if faults.faults else _NO_FAULT
+            if not faults.faults:
+                fate = _NO_FAULT
+            elif plane == "quorum":
+                fate = faults.stream_fate(node.sid, peer, self.rng_net)
+            else:
+                fate = faults.fate(node.sid, peer, self.rng_net)
         if fate.dropped is not None:
             self._drop(node.sid, msg_id, fate.dropped, node.sid, peer, fault=fate.fault_id)
             return
@@ -530,7 +535,9 @@ class Host:
             key = (env.src, env.dst, plane)
             link_fifo = self.link_fifo
             last = link_fifo.get(key, 0.0)
-            if extra_ms < 1.0:  # TCP keeps order unless a reorder/delay fault says otherwise
+            if extra_ms < 1.0 or plane != "election":
+                # TCP keeps order; only per-notification faults (delay with jitter,
+                # reorder) may let an election message overtake another.
                 due = max(due, last)
             link_fifo[key] = max(last, due)
         return due
@@ -550,14 +557,35 @@ class Host:
         return n
 
     def discard_held(self, a: Sid, b: Sid, count: int | None = None) -> int:
-        """Drop held messages on a->b (all, or the first `count`), as the user asked."""
+        """Drop held messages on a->b (all, or the first `count`), as the user asked. A
+        packet cannot be taken out of a TCP stream: dropping a learner<->leader packet
+        breaks that connection (both ends see EOF)."""
         with self.net_lock:
             queue = self.held.get((a, b), deque())
             n = len(queue) if count is None else min(count, len(queue))
             envs = [queue.popleft() for _ in range(n)]
         for env in envs:
             self._drop(env.src, env.msg_id, "user", env.src, env.dst)
+            if isinstance(env.payload, QuorumPacket):
+                self._zab_closed(self.nodes[env.src], env.dst)
+                self._zab_closed(self.nodes[env.dst], env.src)
         return n
+
+    def resume_streams(self) -> int:
+        """Learner<->leader streams stalled by a partition or a hold go on, in order, on
+        every link that is open again (after a heal); returns how many packets moved."""
+        ready: list[Envelope] = []
+        with self.net_lock:
+            for (a, b), queue in self.held.items():
+                if self.faults.blocked(a, b) or self.faults.held(a, b):
+                    continue
+                ready.extend(e for e in queue if isinstance(e.payload, QuorumPacket))
+                self.held[(a, b)] = deque(
+                    e for e in queue if not isinstance(e.payload, QuorumPacket)
+                )
+        for env in ready:
+            self._schedule_arrival(env, "quorum", 0.0)
+        return len(ready)
 
     # --- RecvWorker / WorkerReceiver --------------------------------------------------------
 
