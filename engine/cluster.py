@@ -587,9 +587,8 @@ class Cluster:
             node = self.host.nodes[sid]
             with node.lock:
                 core = node.core
-                if core is not None and core.election.in_election and core.deadline is not None:
-                    core.deadline = node.deadline = self.host.now()
-                    self.host.timer_changed(node)
+                if core is not None and core.election.in_election and node.running:
+                    node.forced_timeout = True  # recorded as Timeout(forced=True)
                     self.host.wake(node, "main")
                     fired.append(sid)
         if not fired:

@@ -96,6 +96,8 @@ class Node:
     durable: Durable = field(default_factory=Durable)
     alive: bool = False
     paused: bool = False
+    forced_timeout: bool = False
+    """The `timeout` command asked the main thread to time out now."""
     life: int = 0
     """Incremented at every boot and crash, so stale scheduled work can tell."""
     sendqueue: deque[ToSend] = field(default_factory=deque)
@@ -656,7 +658,11 @@ class Host:
             now = self.now()
             fle = core.election
             due = node.deadline is not None and node.deadline <= now
-            if fle.in_election and fle.recvqueue:
+            if node.forced_timeout:
+                node.forced_timeout = False
+                if fle.in_election:
+                    self.step(node, Timeout(node.qcm.have_delivered(), forced=True))
+            elif fle.in_election and fle.recvqueue:
                 # lookForLeader's poll returns a queued notification even if its wait ran
                 # out while this thread was busy.
                 self.step(node, _POLL)

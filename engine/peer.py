@@ -120,6 +120,8 @@ class Timeout:
     connectAll)."""
 
     have_delivered: bool
+    forced: bool = False
+    """The `timeout` command fired it early (a fault the user injected): due at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +367,8 @@ class QuorumPeer:
                 self._look_for_leader()
             case Poll():
                 self._poll()
-            case Timeout(have_delivered):
-                self._timeout(have_delivered)
+            case Timeout(have_delivered, forced):
+                self._timeout(have_delivered, forced)
             case LearnerConnected(leader):
                 self._learner_connected(leader)
             case LearnerConnectFailed(leader):
@@ -466,7 +468,9 @@ class QuorumPeer:
         else:
             self._follow_leader(vote.leader)
 
-    def _timeout(self, have_delivered: bool) -> None:
+    def _timeout(self, have_delivered: bool, forced: bool = False) -> None:
+        if forced and self.election.in_election:
+            self.deadline = self.now
         if self.deadline is None or self.now < self.deadline:
             return  # a stale timer: nothing is due
         if self.leading is not None:

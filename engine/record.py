@@ -154,7 +154,9 @@ def input_json(event: Input, config: str) -> JSON:
             return {"type": "receive", "n": notification_json(n, config)}
         case Poll():
             return {"type": "poll"}
-        case Timeout(have_delivered):
+        case Timeout(have_delivered, forced):
+            if forced:
+                return {"type": "timeout", "have_delivered": have_delivered, "forced": True}
             return {"type": "timeout", "have_delivered": have_delivered}
         case LearnerConnected(leader):
             return {"type": "learner_connected", "leader": leader}
@@ -180,7 +182,7 @@ def input_from(d: JSON, config: str) -> Input:
             case "poll":
                 return Poll()
             case "timeout":
-                return Timeout(bool(d["have_delivered"]))
+                return Timeout(bool(d["have_delivered"]), bool(d.get("forced", False)))
             case "learner_connected":
                 return LearnerConnected(_int(d, "leader"))
             case "learner_connect_failed":

@@ -74,7 +74,6 @@ from engine.peer import (
     QuorumPacket,
     QuorumPeer,
     SendPacket,
-    Timeout,
     Timing,
     ZabState,
 )
@@ -115,7 +114,6 @@ PLAY_MAX_EVENTS = 20_000
 """Most events one `view()` call applies while playing (keeps the UI responsive)."""
 EVENTS_AFTER_WINDOW = 2000
 """Most events `events_after` returns (the console notices the gap)."""
-_FORCE_EPSILON_MS = 1e-6
 INPUT_CACHE = 4096
 """Decoded inputs kept for reuse while replaying."""
 
@@ -315,8 +313,6 @@ class CoreReplay:
             )
         inp = self.last_input = self._input(event["input"], seq)
         now = event["t_ms"]
-        if type(inp) is Timeout:
-            _force_timeout(core, now)
         self.steps += 1
         try:
             out = core.step(inp, now)
@@ -364,16 +360,6 @@ class CoreReplay:
             expected if isinstance(expected, Mapping) else {"(recorded)": expected},
             actual,
         )
-
-
-def _force_timeout(core: QuorumPeer, now: float) -> None:
-    """Mirror the `timeout` command (engine.cluster `_fire_timeouts`): it moves a LOOKING
-    core's deadline to now outside the core's input boundary, then the main thread feeds
-    Timeout. Runtimes only feed Timeout once the core's own deadline passed, so a Timeout
-    the core would find early (with every output so far matching) is that command's."""
-    deadline = core.deadline
-    if deadline is not None and core.election.in_election and deadline - now > _FORCE_EPSILON_MS:
-        core.deadline = now
 
 
 # --- verify --------------------------------------------------------------------------------------

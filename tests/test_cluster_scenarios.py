@@ -156,7 +156,7 @@ def test_writes_while_a_follower_is_cut_off_make_it_lose_the_next_election(clust
 
 def test_observers_follow_and_never_lead(cluster_of) -> None:  # type: ignore[no-untyped-def]
     cluster = cluster_of(nodes=3, observers=2)
-    ok(cluster, "start", "wait until stable within 10s", "expect leader == 3")
+    ok(cluster, "start", "wait until settled within 10s", "expect leader == 3")
     ok(cluster, "wait until n4.state == OBSERVING and n5.state == OBSERVING within 10s")
     ok(cluster, "crash 3", "wait until stable within 10s", "expect leader == 2")
     ok(cluster, "wait until n4.state == OBSERVING and n5.state == OBSERVING within 10s")
@@ -180,7 +180,9 @@ def test_zero_weight_servers_never_lead(cluster_of, tmp_path: Path) -> None:  # 
 def test_lossy_and_duplicating_links_converge_once_the_faults_stop(cluster_of) -> None:  # type: ignore[no-untyped-def]
     cluster = cluster_of(nodes=5)
     ok(cluster, "loss * 40%", "dup * 40%", "start", "wait 1s", "heal")
-    ok(cluster, "wait until stable within 15s", "expect leader == 5")
+    # A leader may already have been elected on partial information while links were
+    # lossy (ZooKeeper only needs a quorum): the check is that the cluster converges.
+    ok(cluster, "wait until settled within 15s", "expect leaders == 1")
 
 
 def test_restarted_follower_refinds_the_leader_FLERestartTest(cluster_of) -> None:  # type: ignore[no-untyped-def]
