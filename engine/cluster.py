@@ -683,6 +683,15 @@ class Cluster:
             self.host.call_later(for_ms, self._expire, fid)
         return self._ok(cmd, f"{fid}: {cmd.text}")
 
+    def continue_faults(self, counter: int, faults: list[LinkFault]) -> None:
+        """Continue a run's faults (a fork): the next id after `counter`, these active."""
+        self._fault_counter = max(self._fault_counter, counter)
+        for fault in faults:
+            with self.host.net_lock:
+                self.host.faults.add(fault)
+            if fault.expires_ms is not None:
+                self.host.call_at(fault.expires_ms, self._expire, fault.fault_id)
+
     def _expire(self, fid: str) -> None:
         with self.host.net_lock:
             fault = self.host.faults.remove(fid)

@@ -28,8 +28,8 @@ from typing import Any
 from engine.cluster import Cluster, ClusterOptions
 from engine.cnxmanager import Message, QuorumCnxManager
 from engine.config import QuorumPeerConfig, to_zoo_cfg
-from engine.host import Envelope, Node
-from engine.peer import LearnerConnected, LearnerConnectFailed, QuorumPacket, QuorumPeer
+from engine.host import Envelope, Node, state_signature
+from engine.peer import LearnerConnected, LearnerConnectFailed, QuorumPacket
 from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
 from engine.sim import Simulation
 from engine.vote import ToSend
@@ -125,18 +125,11 @@ def _install(cluster: Cluster, state: ClusterState) -> None:
     if not isinstance(sim, Simulation):
         raise ForkError("a fork runs on the simulator")
     # Continue the parent's clock and numbering (ids stay unique across parent and fork).
-    sim._now = state.t_ms
-    sim._ids["m"] = max(sim._ids["m"], state.max_ids["m"])
-    sim._ids["p"] = max(sim._ids["p"], state.max_ids["p"])
-    cluster._fault_counter = max(cluster._fault_counter, state.max_ids["f"])
+    sim.set_clock(state.t_ms)
+    sim.continue_ids(state.max_ids["m"], state.max_ids["p"])
+    cluster.continue_faults(state.max_ids["f"], [f.link_fault() for f in state.faults.values()])
     recorder = cluster.recorder
     recorder.sent, recorder.delivered, recorder.dropped = state.sent, state.delivered, state.dropped
-    for fault in state.faults.values():
-        link_fault = fault.link_fault()
-        with sim.net_lock:
-            sim.faults.add(link_fault)
-        if link_fault.expires_ms is not None:
-            sim.call_at(link_fault.expires_ms, cluster._expire, link_fault.fault_id)
     for sid in sorted(state.nodes):
         _install_node(sim, sim.nodes[sid], state, sid)
     _install_wire(sim, state)
@@ -178,21 +171,8 @@ def _install_node(sim: Simulation, node: Node, state: ClusterState, sid: int) ->
     node.look_at = None if ns.look_at is None else max(ns.look_at, state.t_ms)
     node.zab_peers = set(ns.zab_peers)
     node.connecting = set()
-    node.last_signature = _signature(core)
+    node.last_signature = state_signature(core)
     node.last_event = ns.last_event
-
-
-def _signature(core: QuorumPeer) -> tuple[Any, ...]:
-    """What engine.host records a `state` event for when it changes (no spurious one)."""
-    fle = core.election
-    return (
-        core.peer_state,
-        core.zab_state,
-        fle.logicalclock,
-        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
-        core.current_vote,
-        core.durable,
-    )
 
 
 def _message(m: Msg) -> Message | None:
@@ -216,12 +196,9 @@ def _install_wire(sim: Simulation, state: ClusterState) -> None:
             with sim.net_lock:
                 sim.held.setdefault((m.src, m.dst), deque()).append(env)
         else:
-            sim._schedule_arrival(env, m.plane, 0.0)
+            sim.put_in_flight(env, m.plane)
     for node_sid, peer_sid in state.pending_eof:
-        node = sim.nodes[node_sid]
-        sim.call_later(
-            sim._latency(peer_sid, node_sid), sim._zab_closed_later, node_sid, peer_sid, node.life
-        )
+        sim.eof_later(node_sid, peer_sid)
 
 
 def _wake(sim: Simulation, node: Node, state: ClusterState, sid: int) -> None:
@@ -258,4 +235,4 @@ def _wake(sim: Simulation, node: Node, state: ClusterState, sid: int) -> None:
         and not learning.connected
         and not answered
     ):
-        sim._zab_connect(node, leader)  # the attempt in progress is dialled again
+        sim.redial(node, leader)  # the attempt in progress is dialled again

@@ -120,6 +120,19 @@ class Node:
         return self.alive and not self.paused
 
 
+def state_signature(core: QuorumPeer) -> tuple[Any, ...]:
+    """What a `state` event reports; one is recorded when it changes."""
+    fle = core.election
+    return (
+        core.peer_state,
+        core.zab_state,
+        fle.logicalclock,
+        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
+        core.current_vote,
+        core.durable,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Summary:
     """The little of a node that stability depends on."""
@@ -342,14 +355,7 @@ class Host:
     def _record_state(self, node: Node, core: QuorumPeer, out: Output) -> None:
         fle = core.election
         proposal = (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch)
-        signature = (
-            core.peer_state,
-            core.zab_state,
-            fle.logicalclock,
-            proposal,
-            core.current_vote,
-            core.durable,
-        )
+        signature = state_signature(core)
         if signature == node.last_signature:
             return
         node.last_signature = signature
@@ -495,6 +501,28 @@ class Host:
                 return False
             self._transmit(node, peer, message.payload, message.msg_id)
             return True
+
+    # --- continuing a run from a replayed state (engine.fork) ------------------------------
+
+    def continue_ids(self, messages: int, packets: int) -> None:
+        """Number new messages after the parent run's (`m<n>`, `p<n>` stay unique)."""
+        with self._ids_lock:
+            self._ids["m"] = max(self._ids["m"], messages)
+            self._ids["p"] = max(self._ids["p"], packets)
+
+    def put_in_flight(self, env: Envelope, plane: str) -> None:
+        """A message that was on the wire arrives after a fresh latency."""
+        self._schedule_arrival(env, plane, 0.0)
+
+    def eof_later(self, sid: Sid, peer: Sid) -> None:
+        """`sid` sees EOF on its learner<->leader connection with `peer` after a latency."""
+        self.call_later(
+            self._latency(peer, sid), self._zab_closed_later, sid, peer, self.nodes[sid].life
+        )
+
+    def redial(self, learner: Node, leader: Sid) -> None:
+        """The learner's connection attempt to `leader` starts again."""
+        self._zab_connect(learner, leader)
 
     def _latency(self, a: Sid, b: Sid) -> float:
         with self.net_lock:

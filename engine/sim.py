@@ -65,6 +65,10 @@ class Simulation(Host):
     def now(self) -> float:
         return self._now
 
+    def set_clock(self, t_ms: float) -> None:
+        """Continue a run whose clock had reached `t_ms` (a fork of a replay)."""
+        self._now = max(self._now, t_ms)
+
     def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
         now = self._now
         due = round(t_ms if t_ms > now else now, 3)
