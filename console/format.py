@@ -8,14 +8,12 @@ version, a damaged file): the worst outcome is a plainer line, never an exceptio
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
 
-from engine.commands import CommandError, Link, Nodes, parse
 from engine.view import ClusterView, NodeView
 from engine.vote import ServerState, Sid, Vote, zxid_hex
 
@@ -565,24 +563,9 @@ class HealthTracker:
 
 
 def faulted_nodes(view: ClusterView) -> dict[Sid, list[str]]:
-    """Fault ids by the sids their command text names explicitly (`isolate 3`, `1->2`)."""
+    """Fault ids by the nodes each fault affects (as the cluster resolved its targets)."""
     out: dict[Sid, list[str]] = {}
     for fault in view.faults:
-        try:
-            cmd = parse(fault.text)
-        except CommandError:
-            continue
-        named: set[Sid] = set()
-        for value in (getattr(cmd, f.name) for f in dataclasses.fields(cmd)):
-            if isinstance(value, Nodes):
-                named.update(value.sids)
-            elif isinstance(value, Link):
-                named.update(value.src.sids)
-                named.update(value.dst.sids)
-            elif isinstance(value, tuple):
-                for item in value:
-                    if isinstance(item, Nodes):
-                        named.update(item.sids)
-        for sid in sorted(named):
+        for sid in fault.sids:
             out.setdefault(sid, []).append(fault.fault_id)
     return out

@@ -466,7 +466,9 @@ class Cluster:
             case c.Partition(groups, for_ms):
                 parts = c.resolve_partition(groups, self.view(), self.rng)
                 links = {(a, b) for g in parts for h in parts if g != h for a in g for b in h}
-                return self._add_fault(cmd, "block", links, for_ms)
+                return self._add_fault(
+                    cmd, "block", links, for_ms, nodes={s for g in parts for s in g}
+                )
             case c.Isolate(nodes, for_ms):
                 cut = set(self._nodes(nodes))
                 links = {
@@ -475,7 +477,7 @@ class Cluster:
                     for b in self.sids
                     if a != b and (a in cut or b in cut)
                 }
-                return self._add_fault(cmd, "block", links, for_ms)
+                return self._add_fault(cmd, "block", links, for_ms, nodes=cut)
             case c.Block(link, for_ms):
                 return self._add_fault(cmd, "block", self._links(link), for_ms)
             case c.Delay(link, ms, jitter_ms, for_ms):
@@ -668,16 +670,30 @@ class Cluster:
         kind: str,
         links: set[tuple[Sid, Sid]],
         for_ms: float | None,
+        nodes: set[Sid] | None = None,
         **params: float,
     ) -> CommandResult:
         self._fault_counter += 1
         fid = f"f{self._fault_counter}"
         expires = None if for_ms is None else self.host.now() + for_ms
-        fault = LinkFault(fid, kind, frozenset(links), cmd.text, expires_ms=expires, **params)
+        fault = LinkFault(
+            fid,
+            kind,
+            frozenset(links),
+            cmd.text,
+            expires_ms=expires,
+            nodes=frozenset(nodes or ()),
+            **params,
+        )
         with self.host.net_lock:
             self.host.faults.add(fault)
         self.host.emit(
-            "fault", id=fid, text=cmd.text, op=kind, links=sorted([a, b] for a, b in links)
+            "fault",
+            id=fid,
+            text=cmd.text,
+            op=kind,
+            links=sorted([a, b] for a, b in links),
+            nodes=list(fault.sids),
         )
         if for_ms is not None:
             self.host.call_later(for_ms, self._expire, fid)

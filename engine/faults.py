@@ -40,6 +40,14 @@ class LinkFault:
     probability: float = 0.0
     """loss/dup/reorder probability in [0, 1]."""
     expires_ms: float | None = None
+    nodes: frozenset[Sid] = frozenset()
+    """The nodes the command named (an isolated node, a partition's members); the links'
+    ends when empty."""
+
+    @property
+    def sids(self) -> tuple[Sid, ...]:
+        """The nodes to flag as faulted."""
+        return tuple(sorted(self.nodes or {s for link in self.links for s in link}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -913,7 +913,9 @@ class Host:
     def view(self) -> ClusterView:
         nodes = tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes))
         with self.net_lock:
-            faults = tuple(FaultView(f.fault_id, f.text) for f in self.faults.faults.values())
+            faults = tuple(
+                FaultView(f.fault_id, f.text, f.sids) for f in self.faults.faults.values()
+            )
         return ClusterView(
             t_ms=self.now(),
             seq=self.recorder.seq,

@@ -547,6 +547,7 @@ class FaultInfo:
     op: str
     links: tuple[tuple[Sid, Sid], ...]
     t_ms: float
+    nodes: tuple[Sid, ...] = ()
 
     def link_fault(self) -> LinkFault:
         """The fault as the runtime models it (parameters from its command text)."""
@@ -578,6 +579,7 @@ class FaultInfo:
             frozenset(self.links),
             self.text,
             expires_ms=expires,
+            nodes=frozenset(self.nodes),
             **params,
         )
 
@@ -1028,6 +1030,7 @@ class ClusterState:
             str(event.get("op", "")),
             tuple((int(a), int(b)) for a, b in links if isinstance(a, int) and isinstance(b, int)),
             self.t_ms,
+            tuple(int(s) for s in event.get("nodes") or () if isinstance(s, int)),
         )
         self._note_id(fid)
 
@@ -1109,7 +1112,9 @@ class ClusterState:
             t_ms=self.t_ms,
             seq=self.seq,
             nodes=tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes)),
-            faults=tuple(FaultView(f.fault_id, f.text) for f in self.faults.values()),
+            faults=tuple(
+                FaultView(f.fault_id, f.text, f.link_fault().sids) for f in self.faults.values()
+            ),
             messages=MessageCounts(self.sent, self.delivered, self.dropped),
         )
 

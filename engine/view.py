@@ -63,6 +63,8 @@ class FaultView:
 
     fault_id: str
     text: str
+    sids: tuple[Sid, ...] = ()
+    """The nodes it affects (named by the command, or the ends of its links)."""
 
 
 @dataclass(frozen=True, slots=True)

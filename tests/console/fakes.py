@@ -192,7 +192,9 @@ class FakeBackend:
                     election_took_ms=n.took_ms,
                 )
             )
-        faults = tuple(FaultView(fid, text) for fid, (text, _) in self.faults.items())
+        faults = tuple(
+            FaultView(fid, text, tuple(sorted(sids))) for fid, (text, sids) in self.faults.items()
+        )
         return ClusterView(
             t_ms=self.t_ms,
             seq=len(self.events),
