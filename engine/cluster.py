@@ -9,6 +9,7 @@ a wrong command changes nothing and says what was expected.
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import shutil
@@ -165,7 +166,7 @@ class Cluster:
         if options.config is not None:
             cfg = load_zoo_cfg(str(options.config))
             return replace(cfg, **overrides) if overrides else cfg
-        return generate_config(options.nodes, options.observers, **overrides)
+        return _generated_config(options.nodes, options.observers, tuple(sorted(overrides.items())))
 
     def _stores(self, options: ClusterOptions, sids: list[Sid]) -> dict[Sid, Any]:
         if self.sim:
@@ -224,7 +225,8 @@ class Cluster:
     # --- observation ------------------------------------------------------------------------
 
     def _listen(self, event: Event) -> None:
-        """Recorder listener: runs under the recorder's lock, so it only takes notes."""
+        """Recorder listener: called one event at a time, in seq order, possibly on another
+        thread than the event's and while node locks are held, so it only takes notes."""
         if event["kind"] in ("state", "boot", "stop", "fault", "heal", "cmd"):
             self._dirty = True
             if not self.sim:
@@ -883,6 +885,14 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close("aborted" if exc[0] is not None else None)
+
+
+@functools.lru_cache(maxsize=32)
+def _generated_config(
+    nodes: int, observers: int, overrides: tuple[tuple[str, Any], ...]
+) -> QuorumPeerConfig:
+    """generate_config, once per shape (it writes a zoo.cfg text and parses it back)."""
+    return generate_config(nodes, observers, **dict(overrides))
 
 
 def _names(sids: tuple[Sid, ...]) -> str:
