@@ -28,8 +28,9 @@ from typing import Any
 from engine.cluster import Cluster, ClusterOptions
 from engine.cnxmanager import Message, QuorumCnxManager
 from engine.config import QuorumPeerConfig, to_zoo_cfg
-from engine.host import Envelope, Node, state_signature
+from engine.host import Envelope, Node
 from engine.peer import LearnerConnected, LearnerConnectFailed, QuorumPacket
+from engine.record import state_signature
 from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
 from engine.sim import Simulation
 from engine.vote import ToSend

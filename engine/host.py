@@ -57,7 +57,15 @@ from engine.peer import (
     quiet_receive,
 )
 from engine.quorum import QuorumVerifier
-from engine.record import durable_json, input_json, output_json, packet_json, vote_json
+from engine.record import (
+    durable_json,
+    input_json,
+    output_json,
+    packet_json,
+    state_fields,
+    state_signature,
+    vote_json,
+)
 from engine.recorder import Recorder
 from engine.view import ClusterView, FaultView, NodeView, stable_leader
 from engine.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
@@ -120,16 +128,60 @@ class Node:
         return self.alive and not self.paused
 
 
-def state_signature(core: QuorumPeer) -> tuple[Any, ...]:
-    """What a `state` event reports; one is recorded when it changes."""
+def peer_view(
+    sid: Sid,
+    learner_type: str,
+    weight: int,
+    alive: bool,
+    paused: bool,
+    durable: Durable,
+    last_event: str,
+    core: QuorumPeer | None,
+    *,
+    recv_queue: int,
+    send_queues: tuple[tuple[Sid, int], ...],
+    connections: tuple[Sid, ...],
+) -> NodeView:
+    """One node's NodeView from its core and what surrounds it (live or replayed)."""
+    if core is None:
+        return NodeView(
+            sid=sid,
+            learner_type=learner_type,
+            weight=weight,
+            alive=alive,
+            paused=paused,
+            current_epoch=durable.current_epoch,
+            accepted_epoch=durable.accepted_epoch,
+            last_zxid=durable.last_zxid,
+            last_event=last_event,
+        )
     fle = core.election
-    return (
-        core.peer_state,
-        core.zab_state,
-        fle.logicalclock,
-        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
-        core.current_vote,
-        core.durable,
+    return NodeView(
+        sid=sid,
+        learner_type=learner_type,
+        weight=weight,
+        alive=alive,
+        paused=paused,
+        state=core.peer_state,
+        logicalclock=fle.logicalclock,
+        proposal=fle.get_vote(),
+        current_vote=core.current_vote,
+        finalizing=fle.finalizing,
+        not_timeout_ms=fle.not_timeout,
+        recvset=tuple(sorted(fle.recvset.items())),
+        outofelection=tuple(sorted(fle.outofelection.items())),
+        fle_recvqueue=len(fle.recvqueue),
+        recv_queue=recv_queue,
+        send_queues=send_queues,
+        connections=connections,
+        zab_phase=core.zab_state,
+        established=core.zab_state == ZabState.BROADCAST,
+        current_epoch=core.durable.current_epoch,
+        accepted_epoch=core.durable.accepted_epoch,
+        last_zxid=core.durable.last_zxid,
+        last_event=last_event,
+        election_started_ms=core.election_started_ms,
+        election_took_ms=core.election_took_ms,
     )
 
 
@@ -353,36 +405,12 @@ class Host:
         return out
 
     def _record_state(self, node: Node, core: QuorumPeer, out: Output) -> None:
-        fle = core.election
-        proposal = (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch)
         signature = state_signature(core)
         if signature == node.last_signature:
             return
         node.last_signature = signature
-        fields: dict[str, Any] = {
-            "state": core.peer_state.name,
-            "zab": core.zab_state,
-            "logicalclock": fle.logicalclock,
-            "proposal": {
-                "leader": proposal[0],
-                "zxid": zxid_hex(proposal[1]),
-                "peer_epoch": proposal[2],
-            },
-            "vote": vote_json(core.current_vote),
-            "current_epoch": core.durable.current_epoch,
-            "accepted_epoch": core.durable.accepted_epoch,
-            "last_zxid": zxid_hex(core.durable.last_zxid),
-        }
-        if out.decided is not None:
-            fields["recvset"] = {str(s): vote_json(v) for s, v in sorted(fle.recvset.items())}
-            fields["outofelection"] = {
-                str(s): vote_json(v) for s, v in sorted(fle.outofelection.items())
-            }
-            fields["took_ms"] = round(core.election_took_ms or 0.0, 3)
-        if out.reason:
-            fields["reason"] = out.reason
         node.last_event = f"{core.peer_state.name} {core.zab_state.lower()}"
-        self.recorder.emit_fields("state", self.now(), node.sid, fields)
+        self.recorder.emit_fields("state", self.now(), node.sid, state_fields(core, out))
 
     def _apply(self, node: Node, out: Output) -> None:
         if out.persist is not None:
@@ -825,49 +853,19 @@ class Host:
 
     def node_view(self, node: Node) -> NodeView:
         with node.lock:
-            server_weight = self._weight(node.sid)
-            base = NodeView(
-                sid=node.sid,
-                learner_type=node.learner_type.word,
-                weight=server_weight,
-                alive=node.alive,
-                paused=node.paused,
-                current_epoch=node.durable.current_epoch,
-                accepted_epoch=node.durable.accepted_epoch,
-                last_zxid=node.durable.last_zxid,
-                last_event=node.last_event,
-            )
-            core = node.core
-            if core is None:
-                return base
-            fle = core.election
             qcm = node.qcm
-            return NodeView(
-                sid=node.sid,
-                learner_type=node.learner_type.word,
-                weight=server_weight,
-                alive=node.alive,
-                paused=node.paused,
-                state=core.peer_state,
-                logicalclock=fle.logicalclock,
-                proposal=fle.get_vote(),
-                current_vote=core.current_vote,
-                finalizing=fle.finalizing,
-                not_timeout_ms=fle.not_timeout,
-                recvset=tuple(sorted(fle.recvset.items())),
-                outofelection=tuple(sorted(fle.outofelection.items())),
-                fle_recvqueue=len(fle.recvqueue),
+            return peer_view(
+                node.sid,
+                node.learner_type.word,
+                self._weight(node.sid),
+                node.alive,
+                node.paused,
+                node.durable,
+                node.last_event,
+                node.core,
                 recv_queue=len(qcm.recv_queue),
                 send_queues=tuple((s, len(q)) for s, q in sorted(qcm.queue_send_map.items())),
                 connections=tuple(sorted(qcm.sender_worker_map)),
-                zab_phase=core.zab_state,
-                established=core.zab_state == ZabState.BROADCAST,
-                current_epoch=core.durable.current_epoch,
-                accepted_epoch=core.durable.accepted_epoch,
-                last_zxid=core.durable.last_zxid,
-                last_event=node.last_event,
-                election_started_ms=core.election_started_ms,
-                election_took_ms=core.election_took_ms,
             )
 
     def _weight(self, sid: Sid) -> int:

@@ -88,7 +88,15 @@ from engine.peer import (
     ZabState,
 )
 from engine.quorum import ConfigError
-from engine.record import durable_json, input_json, output_json, packet_json, vote_json
+from engine.record import (
+    durable_json,
+    input_json,
+    output_json,
+    packet_json,
+    state_fields,
+    state_signature,
+    vote_json,
+)
 from engine.recorder import Recorder
 from engine.trace import TraceWriter, default_trace_path, make_header
 from engine.transport.quorum import QuorumHooks, QuorumPlane
@@ -435,7 +443,7 @@ class TcpNode:
         core = self.core
         assert core is not None
         before = (core.peer_state, core.zab_state)
-        signature = _signature(core)
+        signature = state_signature(core)
         now = round(self.now(), 3)
         out = core.step(event, now)
         fields: dict[str, Any] = {
@@ -445,8 +453,8 @@ class TcpNode:
         if msg:
             fields["msg"] = msg
         self.recorder.emit("step", now, self.myid, **fields)
-        if _signature(core) != signature:
-            self.emit("state", **_state_fields(core, out))
+        if state_signature(core) != signature:
+            self.emit("state", **state_fields(core, out))
         self._apply(core, out)
         self._report(core, out, before)
         return out
@@ -708,46 +716,6 @@ class TcpNode:
                     **{"from": message.sid, "to": self.myid},
                     **extra,
                 )
-
-
-def _signature(core: QuorumPeer) -> tuple[Any, ...]:
-    fle = core.election
-    return (
-        core.peer_state,
-        core.zab_state,
-        fle.logicalclock,
-        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
-        core.current_vote,
-        core.durable,
-    )
-
-
-def _state_fields(core: QuorumPeer, out: Output) -> dict[str, Any]:
-    """The `state` event (traces/README.md), as engine.host records it."""
-    fle = core.election
-    fields: dict[str, Any] = {
-        "state": core.peer_state.name,
-        "zab": core.zab_state,
-        "logicalclock": fle.logicalclock,
-        "proposal": {
-            "leader": fle.proposed_leader,
-            "zxid": zxid_hex(fle.proposed_zxid),
-            "peer_epoch": fle.proposed_epoch,
-        },
-        "vote": vote_json(core.current_vote),
-        "current_epoch": core.durable.current_epoch,
-        "accepted_epoch": core.durable.accepted_epoch,
-        "last_zxid": zxid_hex(core.durable.last_zxid),
-    }
-    if out.decided is not None:
-        fields["recvset"] = {str(s): vote_json(v) for s, v in sorted(fle.recvset.items())}
-        fields["outofelection"] = {
-            str(s): vote_json(v) for s, v in sorted(fle.outofelection.items())
-        }
-        fields["took_ms"] = round(core.election_took_ms or 0.0, 3)
-    if out.reason:
-        fields["reason"] = out.reason
-    return fields
 
 
 def _print_line(line: str) -> None:

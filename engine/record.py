@@ -25,6 +25,7 @@ from engine.peer import (
     PacketReceived,
     Poll,
     QuorumPacket,
+    QuorumPeer,
     Receive,
     SendPacket,
     Timeout,
@@ -288,3 +289,46 @@ def _state(name: object) -> ServerState:
         return ServerState[str(name)]
     except KeyError:
         raise RecordError(f"unknown server state {name!r}") from None
+
+
+def state_signature(core: QuorumPeer) -> tuple[Any, ...]:
+    """What a `state` event reports; one is recorded whenever it changes."""
+    fle = core.election
+    return (
+        core.peer_state,
+        core.zab_state,
+        fle.logicalclock,
+        (fle.proposed_leader, fle.proposed_zxid, fle.proposed_epoch),
+        core.current_vote,
+        core.durable,
+    )
+
+
+def state_fields(core: QuorumPeer, out: Output) -> JSON:
+    """The body of a `state` event (traces/README.md): the node after a step, with recvset
+    and outofelection when the step decided."""
+    fle = core.election
+    durable = core.durable
+    fields: JSON = {
+        "state": core.peer_state.name,
+        "zab": core.zab_state,
+        "logicalclock": fle.logicalclock,
+        "proposal": {
+            "leader": fle.proposed_leader,
+            "zxid": zxid_hex(fle.proposed_zxid),
+            "peer_epoch": fle.proposed_epoch,
+        },
+        "vote": vote_json(core.current_vote),
+        "current_epoch": durable.current_epoch,
+        "accepted_epoch": durable.accepted_epoch,
+        "last_zxid": zxid_hex(durable.last_zxid),
+    }
+    if out.decided is not None:
+        fields["recvset"] = {str(s): vote_json(v) for s, v in sorted(fle.recvset.items())}
+        fields["outofelection"] = {
+            str(s): vote_json(v) for s, v in sorted(fle.outofelection.items())
+        }
+        fields["took_ms"] = round(core.election_took_ms or 0.0, 3)
+    if out.reason:
+        fields["reason"] = out.reason
+    return fields

@@ -60,6 +60,7 @@ import orjson
 from engine import commands as c
 from engine.election import ElectionConfig
 from engine.faults import LinkFault
+from engine.host import peer_view
 from engine.invariants import InvariantChecker, Violation
 from engine.peer import (
     ClosePeer,
@@ -75,7 +76,6 @@ from engine.peer import (
     QuorumPeer,
     SendPacket,
     Timing,
-    ZabState,
 )
 from engine.predicates import CommandError, Predicate
 from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
@@ -1119,48 +1119,20 @@ class ClusterState:
         )
 
     def node_view(self, node: _NodeState) -> NodeView:
-        core = node.core
-        if core is None:
-            return NodeView(
-                sid=node.sid,
-                learner_type=node.learner_type,
-                weight=node.weight,
-                alive=node.alive,
-                paused=node.paused,
-                current_epoch=node.durable.current_epoch,
-                accepted_epoch=node.durable.accepted_epoch,
-                last_zxid=node.durable.last_zxid,
-                last_event=node.last_event,
-            )
-        fle = core.election
-        return NodeView(
-            sid=node.sid,
-            learner_type=node.learner_type,
-            weight=node.weight,
-            alive=node.alive,
-            paused=node.paused,
-            state=core.peer_state,
-            logicalclock=fle.logicalclock,
-            proposal=fle.get_vote(),
-            current_vote=core.current_vote,
-            finalizing=fle.finalizing,
-            not_timeout_ms=fle.not_timeout,
-            recvset=tuple(sorted(fle.recvset.items())),
-            outofelection=tuple(sorted(fle.outofelection.items())),
-            fle_recvqueue=len(fle.recvqueue),
+        return peer_view(
+            node.sid,
+            node.learner_type,
+            node.weight,
+            node.alive,
+            node.paused,
+            node.durable,
+            node.last_event,
+            node.core,
             recv_queue=len(node.recv_queue),
             send_queues=tuple(
                 (s, 0 if m is None else 1) for s, m in sorted(node.send_queues.items())
             ),
             connections=tuple(sorted(node.conns)),
-            zab_phase=core.zab_state,
-            established=core.zab_state == ZabState.BROADCAST,
-            current_epoch=core.durable.current_epoch,
-            accepted_epoch=core.durable.accepted_epoch,
-            last_zxid=core.durable.last_zxid,
-            last_event=node.last_event,
-            election_started_ms=core.election_started_ms,
-            election_took_ms=core.election_took_ms,
         )
 
     def held_on(self, a: Sid, b: Sid) -> list[Msg]:
