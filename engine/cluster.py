@@ -32,7 +32,7 @@ from engine.host import Host, snapshot_json
 from engine.invariants import InvariantChecker, Violation
 from engine.peer import Durable, Timing
 from engine.predicates import CommandError, Predicate
-from engine.record import durable_json, vote_json
+from engine.record import durable_json, timing_json, vote_json
 from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
 from engine.sim import Simulation, SimulationStuckError
@@ -201,14 +201,7 @@ class Cluster:
         return make_header(
             config=qv.to_string(),
             servers=servers,
-            timing={
-                "tick_time_ms": t.tick_time_ms,
-                "init_limit": t.init_limit,
-                "sync_limit": t.sync_limit,
-                "finalize_wait_ms": t.election.finalize_wait_ms,
-                "min_notification_interval_ms": t.election.min_notification_interval_ms,
-                "max_notification_interval_ms": t.election.max_notification_interval_ms,
-            },
+            timing=timing_json(t),
             initial=initial,
             runtime="sim" if self.sim else "threaded",
             transport=self.options.transport,

@@ -95,6 +95,7 @@ from engine.record import (
     packet_json,
     state_fields,
     state_signature,
+    timing_json,
     vote_json,
 )
 from engine.recorder import Recorder
@@ -232,14 +233,7 @@ class TcpNode:
         return make_header(
             config=self.config_text,
             servers=servers,
-            timing={
-                "tick_time_ms": t.tick_time_ms,
-                "init_limit": t.init_limit,
-                "sync_limit": t.sync_limit,
-                "finalize_wait_ms": t.election.finalize_wait_ms,
-                "min_notification_interval_ms": t.election.min_notification_interval_ms,
-                "max_notification_interval_ms": t.election.max_notification_interval_ms,
-            },
+            timing=timing_json(t),
             initial={str(self.myid): durable_json(self.durable)},
             runtime="threaded",
             transport="tcp",

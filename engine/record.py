@@ -29,6 +29,7 @@ from engine.peer import (
     Receive,
     SendPacket,
     Timeout,
+    Timing,
     ZabAction,
 )
 from engine.vote import Notification, ServerState, ToSend, Vote, parse_zxid, zxid_hex
@@ -332,3 +333,15 @@ def state_fields(core: QuorumPeer, out: Output) -> JSON:
     if out.reason:
         fields["reason"] = out.reason
     return fields
+
+
+def timing_json(t: Timing) -> JSON:
+    """The header's `timing` (engine.replay.timing_from_header reads it back)."""
+    return {
+        "tick_time_ms": t.tick_time_ms,
+        "init_limit": t.init_limit,
+        "sync_limit": t.sync_limit,
+        "finalize_wait_ms": t.election.finalize_wait_ms,
+        "min_notification_interval_ms": t.election.min_notification_interval_ms,
+        "max_notification_interval_ms": t.election.max_notification_interval_ms,
+    }
