@@ -745,11 +745,17 @@ class Cluster:
     def _drop_or_deliver(
         self, cmd: c.Command, target: c.Link | c.MessageId, deliver: bool
     ) -> CommandResult:
-        if isinstance(target, c.MessageId):
-            raise CommandError(
-                f"{cmd.verb}: messages can only be picked by link here (hold a link first)", 0
-            )
         verb = "delivered" if deliver else "dropped"
+        if isinstance(target, c.MessageId):
+            msg_id = str(target)
+            done = (self.host.deliver_message if deliver else self.host.drop_message)(msg_id)
+            if not done:
+                raise CommandError(
+                    f"{cmd.verb}: {msg_id} is not on the wire (already delivered, dropped, or"
+                    " still in a send queue)",
+                    0,
+                )
+            return self._ok(cmd, f"{verb} {msg_id}")
         n = 0
         for a, b in sorted(self._links(target)):
             n += self.host.release(a, b, 1) if deliver else self.host.discard_held(a, b, 1)

@@ -242,6 +242,10 @@ class Host:
         self.link_fifo: dict[tuple[Sid, Sid, str], float] = {}
         """Last arrival time per directed link and plane: TCP keeps order."""
         self.held: dict[tuple[Sid, Sid], deque[Envelope]] = {}
+        self.in_flight: dict[str, list[Envelope]] = {}
+        """Messages on their way (every copy, by id), for `drop`/`deliver m<id>`."""
+        self.cancelled: dict[str, int] = {}
+        """Copies of messages taken off the wire whose scheduled arrival must be ignored."""
         """Messages a `hold` fault keeps in flight, per directed link."""
         self.stopping = False
         self._sorted_nodes = [self.nodes[sid] for sid in sorted(self.nodes)]
@@ -581,7 +585,62 @@ class Host:
             self._schedule_arrival(env, plane, extra)
 
     def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:
+        with self.net_lock:
+            self.in_flight.setdefault(env.msg_id, []).append(env)
+        self._deliver_later(env, plane, extra_ms)
+
+    def _deliver_later(self, env: Envelope, plane: str, extra_ms: float) -> None:
         self.call_at(self._arrival_due(env, plane, extra_ms), self._arrival_fn(plane), env)
+
+    def _landed(self, env: Envelope) -> bool:
+        """`env` reached its receiver: False if the user dropped or delivered it meanwhile."""
+        with self.net_lock:
+            left = self.cancelled.get(env.msg_id)
+            if left:
+                if left == 1:
+                    del self.cancelled[env.msg_id]
+                else:
+                    self.cancelled[env.msg_id] = left - 1
+                return False
+            copies = self.in_flight.get(env.msg_id)
+            if copies:
+                copies.pop()
+                if not copies:
+                    del self.in_flight[env.msg_id]
+            return True
+
+    def take_message(self, msg_id: str) -> list[Envelope]:
+        """Take a message (every copy) off the wire - held or in flight - for the user to
+        drop or deliver now; [] if it is in neither place."""
+        with self.net_lock:
+            found = self.in_flight.pop(msg_id, [])
+            if found:
+                self.cancelled[msg_id] = self.cancelled.get(msg_id, 0) + len(found)
+            for queue in self.held.values():
+                for env in [e for e in queue if e.msg_id == msg_id]:
+                    queue.remove(env)
+                    found.append(env)
+        return found
+
+    def drop_message(self, msg_id: str) -> bool:
+        """The user drops one message; a learner<->leader packet breaks its connection."""
+        envs = self.take_message(msg_id)
+        for env in envs:
+            self._drop(env.src, env.msg_id, "user", env.src, env.dst)
+            if isinstance(env.payload, QuorumPacket):
+                self._zab_closed(self.nodes[env.src], env.dst)
+                self._zab_closed(self.nodes[env.dst], env.src)
+        return bool(envs)
+
+    def deliver_message(self, msg_id: str) -> bool:
+        """The user delivers one message now (in order on its link for a stream)."""
+        envs = self.take_message(msg_id)
+        for env in envs:
+            if isinstance(env.payload, QuorumPacket):
+                self._zab_arrive(env)
+            else:
+                self._arrive(env)
+        return bool(envs)
 
     def _arrival_due(self, env: Envelope, plane: str, extra_ms: float) -> float:
         """When `env` reaches the other end: now + the link's latency + `extra_ms`, and
@@ -649,6 +708,10 @@ class Host:
 
     def arrive(self, env: Envelope) -> None:
         """RecvWorker: a payload reached `env.dst`; it joins the receive queue (capacity 100)."""
+        if self._landed(env):
+            self._arrive(env)
+
+    def _arrive(self, env: Envelope) -> None:
         node = self.nodes[env.dst]
         with node.lock:
             if not self._connected(node, env, node.qcm.sender_worker_map):
@@ -824,6 +887,10 @@ class Host:
             self.wake(learner, "main")
 
     def zab_arrive(self, env: Envelope) -> None:
+        if self._landed(env):
+            self._zab_arrive(env)
+
+    def _zab_arrive(self, env: Envelope) -> None:
         node = self.nodes[env.dst]
         with node.lock:
             assert isinstance(env.payload, QuorumPacket)

@@ -517,9 +517,9 @@ class ThreadedRuntime(Host):
 
     # --- the receiving side of an election connection --------------------------------------------
 
-    def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:
+    def _deliver_later(self, env: Envelope, plane: str, extra_ms: float) -> None:
         if plane != "election":
-            super()._schedule_arrival(env, plane, extra_ms)
+            super()._deliver_later(env, plane, extra_ms)
             return
         due = self._arrival_due(env, "recv_worker", extra_ms)
         inbound = self._inbound.get((env.dst, env.src))

@@ -68,3 +68,32 @@ def test_every_command_is_recorded_with_its_result(cluster: Cluster) -> None:
     assert cmds[-2]["ok"] is False
     assert "no node 9" in cmds[-2]["error"]
     assert cmds[-1]["ok"] is True
+
+
+def test_a_message_on_the_wire_can_be_dropped_or_delivered_by_id(tmp_path: Path) -> None:
+    c = Cluster(ClusterOptions(nodes=3, runtime="sim", seed=2, trace=tmp_path / "m.jsonl"))
+    try:
+        assert c.execute("delay * 500ms").ok
+        assert c.execute("start").ok
+        assert c.execute("wait 5ms").ok
+        on_wire = [
+            e["msg"]
+            for e in c.recorder.recent
+            if e["kind"] == "send" and e["node"] != e["to"]
+        ]
+        assert len(on_wire) >= 2
+        first, second = on_wire[0], on_wire[1]
+        assert c.execute(f"deliver {first}").ok
+        assert c.execute(f"drop {second}").ok
+        assert c.execute("wait 1s").ok
+        delivered = [e for e in c.recorder.recent if e["kind"] == "deliver" and e["msg"] == first]
+        assert len(delivered) == 1  # now, and not again when the delay ran out
+        assert delivered[0]["t_ms"] < 10
+        assert not [e for e in c.recorder.recent if e["kind"] == "deliver" and e["msg"] == second]
+        dropped = [e for e in c.recorder.recent if e["kind"] == "drop" and e["msg"] == second]
+        assert dropped[0]["reason"] == "user"
+        again = c.execute(f"drop {second}")
+        assert not again.ok
+        assert "not on the wire" in again.text
+    finally:
+        c.close()
