@@ -77,9 +77,7 @@ def test_a_message_on_the_wire_can_be_dropped_or_delivered_by_id(tmp_path: Path)
         assert c.execute("start").ok
         assert c.execute("wait 5ms").ok
         on_wire = [
-            e["msg"]
-            for e in c.recorder.recent
-            if e["kind"] == "send" and e["node"] != e["to"]
+            e["msg"] for e in c.recorder.recent if e["kind"] == "send" and e["node"] != e["to"]
         ]
         assert len(on_wire) >= 2
         first, second = on_wire[0], on_wire[1]
