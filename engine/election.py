@@ -193,8 +193,15 @@ class FastLeaderElection:
         cur_zxid: Zxid,
         cur_epoch: int,
     ) -> bool:
-        """ZK: totalOrderPredicate - nobody switches to a zero-weight server (hierarchical)."""
-        if self.host.quorum_verifier.weight(new_id) == 0:
+        """ZK: totalOrderPredicate - nobody switches to a zero-weight server (hierarchical).
+
+        A hierarchical config has no weight for an id outside it; ZooKeeper then throws
+        (a NullPointerException that ends lookForLeader) - only reachable from the finalize
+        wait, which does not check validVoter. Here such a vote is simply never better."""
+        try:
+            if self.host.quorum_verifier.weight(new_id) == 0:
+                return False
+        except KeyError:
             return False
         return total_order_predicate(new_id, new_zxid, new_epoch, cur_id, cur_zxid, cur_epoch)
 

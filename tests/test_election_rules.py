@@ -166,3 +166,19 @@ def test_a_higher_config_version_with_other_members_restarts_the_election() -> N
     peer.step(LookForLeader(), 2.0)
     out = peer.step(Receive(Notification(1, 0, 1, K, 1, 0, 2, same)), 3.0)
     assert not out.restart_election
+
+
+def test_a_vote_for_an_unknown_server_during_the_finalize_wait_is_never_better() -> None:
+    """Hierarchical configs weigh only their members: ZooKeeper throws here (NPE); we
+    treat the stranger as not better and keep waiting."""
+    qv = make_verifier([1, 2, 3], [], "group.1=1:2:3 weight.1=1 weight.2=1 weight.3=1")
+    peer = QuorumPeer(3, qv, Durable())
+    peer.step(LookForLeader(), 0.0)
+    for sid in (3, 2):
+        peer.step(Receive(note(sid, 3, rnd=1)), 1.0)
+        peer.step(Poll(), 1.0)
+    assert peer.election.finalizing
+    peer.step(Receive(note(1, 99, rnd=1)), 2.0)
+    out = peer.step(Poll(), 2.0)
+    assert peer.election.finalizing
+    assert out.wait_ms == 200.0
