@@ -435,6 +435,15 @@ def _read_fault(cur: Cursor) -> int | None:
     return int(m[1]) if m else None
 
 
+def _read_breakpoint(cur: Cursor) -> int | None:
+    tok = cur.peek()
+    m = re.fullmatch(r"[bB]([0-9]{1,9})", tok.text) if tok.kind == "word" else None
+    if m is None and not cur.is_word("all"):
+        raise cur.expected(BREAKPOINT.expected, *BREAKPOINT.hints)
+    cur.take()
+    return int(m[1]) if m else None
+
+
 def _read_zxid(cur: Cursor) -> int:
     tok = cur.peek()
     try:
@@ -540,6 +549,13 @@ FAULT: Kind = Kind(
     _read_fault,
     lambda f: f"f{f}",
     ("fault",),
+)
+BREAKPOINT: Kind = Kind(
+    "all|b<id>",
+    "all or a breakpoint id like b2",
+    _read_breakpoint,
+    lambda b: f"b{b}",
+    ("breakpoint",),
 )
 MODE: Kind = Kind(
     "all|next",
@@ -783,6 +799,17 @@ class BreakWhen(Command):
 @dataclass(frozen=True, slots=True)
 class BreakOn(Command):
     event: EventFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Breaks(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Unbreak(Command):
+    breakpoint: int | None = None
+    """The breakpoint's number (`unbreak b2` → 2), None for all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1037,6 +1064,9 @@ VERBS: tuple[Verb, ...] = (
          "break when n3.state == LEADING", (Arg("predicate", PREDICATE),)),
     Verb(("break", "on"), BreakOn, _R, "Stop at the next matching event",
          "break on send from=1 to=3", (Arg("event", EVENT),)),
+    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids", "breaks"),
+    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or every one", "unbreak b2",
+         (Arg("breakpoint", BREAKPOINT, optional=True),)),
     Verb(("record",), Record, _R, "Say which trace file the run is recorded to", "record",
          (Arg("file", FILE, optional=True),)),
     Verb(("replay",), Replay, _R, "Replay a trace deterministically", "replay traces/split.jsonl",

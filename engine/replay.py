@@ -1633,6 +1633,15 @@ class Replayer:
             case c.BreakOn(event):
                 bp = self.break_on(event)
                 return _ResultText(True, f"{bp.id}: {bp.text}")
+            case c.Breaks():
+                listing = [f"{b.id}  {b.text}" for b in self.breakpoints]
+                return _ResultText(True, "\n".join(listing) or "no breakpoints")
+            case c.Unbreak(number):
+                bp_id = None if number is None else f"b{number}"
+                removed = self.remove_breakpoint(bp_id)
+                if bp_id is not None and not removed:
+                    return _ResultText(False, f"unbreak: no breakpoint {bp_id} (see `breaks`)")
+                return _ResultText(True, f"removed {removed} breakpoint(s)")
             case c.Mark(label):
                 with self._lock:
                     seq = self.position

@@ -152,6 +152,9 @@ GOOD: list[tuple[str, Command, str]] = [
     ("help predicates", c.Help("predicates"), "help predicates"),
     ("quit", c.Quit(), "quit"),
     ("fork", c.Fork(), "fork"),
+    ("breaks", c.Breaks(), "breaks"),
+    ("unbreak", c.Unbreak(), "unbreak"),
+    ("unbreak B2", c.Unbreak(2), "unbreak b2"),
     ("exit", c.Quit(), "quit"),
     ("crash 1   # the leader, probably", c.Crash(sids(1)), "crash 1"),
 ]  # fmt: skip
@@ -301,6 +304,8 @@ BAD: list[tuple[str, str, int]] = [
     ("help me", 'help: expected a command or a topic (nodes, links, predicates, events, values) at column 6, got "me"', 6),
     ("quit now", 'quit: expected end of line at column 6, got "now"', 6),
     ("fork 3", 'fork: expected end of line at column 6, got "3"', 6),
+    ("unbreak x", 'unbreak: expected all or a breakpoint id like b2 at column 9, got "x"', 9),
+    ("breaks b1", 'breaks: expected end of line at column 8, got "b1"', 8),
     ("crash 1 ! 2", 'unexpected character "!" at column 9', 9),
     ('mark "open', "unterminated string at column 6", 6),
 ]  # fmt: skip
@@ -749,6 +754,7 @@ KIND_VALUES: dict[c.Kind, st.SearchStrategy[Any]] = {
     c.SPEED: milli(1, 1_000_000),
     c.PREDICATE: PREDICATES,
     c.FAULT: st.none() | st.integers(0, 10**9 - 1),
+    c.BREAKPOINT: st.none() | st.integers(0, 10**9 - 1),
     c.MODE: st.sampled_from(["all", "next"]),
     c.LABEL: PRINTABLE,
     c.FILE: PRINTABLE,

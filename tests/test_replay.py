@@ -499,3 +499,22 @@ def test_the_replayer_is_a_console_replay_backend(tmp_path: Path) -> None:
             assert cluster.view().seq > 0
         finally:
             cluster.close()
+
+
+def test_breakpoints_are_listed_and_removed_by_id() -> None:
+    r = Replayer(EXAMPLES / "leader_failover.jsonl")
+    try:
+        assert r.execute("breaks").text == "no breakpoints"
+        assert r.execute("break when leaders > 1").ok
+        assert r.execute("break on drop").ok
+        listing = r.execute("breaks").text.splitlines()
+        assert [line.split()[0] for line in listing] == ["b1", "b2"]
+        assert r.execute("unbreak b1").ok
+        assert [b.id for b in r.breakpoints] == ["b2"]
+        missing = r.execute("unbreak b7")
+        assert not missing.ok
+        assert "no breakpoint b7" in missing.text
+        assert r.execute("unbreak").ok
+        assert r.breakpoints == []
+    finally:
+        r.close()
