@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 
 from engine import commands as c
 from engine.config import QuorumPeerConfig, generate_config, load_zoo_cfg
-from engine.durable import DurableError, DurableStore, MemoryStore
+from engine.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.election import ElectionConfig
 from engine.faults import LinkFault
 from engine.host import Host, snapshot_json
@@ -168,13 +168,13 @@ class Cluster:
             return replace(cfg, **overrides) if overrides else cfg
         return _generated_config(options.nodes, options.observers, tuple(sorted(overrides.items())))
 
-    def _stores(self, options: ClusterOptions, sids: list[Sid]) -> dict[Sid, Any]:
+    def _stores(self, options: ClusterOptions, sids: list[Sid]) -> dict[Sid, Store]:
         if self.sim:
             return {s: MemoryStore(options.initial.get(s)) for s in sids}
         root = options.data_dir
         if root is None:
             root = self._tmp = Path(tempfile.mkdtemp(prefix="zkfle-"))
-        stores: dict[Sid, Any] = {}
+        stores: dict[Sid, Store] = {}
         for sid in sids:
             store = DurableStore(Path(root) / f"n{sid}")
             if sid in options.initial:
@@ -182,7 +182,7 @@ class Cluster:
             stores[sid] = store
         return stores
 
-    def _header(self, stores: dict[Sid, Any]) -> Event:
+    def _header(self, stores: dict[Sid, Store]) -> Event:
         qv = self.config.quorum_verifier
         initial: dict[str, Any] = {}
         self._initial_durable: dict[Sid, Durable] = {}
@@ -910,11 +910,3 @@ def _weight(cfg: QuorumPeerConfig, sid: Sid) -> int:
         return cfg.quorum_verifier.weight(sid)
     except KeyError:
         return 0
-
-
-def run_script_lines(
-    cluster: Cluster, lines: tuple[c.ScriptLine, ...], path: str
-) -> Iterator[tuple[int, CommandResult]]:
-    """Run a parsed script; yields (line, result) for each command."""
-    for line in lines:
-        yield line.line, cluster.run(line.command)

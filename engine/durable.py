@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
 
 from engine.peer import Durable
 from engine.vote import parse_zxid, zxid_epoch, zxid_hex
@@ -20,6 +21,14 @@ from engine.vote import parse_zxid, zxid_epoch, zxid_hex
 CURRENT_EPOCH = "currentEpoch"
 ACCEPTED_EPOCH = "acceptedEpoch"
 LAST_ZXID = "lastZxid"
+
+
+class Store(Protocol):
+    """Where a node's durable state lives: DurableStore (files) or MemoryStore."""
+
+    def load(self) -> Durable: ...
+
+    def save(self, durable: Durable, previous: Durable | None = None) -> None: ...
 
 
 class DurableError(Exception):

@@ -27,12 +27,12 @@ import contextlib
 import random
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.cnxmanager import Message, QuorumCnxManager
-from engine.durable import DurableError
+from engine.durable import DurableError, Store
 from engine.faults import Fate, FaultTable
 from engine.peer import (
     ClientWrite,
@@ -80,24 +80,13 @@ _STATE_NAME = {state: state.name for state in ServerState}
 _POLL = Poll()
 
 
-class Store:
-    """Where a node's durable state lives (engine.durable.DurableStore or MemoryStore)."""
-
-    def load(self) -> Durable:
-        raise NotImplementedError
-
-    def save(self, durable: Durable, previous: Durable | None = None) -> None:
-        raise NotImplementedError
-
-
 @dataclass
 class Node:
     """One server as a runtime hosts it."""
 
     sid: Sid
     learner_type: LearnerType
-    store: Any
-    """Store: load() -> Durable, save(durable, previous)."""
+    store: Store
     lock: threading.RLock = field(default_factory=threading.RLock)
     core: QuorumPeer | None = None
     qcm: QuorumCnxManager = field(init=False)
@@ -217,7 +206,7 @@ class Host:
         self,
         qv: QuorumVerifier,
         timing: Timing,
-        stores: dict[Sid, Any],
+        stores: Mapping[Sid, Store],
         recorder: Recorder | None = None,
         seed: int = 0,
     ) -> None:

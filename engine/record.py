@@ -74,17 +74,6 @@ def vote_json(v: Vote) -> JSON:
     return d
 
 
-def vote_from(d: JSON) -> Vote:
-    return Vote(
-        _int(d, "leader"),
-        _zxid(d, "zxid"),
-        _int(d, "election_epoch"),
-        _int(d, "peer_epoch"),
-        _state(d.get("state", "LOOKING")),
-        int(d.get("version", 0)),
-    )
-
-
 def notification_json(n: Notification, config: str) -> JSON:
     d: JSON = {
         "sid": n.sid,

@@ -31,10 +31,11 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
+from engine.durable import Store
 from engine.host import LINK_LATENCY_MS, Envelope, Host, Node
 from engine.peer import Timing
 from engine.quorum import QuorumVerifier
@@ -330,7 +331,7 @@ class ThreadedRuntime(Host):
         self,
         qv: QuorumVerifier,
         timing: Timing,
-        stores: dict[Sid, Any],
+        stores: Mapping[Sid, Store],
         recorder: Recorder | None = None,
         seed: int = 0,
     ) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.durable import Store
 from engine.host import Host, Node
 from engine.peer import Timing
 from engine.quorum import QuorumVerifier
@@ -41,7 +42,7 @@ class Simulation(Host):
         self,
         qv: QuorumVerifier,
         timing: Timing,
-        stores: dict[Sid, Any],
+        stores: Mapping[Sid, Store],
         recorder: Recorder | None = None,
         seed: int = 0,
     ) -> None:
