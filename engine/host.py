@@ -46,14 +46,13 @@ from engine.peer import (
     LookForLeader,
     Output,
     PacketReceived,
-    Poll,
     QuorumPacket,
     QuorumPeer,
     Receive,
     SendPacket,
-    Timeout,
     Timing,
     ZabState,
+    next_main_input,
     quiet_receive,
 )
 from engine.quorum import QuorumVerifier
@@ -77,7 +76,6 @@ _LATENCY_LO, _LATENCY_SPAN = LINK_LATENCY_MS[0], LINK_LATENCY_MS[1] - LINK_LATEN
 _NO_FAULT = Fate()
 """FaultTable.fate of a link without faults (it draws nothing then)."""
 _STATE_NAME = {state: state.name for state in ServerState}
-_POLL = Poll()
 
 
 @dataclass
@@ -111,6 +109,9 @@ class Node:
 
     def __post_init__(self) -> None:
         self.qcm = QuorumCnxManager(self.sid)
+
+    def have_delivered(self) -> bool:
+        return self.qcm.have_delivered()
 
     @property
     def running(self) -> bool:
@@ -763,41 +764,11 @@ class Host:
             core = node.core
             if not node.running or core is None:
                 return False
-            now = self.now()
-            fle = core.election
-            due = node.deadline is not None and node.deadline <= now
-            if node.forced_timeout:
-                node.forced_timeout = False
-                if fle.in_election:
-                    self.step(node, Timeout(node.qcm.have_delivered(), forced=True))
-            elif fle.in_election and fle.recvqueue:
-                # lookForLeader's poll returns a queued notification even if its wait ran
-                # out while this thread was busy.
-                self.step(node, _POLL)
-            elif due and not fle.in_election:
-                # The leader's and learner's timers come before packets that arrived late,
-                # so the next wait is never zero or negative.
-                self.step(node, Timeout(node.qcm.have_delivered()))
-            elif node.inbox:
-                self.step(node, node.inbox.popleft())
-            elif node.look_at is not None and node.look_at <= now:
-                node.look_at = None
-                if core.peer_state == ServerState.LOOKING and not fle.in_election:
-                    self.step(node, LookForLeader())
-            elif due:
-                self.step(node, Timeout(node.qcm.have_delivered()))
-            else:
+            event = next_main_input(core, node, self.now())
+            if event is None:
                 return False
+            self.step(node, event)
             return True
-
-    def main_due(self, node: Node) -> float | None:
-        """When the main thread next has timed work (deadline or delayed lookForLeader)."""
-        deadline, look_at = node.deadline, node.look_at
-        if look_at is None:
-            return deadline
-        if deadline is None:
-            return look_at
-        return min(deadline, look_at)
 
     def client_write(self, sid: Sid, count: int) -> None:
         node = self.nodes[sid]

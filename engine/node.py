@@ -77,15 +77,15 @@ from engine.peer import (
     Output,
     PacketReceived,
     PeerError,
-    Poll,
     QuorumPacket,
     QuorumPeer,
     Receive,
     SendPacket,
-    Timeout,
     Timing,
     ZabAction,
     ZabState,
+    main_due,
+    next_main_input,
 )
 from engine.quorum import ConfigError
 from engine.record import (
@@ -185,6 +185,7 @@ class TcpNode:
         """Main-thread inputs other than lookForLeader's poll."""
         self.deadline: float | None = None
         self.look_at: float | None = None
+        self.forced_timeout = False
         self.qcm: TcpCnxManager | None = None
         self.plane: QuorumPlane | None = None
         self.stopping = False
@@ -625,34 +626,20 @@ class TcpNode:
     def _main_once(self) -> bool:
         core = self.core
         assert core is not None
-        now = self.now()
-        fle = core.election
-        due = self.deadline is not None and self.deadline <= now
-        if fle.in_election and fle.recvqueue:
-            # lookForLeader's poll returns a queued notification even if its wait ran out.
-            self._step(Poll())
-        elif due and not fle.in_election:
-            self._step(Timeout(self._have_delivered()))
-        elif self.inbox:
-            self._step(self.inbox.popleft())
-        elif self.look_at is not None and self.look_at <= now:
-            self.look_at = None
-            if core.peer_state == ServerState.LOOKING and not fle.in_election:
-                self._step(LookForLeader())
-        elif due:
-            self._step(Timeout(self._have_delivered()))
-        else:
+        event = next_main_input(core, self, self.now())
+        if event is None:
             return False
+        self._step(event)
         return True
 
-    def _have_delivered(self) -> bool:
+    def have_delivered(self) -> bool:
         return self.qcm.have_delivered() if self.qcm is not None else False
 
     def _main_wait_s(self) -> float:
-        times = [t for t in (self.deadline, self.look_at) if t is not None]
-        if not times:
+        due = main_due(self)
+        if due is None:
             return _IDLE_S
-        return min(max(min(times) - self.now(), 0.0) / 1000.0, _IDLE_S)
+        return min(max(due - self.now(), 0.0) / 1000.0, _IDLE_S)
 
     def _worker_sender(self) -> None:
         """ZK: WorkerSender - encode, QuorumCnxManager.toSend (which connects)."""

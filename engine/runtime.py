@@ -37,7 +37,7 @@ from typing import Any
 
 from engine.durable import Store
 from engine.host import LINK_LATENCY_MS, Envelope, Host, Node
-from engine.peer import Timing
+from engine.peer import Timing, main_due
 from engine.quorum import QuorumVerifier
 from engine.recorder import Recorder
 from engine.vote import Sid
@@ -383,7 +383,7 @@ class ThreadedRuntime(Host):
         worker = self._workers.get((node.sid, "main", None))
         if worker is None:
             return
-        due = self.main_due(node)
+        due = main_due(node)
         if due is None:
             return  # it wakes up early at most, finds nothing due and sleeps on
         armed = worker.armed
@@ -496,7 +496,7 @@ class ThreadedRuntime(Host):
         )
 
     def _main_timeout(self, node: Node, worker: _Worker) -> float | None:
-        due = self.main_due(node)
+        due = main_due(node)
         if due is None or not node.running:
             worker.armed = None
             return None
