@@ -66,7 +66,7 @@ from engine.record import (
     vote_json,
 )
 from engine.recorder import Recorder
-from engine.view import ClusterView, FaultView, NodeView, stable_leader
+from engine.view import ClusterView, FaultView, NodeView, quorum_count, stable_leader
 from engine.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
 from engine.wire import UnknownStateError, WireError, decode_notification, encode_notification
 
@@ -947,6 +947,7 @@ class Host:
             nodes=nodes,
             faults=faults,
             messages=self.recorder.counts,
+            quorum=quorum_count(self.qv, nodes),
         )
 
 

@@ -720,6 +720,10 @@ class QuorumVerifier(ABC):
         """ZK: getWeight."""
 
     @abstractmethod
+    def min_quorum_size(self) -> int:
+        """The fewest voters that can form a quorum (what `quorum 3/5` counts against)."""
+
+    @abstractmethod
     def equals(self, other: QuorumVerifier) -> bool:
         """ZK: equals - any two verifiers of the same class and version are equal."""
 
@@ -798,6 +802,9 @@ class QuorumMaj(QuorumVerifier):
 
     def weight(self, sid: Sid) -> int:
         return 1
+
+    def min_quorum_size(self) -> int:
+        return self.half + 1
 
     def equals(self, other: QuorumVerifier) -> bool:
         if not isinstance(other, QuorumMaj):
@@ -885,6 +892,20 @@ class QuorumHierarchical(QuorumVerifier):
     def weight(self, sid: Sid) -> int:
         """The configured weight; KeyError for servers without one (Java: NullPointerException)."""
         return self.server_weight[sid]
+
+    def min_quorum_size(self) -> int:
+        # The cheapest majority of groups, each with its cheapest weight majority.
+        costs = []
+        for gid, sids in self.groups.items():
+            if self.group_weight[gid] == 0:
+                continue
+            half, total, count = _java_half(self.group_weight[gid]), 0, 0
+            for w in sorted((self.server_weight.get(s, 0) for s in sids), reverse=True):
+                if total > half:
+                    break
+                total, count = total + w, count + 1
+            costs.append(count)
+        return sum(sorted(costs)[: _java_half(self.num_groups) + 1])
 
     def equals(self, other: QuorumVerifier) -> bool:
         if not isinstance(other, QuorumHierarchical):

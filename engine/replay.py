@@ -81,7 +81,7 @@ from engine.predicates import CommandError, Predicate
 from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
 from engine.record import RecordError, durable_from, input_from, output_json, packet_from
 from engine.trace import Event, Trace, TraceError, read_trace
-from engine.view import ClusterView, FaultView, MessageCounts, NodeView
+from engine.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
 from engine.vote import Sid, ToSend
 
 if TYPE_CHECKING:
@@ -1108,14 +1108,16 @@ class ClusterState:
 
     def view(self) -> ClusterView:
         """The cluster after the event at `seq`, in the live cluster's shape."""
+        nodes = tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes))
         return ClusterView(
             t_ms=self.t_ms,
             seq=self.seq,
-            nodes=tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes)),
+            nodes=nodes,
             faults=tuple(
                 FaultView(f.fault_id, f.text, f.link_fault().sids) for f in self.faults.values()
             ),
             messages=MessageCounts(self.sent, self.delivered, self.dropped),
+            quorum=quorum_count(self.replay.qv, nodes),
         )
 
     def node_view(self, node: _NodeState) -> NodeView:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from engine.quorum import QuorumVerifier
 from engine.vote import ServerState, Sid, Vote
 
 
@@ -75,6 +76,27 @@ class MessageCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class QuorumCount:
+    """Running voters against a quorum: `quorum 3/5`, or `no quorum: 2 of 5 up, 3 needed`."""
+
+    up: int
+    """Voters (participants of non-zero weight) alive and not paused."""
+    needed: int
+    """The fewest voters that can form a quorum."""
+    voters: int
+    met: bool
+    """The running voters contain a quorum (ZK: containsQuorum; with hierarchical groups
+    `up >= needed` alone does not say it)."""
+
+
+def quorum_count(qv: QuorumVerifier, nodes: Iterable[NodeView]) -> QuorumCount:
+    voters = [s for s in qv.voting_members if qv.weight(s) > 0]
+    running = {n.sid for n in nodes if n.alive and not n.paused}
+    up = [s for s in voters if s in running]
+    return QuorumCount(len(up), qv.min_quorum_size(), len(voters), qv.contains_quorum(set(up)))
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterView:
     """The whole cluster at one instant (`t_ms` on the runtime's clock, `seq` of the last
     recorded event)."""
@@ -84,6 +106,7 @@ class ClusterView:
     nodes: tuple[NodeView, ...] = ()
     faults: tuple[FaultView, ...] = field(default=())
     messages: MessageCounts = MessageCounts()
+    quorum: QuorumCount | None = None
 
     def node(self, sid: Sid) -> NodeView:
         for n in self.nodes:
@@ -110,6 +133,20 @@ class ClusterView:
     def leader(self) -> Sid | None:
         """The stable leader, or None (see `stable`)."""
         return self.leaders[0] if self.stable else None
+
+    @property
+    def serving_leader(self) -> Sid | None:
+        """A running LEADING node that has established its epoch with a quorum, whether or
+        not other nodes are still LOOKING (a partition's majority side, a late joiner). If
+        two claim it (an old leader that has not yet noticed its loss), the newer epoch's."""
+        serving = [
+            n
+            for n in self.nodes
+            if n.alive and not n.paused and n.state == ServerState.LEADING and n.established
+        ]
+        if not serving:
+            return None
+        return max(serving, key=lambda n: (n.current_epoch, n.sid)).sid
 
     @property
     def settled(self) -> bool:

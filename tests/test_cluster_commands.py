@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.cluster import Cluster, ClusterOptions
+from engine.view import QuorumCount
 
 BAD = [
     ("crash", "expected"),
@@ -95,3 +96,20 @@ def test_a_message_on_the_wire_can_be_dropped_or_delivered_by_id(tmp_path: Path)
         assert "not on the wire" in again.text
     finally:
         c.close()
+
+
+def test_the_view_counts_the_quorum_and_names_a_serving_leader_beside_looking_nodes() -> None:
+    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=3, record=False)) as cluster:
+        cluster.execute("partition 1,2,3|4,5")
+        cluster.execute("start")
+        assert cluster.execute("wait until n3.established within 10s").ok
+        view = cluster.view()
+        assert view.looking == (4, 5)
+        assert not view.stable
+        assert view.leader is None
+        assert view.serving_leader == 3
+        assert view.quorum == QuorumCount(up=5, needed=3, voters=5, met=True)
+        cluster.execute("crash 1,2,3")
+        view = cluster.view()
+        assert view.serving_leader is None
+        assert view.quorum == QuorumCount(up=2, needed=3, voters=5, met=False)

@@ -233,6 +233,7 @@ def test_QuorumMaj_quorum_sizes(voters: int, quorum: int) -> None:
     qv = maj(voters, observers=2)
     assert qv.contains_quorum(set(range(1, quorum + 1)))
     assert not qv.contains_quorum(set(range(1, quorum)))
+    assert qv.min_quorum_size() == quorum
 
 
 def test_QuorumMaj_counts_the_set_as_given_and_weighs_everyone_1() -> None:
@@ -311,6 +312,7 @@ def test_QuorumHierarchical_groups_must_have_more_than_half_their_weight() -> No
     assert qv.contains_quorum({1, 2, 6})  # groups 1 and 3
     assert qv.contains_quorum({4, 6})  # 3 > 4/2 in group 2, and group 3
     assert not qv.contains_quorum({5, 6, 7, 8})  # 1 is not > 4/2; zero-weight groups never count
+    assert qv.min_quorum_size() == 2  # {4, 6}: the heaviest of group 2, and group 3
     assert qv.weight(7) == 0
     with pytest.raises(KeyError):  # Java: NullPointerException for ids without a weight
         qv.weight(99)
