@@ -77,6 +77,8 @@ class ClusterOptions:
     pace: bool = False
     """Simulator only: let virtual time follow the wall clock (x `speed`) by itself, as
     the console wants; scripts leave it off and move time with `wait`."""
+    halted: bool = False
+    """With `pace`: start with the clock stopped until `run` (a fork waits at its step)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class Cluster:
         """Serialises commands (and, in the simulator, every run of the event loop)."""
         self._closed = False
         self._started_at = self.host.now()
-        self._sim_running = options.pace
+        self._sim_running = options.pace and not options.halted
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
         if self.sim and options.pace:
@@ -313,8 +315,9 @@ class Cluster:
         while not self._closing.wait(PACE_INTERVAL_S):
             now = time.monotonic()
             elapsed, last = now - last, now
-            if self._sim_running:
-                self._sim_run(self.host.now() + elapsed * 1000.0 * self._speed)
+            with self._lock:  # after `halt` has answered, the clock does not move
+                if self._sim_running:
+                    self._sim_run(self.host.now() + elapsed * 1000.0 * self._speed)
 
     # --- running the clock -----------------------------------------------------------------
 
@@ -532,6 +535,13 @@ class Cluster:
         sim = self.host
         if not isinstance(sim, Simulation):
             raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a clock to stop", 0)
+        if self._pacer is None and isinstance(cmd, c.Run | c.Speed):
+            # Without a pacer nothing would move: say so rather than claim to run.
+            raise CommandError(
+                f"{cmd.verb}: this simulation has no wall clock (a script, or `zkfle run`);"
+                " move its time with `wait <dur>` or `step`",
+                0,
+            )
         match cmd:
             case c.Run():
                 self._sim_running = True

@@ -1372,6 +1372,12 @@ class Replayer:
         """The reconstructed cluster at `position` (do not modify it: see `fork`)."""
         return self._state
 
+    def snapshot(self) -> tuple[int, ClusterState]:
+        """The position and a copy of the cluster there, taken together (while playing,
+        another thread moves them on)."""
+        with self._lock:
+            return self.position, self._state.clone()
+
     @property
     def marks(self) -> list[Mark]:
         return sorted([*self._marks, *self._session_marks], key=lambda m: m.seq)
@@ -1682,9 +1688,11 @@ class Replayer:
     def fork(
         self, seed: int | None = None, trace_path: str | os.PathLike[str] | None = None
     ) -> Cluster:
-        """A live simulated cluster continuing from `position` (engine.fork.fork)."""
+        """A live simulated cluster continuing from `position` (engine.fork.fork), halted
+        until `run`; playback stops here (the fork goes on from this step)."""
         from engine.fork import fork
 
+        self.halt()
         cluster = fork(self, seed=seed, trace_path=trace_path)
         self.forks.append(cluster)
         return cluster

@@ -5,6 +5,9 @@ any step (engine.replay, engine.fork)."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +425,37 @@ def test_fork_of_a_threaded_trace(tmp_path: Path) -> None:
             assert cluster.info["runtime"] == "sim"
             assert cluster.execute("crash leader").ok
             assert cluster.execute("wait until stable within 20s").ok
+        finally:
+            cluster.close()
+    assert verify(out).ok
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    """Wait (on the wall clock) until `condition()` holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        threading.Event().wait(0.01)
+
+
+def test_a_fork_runs_on_the_wall_clock_once_told_to_run(tmp_path: Path) -> None:
+    # Issue 17, defect 1: `run` in a fork answered "running at 1x" while its clock and seq
+    # stood still (it had no pacer); only `wait` and `step` moved it.
+    out = tmp_path / "fork.jsonl"
+    with Replayer(FAILOVER) as r:
+        r.seek(300)
+        cluster = r.fork(seed=4, trace_path=out)
+        try:
+            at_fork = cluster.view()
+            assert cluster.info["running"] is False  # halted at the fork point
+            assert cluster.execute("speed 10x").ok
+            assert cluster.execute("run").text == "running at 10x"
+            assert cluster.info["running"] is True
+            eventually(lambda: cluster.view().t_ms > at_fork.t_ms + 50, "the clock to move")
+            eventually(lambda: cluster.view().seq > at_fork.seq, "new events")
+            assert cluster.execute("halt").ok
+            assert cluster.info["running"] is False
         finally:
             cluster.close()
     assert verify(out).ok
