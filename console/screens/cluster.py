@@ -103,6 +103,7 @@ TYPING_OFF = (
         "filter",
         "help",
         "quit",
+        "leave_fork",
         "select_node",
         "verbose",
         "focus_log",
@@ -148,13 +149,16 @@ class ClusterScreen(Screen[None]):
         Binding("l", "focus_log", "Log", show=False),
         Binding("ctrl+w", "close_screen", "Close", show=False),
         Binding("q", "quit", "Quit"),
+        Binding("q", "leave_fork", "Back to the replay"),  # on a fork, instead of quitting
         *(Binding(str(i), f"select_node({i - 1})", show=False) for i in range(1, 10)),
     ]
 
-    def __init__(self, backend: Backend, history: CommandHistory) -> None:
+    def __init__(self, backend: Backend, history: CommandHistory, *, forked: bool = False) -> None:
         super().__init__()
         self.backend = backend
         self.replay = is_replay(backend)
+        self.forked = forked
+        """A fork of the replay on the screen under this one (`q` goes back to it)."""
         self.history = history
         self.cluster_view: ClusterView | None = None
         self.info = BackendInfo(mode="replay" if self.replay else "live", runtime="?")
@@ -407,7 +411,7 @@ class ClusterScreen(Screen[None]):
         if isinstance(command, Help):
             self.app.push_screen(HelpScreen(command.topic, self.key_help()))
         elif isinstance(command, Quit):
-            self.app.exit()
+            self.action_leave_fork() if self.forked else self.app.exit()
         elif isinstance(command, Replay):
             self.zkfle.open_replay(command.file)
         elif isinstance(command, Fork):
@@ -487,6 +491,8 @@ class ClusterScreen(Screen[None]):
             return False
         if action in SIM_KEYS and not self.replay and self.info.runtime != "sim":
             return False
+        if action in ("quit", "leave_fork"):
+            return self.forked == (action == "leave_fork")
         return not (action == "close_screen" and len(self.app.screen_stack) <= 2)
 
     def _with_node(self, make: Callable[[NodeView], str | None]) -> None:
@@ -510,8 +516,11 @@ class ClusterScreen(Screen[None]):
     def action_quit(self) -> None:
         self.app.exit()
 
+    def action_leave_fork(self) -> None:
+        self.zkfle.leave(self)
+
     def action_close_screen(self) -> None:
-        self.app.pop_screen()
+        self.zkfle.leave(self)
 
     def action_select_node(self, index: int) -> None:
         view = self.cluster_view
@@ -650,4 +659,4 @@ class ClusterScreen(Screen[None]):
             self.bar.say(f"✗ fork: {describe_exception(exc)}", error=True)
             return
         self.bar.say(f"✓ forked a live cluster at seq {self._position}")
-        self.zkfle.adopt(live)
+        self.zkfle.adopt(live, forked=True)

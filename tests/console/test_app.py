@@ -11,6 +11,7 @@ from textual.command import Hit
 
 from console.app import CommandsProvider, ZkfleApp, exit_message
 from console.backend import CommandResult
+from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandInput
 from console.widgets.ensemble import EnsembleTable
@@ -382,26 +383,45 @@ async def test_the_palette_offers_the_commands() -> None:
         await wait_for(pilot, lambda: screen.bar.input.value == "isolate ", "isolate typed")
 
 
-async def test_replay_on_the_command_line_opens_the_trace_or_says_why_not() -> None:
+async def test_replay_on_the_command_line_asks_before_it_stops_the_live_cluster() -> None:
+    # Issue 17: `replay FILE` on a live console asks first; nothing is lost on "no".
     fake = FakeBackend()
+    opened: list[FakeReplay] = []
 
     def opener(path: str) -> FakeReplay:
         if path == "bad.jsonl":
             raise ValueError("bad.jsonl:3: not JSON")
-        return FakeReplay(recorded_failover(), path)
+        opened.append(FakeReplay(recorded_failover(), path))
+        return opened[-1]
 
     app = ZkfleApp(fake, open_replay=opener)
     async with app.run_test(size=(100, 30)) as pilot:
         live = cluster_screen(pilot)
-        await enter_command(pilot, "replay bad.jsonl")
+        await enter_command(pilot, "replay bad.jsonl")  # a bad file: no question, a reason
         await wait_for(pilot, lambda: "bad.jsonl:3: not JSON" in live.bar.hint_text)
+        assert pilot.app.screen is live
         await enter_command(pilot, "replay traces/x.jsonl")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+        question = pilot.app.screen
+        assert isinstance(question, ConfirmScreen)
+        assert "Stop the live cluster and replay traces/x.jsonl?" in question.plain
+        assert "traces/20261126-140000-fake.jsonl" in question.plain  # where its trace is
+        await pilot.press("escape")  # no
+        await wait_for(pilot, lambda: pilot.app.screen is live, "back on the live cluster")
+        await wait_for(pilot, lambda: "not opened" in live.bar.hint_text)
+        assert not fake.closed
+        assert opened[0].closed  # the replay that was not wanted
+        await enter_command(pilot, "replay traces/x.jsonl")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")  # yes
         await wait_for(pilot, lambda: pilot.app.screen is not live, "the replay screen")
         replay = cluster_screen(pilot)
         assert replay.replay
+        assert replay.backend is opened[-1]
         await wait_for(pilot, lambda: "REPLAY" in replay.header.text)
-        await pilot.press("ctrl+w")
-        assert pilot.app.screen is live
+        await wait_for(pilot, lambda: fake.closed, "the live cluster stopped")
+        await wait_for(pilot, lambda: "closed the live cluster" in replay.bar.hint_text)
+        assert live not in pilot.app.screen_stack
 
 
 async def test_quit_closes_every_backend_and_names_the_traces() -> None:

@@ -133,5 +133,11 @@ async def test_fork_switches_to_a_live_cluster_at_the_current_step() -> None:
         await enter_command(pilot, "restart 5")
         await wait_for(pilot, lambda: cell(live, 5, "state") == "FOLLOWING", "n5 rejoins")
         assert replay.position == after_failover  # the replay itself is unchanged
-        await pilot.press("ctrl+w")
-        assert pilot.app.screen is screen
+        # q on a fork goes back to the replay it was forked from, and ends the fork
+        await pilot.press("q")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, "back on the replay")
+        await wait_for(pilot, lambda: replay.forks[0].closed, "the fork closed")
+        assert pilot.app.is_running
+        await wait_for(pilot, lambda: "closed the fork; its trace: " in screen.bar.hint_text)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not pilot.app.is_running, "quit")
