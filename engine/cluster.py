@@ -143,6 +143,9 @@ class Cluster:
         """Serialises commands (and, in the simulator, every run of the event loop)."""
         self._closed = False
         self._started_at = self.host.now()
+        self._unstable_since: float | None = self._started_at
+        """ClusterView.unstable_since_ms, judged whenever the monitor or the simulator's
+        loop observes a change (in the simulator: right after the event that made it)."""
         self._sim_running = options.pace and not options.halted
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
@@ -243,6 +246,10 @@ class Cluster:
             fields.pop("node", None)
             self.host.emit("invariant", v.node, **fields)
         stable = self.host.stable_leader() is not None
+        if stable:
+            self._unstable_since = None
+        elif self._unstable_since is None:
+            self._unstable_since = self.host.now()
         if (
             stable != self._last_stable
             or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
@@ -279,7 +286,7 @@ class Cluster:
         while no node changed state (building one takes every node's lock, and watchers
         ask often); queue depths in it may then be that old."""
         if self.sim:
-            return self.host.view()
+            return self._host_view()
         now = time.monotonic()
         with self._view_lock:
             cached = self._cached_view
@@ -289,8 +296,11 @@ class Cluster:
                 or now - cached[0] >= OBSERVE_INTERVAL_S
             ):
                 version = self._version
-                cached = self._cached_view = (now, version, self.host.view())
+                cached = self._cached_view = (now, version, self._host_view())
             return cached[2]
+
+    def _host_view(self) -> ClusterView:
+        return replace(self.host.view(), unstable_since_ms=self._unstable_since)
 
     def events_after(self, seq: int) -> list[Event]:
         return self.recorder.events_after(seq)

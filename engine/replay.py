@@ -81,8 +81,15 @@ from engine.predicates import CommandError, Predicate
 from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
 from engine.record import RecordError, durable_from, input_from, output_json, packet_from
 from engine.trace import Event, Trace, TraceError, read_trace
-from engine.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
-from engine.vote import Sid, ToSend
+from engine.view import (
+    ClusterView,
+    FaultView,
+    MessageCounts,
+    NodeView,
+    quorum_count,
+    stable_leader,
+)
+from engine.vote import ServerState, Sid, ToSend, Vote
 
 if TYPE_CHECKING:
     from engine.cluster import Cluster
@@ -641,6 +648,24 @@ class _NodeState:
     def running(self) -> bool:
         return self.alive and not self.paused
 
+    # What stability is judged on (engine.view.Decided).
+
+    @property
+    def state(self) -> ServerState | None:
+        return self.core.peer_state if self.core is not None else None
+
+    @property
+    def established(self) -> bool:
+        return self.core is not None and self.core.established
+
+    @property
+    def current_vote(self) -> Vote | None:
+        return self.core.current_vote if self.core is not None else None
+
+    @property
+    def decided(self) -> tuple[ServerState | None, bool, Vote | None]:
+        return self.state, self.established, self.current_vote
+
     def clone(self, memo: dict[int, Any]) -> _NodeState:
         other = _NodeState.__new__(_NodeState)
         for name in _NodeState.__slots__:
@@ -699,6 +724,11 @@ class ClusterState:
         self.max_ids = {"m": 0, "p": 0, "f": 0}
         self.divergence: Divergence | None = None
         """The first divergence met (the replay goes on with our cores' state)."""
+        self.unstable_since: float | None = 0.0
+        """ClusterView.unstable_since_ms: judged after each event that can change it (a
+        step that changes a node's state, vote or zab phase, a boot, a stop, a pause or a
+        resume), as the live cluster judges it after each."""
+        self._judge = False
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
             "stop": self._on_stop,
@@ -750,6 +780,12 @@ class ClusterState:
         handler = self._handlers.get(event["kind"])
         if handler is not None:
             handler(event)
+        if self._judge:
+            self._judge = False
+            if stable_leader(self.nodes.values()) is not None:
+                self.unstable_since = None
+            elif self.unstable_since is None:
+                self.unstable_since = self.t_ms
         found = self._divergence
         if found is not None and self.divergence is None:
             self.divergence = found
@@ -772,6 +808,7 @@ class ClusterState:
         node.core = self.replay.boot(node.sid, node.durable, event["seq"])
         node.alive, node.paused = True, False
         node.life += 1
+        self._judge = True
         node.reset_qcm()
         node.sendqueue.clear()
         node.inbox.clear()
@@ -786,6 +823,7 @@ class ClusterState:
         node.core = None
         node.alive = node.paused = False
         node.life += 1
+        self._judge = True
         node.reset_qcm()
         node.sendqueue.clear()
         node.inbox.clear()
@@ -799,11 +837,14 @@ class ClusterState:
 
     def _on_step(self, event: Event) -> None:
         node = self._node(event)
+        decided = node.decided
         out, divergence = self.replay.step(event)
         self._divergence = divergence
         if node.paused:
             node.paused = False  # it consumed an input: it runs (a timed resume)
             self._resumed(node)
+            self._judge = True
+        self._judge |= node.decided != decided
         inp = event["input"]
         kind = inp.get("type")
         msg = event.get("msg")
@@ -1094,6 +1135,7 @@ class ClusterState:
             if node is None or not node.alive:
                 continue
             paused = summary.get("paused") is True
+            self._judge |= node.paused != paused
             if node.paused and not paused:
                 node.paused = False
                 self._resumed(node)
@@ -1118,6 +1160,7 @@ class ClusterState:
             ),
             messages=MessageCounts(self.sent, self.delivered, self.dropped),
             quorum=quorum_count(self.replay.qv, nodes),
+            unstable_since_ms=self.unstable_since,
         )
 
     def node_view(self, node: _NodeState) -> NodeView:

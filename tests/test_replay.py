@@ -296,6 +296,56 @@ def test_play_advances_with_the_clock_and_stops_at_a_breakpoint() -> None:
         assert r.stop_reason == "end of trace"
 
 
+def outages(path: Path) -> dict[int, float | None]:
+    """seq -> when the cluster last stopped being stable (None while stable), judged on a
+    fresh view after every event."""
+    since: float | None = 0.0
+    out: dict[int, float | None] = {}
+    for seq, view in iter_views(path, range(0, len(events_of(path)) + 1)):
+        if view.stable:
+            since = None
+        elif since is None:
+            since = view.t_ms
+        out[seq] = since
+    return out
+
+
+@pytest.mark.parametrize("trace", [FAILOVER, PARTITION, THREADED], ids=lambda p: p.stem)
+def test_the_outage_start_is_right_after_any_seek_and_while_playing(trace: Path) -> None:
+    # Issue 17, defect 3: the header's "electing" timer counted from the seek target.
+    truth = outages(trace)
+    clock = FakeClock()
+    with Replayer(trace, checkpoint_every=100, clock=clock) as r:
+        last = r.total
+        for seq in [last // 2, 5, last, last // 3, last - 7, 1, 2 * last // 3]:
+            r.seek(seq)
+            assert r.view().unstable_since_ms == truth[seq], f"after seek {seq}"
+        r.seek(0)
+        r.play(speed=1.0)
+        while r.position < last:
+            clock.now += 0.013
+            view = r.view()
+            assert view.unstable_since_ms == truth[view.seq], f"playing, at seq {view.seq}"
+    assert any(v is None for v in truth.values())  # the trace has stable stretches
+    assert len({v for v in truth.values() if v is not None}) >= 2  # and outages
+
+
+def test_a_live_simulation_says_when_its_outage_began() -> None:
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=2, record=False)) as cluster:
+        assert cluster.view().unstable_since_ms == 0.0  # nothing runs yet
+        cluster.execute("start")
+        assert cluster.execute("wait until stable within 10s").ok
+        assert cluster.view().unstable_since_ms is None
+        cluster.execute("wait 1s")
+        crashed_at = cluster.view().t_ms
+        cluster.execute("crash leader")
+        assert cluster.view().unstable_since_ms == crashed_at
+        cluster.execute("wait 50ms")
+        assert cluster.view().unstable_since_ms == crashed_at
+        assert cluster.execute("wait until stable within 10s").ok
+        assert cluster.view().unstable_since_ms is None
+
+
 def test_execute_refuses_commands_that_change_the_cluster() -> None:
     with Replayer(FAILOVER) as r:
         assert r.execute("step 10").ok

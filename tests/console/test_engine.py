@@ -12,6 +12,7 @@ import pytest
 
 from console.app import ZkfleApp
 from console.backend import Backend, ReplayBackend, is_replay, read_info, safe_execute
+from console.format import ms_text
 from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
 from engine.replay import Replayer
@@ -139,3 +140,23 @@ async def test_the_console_replays_a_recorded_failover(replayer: Replayer) -> No
         assert not live.replay
         await enter_command(pilot, "wait until stable")
         await wait_for(pilot, lambda: cell(live, 4, "state") == "LEADING", "n4 leads", 20)
+
+
+async def test_the_electing_timer_counts_from_the_outage_after_seeks_either_way(
+    replayer: Replayer,
+) -> None:
+    # Issue 17, defect 3: after a seek, "electing …" counted from the seek target.
+    events = replayer.events()
+    crash = next(e for e in events if e["kind"] == "stop" and e["node"] == 5)
+    stable_again = next(
+        e["seq"]
+        for e in events
+        if e["seq"] > crash["seq"] and e["kind"] == "snapshot" and e["stable"]
+    )
+    async with ZkfleApp(replayer).run_test(size=(140, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        for seq in (stable_again - 5, crash["seq"] + 20, stable_again - 40):
+            await enter_command(pilot, f"seek {seq}")
+            await wait_for(pilot, lambda: replayer.position == seq, f"seq {seq}")  # noqa: B023
+            timer = f"electing {ms_text(replayer.t_at(seq) - crash['t_ms'])} │"
+            await wait_for(pilot, lambda: timer in screen.header.text, timer)  # noqa: B023
