@@ -12,9 +12,10 @@ import pytest
 
 from console.app import ZkfleApp
 from console.backend import Backend, ReplayBackend, is_replay, read_info, safe_execute
-from console.format import ms_text
+from console.format import clock_text, ms_text
 from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
+from engine.commands import Instant, Seek, parse
 from engine.replay import Replayer
 from engine.vote import ServerState
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
@@ -160,3 +161,13 @@ async def test_the_electing_timer_counts_from_the_outage_after_seeks_either_way(
             await wait_for(pilot, lambda: replayer.position == seq, f"seq {seq}")  # noqa: B023
             timer = f"electing {ms_text(replayer.t_at(seq) - crash['t_ms'])} │"
             await wait_for(pilot, lambda: timer in screen.header.text, timer)  # noqa: B023
+
+
+@pytest.mark.parametrize("t_ms", [0.0, 1234.5, 59_999.0, 85_000.0, 184_512.3, 3_725_000.0])
+def test_seek_takes_the_time_as_the_header_shows_it(t_ms: float) -> None:
+    # Issue 17: the header shows `1m25.0s`; `seek @1m25.0s` must go there.
+    shown = clock_text(t_ms)
+    command = parse(f"seek @{shown}")
+    assert isinstance(command, Seek)
+    assert isinstance(command.target, Instant)
+    assert command.target.t_ms == pytest.approx(t_ms, abs=50.0), shown
