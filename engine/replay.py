@@ -1600,8 +1600,10 @@ class Replayer:
             self._play_t = self.t_at(self.position)
 
     def halt(self) -> None:
+        """Stop playing (the user's word: why playback last stopped by itself is over)."""
         with self._lock:
             self.running = False
+            self.stop_reason = None
 
     def _play(self) -> None:
         if not self.running:

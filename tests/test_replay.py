@@ -346,6 +346,21 @@ def test_a_live_simulation_says_when_its_outage_began() -> None:
         assert cluster.view().unstable_since_ms is None
 
 
+def test_why_playback_stopped_is_forgotten_once_the_user_moves() -> None:
+    # The position bar shows `stop_reason`: after a seek it would name a stop elsewhere.
+    with Replayer(FAILOVER) as r:
+        r.break_when("leaders == 1")
+        assert r.run_until_break() is not None
+        assert r.stop_reason is not None
+        assert r.execute("seek 5").ok
+        assert r.stop_reason is None
+        r.remove_breakpoint()
+        assert r.run_until_break() is None
+        assert r.stop_reason == "end of trace"
+        assert r.execute("step").ok
+        assert r.stop_reason is None
+
+
 def test_execute_refuses_commands_that_change_the_cluster() -> None:
     with Replayer(FAILOVER) as r:
         assert r.execute("step 10").ok

@@ -78,9 +78,11 @@ async def test_a_bad_command_shows_the_error_and_calls_nothing(typed: str, messa
         assert message in screen.bar.hint_text
         assert fake.executed == []
         assert fake.view() == before
-        # the line stays in the command line to be fixed
+        # the command line is empty again (issue 17); the line is in the history to be fixed
+        assert screen.bar.input.value == ""
+        assert not screen.typing
+        await pilot.press("colon", "up")
         assert screen.bar.input.value == typed
-        assert screen.typing
 
 
 async def test_a_command_the_backend_refuses_changes_nothing_and_says_why() -> None:
@@ -92,6 +94,30 @@ async def test_a_command_the_backend_refuses_changes_nothing_and_says_why() -> N
         await wait_for(pilot, lambda: "no node 9" in screen.bar.hint_text, "the error")
         assert cell(screen, 5, "state") == "LEADING"
         assert "› crash 9  no node 9 in this cluster" in log_text(screen)
+
+
+async def test_a_result_of_several_lines_is_shown_line_by_line_until_esc() -> None:
+    # Issue 17: `status`, `faults`, `breaks` showed only their first line under the prompt.
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(100, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await enter_command(pilot, "status")
+        await wait_for(pilot, lambda: fake.executed == ["status"], "the command")
+        nodes = fake.status_text().splitlines()[1:]  # a line per node, after a summary
+        await wait_for(pilot, lambda: nodes[-1] in screen.bar.hint_text, "the last line")
+        shown = screen.bar.hint_text.splitlines()
+        assert shown[0].startswith("✓ t=")
+        assert [line.strip() for line in shown[1:]] == [line.strip() for line in nodes]
+        await pilot.press("escape")
+        assert screen.bar.hint_text == ""
+        # a result longer than a third of the screen is cut, and says where the rest is
+        lines = "\n".join(f"line {i}" for i in range(40))
+        screen.show_result("status", CommandResult(True, lines))
+        await pilot.pause()
+        shown = screen.bar.hint_text.splitlines()
+        assert len(shown) == 10
+        assert shown[0] == "✓ line 0"
+        assert shown[-1].strip() == "… 31 more lines in the message log"
 
 
 async def test_completion_offers_verbs_node_ids_and_words() -> None:

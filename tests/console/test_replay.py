@@ -65,6 +65,9 @@ async def test_a_breakpoint_stops_playback_at_the_right_seq() -> None:
         assert replay.position == expected
         await wait_for(pilot, lambda: f"seq {expected}/" in screen.position_bar.text)
         assert f"b1: when n4.state == LEADING at seq {expected}" in screen.position_bar.text
+        # the status line says it too, not "playing" any more (issue 17)
+        stopped = f"‖ stopped: b1: when n4.state == LEADING at seq {expected}"
+        await wait_for(pilot, lambda: stopped in screen.bar.hint_text, "the stop said")
         await wait_for(pilot, lambda: cell(screen, 4, "state") == "LEADING")
         assert replay.executed == ["break when n4.state == LEADING", "speed 2x", "speed 5x", "run"]
 
