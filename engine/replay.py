@@ -459,8 +459,10 @@ def verify(
     *,
     invariants: bool = True,
     progress: Callable[[int], None] | None = None,
+    progress_every: int = 100_000,
 ) -> VerifyResult:
-    """Re-execute a trace and check its invariants (`zkfle verify`), streaming.
+    """Re-execute a trace and check its invariants (`zkfle verify`), streaming;
+    `progress(n)` is called every `progress_every` events.
 
     Raises ReplayError when the file (or a fork's parent) is unreadable or invalid; a torn
     last line is not an error (`torn_line`), everything before it is verified.
@@ -482,7 +484,9 @@ def verify(
             checker.feed(event)
     if checker is not None:
         checker.violations.clear()  # the parent's own problems are the parent's
-    result.events, result.divergence = _verify_loop(trace, replay, checker, progress)
+    result.events, result.divergence = _verify_loop(
+        trace, replay, checker, progress, progress_every
+    )
     result.seconds = time.perf_counter() - t0
     result.steps = replay.steps
     result.nodes = tuple(sorted(replay.nodes_seen))
@@ -499,6 +503,7 @@ def _verify_loop(
     replay: CoreReplay,
     checker: InvariantChecker | None,
     progress: Callable[[int], None] | None,
+    progress_every: int,
 ) -> tuple[int, Divergence | None]:
     """The hot loop: every event to the checker, ★ events to the cores."""
     n = 0
@@ -517,7 +522,7 @@ def _verify_loop(
                 apply(event)
             if feed is not None:
                 feed(event)
-            if progress is not None and not n % 100_000:
+            if progress is not None and not n % progress_every:
                 progress(n)
     except TraceError as e:
         raise ReplayError.of(e) from None
@@ -1289,6 +1294,10 @@ class Mark:
     label: str
 
 
+class _ClosedError(Exception):
+    """The replayer was closed while verifying ahead."""
+
+
 @dataclass(frozen=True, slots=True)
 class _ResultText:
     ok: bool
@@ -1316,6 +1325,7 @@ class Replayer:
         *,
         checkpoint_every: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        verify_ahead: bool = False,
     ) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
@@ -1357,6 +1367,14 @@ class Replayer:
         self._play_t = 0.0
         self._session_marks: list[Mark] = []
         self.forks: list[Cluster] = []
+        self._ahead: Divergence | None = None
+        self._closing = threading.Event()
+        self._verifier: threading.Thread | None = None
+        if verify_ahead:
+            self._verifier = threading.Thread(
+                target=self._verify_ahead, name="zkfle-verify-ahead", daemon=True
+            )
+            self._verifier.start()
 
     def _index(self, trace: Trace) -> None:
         offsets, times, marks = self._offsets, self._times, self._marks
@@ -1628,10 +1646,36 @@ class Replayer:
             self.running = False
             self.stop_reason = "end of trace"
 
+    # --- verifying ahead ------------------------------------------------------------------------
+
+    def _verify_ahead(self) -> None:
+        """Re-execute the whole file once, as `verify` does (without the invariants, which
+        the trace records as it goes), so that a divergence is known soon after opening
+        rather than once the replay reaches it; in the background, giving way often."""
+
+        def give_way(_: int) -> None:
+            if self._closing.is_set():
+                raise _ClosedError
+            time.sleep(0)  # let the console's thread have the interpreter
+
+        try:
+            found = verify(self.path, invariants=False, progress=give_way, progress_every=2048)
+        except _ClosedError:
+            return
+        except (ReplayError, OSError):
+            return  # opening read the whole file: only its removal since gets here
+        self._ahead = found.divergence
+
+    @property
+    def first_divergence(self) -> Divergence | None:
+        """The trace's first divergence: met while replaying, or found verifying ahead."""
+        return self.divergence or self._ahead
+
     # --- the console's backend protocol -------------------------------------------------------
 
     @property
     def info(self) -> dict[str, Any]:
+        found = self.first_divergence
         return {
             "mode": "replay",
             "runtime": self.header.get("runtime", "?"),
@@ -1640,6 +1684,7 @@ class Replayer:
             "label": self.header.get("label", ""),
             "running": self.running,
             "speed": self.speed,
+            "divergence": f"diverges at seq {found.seq} on n{found.node}" if found else None,
         }
 
     def execute(self, text: str) -> _ResultText:
@@ -1726,8 +1771,9 @@ class Replayer:
         for n in v.nodes:
             state = n.state.name if n.state is not None else "down"
             lines.append(f"n{n.sid:<3} {state:<10} round={n.logicalclock} zab={n.zab_phase}")
-        if self.divergence is not None:
-            lines.append(f"diverged: {self.divergence}")
+        found = self.first_divergence
+        if found is not None:
+            lines.append(f"diverges: {found}")
         return "\n".join(lines)
 
     def fork(
@@ -1743,6 +1789,9 @@ class Replayer:
         return cluster
 
     def close(self) -> None:
+        self._closing.set()
+        if self._verifier is not None:
+            self._verifier.join(5.0)
         with self._lock:
             self.running = False
             if not self._file.closed:

@@ -380,14 +380,20 @@ def test_execute_refuses_commands_that_change_the_cluster() -> None:
 # --- traces that cannot be replayed --------------------------------------------------------------
 
 
-def test_a_divergence_is_reported_while_stepping(tmp_path: Path) -> None:
-    trace = tmp_path / "bad.jsonl"
+def diverging_copy(trace: Path, after_seq: int) -> tuple[Path, dict[str, Any]]:
+    """A copy of FAILOVER whose first step after `after_seq` records a wrong output; that
+    step."""
     lines = FAILOVER.read_bytes().splitlines(keepends=True)
     events = [orjson.loads(line) for line in lines[1:]]
-    target = next(e for e in events if e["kind"] == "step" and e["seq"] > 50)
+    target = next(e for e in events if e["kind"] == "step" and e["seq"] > after_seq)
     target["output"]["state"] = "LEADING"
     lines[target["seq"]] = orjson.dumps(target) + b"\n"
     trace.write_bytes(b"".join(lines))
+    return trace, target
+
+
+def test_a_divergence_is_reported_while_stepping(tmp_path: Path) -> None:
+    trace, target = diverging_copy(tmp_path / "bad.jsonl", 50)
     with Replayer(trace) as r:
         r.run_until_break()
         assert r.position == target["seq"]
@@ -395,6 +401,27 @@ def test_a_divergence_is_reported_while_stepping(tmp_path: Path) -> None:
         assert r.divergence is not None
         assert r.divergence.seq == target["seq"]
         assert "diverged" in r.execute("step").text
+
+
+def test_a_divergence_far_ahead_is_known_soon_after_opening(tmp_path: Path) -> None:
+    # Issue 17: the header showed a divergence only once the replay had passed it.
+    trace, target = diverging_copy(tmp_path / "bad.jsonl", 700)
+    with Replayer(trace) as r:
+        assert r.info["divergence"] is None  # nothing verified ahead: known when reached
+    with Replayer(trace, verify_ahead=True) as r:
+        expected = f"diverges at seq {target['seq']} on n{target['node']}"
+        eventually(lambda: r.info["divergence"] == expected, "the divergence found ahead")
+        assert r.position == 0
+        assert r.divergence is None  # the replay itself has not met it
+        assert f"diverges: {trace}:{target['seq'] + 1}" in r.execute("status").text
+    assert not any(t.name == "zkfle-verify-ahead" for t in threading.enumerate())
+
+
+def test_closing_stops_verifying_ahead(tmp_path: Path) -> None:
+    with Replayer(FAILOVER, verify_ahead=True) as r:
+        pass  # closed at once, verified or not
+    assert not any(t.name == "zkfle-verify-ahead" for t in threading.enumerate())
+    assert r.info["divergence"] is None
 
 
 def test_json_diff_names_paths() -> None:

@@ -8,10 +8,12 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from console.app import ZkfleApp
 from console.backend import Backend, ReplayBackend, is_replay, read_info, safe_execute
+from console.cli import open_replay
 from console.format import clock_text, ms_text
 from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
@@ -171,3 +173,23 @@ def test_seek_takes_the_time_as_the_header_shows_it(t_ms: float) -> None:
     assert isinstance(command, Seek)
     assert isinstance(command.target, Instant)
     assert command.target.t_ms == pytest.approx(t_ms, abs=50.0), shown
+
+
+async def test_the_header_shows_a_divergence_ahead_soon_after_opening(tmp_path: Path) -> None:
+    # Issue 17: a divergent trace said so only once the replay had passed the divergence.
+    lines = FAILOVER.read_bytes().splitlines(keepends=True)
+    events = [orjson.loads(line) for line in lines[1:]]
+    step = next(e for e in events if e["kind"] == "step" and e["seq"] > 700)
+    step["output"]["logicalclock"] = 99
+    lines[step["seq"]] = orjson.dumps(step) + b"\n"
+    trace = tmp_path / "diverges.jsonl"
+    trace.write_bytes(b"".join(lines))
+    replayer = open_replay(str(trace))
+    try:
+        async with ZkfleApp(replayer).run_test(size=(160, 40)) as pilot:
+            screen = cluster_screen(pilot)
+            said = f"✗ diverges at seq {step['seq']} on n{step['node']}"
+            await wait_for(pilot, lambda: said in screen.header.text, "the divergence")
+            assert replayer.position == 0
+    finally:
+        replayer.close()
