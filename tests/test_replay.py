@@ -531,13 +531,16 @@ def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 20.0
         threading.Event().wait(0.01)
 
 
-def test_a_fork_runs_on_the_wall_clock_once_told_to_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trace", [FAILOVER, THREADED], ids=lambda p: p.stem)
+def test_a_fork_runs_on_the_wall_clock_once_told_to_run(tmp_path: Path, trace: Path) -> None:
     # Issue 17, defect 1: `run` in a fork answered "running at 1x" while its clock and seq
     # stood still (it had no pacer); only `wait` and `step` moved it.
     out = tmp_path / "fork.jsonl"
-    with Replayer(FAILOVER) as r:
+    with Replayer(trace) as r:
         r.seek(300)
+        r.play()
         cluster = r.fork(seed=4, trace_path=out)
+        assert not r.running  # the replay waits where the fork was taken
         try:
             at_fork = cluster.view()
             assert cluster.info["running"] is False  # halted at the fork point

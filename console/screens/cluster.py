@@ -418,8 +418,10 @@ class ClusterScreen(Screen[None]):
             return
         if isinstance(command, Help):
             self.app.push_screen(HelpScreen(command.topic, self.key_help()))
+        elif isinstance(command, Quit) and self.forked:
+            self.action_leave_fork()
         elif isinstance(command, Quit):
-            self.action_leave_fork() if self.forked else self.app.exit()
+            self.app.exit()
         elif isinstance(command, Replay):
             self.zkfle.open_replay(command.file)
         elif isinstance(command, Fork):
