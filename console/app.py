@@ -1,17 +1,21 @@
 """Provides the Textual console: `ZkfleApp` and `run_app`, its entry point.
 
 The app shows one `ClusterScreen` per backend: the one it was started on (live or replay),
-then one more for each `replay FILE` typed and each fork of a replay (`ctrl+w` closes a
-screen and goes back). When it quits, every backend is closed and `run_app` prints where
-each trace is and the command that replays it.
+then one more for each `replay FILE` typed and each fork of a replay. `q` on a fork (or
+`ctrl+w` on any screen over another) closes that screen's backend and goes back to the
+screen under it. `replay FILE` typed on a live cluster first asks whether to stop it: the
+replay then takes its place. When the app quits, every backend is closed and `run_app`
+prints where each trace is and the command that replays it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import sys
 from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import IO, ClassVar
 
@@ -23,6 +27,7 @@ from textual.worker import Worker
 from console.backend import Backend, ReplayBackend, describe_exception, read_info
 from console.history import CommandHistory, history_path
 from console.screens.cluster import ClusterScreen
+from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from engine.commands import VERBS, Verb
 
@@ -89,6 +94,8 @@ class ZkfleApp(App[int]):
         self.backends: list[Backend] = [backend]
         self.open_replay_file = open_replay
         self.history = history if history is not None else CommandHistory(history_path())
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-close")
+        """Closes the backends of screens left behind (a cluster may take a moment)."""
 
     def on_mount(self) -> None:
         self.push_screen(ClusterScreen(self.backend, self.history))
@@ -105,29 +112,90 @@ class ZkfleApp(App[int]):
                 screen.action_verbose,
             )
 
-    def adopt(self, backend: Backend) -> None:
+    def adopt(self, backend: Backend, *, forked: bool = False) -> None:
         """Show another backend (a fork, a replay) on a new screen over the current one."""
         self.backends.append(backend)
-        self.push_screen(ClusterScreen(backend, self.history))
+        self.push_screen(ClusterScreen(backend, self.history, forked=forked))
+
+    def leave(self, screen: ClusterScreen) -> None:
+        """Close `screen` (the top one, over another) and its backend; back to the one
+        under it, which says where the closed cluster's trace is."""
+        if screen is not self.screen or len(self.screen_stack) <= 2:
+            return
+        self.pop_screen()
+        what = "the fork" if screen.forked else "the replay"
+        self._run(partial(self._close, screen.backend, what))
+
+    async def _close(self, backend: Backend, what: str) -> None:
+        """Close `backend` off the UI thread and say so (with its trace, if it recorded)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wrap_future(self._closer.submit(backend.close), loop=loop)
+            info = read_info(backend)
+        except Exception as exc:
+            self._say(f"✗ closing {what}: {describe_exception(exc)}", error=True)
+            return
+        if info.mode == "live" and info.trace_path:
+            self._say(f"closed {what}; its trace: {info.trace_path}")
 
     def open_replay(self, path: str) -> None:
-        """`replay FILE` on the command line: open it (off the UI thread) and show it."""
+        """`replay FILE` on the command line: open it (off the UI thread) and show it. On a
+        live cluster, ask first: the replay takes its place and the cluster is stopped."""
         opener = self.open_replay_file
         if opener is None:
             self._say(f"replay is not available here: run zkfle replay {path}", error=True)
             return
+        screen = self.screen
+        live = screen if isinstance(screen, ClusterScreen) and not screen.replay else None
+        self._run(partial(self._replace_or_adopt, opener, path, live))
 
-        async def load() -> None:
-            try:
-                backend = await asyncio.get_running_loop().run_in_executor(None, opener, path)
-            except Exception as exc:  # a bad file is a message, never a traceback
-                message = str(exc) or describe_exception(exc)
-                self._say(f"✗ replay {path}: {message}", error=True)
-                return
+    async def _replace_or_adopt(
+        self, opener: ReplayOpener, path: str, live: ClusterScreen | None
+    ) -> None:
+        """Show the replay of `path` over the current screen, or in place of `live`."""
+        backend = await self._open(opener, path)  # first: a bad file is not worth a question
+        if backend is None:
+            return
+        if live is None:
             self.adopt(backend)
+            return
+        cluster = live.backend
+        what = "the fork" if live.forked else "the live cluster"
+        trace = read_info(cluster).trace_path
+        detail = f"Its trace is kept: {trace}" if trace else "It is not recording: it is lost."
+        question = ConfirmScreen(f"Stop {what} and replay {path}?", detail)
+        if not await self.push_screen_wait(question):
+            backend.close()
+            self._say(f"replay {path}: not opened; {what} goes on")
+            return
+        own = _same_file(trace, path)
+        if own:  # the replay of the trace being written: open it again once it is complete
+            await self._close(cluster, what)
+            backend.close()
+            backend = await self._open(opener, path)
+            if backend is None:
+                return
+        self.backends.append(backend)
+        replay = ClusterScreen(backend, self.history)
+        if self.screen is live:
+            await self.switch_screen(replay)
+        else:
+            await self.push_screen(replay)
+        if not own:
+            await self._close(cluster, what)
 
-        work: Callable[[], Coroutine[None, None, None]] = load
-        _: Worker[None] = self.run_worker(work, group="replay")
+    async def _open(self, opener: ReplayOpener, path: str) -> ReplayBackend | None:
+        """The opened trace, or None (and the reason said)."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, opener, path)
+        except Exception as exc:  # a bad file is a message, never a traceback
+            message = str(exc) or describe_exception(exc)
+            self._say(f"✗ replay {path}: {message}", error=True)
+            return None
+
+    def _run(self, work: Callable[[], Coroutine[None, None, None]]) -> None:
+        # a callable, not a coroutine: one that never starts (at exit) leaves no warning
+        _: Worker[None] = self.run_worker(work, group="screens")
 
     def _say(self, text: str, error: bool = False) -> None:
         screen = self.screen
@@ -141,6 +209,7 @@ class ZkfleApp(App[int]):
 
     def close_backends(self) -> list[str]:
         """Close every backend; the trace files they recorded."""
+        self._closer.shutdown(wait=True)  # a backend being closed now is closed first
         traces = []
         for backend in self.backends:
             try:
@@ -169,6 +238,13 @@ def exit_message(traces: list[str]) -> str:
 
 def _shell_quote(path: str) -> str:
     return shlex.quote(path)
+
+
+def _same_file(a: str | None, b: str) -> bool:
+    try:
+        return a is not None and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def run_app(

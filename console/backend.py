@@ -60,6 +60,9 @@ class BackendInfo:
     """The simulator or the replay is advancing by itself (always True for threads)."""
     speed: float = 1.0
     """The simulator's or the replay's speed factor (1.0 = real time)."""
+    divergence: str | None = None
+    """A replay's first divergence, as soon as it is known (the replayer verifies the
+    whole trace in the background): `diverges at seq 812 on n3`."""
 
 
 class ResultLike(Protocol):
@@ -204,6 +207,7 @@ def read_info(backend: Backend) -> BackendInfo:
     seed = get("seed")
     trace = get("trace_path", get("trace"))
     speed = get("speed", 1.0)
+    divergence = get("divergence")
     return BackendInfo(
         mode=mode,
         runtime=str(get("runtime", "?")),
@@ -212,6 +216,7 @@ def read_info(backend: Backend) -> BackendInfo:
         label=str(get("label", "") or ""),
         running=bool(get("running", True)),
         speed=float(speed) if isinstance(speed, int | float) else 1.0,
+        divergence=str(divergence) if divergence else None,
     )
 
 

@@ -193,13 +193,19 @@ def _live_cluster(args: argparse.Namespace, label: str, pace: bool) -> Cluster |
     return cluster
 
 
+def open_replay(path: str) -> Replayer:
+    """A trace for the console, verified in the background so that a divergence shows at
+    once in the header, wherever it is."""
+    return Replayer(path, verify_ahead=True)
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     from console.app import run_app  # Textual loads only when the console is wanted
 
     cluster = _live_cluster(args, "console", pace=True)
     if isinstance(cluster, int):
         return cluster
-    return run_app(cluster, open_replay=Replayer)
+    return run_app(cluster, open_replay=open_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -207,10 +213,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from console.app import run_app
 
     try:
-        replayer = Replayer(args.file)
+        replayer = open_replay(args.file)
     except (ReplayError, TraceError, OSError) as e:
         return _usage_error(f"cannot replay {args.file}: {e}")
-    return run_app(replayer, open_replay=Replayer)
+    return run_app(replayer, open_replay=open_replay)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:

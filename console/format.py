@@ -556,7 +556,9 @@ class HealthTracker:
         ]
         if late:
             return "bad", f"no leader (ElectedWithin at seq {late[-1].seq})"
-        since = self._unstable_since if self._unstable_since is not None else view.t_ms
+        since = view.unstable_since_ms  # the runtime's word; what this tracker saw if none
+        if since is None:
+            since = self._unstable_since if self._unstable_since is not None else view.t_ms
         if not any(n.alive for n in view.nodes):
             return "wait", "no node running"
         return "wait", f"electing {ms_text(max(0.0, view.t_ms - since))}"

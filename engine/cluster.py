@@ -77,6 +77,8 @@ class ClusterOptions:
     pace: bool = False
     """Simulator only: let virtual time follow the wall clock (x `speed`) by itself, as
     the console wants; scripts leave it off and move time with `wait`."""
+    halted: bool = False
+    """With `pace`: start with the clock stopped until `run` (a fork waits at its step)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,10 @@ class Cluster:
         """Serialises commands (and, in the simulator, every run of the event loop)."""
         self._closed = False
         self._started_at = self.host.now()
-        self._sim_running = options.pace
+        self._unstable_since: float | None = self._started_at
+        """ClusterView.unstable_since_ms, judged whenever the monitor or the simulator's
+        loop observes a change (in the simulator: right after the event that made it)."""
+        self._sim_running = options.pace and not options.halted
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
         if self.sim and options.pace:
@@ -241,6 +246,10 @@ class Cluster:
             fields.pop("node", None)
             self.host.emit("invariant", v.node, **fields)
         stable = self.host.stable_leader() is not None
+        if stable:
+            self._unstable_since = None
+        elif self._unstable_since is None:
+            self._unstable_since = self.host.now()
         if (
             stable != self._last_stable
             or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
@@ -277,7 +286,7 @@ class Cluster:
         while no node changed state (building one takes every node's lock, and watchers
         ask often); queue depths in it may then be that old."""
         if self.sim:
-            return self.host.view()
+            return self._host_view()
         now = time.monotonic()
         with self._view_lock:
             cached = self._cached_view
@@ -287,8 +296,11 @@ class Cluster:
                 or now - cached[0] >= OBSERVE_INTERVAL_S
             ):
                 version = self._version
-                cached = self._cached_view = (now, version, self.host.view())
+                cached = self._cached_view = (now, version, self._host_view())
             return cached[2]
+
+    def _host_view(self) -> ClusterView:
+        return replace(self.host.view(), unstable_since_ms=self._unstable_since)
 
     def events_after(self, seq: int) -> list[Event]:
         return self.recorder.events_after(seq)
@@ -313,8 +325,9 @@ class Cluster:
         while not self._closing.wait(PACE_INTERVAL_S):
             now = time.monotonic()
             elapsed, last = now - last, now
-            if self._sim_running:
-                self._sim_run(self.host.now() + elapsed * 1000.0 * self._speed)
+            with self._lock:  # after `halt` has answered, the clock does not move
+                if self._sim_running:
+                    self._sim_run(self.host.now() + elapsed * 1000.0 * self._speed)
 
     # --- running the clock -----------------------------------------------------------------
 
@@ -532,6 +545,13 @@ class Cluster:
         sim = self.host
         if not isinstance(sim, Simulation):
             raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a clock to stop", 0)
+        if self._pacer is None and isinstance(cmd, c.Run | c.Speed):
+            # Without a pacer nothing would move: say so rather than claim to run.
+            raise CommandError(
+                f"{cmd.verb}: this simulation has no wall clock (a script, or `zkfle run`);"
+                " move its time with `wait <dur>` or `step`",
+                0,
+            )
         match cmd:
             case c.Run():
                 self._sim_running = True

@@ -232,6 +232,8 @@ class Kind:
 _MILLI = Decimal("0.001")
 _NUMBER = r"([0-9]{1,12}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})"
 _DURATION_RE = re.compile(_NUMBER + r"(ms|s|m)?", re.IGNORECASE)
+_CLOCK_RE = re.compile(r"([0-9]{1,9})m" + _NUMBER + "s", re.IGNORECASE)
+"""Minutes and seconds, as the console's clock shows a time past a minute: 1m25s, 3m04.5s."""
 _PERCENT_RE = re.compile(_NUMBER + "%")
 _SPEED_RE = re.compile(_NUMBER + "x?", re.IGNORECASE)
 _SID_RE = re.compile(r"[nN]?([0-9]{1,19})")
@@ -258,7 +260,10 @@ def _show_ms(ms: float) -> str:
 
 def _duration_ms(text: str) -> float | None:
     m = _DURATION_RE.fullmatch(text)
-    return None if m is None else float(_dec(m[1], _UNIT_MS[(m[2] or "ms").lower()]))
+    if m is not None:
+        return float(_dec(m[1], _UNIT_MS[(m[2] or "ms").lower()]))
+    m = _CLOCK_RE.fullmatch(text)
+    return None if m is None else float(_dec(m[1], 60_000) + _dec(m[2], 1000))
 
 
 def _read_duration(cur: Cursor, zero_ok: bool = False) -> float:
@@ -464,7 +469,7 @@ def _read_seek(cur: Cursor) -> int | Instant | str:
     if tok.kind == "word" and tok.text.startswith("@"):
         ms = _duration_ms(tok.text[1:])
         if ms is None or ms > MAX_MS:
-            raise cur.expected("a time like @1.5s or @200ms")
+            raise cur.expected("a time like @1m25s, @1.5s or @200ms")
         cur.take()
         return Instant(ms)
     return _read_word(cur, SEEK)
@@ -566,7 +571,10 @@ MODE: Kind = Kind(
 LABEL: Kind = Kind("<label>", "a label", _read_label, _show_label)
 FILE: Kind = Kind("<file>", "a file name", lambda cur: _read_word(cur, FILE), _quote)
 SEEK: Kind = Kind(
-    "<seq|@t|mark>", "a seq like 120, a time like @1.5s or a mark", _read_seek, _show_seek
+    "<seq|@t|mark>",
+    "a seq like 120, a time like @1.5s or @1m25s, or a mark",
+    _read_seek,
+    _show_seek,
 )
 EVENT: Kind = Kind(
     "<event> [filters]",

@@ -10,6 +10,10 @@ header names its parent (`"parent": {"trace": path, "seq": n}`); its clock, mess
 and fault ids continue the parent's, so replaying (and verifying) the fork replays the
 parent up to seq n first and then goes on with the fork's own events.
 
+A fork is live like `zkfle --sim`, halted at the step it was taken at: `run` lets its
+virtual time follow the wall clock x `speed` (the cluster's pacer), `halt` stops it, and
+`wait`/`step` move it as in a script.
+
 What cannot be carried over is work the parent's runtime had scheduled but not recorded:
 an election connection being opened (the next send or connectAll opens it again), a
 learner's pending connect to its leader (dialled again), an EOF on its way (delivered at
@@ -53,8 +57,8 @@ def fork(
     """A live simulated cluster continuing from `replayer.position`, recording a new trace
     (default `traces/<time>-fork.jsonl`) whose header names the replayed trace as parent.
     `seed` (default: the parent's) seeds the fork's latencies, scheduling and faults."""
-    state = replayer.state.clone()
-    parent = {"trace": replayer.path, "seq": replayer.position}
+    position, state = replayer.snapshot()
+    parent = {"trace": replayer.path, "seq": position}
     if seed is None:
         parent_seed = replayer.header.get("seed")
         seed = parent_seed if isinstance(parent_seed, int) else 0
@@ -65,11 +69,11 @@ def fork(
     checker = cluster.checker
     for event in _parent_prefix(replayer.path, replayer.header):
         checker.feed(event)
-    if replayer.position:
-        for event in replayer._stream(1, replayer.position):
+    if position:
+        for event in replayer._stream(1, position):
             checker.feed(event)
     checker.violations.clear()
-    cluster.execute(f"mark fork of {replayer.path} at seq {replayer.position}")
+    cluster.execute(f"mark fork of {replayer.path} at seq {position}")
     return cluster
 
 
@@ -105,6 +109,8 @@ def fork_state(
                 label=label,
                 initial={sid: n.durable for sid, n in state.nodes.items()},
                 parent=parent,
+                pace=True,  # live like `zkfle --sim`: `run` lets the clock follow the wall
+                halted=True,
             )
         )
     finally:

@@ -81,8 +81,15 @@ from engine.predicates import CommandError, Predicate
 from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
 from engine.record import RecordError, durable_from, input_from, output_json, packet_from
 from engine.trace import Event, Trace, TraceError, read_trace
-from engine.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
-from engine.vote import Sid, ToSend
+from engine.view import (
+    ClusterView,
+    FaultView,
+    MessageCounts,
+    NodeView,
+    quorum_count,
+    stable_leader,
+)
+from engine.vote import ServerState, Sid, ToSend, Vote
 
 if TYPE_CHECKING:
     from engine.cluster import Cluster
@@ -452,8 +459,10 @@ def verify(
     *,
     invariants: bool = True,
     progress: Callable[[int], None] | None = None,
+    progress_every: int = 100_000,
 ) -> VerifyResult:
-    """Re-execute a trace and check its invariants (`zkfle verify`), streaming.
+    """Re-execute a trace and check its invariants (`zkfle verify`), streaming;
+    `progress(n)` is called every `progress_every` events.
 
     Raises ReplayError when the file (or a fork's parent) is unreadable or invalid; a torn
     last line is not an error (`torn_line`), everything before it is verified.
@@ -475,7 +484,9 @@ def verify(
             checker.feed(event)
     if checker is not None:
         checker.violations.clear()  # the parent's own problems are the parent's
-    result.events, result.divergence = _verify_loop(trace, replay, checker, progress)
+    result.events, result.divergence = _verify_loop(
+        trace, replay, checker, progress, progress_every
+    )
     result.seconds = time.perf_counter() - t0
     result.steps = replay.steps
     result.nodes = tuple(sorted(replay.nodes_seen))
@@ -492,6 +503,7 @@ def _verify_loop(
     replay: CoreReplay,
     checker: InvariantChecker | None,
     progress: Callable[[int], None] | None,
+    progress_every: int,
 ) -> tuple[int, Divergence | None]:
     """The hot loop: every event to the checker, ★ events to the cores."""
     n = 0
@@ -510,7 +522,7 @@ def _verify_loop(
                 apply(event)
             if feed is not None:
                 feed(event)
-            if progress is not None and not n % 100_000:
+            if progress is not None and not n % progress_every:
                 progress(n)
     except TraceError as e:
         raise ReplayError.of(e) from None
@@ -641,6 +653,24 @@ class _NodeState:
     def running(self) -> bool:
         return self.alive and not self.paused
 
+    # What stability is judged on (engine.view.Decided).
+
+    @property
+    def state(self) -> ServerState | None:
+        return self.core.peer_state if self.core is not None else None
+
+    @property
+    def established(self) -> bool:
+        return self.core is not None and self.core.established
+
+    @property
+    def current_vote(self) -> Vote | None:
+        return self.core.current_vote if self.core is not None else None
+
+    @property
+    def decided(self) -> tuple[ServerState | None, bool, Vote | None]:
+        return self.state, self.established, self.current_vote
+
     def clone(self, memo: dict[int, Any]) -> _NodeState:
         other = _NodeState.__new__(_NodeState)
         for name in _NodeState.__slots__:
@@ -699,6 +729,11 @@ class ClusterState:
         self.max_ids = {"m": 0, "p": 0, "f": 0}
         self.divergence: Divergence | None = None
         """The first divergence met (the replay goes on with our cores' state)."""
+        self.unstable_since: float | None = 0.0
+        """ClusterView.unstable_since_ms: judged after each event that can change it (a
+        step that changes a node's state, vote or zab phase, a boot, a stop, a pause or a
+        resume), as the live cluster judges it after each."""
+        self._judge = False
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
             "stop": self._on_stop,
@@ -750,6 +785,12 @@ class ClusterState:
         handler = self._handlers.get(event["kind"])
         if handler is not None:
             handler(event)
+        if self._judge:
+            self._judge = False
+            if stable_leader(self.nodes.values()) is not None:
+                self.unstable_since = None
+            elif self.unstable_since is None:
+                self.unstable_since = self.t_ms
         found = self._divergence
         if found is not None and self.divergence is None:
             self.divergence = found
@@ -772,6 +813,7 @@ class ClusterState:
         node.core = self.replay.boot(node.sid, node.durable, event["seq"])
         node.alive, node.paused = True, False
         node.life += 1
+        self._judge = True
         node.reset_qcm()
         node.sendqueue.clear()
         node.inbox.clear()
@@ -786,6 +828,7 @@ class ClusterState:
         node.core = None
         node.alive = node.paused = False
         node.life += 1
+        self._judge = True
         node.reset_qcm()
         node.sendqueue.clear()
         node.inbox.clear()
@@ -799,11 +842,14 @@ class ClusterState:
 
     def _on_step(self, event: Event) -> None:
         node = self._node(event)
+        decided = node.decided
         out, divergence = self.replay.step(event)
         self._divergence = divergence
         if node.paused:
             node.paused = False  # it consumed an input: it runs (a timed resume)
             self._resumed(node)
+            self._judge = True
+        self._judge |= node.decided != decided
         inp = event["input"]
         kind = inp.get("type")
         msg = event.get("msg")
@@ -1094,6 +1140,7 @@ class ClusterState:
             if node is None or not node.alive:
                 continue
             paused = summary.get("paused") is True
+            self._judge |= node.paused != paused
             if node.paused and not paused:
                 node.paused = False
                 self._resumed(node)
@@ -1118,6 +1165,7 @@ class ClusterState:
             ),
             messages=MessageCounts(self.sent, self.delivered, self.dropped),
             quorum=quorum_count(self.replay.qv, nodes),
+            unstable_since_ms=self.unstable_since,
         )
 
     def node_view(self, node: _NodeState) -> NodeView:
@@ -1246,6 +1294,10 @@ class Mark:
     label: str
 
 
+class _ClosedError(Exception):
+    """The replayer was closed while verifying ahead."""
+
+
 @dataclass(frozen=True, slots=True)
 class _ResultText:
     ok: bool
@@ -1273,6 +1325,7 @@ class Replayer:
         *,
         checkpoint_every: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        verify_ahead: bool = False,
     ) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
@@ -1314,6 +1367,14 @@ class Replayer:
         self._play_t = 0.0
         self._session_marks: list[Mark] = []
         self.forks: list[Cluster] = []
+        self._ahead: Divergence | None = None
+        self._closing = threading.Event()
+        self._verifier: threading.Thread | None = None
+        if verify_ahead:
+            self._verifier = threading.Thread(
+                target=self._verify_ahead, name="zkfle-verify-ahead", daemon=True
+            )
+            self._verifier.start()
 
     def _index(self, trace: Trace) -> None:
         offsets, times, marks = self._offsets, self._times, self._marks
@@ -1371,6 +1432,12 @@ class Replayer:
     def state(self) -> ClusterState:
         """The reconstructed cluster at `position` (do not modify it: see `fork`)."""
         return self._state
+
+    def snapshot(self) -> tuple[int, ClusterState]:
+        """The position and a copy of the cluster there, taken together (while playing,
+        another thread moves them on)."""
+        with self._lock:
+            return self.position, self._state.clone()
 
     @property
     def marks(self) -> list[Mark]:
@@ -1551,8 +1618,10 @@ class Replayer:
             self._play_t = self.t_at(self.position)
 
     def halt(self) -> None:
+        """Stop playing (the user's word: why playback last stopped by itself is over)."""
         with self._lock:
             self.running = False
+            self.stop_reason = None
 
     def _play(self) -> None:
         if not self.running:
@@ -1577,10 +1646,36 @@ class Replayer:
             self.running = False
             self.stop_reason = "end of trace"
 
+    # --- verifying ahead ------------------------------------------------------------------------
+
+    def _verify_ahead(self) -> None:
+        """Re-execute the whole file once, as `verify` does (without the invariants, which
+        the trace records as it goes), so that a divergence is known soon after opening
+        rather than once the replay reaches it; in the background, giving way often."""
+
+        def give_way(_: int) -> None:
+            if self._closing.is_set():
+                raise _ClosedError
+            time.sleep(0)  # let the console's thread have the interpreter
+
+        try:
+            found = verify(self.path, invariants=False, progress=give_way, progress_every=2048)
+        except _ClosedError:
+            return
+        except (ReplayError, OSError):
+            return  # opening read the whole file: only its removal since gets here
+        self._ahead = found.divergence
+
+    @property
+    def first_divergence(self) -> Divergence | None:
+        """The trace's first divergence: met while replaying, or found verifying ahead."""
+        return self.divergence or self._ahead
+
     # --- the console's backend protocol -------------------------------------------------------
 
     @property
     def info(self) -> dict[str, Any]:
+        found = self.first_divergence
         return {
             "mode": "replay",
             "runtime": self.header.get("runtime", "?"),
@@ -1589,6 +1684,7 @@ class Replayer:
             "label": self.header.get("label", ""),
             "running": self.running,
             "speed": self.speed,
+            "divergence": f"diverges at seq {found.seq} on n{found.node}" if found else None,
         }
 
     def execute(self, text: str) -> _ResultText:
@@ -1675,21 +1771,27 @@ class Replayer:
         for n in v.nodes:
             state = n.state.name if n.state is not None else "down"
             lines.append(f"n{n.sid:<3} {state:<10} round={n.logicalclock} zab={n.zab_phase}")
-        if self.divergence is not None:
-            lines.append(f"diverged: {self.divergence}")
+        found = self.first_divergence
+        if found is not None:
+            lines.append(f"diverges: {found}")
         return "\n".join(lines)
 
     def fork(
         self, seed: int | None = None, trace_path: str | os.PathLike[str] | None = None
     ) -> Cluster:
-        """A live simulated cluster continuing from `position` (engine.fork.fork)."""
+        """A live simulated cluster continuing from `position` (engine.fork.fork), halted
+        until `run`; playback stops here (the fork goes on from this step)."""
         from engine.fork import fork
 
+        self.halt()
         cluster = fork(self, seed=seed, trace_path=trace_path)
         self.forks.append(cluster)
         return cluster
 
     def close(self) -> None:
+        self._closing.set()
+        if self._verifier is not None:
+            self._verifier.join(5.0)
         with self._lock:
             self.running = False
             if not self._file.closed:

@@ -107,6 +107,10 @@ class ClusterView:
     faults: tuple[FaultView, ...] = field(default=())
     messages: MessageCounts = MessageCounts()
     quorum: QuorumCount | None = None
+    unstable_since_ms: float | None = None
+    """When the cluster last stopped being `stable` (the run's start if it has not been
+    since): how long the current outage, and its election, have lasted. None while stable
+    (or when a runtime does not say)."""
 
     def node(self, sid: Sid) -> NodeView:
         for n in self.nodes:

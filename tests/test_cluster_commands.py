@@ -30,6 +30,8 @@ BAD = [
     ("release 1->2", "released 0"),
     ("deliver 1->2", "no held message"),
     ("seek 10", "not available"),
+    ("run", "no wall clock"),  # a script's simulator: `run` would move nothing (issue 17)
+    ("speed 2x", "no wall clock"),
     ("frobnicate", "unknown"),
     ("", "expected"),
 ]

@@ -5,6 +5,9 @@ any step (engine.replay, engine.fork)."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +296,71 @@ def test_play_advances_with_the_clock_and_stops_at_a_breakpoint() -> None:
         assert r.stop_reason == "end of trace"
 
 
+def outages(path: Path) -> dict[int, float | None]:
+    """seq -> when the cluster last stopped being stable (None while stable), judged on a
+    fresh view after every event."""
+    since: float | None = 0.0
+    out: dict[int, float | None] = {}
+    for seq, view in iter_views(path, range(0, len(events_of(path)) + 1)):
+        if view.stable:
+            since = None
+        elif since is None:
+            since = view.t_ms
+        out[seq] = since
+    return out
+
+
+@pytest.mark.parametrize("trace", [FAILOVER, PARTITION, THREADED], ids=lambda p: p.stem)
+def test_the_outage_start_is_right_after_any_seek_and_while_playing(trace: Path) -> None:
+    # Issue 17, defect 3: the header's "electing" timer counted from the seek target.
+    truth = outages(trace)
+    clock = FakeClock()
+    with Replayer(trace, checkpoint_every=100, clock=clock) as r:
+        last = r.total
+        for seq in [last // 2, 5, last, last // 3, last - 7, 1, 2 * last // 3]:
+            r.seek(seq)
+            assert r.view().unstable_since_ms == truth[seq], f"after seek {seq}"
+        r.seek(0)
+        r.play(speed=1.0)
+        while r.position < last:
+            clock.now += 0.013
+            view = r.view()
+            assert view.unstable_since_ms == truth[view.seq], f"playing, at seq {view.seq}"
+    assert any(v is None for v in truth.values())  # the trace has stable stretches
+    assert len({v for v in truth.values() if v is not None}) >= 2  # and outages
+
+
+def test_a_live_simulation_says_when_its_outage_began() -> None:
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=2, record=False)) as cluster:
+        assert cluster.view().unstable_since_ms == 0.0  # nothing runs yet
+        cluster.execute("start")
+        assert cluster.execute("wait until stable within 10s").ok
+        assert cluster.view().unstable_since_ms is None
+        cluster.execute("wait 1s")
+        crashed_at = cluster.view().t_ms
+        cluster.execute("crash leader")
+        assert cluster.view().unstable_since_ms == crashed_at
+        cluster.execute("wait 50ms")
+        assert cluster.view().unstable_since_ms == crashed_at
+        assert cluster.execute("wait until stable within 10s").ok
+        assert cluster.view().unstable_since_ms is None
+
+
+def test_why_playback_stopped_is_forgotten_once_the_user_moves() -> None:
+    # The position bar shows `stop_reason`: after a seek it would name a stop elsewhere.
+    with Replayer(FAILOVER) as r:
+        r.break_when("leaders == 1")
+        assert r.run_until_break() is not None
+        assert r.stop_reason is not None
+        assert r.execute("seek 5").ok
+        assert r.stop_reason is None
+        r.remove_breakpoint()
+        assert r.run_until_break() is None
+        assert r.stop_reason == "end of trace"
+        assert r.execute("step").ok
+        assert r.stop_reason is None
+
+
 def test_execute_refuses_commands_that_change_the_cluster() -> None:
     with Replayer(FAILOVER) as r:
         assert r.execute("step 10").ok
@@ -312,14 +380,20 @@ def test_execute_refuses_commands_that_change_the_cluster() -> None:
 # --- traces that cannot be replayed --------------------------------------------------------------
 
 
-def test_a_divergence_is_reported_while_stepping(tmp_path: Path) -> None:
-    trace = tmp_path / "bad.jsonl"
+def diverging_copy(trace: Path, after_seq: int) -> tuple[Path, dict[str, Any]]:
+    """A copy of FAILOVER whose first step after `after_seq` records a wrong output; that
+    step."""
     lines = FAILOVER.read_bytes().splitlines(keepends=True)
     events = [orjson.loads(line) for line in lines[1:]]
-    target = next(e for e in events if e["kind"] == "step" and e["seq"] > 50)
+    target = next(e for e in events if e["kind"] == "step" and e["seq"] > after_seq)
     target["output"]["state"] = "LEADING"
     lines[target["seq"]] = orjson.dumps(target) + b"\n"
     trace.write_bytes(b"".join(lines))
+    return trace, target
+
+
+def test_a_divergence_is_reported_while_stepping(tmp_path: Path) -> None:
+    trace, target = diverging_copy(tmp_path / "bad.jsonl", 50)
     with Replayer(trace) as r:
         r.run_until_break()
         assert r.position == target["seq"]
@@ -327,6 +401,27 @@ def test_a_divergence_is_reported_while_stepping(tmp_path: Path) -> None:
         assert r.divergence is not None
         assert r.divergence.seq == target["seq"]
         assert "diverged" in r.execute("step").text
+
+
+def test_a_divergence_far_ahead_is_known_soon_after_opening(tmp_path: Path) -> None:
+    # Issue 17: the header showed a divergence only once the replay had passed it.
+    trace, target = diverging_copy(tmp_path / "bad.jsonl", 700)
+    with Replayer(trace) as r:
+        assert r.info["divergence"] is None  # nothing verified ahead: known when reached
+    with Replayer(trace, verify_ahead=True) as r:
+        expected = f"diverges at seq {target['seq']} on n{target['node']}"
+        eventually(lambda: r.info["divergence"] == expected, "the divergence found ahead")
+        assert r.position == 0
+        assert r.divergence is None  # the replay itself has not met it
+        assert f"diverges: {trace}:{target['seq'] + 1}" in r.execute("status").text
+    assert not any(t.name == "zkfle-verify-ahead" for t in threading.enumerate())
+
+
+def test_closing_stops_verifying_ahead(tmp_path: Path) -> None:
+    with Replayer(FAILOVER, verify_ahead=True) as r:
+        pass  # closed at once, verified or not
+    assert not any(t.name == "zkfle-verify-ahead" for t in threading.enumerate())
+    assert r.info["divergence"] is None
 
 
 def test_json_diff_names_paths() -> None:
@@ -422,6 +517,40 @@ def test_fork_of_a_threaded_trace(tmp_path: Path) -> None:
             assert cluster.info["runtime"] == "sim"
             assert cluster.execute("crash leader").ok
             assert cluster.execute("wait until stable within 20s").ok
+        finally:
+            cluster.close()
+    assert verify(out).ok
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    """Wait (on the wall clock) until `condition()` holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        threading.Event().wait(0.01)
+
+
+@pytest.mark.parametrize("trace", [FAILOVER, THREADED], ids=lambda p: p.stem)
+def test_a_fork_runs_on_the_wall_clock_once_told_to_run(tmp_path: Path, trace: Path) -> None:
+    # Issue 17, defect 1: `run` in a fork answered "running at 1x" while its clock and seq
+    # stood still (it had no pacer); only `wait` and `step` moved it.
+    out = tmp_path / "fork.jsonl"
+    with Replayer(trace) as r:
+        r.seek(300)
+        r.play()
+        cluster = r.fork(seed=4, trace_path=out)
+        assert not r.running  # the replay waits where the fork was taken
+        try:
+            at_fork = cluster.view()
+            assert cluster.info["running"] is False  # halted at the fork point
+            assert cluster.execute("speed 10x").ok
+            assert cluster.execute("run").text == "running at 10x"
+            assert cluster.info["running"] is True
+            eventually(lambda: cluster.view().t_ms > at_fork.t_ms + 50, "the clock to move")
+            eventually(lambda: cluster.view().seq > at_fork.seq, "new events")
+            assert cluster.execute("halt").ok
+            assert cluster.info["running"] is False
         finally:
             cluster.close()
     assert verify(out).ok

@@ -103,6 +103,7 @@ TYPING_OFF = (
         "filter",
         "help",
         "quit",
+        "leave_fork",
         "select_node",
         "verbose",
         "focus_log",
@@ -147,14 +148,18 @@ class ClusterScreen(Screen[None]):
         Binding("v", "verbose", "All events", show=False),
         Binding("l", "focus_log", "Log", show=False),
         Binding("ctrl+w", "close_screen", "Close", show=False),
+        Binding("escape", "dismiss_result", "Dismiss the result", show=False),
         Binding("q", "quit", "Quit"),
+        Binding("q", "leave_fork", "Back to the replay"),  # on a fork, instead of quitting
         *(Binding(str(i), f"select_node({i - 1})", show=False) for i in range(1, 10)),
     ]
 
-    def __init__(self, backend: Backend, history: CommandHistory) -> None:
+    def __init__(self, backend: Backend, history: CommandHistory, *, forked: bool = False) -> None:
         super().__init__()
         self.backend = backend
         self.replay = is_replay(backend)
+        self.forked = forked
+        """A fork of the replay on the screen under this one (`q` goes back to it)."""
         self.history = history
         self.cluster_view: ClusterView | None = None
         self.info = BackendInfo(mode="replay" if self.replay else "live", runtime="?")
@@ -171,6 +176,7 @@ class ClusterScreen(Screen[None]):
         self._faults: dict[Sid, list[str]] = {}
         self._asked_running: bool | None = None
         self._asked_speed: float | None = None
+        self._stop_said: tuple[str, int] | None = None
         self.header = Header(id="header")
         self.ensemble = EnsembleTable(id="ensemble")
         self.detail = NodeDetail(id="detail")
@@ -273,17 +279,27 @@ class ClusterScreen(Screen[None]):
 
     def _show_position(self, backend: ReplayBackend, info: BackendInfo) -> None:
         try:
+            position, reason = backend.position, backend.stop_reason
             self.position_bar.set_state(
-                backend.position,
+                position,
                 backend.total,
                 info.running,
                 info.speed,
                 backend.marks,
                 backend.breakpoints,
-                backend.stop_reason,
+                reason,
             )
         except Exception as exc:
             self.bar.say(f"backend: {describe_exception(exc)}", error=True)
+            return
+        # Playback that stops by itself (a breakpoint, the end, a divergence) says so where
+        # the `run` that started it answered; once every command has answered, so that
+        # the answer does not cover it.
+        if info.running:
+            self._stop_said = None
+        elif reason and not self._busy and (reason, position) != self._stop_said:
+            self._stop_said = (reason, position)
+            self.bar.say(Text.assemble(("‖ stopped: ", "bold yellow"), reason))
 
     def _rewind(self, position: int) -> None:
         self.last_seq = position
@@ -358,15 +374,11 @@ class ClusterScreen(Screen[None]):
 
     @on(CommandBar.Submitted)
     def _submitted(self, event: CommandBar.Submitted) -> None:
-        if event.mode == "filter":
-            self._leave_bar(clear_filter=False)
-            return
-        text = event.text.strip()
-        if not text:
-            self._leave_bar(clear_filter=False)
-            return
-        if self.run_command(text):
-            self._leave_bar(clear_filter=False)
+        # Enter empties the command line and lets go of it, after an error too: the line is
+        # in the history (`:` then ↑ brings it back to be fixed).
+        self._leave_bar(clear_filter=False)
+        if event.mode == "command":
+            self.run_command(event.text)
 
     @on(CommandBar.FilterChanged)
     def _filter_changed(self, event: CommandBar.FilterChanged) -> None:
@@ -392,20 +404,22 @@ class ClusterScreen(Screen[None]):
             title += " (all events)"
         self.log_view.border_title = title
 
-    def run_command(self, text: str) -> bool:
+    def run_command(self, text: str) -> None:
         """Run one command line: validated here, then handled here (`help`, `quit`,
-        `replay`) or executed by the backend on the command thread. False if it does not
-        parse (the error is shown; nothing was called)."""
+        `replay`) or executed by the backend on the command thread. A line that does not
+        parse is an error shown under the command line; nothing is called."""
         text = text.strip()
         if not text:
-            return True
+            return
         try:
             command = parse(text)
         except CommandError as e:
             self.bar.say(Text.assemble(("✗ ", "bold"), str(e)), error=True)
-            return False
+            return
         if isinstance(command, Help):
             self.app.push_screen(HelpScreen(command.topic, self.key_help()))
+        elif isinstance(command, Quit) and self.forked:
+            self.action_leave_fork()
         elif isinstance(command, Quit):
             self.app.exit()
         elif isinstance(command, Replay):
@@ -421,7 +435,6 @@ class ClusterScreen(Screen[None]):
             # a callable, not a coroutine: one that never starts (at exit) leaves no warning
             work: Callable[[], Coroutine[None, None, None]] = partial(self._execute, text)
             _: Worker[None] = self.run_worker(work, group="commands")
-        return True
 
     async def _execute(self, text: str) -> None:
         loop = asyncio.get_running_loop()
@@ -438,11 +451,11 @@ class ClusterScreen(Screen[None]):
         head = Text.assemble(("› ", "bold"), (text, "bold"))
         if result.ok:
             head.append(f"  {lines[0]}", "dim")
-            self.bar.say(Text.assemble(("✓ ", "bold green"), lines[0] or text))
+            self.bar.say(Text.assemble(("✓ ", "bold green"), result.text or text))
         else:
             head.append(f"  {lines[0]}", "red")
             head.stylize("red", 0, 2)
-            self.bar.say(Text.assemble(("✗ ", "bold"), lines[0]), error=True)
+            self.bar.say(Text.assemble(("✗ ", "bold"), result.text), error=True)
         if not self.replay or len(lines) == 1:
             # A live backend records every command as a `cmd` event, which the log shows
             # in its place; moving through a replay is not part of the recorded story.
@@ -487,6 +500,8 @@ class ClusterScreen(Screen[None]):
             return False
         if action in SIM_KEYS and not self.replay and self.info.runtime != "sim":
             return False
+        if action in ("quit", "leave_fork"):
+            return self.forked == (action == "leave_fork")
         return not (action == "close_screen" and len(self.app.screen_stack) <= 2)
 
     def _with_node(self, make: Callable[[NodeView], str | None]) -> None:
@@ -510,8 +525,14 @@ class ClusterScreen(Screen[None]):
     def action_quit(self) -> None:
         self.app.exit()
 
+    def action_dismiss_result(self) -> None:
+        self.bar.say("")
+
+    def action_leave_fork(self) -> None:
+        self.zkfle.leave(self)
+
     def action_close_screen(self) -> None:
-        self.app.pop_screen()
+        self.zkfle.leave(self)
 
     def action_select_node(self, index: int) -> None:
         view = self.cluster_view
@@ -650,4 +671,4 @@ class ClusterScreen(Screen[None]):
             self.bar.say(f"✗ fork: {describe_exception(exc)}", error=True)
             return
         self.bar.say(f"✓ forked a live cluster at seq {self._position}")
-        self.zkfle.adopt(live)
+        self.zkfle.adopt(live, forked=True)

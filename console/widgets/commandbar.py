@@ -243,7 +243,7 @@ class CommandBar(Vertical):
     CommandBar #prompt { width: 2; color: $accent; text-style: bold; }
     CommandBar Input { border: none; height: 1; padding: 0; background: $surface; }
     CommandBar Input:focus { border: none; background: $boost; }
-    CommandBar #hint { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    CommandBar #hint { height: auto; padding: 0 1; color: $text-muted; }
     CommandBar #hint.-error { color: $error; }
     """
 
@@ -321,8 +321,16 @@ class CommandBar(Vertical):
     # --- the hint line ----------------------------------------------------------------------
 
     def say(self, text: str | Text, error: bool = False) -> None:
-        """Show a result or an error under the command line (until the next one)."""
-        self._status = text if isinstance(text, Text) else Text(text)
+        """Show a result or an error under the command line (until the next one, or Esc).
+        A result of several lines (`status`, `faults`, `breaks`) shows them one under the
+        other, up to a third of the screen."""
+        body = text if isinstance(text, Text) else Text(text)
+        lines = list(body.split("\n", allow_blank=True))
+        room = max(3, self.app.size.height // 3)
+        if len(lines) > room:
+            more = len(lines) - room + 1
+            lines = [*lines[: room - 1], Text(f"… {more} more lines in the message log", "dim")]
+        self._status = Text("\n  ").join(lines)  # under the first line's ✓ or ✗
         self._error = error
         self._show(self._status, error)
 

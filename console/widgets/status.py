@@ -94,6 +94,8 @@ class Header(Widget):
             pieces.append((2, run))
         if extra:
             pieces.append((3, Text(extra, "bold cyan")))
+        if info.divergence:
+            pieces.append((1, Text(f"✗ {info.divergence}", "bold red")))
         if view.faults:
             ids = " ".join(f.fault_id for f in view.faults)
             pieces.append((2, Text.assemble(("faults ", "bold red"), ids)))

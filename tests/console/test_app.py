@@ -11,6 +11,7 @@ from textual.command import Hit
 
 from console.app import CommandsProvider, ZkfleApp, exit_message
 from console.backend import CommandResult
+from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandInput
 from console.widgets.ensemble import EnsembleTable
@@ -77,9 +78,11 @@ async def test_a_bad_command_shows_the_error_and_calls_nothing(typed: str, messa
         assert message in screen.bar.hint_text
         assert fake.executed == []
         assert fake.view() == before
-        # the line stays in the command line to be fixed
+        # the command line is empty again (issue 17); the line is in the history to be fixed
+        assert screen.bar.input.value == ""
+        assert not screen.typing
+        await pilot.press("colon", "up")
         assert screen.bar.input.value == typed
-        assert screen.typing
 
 
 async def test_a_command_the_backend_refuses_changes_nothing_and_says_why() -> None:
@@ -91,6 +94,30 @@ async def test_a_command_the_backend_refuses_changes_nothing_and_says_why() -> N
         await wait_for(pilot, lambda: "no node 9" in screen.bar.hint_text, "the error")
         assert cell(screen, 5, "state") == "LEADING"
         assert "› crash 9  no node 9 in this cluster" in log_text(screen)
+
+
+async def test_a_result_of_several_lines_is_shown_line_by_line_until_esc() -> None:
+    # Issue 17: `status`, `faults`, `breaks` showed only their first line under the prompt.
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(100, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        await enter_command(pilot, "status")
+        await wait_for(pilot, lambda: fake.executed == ["status"], "the command")
+        nodes = fake.status_text().splitlines()[1:]  # a line per node, after a summary
+        await wait_for(pilot, lambda: nodes[-1] in screen.bar.hint_text, "the last line")
+        shown = screen.bar.hint_text.splitlines()
+        assert shown[0].startswith("✓ t=")
+        assert [line.strip() for line in shown[1:]] == [line.strip() for line in nodes]
+        await pilot.press("escape")
+        assert screen.bar.hint_text == ""
+        # a result longer than a third of the screen is cut, and says where the rest is
+        lines = "\n".join(f"line {i}" for i in range(40))
+        screen.show_result("status", CommandResult(True, lines))
+        await pilot.pause()
+        shown = screen.bar.hint_text.splitlines()
+        assert len(shown) == 10
+        assert shown[0] == "✓ line 0"
+        assert shown[-1].strip() == "… 31 more lines in the message log"
 
 
 async def test_completion_offers_verbs_node_ids_and_words() -> None:
@@ -382,26 +409,45 @@ async def test_the_palette_offers_the_commands() -> None:
         await wait_for(pilot, lambda: screen.bar.input.value == "isolate ", "isolate typed")
 
 
-async def test_replay_on_the_command_line_opens_the_trace_or_says_why_not() -> None:
+async def test_replay_on_the_command_line_asks_before_it_stops_the_live_cluster() -> None:
+    # Issue 17: `replay FILE` on a live console asks first; nothing is lost on "no".
     fake = FakeBackend()
+    opened: list[FakeReplay] = []
 
     def opener(path: str) -> FakeReplay:
         if path == "bad.jsonl":
             raise ValueError("bad.jsonl:3: not JSON")
-        return FakeReplay(recorded_failover(), path)
+        opened.append(FakeReplay(recorded_failover(), path))
+        return opened[-1]
 
     app = ZkfleApp(fake, open_replay=opener)
     async with app.run_test(size=(100, 30)) as pilot:
         live = cluster_screen(pilot)
-        await enter_command(pilot, "replay bad.jsonl")
+        await enter_command(pilot, "replay bad.jsonl")  # a bad file: no question, a reason
         await wait_for(pilot, lambda: "bad.jsonl:3: not JSON" in live.bar.hint_text)
+        assert pilot.app.screen is live
         await enter_command(pilot, "replay traces/x.jsonl")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+        question = pilot.app.screen
+        assert isinstance(question, ConfirmScreen)
+        assert "Stop the live cluster and replay traces/x.jsonl?" in question.plain
+        assert "traces/20261126-140000-fake.jsonl" in question.plain  # where its trace is
+        await pilot.press("escape")  # no
+        await wait_for(pilot, lambda: pilot.app.screen is live, "back on the live cluster")
+        await wait_for(pilot, lambda: "not opened" in live.bar.hint_text)
+        assert not fake.closed
+        assert opened[0].closed  # the replay that was not wanted
+        await enter_command(pilot, "replay traces/x.jsonl")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")  # yes
         await wait_for(pilot, lambda: pilot.app.screen is not live, "the replay screen")
         replay = cluster_screen(pilot)
         assert replay.replay
+        assert replay.backend is opened[-1]
         await wait_for(pilot, lambda: "REPLAY" in replay.header.text)
-        await pilot.press("ctrl+w")
-        assert pilot.app.screen is live
+        await wait_for(pilot, lambda: fake.closed, "the live cluster stopped")
+        await wait_for(pilot, lambda: "closed the live cluster" in replay.bar.hint_text)
+        assert live not in pilot.app.screen_stack
 
 
 async def test_quit_closes_every_backend_and_names_the_traces() -> None:

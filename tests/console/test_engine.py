@@ -8,12 +8,16 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from console.app import ZkfleApp
 from console.backend import Backend, ReplayBackend, is_replay, read_info, safe_execute
+from console.cli import open_replay
+from console.format import clock_text, ms_text
 from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
+from engine.commands import Instant, Seek, parse
 from engine.replay import Replayer
 from engine.vote import ServerState
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
@@ -139,3 +143,53 @@ async def test_the_console_replays_a_recorded_failover(replayer: Replayer) -> No
         assert not live.replay
         await enter_command(pilot, "wait until stable")
         await wait_for(pilot, lambda: cell(live, 4, "state") == "LEADING", "n4 leads", 20)
+
+
+async def test_the_electing_timer_counts_from_the_outage_after_seeks_either_way(
+    replayer: Replayer,
+) -> None:
+    # Issue 17, defect 3: after a seek, "electing …" counted from the seek target.
+    events = replayer.events()
+    crash = next(e for e in events if e["kind"] == "stop" and e["node"] == 5)
+    stable_again = next(
+        e["seq"]
+        for e in events
+        if e["seq"] > crash["seq"] and e["kind"] == "snapshot" and e["stable"]
+    )
+    async with ZkfleApp(replayer).run_test(size=(140, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        for seq in (stable_again - 5, crash["seq"] + 20, stable_again - 40):
+            await enter_command(pilot, f"seek {seq}")
+            await wait_for(pilot, lambda: replayer.position == seq, f"seq {seq}")  # noqa: B023
+            timer = f"electing {ms_text(replayer.t_at(seq) - crash['t_ms'])} │"
+            await wait_for(pilot, lambda: timer in screen.header.text, timer)  # noqa: B023
+
+
+@pytest.mark.parametrize("t_ms", [0.0, 1234.5, 59_999.0, 85_000.0, 184_512.3, 3_725_000.0])
+def test_seek_takes_the_time_as_the_header_shows_it(t_ms: float) -> None:
+    # Issue 17: the header shows `1m25.0s`; `seek @1m25.0s` must go there.
+    shown = clock_text(t_ms)
+    command = parse(f"seek @{shown}")
+    assert isinstance(command, Seek)
+    assert isinstance(command.target, Instant)
+    assert command.target.t_ms == pytest.approx(t_ms, abs=50.0), shown
+
+
+async def test_the_header_shows_a_divergence_ahead_soon_after_opening(tmp_path: Path) -> None:
+    # Issue 17: a divergent trace said so only once the replay had passed the divergence.
+    lines = FAILOVER.read_bytes().splitlines(keepends=True)
+    events = [orjson.loads(line) for line in lines[1:]]
+    step = next(e for e in events if e["kind"] == "step" and e["seq"] > 700)
+    step["output"]["logicalclock"] = 99
+    lines[step["seq"]] = orjson.dumps(step) + b"\n"
+    trace = tmp_path / "diverges.jsonl"
+    trace.write_bytes(b"".join(lines))
+    replayer = open_replay(str(trace))
+    try:
+        async with ZkfleApp(replayer).run_test(size=(160, 40)) as pilot:
+            screen = cluster_screen(pilot)
+            said = f"✗ diverges at seq {step['seq']} on n{step['node']}"
+            await wait_for(pilot, lambda: said in screen.header.text, "the divergence")
+            assert replayer.position == 0
+    finally:
+        replayer.close()

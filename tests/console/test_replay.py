@@ -65,6 +65,9 @@ async def test_a_breakpoint_stops_playback_at_the_right_seq() -> None:
         assert replay.position == expected
         await wait_for(pilot, lambda: f"seq {expected}/" in screen.position_bar.text)
         assert f"b1: when n4.state == LEADING at seq {expected}" in screen.position_bar.text
+        # the status line says it too, not "playing" any more (issue 17)
+        stopped = f"‖ stopped: b1: when n4.state == LEADING at seq {expected}"
+        await wait_for(pilot, lambda: stopped in screen.bar.hint_text, "the stop said")
         await wait_for(pilot, lambda: cell(screen, 4, "state") == "LEADING")
         assert replay.executed == ["break when n4.state == LEADING", "speed 2x", "speed 5x", "run"]
 
@@ -133,5 +136,11 @@ async def test_fork_switches_to_a_live_cluster_at_the_current_step() -> None:
         await enter_command(pilot, "restart 5")
         await wait_for(pilot, lambda: cell(live, 5, "state") == "FOLLOWING", "n5 rejoins")
         assert replay.position == after_failover  # the replay itself is unchanged
-        await pilot.press("ctrl+w")
-        assert pilot.app.screen is screen
+        # q on a fork goes back to the replay it was forked from, and ends the fork
+        await pilot.press("q")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, "back on the replay")
+        await wait_for(pilot, lambda: replay.forks[0].closed, "the fork closed")
+        assert pilot.app.is_running
+        await wait_for(pilot, lambda: "closed the fork; its trace: " in screen.bar.hint_text)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not pilot.app.is_running, "quit")
