@@ -227,8 +227,8 @@ def test_the_script_example_holds_on_threads(workdir: Path) -> None:
 def test_a_wrong_script_line_is_reported_as_shown(workdir: Path) -> None:
     prose = " ".join(readme().split())
     m = re.search(
-        r"A wrong line - say `(?P<wrong>[^`]+)` on line (?P<n>\d+) - is reported as "
-        r"`(?P<message>[^`]+?) \.\.\.` on stderr, nothing runs, and the exit status is (?P<rc>\d)",
+        r"A wrong line, say `(?P<wrong>[^`]+)` on line (?P<n>\d+), is reported as "
+        r"`(?P<message>[^`]+?) \.\.\.` on stderr; nothing runs, and the exit status is (?P<rc>\d)",
         prose,
     )
     assert m, "README: the sentence about a wrong script line"
