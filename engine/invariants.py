@@ -23,11 +23,10 @@ Invariants (named like the properties of ZooKeeper's TLA+ specifications):
 - ElectedWithin (liveness): once no fault is active and every configured node is running
   (booted, not stopped, not paused as the last snapshot showed), the cluster is stable
   (as ClusterView.stable: one established leader that every running node follows; derived
-  from `state` events, or a `snapshot` with `stable: true`) within `liveness_bound_ms`.
-  The bound starts when the cluster becomes calm, or when a calm cluster loses stability,
-  and is extended by the notification timer a LOOKING node had already armed then (after
-  a long partition ZooKeeper really waits up to 60 s for it). A run that ends before the
-  bound elapsed is not a violation.
+  from `state` events, or a `snapshot` with `stable: true`) within `liveness_bound_ms`:
+  B + k × W, where k nodes were LOOKING when the cluster became calm (or when a calm
+  cluster lost stability) and W is the longest notification back-off they had reached.
+  A run that ends before the bound elapsed is not a violation.
 
 The checker trusts that durable state changes only through the nodes: rewinding epochs with
 `set` while a node is down can legitimately trip the epoch invariants.
@@ -54,19 +53,30 @@ INVARIANTS = (
 )
 
 
-def liveness_bound_ms(timing: Mapping[str, Any]) -> float:
-    """ElectedWithin's bound: 2 × (initLimit·tickTime + 5·finalizeWait) + 2 s.
+def liveness_bound_ms(
+    timing: Mapping[str, Any], backoff_ms: float = 0.0, looking: int = 0
+) -> float:
+    """ElectedWithin's bound: B + k × W, B = 2 × (initLimit·tickTime + 5·finalizeWait) + 2 s.
 
-    A healthy election takes one finalize wait plus a few message rounds; the leader then
-    has initLimit ticks for each discovery wait. The bound allows a failed first attempt
-    (a leader that times out in discovery, learners that give up connecting) and a second
-    full attempt, plus 2 s of scheduling slack for the threaded runtime on a loaded
-    machine. Defaults (tick 200 ms, initLimit 10, finalize wait 200 ms): 8 s.
+    B: a healthy election takes one finalize wait plus a few message rounds; the leader then
+    has initLimit ticks for each discovery wait. B allows a failed first attempt (a leader
+    that times out in discovery, learners that give up connecting) and a second full
+    attempt, plus 2 s of scheduling slack for the threaded runtime on a loaded machine.
+    Defaults (tick 200 ms, initLimit 10, finalize wait 200 ms): 8 s.
+
+    k × W: the `looking` nodes LOOKING when the faults ended had backed their notification
+    timers off to at most W = `backoff_ms` (200 ms doubling to maxNotificationInterval,
+    60 s) and nothing tells them the faults ended: each speaks when its timer fires, up to
+    W later. A node that takes a LOOKING peer's notification waits its whole W again
+    (ZK: lookForLeader polls recvqueue with notTimeout after every notification), so the
+    last of k silent nodes may speak k × W after the heal (measured on ZooKeeper 3.8 and
+    on zkfle: a 30 s partition of 2 of 5 nodes backs them off to 25.6 s; they rejoin
+    22-25 s after the heal, and 49 s when the first one's broadcast re-arms the other).
     """
     tick = float(timing.get("tick_time_ms", 200))
     init_limit = float(timing.get("init_limit", 10))
     finalize = float(timing.get("finalize_wait_ms", 200))
-    return 2 * (init_limit * tick + 5 * finalize) + 2000.0
+    return 2 * (init_limit * tick + 5 * finalize) + 2000.0 + looking * backoff_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +125,9 @@ class _Node:
     """The epoch of the current leadership once established (None when not leading)."""
     epochs_before: int | None = None
     """Highest epoch followed, led or held as durable current epoch so far."""
-    timer_due: float | None = None
-    """When the main thread's pending Timeout is due (t_ms), from the last step's wait_ms."""
+    backoff: float = 0.0
+    """The notification interval (notTimeout) of the current lookForLeader: the longest
+    wait_ms of a LOOKING main-thread step since it entered lookForLeader."""
 
 
 class InvariantChecker:
@@ -129,10 +140,8 @@ class InvariantChecker:
         self.sids: tuple[Sid, ...] = tuple(sorted(int(s["sid"]) for s in servers)) or tuple(
             self.verifier.all_members
         )
-        timing = header.get("timing") or {}
-        self.bound_ms = liveness_bound_ms(timing)
-        self.max_interval_ms = float(timing.get("max_notification_interval_ms", 60_000))
-        self._deadline_cap = 0.0
+        self.timing: Mapping[str, Any] = header.get("timing") or {}
+        self.min_interval_ms = float(self.timing.get("min_notification_interval_ms", 200))
         self.violations: list[Violation] = []
         self._nodes: dict[Sid, _Node] = {sid: _Node() for sid in self.sids}
         self._leader_of_epoch: dict[int, Sid] = {}
@@ -142,6 +151,7 @@ class InvariantChecker:
         self._stable = False
         self._waiting_since: float | None = None
         self._deadline: float | None = None
+        self._bound_text = ""
         self._out: list[Violation] = []
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
@@ -164,7 +174,7 @@ class InvariantChecker:
         handler = self._handlers.get(kind)
         if handler is not None:
             handler(event)
-            if kind != "step":  # steps only move timers; the rest may change calm/stable
+            if kind != "step":  # steps only move back-offs; the rest may change calm/stable
                 self._update_liveness(float(event["t_ms"]))
         if out:
             self.violations.extend(out)
@@ -186,7 +196,7 @@ class InvariantChecker:
 
     def _on_boot(self, event: Event) -> None:
         sid, old = self._node(event)
-        node = self._nodes[sid] = _Node(alive=True, state="LOOKING")
+        node = self._nodes[sid] = _Node(alive=True, state="LOOKING", backoff=self.min_interval_ms)
         node.epochs_before = old.epochs_before  # epochs are durable: they survive restarts
         durable = event.get("durable")
         if isinstance(durable, dict) and isinstance(durable.get("current_epoch"), int):
@@ -208,21 +218,12 @@ class InvariantChecker:
             node.logicalclock = None
             node.proposal = node.proposal_round = None
         kind = event["input"].get("type") if isinstance(event.get("input"), dict) else None
-        if kind != "receive":  # only main-thread inputs move the main thread's timer
-            wait = output.get("wait_ms")
-            node.timer_due = float(event["t_ms"]) + float(wait) if wait is not None else None
-            if (
-                self._deadline is not None
-                and kind == "poll"
-                and node.timer_due is not None
-                and output.get("state") == "LOOKING"
-            ):
-                # lookForLeader re-arms its whole backed-off wait after every notification
-                # it takes: a node that heard only worse votes may stay silent that long
-                # again before it re-broadcasts and joins. Once, not forever: the cap.
-                self._deadline = min(
-                    max(self._deadline, node.timer_due + self.bound_ms), self._deadline_cap
-                )
+        wait = output.get("wait_ms")
+        if kind == "look_for_leader":
+            node.backoff = self.min_interval_ms  # ZK: notTimeout = minNotificationInterval
+        elif kind != "receive" and output.get("state") == "LOOKING" and wait is not None:
+            # Only the main thread's inputs set its wait; it grows by doubling on timeouts.
+            node.backoff = max(node.backoff, float(wait))
 
     def _on_state(self, event: Event) -> None:
         sid, node = self._node(event)
@@ -383,13 +384,13 @@ class InvariantChecker:
             self._waiting_since = self._deadline = None
         elif self._waiting_since is None:
             self._waiting_since = t_ms
-            pending = [
-                n.timer_due - t_ms
-                for n in self._nodes.values()
-                if n.alive and n.state == "LOOKING" and n.timer_due is not None
-            ]
-            self._deadline = t_ms + max([0.0, *pending]) + self.bound_ms
-            self._deadline_cap = self._deadline + self.max_interval_ms
+            looking = [n for n in self._nodes.values() if n.alive and n.state == "LOOKING"]
+            backoff = max((n.backoff for n in looking), default=0.0)
+            bound = liveness_bound_ms(self.timing, backoff, len(looking))
+            self._deadline = t_ms + bound
+            self._bound_text = f"bound {bound:.0f} ms"
+            if looking:
+                self._bound_text += f": {len(looking)} LOOKING × {backoff:.0f} ms back-off"
 
     def _derived_stable(self) -> bool:
         """ClusterView.stable from the nodes' last state events (paused nodes do not count)."""
@@ -402,7 +403,6 @@ class InvariantChecker:
 
     def _liveness_violation(self, event: Event) -> None:
         since = self._waiting_since or 0.0
-        bound = (self._deadline or since) - since
         looking = [s for s in sorted(self._nodes) if self._nodes[s].state == "LOOKING"]
         leaders = [s for s in sorted(self._nodes) if _leads(self._nodes[s])]
         self._report(
@@ -410,7 +410,7 @@ class InvariantChecker:
             int(event["seq"]),
             None,
             f"no stable leader {float(event['t_ms']) - since:.0f} ms after the cluster became "
-            f"calm at t={since:.0f} ms (bound {bound:.0f} ms); LOOKING: {_sids_text(looking)}, "
+            f"calm at t={since:.0f} ms ({self._bound_text}); LOOKING: {_sids_text(looking)}, "
             f"LEADING: {_sids_text(leaders)}",
         )
         self._deadline = None  # once per calm period

@@ -471,8 +471,8 @@ def violations() -> None:
     h.lead(720, 1, 2, 2, [1, 2])  # seq 10: the violation
     h.close()
 
-    h = Hand("elected_within.jsonl", "ElectedWithin: healed at 200 ms, no leader 5.6 s later")
-    h.boot_all()  # calm: everything runs, nothing is broken
+    h = Hand("elected_within.jsonl", "ElectedWithin: healed at 200 ms, no leader 6.3 s later")
+    h.boot_all()  # calm: everything runs, nothing is broken; every node LOOKING
     h.emit(
         100, "fault", id="f1", text="isolate 1", op="block", links=[[1, 2], [1, 3], [2, 1], [3, 1]]
     )
@@ -482,8 +482,8 @@ def violations() -> None:
         node=2,
         input={"type": "timeout", "have_delivered": True},
         output={"state": "LOOKING", "wait_ms": 400.0},
-    )  # its next timeout is due at 550
-    h.emit(200, "heal", ids=["f1"])  # seq 6: calm again; bound 5000 + 350 -> 5550 ms
+    )  # n2 backs off to 400 ms
+    h.emit(200, "heal", ids=["f1"])  # seq 6: calm again; bound 5000 + 3 × 400 -> 6400 ms
     for t in range(1200, 5501, 1000):
         h.emit(
             t,
@@ -491,8 +491,8 @@ def violations() -> None:
             node=3,
             input={"type": "timeout", "have_delivered": True},
             output={"state": "LOOKING", "wait_ms": 1000.0},
-        )
-    h.emit(5600, "mark", label="past the bound")  # seq 12: the violation
+        )  # back-offs reached after the heal do not move the bound
+    h.emit(6500, "mark", label="past the bound")  # seq 12: the violation
     h.close()
 
     h = Hand("bad_middle_line.jsonl", "line 4 is not JSON")
