@@ -188,8 +188,8 @@ class Cluster:
         self._initial_durable: dict[Sid, Durable] = {}
         for sid, store in sorted(stores.items()):
             try:
-                durable = store.load()
-            except DurableError:
+                durable = store.stored()
+            except DurableError:  # unreadable: a start will say why
                 durable = Durable()
             self._initial_durable[sid] = durable
             initial[str(sid)] = durable_json(durable)
@@ -647,13 +647,19 @@ class Cluster:
                 f"set: n{cmd.sid} is running; crash it first (or set it before start)", 0
             )
         try:
-            durable = node.store.load()
-        except DurableError:
-            durable = Durable()
+            # As stored, unchecked: a state that refused to start keeps what `set` does not name.
+            stored: Durable | None = node.store.stored()
+        except DurableError as e:
+            if None in (cmd.current_epoch, cmd.accepted_epoch, cmd.zxid):
+                raise CommandError(
+                    f"set: n{cmd.sid}: {e}; give zxid= and epoch= to replace it", 0
+                ) from None
+            stored = None
+        old = stored or Durable()
         updated = Durable(
-            cmd.current_epoch if cmd.current_epoch is not None else durable.current_epoch,
-            cmd.accepted_epoch if cmd.accepted_epoch is not None else durable.accepted_epoch,
-            cmd.zxid if cmd.zxid is not None else durable.last_zxid,
+            old.current_epoch if cmd.current_epoch is None else cmd.current_epoch,
+            old.accepted_epoch if cmd.accepted_epoch is None else cmd.accepted_epoch,
+            old.last_zxid if cmd.zxid is None else cmd.zxid,
         )
         node.store.save(updated)
         node.durable = updated
