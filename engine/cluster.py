@@ -424,32 +424,29 @@ class Cluster:
 
     def _dispatch(self, cmd: c.Command) -> CommandResult:
         match cmd:
-            case c.Start(nodes):
-                return self._start(cmd, self._nodes(nodes))
+            case c.Start(nodes) | c.Restart(nodes):
+                # Only nodes that are down: DESIGN §3.4, a running node is refused, not bounced.
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "down")
+                return self._start(cmd, sids, note)
             case c.Crash(nodes, for_ms):
-                sids = self._nodes(nodes)
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "running", "paused")
                 for sid in sids:
                     self.host.crash(sid)
                 if for_ms is not None:
                     self.host.call_later(for_ms, self._restart_later, sids)
-                return self._ok(cmd, f"crashed {_names(sids)}")
-            case c.Restart(nodes):
-                sids = self._nodes(nodes)
-                for sid in sids:
-                    self.host.crash(sid, "restart")
-                return self._start(cmd, sids, verb="restarted")
+                return self._ok(cmd, f"crashed {_names(sids)}{note}")
             case c.Pause(nodes, for_ms):
-                sids = self._running(self._nodes(nodes), "pause")
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "running")
                 for sid in sids:
                     self.host.pause(sid)
                 if for_ms is not None:
                     self.host.call_later(for_ms, self._resume_later, sids)
-                return self._ok(cmd, f"paused {_names(sids)}")
+                return self._ok(cmd, f"paused {_names(sids)}{note}")
             case c.Resume(nodes):
-                sids = self._nodes(nodes)
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "paused")
                 for sid in sids:
                     self.host.resume(sid)
-                return self._ok(cmd, f"resumed {_names(sids)}")
+                return self._ok(cmd, f"resumed {_names(sids)}{note}")
             case c.Timeout(nodes):
                 return self._fire_timeouts(cmd, self._nodes(nodes))
             case c.Write(count):
@@ -554,18 +551,34 @@ class Cluster:
     def _links(self, link: c.Link) -> set[tuple[Sid, Sid]]:
         return set(c.resolve_link(link, self.view(), self.rng))
 
-    def _running(self, sids: tuple[Sid, ...], verb: str) -> tuple[Sid, ...]:
-        down = [s for s in sids if not self.host.nodes[s].alive]
-        if down:
-            raise CommandError(f"{verb}: {_names(tuple(down))} not running", 0)
-        return sids
+    def _life(self, sid: Sid) -> str:
+        node = self.host.nodes[sid]
+        return "down" if not node.alive else "paused" if node.paused else "running"
 
-    def _start(self, cmd: c.Command, sids: tuple[Sid, ...], verb: str = "started") -> CommandResult:
+    def _acting_on(
+        self, cmd: c.Command, sids: tuple[Sid, ...], *lives: str
+    ) -> tuple[tuple[Sid, ...], str]:
+        """The nodes among `sids` a node command acts on (those in one of `lives`), and a
+        note naming the others by what they are; CommandError if that is all of them."""
+        acted = tuple(s for s in sids if self._life(s) in lives)
+        others: dict[str, list[Sid]] = {}
+        for sid in sids:
+            if sid not in acted:
+                others.setdefault(self._life(sid), []).append(sid)
+        note = "; ".join(
+            f"{_names(tuple(group))} {'is' if len(group) == 1 else 'are'} {life}"
+            for life, group in others.items()
+        )
+        if not acted:
+            hint = _NOTHING_TO_DO.get(cmd.verb, "")
+            raise CommandError(f"{cmd.verb}: {note}{hint}", 0)
+        return acted, f"; {note}" if note else ""
+
+    def _start(self, cmd: c.Command, sids: tuple[Sid, ...], note: str = "") -> CommandResult:
         refused = self.host.boot_many(list(sids))
-        problems = [f"n{sid} refuses to start: {e}" for sid, e in sorted(refused.items())]
-        if problems:
-            return CommandResult(False, "\n".join(problems), cmd)
-        return self._ok(cmd, f"{verb} {_names(sids)}")
+        started = tuple(s for s in sids if s not in refused)
+        lines = [f"{cmd.verb}ed {_names(started)}{note}"] if started else [note[2:]] * bool(note)
+        return CommandResult(not refused, "\n".join(lines + _refusals(refused)), cmd)
 
     def _restart_later(self, sids: tuple[Sid, ...]) -> None:
         for sid in sids:
@@ -739,14 +752,22 @@ class Cluster:
         return self._ok(cmd, f"healed {', '.join(ids)}" if ids else "no active network fault")
 
     def _reset(self, cmd: c.Command) -> CommandResult:
-        self._heal(cmd, None)
-        for sid in self.sids:
-            node = self.host.nodes[sid]
-            if node.paused:
-                self.host.resume(sid)
-            elif not node.alive:
-                self.host.boot(sid)
-        return self._ok(cmd, "healed every fault, resumed paused and restarted crashed nodes")
+        healed = self._heal(cmd, None).text
+        done = [healed] if healed.startswith("healed") else []
+        paused = tuple(s for s in self.sids if self._life(s) == "paused")
+        for sid in paused:
+            self.host.resume(sid)
+        if paused:
+            done.append(f"resumed {_names(paused)}")
+        down = tuple(s for s in self.sids if self._life(s) == "down")
+        refused = self.host.boot_many(list(down))
+        restarted = tuple(s for s in down if s not in refused)
+        if restarted:
+            done.append(f"restarted {_names(restarted)}")
+        lines = ["; ".join(done)] if done else []
+        if not done and not refused:
+            lines = ["nothing to reset: no fault, and no node paused or down"]
+        return CommandResult(not refused, "\n".join(lines + _refusals(refused)), cmd)
 
     def _drop_or_deliver(
         self, cmd: c.Command, target: c.Link | c.MessageId, deliver: bool
@@ -898,6 +919,18 @@ def _generated_config(
 ) -> QuorumPeerConfig:
     """generate_config, once per shape (it writes a zoo.cfg text and parses it back)."""
     return generate_config(nodes, observers, **dict(overrides))
+
+
+_NOTHING_TO_DO = {
+    "restart": " (restart brings back crashed nodes; crash a node first to restart it)",
+    "start": " (start brings up nodes that are down)",
+    "resume": " (resume lets paused nodes run again)",
+}
+"""What a node command that found nothing to act on adds to its one line."""
+
+
+def _refusals(refused: Mapping[Sid, DurableError]) -> list[str]:
+    return [f"n{sid} refuses to start: {e}" for sid, e in sorted(refused.items())]
 
 
 def _names(sids: tuple[Sid, ...]) -> str:

@@ -13,7 +13,11 @@ BAD = [
     ("crash 9", "no node 9"),
     ("crash x", "expected"),
     ("restart n0", "no node 0"),
-    ("pause 2", "not running"),
+    ("restart 1", "restart: n1 is running (restart brings back crashed nodes"),
+    ("start 1", "start: n1 is running"),
+    ("crash 2", "crash: n2 is down"),
+    ("pause 2", "pause: n2 is down"),
+    ("resume 1,2", "resume: n1 is running; n2 is down"),
     ("partition", "expected"),
     ("loss 1->2 150%", "100"),
     ("delay 1->2", "expected"),
@@ -113,3 +117,65 @@ def test_the_view_counts_the_quorum_and_names_a_serving_leader_beside_looking_no
         view = cluster.view()
         assert view.serving_leader is None
         assert view.quorum == QuorumCount(up=2, needed=3, voters=5, met=False)
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_restart_brings_back_crashed_nodes_and_leaves_running_ones_alone(runtime: str) -> None:
+    """Issue 17, defect 9: `restart` (and `restart all`, `reset`, the `r` key) crashed and
+    rebooted running nodes too, knocking a healthy leader out of quorum."""
+    options = ClusterOptions(nodes=5, runtime=runtime, seed=4, tick_ms=50, record=False)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 10s").ok
+        leader = cluster.view().leader
+        assert leader is not None
+        first = cluster.recorder.seq
+
+        one = cluster.execute(f"restart {leader}")
+        assert not one.ok
+        assert one.text.splitlines() == [
+            f"restart: n{leader} is running (restart brings back crashed nodes;"
+            " crash a node first to restart it)"
+        ]
+        assert not cluster.execute("restart all").ok
+        assert cluster.execute("reset").text.startswith("nothing to reset")
+        follower = min(s for s in cluster.sids if s != leader)
+        assert cluster.execute(f"crash {follower}").ok
+        again = cluster.execute("restart all")
+        assert again.ok, again.text
+        running = tuple(s for s in cluster.sids if s != follower)
+        assert again.text == (
+            f"restarted n{follower}; {', '.join(f'n{s}' for s in running)} are running"
+        )
+        assert cluster.execute("wait until settled within 10s").ok
+        assert cluster.view().leader == leader
+        lives = [
+            (e["kind"], e["node"])
+            for e in cluster.recorder.events_after(first)
+            if e["kind"] in ("boot", "stop")
+        ]
+        assert lives == [("stop", follower), ("boot", follower)]
+
+
+def test_partial_failures_say_what_succeeded_and_what_failed() -> None:
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=5, record=False)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until stable within 5s").ok
+        assert cluster.execute("crash 1,2").ok
+        assert cluster.execute("set 2 current_epoch=3 accepted_epoch=2").ok
+        assert cluster.execute("isolate 3").ok
+        assert cluster.execute("pause 3").ok
+        restart = cluster.execute("restart all")
+        assert not restart.ok
+        assert restart.text.splitlines() == [
+            "restarted n1; n3 is paused",
+            "n2 refuses to start: the accepted epoch, 2, is less than the current epoch, 3",
+        ]
+        assert cluster.execute("crash 1").ok
+        reset = cluster.execute("reset")
+        assert not reset.ok
+        assert reset.text.splitlines() == [
+            "healed f1; resumed n3; restarted n1",
+            "n2 refuses to start: the accepted epoch, 2, is less than the current epoch, 3",
+        ]
+        assert [n.sid for n in cluster.view().nodes if n.alive and not n.paused] == [1, 3]

@@ -148,7 +148,7 @@ def test_queues_follow_the_messages() -> None:
 def test_faults_and_held_messages_are_reconstructed(tmp_path: Path) -> None:
     trace = tmp_path / "hold.jsonl"
     with Cluster(ClusterOptions(runtime="sim", seed=2, nodes=3, trace=trace)) as cluster:
-        for line in ("start", "wait until stable within 10s", "hold 3->1", "restart 1"):
+        for line in ("start", "wait until stable within 10s", "hold 3->1", "crash 1", "restart 1"):
             assert cluster.execute(line).ok, line
         cluster.execute("wait 300ms")
         held_live = len(cluster.host.held.get((3, 1), ()))
