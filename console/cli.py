@@ -6,13 +6,14 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from console import tools
 from engine import commands as c
 from engine.bench import add_bench_parser
-from engine.cluster import Cluster, ClusterOptions
+from engine.cluster import Cluster, ClusterOptions, CommandResult
 from engine.durable import DurableError
 from engine.node import add_node_parser, cmd_node
 from engine.predicates import CommandError
@@ -21,6 +22,8 @@ from engine.replay import Replayer, ReplayError
 from engine.trace import TraceError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+Failure = dict[str, Any]
+"""One entry of `run --json`'s `failures`: file, line, predicate, seq."""
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _usage_error(str(e))
     status = EXIT_OK
     elapsed = 0.0
+    failures: list[dict[str, Any]] = []
     try:
         t0 = cluster.host.now()
         if script:
@@ -133,30 +137,51 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"{args.script}:{line.line}: {line.command.text}")
                     print("  " + result.text.replace("\n", "\n  "))
-                if not result.ok:
-                    status = EXIT_CHECK_FAILED if result.failed_check else EXIT_USAGE
-                    if not result.failed_check:
-                        print(f"{args.script}:{line.line}: {result.text}", file=sys.stderr)
-                        break
+                if result.ok:
+                    continue
+                status = EXIT_CHECK_FAILED if result.failed_check else EXIT_USAGE
+                if not result.failed_check:
+                    print(f"{args.script}:{line.line}: {result.text}", file=sys.stderr)
+                    break
+                failures.append(_report_failure(result, str(args.script), line.line))
         else:
             result = cluster.start()
             if not result.ok:
                 print(result.text, file=sys.stderr)
                 status = EXIT_USAGE
-            elif not cluster.wait_stable(args.within):
-                status = EXIT_CHECK_FAILED
+            else:
+                result = cluster.execute(f"wait until stable within {args.within:g}ms")
+                if not result.ok:
+                    status = EXIT_CHECK_FAILED
+                    failures.append(_report_failure(result))
             elapsed = _stable_elapsed(cluster, t0)
             cluster.wait_until(lambda v: v.settled, args.within)
         elapsed = elapsed or _stable_elapsed(cluster, t0)
     finally:
         cluster.close()
     if args.json:
-        sys.stdout.write(orjson.dumps(cluster.result_json(elapsed)).decode() + "\n")
+        sys.stdout.write(orjson.dumps(cluster.result_json(elapsed, failures)).decode() + "\n")
     else:
         print(cluster.status_text())
         if cluster.trace_path is not None:
             print(f"trace: {cluster.trace_path}  (replay: zkfle replay {cluster.trace_path})")
     return status
+
+
+def _report_failure(
+    result: CommandResult, file: str | None = None, line: int | None = None
+) -> Failure:
+    """A failed `expect` or `wait until`: said on stderr now, listed in `--json`."""
+    assert isinstance(result.command, c.Expect | c.WaitUntil)
+    where = f"{file}:{line}" if file is not None else "zkfle run"
+    what = result.text.splitlines()[0]
+    print(f"{where}: {result.command.verb}: {what} (seq {result.seq})", file=sys.stderr)
+    return {
+        "file": file,
+        "line": line,
+        "predicate": result.command.predicate.describe(),
+        "seq": result.seq,
+    }
 
 
 def _stable_elapsed(cluster: Cluster, t0: float) -> float:
@@ -175,7 +200,8 @@ def _stable_elapsed(cluster: Cluster, t0: float) -> float:
 
 
 def _usage_error(message: str) -> int:
-    print(f"zkfle: {message}", file=sys.stderr)
+    for line in message.splitlines():  # a script names every bad line
+        print(f"zkfle: {line}", file=sys.stderr)
     return EXIT_USAGE
 
 

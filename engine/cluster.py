@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
 from engine.sim import Simulation, SimulationStuckError
 from engine.trace import TraceWriter, default_trace_path, make_header
-from engine.view import ClusterView
+from engine.view import ClusterView, leadership_text, messages_text
 from engine.vote import ServerState, Sid, zxid_hex
 
 SNAPSHOT_EVERY = 1000
@@ -84,6 +84,8 @@ class CommandResult:
     ok: bool
     text: str
     command: c.Command | None = None
+    seq: int | None = None
+    """The seq of the `cmd` event that recorded it (where to seek to see it)."""
 
     @property
     def failed_check(self) -> bool:
@@ -387,8 +389,7 @@ class Cluster:
             command = c.parse(text)
         except CommandError as e:
             result = CommandResult(False, str(e))
-            self._record_cmd(text, result)
-            return result
+            return replace(result, seq=self._record_cmd(text, result))
         return self.run(command, text)
 
     def run(self, command: c.Command, text: str | None = None) -> CommandResult:
@@ -405,16 +406,17 @@ class Cluster:
                 where = traceback.extract_tb(e.__traceback__)[-1]
                 detail = f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"
                 result = CommandResult(False, f"{command.verb}: internal error: {detail}", command)
-            self._record_cmd(text if text is not None else command.text, result)
-            return result
+            seq = self._record_cmd(text if text is not None else command.text, result)
+            return replace(result, seq=seq)
 
-    def _record_cmd(self, text: str, result: CommandResult) -> None:
+    def _record_cmd(self, text: str, result: CommandResult) -> int:
         with self._lock:
             fields: dict[str, Any] = {"text": text, "ok": result.ok}
             fields["result" if result.ok else "error"] = result.text
-            self.host.emit("cmd", **fields)
+            seq = self.recorder.emit_fields("cmd", self.host.now(), None, fields)["seq"]
             self._observe()
             self._snapshot()
+            return int(seq)
 
     def _ok(self, command: c.Command, text: str) -> CommandResult:
         return CommandResult(True, text, command)
@@ -810,10 +812,8 @@ class Cluster:
     def status_text(self) -> str:
         view = self.view()
         lines = [
-            f"t={view.t_ms / 1000:.3f}s seq={view.seq} stable={'yes' if view.stable else 'no'}"
-            f" leader={view.leader if view.leader is not None else '-'}"
-            f" messages sent={view.messages.sent} delivered={view.messages.delivered}"
-            f" dropped={view.messages.dropped}"
+            f"t={view.t_ms / 1000:.3f}s seq={view.seq} {leadership_text(view)}",
+            messages_text(view.messages),
         ]
         for n in view.nodes:
             if not n.alive:
@@ -840,8 +840,11 @@ class Cluster:
         lines += [f"n{n.sid}  down" for n in view.nodes if not n.alive]
         return "\n".join(lines) or "no active faults"
 
-    def result_json(self, elapsed_ms: float) -> dict[str, Any]:
-        """The `zkfle run --json` object (DESIGN §4)."""
+    def result_json(
+        self, elapsed_ms: float, failures: Iterable[Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """The `zkfle run --json` object (DESIGN §4); `failures` are the failed checks of
+        the script (file, line, predicate, seq)."""
         view = self.view()
         nodes = []
         for n in view.nodes:
@@ -866,17 +869,22 @@ class Cluster:
             if n.paused:
                 d["paused"] = True
             nodes.append(d)
+        m, q = view.messages, view.quorum
         return {
             "stable": view.stable,
             "leader": view.leader,
             "elapsed_ms": round(elapsed_ms, 1),
             "nodes": nodes,
+            "serving_leader": view.serving_leader,
+            "quorum": {"up": q.up, "needed": q.needed} if q is not None else None,
             "messages": {
-                "sent": view.messages.sent,
-                "delivered": view.messages.delivered,
-                "dropped": view.messages.dropped,
+                "sent": m.sent,
+                "delivered": m.delivered,
+                "dropped": m.dropped,
+                "in_flight": m.in_flight,
             },
             "trace": str(self.trace_path) if self.trace_path else None,
+            "failures": list(failures),
             "violations": [str(v) for v in self.violations],
         }
 

@@ -88,6 +88,7 @@ __all__ = [
     "Resume",
     "Rng",
     "Run",
+    "ScriptError",
     "ScriptLine",
     "Seek",
     "Set",
@@ -1133,18 +1134,34 @@ class ScriptLine:
     command: Command
 
 
+class ScriptError(CommandError):
+    """Every bad line of a script: one `path:line:column: message` per line of str(); the
+    first one's place is the error's own."""
+
+    def __init__(self, errors: Sequence[CommandError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, first.column, path=first.path, line=first.line)
+        self.errors = tuple(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(CommandError.__str__(e) for e in self.errors)
+
+
 def parse_script(text: str, path: str = "<script>") -> tuple[ScriptLine, ...]:
     """Parse a `.fle` script: one command per line, blank lines and `#` comments skipped.
 
-    The first bad line raises CommandError whose str() is `path:line:column: message`."""
+    Bad lines raise ScriptError, which names every one as `path:line:column: message`."""
     lines = []
+    errors = []
     for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), 1):
         try:
             cur = Cursor(line)
             if not cur.at_end():
                 lines.append(ScriptLine(number, _read_command(cur)))
         except CommandError as e:
-            raise CommandError(e.message, e.column, path=path, line=number) from None
+            errors.append(CommandError(e.message, e.column, path=path, line=number))
+    if errors:
+        raise ScriptError(errors)
     return tuple(lines)
 
 

@@ -347,6 +347,7 @@ class Host:
             node.deadline = node.look_at = None
             node.sendqueue.clear()
             node.inbox.clear()
+            self._drop_unsent(node, "crash")
             election_peers, _ = node.qcm.halt()
             zab_peers = sorted(node.zab_peers)
             node.zab_peers.clear()
@@ -412,6 +413,7 @@ class Host:
             node.durable = out.persist
         if out.restart_election:
             # QuorumPeer.startLeaderElection: a new QuorumCnxManager replaces the old one.
+            self._drop_unsent(node, "closed")
             peers, _ = node.qcm.halt()
             node.qcm = QuorumCnxManager(node.sid)
             for peer in peers:
@@ -447,7 +449,10 @@ class Host:
                 return False
             m = node.sendqueue.popleft()
             msg_id = self._next_id("m")
-            self.recorder.emit_fields("send", self.now(), node.sid, {"msg": msg_id, "to": m.sid})
+            now = self.now()
+            self.recorder.emit_fields("send", now, node.sid, {"msg": msg_id, "to": m.sid})
+            if m.sid == node.sid:  # loopback: no wire, it is in our receive queue at once
+                self.recorder.emit_fields("deliver", now, node.sid, {"msg": msg_id, "from": m.sid})
             evicted = node.qcm.to_send(m.sid, encode_notification(m), msg_id)
             if evicted is not None:
                 reason = "recv_capacity" if m.sid == node.sid else "capacity"
@@ -459,6 +464,13 @@ class Host:
                 if m.sid in node.qcm.sender_worker_map:
                     self.wake(node, "send_worker", m.sid)
             return True
+
+    def _drop_unsent(self, node: Node, reason: str) -> None:
+        """The messages waiting in a QuorumCnxManager's send queues die with it (a crash, or
+        a new QuorumCnxManager for a new election)."""
+        for peer, queue in sorted(node.qcm.queue_send_map.items()):
+            for message in queue.clear():
+                self._drop(node.sid, message.msg_id, reason, node.sid, peer)
 
     def _drop(self, at: Sid, msg_id: str, reason: str, src: Sid, dst: Sid, **extra: Any) -> None:
         fields = {"msg": msg_id, "reason": reason, "from": src, "to": dst}
@@ -571,7 +583,11 @@ class Host:
             with self.net_lock:
                 self.held.setdefault((node.sid, peer), deque()).append(env)
             return
-        for extra in fate.delays_ms:
+        for copy, extra in enumerate(fate.delays_ms):
+            if copy:  # a duplicate is a message of its own: it is delivered or dropped too
+                dup_id = self._next_id(msg_id[0])
+                self.emit("send", node.sid, msg=dup_id, to=peer, dup=msg_id)
+                env = Envelope(dup_id, node.sid, peer, payload, node.life, dst.life)
             self._schedule_arrival(env, plane, extra)
 
     def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:

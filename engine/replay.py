@@ -81,7 +81,16 @@ from engine.predicates import CommandError, Predicate
 from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
 from engine.record import RecordError, durable_from, input_from, output_json, packet_from
 from engine.trace import Event, Trace, TraceError, read_trace
-from engine.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
+from engine.view import (
+    DELIVERED_DROP_REASONS,
+    ClusterView,
+    FaultView,
+    MessageCounts,
+    NodeView,
+    leadership_text,
+    messages_text,
+    quorum_count,
+)
 from engine.vote import Sid, ToSend
 
 if TYPE_CHECKING:
@@ -696,6 +705,8 @@ class ClusterState:
         """(node, peer): the peer closed their quorum connection; node has not seen EOF."""
         self.faults: dict[str, FaultInfo] = {}
         self.sent = self.delivered = self.dropped = 0
+        self.loopback_delivers = _version(header) >= (1, 1)
+        """Format 1.1 records a `deliver` for a loopback send; before, the send was all."""
         self.max_ids = {"m": 0, "p": 0, "f": 0}
         self.divergence: Divergence | None = None
         """The first divergence met (the replay goes on with our cores' state)."""
@@ -869,10 +880,18 @@ class ClusterState:
                 body = self._body_of(str(resend))
             self._transmit(Msg(msg_id, node.sid, to, body))
             return
+        dup = event.get("dup")
+        if dup is not None:  # the network duplicated message `dup` on the wire
+            self._transmit(Msg(msg_id, node.sid, to, self._body_of(str(dup))))
+            return
         body = _pop_tosend(node.sendqueue, to)
         message = Msg(msg_id, node.sid, to, body)
-        if to == node.sid:
-            _offer(node.recv_queue, message)  # loopback (an eviction is a `drop` next)
+        if to == node.sid:  # loopback (an eviction is a `drop` next)
+            if self.loopback_delivers:
+                self.in_flight[msg_id] = message  # until its `deliver`
+            else:
+                self.delivered += 1
+                _offer(node.recv_queue, message)
             return
         old = node.send_queues.get(to)
         if old is not None:
@@ -966,10 +985,13 @@ class ClusterState:
         return None
 
     def _on_drop(self, event: Event) -> None:
-        self.dropped += 1
         msg_id = event.get("msg")
         if not isinstance(msg_id, str):
             return
+        if msg_id[:1] == "m":  # notifications only, as Recorder counts them
+            self.dropped += 1
+            if event.get("reason") in DELIVERED_DROP_REASONS:
+                self.delivered -= 1
         node = self.nodes.get(event.get("node", -1))
         src, dst = event.get("from"), event.get("to")
         if self.in_flight.pop(msg_id, None) is not None:
@@ -1159,6 +1181,11 @@ class _NoRandom:
 
     def randint(self, a: int, b: int) -> int:
         return a
+
+
+def _version(header: Mapping[str, Any]) -> tuple[int, int]:
+    major, _, minor = str(header.get("version", "1.0")).partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (1, 0)
 
 
 def _offer(queue: deque[Msg], message: Msg) -> None:
@@ -1669,8 +1696,8 @@ class Replayer:
         v = self.view()
         lines = [
             f"replay {self.path}: seq {self.position}/{self.total} t={v.t_ms:.3f} ms"
-            f" stable={'yes' if v.stable else 'no'}"
-            f" leader={v.leader if v.leader is not None else '-'}"
+            f" {leadership_text(v)}",
+            messages_text(v.messages),
         ]
         for n in v.nodes:
             state = n.state.name if n.state is not None else "down"

@@ -39,8 +39,8 @@ Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
 FORMAT_NAME = "zkfle-trace"
-VERSION = "1.0"
-MAJOR, MINOR = 1, 0
+VERSION = "1.1"
+MAJOR, MINOR = 1, 1
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""
@@ -221,7 +221,7 @@ def make_header(
     tool_version: str = "0.1.0",
     python: str | None = None,
 ) -> Event:
-    """A version-1.0 header. `config` is `QuorumVerifier.to_string()`; `servers` are
+    """A header of this VERSION. `config` is `QuorumVerifier.to_string()`; `servers` are
     `{"sid", "type", "weight"}`; `initial` maps sid strings to durable states in the trace
     form (`engine.record.durable_json`); `created` is written as UTC."""
     stamp = created.astimezone(UTC) if created.tzinfo else created

@@ -28,8 +28,11 @@ def test_run_json_is_the_object_of_the_design(
         "leader",
         "elapsed_ms",
         "nodes",
+        "serving_leader",
+        "quorum",
         "messages",
         "trace",
+        "failures",
         "violations",
     }
     assert result["stable"] is True
@@ -38,7 +41,13 @@ def test_run_json_is_the_object_of_the_design(
     assert result["trace"] == str(trace)
     assert trace.exists()
     assert result["violations"] == []
-    assert set(result["messages"]) == {"sent", "delivered", "dropped"}
+    assert result["failures"] == []
+    assert result["serving_leader"] == 3
+    assert result["quorum"] == {"up": 3, "needed": 2}
+    m = result["messages"]
+    assert set(m) == {"sent", "delivered", "dropped", "in_flight"}
+    assert m["sent"] == m["delivered"] + m["dropped"] + m["in_flight"]
+    assert m["sent"] > 0
     assert [n["sid"] for n in result["nodes"]] == [1, 2, 3]
     leader = result["nodes"][2]
     assert leader["state"] == "LEADING"
@@ -63,15 +72,46 @@ def test_a_wait_that_times_out_exits_1(capsys: pytest.CaptureFixture[str], tmp_p
     assert status == 1
 
 
+def test_failed_checks_name_file_line_predicate_and_seq_on_stderr_and_in_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 17: CI needs to know which check failed, where, and where in the trace."""
+    script = tmp_path / "s.fle"
+    script.write_text(
+        "start 1,2\nwait until stable within 5s\nexpect leader == 1\n"
+        "crash 2\nwait until stable within 1s\nexpect n1.alive\n"
+    )
+    trace = tmp_path / "t.jsonl"
+    status, out, err = run(capsys, *SIM, "--json", "--trace", str(trace), "--script", str(script))
+    assert status == 1
+    failures = orjson.loads(out)["failures"]
+    assert [(f["file"], f["line"], f["predicate"]) for f in failures] == [
+        (str(script), 3, "leader == 1"),
+        (str(script), 5, "stable"),
+    ]
+    cmds = {e["seq"]: e for e in map(orjson.loads, trace.read_bytes().splitlines()[1:])}
+    assert [cmds[f["seq"]]["text"] for f in failures] == [
+        "expect leader == 1",
+        "wait until stable within 1s",
+    ]
+    assert err.splitlines() == [
+        f"{script}:3: expect: leader == 1: did not hold (seq {failures[0]['seq']})",
+        f"{script}:5: wait until: stable: did not hold within 1s (seq {failures[1]['seq']})",
+    ]
+
+
 def test_a_bad_script_line_exits_2_names_the_place_and_runs_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     script = tmp_path / "s.fle"
-    script.write_text("start\n# fine so far\ncrash x\n")
+    script.write_text("start\n# fine so far\ncrash x\nwait 1s\nexpect leader = 3\n")
     trace = tmp_path / "never.jsonl"
     status, out, err = run(capsys, *SIM, "--script", str(script), "--trace", str(trace))
     assert status == 2
-    assert f"{script}:3:7: crash: expected" in err
+    lines = err.splitlines()
+    assert lines[0].startswith(f"zkfle: {script}:3:7: crash: expected")
+    assert lines[1].startswith(f"zkfle: {script}:5:15: expect: ")  # every bad line
+    assert len(lines) == 2
     assert out == ""
     assert not trace.exists()
 

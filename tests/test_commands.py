@@ -802,3 +802,14 @@ def test_arbitrary_text_never_raises_anything_but_CommandError(text: str) -> Non
         parse_script(text + "\n" + text, "p.fle")
     for item in complete(text, VIEW):
         assert 0 <= item.replace <= len(text)
+
+
+def test_every_bad_line_of_a_script_is_reported_not_only_the_first() -> None:
+    with pytest.raises(c.ScriptError) as info:
+        parse_script("start\ncrash x\n# fine\nfoo\nwait until n3.bogus == 1\nstatus\n", "s.fle")
+    assert [line.split(": ")[0] for line in str(info.value).splitlines()] == [
+        "s.fle:2:7",
+        "s.fle:4:1",
+        "s.fle:5:12",
+    ]
+    assert [e.line for e in info.value.errors] == [2, 4, 5]
