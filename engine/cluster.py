@@ -461,37 +461,47 @@ class Cluster:
                 parts = c.resolve_partition(groups, self.view(), self.rng)
                 links = {(a, b) for g in parts for h in parts if g != h for a in g for b in h}
                 return self._add_fault(
-                    cmd, "block", links, for_ms, nodes={s for g in parts for s in g}
+                    replace(cmd, groups=tuple(c.Nodes(g) for g in parts)),
+                    "block",
+                    links,
+                    for_ms,
+                    nodes={s for g in parts for s in g},
                 )
             case c.Isolate(nodes, for_ms):
-                cut = set(self._nodes(nodes))
+                sids = self._nodes(nodes)
                 links = {
                     (a, b)
                     for a in self.sids
                     for b in self.sids
-                    if a != b and (a in cut or b in cut)
+                    if a != b and (a in sids or b in sids)
                 }
-                return self._add_fault(cmd, "block", links, for_ms, nodes=cut)
-            case c.Block(link, for_ms):
-                return self._add_fault(cmd, "block", self._links(link), for_ms)
+                return self._add_fault(
+                    replace(cmd, nodes=c.chosen(nodes, sids)),
+                    "block",
+                    links,
+                    for_ms,
+                    nodes=set(sids),
+                )
+            case c.Block(link, for_ms) | c.Hold(link, for_ms):
+                ends, links = self._links(link)
+                return self._add_fault(replace(cmd, link=ends), cmd.verb, links, for_ms)
             case c.Delay(link, ms, jitter_ms, for_ms):
+                ends, links = self._links(link)
                 return self._add_fault(
-                    cmd, "delay", self._links(link), for_ms, delay_ms=ms, jitter_ms=jitter_ms
+                    replace(cmd, link=ends),
+                    "delay",
+                    links,
+                    for_ms,
+                    delay_ms=ms,
+                    jitter_ms=jitter_ms,
                 )
-            case c.Loss(link, percent, for_ms):
+            case (
+                c.Loss(link, pct, for_ms) | c.Dup(link, pct, for_ms) | c.Reorder(link, pct, for_ms)
+            ):
+                ends, links = self._links(link)
                 return self._add_fault(
-                    cmd, "loss", self._links(link), for_ms, probability=percent / 100
+                    replace(cmd, link=ends), cmd.verb, links, for_ms, probability=pct / 100
                 )
-            case c.Dup(link, percent, for_ms):
-                return self._add_fault(
-                    cmd, "dup", self._links(link), for_ms, probability=percent / 100
-                )
-            case c.Reorder(link, percent, for_ms):
-                return self._add_fault(
-                    cmd, "reorder", self._links(link), for_ms, probability=percent / 100
-                )
-            case c.Hold(link, for_ms):
-                return self._add_fault(cmd, "hold", self._links(link), for_ms)
             case c.Heal(fault):
                 return self._heal(cmd, None if fault is None else f"f{fault}")
             case c.Faults():
@@ -500,8 +510,9 @@ class Cluster:
                 return self._reset(cmd)
             case c.Release(link, mode):
                 limit = None if mode == "all" else 1
-                released = sum(self.host.release(a, b, limit) for a, b in self._links(link))
-                return self._ok(cmd, f"released {released} held message(s)")
+                ends, pairs = self._links(link)
+                released = sum(self.host.release(a, b, limit) for a, b in sorted(pairs))
+                return self._ok(cmd, f"released {released} held message(s) on {ends}")
             case c.Drop(target) | c.Deliver(target):
                 return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
             case c.Wait(ms):
@@ -550,8 +561,13 @@ class Cluster:
                 return self._ok(cmd, f"ran {ran} event(s); t={sim.now():.3f} ms")
         raise AssertionError(cmd)
 
-    def _links(self, link: c.Link) -> set[tuple[Sid, Sid]]:
-        return set(c.resolve_link(link, self.view(), self.rng))
+    def _links(self, link: c.Link) -> tuple[c.Link, set[tuple[Sid, Sid]]]:
+        """`link` written with the sids its node words chose (what a result echoes and
+        `faults` lists), and the directed links it names."""
+        view = self.view()
+        src, dst = (c.resolve_nodes(end, view, self.rng) for end in (link.src, link.dst))
+        named = c.Link(c.chosen(link.src, src), c.chosen(link.dst, dst), link.both)
+        return named, set(c.resolve_link(named, view, self.rng))
 
     def _life(self, sid: Sid) -> str:
         node = self.host.nodes[sid]
@@ -786,14 +802,12 @@ class Cluster:
                 )
             return self._ok(cmd, f"{verb} {msg_id}")
         n = 0
-        for a, b in sorted(self._links(target)):
+        ends, pairs = self._links(target)
+        for a, b in sorted(pairs):
             n += self.host.release(a, b, 1) if deliver else self.host.discard_held(a, b, 1)
         if n == 0:
-            raise CommandError(
-                f"{cmd.verb}: no held message on {target} (use `hold` first)",
-                0,
-            )
-        return self._ok(cmd, f"{verb} {n} message(s)")
+            raise CommandError(f"{cmd.verb}: no held message on {ends} (use `hold` first)", 0)
+        return self._ok(cmd, f"{verb} {n} message(s) on {ends}")
 
     def _wait_for(self, cmd: c.Command, predicate: Predicate, within_ms: float) -> CommandResult:
         predicate.check(self.view())

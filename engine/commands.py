@@ -3,6 +3,7 @@
 A command is a verb, then its targets, then `key=value` options; `#` starts a comment:
 
     nodes     3 | n3 | 1,2,5 | leader followers observers looking all majority minority one random
+              | words and sids mixed: leader,3
     link      1->2 (one way) | 1<->2 (both ways) | ends may be node words or * (1->*, leader<->*)
     duration  200ms | 1.5s | 2m | a bare number is milliseconds
     percent   20% | 12.5%
@@ -101,6 +102,7 @@ __all__ = [
     "Wait",
     "WaitUntil",
     "Write",
+    "chosen",
     "complete",
     "help_text",
     "parse",
@@ -124,8 +126,9 @@ NODE_WORDS: dict[str, str] = {
     "observers": "the configured observers",
     "looking": "live nodes in LOOKING",
     "all": "every configured node",
-    "majority": "a random smallest majority of the participants",
-    "minority": "a random largest minority of the participants",
+    "majority": "a random smallest majority of the participants, from the running ones",
+    "minority": "a random largest minority of the participants, from the running ones"
+    " (beside majority: the running participants it left)",
     "one": "one random node",
     "random": "a random non-empty set of nodes",
 }
@@ -134,18 +137,19 @@ NODE_WORDS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Nodes:
-    """Nodes as written: sorted unique sids, or one word of `NODE_WORDS` (or `*` in links)."""
+    """Nodes as written: words of `NODE_WORDS` and sids, mixed (`leader,3`), or `*` in
+    links. Canonically the words in the order given, then the sids sorted."""
 
     sids: tuple[Sid, ...] = ()
-    word: str = ""
+    words: tuple[str, ...] = ()
     col: int = field(default=0, compare=False, repr=False)
 
     def __str__(self) -> str:
-        return self.word or ",".join(map(str, self.sids))
+        return ",".join([*self.words, *map(str, self.sids)])
 
 
-ALL = Nodes(word="all")
-STAR = Nodes(word="*")
+ALL = Nodes(words=("all",))
+STAR = Nodes(words=("*",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,24 +317,29 @@ def _read_sid(cur: Cursor, expected: str = "a sid like 3 or n3", *hints: str) ->
 
 def _read_nodes(cur: Cursor, expected: str = "", star: bool = False) -> Nodes:
     tok = cur.peek()
-    hints = ("endpoint",) if star else ("nodes",)
-    if tok.kind == "word" and tok.text.lower() in NODE_WORDS:
-        cur.take()
-        return Nodes(word=tok.text.lower(), col=tok.col)
     if star and cur.is_op("*"):
         cur.take()
-        return Nodes(word="*", col=tok.col)
-    sids = {_read_sid(cur, expected or NODES.expected, *hints)}
-    while cur.is_op(","):
+        return Nodes(words=("*",), col=tok.col)
+    sids: set[Sid] = set()
+    words: dict[str, None] = {}
+    hints = ("endpoint",) if star else ("nodes",)
+    while True:
+        item = cur.peek()
+        if item.kind == "word" and item.text.lower() in NODE_WORDS:
+            cur.take()
+            words[item.text.lower()] = None
+        else:
+            sids.add(_read_sid(cur, expected or NODES.expected, *hints))
+        if not cur.is_op(","):
+            return Nodes(tuple(sorted(sids)), tuple(words), col=tok.col)
         cur.take()
-        sids.add(_read_sid(cur))
-    return Nodes(tuple(sorted(sids)), col=tok.col)
+        expected, hints = "a sid like 3 or n3 or a node word", ("nodes",)
 
 
 def _read_link(cur: Cursor, expected: str = "") -> Link:
     src = _read_nodes(cur, expected or LINK.expected, star=True)
     cur.hint("arrow")
-    if src.word == "*" and not cur.is_op("->", "<->"):
+    if src == STAR and not cur.is_op("->", "<->"):
         return Link(src, STAR, both=True)
     if not cur.is_op("->", "<->"):
         raise cur.expected("-> or <-> (a link is written 1->2 or 1<->2)", "arrow")
@@ -1203,35 +1212,51 @@ def resolve_nodes(spec: Nodes, view: ClusterView, rng: Rng) -> tuple[Sid, ...]:
 
     State words (leader, followers, looking) read the running cluster; `all`, `observers`,
     `one` and `random` the configured nodes; `majority` is a smallest majority (by count) of
-    the configured participants and `minority` a largest minority, chosen with `rng`.
-    CommandError if a sid is not in the cluster or the word names no node."""
+    the configured participants and `minority` a largest minority, both drawn with `rng`
+    from the running participants not named already. CommandError if a sid is not in the
+    cluster or a word names no node."""
     return _resolve(spec, view, rng, ())
 
 
 def _resolve(spec: Nodes, view: ClusterView, rng: Rng, taken: Collection[Sid]) -> tuple[Sid, ...]:
-    if spec.sids:
-        missing = [s for s in spec.sids if s not in view.sids]
-        if missing:
-            have = ", ".join(map(str, sorted(view.sids))) or "none"
-            raise CommandError(f"no node {missing[0]} in this cluster (sids: {have})", spec.col)
-        return spec.sids
+    missing = [s for s in spec.sids if s not in view.sids]
+    if missing:
+        have = ", ".join(map(str, sorted(view.sids))) or "none"
+        raise CommandError(f"no node {missing[0]} in this cluster (sids: {have})", spec.col)
+    chosen = set(spec.sids)
+    for word in spec.words:
+        chosen.update(_resolve_word(word, spec.col, view, rng, {*taken, *chosen}))
+    return tuple(sorted(chosen))
+
+
+def _resolve_word(
+    word: str, col: int, view: ClusterView, rng: Rng, taken: Collection[Sid]
+) -> list[Sid]:
+    """The sids one word names among the nodes not `taken` (never empty)."""
     free = sorted((n for n in view.nodes if n.sid not in taken), key=lambda n: n.sid)
-    word = spec.word
     if word in _WORD_TESTS:
         test, reason = _WORD_TESTS[word]
         chosen = [n.sid for n in free if test(n)]
     else:
-        voters = [n.sid for n in free if n.learner_type == "participant"]
+        voters = [n.sid for n in free if n.learner_type == "participant" and _running(n)]
         pool = voters if word in ("majority", "minority") else [n.sid for n in free]
         n_voters = sum(n.learner_type == "participant" for n in view.nodes)
         k = {"majority": n_voters // 2 + 1, "minority": (n_voters - 1) // 2, "one": 1}.get(word)
         if k is None:  # random
             k = rng.randint(1, len(pool)) if pool else 1
-        reason = f"it needs {k} {'participants' if pool is voters else 'nodes'}, {len(pool)} free"
+        what = "running participants" if pool is voters else "nodes"
+        reason = f"it needs {k} {what}, {len(pool)} free"
+        if word == "minority" and pool:
+            k = min(k, len(pool))  # beside a majority, the rest: together they split the running
         chosen = rng.sample(pool, k) if 0 < k <= len(pool) else []
     if not chosen:
-        raise CommandError(f'"{word}" names no node: {reason}', spec.col)
-    return tuple(sorted(chosen))
+        raise CommandError(f'"{word}" names no node: {reason}', col)
+    return chosen
+
+
+def chosen(spec: Nodes, sids: tuple[Sid, ...]) -> Nodes:
+    """`spec` as the sids it resolved to, for echoing what a word chose (`*` stays)."""
+    return spec if not spec.words or spec == STAR else Nodes(sids, col=spec.col)
 
 
 def resolve_link(link: Link, view: ClusterView, rng: Rng) -> tuple[tuple[Sid, Sid], ...]:

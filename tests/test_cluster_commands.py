@@ -179,3 +179,26 @@ def test_partial_failures_say_what_succeeded_and_what_failed() -> None:
             "n2 refuses to start: the accepted epoch, 2, is less than the current epoch, 3",
         ]
         assert [n.sid for n in cluster.view().nodes if n.alive and not n.paused] == [1, 3]
+
+
+def test_a_command_that_resolved_a_word_echoes_the_sids_it_chose() -> None:
+    """Issue 17: `partition majority|minority` said `f1: partition majority|minority`, and
+    `faults` too: which nodes were cut was nowhere to be seen."""
+    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=6, record=False)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 10s").ok
+        leader = cluster.view().leader
+        split = cluster.execute("partition majority|minority")
+        assert split.ok, split.text
+        fid, text = split.text.split(": ", 1)
+        groups = [tuple(map(int, g.split(","))) for g in text.removeprefix("partition ").split("|")]
+        assert [len(g) for g in groups] == [3, 2]
+        assert sorted(groups[0] + groups[1]) == [1, 2, 3, 4, 5]
+        assert cluster.view().faults[0].text == text
+        assert f"{fid}  {text}" in cluster.execute("faults").text
+        block = cluster.execute("block leader->*")
+        assert block.text == f"f2: block {leader}->*"
+        assert cluster.execute("heal").ok
+        follower = min(s for s in cluster.sids if s != leader)
+        crash = cluster.execute(f"crash leader,{follower}")
+        assert crash.text == f"crashed {', '.join(f'n{s}' for s in sorted((leader, follower)))}"

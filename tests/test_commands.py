@@ -53,7 +53,7 @@ def sids(*s: int) -> Nodes:
 
 
 def word(w: str) -> Nodes:
-    return Nodes(word=w)
+    return Nodes(words=(w,))
 
 
 def link(src: Nodes, dst: Nodes, both: bool = False) -> Link:
@@ -71,6 +71,9 @@ GOOD: list[tuple[str, Command, str]] = [
     ("crash 1, 3 ,2", c.Crash(sids(1, 2, 3)), "crash 1,2,3"),
     ("crash 2,2", c.Crash(sids(2)), "crash 2"),
     ("restart minority", c.Restart(word("minority")), "restart minority"),
+    ("crash 3,leader", c.Crash(Nodes((3,), ("leader",))), "crash leader,3"),
+    ("crash leader,1,followers,n1", c.Crash(Nodes((1,), ("leader", "followers"))), "crash leader,followers,1"),
+    ("block leader,2->*", c.Block(link(Nodes((2,), ("leader",)), STAR)), "block leader,2->*"),
     ("pause followers for=1500", c.Pause(word("followers"), 1500), "pause followers for=1.5s"),
     ("resume all", c.Resume(ALL), "resume all"),
     ("timeout looking", c.Timeout(word("looking")), "timeout looking"),
@@ -204,9 +207,9 @@ BAD: list[tuple[str, str, int]] = [
     ("crash x", f'crash: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random) at column 7, got "x"', 7),
     ("crash", f"crash: {NODES_EXPECTED}", 6),
     ("crash 1 2", 'crash: expected for=<dur> or end of line (separate several nodes with commas: 1,2) at column 9, got "2"', 9),
-    ("crash 1,", "crash: expected a sid like 3 or n3 at column 9, got end of line", 9),
-    ("crash 1,leader", 'expected a sid like 3 or n3 at column 9, got "leader"', 9),
-    ("crash leader,1", 'crash: expected for=<dur> or end of line at column 13, got ","', 13),
+    ("crash 1,", "crash: expected a sid like 3 or n3 or a node word at column 9, got end of line", 9),
+    ("crash 1,leder", 'expected a sid like 3 or n3 or a node word at column 9, got "leder"', 9),
+    ("crash leader,*", 'expected a sid like 3 or n3 or a node word at column 14, got "*"', 14),
     ("crash n99999999999999999999", NODES_EXPECTED, 7),
     ('crash "1"', 'at column 7, got "1"', 7),
     ("crash 1 for=0", "crash: a duration must be positive at column 13, got \"0\"", 13),
@@ -415,21 +418,45 @@ def test_state_words_read_the_running_cluster(spec: str, expected: tuple[int, ..
     assert resolve_nodes(nodes, MIXED, random.Random(1)) == expected
 
 
+RUNNING = ClusterView(
+    nodes=(*(node(s, F) for s in (1, 2, 3, 4)), node(5, L), node(6, OBS, learner_type="observer"))
+)
+
+
 def test_majority_is_a_smallest_majority_of_participants_chosen_by_the_rng() -> None:
     seen = set()
     for seed in range(30):
-        majority = resolve_nodes(word("majority"), MIXED, random.Random(seed))
-        minority = resolve_nodes(word("minority"), MIXED, random.Random(seed))
+        majority = resolve_nodes(word("majority"), RUNNING, random.Random(seed))
+        minority = resolve_nodes(word("minority"), RUNNING, random.Random(seed))
         assert len(majority) == 3
         assert len(minority) == 2
         assert set(majority) | set(minority) <= {1, 2, 3, 4, 5}
         assert list(majority) == sorted(majority)
-        assert majority == resolve_nodes(word("majority"), MIXED, random.Random(seed))
+        assert majority == resolve_nodes(word("majority"), RUNNING, random.Random(seed))
         seen.add(majority)
     assert len(seen) > 1
     four = ClusterView(nodes=tuple(node(s, F) for s in (1, 2, 3, 4)))
     assert len(resolve_nodes(word("majority"), four, random.Random(0))) == 3
     assert len(resolve_nodes(word("minority"), four, random.Random(0))) == 1
+
+
+def test_majority_and_minority_are_drawn_from_the_running_participants() -> None:
+    """Issue 17: crashing a "majority" that included crashed or paused nodes was no test of
+    anything. In MIXED only n1, n4 and n5 run (n2 down, n3 paused, n6 an observer)."""
+    for seed in range(10):
+        assert resolve_nodes(word("majority"), MIXED, random.Random(seed)) == (1, 4, 5)
+        assert set(resolve_nodes(word("minority"), MIXED, random.Random(seed))) < {1, 4, 5}
+    one_up = ClusterView(nodes=(node(1, F), node(2, None), node(3, K, paused=True)))
+    with pytest.raises(CommandError, match="it needs 2 running participants, 1 free"):
+        resolve_nodes(word("majority"), one_up, random.Random(0))
+
+
+def test_words_and_sids_mix_and_a_word_picks_among_the_nodes_not_named() -> None:
+    assert resolve_nodes(parse("crash leader,3").nodes, MIXED, random.Random(0)) == (3, 5)  # type: ignore[attr-defined]
+    for seed in range(10):
+        got = resolve_nodes(Nodes((1,), ("minority",)), RUNNING, random.Random(seed))
+        assert 1 in got
+        assert len(got) == 3  # n1 and a largest minority (2) of the others
 
 
 def test_one_and_random_pick_from_every_configured_node() -> None:
@@ -515,12 +542,17 @@ def test_partition_groups_and_the_rest(text: str, groups: list[tuple[int, ...]])
 def test_partition_words_pick_disjoint_groups() -> None:
     for seed in range(20):
         majority, minority, rest = resolve_partition(
-            (word("majority"), word("minority")), MIXED, random.Random(seed)
+            (word("majority"), word("minority")), RUNNING, random.Random(seed)
         )
         assert len(majority) == 3
         assert len(minority) == 2
         assert rest == (6,)
         assert sorted(majority + minority) == [1, 2, 3, 4, 5]
+    four = ClusterView(nodes=tuple(node(s, F) for s in (1, 2, 3, 4)))
+    majority, minority = resolve_partition(
+        (word("majority"), word("minority")), four, random.Random(0)
+    )
+    assert sorted(majority + minority) == [1, 2, 3, 4]  # complementary: the running split
 
 
 @pytest.mark.parametrize(
@@ -530,7 +562,11 @@ def test_partition_words_pick_disjoint_groups() -> None:
         ((word("leader"), sids(5)), "node 5 is in two groups"),
         (
             (word("majority"), word("majority")),
-            '"majority" names no node: it needs 3 participants, 2 free',
+            '"majority" names no node: it needs 3 running participants, 0 free',
+        ),
+        (
+            (word("majority"), word("minority")),
+            '"minority" names no node: it needs 2 running participants, 0 free',
         ),
     ],
 )
@@ -612,7 +648,7 @@ def test_completion_offers_node_ids_with_their_state_and_node_words() -> None:
     ]
     assert [x.text for x in got[3:]] == list(NODE_WORDS)
     assert texts("crash 1") == ["1"]
-    assert texts("crash 1,") == ["n1", "n2", "n3"]
+    assert texts("crash 1,") == ["n1", "n2", "n3", *NODE_WORDS]
     assert texts("crash m") == ["majority", "minority"]
     assert texts("crash ", None) == list(NODE_WORDS)
 
