@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import commands as c
-from engine.config import QuorumPeerConfig, generate_config, load_zoo_cfg
+from engine.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
 from engine.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.election import ElectionConfig
 from engine.faults import LinkFault
@@ -159,14 +159,18 @@ class Cluster:
     @staticmethod
     def _load_config(options: ClusterOptions) -> QuorumPeerConfig:
         overrides: dict[str, Any] = {}
-        if options.tick_ms is not None:
-            overrides["tick_time_ms"] = options.tick_ms
-        if options.init_limit is not None:
-            overrides["init_limit"] = options.init_limit
-        if options.sync_limit is not None:
-            overrides["sync_limit"] = options.sync_limit
+        for flag, name, value in (
+            ("--tick", "tick_time_ms", options.tick_ms),
+            ("--init-limit", "init_limit", options.init_limit),
+            ("--sync-limit", "sync_limit", options.sync_limit),
+        ):
+            if value is not None:
+                if value < 1:  # every cluster of ours elects: ZooKeeper needs them positive
+                    raise ConfigError(f"{flag} must be at least 1, not {value}")
+                overrides[name] = value
         if options.config is not None:
-            cfg = load_zoo_cfg(str(options.config))
+            # Every server is ours: no dataDir/myid of this host says which one "we" are.
+            cfg = load_zoo_cfg(str(options.config), read_myid=False)
             return replace(cfg, **overrides) if overrides else cfg
         return _generated_config(options.nodes, options.observers, tuple(sorted(overrides.items())))
 

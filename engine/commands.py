@@ -492,7 +492,9 @@ def _topics() -> dict[str, str]:
 
 NODES: Kind = Kind(
     "<nodes>",
-    "nodes (a sid like 3 or n3, a list 1,2, or one of " + ", ".join(NODE_WORDS) + ")",
+    "nodes (a sid like 3 or n3, a list 1,2, or one of "
+    + ", ".join(NODE_WORDS)
+    + "; words and sids mix: leader,3)",
     _read_nodes,
     hints=("nodes",),
 )
@@ -824,7 +826,7 @@ class Unbreak(Command):
 
 @dataclass(frozen=True, slots=True)
 class Record(Command):
-    file: str = ""
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -873,6 +875,10 @@ class Opt:
 
 FOR = Opt(
     "for", DURATION, "heal by itself after this long (heal f<id> ends it sooner)", ("for_ms",)
+)
+CRASH_FOR = Opt("for", DURATION, "restart by itself after this long", ("for_ms",))
+PAUSE_FOR = Opt(
+    "for", DURATION, "resume by itself after this long (resume ends it sooner)", ("for_ms",)
 )
 
 
@@ -1005,14 +1011,14 @@ VERBS: tuple[Verb, ...] = (
     Verb(("start",), Start, _C, "Start nodes (all by default); scripts begin with all stopped",
          "start 1,2,3", (Arg("nodes", NODES, optional=True),)),
     Verb(("crash",), Crash, _C, "Crash nodes: threads stop, volatile state is lost, peers see EOF",
-         "crash leader", (Arg("nodes", NODES),), (FOR,), aliases=("kill",)),
+         "crash leader", (Arg("nodes", NODES),), (CRASH_FOR,), aliases=("kill",)),
     Verb(("restart",), Restart, _C, "Restart crashed nodes from their durable epochs and zxid",
          "restart 3", (Arg("nodes", NODES),)),
     Verb(("pause",), Pause, _C, "Freeze nodes: they stop consuming, queues fill, peers wait",
-         "pause followers for=2s", (Arg("nodes", NODES),), (FOR,)),
+         "pause followers for=2s", (Arg("nodes", NODES),), (PAUSE_FOR,)),
     Verb(("resume",), Resume, _C, "Let paused nodes run again", "resume all",
          (Arg("nodes", NODES),)),
-    Verb(("timeout",), Timeout, _C, "Fire the notification timeout now (simulator only)",
+    Verb(("timeout",), Timeout, _C, "Fire the notification timeout of nodes in lookForLeader now",
          "timeout 3", (Arg("nodes", NODES),)),
     Verb(("write",), Write, _C, "Commit n transactions through the leader (raises last_zxid)",
          "write 3", (Arg("count", COUNT, optional=True),)),
@@ -1028,7 +1034,9 @@ VERBS: tuple[Verb, ...] = (
          "partition 1,2|3,4,5", (Arg("groups", GROUPS),), (FOR,)),
     Verb(("isolate",), Isolate, _F, "Cut every link of each node, both ways", "isolate leader",
          (Arg("nodes", NODES),), (FOR,)),
-    Verb(("block",), Block, _F, "Drop every message on a link (-> one way, <-> both)", "block 1->2",
+    Verb(("block",), Block, _F,
+         "Cut a link (-> one way, <-> both): notifications are dropped, learner streams stall",
+         "block 1->2",
          (Arg("link", LINK),), (FOR,)),
     Verb(("delay",), Delay, _F, "Delay every message on a link, with optional random jitter",
          "delay 1<->* 50ms jitter=10ms", (Arg("link", LINK), Arg("ms", DURATION)),
@@ -1048,10 +1056,11 @@ VERBS: tuple[Verb, ...] = (
          (Arg("link", LINK),), (FOR,)),
     Verb(("release",), Release, _M, "Release a link's held messages: all, or the next one",
          "release 1->* next", (Arg("link", LINK), Arg("mode", MODE, optional=True))),
-    Verb(("drop",), Drop, _M, "Drop one message: by id, or the next one on a link", "drop m42",
+    Verb(("drop",), Drop, _M, "Drop one message: by id, or the next held one on a link", "drop m42",
          (Arg("target", TARGET),)),
-    Verb(("deliver",), Deliver, _M, "Deliver one message now: by id, or the next one on a link",
-         "deliver 1->3", (Arg("target", TARGET),)),
+    Verb(("deliver",), Deliver, _M,
+         "Deliver one message now: by id, or the next held one on a link", "deliver 1->3",
+         (Arg("target", TARGET),)),
     Verb(("wait",), Wait, _S, "Let the cluster run for a while", "wait 500ms",
          (Arg("ms", DURATION),)),
     Verb(("wait", "until"), WaitUntil, _S,
@@ -1063,22 +1072,22 @@ VERBS: tuple[Verb, ...] = (
          (Arg("predicate", PREDICATE), Arg("within_ms", DURATION, keyword="within"))),
     Verb(("mark",), Mark, _S, "Bookmark this moment in the trace", "mark before crash",
          (Arg("label", LABEL, optional=True),)),
-    Verb(("run",), Run, _R, "Run the simulation continuously", "run"),
-    Verb(("halt",), Halt, _R, "Stop the simulation", "halt"),
+    Verb(("run",), Run, _R, "Run the simulation continuously, or play the replay", "run"),
+    Verb(("halt",), Halt, _R, "Stop the simulation or the replay", "halt"),
     Verb(("step",), Step, _R, "Advance n events", "step 10", (Arg("count", COUNT, optional=True),)),
     Verb(("speed",), Speed, _R, "Set the simulation or replay speed", "speed 0.5x",
          (Arg("factor", SPEED),)),
-    Verb(("seek",), Seek, _R, "Go to a seq, a time @t or a mark in the trace", "seek @1.5s",
+    Verb(("seek",), Seek, _R, "Go to a seq, a time @t or a mark (replay)", "seek @1.5s",
          (Arg("target", SEEK),)),
-    Verb(("break", "when"), BreakWhen, _R, "Stop when a predicate becomes true",
+    Verb(("break", "when"), BreakWhen, _R, "Stop playing when a predicate becomes true (replay)",
          "break when n3.state == LEADING", (Arg("predicate", PREDICATE),)),
-    Verb(("break", "on"), BreakOn, _R, "Stop at the next matching event",
+    Verb(("break", "on"), BreakOn, _R, "Stop playing at the next matching event (replay)",
          "break on send from=1 to=3", (Arg("event", EVENT),)),
-    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids", "breaks"),
-    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or every one", "unbreak b2",
-         (Arg("breakpoint", BREAKPOINT, optional=True),)),
-    Verb(("record",), Record, _R, "Say which trace file the run is recorded to", "record",
-         (Arg("file", FILE, optional=True),)),
+    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids (replay)", "breaks"),
+    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or all (replay)",
+         "unbreak b2", (Arg("breakpoint", BREAKPOINT, optional=True),)),
+    Verb(("record",), Record, _R,
+         "Say which trace file the run is recorded to (--trace chose it at the start)", "record"),
     Verb(("replay",), Replay, _R, "Replay a trace deterministically", "replay traces/split.jsonl",
          (Arg("file", FILE),)),
     Verb(("fork",), Fork, _R, "Continue a replay from this point as a live simulated cluster",

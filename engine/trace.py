@@ -372,6 +372,13 @@ class Trace:
             self.notes.append(note)
 
 
+NOT_A_TRACE = "not a zkfle trace"
+MAX_HEADER_BYTES = 1 << 24
+"""Far more than any header (its config text lists every server)."""
+_HEADER_START = orjson.dumps({"format": FORMAT_NAME})[:-1]
+"""How every header a TraceWriter writes begins: only such a line can be a torn header."""
+
+
 def _seq_problem(seq: object, expected: int) -> str:
     if seq is None:
         return f"event without 'seq' (expected {expected})"
@@ -385,7 +392,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
     p = Path(path)
     try:
         with open(p, "rb") as f:
-            raw = f.readline()
+            raw = f.readline(MAX_HEADER_BYTES)  # a file without newlines is not read whole
             rest = f.read(1)
     except OSError as e:
         raise TraceError(p, 0, f"cannot read: {e.strerror or e}") from None
@@ -394,15 +401,18 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
     try:
         header = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
+        start = re.sub(rb"\s", b"", raw[:64])[: len(_HEADER_START)]
+        if not _HEADER_START.startswith(start):
+            raise TraceError(p, 1, f"{NOT_A_TRACE}: line 1 is not a trace header") from None
         torn = " (torn: the writer was killed while writing it)" if not rest else ""
         raise TraceError(p, 1, f"bad JSON in the header{torn}: {e}") from None
-    if type(header) is not dict:
-        raise TraceError(p, 1, "the header must be a JSON object")
-    if "format" not in header and "seq" in header:
+    if type(header) is dict and "format" not in header and "seq" in header:
         raise TraceError(p, 1, "the header is missing: line 1 is an event")
+    if type(header) is not dict or "format" not in header:
+        raise TraceError(p, 1, f"{NOT_A_TRACE}: line 1 is not a trace header")
     if header.get("format") != FORMAT_NAME:
         raise TraceError(
-            p, 1, f"not a zkfle trace: format is {header.get('format')!r}, not {FORMAT_NAME!r}"
+            p, 1, f"{NOT_A_TRACE}: format is {header.get('format')!r}, not {FORMAT_NAME!r}"
         )
     version = _parse_version(p, header.get("version"))
     notes: list[str] = []

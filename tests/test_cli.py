@@ -131,3 +131,44 @@ def test_bad_arguments_exit_2_with_one_clear_message(
     status, _, err = run(capsys, "run", "--nodes", "0", "--no-trace")
     assert status == 2
     assert "--nodes" in err
+
+
+def test_a_bad_flag_is_named_not_a_line_of_a_generated_config(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for flag in ("--tick", "--init-limit", "--sync-limit"):
+        status, _, err = run(capsys, *SIM, "--no-trace", flag, "0")
+        assert status == 2
+        assert err == f"zkfle: {flag} must be at least 1, not 0\n"
+
+
+def test_run_ignores_the_hosts_myid_every_server_is_ours(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A zoo.cfg copied from a real server names its dataDir, whose myid says which server
+    that host is; zkfle runs all of them, so it must not care (it used to refuse 9)."""
+    (tmp_path / "myid").write_text("9\n")
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text(
+        f"tickTime=200\ninitLimit=5\nsyncLimit=2\ndataDir={tmp_path}\n"
+        + "".join(f"server.{s}=127.0.0.1:{2887 + s}:{3887 + s}\n" for s in (1, 2, 3))
+    )
+    status, out, err = run(capsys, "run", "--sim", "--no-trace", "--json", "--config", str(cfg))
+    assert (status, err) == (0, "")
+    assert orjson.loads(out)["leader"] == 3
+
+
+def test_two_servers_with_one_address_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text(
+        "tickTime=200\ninitLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:2888:3888\n"
+        "server.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3889\n"
+    )
+    status, _, err = run(capsys, "run", "--sim", "--no-trace", "--config", str(cfg))
+    assert status == 2
+    assert err == (
+        f"zkfle: {cfg}:6: server.3: 127.0.0.1:3889, its election address, is already the"
+        " election address of server.2 (line 5): every server needs addresses of its own\n"
+    )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
 from engine.view import QuorumCount
 
@@ -188,6 +189,7 @@ def test_a_command_that_resolved_a_word_echoes_the_sids_it_chose() -> None:
         assert cluster.execute("start").ok
         assert cluster.execute("wait until settled within 10s").ok
         leader = cluster.view().leader
+        assert leader is not None
         split = cluster.execute("partition majority|minority")
         assert split.ok, split.text
         fid, text = split.text.split(": ", 1)
@@ -202,3 +204,32 @@ def test_a_command_that_resolved_a_word_echoes_the_sids_it_chose() -> None:
         follower = min(s for s in cluster.sids if s != leader)
         crash = cluster.execute(f"crash leader,{follower}")
         assert crash.text == f"crashed {', '.join(f'n{s}' for s in sorted((leader, follower)))}"
+
+
+FRONT_END_VERBS = {"replay", "fork", "quit"}
+"""Verbs the console and the shell carry out themselves, never a cluster."""
+
+
+CLUSTER_VERBS = [v for v in c.VERBS if v.name not in FRONT_END_VERBS]
+
+
+@pytest.mark.parametrize("verb", CLUSTER_VERBS, ids=[v.name for v in CLUSTER_VERBS])
+def test_help_says_where_a_verb_works_and_a_live_cluster_agrees(verb: c.Verb) -> None:
+    """Issue 17: `timeout` was documented as simulator-only but works on threads. A verb
+    whose help says "(replay)" is refused by a live cluster; every other one is not."""
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=5, record=False)) as cluster:
+        cluster.execute("start 1")  # n1 LOOKING: `timeout 1` has a node to fire
+        result = cluster.execute(verb.example.replace("timeout 3", "timeout 1"))
+        refused = "not available here" in result.text
+        assert refused == ("(replay)" in verb.summary), result.text
+
+
+def test_timeout_works_on_threads_too() -> None:
+    options = ClusterOptions(nodes=3, runtime="threaded", tick_ms=50, record=False)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start 1").ok  # alone: LOOKING, backing off
+        assert cluster.execute("wait until n1.not_timeout_ms >= 800 within 5s").ok
+        fired = cluster.execute("timeout 1")
+        assert fired.ok, fired.text
+        assert fired.text == "fired the notification timeout of n1"
+    assert "simulator" not in c.help_text("timeout")

@@ -601,3 +601,17 @@ if __name__ == "__main__":
 
     with tempfile.TemporaryDirectory() as tmp:
         measure(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, Path(tmp) / "m.jsonl")
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"hello world\n", b"[1, 2]\n", b'{"a": 1}\n', bytes(range(256)), b"\x89PNG\r\n\x1a\n"],
+    ids=["text", "json-array", "json-object", "binary", "png"],
+)
+def test_a_file_that_is_not_a_trace_is_called_so_not_torn(tmp_path: Path, first: bytes) -> None:
+    """Issue 17: any non-JSON first line used to be reported as a torn header."""
+    path = tmp_path / "other.jsonl"
+    path.write_bytes(first)
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert str(info.value) == f"{path}:1: not a zkfle trace: line 1 is not a trace header"
