@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +53,30 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
         help="trace file (default traces/<time>-<label>.jsonl)",
     )
     g.add_argument("--no-trace", action="store_true", help="record nothing")
+    g.add_argument(
+        "--trace-max-size",
+        type=_size,
+        metavar="SIZE",
+        help="go on in FILE.part2.jsonl, part3, ... once a trace file holds SIZE (like 200MB);"
+        " each part replays with the parts before it",
+    )
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+_SIZE_UNITS |= {"k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+MIN_TRACE_BYTES = 64 * 1024
+
+
+def _size(text: str) -> int:
+    """A size like 200MB, 1.5GB, 512KiB or 100000 (bytes), for --trace-max-size."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m[2].lower() if m else ""
+    if m is None or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size like 200MB or 1GB, got {text!r}")
+    size = int(float(m[1]) * _SIZE_UNITS[unit])
+    if size < MIN_TRACE_BYTES:
+        raise argparse.ArgumentTypeError(f"at least 64KiB, got {text!r}")
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +130,7 @@ def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
         data_dir=args.data_dir,
         trace=args.trace,
         record=not args.no_trace,
+        trace_max_bytes=args.trace_max_size,
         label=label,
     )
 

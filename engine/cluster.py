@@ -36,7 +36,7 @@ from engine.record import durable_json, timing_json, vote_json
 from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
 from engine.sim import Simulation, SimulationStuckError
-from engine.trace import TraceWriter, default_trace_path, make_header
+from engine.trace import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
 from engine.view import ClusterView, leadership_text, messages_text
 from engine.vote import ServerState, Sid, zxid_hex
 
@@ -71,6 +71,8 @@ class ClusterOptions:
     trace: Path | None = None
     """The trace file; a name under traces/ if None (unless record is False)."""
     record: bool = True
+    trace_max_bytes: int | None = None
+    """Go on in a new part of the trace once a part holds this much (RotatingTraceWriter)."""
     label: str = "run"
     initial: dict[Sid, Durable] = field(default_factory=dict)
     parent: dict[str, Any] | None = None
@@ -113,16 +115,17 @@ class Cluster:
         self._tmp: Path | None = None
         stores = self._stores(options, sorted(qv.all_members))
         self.recorder = Recorder()
-        self.trace_path: Path | None = None
-        self.writer: TraceWriter | None = None
+        self.writer: TraceWriter | RotatingTraceWriter | None = None
         header = self._header(stores)
         self.checker = InvariantChecker(header)
         self.violations: list[Violation] = []
         self._pending_violations: list[Violation] = []
         if options.record:
             path = options.trace or default_trace_path(options.label, datetime.now())
-            self.writer = TraceWriter(path, header)
-            self.trace_path = path
+            if options.trace_max_bytes is None:
+                self.writer = TraceWriter(path, header)
+            else:
+                self.writer = RotatingTraceWriter(path, header, options.trace_max_bytes)
             self.recorder.sinks.append(self.writer)
         self.recorder.listeners.append(self._listen)
         runtime_cls = Simulation if self.sim else ThreadedRuntime
@@ -220,6 +223,11 @@ class Cluster:
     @property
     def sids(self) -> list[Sid]:
         return sorted(self.host.nodes)
+
+    @property
+    def trace_path(self) -> Path | None:
+        """The trace file being written (of a rotated trace, the current part)."""
+        return self.writer.path if self.writer is not None else None
 
     # --- observation ------------------------------------------------------------------------
 

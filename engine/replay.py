@@ -431,29 +431,32 @@ def _open(path: str | os.PathLike[str]) -> Trace:
         raise ReplayError.of(e) from None
 
 
-def _parent_prefix(
-    path: str | os.PathLike[str], header: Mapping[str, Any], depth: int = 0
-) -> Iterator[Event]:
-    """The events that precede a forked trace: its ancestors' up to the fork points."""
-    parent = header.get("parent")
-    if parent is None:
-        return
-    if depth > 32:
-        raise ReplayError(path, 1, "more than 32 generations of forks (a cycle of parents?)")
-    ppath, pseq = resolve_parent(path, parent)
-    ptrace = _open(ppath)
-    if ptrace.header["cluster"]["config"] != header["cluster"]["config"]:
-        raise ReplayError(path, 1, f"the parent {ppath} has another cluster config")
-    yield from _parent_prefix(ppath, ptrace.header, depth + 1)
-    last = 0
-    try:
-        for event in ptrace.events(1, pseq):
-            last = event["seq"]
-            yield event
-    except TraceError as e:
-        raise ReplayError.of(e) from None
-    if last < pseq:
-        raise ReplayError(path, 1, f"the parent {ppath} ends at seq {last}, before seq {pseq}")
+def _parent_prefix(path: str | os.PathLike[str], header: Mapping[str, Any]) -> Iterator[Event]:
+    """The events that precede a forked trace, or a part of a rotated one: its ancestors'
+    up to the fork points, oldest first (a long session's parts may be many)."""
+    chain: list[tuple[Path, Trace, int]] = []
+    seen = {Path(path).resolve()}
+    child, head = Path(path), header
+    while (parent := head.get("parent")) is not None:
+        ppath, pseq = resolve_parent(child, parent)
+        if ppath.resolve() in seen:
+            raise ReplayError(child, 1, f"the parents of {path} form a cycle at {ppath}")
+        seen.add(ppath.resolve())
+        ptrace = _open(ppath)
+        if ptrace.header["cluster"]["config"] != head["cluster"]["config"]:
+            raise ReplayError(child, 1, f"the parent {ppath} has another cluster config")
+        chain.append((ppath, ptrace, pseq))
+        child, head = ppath, ptrace.header
+    for ppath, ptrace, pseq in reversed(chain):
+        last = 0
+        try:
+            for event in ptrace.events(1, pseq):
+                last = event["seq"]
+                yield event
+        except TraceError as e:
+            raise ReplayError.of(e) from None
+        if last < pseq:
+            raise ReplayError(path, 1, f"the parent {ppath} ends at seq {last}, before seq {pseq}")
 
 
 def verify(
