@@ -449,21 +449,29 @@ class Host:
                 return False
             m = node.sendqueue.popleft()
             msg_id = self._next_id("m")
-            now = self.now()
-            self.recorder.emit_fields("send", now, node.sid, {"msg": msg_id, "to": m.sid})
-            if m.sid == node.sid:  # loopback: no wire, it is in our receive queue at once
-                self.recorder.emit_fields("deliver", now, node.sid, {"msg": msg_id, "from": m.sid})
-            evicted = node.qcm.to_send(m.sid, encode_notification(m), msg_id)
-            if evicted is not None:
-                reason = "recv_capacity" if m.sid == node.sid else "capacity"
-                self._drop(node.sid, evicted.msg_id, reason, evicted.sid, m.sid)
+            self.recorder.emit_fields("send", self.now(), node.sid, {"msg": msg_id, "to": m.sid})
+            payload = encode_notification(m)
             if m.sid == node.sid:
-                self.wake(node, "receiver")  # loopback: our own vote comes back to us
-            else:
-                self.connect_one(node, m.sid)
-                if m.sid in node.qcm.sender_worker_map:
-                    self.wake(node, "send_worker", m.sid)
+                self._loopback(node, msg_id, payload)
+                return True
+            evicted = node.qcm.to_send(m.sid, payload, msg_id)
+            if evicted is not None:
+                self._drop(node.sid, evicted.msg_id, "capacity", evicted.sid, m.sid)
+            self.connect_one(node, m.sid)
+            if m.sid in node.qcm.sender_worker_map:
+                self.wake(node, "send_worker", m.sid)
             return True
+
+    def _loopback(self, node: Node, msg_id: str, payload: bytes) -> None:
+        """QuorumCnxManager.toSend to ourselves: no wire, straight into our receive queue
+        (our own vote comes back to us); a full queue evicts its oldest message."""
+        self.recorder.emit_fields(
+            "deliver", self.now(), node.sid, {"msg": msg_id, "from": node.sid}
+        )
+        evicted = node.qcm.add_to_recv_queue(Message(payload, node.sid, msg_id))
+        if evicted is not None:
+            self._drop(node.sid, evicted.msg_id, "recv_capacity", evicted.sid, node.sid)
+        self.wake(node, "receiver")
 
     def _drop_unsent(self, node: Node, reason: str) -> None:
         """The messages waiting in a QuorumCnxManager's send queues die with it (a crash, or
@@ -545,7 +553,13 @@ class Host:
             self._ids["p"] = max(self._ids["p"], packets)
 
     def put_in_flight(self, env: Envelope, plane: str) -> None:
-        """A message that was on the wire arrives after a fresh latency."""
+        """A message that was on the wire arrives after a fresh latency; a loopback one,
+        caught between its `send` and its `deliver`, is delivered now."""
+        if env.src == env.dst and isinstance(env.payload, bytes):
+            node = self.nodes[env.dst]
+            with node.lock:
+                self._loopback(node, env.msg_id, env.payload)
+            return
         self._schedule_arrival(env, plane, 0.0)
 
     def eof_later(self, sid: Sid, peer: Sid) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.cluster import Cluster, ClusterOptions
 from engine.host import Host
 from engine.recorder import Event
-from engine.replay import ClusterState
+from engine.replay import ClusterState, Replayer
 from engine.sim import Simulation
 from engine.trace import read_trace
 from engine.view import DELIVERED_DROP_REASONS, MessageCounts
@@ -154,3 +154,27 @@ def test_every_message_is_accounted_for_on_threads_and_in_replay(tmp_path: Path)
     final = cluster.recorder.counts  # nothing moves any more: every thread has stopped
     check(final, live_in_flight(cluster.host), ledger, "after close")
     assert replay_checks(trace) == final
+
+
+def test_a_fork_between_a_loopback_send_and_its_deliver_delivers_it(tmp_path: Path) -> None:
+    """A loopback message has no wire: a fork made right after its `send` puts it in the
+    receive queue (and records the `deliver`) instead of sending it over a link."""
+    trace = tmp_path / "parent.jsonl"
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=4, trace=trace)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until stable within 5s").ok
+    events = list(read_trace(trace))
+    send = next(e for e in events if e["kind"] == "send" and e["to"] == e["node"])
+    with Replayer(trace) as replayer:
+        replayer.seek(send["seq"])
+        assert send["msg"] in replayer.state.in_flight
+        fork = replayer.fork(trace_path=tmp_path / "fork.jsonl")
+        try:
+            host = fork.host
+            assert send["msg"] not in live_in_flight(host)
+            assert fork.view().messages.in_flight == len(live_in_flight(host))
+            delivered = [e for e in fork.events_after(0) if e["kind"] == "deliver"]
+            assert delivered[0]["msg"] == send["msg"]
+            assert fork.execute("wait until stable within 5s").ok
+        finally:
+            fork.close()
