@@ -17,7 +17,7 @@ from engine.bench import add_bench_parser
 from engine.cluster import Cluster, ClusterOptions, CommandResult
 from engine.durable import DurableError
 from engine.node import add_node_parser, cmd_node
-from engine.predicates import CommandError
+from engine.predicates import CommandError, parse_predicate
 from engine.quorum import ConfigError
 from engine.replay import Replayer, ReplayError
 from engine.trace import TraceError
@@ -176,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(result.text, file=sys.stderr)
                 status = EXIT_USAGE
             else:
-                result = cluster.execute(f"wait until stable within {args.within:g}ms")
+                result = cluster.run(c.WaitUntil(parse_predicate("stable"), args.within))
                 if not result.ok:
                     status = EXIT_CHECK_FAILED
                     failures.append(_report_failure(result))

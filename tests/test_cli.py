@@ -172,3 +172,13 @@ def test_two_servers_with_one_address_are_refused(
         f"zkfle: {cfg}:6: server.3: 127.0.0.1:3889, its election address, is already the"
         " election address of server.2 (line 5): every server needs addresses of its own\n"
     )
+
+
+def test_run_without_a_script_names_its_failed_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, *SIM, "--no-trace", "--json", "--within", "100")
+    assert status == 1  # one finalize wait (200 ms) is longer than 100 ms
+    (failure,) = orjson.loads(out)["failures"]
+    assert (failure["file"], failure["line"], failure["predicate"]) == (None, None, "stable")
+    assert (
+        err == f"zkfle run: wait until: stable: did not hold within 100ms (seq {failure['seq']})\n"
+    )
