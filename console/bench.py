@@ -71,7 +71,8 @@ def _restart_elections(cluster: Cluster, probe: StabilityProbe, reps: int) -> li
     samples = []
     for _ in range(reps):
         probe.arm(boots=len(cluster.sids))
-        cluster.execute("restart all")
+        cluster.execute("crash all")  # restart brings back crashed nodes only
+        cluster.execute("start")
         ok = wait_stable(cluster, probe, 30_000.0)
         samples.append(take_sample(probe, cluster, ok, None))
         cluster.wait_until(lambda v: v.settled, 10_000.0)
@@ -120,7 +121,8 @@ def bench_console(seconds: float, nodes: int = 9, reps: int = 5) -> JSON:
                 def storm() -> int:
                     rounds = 0
                     while not stop.is_set():
-                        cluster.execute("restart all")
+                        cluster.execute("crash all")
+                        cluster.execute("start")
                         cluster.execute("wait until stable within 5s")
                         rounds += 1
                     return rounds

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from console import tools
 from engine import commands as c
 from engine.bench import add_bench_parser
-from engine.cluster import Cluster, ClusterOptions
+from engine.cluster import Cluster, ClusterOptions, CommandResult
 from engine.durable import DurableError
 from engine.node import add_node_parser, cmd_node
-from engine.predicates import CommandError
+from engine.predicates import CommandError, parse_predicate
 from engine.quorum import ConfigError
 from engine.replay import Replayer, ReplayError
 from engine.trace import TraceError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+Failure = dict[str, Any]
+"""One entry of `run --json`'s `failures`: file, line, predicate, seq."""
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +53,30 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
         help="trace file (default traces/<time>-<label>.jsonl)",
     )
     g.add_argument("--no-trace", action="store_true", help="record nothing")
+    g.add_argument(
+        "--trace-max-size",
+        type=_size,
+        metavar="SIZE",
+        help="go on in FILE.part2.jsonl, part3, ... once a trace file holds SIZE (like 200MB);"
+        " each part replays with the parts before it",
+    )
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+_SIZE_UNITS |= {"k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+MIN_TRACE_BYTES = 64 * 1024
+
+
+def _size(text: str) -> int:
+    """A size like 200MB, 1.5GB, 512KiB or 100000 (bytes), for --trace-max-size."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m[2].lower() if m else ""
+    if m is None or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size like 200MB or 1GB, got {text!r}")
+    size = int(float(m[1]) * _SIZE_UNITS[unit])
+    if size < MIN_TRACE_BYTES:
+        raise argparse.ArgumentTypeError(f"at least 64KiB, got {text!r}")
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +130,7 @@ def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
         data_dir=args.data_dir,
         trace=args.trace,
         record=not args.no_trace,
+        trace_max_bytes=args.trace_max_size,
         label=label,
     )
 
@@ -125,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _usage_error(str(e))
     status = EXIT_OK
     elapsed = 0.0
+    failures: list[dict[str, Any]] = []
     try:
         t0 = cluster.host.now()
         if script:
@@ -133,30 +163,51 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"{args.script}:{line.line}: {line.command.text}")
                     print("  " + result.text.replace("\n", "\n  "))
-                if not result.ok:
-                    status = EXIT_CHECK_FAILED if result.failed_check else EXIT_USAGE
-                    if not result.failed_check:
-                        print(f"{args.script}:{line.line}: {result.text}", file=sys.stderr)
-                        break
+                if result.ok:
+                    continue
+                status = EXIT_CHECK_FAILED if result.failed_check else EXIT_USAGE
+                if not result.failed_check:
+                    print(f"{args.script}:{line.line}: {result.text}", file=sys.stderr)
+                    break
+                failures.append(_report_failure(result, str(args.script), line.line))
         else:
             result = cluster.start()
             if not result.ok:
                 print(result.text, file=sys.stderr)
                 status = EXIT_USAGE
-            elif not cluster.wait_stable(args.within):
-                status = EXIT_CHECK_FAILED
+            else:
+                result = cluster.run(c.WaitUntil(parse_predicate("stable"), args.within))
+                if not result.ok:
+                    status = EXIT_CHECK_FAILED
+                    failures.append(_report_failure(result))
             elapsed = _stable_elapsed(cluster, t0)
             cluster.wait_until(lambda v: v.settled, args.within)
         elapsed = elapsed or _stable_elapsed(cluster, t0)
     finally:
         cluster.close()
     if args.json:
-        sys.stdout.write(orjson.dumps(cluster.result_json(elapsed)).decode() + "\n")
+        sys.stdout.write(orjson.dumps(cluster.result_json(elapsed, failures)).decode() + "\n")
     else:
         print(cluster.status_text())
         if cluster.trace_path is not None:
             print(f"trace: {cluster.trace_path}  (replay: zkfle replay {cluster.trace_path})")
     return status
+
+
+def _report_failure(
+    result: CommandResult, file: str | None = None, line: int | None = None
+) -> Failure:
+    """A failed `expect` or `wait until`: said on stderr now, listed in `--json`."""
+    assert isinstance(result.command, c.Expect | c.WaitUntil)
+    where = f"{file}:{line}" if file is not None else "zkfle run"
+    what = result.text.splitlines()[0]
+    print(f"{where}: {result.command.verb}: {what} (seq {result.seq})", file=sys.stderr)
+    return {
+        "file": file,
+        "line": line,
+        "predicate": result.command.predicate.describe(),
+        "seq": result.seq,
+    }
 
 
 def _stable_elapsed(cluster: Cluster, t0: float) -> float:
@@ -175,7 +226,8 @@ def _stable_elapsed(cluster: Cluster, t0: float) -> float:
 
 
 def _usage_error(message: str) -> int:
-    print(f"zkfle: {message}", file=sys.stderr)
+    for line in message.splitlines():  # a script names every bad line
+        print(f"zkfle: {line}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -17,14 +17,14 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engine import commands as c
-from engine.config import QuorumPeerConfig, generate_config, load_zoo_cfg
+from engine.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
 from engine.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.election import ElectionConfig
 from engine.faults import LinkFault
@@ -36,8 +36,8 @@ from engine.record import durable_json, timing_json, vote_json
 from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
 from engine.sim import Simulation, SimulationStuckError
-from engine.trace import TraceWriter, default_trace_path, make_header
-from engine.view import ClusterView
+from engine.trace import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
+from engine.view import ClusterView, leadership_text, messages_text
 from engine.vote import ServerState, Sid, zxid_hex
 
 SNAPSHOT_EVERY = 1000
@@ -71,6 +71,8 @@ class ClusterOptions:
     trace: Path | None = None
     """The trace file; a name under traces/ if None (unless record is False)."""
     record: bool = True
+    trace_max_bytes: int | None = None
+    """Go on in a new part of the trace once a part holds this much (RotatingTraceWriter)."""
     label: str = "run"
     initial: dict[Sid, Durable] = field(default_factory=dict)
     parent: dict[str, Any] | None = None
@@ -86,6 +88,8 @@ class CommandResult:
     ok: bool
     text: str
     command: c.Command | None = None
+    seq: int | None = None
+    """The seq of the `cmd` event that recorded it (where to seek to see it)."""
 
     @property
     def failed_check(self) -> bool:
@@ -113,16 +117,17 @@ class Cluster:
         self._tmp: Path | None = None
         stores = self._stores(options, sorted(qv.all_members))
         self.recorder = Recorder()
-        self.trace_path: Path | None = None
-        self.writer: TraceWriter | None = None
+        self.writer: TraceWriter | RotatingTraceWriter | None = None
         header = self._header(stores)
         self.checker = InvariantChecker(header)
         self.violations: list[Violation] = []
         self._pending_violations: list[Violation] = []
         if options.record:
             path = options.trace or default_trace_path(options.label, datetime.now())
-            self.writer = TraceWriter(path, header)
-            self.trace_path = path
+            if options.trace_max_bytes is None:
+                self.writer = TraceWriter(path, header)
+            else:
+                self.writer = RotatingTraceWriter(path, header, options.trace_max_bytes)
             self.recorder.sinks.append(self.writer)
         self.recorder.listeners.append(self._listen)
         runtime_cls = Simulation if self.sim else ThreadedRuntime
@@ -162,14 +167,18 @@ class Cluster:
     @staticmethod
     def _load_config(options: ClusterOptions) -> QuorumPeerConfig:
         overrides: dict[str, Any] = {}
-        if options.tick_ms is not None:
-            overrides["tick_time_ms"] = options.tick_ms
-        if options.init_limit is not None:
-            overrides["init_limit"] = options.init_limit
-        if options.sync_limit is not None:
-            overrides["sync_limit"] = options.sync_limit
+        for flag, name, value in (
+            ("--tick", "tick_time_ms", options.tick_ms),
+            ("--init-limit", "init_limit", options.init_limit),
+            ("--sync-limit", "sync_limit", options.sync_limit),
+        ):
+            if value is not None:
+                if value < 1:  # every cluster of ours elects: ZooKeeper needs them positive
+                    raise ConfigError(f"{flag} must be at least 1, not {value}")
+                overrides[name] = value
         if options.config is not None:
-            cfg = load_zoo_cfg(str(options.config))
+            # Every server is ours: no dataDir/myid of this host says which one "we" are.
+            cfg = load_zoo_cfg(str(options.config), read_myid=False)
             return replace(cfg, **overrides) if overrides else cfg
         return _generated_config(options.nodes, options.observers, tuple(sorted(overrides.items())))
 
@@ -193,8 +202,8 @@ class Cluster:
         self._initial_durable: dict[Sid, Durable] = {}
         for sid, store in sorted(stores.items()):
             try:
-                durable = store.load()
-            except DurableError:
+                durable = store.stored()
+            except DurableError:  # unreadable: a start will say why
                 durable = Durable()
             self._initial_durable[sid] = durable
             initial[str(sid)] = durable_json(durable)
@@ -219,6 +228,11 @@ class Cluster:
     @property
     def sids(self) -> list[Sid]:
         return sorted(self.host.nodes)
+
+    @property
+    def trace_path(self) -> Path | None:
+        """The trace file being written (of a rotated trace, the current part)."""
+        return self.writer.path if self.writer is not None else None
 
     # --- observation ------------------------------------------------------------------------
 
@@ -400,8 +414,7 @@ class Cluster:
             command = c.parse(text)
         except CommandError as e:
             result = CommandResult(False, str(e))
-            self._record_cmd(text, result)
-            return result
+            return replace(result, seq=self._record_cmd(text, result))
         return self.run(command, text)
 
     def run(self, command: c.Command, text: str | None = None) -> CommandResult:
@@ -418,16 +431,17 @@ class Cluster:
                 where = traceback.extract_tb(e.__traceback__)[-1]
                 detail = f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"
                 result = CommandResult(False, f"{command.verb}: internal error: {detail}", command)
-            self._record_cmd(text if text is not None else command.text, result)
-            return result
+            seq = self._record_cmd(text if text is not None else command.text, result)
+            return replace(result, seq=seq)
 
-    def _record_cmd(self, text: str, result: CommandResult) -> None:
+    def _record_cmd(self, text: str, result: CommandResult) -> int:
         with self._lock:
             fields: dict[str, Any] = {"text": text, "ok": result.ok}
             fields["result" if result.ok else "error"] = result.text
-            self.host.emit("cmd", **fields)
+            seq = self.recorder.emit_fields("cmd", self.host.now(), None, fields)["seq"]
             self._observe()
             self._snapshot()
+            return int(seq)
 
     def _ok(self, command: c.Command, text: str) -> CommandResult:
         return CommandResult(True, text, command)
@@ -437,32 +451,29 @@ class Cluster:
 
     def _dispatch(self, cmd: c.Command) -> CommandResult:
         match cmd:
-            case c.Start(nodes):
-                return self._start(cmd, self._nodes(nodes))
+            case c.Start(nodes) | c.Restart(nodes):
+                # Only nodes that are down: DESIGN §3.4, a running node is refused, not bounced.
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "down")
+                return self._start(cmd, sids, note)
             case c.Crash(nodes, for_ms):
-                sids = self._nodes(nodes)
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "running", "paused")
                 for sid in sids:
                     self.host.crash(sid)
                 if for_ms is not None:
                     self.host.call_later(for_ms, self._restart_later, sids)
-                return self._ok(cmd, f"crashed {_names(sids)}")
-            case c.Restart(nodes):
-                sids = self._nodes(nodes)
-                for sid in sids:
-                    self.host.crash(sid, "restart")
-                return self._start(cmd, sids, verb="restarted")
+                return self._ok(cmd, f"crashed {_names(sids)}{note}")
             case c.Pause(nodes, for_ms):
-                sids = self._running(self._nodes(nodes), "pause")
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "running")
                 for sid in sids:
                     self.host.pause(sid)
                 if for_ms is not None:
                     self.host.call_later(for_ms, self._resume_later, sids)
-                return self._ok(cmd, f"paused {_names(sids)}")
+                return self._ok(cmd, f"paused {_names(sids)}{note}")
             case c.Resume(nodes):
-                sids = self._nodes(nodes)
+                sids, note = self._acting_on(cmd, self._nodes(nodes), "paused")
                 for sid in sids:
                     self.host.resume(sid)
-                return self._ok(cmd, f"resumed {_names(sids)}")
+                return self._ok(cmd, f"resumed {_names(sids)}{note}")
             case c.Timeout(nodes):
                 return self._fire_timeouts(cmd, self._nodes(nodes))
             case c.Write(count):
@@ -475,37 +486,47 @@ class Cluster:
                 parts = c.resolve_partition(groups, self.view(), self.rng)
                 links = {(a, b) for g in parts for h in parts if g != h for a in g for b in h}
                 return self._add_fault(
-                    cmd, "block", links, for_ms, nodes={s for g in parts for s in g}
+                    replace(cmd, groups=tuple(c.Nodes(g) for g in parts)),
+                    "block",
+                    links,
+                    for_ms,
+                    nodes={s for g in parts for s in g},
                 )
             case c.Isolate(nodes, for_ms):
-                cut = set(self._nodes(nodes))
+                sids = self._nodes(nodes)
                 links = {
                     (a, b)
                     for a in self.sids
                     for b in self.sids
-                    if a != b and (a in cut or b in cut)
+                    if a != b and (a in sids or b in sids)
                 }
-                return self._add_fault(cmd, "block", links, for_ms, nodes=cut)
-            case c.Block(link, for_ms):
-                return self._add_fault(cmd, "block", self._links(link), for_ms)
+                return self._add_fault(
+                    replace(cmd, nodes=c.chosen(nodes, sids)),
+                    "block",
+                    links,
+                    for_ms,
+                    nodes=set(sids),
+                )
+            case c.Block(link, for_ms) | c.Hold(link, for_ms):
+                ends, links = self._links(link)
+                return self._add_fault(replace(cmd, link=ends), cmd.verb, links, for_ms)
             case c.Delay(link, ms, jitter_ms, for_ms):
+                ends, links = self._links(link)
                 return self._add_fault(
-                    cmd, "delay", self._links(link), for_ms, delay_ms=ms, jitter_ms=jitter_ms
+                    replace(cmd, link=ends),
+                    "delay",
+                    links,
+                    for_ms,
+                    delay_ms=ms,
+                    jitter_ms=jitter_ms,
                 )
-            case c.Loss(link, percent, for_ms):
+            case (
+                c.Loss(link, pct, for_ms) | c.Dup(link, pct, for_ms) | c.Reorder(link, pct, for_ms)
+            ):
+                ends, links = self._links(link)
                 return self._add_fault(
-                    cmd, "loss", self._links(link), for_ms, probability=percent / 100
+                    replace(cmd, link=ends), cmd.verb, links, for_ms, probability=pct / 100
                 )
-            case c.Dup(link, percent, for_ms):
-                return self._add_fault(
-                    cmd, "dup", self._links(link), for_ms, probability=percent / 100
-                )
-            case c.Reorder(link, percent, for_ms):
-                return self._add_fault(
-                    cmd, "reorder", self._links(link), for_ms, probability=percent / 100
-                )
-            case c.Hold(link, for_ms):
-                return self._add_fault(cmd, "hold", self._links(link), for_ms)
             case c.Heal(fault):
                 return self._heal(cmd, None if fault is None else f"f{fault}")
             case c.Faults():
@@ -514,8 +535,9 @@ class Cluster:
                 return self._reset(cmd)
             case c.Release(link, mode):
                 limit = None if mode == "all" else 1
-                released = sum(self.host.release(a, b, limit) for a, b in self._links(link))
-                return self._ok(cmd, f"released {released} held message(s)")
+                ends, pairs = self._links(link)
+                released = sum(self.host.release(a, b, limit) for a, b in sorted(pairs))
+                return self._ok(cmd, f"released {released} held message(s) on {ends}")
             case c.Drop(target) | c.Deliver(target):
                 return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
             case c.Wait(ms):
@@ -571,21 +593,42 @@ class Cluster:
                 return self._ok(cmd, f"ran {ran} event(s); t={sim.now():.3f} ms")
         raise AssertionError(cmd)
 
-    def _links(self, link: c.Link) -> set[tuple[Sid, Sid]]:
-        return set(c.resolve_link(link, self.view(), self.rng))
+    def _links(self, link: c.Link) -> tuple[c.Link, set[tuple[Sid, Sid]]]:
+        """`link` written with the sids its node words chose (what a result echoes and
+        `faults` lists), and the directed links it names."""
+        view = self.view()
+        src, dst = (c.resolve_nodes(end, view, self.rng) for end in (link.src, link.dst))
+        named = c.Link(c.chosen(link.src, src), c.chosen(link.dst, dst), link.both)
+        return named, set(c.resolve_link(named, view, self.rng))
 
-    def _running(self, sids: tuple[Sid, ...], verb: str) -> tuple[Sid, ...]:
-        down = [s for s in sids if not self.host.nodes[s].alive]
-        if down:
-            raise CommandError(f"{verb}: {_names(tuple(down))} not running", 0)
-        return sids
+    def _life(self, sid: Sid) -> str:
+        node = self.host.nodes[sid]
+        return "down" if not node.alive else "paused" if node.paused else "running"
 
-    def _start(self, cmd: c.Command, sids: tuple[Sid, ...], verb: str = "started") -> CommandResult:
+    def _acting_on(
+        self, cmd: c.Command, sids: tuple[Sid, ...], *lives: str
+    ) -> tuple[tuple[Sid, ...], str]:
+        """The nodes among `sids` a node command acts on (those in one of `lives`), and a
+        note naming the others by what they are; CommandError if that is all of them."""
+        acted = tuple(s for s in sids if self._life(s) in lives)
+        others: dict[str, list[Sid]] = {}
+        for sid in sids:
+            if sid not in acted:
+                others.setdefault(self._life(sid), []).append(sid)
+        note = "; ".join(
+            f"{_names(tuple(group))} {'is' if len(group) == 1 else 'are'} {life}"
+            for life, group in others.items()
+        )
+        if not acted:
+            hint = _NOTHING_TO_DO.get(cmd.verb, "")
+            raise CommandError(f"{cmd.verb}: {note}{hint}", 0)
+        return acted, f"; {note}" if note else ""
+
+    def _start(self, cmd: c.Command, sids: tuple[Sid, ...], note: str = "") -> CommandResult:
         refused = self.host.boot_many(list(sids))
-        problems = [f"n{sid} refuses to start: {e}" for sid, e in sorted(refused.items())]
-        if problems:
-            return CommandResult(False, "\n".join(problems), cmd)
-        return self._ok(cmd, f"{verb} {_names(sids)}")
+        started = tuple(s for s in sids if s not in refused)
+        lines = [f"{cmd.verb}ed {_names(started)}{note}"] if started else [note[2:]] * bool(note)
+        return CommandResult(not refused, "\n".join(lines + _refusals(refused)), cmd)
 
     def _restart_later(self, sids: tuple[Sid, ...]) -> None:
         for sid in sids:
@@ -667,13 +710,19 @@ class Cluster:
                 f"set: n{cmd.sid} is running; crash it first (or set it before start)", 0
             )
         try:
-            durable = node.store.load()
-        except DurableError:
-            durable = Durable()
+            # As stored, unchecked: a state that refused to start keeps what `set` does not name.
+            stored: Durable | None = node.store.stored()
+        except DurableError as e:
+            if None in (cmd.current_epoch, cmd.accepted_epoch, cmd.zxid):
+                raise CommandError(
+                    f"set: n{cmd.sid}: {e}; give zxid= and epoch= to replace it", 0
+                ) from None
+            stored = None
+        old = stored or Durable()
         updated = Durable(
-            cmd.current_epoch if cmd.current_epoch is not None else durable.current_epoch,
-            cmd.accepted_epoch if cmd.accepted_epoch is not None else durable.accepted_epoch,
-            cmd.zxid if cmd.zxid is not None else durable.last_zxid,
+            old.current_epoch if cmd.current_epoch is None else cmd.current_epoch,
+            old.accepted_epoch if cmd.accepted_epoch is None else cmd.accepted_epoch,
+            old.last_zxid if cmd.zxid is None else cmd.zxid,
         )
         node.store.save(updated)
         node.durable = updated
@@ -753,14 +802,22 @@ class Cluster:
         return self._ok(cmd, f"healed {', '.join(ids)}" if ids else "no active network fault")
 
     def _reset(self, cmd: c.Command) -> CommandResult:
-        self._heal(cmd, None)
-        for sid in self.sids:
-            node = self.host.nodes[sid]
-            if node.paused:
-                self.host.resume(sid)
-            elif not node.alive:
-                self.host.boot(sid)
-        return self._ok(cmd, "healed every fault, resumed paused and restarted crashed nodes")
+        healed = self._heal(cmd, None).text
+        done = [healed] if healed.startswith("healed") else []
+        paused = tuple(s for s in self.sids if self._life(s) == "paused")
+        for sid in paused:
+            self.host.resume(sid)
+        if paused:
+            done.append(f"resumed {_names(paused)}")
+        down = tuple(s for s in self.sids if self._life(s) == "down")
+        refused = self.host.boot_many(list(down))
+        restarted = tuple(s for s in down if s not in refused)
+        if restarted:
+            done.append(f"restarted {_names(restarted)}")
+        lines = ["; ".join(done)] if done else []
+        if not done and not refused:
+            lines = ["nothing to reset: no fault, and no node paused or down"]
+        return CommandResult(not refused, "\n".join(lines + _refusals(refused)), cmd)
 
     def _drop_or_deliver(
         self, cmd: c.Command, target: c.Link | c.MessageId, deliver: bool
@@ -777,14 +834,12 @@ class Cluster:
                 )
             return self._ok(cmd, f"{verb} {msg_id}")
         n = 0
-        for a, b in sorted(self._links(target)):
+        ends, pairs = self._links(target)
+        for a, b in sorted(pairs):
             n += self.host.release(a, b, 1) if deliver else self.host.discard_held(a, b, 1)
         if n == 0:
-            raise CommandError(
-                f"{cmd.verb}: no held message on {target} (use `hold` first)",
-                0,
-            )
-        return self._ok(cmd, f"{verb} {n} message(s)")
+            raise CommandError(f"{cmd.verb}: no held message on {ends} (use `hold` first)", 0)
+        return self._ok(cmd, f"{verb} {n} message(s) on {ends}")
 
     def _wait_for(self, cmd: c.Command, predicate: Predicate, within_ms: float) -> CommandResult:
         predicate.check(self.view())
@@ -803,10 +858,8 @@ class Cluster:
     def status_text(self) -> str:
         view = self.view()
         lines = [
-            f"t={view.t_ms / 1000:.3f}s seq={view.seq} stable={'yes' if view.stable else 'no'}"
-            f" leader={view.leader if view.leader is not None else '-'}"
-            f" messages sent={view.messages.sent} delivered={view.messages.delivered}"
-            f" dropped={view.messages.dropped}"
+            f"t={view.t_ms / 1000:.3f}s seq={view.seq} {leadership_text(view)}",
+            messages_text(view.messages),
         ]
         for n in view.nodes:
             if not n.alive:
@@ -833,8 +886,11 @@ class Cluster:
         lines += [f"n{n.sid}  down" for n in view.nodes if not n.alive]
         return "\n".join(lines) or "no active faults"
 
-    def result_json(self, elapsed_ms: float) -> dict[str, Any]:
-        """The `zkfle run --json` object (DESIGN §4)."""
+    def result_json(
+        self, elapsed_ms: float, failures: Iterable[Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """The `zkfle run --json` object (DESIGN §4); `failures` are the failed checks of
+        the script (file, line, predicate, seq)."""
         view = self.view()
         nodes = []
         for n in view.nodes:
@@ -859,17 +915,22 @@ class Cluster:
             if n.paused:
                 d["paused"] = True
             nodes.append(d)
+        m, q = view.messages, view.quorum
         return {
             "stable": view.stable,
             "leader": view.leader,
             "elapsed_ms": round(elapsed_ms, 1),
             "nodes": nodes,
+            "serving_leader": view.serving_leader,
+            "quorum": {"up": q.up, "needed": q.needed} if q is not None else None,
             "messages": {
-                "sent": view.messages.sent,
-                "delivered": view.messages.delivered,
-                "dropped": view.messages.dropped,
+                "sent": m.sent,
+                "delivered": m.delivered,
+                "dropped": m.dropped,
+                "in_flight": m.in_flight,
             },
             "trace": str(self.trace_path) if self.trace_path else None,
+            "failures": list(failures),
             "violations": [str(v) for v in self.violations],
         }
 
@@ -912,6 +973,18 @@ def _generated_config(
 ) -> QuorumPeerConfig:
     """generate_config, once per shape (it writes a zoo.cfg text and parses it back)."""
     return generate_config(nodes, observers, **dict(overrides))
+
+
+_NOTHING_TO_DO = {
+    "restart": " (restart brings back crashed nodes; crash a node first to restart it)",
+    "start": " (start brings up nodes that are down)",
+    "resume": " (resume lets paused nodes run again)",
+}
+"""What a node command that found nothing to act on adds to its one line."""
+
+
+def _refusals(refused: Mapping[Sid, DurableError]) -> list[str]:
+    return [f"n{sid} refuses to start: {e}" for sid, e in sorted(refused.items())]
 
 
 def _names(sids: tuple[Sid, ...]) -> str:

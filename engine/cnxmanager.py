@@ -13,6 +13,7 @@ move payloads between `poll_send_queue` and `add_to_recv_queue`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -50,6 +51,9 @@ class CircularBlockingQueue(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
 
     def is_empty(self) -> bool:
         return not self._items

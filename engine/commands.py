@@ -3,6 +3,7 @@
 A command is a verb, then its targets, then `key=value` options; `#` starts a comment:
 
     nodes     3 | n3 | 1,2,5 | leader followers observers looking all majority minority one random
+              | words and sids mixed: leader,3
     link      1->2 (one way) | 1<->2 (both ways) | ends may be node words or * (1->*, leader<->*)
     duration  200ms | 1.5s | 2m | a bare number is milliseconds
     percent   20% | 12.5%
@@ -88,6 +89,7 @@ __all__ = [
     "Resume",
     "Rng",
     "Run",
+    "ScriptError",
     "ScriptLine",
     "Seek",
     "Set",
@@ -100,6 +102,7 @@ __all__ = [
     "Wait",
     "WaitUntil",
     "Write",
+    "chosen",
     "complete",
     "help_text",
     "parse",
@@ -123,8 +126,9 @@ NODE_WORDS: dict[str, str] = {
     "observers": "the configured observers",
     "looking": "live nodes in LOOKING",
     "all": "every configured node",
-    "majority": "a random smallest majority of the participants",
-    "minority": "a random largest minority of the participants",
+    "majority": "a random smallest majority of the participants, from the running ones",
+    "minority": "a random largest minority of the participants, from the running ones"
+    " (beside majority: the running participants it left)",
     "one": "one random node",
     "random": "a random non-empty set of nodes",
 }
@@ -133,18 +137,19 @@ NODE_WORDS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Nodes:
-    """Nodes as written: sorted unique sids, or one word of `NODE_WORDS` (or `*` in links)."""
+    """Nodes as written: words of `NODE_WORDS` and sids, mixed (`leader,3`), or `*` in
+    links. Canonically the words in the order given, then the sids sorted."""
 
     sids: tuple[Sid, ...] = ()
-    word: str = ""
+    words: tuple[str, ...] = ()
     col: int = field(default=0, compare=False, repr=False)
 
     def __str__(self) -> str:
-        return self.word or ",".join(map(str, self.sids))
+        return ",".join([*self.words, *map(str, self.sids)])
 
 
-ALL = Nodes(word="all")
-STAR = Nodes(word="*")
+ALL = Nodes(words=("all",))
+STAR = Nodes(words=("*",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,24 +322,29 @@ def _read_sid(cur: Cursor, expected: str = "a sid like 3 or n3", *hints: str) ->
 
 def _read_nodes(cur: Cursor, expected: str = "", star: bool = False) -> Nodes:
     tok = cur.peek()
-    hints = ("endpoint",) if star else ("nodes",)
-    if tok.kind == "word" and tok.text.lower() in NODE_WORDS:
-        cur.take()
-        return Nodes(word=tok.text.lower(), col=tok.col)
     if star and cur.is_op("*"):
         cur.take()
-        return Nodes(word="*", col=tok.col)
-    sids = {_read_sid(cur, expected or NODES.expected, *hints)}
-    while cur.is_op(","):
+        return Nodes(words=("*",), col=tok.col)
+    sids: set[Sid] = set()
+    words: dict[str, None] = {}
+    hints = ("endpoint",) if star else ("nodes",)
+    while True:
+        item = cur.peek()
+        if item.kind == "word" and item.text.lower() in NODE_WORDS:
+            cur.take()
+            words[item.text.lower()] = None
+        else:
+            sids.add(_read_sid(cur, expected or NODES.expected, *hints))
+        if not cur.is_op(","):
+            return Nodes(tuple(sorted(sids)), tuple(words), col=tok.col)
         cur.take()
-        sids.add(_read_sid(cur))
-    return Nodes(tuple(sorted(sids)), col=tok.col)
+        expected, hints = "a sid like 3 or n3 or a node word", ("nodes",)
 
 
 def _read_link(cur: Cursor, expected: str = "") -> Link:
     src = _read_nodes(cur, expected or LINK.expected, star=True)
     cur.hint("arrow")
-    if src.word == "*" and not cur.is_op("->", "<->"):
+    if src == STAR and not cur.is_op("->", "<->"):
         return Link(src, STAR, both=True)
     if not cur.is_op("->", "<->"):
         raise cur.expected("-> or <-> (a link is written 1->2 or 1<->2)", "arrow")
@@ -487,7 +497,9 @@ def _topics() -> dict[str, str]:
 
 NODES: Kind = Kind(
     "<nodes>",
-    "nodes (a sid like 3 or n3, a list 1,2, or one of " + ", ".join(NODE_WORDS) + ")",
+    "nodes (a sid like 3 or n3, a list 1,2, or one of "
+    + ", ".join(NODE_WORDS)
+    + "; words and sids mix: leader,3)",
     _read_nodes,
     hints=("nodes",),
 )
@@ -822,7 +834,7 @@ class Unbreak(Command):
 
 @dataclass(frozen=True, slots=True)
 class Record(Command):
-    file: str = ""
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -871,6 +883,10 @@ class Opt:
 
 FOR = Opt(
     "for", DURATION, "heal by itself after this long (heal f<id> ends it sooner)", ("for_ms",)
+)
+CRASH_FOR = Opt("for", DURATION, "restart by itself after this long", ("for_ms",))
+PAUSE_FOR = Opt(
+    "for", DURATION, "resume by itself after this long (resume ends it sooner)", ("for_ms",)
 )
 
 
@@ -1003,14 +1019,14 @@ VERBS: tuple[Verb, ...] = (
     Verb(("start",), Start, _C, "Start nodes (all by default); scripts begin with all stopped",
          "start 1,2,3", (Arg("nodes", NODES, optional=True),)),
     Verb(("crash",), Crash, _C, "Crash nodes: threads stop, volatile state is lost, peers see EOF",
-         "crash leader", (Arg("nodes", NODES),), (FOR,), aliases=("kill",)),
+         "crash leader", (Arg("nodes", NODES),), (CRASH_FOR,), aliases=("kill",)),
     Verb(("restart",), Restart, _C, "Restart crashed nodes from their durable epochs and zxid",
          "restart 3", (Arg("nodes", NODES),)),
     Verb(("pause",), Pause, _C, "Freeze nodes: they stop consuming, queues fill, peers wait",
-         "pause followers for=2s", (Arg("nodes", NODES),), (FOR,)),
+         "pause followers for=2s", (Arg("nodes", NODES),), (PAUSE_FOR,)),
     Verb(("resume",), Resume, _C, "Let paused nodes run again", "resume all",
          (Arg("nodes", NODES),)),
-    Verb(("timeout",), Timeout, _C, "Fire the notification timeout now (simulator only)",
+    Verb(("timeout",), Timeout, _C, "Fire the notification timeout of nodes in lookForLeader now",
          "timeout 3", (Arg("nodes", NODES),)),
     Verb(("write",), Write, _C, "Commit n transactions through the leader (raises last_zxid)",
          "write 3", (Arg("count", COUNT, optional=True),)),
@@ -1026,7 +1042,9 @@ VERBS: tuple[Verb, ...] = (
          "partition 1,2|3,4,5", (Arg("groups", GROUPS),), (FOR,)),
     Verb(("isolate",), Isolate, _F, "Cut every link of each node, both ways", "isolate leader",
          (Arg("nodes", NODES),), (FOR,)),
-    Verb(("block",), Block, _F, "Drop every message on a link (-> one way, <-> both)", "block 1->2",
+    Verb(("block",), Block, _F,
+         "Cut a link (-> one way, <-> both): notifications are dropped, learner streams stall",
+         "block 1->2",
          (Arg("link", LINK),), (FOR,)),
     Verb(("delay",), Delay, _F, "Delay every message on a link, with optional random jitter",
          "delay 1<->* 50ms jitter=10ms", (Arg("link", LINK), Arg("ms", DURATION)),
@@ -1046,10 +1064,11 @@ VERBS: tuple[Verb, ...] = (
          (Arg("link", LINK),), (FOR,)),
     Verb(("release",), Release, _M, "Release a link's held messages: all, or the next one",
          "release 1->* next", (Arg("link", LINK), Arg("mode", MODE, optional=True))),
-    Verb(("drop",), Drop, _M, "Drop one message: by id, or the next one on a link", "drop m42",
+    Verb(("drop",), Drop, _M, "Drop one message: by id, or the next held one on a link", "drop m42",
          (Arg("target", TARGET),)),
-    Verb(("deliver",), Deliver, _M, "Deliver one message now: by id, or the next one on a link",
-         "deliver 1->3", (Arg("target", TARGET),)),
+    Verb(("deliver",), Deliver, _M,
+         "Deliver one message now: by id, or the next held one on a link", "deliver 1->3",
+         (Arg("target", TARGET),)),
     Verb(("wait",), Wait, _S, "Let the cluster run for a while", "wait 500ms",
          (Arg("ms", DURATION),)),
     Verb(("wait", "until"), WaitUntil, _S,
@@ -1061,22 +1080,22 @@ VERBS: tuple[Verb, ...] = (
          (Arg("predicate", PREDICATE), Arg("within_ms", DURATION, keyword="within"))),
     Verb(("mark",), Mark, _S, "Bookmark this moment in the trace", "mark before crash",
          (Arg("label", LABEL, optional=True),)),
-    Verb(("run",), Run, _R, "Run the simulation continuously", "run"),
-    Verb(("halt",), Halt, _R, "Stop the simulation", "halt"),
+    Verb(("run",), Run, _R, "Run the simulation continuously, or play the replay", "run"),
+    Verb(("halt",), Halt, _R, "Stop the simulation or the replay", "halt"),
     Verb(("step",), Step, _R, "Advance n events", "step 10", (Arg("count", COUNT, optional=True),)),
     Verb(("speed",), Speed, _R, "Set the simulation or replay speed", "speed 0.5x",
          (Arg("factor", SPEED),)),
-    Verb(("seek",), Seek, _R, "Go to a seq, a time @t or a mark in the trace", "seek @1.5s",
+    Verb(("seek",), Seek, _R, "Go to a seq, a time @t or a mark (replay)", "seek @1.5s",
          (Arg("target", SEEK),)),
-    Verb(("break", "when"), BreakWhen, _R, "Stop when a predicate becomes true",
+    Verb(("break", "when"), BreakWhen, _R, "Stop playing when a predicate becomes true (replay)",
          "break when n3.state == LEADING", (Arg("predicate", PREDICATE),)),
-    Verb(("break", "on"), BreakOn, _R, "Stop at the next matching event",
+    Verb(("break", "on"), BreakOn, _R, "Stop playing at the next matching event (replay)",
          "break on send from=1 to=3", (Arg("event", EVENT),)),
-    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids", "breaks"),
-    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or every one", "unbreak b2",
-         (Arg("breakpoint", BREAKPOINT, optional=True),)),
-    Verb(("record",), Record, _R, "Say which trace file the run is recorded to", "record",
-         (Arg("file", FILE, optional=True),)),
+    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids (replay)", "breaks"),
+    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or all (replay)",
+         "unbreak b2", (Arg("breakpoint", BREAKPOINT, optional=True),)),
+    Verb(("record",), Record, _R,
+         "Say which trace file the run is recorded to (--trace chose it at the start)", "record"),
     Verb(("replay",), Replay, _R, "Replay a trace deterministically", "replay traces/split.jsonl",
          (Arg("file", FILE),)),
     Verb(("fork",), Fork, _R, "Continue a replay from this point as a live simulated cluster",
@@ -1141,18 +1160,34 @@ class ScriptLine:
     command: Command
 
 
+class ScriptError(CommandError):
+    """Every bad line of a script: one `path:line:column: message` per line of str(); the
+    first one's place is the error's own."""
+
+    def __init__(self, errors: Sequence[CommandError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, first.column, path=first.path, line=first.line)
+        self.errors = tuple(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(CommandError.__str__(e) for e in self.errors)
+
+
 def parse_script(text: str, path: str = "<script>") -> tuple[ScriptLine, ...]:
     """Parse a `.fle` script: one command per line, blank lines and `#` comments skipped.
 
-    The first bad line raises CommandError whose str() is `path:line:column: message`."""
+    Bad lines raise ScriptError, which names every one as `path:line:column: message`."""
     lines = []
+    errors = []
     for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), 1):
         try:
             cur = Cursor(line)
             if not cur.at_end():
                 lines.append(ScriptLine(number, _read_command(cur)))
         except CommandError as e:
-            raise CommandError(e.message, e.column, path=path, line=number) from None
+            errors.append(CommandError(e.message, e.column, path=path, line=number))
+    if errors:
+        raise ScriptError(errors)
     return tuple(lines)
 
 
@@ -1194,35 +1229,51 @@ def resolve_nodes(spec: Nodes, view: ClusterView, rng: Rng) -> tuple[Sid, ...]:
 
     State words (leader, followers, looking) read the running cluster; `all`, `observers`,
     `one` and `random` the configured nodes; `majority` is a smallest majority (by count) of
-    the configured participants and `minority` a largest minority, chosen with `rng`.
-    CommandError if a sid is not in the cluster or the word names no node."""
+    the configured participants and `minority` a largest minority, both drawn with `rng`
+    from the running participants not named already. CommandError if a sid is not in the
+    cluster or a word names no node."""
     return _resolve(spec, view, rng, ())
 
 
 def _resolve(spec: Nodes, view: ClusterView, rng: Rng, taken: Collection[Sid]) -> tuple[Sid, ...]:
-    if spec.sids:
-        missing = [s for s in spec.sids if s not in view.sids]
-        if missing:
-            have = ", ".join(map(str, sorted(view.sids))) or "none"
-            raise CommandError(f"no node {missing[0]} in this cluster (sids: {have})", spec.col)
-        return spec.sids
+    missing = [s for s in spec.sids if s not in view.sids]
+    if missing:
+        have = ", ".join(map(str, sorted(view.sids))) or "none"
+        raise CommandError(f"no node {missing[0]} in this cluster (sids: {have})", spec.col)
+    chosen = set(spec.sids)
+    for word in spec.words:
+        chosen.update(_resolve_word(word, spec.col, view, rng, {*taken, *chosen}))
+    return tuple(sorted(chosen))
+
+
+def _resolve_word(
+    word: str, col: int, view: ClusterView, rng: Rng, taken: Collection[Sid]
+) -> list[Sid]:
+    """The sids one word names among the nodes not `taken` (never empty)."""
     free = sorted((n for n in view.nodes if n.sid not in taken), key=lambda n: n.sid)
-    word = spec.word
     if word in _WORD_TESTS:
         test, reason = _WORD_TESTS[word]
         chosen = [n.sid for n in free if test(n)]
     else:
-        voters = [n.sid for n in free if n.learner_type == "participant"]
+        voters = [n.sid for n in free if n.learner_type == "participant" and _running(n)]
         pool = voters if word in ("majority", "minority") else [n.sid for n in free]
         n_voters = sum(n.learner_type == "participant" for n in view.nodes)
         k = {"majority": n_voters // 2 + 1, "minority": (n_voters - 1) // 2, "one": 1}.get(word)
         if k is None:  # random
             k = rng.randint(1, len(pool)) if pool else 1
-        reason = f"it needs {k} {'participants' if pool is voters else 'nodes'}, {len(pool)} free"
+        what = "running participants" if pool is voters else "nodes"
+        reason = f"it needs {k} {what}, {len(pool)} free"
+        if word == "minority" and pool:
+            k = min(k, len(pool))  # beside a majority, the rest: together they split the running
         chosen = rng.sample(pool, k) if 0 < k <= len(pool) else []
     if not chosen:
-        raise CommandError(f'"{word}" names no node: {reason}', spec.col)
-    return tuple(sorted(chosen))
+        raise CommandError(f'"{word}" names no node: {reason}', col)
+    return chosen
+
+
+def chosen(spec: Nodes, sids: tuple[Sid, ...]) -> Nodes:
+    """`spec` as the sids it resolved to, for echoing what a word chose (`*` stays)."""
+    return spec if not spec.words or spec == STAR else Nodes(sids, col=spec.col)
 
 
 def resolve_link(link: Link, view: ClusterView, rng: Rng) -> tuple[tuple[Sid, Sid], ...]:

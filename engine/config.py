@@ -12,7 +12,10 @@ Where we differ from ZooKeeper, on purpose:
 * numbers that ZooKeeper accepts but that make no sense are refused: tickTime <= 0,
   negative initLimit/syncLimit, cnxTimeout <= 0 (Java silently falls back to 5000 for a
   non-numeric one);
-* a server id, group or weight given twice is an error (Java keeps the last line);
+* a server id, group or weight given twice is an error (Java keeps the last line), and
+  so is an address (host and port, as written) that two servers share: ZooKeeper checks
+  that only on reconfig (QuorumServer.checkAddressDuplicate), and then not for loopback
+  addresses - on one host the second server would fail to bind it;
 * `myid` may be missing (a cluster config serves all its nodes) and may come from the
   caller instead of `dataDir/myid`; when known it must be in the server list (ZooKeeper
   refuses at start-up instead: "My id N not in the peer list");
@@ -297,6 +300,7 @@ def _parse(
             f"{path}:{lines['dataDir']}: dataDir: {data_dir} is relative to the current "
             "directory, as in ZooKeeper"
         )
+    _check_addresses_unique(qv, entries, path)
     cfg = QuorumPeerConfig(
         quorum_verifier=qv,
         other=tuple(other.items()),
@@ -315,6 +319,31 @@ def _parse(
                     key=limit_key,
                 )
     return replace(cfg, warnings=tuple(warnings))
+
+
+def _check_addresses_unique(qv: QuorumVerifier, entries: list[Property], path: str) -> None:
+    """No two servers share a quorum, election or client address."""
+    owners: dict[tuple[str, int], tuple[Sid, str]] = {}
+    for sid, qs in sorted(qv.all_members.items()):
+        client = (("client", qs.client_addr),) if qs.client_addr is not None else ()
+        for role, addr in (
+            *(("quorum", a) for a in qs.addr),
+            *(("election", a) for a in qs.election_addr),
+            *client,
+        ):
+            key = (addr[0].lower(), addr[1])
+            other = owners.setdefault(key, (sid, role))
+            if other[0] != sid:
+                first = _server_line(entries, other[0])
+                raise ConfigError(
+                    f"{addr[0]}:{addr[1]}, its {role} address, is already the {other[1]}"
+                    f" address of server.{other[0]}"
+                    + (f" (line {first})" if first is not None else "")
+                    + ": every server needs addresses of its own",
+                    path=path,
+                    line=_server_line(entries, sid),
+                    key=f"server.{sid}",
+                )
 
 
 def _set_myid(
@@ -383,11 +412,16 @@ def _read_myid(path: str) -> Sid:
 
 
 def load_zoo_cfg(
-    path: str, *, myid: Sid | None = None, multi_address: bool | None = None
+    path: str,
+    *,
+    myid: Sid | None = None,
+    multi_address: bool | None = None,
+    read_myid: bool = True,
 ) -> QuorumPeerConfig:
     """Read a zoo.cfg file (ISO-8859-1, as Properties.load(InputStream) reads it).
 
-    Without `myid`, the id comes from `dataDir/myid` if that file exists.
+    Without `myid`, the id comes from `dataDir/myid` if that file exists and `read_myid`
+    (a cluster of zkfle's own, where every server is ours, has no "my" id).
     """
     try:
         with open(path, "rb") as f:
@@ -395,7 +429,7 @@ def load_zoo_cfg(
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", path=path) from None
     place = None
-    if myid is None:  # the myid file lives in the dataDir the file names
+    if myid is None and read_myid:  # the myid file lives in the dataDir the file names
         data_dir = parse_zoo_cfg(text, path, multi_address=multi_address).data_dir
         myid_path = os.path.join(data_dir, "myid") if data_dir is not None else None
         if myid_path is not None and os.path.isfile(myid_path):

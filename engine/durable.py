@@ -6,7 +6,9 @@ zxid comes from its transaction log, which we stand in for with a `lastZxid` fil
 the same way. Loading applies ZooKeeper's rules (QuorumPeer.loadDataBase): a missing epoch
 file is derived from the last zxid, an epoch older than the last zxid falls back to
 `currentEpoch.tmp` (ZOOKEEPER-4269) or refuses to start, and acceptedEpoch < currentEpoch
-refuses to start (ZOOKEEPER-2307). Every refusal names the file and the values.
+refuses to start (ZOOKEEPER-2307). Every refusal names the file and the values. The
+simulator's `MemoryStore` has no files but refuses the same states in the same words: one
+rule on every runtime.
 """
 
 from __future__ import annotations
@@ -26,13 +28,42 @@ LAST_ZXID = "lastZxid"
 class Store(Protocol):
     """Where a node's durable state lives: DurableStore (files) or MemoryStore."""
 
-    def load(self) -> Durable: ...
+    def load(self) -> Durable:
+        """The state a starting node reads, checked as ZooKeeper checks it."""
+        ...
+
+    def stored(self) -> Durable:
+        """The state as it stands, without the start-up checks: what `set` edits and a
+        stopped node shows, even when it is inconsistent."""
+        ...
 
     def save(self, durable: Durable, previous: Durable | None = None) -> None: ...
 
 
 class DurableError(Exception):
     """The node's durable state is inconsistent or unreadable: it must not start."""
+
+
+def check_current_epoch(where: str, current: int, last_zxid: int, current_tmp: int | None) -> int:
+    """ZK: loadDataBase - the current epoch may not be older than the last zxid's epoch;
+    if it is, `currentEpoch.tmp` (a crash between its write and rename, ZOOKEEPER-4269)
+    supplies it - taken as it is, as ZooKeeper takes it - or the node refuses to start.
+    Returns the epoch to use."""
+    if zxid_epoch(last_zxid) <= current:
+        return current
+    if current_tmp is not None:
+        return current_tmp
+    raise DurableError(
+        f"{where}the current epoch, {current}, is older than the last zxid, {zxid_hex(last_zxid)}"
+    )
+
+
+def check_accepted_epoch(where: str, accepted: int, current: int) -> None:
+    """ZK: loadDataBase - acceptedEpoch < currentEpoch refuses to start (ZOOKEEPER-2307)."""
+    if accepted < current:
+        raise DurableError(
+            f"{where}the accepted epoch, {accepted}, is less than the current epoch, {current}"
+        )
 
 
 class DurableStore:
@@ -72,30 +103,33 @@ class DurableStore:
         last_zxid = self._number(LAST_ZXID, zxid=True)
         if last_zxid is None:
             last_zxid = 0
+        where = f"{self.dir}: "
         current = self._number(CURRENT_EPOCH)
         if current is None:
             current = max(zxid_epoch(last_zxid), 0)
             self._write(CURRENT_EPOCH, str(current))
-        if last_zxid != -1 and zxid_epoch(last_zxid) > current:
-            tmp = self._read(CURRENT_EPOCH + ".tmp")
-            recovered = _parse(tmp, False) if tmp is not None else None
-            if recovered is None or zxid_epoch(last_zxid) > recovered:
-                raise DurableError(
-                    f"{self.dir}: the current epoch, {current}, is older than the last zxid, "
-                    f"{zxid_hex(last_zxid)}"
-                )
-            current = recovered  # ZOOKEEPER-4269: crashed between write and rename
-            self._write(CURRENT_EPOCH, str(current))
+        if zxid_epoch(last_zxid) > current:
+            tmp = _parse(self._read(CURRENT_EPOCH + ".tmp"), False)
+            current = check_current_epoch(where, current, last_zxid, tmp)
+            self._write(CURRENT_EPOCH, str(current))  # repaired from the .tmp file
         accepted = self._number(ACCEPTED_EPOCH)
         if accepted is None:
             accepted = max(zxid_epoch(last_zxid), 0)
             self._write(ACCEPTED_EPOCH, str(accepted))
-        if accepted < current:
-            raise DurableError(
-                f"{self.dir}: the accepted epoch, {accepted}, is less than the current epoch, "
-                f"{current}"
-            )
+        check_accepted_epoch(where, accepted, current)
         return Durable(current, accepted, last_zxid)
+
+    def stored(self) -> Durable:
+        """The files' values; a missing epoch file reads as load() would derive it."""
+        last_zxid = self._number(LAST_ZXID, zxid=True) or 0
+        derived = max(zxid_epoch(last_zxid), 0)
+        current = self._number(CURRENT_EPOCH)
+        accepted = self._number(ACCEPTED_EPOCH)
+        return Durable(
+            derived if current is None else current,
+            derived if accepted is None else accepted,
+            last_zxid,
+        )
 
     def save(self, durable: Durable, previous: Durable | None = None) -> None:
         """Write what changed; acceptedEpoch before currentEpoch, as ZooKeeper orders it."""
@@ -136,11 +170,12 @@ class MemoryStore:
         self.durable = initial or Durable()
 
     def load(self) -> Durable:
-        if self.durable.accepted_epoch < self.durable.current_epoch:
-            raise DurableError(
-                f"the accepted epoch, {self.durable.accepted_epoch}, is less than the current "
-                f"epoch, {self.durable.current_epoch}"
-            )
+        d = self.durable
+        check_current_epoch("", d.current_epoch, d.last_zxid, None)  # no .tmp file to fall back on
+        check_accepted_epoch("", d.accepted_epoch, d.current_epoch)
+        return d
+
+    def stored(self) -> Durable:
         return self.durable
 
     def save(self, durable: Durable, previous: Durable | None = None) -> None:

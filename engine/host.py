@@ -347,6 +347,7 @@ class Host:
             node.deadline = node.look_at = None
             node.sendqueue.clear()
             node.inbox.clear()
+            self._drop_unsent(node, "crash")
             election_peers, _ = node.qcm.halt()
             zab_peers = sorted(node.zab_peers)
             node.zab_peers.clear()
@@ -412,6 +413,7 @@ class Host:
             node.durable = out.persist
         if out.restart_election:
             # QuorumPeer.startLeaderElection: a new QuorumCnxManager replaces the old one.
+            self._drop_unsent(node, "closed")
             peers, _ = node.qcm.halt()
             node.qcm = QuorumCnxManager(node.sid)
             for peer in peers:
@@ -448,17 +450,35 @@ class Host:
             m = node.sendqueue.popleft()
             msg_id = self._next_id("m")
             self.recorder.emit_fields("send", self.now(), node.sid, {"msg": msg_id, "to": m.sid})
-            evicted = node.qcm.to_send(m.sid, encode_notification(m), msg_id)
-            if evicted is not None:
-                reason = "recv_capacity" if m.sid == node.sid else "capacity"
-                self._drop(node.sid, evicted.msg_id, reason, evicted.sid, m.sid)
+            payload = encode_notification(m)
             if m.sid == node.sid:
-                self.wake(node, "receiver")  # loopback: our own vote comes back to us
-            else:
-                self.connect_one(node, m.sid)
-                if m.sid in node.qcm.sender_worker_map:
-                    self.wake(node, "send_worker", m.sid)
+                self._loopback(node, msg_id, payload)
+                return True
+            evicted = node.qcm.to_send(m.sid, payload, msg_id)
+            if evicted is not None:
+                self._drop(node.sid, evicted.msg_id, "capacity", evicted.sid, m.sid)
+            self.connect_one(node, m.sid)
+            if m.sid in node.qcm.sender_worker_map:
+                self.wake(node, "send_worker", m.sid)
             return True
+
+    def _loopback(self, node: Node, msg_id: str, payload: bytes) -> None:
+        """QuorumCnxManager.toSend to ourselves: no wire, straight into our receive queue
+        (our own vote comes back to us); a full queue evicts its oldest message."""
+        self.recorder.emit_fields(
+            "deliver", self.now(), node.sid, {"msg": msg_id, "from": node.sid}
+        )
+        evicted = node.qcm.add_to_recv_queue(Message(payload, node.sid, msg_id))
+        if evicted is not None:
+            self._drop(node.sid, evicted.msg_id, "recv_capacity", evicted.sid, node.sid)
+        self.wake(node, "receiver")
+
+    def _drop_unsent(self, node: Node, reason: str) -> None:
+        """The messages waiting in a QuorumCnxManager's send queues die with it (a crash, or
+        a new QuorumCnxManager for a new election)."""
+        for peer, queue in sorted(node.qcm.queue_send_map.items()):
+            for message in queue.clear():
+                self._drop(node.sid, message.msg_id, reason, node.sid, peer)
 
     def _drop(self, at: Sid, msg_id: str, reason: str, src: Sid, dst: Sid, **extra: Any) -> None:
         fields = {"msg": msg_id, "reason": reason, "from": src, "to": dst}
@@ -533,7 +553,13 @@ class Host:
             self._ids["p"] = max(self._ids["p"], packets)
 
     def put_in_flight(self, env: Envelope, plane: str) -> None:
-        """A message that was on the wire arrives after a fresh latency."""
+        """A message that was on the wire arrives after a fresh latency; a loopback one,
+        caught between its `send` and its `deliver`, is delivered now."""
+        if env.src == env.dst and isinstance(env.payload, bytes):
+            node = self.nodes[env.dst]
+            with node.lock:
+                self._loopback(node, env.msg_id, env.payload)
+            return
         self._schedule_arrival(env, plane, 0.0)
 
     def eof_later(self, sid: Sid, peer: Sid) -> None:
@@ -571,7 +597,11 @@ class Host:
             with self.net_lock:
                 self.held.setdefault((node.sid, peer), deque()).append(env)
             return
-        for extra in fate.delays_ms:
+        for copy, extra in enumerate(fate.delays_ms):
+            if copy:  # a duplicate is a message of its own: it is delivered or dropped too
+                dup_id = self._next_id(msg_id[0])
+                self.emit("send", node.sid, msg=dup_id, to=peer, dup=msg_id)
+                env = Envelope(dup_id, node.sid, peer, payload, node.life, dst.life)
             self._schedule_arrival(env, plane, extra)
 
     def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:

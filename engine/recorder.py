@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from engine.view import MessageCounts
+from engine.view import DELIVERED_DROP_REASONS, MessageCounts
 
 Event = dict[str, Any]
 
@@ -89,8 +89,10 @@ class Recorder:
                 self.sent += 1
             elif kind == "deliver":
                 self.delivered += 1
-            elif kind == "drop":
+            elif kind == "drop" and str(fields.get("msg"))[:1] == "m":  # notifications only
                 self.dropped += 1
+                if fields.get("reason") in DELIVERED_DROP_REASONS:
+                    self.delivered -= 1
             self.recent.append(event)
             self._pending.append(event)
         ident = _get_ident()

@@ -82,10 +82,13 @@ from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
 from engine.record import RecordError, durable_from, input_from, output_json, packet_from
 from engine.trace import Event, Trace, TraceError, read_trace
 from engine.view import (
+    DELIVERED_DROP_REASONS,
     ClusterView,
     FaultView,
     MessageCounts,
     NodeView,
+    leadership_text,
+    messages_text,
     quorum_count,
     stable_leader,
 )
@@ -429,29 +432,32 @@ def _open(path: str | os.PathLike[str]) -> Trace:
         raise ReplayError.of(e) from None
 
 
-def _parent_prefix(
-    path: str | os.PathLike[str], header: Mapping[str, Any], depth: int = 0
-) -> Iterator[Event]:
-    """The events that precede a forked trace: its ancestors' up to the fork points."""
-    parent = header.get("parent")
-    if parent is None:
-        return
-    if depth > 32:
-        raise ReplayError(path, 1, "more than 32 generations of forks (a cycle of parents?)")
-    ppath, pseq = resolve_parent(path, parent)
-    ptrace = _open(ppath)
-    if ptrace.header["cluster"]["config"] != header["cluster"]["config"]:
-        raise ReplayError(path, 1, f"the parent {ppath} has another cluster config")
-    yield from _parent_prefix(ppath, ptrace.header, depth + 1)
-    last = 0
-    try:
-        for event in ptrace.events(1, pseq):
-            last = event["seq"]
-            yield event
-    except TraceError as e:
-        raise ReplayError.of(e) from None
-    if last < pseq:
-        raise ReplayError(path, 1, f"the parent {ppath} ends at seq {last}, before seq {pseq}")
+def _parent_prefix(path: str | os.PathLike[str], header: Mapping[str, Any]) -> Iterator[Event]:
+    """The events that precede a forked trace, or a part of a rotated one: its ancestors'
+    up to the fork points, oldest first (a long session's parts may be many)."""
+    chain: list[tuple[Path, Trace, int]] = []
+    seen = {Path(path).resolve()}
+    child, head = Path(path), header
+    while (parent := head.get("parent")) is not None:
+        ppath, pseq = resolve_parent(child, parent)
+        if ppath.resolve() in seen:
+            raise ReplayError(child, 1, f"the parents of {path} form a cycle at {ppath}")
+        seen.add(ppath.resolve())
+        ptrace = _open(ppath)
+        if ptrace.header["cluster"]["config"] != head["cluster"]["config"]:
+            raise ReplayError(child, 1, f"the parent {ppath} has another cluster config")
+        chain.append((ppath, ptrace, pseq))
+        child, head = ppath, ptrace.header
+    for ppath, ptrace, pseq in reversed(chain):
+        last = 0
+        try:
+            for event in ptrace.events(1, pseq):
+                last = event["seq"]
+                yield event
+        except TraceError as e:
+            raise ReplayError.of(e) from None
+        if last < pseq:
+            raise ReplayError(path, 1, f"the parent {ppath} ends at seq {last}, before seq {pseq}")
 
 
 def verify(
@@ -726,6 +732,8 @@ class ClusterState:
         """(node, peer): the peer closed their quorum connection; node has not seen EOF."""
         self.faults: dict[str, FaultInfo] = {}
         self.sent = self.delivered = self.dropped = 0
+        self.loopback_delivers = _version(header) >= (1, 1)
+        """Format 1.1 records a `deliver` for a loopback send; before, the send was all."""
         self.max_ids = {"m": 0, "p": 0, "f": 0}
         self.divergence: Divergence | None = None
         """The first divergence met (the replay goes on with our cores' state)."""
@@ -915,10 +923,18 @@ class ClusterState:
                 body = self._body_of(str(resend))
             self._transmit(Msg(msg_id, node.sid, to, body))
             return
+        dup = event.get("dup")
+        if dup is not None:  # the network duplicated message `dup` on the wire
+            self._transmit(Msg(msg_id, node.sid, to, self._body_of(str(dup))))
+            return
         body = _pop_tosend(node.sendqueue, to)
         message = Msg(msg_id, node.sid, to, body)
-        if to == node.sid:
-            _offer(node.recv_queue, message)  # loopback (an eviction is a `drop` next)
+        if to == node.sid:  # loopback (an eviction is a `drop` next)
+            if self.loopback_delivers:
+                self.in_flight[msg_id] = message  # until its `deliver`
+            else:
+                self.delivered += 1
+                _offer(node.recv_queue, message)
             return
         old = node.send_queues.get(to)
         if old is not None:
@@ -1012,10 +1028,13 @@ class ClusterState:
         return None
 
     def _on_drop(self, event: Event) -> None:
-        self.dropped += 1
         msg_id = event.get("msg")
         if not isinstance(msg_id, str):
             return
+        if msg_id[:1] == "m":  # notifications only, as Recorder counts them
+            self.dropped += 1
+            if event.get("reason") in DELIVERED_DROP_REASONS:
+                self.delivered -= 1
         node = self.nodes.get(event.get("node", -1))
         src, dst = event.get("from"), event.get("to")
         if self.in_flight.pop(msg_id, None) is not None:
@@ -1207,6 +1226,11 @@ class _NoRandom:
 
     def randint(self, a: int, b: int) -> int:
         return a
+
+
+def _version(header: Mapping[str, Any]) -> tuple[int, int]:
+    major, _, minor = str(header.get("version", "1.0")).partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (1, 0)
 
 
 def _offer(queue: deque[Msg], message: Msg) -> None:
@@ -1765,8 +1789,8 @@ class Replayer:
         v = self.view()
         lines = [
             f"replay {self.path}: seq {self.position}/{self.total} t={v.t_ms:.3f} ms"
-            f" stable={'yes' if v.stable else 'no'}"
-            f" leader={v.leader if v.leader is not None else '-'}"
+            f" {leadership_text(v)}",
+            messages_text(v.messages),
         ]
         for n in v.nodes:
             state = n.state.name if n.state is not None else "down"

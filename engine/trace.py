@@ -39,8 +39,8 @@ Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
 FORMAT_NAME = "zkfle-trace"
-VERSION = "1.0"
-MAJOR, MINOR = 1, 0
+VERSION = "1.1"
+MAJOR, MINOR = 1, 1
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""
@@ -122,7 +122,10 @@ class TraceWriter:
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644
         )
-        self._write_all(orjson.dumps(dict(header), option=orjson.OPT_APPEND_NEWLINE))
+        first = orjson.dumps(dict(header), option=orjson.OPT_APPEND_NEWLINE)
+        self.size = len(first)
+        """Bytes written so far, header included (some may still wait in the buffer)."""
+        self._write_all(first)
 
     @property
     def next_seq(self) -> int:
@@ -143,6 +146,7 @@ class TraceWriter:
             if seq != self._next_seq:
                 raise ValueError(f"{self.path}: event seq {seq!r}, expected {self._next_seq}")
             self._next_seq += 1
+            self.size += len(line)
             pending = self._pending
             now = time.monotonic()
             if not pending:
@@ -156,7 +160,8 @@ class TraceWriter:
                 self._flush_locked()
 
     def footer_event(self, t_ms: float, end: str = "ok") -> Event:
-        """The footer that would close the trace now (`end`: ok, violation or aborted)."""
+        """The footer that would close the trace now (`end`: ok, violation, aborted, or
+        rotated: the run goes on in another file)."""
         n = self._next_seq
         return {"seq": n, "t_ms": t_ms, "kind": "footer", "events": n - 1, "end": end}
 
@@ -206,6 +211,64 @@ class TraceWriter:
             written = os.write(self._fd, data)
 
 
+class RotatingTraceWriter:
+    """A TraceWriter that goes on in a new file once the current one holds `max_bytes`.
+
+    Part 2 of `run.jsonl` is `run.part2.jsonl`, and so on. A part ends with a footer whose
+    `end` is "rotated" and whose `next` names the next part; the next part's header is the
+    run's, with `parent` naming the part before it and its last seq - the header of a fork
+    (traces/README.md), so that replaying or verifying a part replays the parts before it
+    first, and nothing needs a new kind of event. Each part counts its events from seq 1.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], header: Mapping[str, Any], max_bytes: int
+    ) -> None:
+        self.first = Path(path)
+        self.header = dict(header)
+        self.max_bytes = max_bytes
+        self.parts = 1
+        self.writer = TraceWriter(path, header)
+        self._offset = 0
+        """Events in the parts before this one: the run's seq minus the part's."""
+
+    @property
+    def path(self) -> Path:
+        """The part being written."""
+        return self.writer.path
+
+    @property
+    def closed(self) -> bool:
+        return self.writer.closed
+
+    def write(self, event: Mapping[str, Any]) -> None:
+        if self.writer.size >= self.max_bytes:
+            self._rotate(float(event["t_ms"]))
+        if self._offset:
+            event = {**event, "seq": event["seq"] - self._offset}
+        self.writer.write(event)
+
+    def _rotate(self, t_ms: float) -> None:
+        self.parts += 1
+        name = f"{self.first.stem}.part{self.parts}{self.first.suffix}"
+        last = self.writer.next_seq - 1
+        footer = {**self.writer.footer_event(t_ms, "rotated"), "next": name}
+        previous = self.writer.path
+        self.writer.close(footer)
+        self._offset += last
+        header = {**self.header, "parent": {"trace": previous.name, "seq": last}}
+        self.writer = TraceWriter(self.first.with_name(name), header)
+
+    def footer_event(self, t_ms: float, end: str = "ok") -> Event:
+        return self.writer.footer_event(t_ms, end)
+
+    def flush(self, *, fsync: bool = False) -> None:
+        self.writer.flush(fsync=fsync)
+
+    def close(self, footer: Mapping[str, Any] | None = None) -> None:
+        self.writer.close(footer)
+
+
 def make_header(
     *,
     config: str,
@@ -221,7 +284,7 @@ def make_header(
     tool_version: str = "0.1.0",
     python: str | None = None,
 ) -> Event:
-    """A version-1.0 header. `config` is `QuorumVerifier.to_string()`; `servers` are
+    """A header of this VERSION. `config` is `QuorumVerifier.to_string()`; `servers` are
     `{"sid", "type", "weight"}`; `initial` maps sid strings to durable states in the trace
     form (`engine.record.durable_json`); `created` is written as UTC."""
     stamp = created.astimezone(UTC) if created.tzinfo else created
@@ -372,6 +435,13 @@ class Trace:
             self.notes.append(note)
 
 
+NOT_A_TRACE = "not a zkfle trace"
+MAX_HEADER_BYTES = 1 << 24
+"""Far more than any header (its config text lists every server)."""
+_HEADER_START = orjson.dumps({"format": FORMAT_NAME})[:-1]
+"""How every header a TraceWriter writes begins: only such a line can be a torn header."""
+
+
 def _seq_problem(seq: object, expected: int) -> str:
     if seq is None:
         return f"event without 'seq' (expected {expected})"
@@ -385,7 +455,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
     p = Path(path)
     try:
         with open(p, "rb") as f:
-            raw = f.readline()
+            raw = f.readline(MAX_HEADER_BYTES)  # a file without newlines is not read whole
             rest = f.read(1)
     except OSError as e:
         raise TraceError(p, 0, f"cannot read: {e.strerror or e}") from None
@@ -394,15 +464,18 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
     try:
         header = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
+        start = re.sub(rb"\s", b"", raw[:64])[: len(_HEADER_START)]
+        if not _HEADER_START.startswith(start):
+            raise TraceError(p, 1, f"{NOT_A_TRACE}: line 1 is not a trace header") from None
         torn = " (torn: the writer was killed while writing it)" if not rest else ""
         raise TraceError(p, 1, f"bad JSON in the header{torn}: {e}") from None
-    if type(header) is not dict:
-        raise TraceError(p, 1, "the header must be a JSON object")
-    if "format" not in header and "seq" in header:
+    if type(header) is dict and "format" not in header and "seq" in header:
         raise TraceError(p, 1, "the header is missing: line 1 is an event")
+    if type(header) is not dict or "format" not in header:
+        raise TraceError(p, 1, f"{NOT_A_TRACE}: line 1 is not a trace header")
     if header.get("format") != FORMAT_NAME:
         raise TraceError(
-            p, 1, f"not a zkfle trace: format is {header.get('format')!r}, not {FORMAT_NAME!r}"
+            p, 1, f"{NOT_A_TRACE}: format is {header.get('format')!r}, not {FORMAT_NAME!r}"
         )
     version = _parse_version(p, header.get("version"))
     notes: list[str] = []

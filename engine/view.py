@@ -68,11 +68,25 @@ class FaultView:
     """The nodes it affects (named by the command, or the ends of its links)."""
 
 
+DELIVERED_DROP_REASONS = frozenset({"recv_capacity", "malformed", "unknown_state"})
+"""Why a message that had been delivered is dropped after all: its receive queue evicted
+it unread, or WorkerReceiver could not decode it. It then counts as dropped."""
+
+
 @dataclass(frozen=True, slots=True)
 class MessageCounts:
+    """Notifications (election messages, `m<n>`) by their fate so far: each one sent is
+    delivered (it reached its receiver's receive queue), dropped (a `drop` event says why)
+    or still in flight (in a send queue, on the wire or held). Learner<->leader packets
+    are not counted."""
+
     sent: int = 0
     delivered: int = 0
     dropped: int = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self.sent - self.delivered - self.dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +101,32 @@ class QuorumCount:
     met: bool
     """The running voters contain a quorum (ZK: containsQuorum; with hierarchical groups
     `up >= needed` alone does not say it)."""
+
+
+def quorum_text(q: QuorumCount) -> str:
+    """`quorum 5 up, 3 needed`, or `no quorum: 2 up, 3 needed`."""
+    return f"{'quorum' if q.met else 'no quorum:'} {q.up} up, {q.needed} needed"
+
+
+def leadership_text(view: ClusterView) -> str:
+    """What `status` says about the leader: stable or not, and apart from that the serving
+    leader and the quorum (a majority side may serve while others are LOOKING)."""
+
+    def sid(s: Sid | None) -> str:
+        return "-" if s is None else str(s)
+
+    text = (
+        f"stable={'yes' if view.stable else 'no'} leader={sid(view.leader)}"
+        f" serving_leader={sid(view.serving_leader)}"
+    )
+    return text if view.quorum is None else f"{text} {quorum_text(view.quorum)}"
+
+
+def messages_text(m: MessageCounts) -> str:
+    return (
+        f"messages sent={m.sent} delivered={m.delivered} dropped={m.dropped}"
+        f" in_flight={m.in_flight}"
+    )
 
 
 def quorum_count(qv: QuorumVerifier, nodes: Iterable[NodeView]) -> QuorumCount:

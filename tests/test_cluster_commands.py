@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
 from engine.view import QuorumCount
 
@@ -13,7 +14,11 @@ BAD = [
     ("crash 9", "no node 9"),
     ("crash x", "expected"),
     ("restart n0", "no node 0"),
-    ("pause 2", "not running"),
+    ("restart 1", "restart: n1 is running (restart brings back crashed nodes"),
+    ("start 1", "start: n1 is running"),
+    ("crash 2", "crash: n2 is down"),
+    ("pause 2", "pause: n2 is down"),
+    ("resume 1,2", "resume: n1 is running; n2 is down"),
     ("partition", "expected"),
     ("loss 1->2 150%", "100"),
     ("delay 1->2", "expected"),
@@ -115,3 +120,118 @@ def test_the_view_counts_the_quorum_and_names_a_serving_leader_beside_looking_no
         view = cluster.view()
         assert view.serving_leader is None
         assert view.quorum == QuorumCount(up=2, needed=3, voters=5, met=False)
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_restart_brings_back_crashed_nodes_and_leaves_running_ones_alone(runtime: str) -> None:
+    """Issue 17, defect 9: `restart` (and `restart all`, `reset`, the `r` key) crashed and
+    rebooted running nodes too, knocking a healthy leader out of quorum."""
+    options = ClusterOptions(nodes=5, runtime=runtime, seed=4, tick_ms=50, record=False)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 10s").ok
+        leader = cluster.view().leader
+        assert leader is not None
+        first = cluster.recorder.seq
+
+        one = cluster.execute(f"restart {leader}")
+        assert not one.ok
+        assert one.text.splitlines() == [
+            f"restart: n{leader} is running (restart brings back crashed nodes;"
+            " crash a node first to restart it)"
+        ]
+        assert not cluster.execute("restart all").ok
+        assert cluster.execute("reset").text.startswith("nothing to reset")
+        follower = min(s for s in cluster.sids if s != leader)
+        assert cluster.execute(f"crash {follower}").ok
+        again = cluster.execute("restart all")
+        assert again.ok, again.text
+        running = tuple(s for s in cluster.sids if s != follower)
+        assert again.text == (
+            f"restarted n{follower}; {', '.join(f'n{s}' for s in running)} are running"
+        )
+        assert cluster.execute("wait until settled within 10s").ok
+        assert cluster.view().leader == leader
+        lives = [
+            (e["kind"], e["node"])
+            for e in cluster.recorder.events_after(first)
+            if e["kind"] in ("boot", "stop")
+        ]
+        assert lives == [("stop", follower), ("boot", follower)]
+
+
+def test_partial_failures_say_what_succeeded_and_what_failed() -> None:
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=5, record=False)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until stable within 5s").ok
+        assert cluster.execute("crash 1,2").ok
+        assert cluster.execute("set 2 current_epoch=3 accepted_epoch=2").ok
+        assert cluster.execute("isolate 3").ok
+        assert cluster.execute("pause 3").ok
+        restart = cluster.execute("restart all")
+        assert not restart.ok
+        assert restart.text.splitlines() == [
+            "restarted n1; n3 is paused",
+            "n2 refuses to start: the accepted epoch, 2, is less than the current epoch, 3",
+        ]
+        assert cluster.execute("crash 1").ok
+        reset = cluster.execute("reset")
+        assert not reset.ok
+        assert reset.text.splitlines() == [
+            "healed f1; resumed n3; restarted n1",
+            "n2 refuses to start: the accepted epoch, 2, is less than the current epoch, 3",
+        ]
+        assert [n.sid for n in cluster.view().nodes if n.alive and not n.paused] == [1, 3]
+
+
+def test_a_command_that_resolved_a_word_echoes_the_sids_it_chose() -> None:
+    """Issue 17: `partition majority|minority` said `f1: partition majority|minority`, and
+    `faults` too: which nodes were cut was nowhere to be seen."""
+    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=6, record=False)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 10s").ok
+        leader = cluster.view().leader
+        assert leader is not None
+        split = cluster.execute("partition majority|minority")
+        assert split.ok, split.text
+        fid, text = split.text.split(": ", 1)
+        groups = [tuple(map(int, g.split(","))) for g in text.removeprefix("partition ").split("|")]
+        assert [len(g) for g in groups] == [3, 2]
+        assert sorted(groups[0] + groups[1]) == [1, 2, 3, 4, 5]
+        assert cluster.view().faults[0].text == text
+        assert f"{fid}  {text}" in cluster.execute("faults").text
+        block = cluster.execute("block leader->*")
+        assert block.text == f"f2: block {leader}->*"
+        assert cluster.execute("heal").ok
+        follower = min(s for s in cluster.sids if s != leader)
+        crash = cluster.execute(f"crash leader,{follower}")
+        assert crash.text == f"crashed {', '.join(f'n{s}' for s in sorted((leader, follower)))}"
+
+
+FRONT_END_VERBS = {"replay", "fork", "quit"}
+"""Verbs the console and the shell carry out themselves, never a cluster."""
+
+
+CLUSTER_VERBS = [v for v in c.VERBS if v.name not in FRONT_END_VERBS]
+
+
+@pytest.mark.parametrize("verb", CLUSTER_VERBS, ids=[v.name for v in CLUSTER_VERBS])
+def test_help_says_where_a_verb_works_and_a_live_cluster_agrees(verb: c.Verb) -> None:
+    """Issue 17: `timeout` was documented as simulator-only but works on threads. A verb
+    whose help says "(replay)" is refused by a live cluster; every other one is not."""
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=5, record=False)) as cluster:
+        cluster.execute("start 1")  # n1 LOOKING: `timeout 1` has a node to fire
+        result = cluster.execute(verb.example.replace("timeout 3", "timeout 1"))
+        refused = "not available here" in result.text
+        assert refused == ("(replay)" in verb.summary), result.text
+
+
+def test_timeout_works_on_threads_too() -> None:
+    options = ClusterOptions(nodes=3, runtime="threaded", tick_ms=50, record=False)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start 1").ok  # alone: LOOKING, backing off
+        assert cluster.execute("wait until n1.not_timeout_ms >= 800 within 5s").ok
+        fired = cluster.execute("timeout 1")
+        assert fired.ok, fired.text
+        assert fired.text == "fired the notification timeout of n1"
+    assert "simulator" not in c.help_text("timeout")

@@ -188,7 +188,7 @@ def test_lossy_and_duplicating_links_converge_once_the_faults_stop(cluster_of) -
 def test_restarted_follower_refinds_the_leader_FLERestartTest(cluster_of) -> None:  # type: ignore[no-untyped-def]
     cluster = cluster_of(nodes=3)
     ok(cluster, "start", "wait until stable within 10s", "expect leader == 3")
-    ok(cluster, "restart 1", "wait until n1.state == FOLLOWING and stable within 10s")
+    ok(cluster, "crash 1", "restart 1", "wait until n1.state == FOLLOWING and stable within 10s")
     ok(cluster, "expect leader == 3")
 
 

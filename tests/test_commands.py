@@ -53,7 +53,7 @@ def sids(*s: int) -> Nodes:
 
 
 def word(w: str) -> Nodes:
-    return Nodes(word=w)
+    return Nodes(words=(w,))
 
 
 def link(src: Nodes, dst: Nodes, both: bool = False) -> Link:
@@ -71,6 +71,9 @@ GOOD: list[tuple[str, Command, str]] = [
     ("crash 1, 3 ,2", c.Crash(sids(1, 2, 3)), "crash 1,2,3"),
     ("crash 2,2", c.Crash(sids(2)), "crash 2"),
     ("restart minority", c.Restart(word("minority")), "restart minority"),
+    ("crash 3,leader", c.Crash(Nodes((3,), ("leader",))), "crash leader,3"),
+    ("crash leader,1,followers,n1", c.Crash(Nodes((1,), ("leader", "followers"))), "crash leader,followers,1"),
+    ("block leader,2->*", c.Block(link(Nodes((2,), ("leader",)), STAR)), "block leader,2->*"),
     ("pause followers for=1500", c.Pause(word("followers"), 1500), "pause followers for=1.5s"),
     ("resume all", c.Resume(ALL), "resume all"),
     ("timeout looking", c.Timeout(word("looking")), "timeout looking"),
@@ -151,7 +154,6 @@ GOOD: list[tuple[str, Command, str]] = [
     ("break on decide node=2 leader=5", c.BreakOn(EventFilter("decide", node=2, leader=5)), "break on decide node=2 leader=5"),
     ("break on timeout node=4", c.BreakOn(EventFilter("timeout", node=4)), "break on timeout node=4"),
     ("record", c.Record(), "record"),
-    ("record traces/split-1.jsonl", c.Record("traces/split-1.jsonl"), "record traces/split-1.jsonl"),
     ('replay "my trace.jsonl"', c.Replay("my trace.jsonl"), 'replay "my trace.jsonl"'),
     ("help", c.Help(), "help"),
     ("help kill", c.Help("crash"), "help crash"),
@@ -185,12 +187,12 @@ def test_commands_are_immutable_values_that_know_their_verb() -> None:
     with pytest.raises(AttributeError):
         cmd.nodes = ALL  # type: ignore[attr-defined]
     assert cmd.verb == "crash"
-    assert cmd.is_fault
     assert parse("wait until stable").verb == "wait until"
     assert not parse("restart 3").is_fault
     assert {v.name for v in VERBS if v.is_fault} == {
-        "crash", "pause", "partition", "isolate", "block", "delay", "loss", "dup", "reorder", "hold",
+        "partition", "isolate", "block", "delay", "loss", "dup", "reorder", "hold",
     }  # fmt: skip
+    assert not cmd.is_fault  # a crash gets no fault id: for= restarts the node
     assert hash(parse("crash 1,2")) == hash(parse("crash 2,1"))
 
 
@@ -207,12 +209,12 @@ BAD: list[tuple[str, str, int]] = [
     ("frobnicate", 'unknown command "frobnicate" at column 1; try help', 1),
     ("3", 'unknown command "3"', 1),
     ("->", 'expected a command (try help) at column 1, got "->"', 1),
-    ("crash x", f'crash: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random) at column 7, got "x"', 7),
+    ("crash x", f'crash: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random; words and sids mix: leader,3) at column 7, got "x"', 7),
     ("crash", f"crash: {NODES_EXPECTED}", 6),
     ("crash 1 2", 'crash: expected for=<dur> or end of line (separate several nodes with commas: 1,2) at column 9, got "2"', 9),
-    ("crash 1,", "crash: expected a sid like 3 or n3 at column 9, got end of line", 9),
-    ("crash 1,leader", 'expected a sid like 3 or n3 at column 9, got "leader"', 9),
-    ("crash leader,1", 'crash: expected for=<dur> or end of line at column 13, got ","', 13),
+    ("crash 1,", "crash: expected a sid like 3 or n3 or a node word at column 9, got end of line", 9),
+    ("crash 1,leder", 'expected a sid like 3 or n3 or a node word at column 9, got "leder"', 9),
+    ("crash leader,*", 'expected a sid like 3 or n3 or a node word at column 14, got "*"', 14),
     ("crash n99999999999999999999", NODES_EXPECTED, 7),
     ('crash "1"', 'at column 7, got "1"', 7),
     ("crash 1 for=0", "crash: a duration must be positive at column 13, got \"0\"", 13),
@@ -221,7 +223,7 @@ BAD: list[tuple[str, str, int]] = [
     ("crash 1 for=", f"crash: {DUR_EXPECTED}", 13),
     ("crash 1 for 2s", 'expected for=<dur> or end of line at column 9, got "for"', 9),
     ("restart 1 for=2s", 'restart: expected end of line at column 11, got "for"', 11),
-    ("start |", f'start: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random) at column 7, got "|"', 7),
+    ("start |", f'start: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random; words and sids mix: leader,3) at column 7, got "|"', 7),
     ("resume", f"resume: {NODES_EXPECTED}", 7),
     ("write 0", 'write: a count must be between 1 and 1000000 at column 7, got "0"', 7),
     ("write -1", 'write: expected a count like 3 at column 7, got "-1"', 7),
@@ -307,7 +309,7 @@ BAD: list[tuple[str, str, int]] = [
     ("break on send from=x", 'break on: expected a sid like 3 or n3 at column 20, got "x"', 20),
     ("break on send 3", 'break on: expected end of line at column 15, got "3"', 15),
     ("replay", "replay: expected a file name at column 7, got end of line", 7),
-    ("record a b", 'record: expected end of line at column 10, got "b"', 10),
+    ("record a", 'record: expected end of line at column 8, got "a"', 8),
     ("help me", 'help: expected a command or a topic (nodes, links, predicates, events, values) at column 6, got "me"', 6),
     ("quit now", 'quit: expected end of line at column 6, got "now"', 6),
     ("fork 3", 'fork: expected end of line at column 6, got "3"', 6),
@@ -422,21 +424,45 @@ def test_state_words_read_the_running_cluster(spec: str, expected: tuple[int, ..
     assert resolve_nodes(nodes, MIXED, random.Random(1)) == expected
 
 
+RUNNING = ClusterView(
+    nodes=(*(node(s, F) for s in (1, 2, 3, 4)), node(5, L), node(6, OBS, learner_type="observer"))
+)
+
+
 def test_majority_is_a_smallest_majority_of_participants_chosen_by_the_rng() -> None:
     seen = set()
     for seed in range(30):
-        majority = resolve_nodes(word("majority"), MIXED, random.Random(seed))
-        minority = resolve_nodes(word("minority"), MIXED, random.Random(seed))
+        majority = resolve_nodes(word("majority"), RUNNING, random.Random(seed))
+        minority = resolve_nodes(word("minority"), RUNNING, random.Random(seed))
         assert len(majority) == 3
         assert len(minority) == 2
         assert set(majority) | set(minority) <= {1, 2, 3, 4, 5}
         assert list(majority) == sorted(majority)
-        assert majority == resolve_nodes(word("majority"), MIXED, random.Random(seed))
+        assert majority == resolve_nodes(word("majority"), RUNNING, random.Random(seed))
         seen.add(majority)
     assert len(seen) > 1
     four = ClusterView(nodes=tuple(node(s, F) for s in (1, 2, 3, 4)))
     assert len(resolve_nodes(word("majority"), four, random.Random(0))) == 3
     assert len(resolve_nodes(word("minority"), four, random.Random(0))) == 1
+
+
+def test_majority_and_minority_are_drawn_from_the_running_participants() -> None:
+    """Issue 17: crashing a "majority" that included crashed or paused nodes was no test of
+    anything. In MIXED only n1, n4 and n5 run (n2 down, n3 paused, n6 an observer)."""
+    for seed in range(10):
+        assert resolve_nodes(word("majority"), MIXED, random.Random(seed)) == (1, 4, 5)
+        assert set(resolve_nodes(word("minority"), MIXED, random.Random(seed))) < {1, 4, 5}
+    one_up = ClusterView(nodes=(node(1, F), node(2, None), node(3, K, paused=True)))
+    with pytest.raises(CommandError, match="it needs 2 running participants, 1 free"):
+        resolve_nodes(word("majority"), one_up, random.Random(0))
+
+
+def test_words_and_sids_mix_and_a_word_picks_among_the_nodes_not_named() -> None:
+    assert resolve_nodes(parse("crash leader,3").nodes, MIXED, random.Random(0)) == (3, 5)  # type: ignore[attr-defined]
+    for seed in range(10):
+        got = resolve_nodes(Nodes((1,), ("minority",)), RUNNING, random.Random(seed))
+        assert 1 in got
+        assert len(got) == 3  # n1 and a largest minority (2) of the others
 
 
 def test_one_and_random_pick_from_every_configured_node() -> None:
@@ -522,12 +548,17 @@ def test_partition_groups_and_the_rest(text: str, groups: list[tuple[int, ...]])
 def test_partition_words_pick_disjoint_groups() -> None:
     for seed in range(20):
         majority, minority, rest = resolve_partition(
-            (word("majority"), word("minority")), MIXED, random.Random(seed)
+            (word("majority"), word("minority")), RUNNING, random.Random(seed)
         )
         assert len(majority) == 3
         assert len(minority) == 2
         assert rest == (6,)
         assert sorted(majority + minority) == [1, 2, 3, 4, 5]
+    four = ClusterView(nodes=tuple(node(s, F) for s in (1, 2, 3, 4)))
+    majority, minority = resolve_partition(
+        (word("majority"), word("minority")), four, random.Random(0)
+    )
+    assert sorted(majority + minority) == [1, 2, 3, 4]  # complementary: the running split
 
 
 @pytest.mark.parametrize(
@@ -537,7 +568,11 @@ def test_partition_words_pick_disjoint_groups() -> None:
         ((word("leader"), sids(5)), "node 5 is in two groups"),
         (
             (word("majority"), word("majority")),
-            '"majority" names no node: it needs 3 participants, 2 free',
+            '"majority" names no node: it needs 3 running participants, 0 free',
+        ),
+        (
+            (word("majority"), word("minority")),
+            '"minority" names no node: it needs 2 running participants, 0 free',
         ),
     ],
 )
@@ -619,7 +654,7 @@ def test_completion_offers_node_ids_with_their_state_and_node_words() -> None:
     ]
     assert [x.text for x in got[3:]] == list(NODE_WORDS)
     assert texts("crash 1") == ["1"]
-    assert texts("crash 1,") == ["n1", "n2", "n3"]
+    assert texts("crash 1,") == ["n1", "n2", "n3", *NODE_WORDS]
     assert texts("crash m") == ["majority", "minority"]
     assert texts("crash ", None) == list(NODE_WORDS)
 
@@ -809,3 +844,14 @@ def test_arbitrary_text_never_raises_anything_but_CommandError(text: str) -> Non
         parse_script(text + "\n" + text, "p.fle")
     for item in complete(text, VIEW):
         assert 0 <= item.replace <= len(text)
+
+
+def test_every_bad_line_of_a_script_is_reported_not_only_the_first() -> None:
+    with pytest.raises(c.ScriptError) as info:
+        parse_script("start\ncrash x\n# fine\nfoo\nwait until n3.bogus == 1\nstatus\n", "s.fle")
+    assert [line.split(": ")[0] for line in str(info.value).splitlines()] == [
+        "s.fle:2:7",
+        "s.fle:4:1",
+        "s.fle:5:12",
+    ]
+    assert [e.line for e in info.value.errors] == [2, 4, 5]

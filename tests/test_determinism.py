@@ -36,6 +36,7 @@ wait 2s
 heal
 restart all
 wait until settled within 30s
+crash 1
 restart 1
 timeout 1
 wait until settled within 10s

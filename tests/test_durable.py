@@ -106,3 +106,64 @@ def test_a_node_with_inconsistent_state_refuses_to_start_and_says_why(tmp_path: 
         assert c.view().node(1).alive
     finally:
         c.close()
+
+
+def _cluster(runtime: str, tmp_path: Path) -> Cluster:
+    return Cluster(
+        ClusterOptions(nodes=3, runtime=runtime, seed=1, record=False, data_dir=tmp_path / "data")
+    )
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_one_rule_on_every_runtime_an_epoch_older_than_the_last_zxid_refuses_to_start(
+    runtime: str, tmp_path: Path
+) -> None:
+    """QuorumPeer.loadDataBase: epoch(lastZxid) > currentEpoch without currentEpoch.tmp
+    refuses to start - in the simulator as on threads (issue 17, defect 6)."""
+    c = _cluster(runtime, tmp_path)
+    try:
+        assert c.execute("set 2 zxid=0x300000004 epoch=2").ok
+        result = c.execute("start")
+        assert not result.ok
+        assert "n2 refuses to start" in result.text
+        assert "the current epoch, 2, is older than the last zxid, 0x300000004" in result.text
+        assert not c.view().node(2).alive
+        assert [n.sid for n in c.view().nodes if n.alive] == [1, 3]
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_set_after_a_refused_start_changes_only_the_fields_it_names(
+    runtime: str, tmp_path: Path
+) -> None:
+    """Issue 17, defect 5: `set` used to start from zeros when the stored state did not
+    load, so fixing the epoch of a node that refused to start lost its last zxid."""
+    c = _cluster(runtime, tmp_path)
+    try:
+        assert c.execute("set 2 zxid=0x300000004 current_epoch=3 accepted_epoch=2").ok
+        assert not c.execute("start").ok  # acceptedEpoch < currentEpoch
+        result = c.execute("set 2 accepted_epoch=3")
+        assert result.ok, result.text
+        assert "lastZxid=0x300000004" in result.text
+        n2 = c.view().node(2)
+        assert (n2.current_epoch, n2.accepted_epoch, n2.last_zxid) == (3, 3, 0x300000004)
+        assert c.execute("start 2").ok
+        assert c.view().node(2).last_zxid == 0x300000004
+    finally:
+        c.close()
+
+
+def test_set_on_an_unreadable_state_needs_every_field(tmp_path: Path) -> None:
+    c = _cluster("threaded", tmp_path)
+    try:
+        (tmp_path / "data" / "n2" / "version-2").mkdir(parents=True)
+        (tmp_path / "data" / "n2" / "version-2" / "lastZxid").write_text("0x1zz")
+        result = c.execute("set 2 epoch=1")
+        assert not result.ok
+        assert "lastZxid: half-written or corrupt '0x1zz'" in result.text
+        assert "give zxid= and epoch= to replace it" in result.text
+        assert c.execute("set 2 epoch=1 zxid=0x100000002").ok
+        assert DurableStore(tmp_path / "data" / "n2").load() == Durable(1, 1, 0x100000002)
+    finally:
+        c.close()

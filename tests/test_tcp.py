@@ -28,6 +28,7 @@ from engine.cnxmanager import Message
 from engine.config import parse_zoo_cfg
 from engine.node import NodeError, TcpNode
 from engine.replay import verify
+from engine.trace import iter_events
 from engine.transport.tcp import Address, CnxHooks, TcpCnxManager
 from engine.vote import ServerState, ToSend
 from engine.wire import (
@@ -561,6 +562,11 @@ def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) ->
         assert result.ok, (result.divergence, result.violations)
         assert result.complete
         assert result.steps > 0
+        events = list(iter_events(tmp_path / f"n{sid}.jsonl"))
+        to_self = {e["msg"] for e in events if e["kind"] == "send" and e["to"] == sid}
+        delivered = {e["msg"] for e in events if e["kind"] == "deliver"}
+        assert to_self
+        assert to_self <= delivered  # loopback is delivered too (trace format 1.1)
 
 
 def test_node_refuses_bad_setup(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from engine.trace import (
     FORMAT_NAME,
     TRACE_DIR_ENV,
     VERSION,
+    RotatingTraceWriter,
     TraceError,
     TraceWriter,
     default_trace_path,
@@ -98,7 +99,7 @@ def test_round_trip_keeps_header_and_events(tmp_path: Path) -> None:
         w.close(w.footer_event(4.0))
     trace = read_trace(path)
     assert trace.header == header()
-    assert trace.version == (1, 0)
+    assert trace.version == (1, 1)
     got = list(trace)
     assert got[:3] == events
     assert got[3] == {"seq": 4, "t_ms": 4.0, "kind": "footer", "events": 3, "end": "ok"}
@@ -601,3 +602,47 @@ if __name__ == "__main__":
 
     with tempfile.TemporaryDirectory() as tmp:
         measure(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, Path(tmp) / "m.jsonl")
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"hello world\n", b"[1, 2]\n", b'{"a": 1}\n', bytes(range(256)), b"\x89PNG\r\n\x1a\n"],
+    ids=["text", "json-array", "json-object", "binary", "png"],
+)
+def test_a_file_that_is_not_a_trace_is_called_so_not_torn(tmp_path: Path, first: bytes) -> None:
+    """Issue 17: any non-JSON first line used to be reported as a torn header."""
+    path = tmp_path / "other.jsonl"
+    path.write_bytes(first)
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert str(info.value) == f"{path}:1: not a zkfle trace: line 1 is not a trace header"
+
+
+def test_a_rotating_writer_goes_on_in_parts_that_chain_like_forks(tmp_path: Path) -> None:
+    line = len(orjson.dumps(mark(10))) + 1
+    limit = len(orjson.dumps(header())) + 1 + 3 * line  # three events a part
+    writer = RotatingTraceWriter(tmp_path / "run.jsonl", header(), max_bytes=limit)
+    for seq in range(1, 11):
+        writer.write(mark(seq))
+    writer.close(writer.footer_event(11.0))
+    names = ["run.jsonl", *(f"run.part{n}.jsonl" for n in range(2, writer.parts + 1))]
+    assert writer.parts >= 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert writer.path == tmp_path / names[-1]
+    traces = [read_trace(tmp_path / name) for name in names]
+    labels = []
+    for i, trace in enumerate(traces):
+        events = list(trace)
+        labels += [e["label"] for e in events[:-1]]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert trace.footer is not None
+        if i + 1 < len(traces):
+            assert trace.footer["end"] == "rotated"
+            assert trace.footer["next"] == names[i + 1]
+            last = trace.footer["events"]
+            assert traces[i + 1].header["parent"] == {"trace": names[i], "seq": last}
+            assert (tmp_path / names[i]).stat().st_size < limit + line + 128  # and a footer
+    assert traces[-1].footer is not None
+    assert traces[-1].footer["end"] == "ok"
+    assert traces[0].header["parent"] is None
+    assert labels == [f"m{seq}" for seq in range(1, 11)]  # nothing lost, in order
