@@ -479,6 +479,33 @@ class _Flow:
         for msg_id in ids:
             proxy.emit(kind, b, {"msg": msg_id, "from": a, "plane": self.conn.plane})
 
+    def carries(self, msg_id: str) -> bool:
+        """Whether a quorum packet waits here (delayed or stalled)."""
+        return any(msg_id in e[3] for e in self.outbox) or any(
+            msg_id in ids for _, ids in self.stalled
+        )
+
+    def hurry(self, msg_id: str) -> bool:
+        """Write the delayed stream now up to the packet `msg_id`; False if it is not here."""
+        if not any(msg_id in e[3] for e in self.outbox) or not self.dst.ready:
+            return False
+        while self.outbox:
+            _, _, data, ids = heapq.heappop(self.outbox)
+            self.write(data, ids)
+            if msg_id in ids:
+                break
+        self.arm()
+        return True
+
+    def forget(self, msg_id: str) -> None:
+        """`msg_id` no longer names anything waiting here (it was dropped on its own)."""
+
+        def without(ids: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(i for i in ids if i != msg_id)
+
+        self.outbox = [(due, n, data, without(ids)) for due, n, data, ids in self.outbox]
+        self.stalled = deque((data, without(ids)) for data, ids in self.stalled)
+
     def take(self, msg_id: str) -> bytes | None:
         """Take a waiting election frame off the outbox (the user drops or delivers it)."""
         for i, entry in enumerate(self.outbox):
@@ -819,6 +846,8 @@ class ZkProxy:
     ) -> None:
         """Count and report bytes the proxy could not decode."""
         self.undecodable_counts[reason] = self.undecodable_counts.get(reason, 0) + 1
+        if kind == "drop":
+            self.dropped_counts["malformed"] = self.dropped_counts.get("malformed", 0) + 1
         fields["payload"] = data[:PAYLOAD_HEX].hex()
         self.emit(kind, node, fields)
 
@@ -837,7 +866,7 @@ class ZkProxy:
         try:
             msg = read_initial_message(_reader(raw))
         except WireError as e:
-            self.bad_frame(flow, f"handshake: {e}", raw, "handshake")
+            self.bad_frame(flow, str(e), raw, "handshake")
             return False
         info: dict[str, Any] = {
             "sid": msg.sid,
@@ -1003,8 +1032,12 @@ class ZkProxy:
         n = len(frames)
         for flow in list(self._link_flows(a, b, QUORUM)):
             if flow.stalled:
-                n += sum(len(ids) for _, ids in flow.stalled)
+                ids = [i for _, chunk_ids in flow.stalled for i in chunk_ids]
+                for msg_id in ids:
+                    flow.forget(msg_id)
+                    self.drop(msg_id, a, b, "user", None, QUORUM)
                 flow.conn.close(f"user dropped stalled packets n{a}->n{b}")
+                n += len(ids)
         return n
 
     def deliver_message(self, msg_id: str) -> bool:
@@ -1029,15 +1062,21 @@ class ZkProxy:
                     if frame is not None:
                         self._deliver_or_drop(flow, msg_id, frame, deliver)
                         return True
-                elif any(msg_id in ids for _, ids in flow.stalled) or any(
-                    msg_id in entry[3] for entry in flow.outbox
-                ):
-                    if deliver:
-                        flow.resume(msg_id)
-                    else:
-                        conn.close(f"user dropped {msg_id}")
+                elif flow.carries(msg_id):
+                    self._take_packet(flow, msg_id, deliver)
                     return True
         return False
+
+    def _take_packet(self, flow: _Flow, msg_id: str, deliver: bool) -> None:
+        """A stream goes on in order up to a packet delivered now; a dropped one breaks it."""
+        if deliver:
+            if not flow.hurry(msg_id):
+                flow.resume(msg_id)
+            return
+        flow.forget(msg_id)
+        a, b = flow.link
+        self.drop(msg_id, a, b, "user", None, QUORUM)
+        flow.conn.close(f"user dropped {msg_id}")
 
     def _deliver_or_drop(self, flow: _Flow, msg_id: str, frame: bytes, deliver: bool) -> None:
         a, b = flow.link

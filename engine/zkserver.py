@@ -13,28 +13,34 @@ Debian's `zookeeper` package (3.8) provides the jars; `java_missing()` says what
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.vote import Sid
 
 __all__ = [
     "CLASSPATH",
+    "LOWEST_PORT",
     "ZK_JAR",
     "ServerAddress",
     "ZkServer",
     "ZkServerError",
     "ZkSettings",
+    "ephemeral_ports",
     "four_letter_word",
     "free_ports",
     "java_missing",
+    "make_ensemble",
+    "real_ports",
+    "route_through",
     "wait_for",
     "zookeeper_version",
 ]
@@ -53,6 +59,9 @@ CLASSPATH = [
 MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 JVM_OPTIONS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 """Small heaps and the quick JIT tier: several servers start at once on a small machine."""
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+LOWEST_PORT = 10000
+"""Ports for servers are drawn from LOWEST_PORT up to the ephemeral range."""
 INSTALL_HINT = "install Debian's `zookeeper` package (apt-get install zookeeper)"
 
 LOG4J = """\
@@ -90,15 +99,34 @@ def zookeeper_version() -> str | None:
     return None
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports free on 127.0.0.1 right now (the OS picks them)."""
-    socks = []
+def ephemeral_ports() -> range:
+    """The kernel's range for ports it picks itself (bind to 0, outgoing connections)."""
     try:
-        for _ in range(count):
+        low, high = (int(x) for x in Path(EPHEMERAL_RANGE).read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on 127.0.0.1 now, below the kernel's ephemeral range: a
+    server binds its ports seconds later, and a port from that range could be taken
+    meanwhile by any outgoing connection of any process."""
+    rng = random.Random()
+    high = min(ephemeral_ports().start, 65536)
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(100 * count):
             s = socket.socket()
+            try:
+                s.bind((HOST, rng.randrange(LOWEST_PORT, high)))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
-            s.bind((HOST, 0))
-        return [s.getsockname()[1] for s in socks]
+            if len(socks) == count:
+                return [s.getsockname()[1] for s in socks]
+        raise ZkServerError(f"no {count} free ports on {HOST} in {LOWEST_PORT}..{high - 1}")
     finally:
         for s in socks:
             s.close()
@@ -299,3 +327,43 @@ def wait_for(
             )
             raise ZkServerError(f"servers not ready after {timeout_s:g} s: {modes}\n{details}")
         time.sleep(0.1)
+
+
+def make_ensemble(
+    directory: Path,
+    sids: Sequence[Sid],
+    settings: ZkSettings,
+    observers: Collection[Sid] = (),
+) -> dict[Sid, ZkServer]:
+    """Servers in `directory/n<sid>` on free ports, each config naming every server's real
+    ports (nothing in between); `observers` are `:observer`s. Not started."""
+    ports = free_ports(3 * len(sids))
+    view = {
+        sid: ServerAddress(
+            ports[3 * i], ports[3 * i + 1], "observer" if sid in observers else "participant"
+        )
+        for i, sid in enumerate(sorted(sids))
+    }
+    return {
+        sid: ZkServer(sid, directory / f"n{sid}", ports[3 * i + 2], view, settings)
+        for i, sid in enumerate(sorted(sids))
+    }
+
+
+def real_ports(servers: Mapping[Sid, ZkServer]) -> dict[Sid, tuple[int, int]]:
+    """Each server's own (quorum, election) ports: what a proxy dials."""
+    return {sid: (s.view[sid].quorum_port, s.view[sid].election_port) for sid, s in servers.items()}
+
+
+def route_through(
+    servers: Mapping[Sid, ZkServer], peer_ports: Callable[[Sid, Sid], tuple[int, int]]
+) -> None:
+    """Make each server's config name `peer_ports(server, peer)` (quorum, election) for its
+    peers - a proxy's ports (engine.zkproxy.ZkProxy.peer_ports) - and keep its own."""
+    for sid, server in servers.items():
+        view = dict(server.view)
+        for peer, address in server.view.items():
+            if peer != sid:
+                quorum, election = peer_ports(sid, peer)
+                view[peer] = replace(address, quorum_port=quorum, election_port=election)
+        server.view = view

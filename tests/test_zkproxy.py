@@ -94,6 +94,16 @@ def reader(s: socket.socket) -> Callable[[int], bytes]:
     return s.recv
 
 
+def recv_exactly(s: socket.socket, n: int) -> bytes:
+    """n bytes, or what came before the other side closed. (MSG_WAITALL does not wait on a
+    socket with a timeout: Python makes it non-blocking.)"""
+    chunks = []
+    while n > 0 and (chunk := s.recv(n)):
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
 def election_pair(net: Net, a: int = 3, b: int = 1) -> tuple[socket.socket, socket.socket]:
     """a dials b (the larger sid dials: this connection survives in ZooKeeper), sends its
     V1 handshake; returns (a's socket, b's accepted socket with the handshake read)."""
@@ -336,11 +346,11 @@ def test_a_bad_handshake_is_counted_reported_and_closes_only_its_connection(net:
     assert s.recv(1) == b""
     [drop] = net.events.wait("drop", reason="malformed")
     assert drop.fields["detail"] == (
-        "handshake: handshake: unrecognized protocol version -5 "
-        "(expected -65536 or -65535, or a sid >= 0)"
+        "handshake: unrecognized protocol version -5 (expected -65536 or -65535, or a sid >= 0)"
     )
     assert drop.fields["payload"] == struct.pack(">q", -5).hex()
     assert net.proxy.stats().undecodable == {"handshake": 1}
+    assert net.proxy.stats().dropped == {"malformed": 1}
     assert net.accept(1, ELECTION).recv(1) == b""  # the garbage never reached server 1
     s2, t2 = election_pair(net)  # the proxy goes on
     s2.sendall(notification(3, 1, leader=3))
@@ -393,17 +403,31 @@ def learner_info(sid: int) -> bytes:
     return struct.pack(">qiq", sid, 0x10000, 0)
 
 
+def learner_connected(net: Net, learner: int, leader: int) -> tuple[socket.socket, socket.socket]:
+    """The learner dialled the leader through the proxy and its FOLLOWERINFO arrived."""
+    s = net.dial(learner, leader, QUORUM)
+    hello = encode_packet(11, 0, learner_info(learner))
+    s.sendall(hello)
+    t = net.accept(leader, QUORUM)
+    assert recv_exactly(t, len(hello)) == hello
+    return s, t
+
+
+def ping(zxid: int) -> bytes:
+    return encode_packet(5, zxid)  # 20 bytes
+
+
 def test_quorum_packets_are_forwarded_as_they_come_and_decoded(net: Net) -> None:
     s = net.dial(2, 1, QUORUM)  # learner 2 connects to leader 1
     hello = encode_packet(11, 0x100000000, learner_info(2))
     s.sendall(hello)
     t = net.accept(1, QUORUM)
-    assert t.recv(len(hello), socket.MSG_WAITALL) == hello
+    assert recv_exactly(t, len(hello)) == hello
     snap = encode_packet(15, 0x100000005) + dump()
     t.sendall(snap[:5])
     t.sendall(snap[5:] + encode_packet(12))
     expected = snap + encode_packet(12)
-    assert s.recv(len(expected), socket.MSG_WAITALL) == expected
+    assert recv_exactly(s, len(expected)) == expected
     zsends = net.events.wait("zsend", 4)
     assert [(e.node, e.fields["packet"]["type"]) for e in zsends] == [
         (2, "FOLLOWERINFO"),
@@ -444,11 +468,7 @@ def dump() -> bytes:
 def test_a_block_discards_quorum_bytes_and_the_heal_closes_the_broken_stream(net: Net) -> None:
     """Bytes missing from a TCP stream make it corrupt: while blocked the sockets stay open
     and silent (ZooKeeper's read timeouts fire), at the heal the connection is closed."""
-    s = net.dial(2, 1, QUORUM)
-    s.sendall(encode_packet(11, 0, learner_info(2)))
-    t = net.accept(1, QUORUM)
-    t.recv(64)
-    net.events.wait("zdeliver")
+    s, t = learner_connected(net, 2, 1)
     net.fault("f1", "block", {(1, 2), (2, 1)})
     t.sendall(encode_packet(5, 1))  # a PING from the leader, lost
     [drop] = net.events.wait("drop", reason="partition")
@@ -472,19 +492,77 @@ def test_a_block_discards_quorum_bytes_and_the_heal_closes_the_broken_stream(net
     assert down.fields["reason"] == "stream broken: 20 byte(s) n1->n2 dropped by f1"
 
 
-def test_a_quorum_stream_held_stalls_in_order_and_resumes_whole(net: Net) -> None:
-    s = net.dial(2, 1, QUORUM)
-    s.sendall(encode_packet(11, 0, learner_info(2)))
-    t = net.accept(1, QUORUM)
-    t.recv(64)
+def stalled(net: Net) -> tuple[socket.socket, socket.socket]:
+    """Leader 1's stream to learner 2 held with two PINGs in it (p2, p3), read apart."""
+    s, t = learner_connected(net, 2, 1)
     net.fault("f1", "hold", {(1, 2)})
-    t.sendall(encode_packet(5, 1))
-    t.sendall(encode_packet(5, 2))
-    net.events.wait("zsend", 3)
+    t.sendall(ping(1))
+    net.events.wait("zsend", msg="p2")
+    t.sendall(ping(2))
+    net.events.wait("zsend", msg="p3")
     assert net.proxy.depths()[(1, 2)].held_bytes == 40
-    assert net.proxy.release(1, 2) == 2
-    got = s.recv(40, socket.MSG_WAITALL)
-    assert got == encode_packet(5, 1) + encode_packet(5, 2)
+    return s, t
+
+
+def test_a_quorum_stream_held_stalls_in_order_and_resumes_whole(net: Net) -> None:
+    s, _ = stalled(net)
+    assert net.proxy.release(1, 2, 1) == 2  # a stream cannot go on in part
+    assert recv_exactly(s, 40) == ping(1) + ping(2)
+    assert [e.fields["msg"] for e in net.events.wait("zdeliver", 3)] == ["p1", "p2", "p3"]
+
+
+def test_delivering_a_stalled_packet_lets_the_stream_go_up_to_it(net: Net) -> None:
+    s, _ = stalled(net)
+    assert net.proxy.deliver_message("p2")
+    assert recv_exactly(s, 20) == ping(1)
+    assert net.proxy.depths()[(1, 2)].held_bytes == 20
+    net.proxy.remove_fault("f1")
+    assert recv_exactly(s, 20) == ping(2)
+
+
+@pytest.mark.parametrize("how", ["drop p3", "discard_held"])
+def test_dropping_stalled_packets_breaks_the_stream(net: Net, how: str) -> None:
+    """Bytes cannot be taken out of a TCP stream: the connection closes (both ends)."""
+    s, t = stalled(net)
+    if how == "drop p3":
+        assert net.proxy.drop_message("p3")
+    else:
+        assert net.proxy.discard_held(1, 2) == 2
+    assert s.recv(1) == b""
+    assert t.recv(1) == b""
+    [down] = net.events.wait("conn", up=False)
+    assert down.fields["reason"] == (
+        "user dropped p3" if how == "drop p3" else "user dropped stalled packets n1->n2"
+    )
+    drops = {e.fields["msg"]: e.fields["reason"] for e in net.events.wait("drop", 2)}
+    if how == "drop p3":
+        assert drops == {"p3": "user", "p2": "closed"}
+    else:
+        assert drops == {"p2": "user", "p3": "user"}
+
+
+def test_a_delayed_quorum_stream_keeps_its_order(net: Net) -> None:
+    s, t = learner_connected(net, 2, 1)
+    net.fault("f1", "delay", {(1, 2)}, delay_ms=200.0)
+    t.sendall(ping(1))
+    net.events.wait("zsend", msg="p2")
+    net.proxy.remove_fault("f1")
+    t.sendall(ping(2))  # not delayed itself, but a stream never overtakes
+    assert recv_exactly(s, 40) == ping(1) + ping(2)
+    [sent] = net.events.wait("zsend", msg="p2")
+    [arrived] = net.events.wait("zdeliver", msg="p2")
+    assert arrived.t_mono - sent.t_mono >= 0.2
+
+
+def test_delivering_a_delayed_packet_writes_the_stream_up_to_it_now(net: Net) -> None:
+    s, t = learner_connected(net, 2, 1)
+    net.fault("f1", "delay", {(1, 2)}, delay_ms=60_000.0)
+    t.sendall(ping(1))
+    net.events.wait("zsend", msg="p2")
+    t.sendall(ping(2))
+    net.events.wait("zsend", msg="p3")
+    assert net.proxy.deliver_message("p3")
+    assert recv_exactly(s, 40) == ping(1) + ping(2)
 
 
 def test_a_learner_waits_while_the_proxy_retries_the_leader_port(net: Net) -> None:
@@ -508,7 +586,7 @@ def test_a_learner_waits_while_the_proxy_retries_the_leader_port(net: Net) -> No
     t, _ = late.accept()
     net.sockets.append(t)
     t.settimeout(DEADLINE_S)
-    assert t.recv(len(hello), socket.MSG_WAITALL) == hello
+    assert recv_exactly(t, len(hello)) == hello
 
 
 def test_a_refused_dial_closes_the_dialler_and_says_why(net: Net) -> None:
@@ -527,7 +605,7 @@ def test_jute_garbage_is_counted_and_still_forwarded(net: Net) -> None:
     garbage = struct.pack(">iqi", 11, 0, -7) + b"\xff" * 12
     s.sendall(garbage)
     t = net.accept(1, QUORUM)
-    assert t.recv(len(garbage), socket.MSG_WAITALL) == garbage
+    assert recv_exactly(t, len(garbage)) == garbage
     [bad] = net.events.wait("zsend")
     assert (
         bad.fields["error"]

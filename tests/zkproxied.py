@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.zkproxy import ProxyEvent, ZkProxy
-from engine.zkserver import ServerAddress, ZkServer, ZkSettings, free_ports
+from engine.zkserver import ZkSettings, make_ensemble, real_ports, route_through
 
 DEADLINE_S = 10.0
 
@@ -68,22 +68,19 @@ def wait_until(pred: Callable[[], object], what: Callable[[], str], timeout_s: f
 class ProxiedEnsemble:
     """N real servers whose every server-to-server link crosses one ZkProxy."""
 
-    def __init__(self, directory: Path, sids: tuple[int, ...], settings: ZkSettings) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        sids: tuple[int, ...],
+        settings: ZkSettings,
+        observers: tuple[int, ...] = (),
+    ) -> None:
         self.directory = directory
-        ports = free_ports(3 * len(sids))
-        real = {sid: (ports[3 * i], ports[3 * i + 1]) for i, sid in enumerate(sids)}
+        self.servers = make_ensemble(directory, sids, settings, observers)
+        self.observers = observers
         self.events = Events()
-        self.proxy = ZkProxy(real, on_event=self.events, seed=7)
-        self.servers = {
-            sid: ZkServer(
-                sid,
-                directory / f"n{sid}",
-                ports[3 * i + 2],
-                {peer: ServerAddress(*self.proxy.peer_ports(sid, peer)) for peer in sids},
-                settings,
-            )
-            for i, sid in enumerate(sids)
-        }
+        self.proxy = ZkProxy(real_ports(self.servers), on_event=self.events, seed=7)
+        route_through(self.servers, self.proxy.peer_ports)
         self.pids: list[int] = []
 
     def start(self) -> None:
@@ -97,9 +94,14 @@ class ProxiedEnsemble:
         return {sid: s.mode() for sid, s in self.servers.items()}
 
     def serving(self) -> bool:
-        """Every server is leader or follower, and there is exactly one leader."""
-        modes = list(self.modes().values())
-        return modes.count("leader") == 1 and modes.count("follower") == len(modes) - 1
+        """One leader, every other voter a follower, every observer an observer."""
+        modes = self.modes()
+        voters = [mode for sid, mode in modes.items() if sid not in self.observers]
+        return (
+            voters.count("leader") == 1
+            and voters.count("follower") == len(voters) - 1
+            and all(modes[sid] == "observer" for sid in self.observers)
+        )
 
     def leader(self) -> int:
         return next(sid for sid, mode in self.modes().items() if mode == "leader")
