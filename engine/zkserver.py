@@ -28,13 +28,11 @@ from engine.vote import Sid
 
 __all__ = [
     "CLASSPATH",
-    "LOWEST_PORT",
     "ZK_JAR",
     "ServerAddress",
     "ZkServer",
     "ZkServerError",
     "ZkSettings",
-    "ephemeral_ports",
     "four_letter_word",
     "free_ports",
     "java_missing",
@@ -61,7 +59,7 @@ JVM_OPTIONS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel
 """Small heaps and the quick JIT tier: several servers start at once on a small machine."""
 EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 LOWEST_PORT = 10000
-"""Ports for servers are drawn from LOWEST_PORT up to the ephemeral range."""
+"""Ports for servers are drawn from LOWEST_PORT up, outside the ephemeral range."""
 INSTALL_HINT = "install Debian's `zookeeper` package (apt-get install zookeeper)"
 
 LOG4J = """\
@@ -99,34 +97,37 @@ def zookeeper_version() -> str | None:
     return None
 
 
-def ephemeral_ports() -> range:
-    """The kernel's range for ports it picks itself (bind to 0, outgoing connections)."""
+def _ports_for_servers() -> range:
+    """Ports the kernel never picks itself (for a bind to 0 or an outgoing connection): the
+    larger span below or above its ephemeral range, from LOWEST_PORT."""
     try:
         low, high = (int(x) for x in Path(EPHEMERAL_RANGE).read_text().split())
     except (OSError, ValueError):
         low, high = 32768, 60999  # Linux's default
-    return range(low, high + 1)
+    below = range(LOWEST_PORT, low)
+    above = range(max(high + 1, LOWEST_PORT), 65536)
+    return below if len(below) >= len(above) else above
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` distinct ports free on 127.0.0.1 now, below the kernel's ephemeral range: a
+    """`count` distinct ports free on 127.0.0.1 now, outside the kernel's ephemeral range: a
     server binds its ports seconds later, and a port from that range could be taken
     meanwhile by any outgoing connection of any process."""
     rng = random.Random()
-    high = min(ephemeral_ports().start, 65536)
+    span = _ports_for_servers()
     socks: list[socket.socket] = []
     try:
         for _ in range(100 * count):
             s = socket.socket()
-            try:
-                s.bind((HOST, rng.randrange(LOWEST_PORT, high)))
+            try:  # no span at all: let the kernel pick (and hope)
+                s.bind((HOST, rng.randrange(span.start, span.stop) if span else 0))
             except OSError:
                 s.close()
                 continue
             socks.append(s)
             if len(socks) == count:
                 return [s.getsockname()[1] for s in socks]
-        raise ZkServerError(f"no {count} free ports on {HOST} in {LOWEST_PORT}..{high - 1}")
+        raise ZkServerError(f"no {count} free ports on {HOST} in {span.start}..{span.stop - 1}")
     finally:
         for s in socks:
             s.close()

@@ -174,6 +174,19 @@ def test_the_handshake_address_is_rewritten_to_the_proxy_port_for_the_way_back(n
     }
 
 
+def test_a_smaller_sid_that_closes_after_its_handshake_still_gets_it_through(net: Net) -> None:
+    """ZK: startConnection - the smaller sid writes its handshake and closes at once; the
+    larger one must still read it, close, and dial back (its "call me back")."""
+    s = net.dial(1, 3, ELECTION)
+    s.sendall(encode_initial_message(1, [(HOST, net.proxy.upstream[1][1])]))
+    s.close()
+    t = net.accept(3, ELECTION)
+    assert read_initial_message(reader(t)).sid == 1
+    assert t.recv(1) == b""
+    [down] = net.events.wait("conn", up=False)
+    assert down.fields["reason"] == "closed by n1"
+
+
 def test_a_V2_handshake_keeps_its_version_and_gets_the_one_proxy_address(net: Net) -> None:
     s = net.dial(2, 1, ELECTION)
     s.sendall(
@@ -587,6 +600,34 @@ def test_a_learner_waits_while_the_proxy_retries_the_leader_port(net: Net) -> No
     net.sockets.append(t)
     t.settimeout(DEADLINE_S)
     assert recv_exactly(t, len(hello)) == hello
+
+
+def test_what_a_dialler_sent_before_it_left_is_delivered_once_the_dial_succeeds(
+    net: Net,
+) -> None:
+    """The rule behind a smaller sid's call-me-back, made deterministic: the learner sends
+    and closes while the proxy is still retrying the leader's port."""
+    port = net.proxy.upstream[3][0]
+    net.servers[3][QUORUM].close()
+    late = socket.socket()
+    net.sockets.append(late)
+    late.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    late.bind((HOST, port))
+    late.settimeout(DEADLINE_S)
+    s = net.dial(1, 3, QUORUM)
+    hello = encode_packet(11, 0, learner_info(1))
+    s.sendall(hello)
+    s.close()
+    retries = net.proxy.stats().dial_retries
+    deadline = time.monotonic() + DEADLINE_S
+    while net.proxy.stats().dial_retries < retries + 2:  # the close came in meanwhile
+        assert time.monotonic() < deadline, "the proxy stopped retrying"
+        time.sleep(0.01)
+    late.listen()
+    t, _ = late.accept()
+    net.sockets.append(t)
+    t.settimeout(DEADLINE_S)
+    assert recv_exactly(t, len(hello) + 1) == hello  # then the close
 
 
 def test_a_refused_dial_closes_the_dialler_and_says_why(net: Net) -> None:
