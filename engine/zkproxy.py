@@ -892,7 +892,14 @@ class ZkProxy:
         self.undecodable(
             "drop",
             a,
-            {"msg": msg_id, "from": a, "to": b, "reason": "malformed", "detail": problem},
+            {
+                "msg": msg_id,
+                "from": a,
+                "to": b,
+                "reason": "malformed",
+                "detail": problem,
+                "plane": ELECTION,
+            },
             reason,
             data,
         )
@@ -911,6 +918,7 @@ class ZkProxy:
                     "to": b,
                     "reason": "malformed",
                     "detail": problem,
+                    "plane": ELECTION,
                 },
                 "truncated",
                 data,
