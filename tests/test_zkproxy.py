@@ -578,6 +578,25 @@ def test_delivering_a_delayed_packet_writes_the_stream_up_to_it_now(net: Net) ->
     assert recv_exactly(s, 40) == ping(1) + ping(2)
 
 
+def test_a_receiver_that_does_not_read_stops_the_proxy_reading_its_sender(net: Net) -> None:
+    """TCP's back-pressure across the proxy: a paused learner's socket fills, the proxy
+    stops reading the leader, and the leader's writes block - the proxy never piles up
+    what the receiver does not take."""
+    s, t = learner_connected(net, 2, 1)
+    packet = encode_packet(2, 0x100000001, b"\x07" * 60_000)  # PROPOSALs
+    t.setblocking(False)
+    sent = 0
+    while sent < 64 * 1024 * 1024:
+        try:
+            sent += t.send(packet[sent % len(packet) :])
+        except BlockingIOError:
+            break
+    assert sent < 64 * 1024 * 1024, "the leader's writes never blocked"
+    assert net.proxy.depths()[(1, 2)].buffered < 1024 * 1024
+    t.setblocking(True)
+    assert len(recv_exactly(s, sent)) == sent  # all of it, once the learner reads
+
+
 def test_a_learner_waits_while_the_proxy_retries_the_leader_port(net: Net) -> None:
     """ZK: Learner.LeaderConnector retries a refused connect 5 times; the proxy accepted the
     learner already, so it retries for it and the learner's FOLLOWERINFO arrives."""
