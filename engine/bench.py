@@ -17,7 +17,9 @@ Modes (each prints a table, or one JSON object with `--json`):
 * `console` - the console (console.app) attached to a 9-node threaded cluster under a
   message storm: frames (polls of the cluster screen) per second, and election latency
   with the console attached vs headless;
-* `zk` - `election` and `failover` with real Apache ZooKeeper measured in the same run.
+* `zk` - `election` and `failover` with real Apache ZooKeeper measured in the same run;
+* `proxy` - what engine.zkproxy adds per frame, and to real ZooKeeper's elections
+  (engine.zkproxybench).
 
 Every figure is given as a ratio measured in the same run (DESIGN §6): to the floor - one
 finalizeWait, 200 ms - and, with `--zk` (or mode `zk`), to real ZooKeeper 3.8 measured by
@@ -1054,6 +1056,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     clusters(p, "9", 5)
     p.add_argument("--sim-elections", type=int, default=100, metavar="K")
     common(p)
+    p = modes.add_parser("proxy", help="what the zkproxy between real ZooKeeper servers adds")
+    p.add_argument("--frames", type=int, default=4000, help="frames timed per plane")
+    p.add_argument("--reps", type=int, default=5, metavar="R", help="ensembles per variant")
+    p.add_argument("--nodes", type=int, default=3, help="servers per ensemble")
+    p.add_argument("--tick", type=int, default=2000, metavar="MS", help="tickTime")
+    common(p)
     p = modes.add_parser("console", help="console frames/s under a message storm")
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--nodes", type=int, default=9)
@@ -1100,6 +1108,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench_recording(_options(args, zk=False), args.sim_elections)
         printer = print_recording
         failed = False
+    elif mode == "proxy":
+        from engine.zkproxybench import bench_proxy, print_proxy  # built on this module
+
+        log = _log(Options(quiet=args.quiet or args.json))
+        result = bench_proxy(args.frames, args.reps, args.nodes, args.tick, log)
+        printer = print_proxy
+        failed = result["failed"]
     else:  # argparse refuses other modes; `console` is console.bench's
         print(f"zkfle bench: unknown mode {mode!r}", file=sys.stderr)
         return EXIT_USAGE

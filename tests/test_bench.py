@@ -200,6 +200,28 @@ def test_the_probe_sees_stability_when_the_cluster_view_does() -> None:
         assert cluster.host.stable_leader() == 4
 
 
+def test_proxy_times_frames_direct_and_through_the_proxy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--reps 0` leaves out the real ZooKeeper ensembles (no JVM in the tests)."""
+    status, result = run_bench(
+        capsys, "proxy", "--frames", "40", "--reps", "0", "--quiet", "--json"
+    )
+    assert status == 0
+    for plane in ("election", "quorum"):
+        row = result["frames"][plane]
+        assert row["direct_us"]["n"] == row["proxied_us"]["n"] == 40
+        assert row["proxied_us"]["min"] > 0
+        assert isinstance(row["added_ms"], float)
+    assert result["election"] == {"skipped": "--reps 0"}
+    assert result["targets"] == {"added_ms": 1.0, "failover_ratio": 1.1}
+    status, text = run_bench(capsys, "proxy", "--frames", "8", "--reps", "0", "--quiet")
+    assert status == 0
+    assert "one-way latency per frame" in text
+    assert text.count(" ms\n") >= 2  # "added +0.0xx ms" for both planes
+    assert "election: skipped (--reps 0)" in text
+
+
 def test_bad_sizes_are_refused() -> None:
     parser = argparse.ArgumentParser(prog="zkfle")
     bench.add_bench_parser(parser.add_subparsers(dest="command"))

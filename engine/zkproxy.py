@@ -1,0 +1,1159 @@
+"""A recording fault proxy between real ZooKeeper servers (DESIGN §3.7).
+
+Topology. For every ordered pair of servers (i, j) and each plane - `election` (the
+QuorumCnxManager port) and `quorum` (the learner->leader Zab port) - the proxy listens on
+one port of 127.0.0.1. Server i's config names its own real ports for itself and the
+proxy's (i, j) ports for every peer j (`peer_ports`), so every connection i opens to j
+lands here; the proxy dials j's real port and relays both directions. Bytes from the
+dialler travel the directed link i->j, bytes back travel j->i: faults are per link.
+
+What crosses is decoded and reported as `ProxyEvent`s in the trace's own forms (traces/
+README.md): on the election plane the handshake, then every frame as a notification
+(engine.wire) - `send` when the proxy has the whole frame, `deliver` when it wrote it to
+the receiver, `drop` with a reason; on the quorum plane every jute QuorumPacket and the
+snapshot dump after SNAP (engine.quorumpacket) as `zsend`/`zdeliver`/`drop`; and `conn`
+for connections. Message ids are `m<n>` (frames) and `p<n>` (packets), the proxy's own.
+
+Faults come from engine.faults (`LinkFault`, as the Cluster makes them):
+
+* election plane, per frame: `block` drops (never buffers: a buffered link delivers stale
+  votes later, DESIGN §3.7), `loss` drops, `dup` sends twice, `delay`+jitter and `reorder`
+  hold a frame back (others may overtake it, as in the simulator), `hold` keeps frames
+  until `release`, `drop`/`deliver` by id; frames are whole, so the stream stays valid.
+* quorum plane, a TCP stream: bytes sent into a `block` are discarded, and the sockets
+  stay open and silent, so ZooKeeper's own read timeouts (initLimit/syncLimit ticks) fire
+  as in a real partition; a stream with bytes missing is corrupt, so when the block heals
+  (or data comes after it) the connection is closed. A close (FIN, RST) is a message too:
+  one from a blocked side reaches the other side only at the heal. `delay` and `loss`
+  (one retransmission per lost segment) add latency in order, `hold` stalls the stream
+  until `release` (the whole stream goes on); a stream has no duplicates or reordering.
+* a new connection on a link blocked either way is refused (closed at once): TCP's
+  handshake needs both ways.
+
+ZooKeeper details the proxy has to respect (see docs/zkproxy.md for what was checked on
+real 3.8 servers):
+
+* A server that accepts an election connection from a smaller sid closes it and dials
+  back the address in the handshake (ZK: QuorumCnxManager.handleConnection). That address
+  is the dialler's real election port, so the proxy rewrites it to its own port for the
+  way back; otherwise the surviving connection would bypass the proxy.
+* A learner retries a refused connect to the leader (ZK: Learner.LeaderConnector, 5
+  tries, leaderConnectDelayDuringRetryMs apart). The proxy accepts first and dials the
+  leader after, so it makes those retries itself while the learner waits for LEADERINFO.
+
+Threads: one asyncio loop on its own thread does all socket I/O and never waits on
+anything else; a second thread hands events to `on_event` in order, so a slow listener
+never stalls forwarding (a stalled forwarder shows up as client ConnectionLoss). The
+control methods (faults, release, depths, stats, stop) may be called from any other thread
+and return once the loop did the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import queue
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from engine.faults import Fate, FaultTable, Link, LinkFault
+from engine.quorumpacket import (
+    JuteError,
+    Packet,
+    QuorumStreamDecoder,
+    SnapshotDump,
+    config_version,
+)
+from engine.record import notification_json
+from engine.vote import Sid, zxid_hex
+from engine.wire import (
+    MAX_BUFFER,
+    PROTOCOL_VERSION_V1,
+    PROTOCOL_VERSION_V2,
+    WireError,
+    check_frame_length,
+    decode_notification,
+    encode_initial_message,
+    read_initial_message,
+)
+
+__all__ = [
+    "ELECTION",
+    "HOST",
+    "PLANES",
+    "QUORUM",
+    "LinkDepth",
+    "ProxyError",
+    "ProxyEvent",
+    "ProxyStats",
+    "ZkProxy",
+]
+
+HOST = "127.0.0.1"
+ELECTION = "election"
+QUORUM = "quorum"
+PLANES = (ELECTION, QUORUM)
+
+LEARNER_CONNECT_TRIES = 5
+"""ZK: Learner.LeaderConnector tries a connect to the leader 5 times ..."""
+LEARNER_CONNECT_DELAY_MS = 100.0
+"""... leaderConnectDelayDuringRetryMs (100 ms) apart."""
+CONTROL_TIMEOUT_S = 10.0
+"""A control call waits this long for the loop; the loop never blocks, so only a dead loop
+takes that long."""
+PAYLOAD_HEX = 64
+"""How many bytes of an undecodable thing an event shows (as hex)."""
+
+_NO_FAULT = Fate()
+
+
+class ProxyError(Exception):
+    """The proxy cannot do what was asked (ports, a stopped proxy); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyEvent:
+    """One thing the proxy saw, in the trace's event form (`kind`, `node`, the event's own
+    `fields`), stamped with the real time it happened: `t_mono` (time.monotonic(), s) and
+    `wall` (time.time(), s since the epoch)."""
+
+    kind: str
+    node: Sid | None
+    fields: dict[str, Any]
+    t_mono: float
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDepth:
+    """What the proxy keeps on one directed link: election frames held by a `hold` and
+    waiting out a `delay`/`reorder`, quorum bytes stalled by a `hold`, bytes written but not
+    yet taken by the receiver's socket, and the open connections carrying the link."""
+
+    held: int = 0
+    delayed: int = 0
+    held_bytes: int = 0
+    buffered: int = 0
+    connections: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyStats:
+    """Counters since the start. `undecodable` counts, by reason, handshakes, frames,
+    notifications and quorum streams the proxy could not decode."""
+
+    accepted: int
+    refused: int
+    dial_retries: int
+    open_connections: int
+    frames: int
+    packets: int
+    forwarded_bytes: int
+    discarded_bytes: int
+    undecodable: dict[str, int]
+    dropped: dict[str, int]
+    listener_errors: int
+
+
+# --- one relayed connection ---------------------------------------------------------------------
+
+
+class _End(asyncio.Protocol):
+    """One socket of a relayed connection."""
+
+    def __init__(self, conn: _Conn, sid: Sid) -> None:
+        self.conn = conn
+        self.sid = sid
+        """The server on the other side of this socket."""
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport  # asyncio sets TCP_NODELAY, as ZooKeeper does
+        self.conn.made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.received(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.conn.lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self.conn.throttle(self, True)
+
+    def resume_writing(self) -> None:
+        self.conn.throttle(self, False)
+
+    @property
+    def ready(self) -> bool:
+        return self.transport is not None and not self.closed and not self.transport.is_closing()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+
+class _Conn:
+    """A connection server `a` opened to the proxy's (a, b) port, and the proxy's own
+    connection to b's real port: `out` carries a->b, `back` carries b->a."""
+
+    def __init__(self, proxy: ZkProxy, plane: str, a: Sid, b: Sid) -> None:
+        self.proxy = proxy
+        self.plane = plane
+        self.a, self.b = a, b
+        self.initiator = _End(self, a)
+        self.acceptor = _End(self, b)
+        self.out = _Flow(self, self.initiator, self.acceptor, (a, b))
+        self.back = _Flow(self, self.acceptor, self.initiator, (b, a))
+        self.handshake: dict[str, Any] | None = None if plane == ELECTION else {}
+        """The election handshake as decoded (None until it came); {} on the quorum plane."""
+        self.announced = False
+        self.reason: str | None = None
+        """Why the connection ended, once it is ending."""
+        self.closing = False
+        """The proxy ends the connection (refused, malformed, broken, stopped)."""
+        self.dial: asyncio.Task[None] | None = None
+        self.finished = False
+
+    def flows(self) -> tuple[_Flow, _Flow]:
+        return self.out, self.back
+
+    def made(self, end: _End) -> None:
+        proxy = self.proxy
+        if end is self.initiator:
+            proxy.conns.add(self)
+            proxy.accepted += 1
+            fault = proxy.faults.blocked(self.a, self.b) or proxy.faults.blocked(self.b, self.a)
+            if fault is not None:
+                proxy.refused += 1
+                self.close(f"partition {fault.fault_id}: {fault.text}")
+                return
+            self.dial = proxy.loop.create_task(self._dial())
+        elif self.closing:
+            end.close()
+        else:
+            self.announce()
+            self.out.flush()
+
+    async def _dial(self) -> None:
+        proxy = self.proxy
+        port = proxy.upstream[self.b][0 if self.plane == QUORUM else 1]
+        tries = proxy.learner_connect_tries if self.plane == QUORUM else 1
+        problem = ""
+        for attempt in range(tries):
+            try:
+                await proxy.loop.create_connection(lambda: self.acceptor, HOST, port)
+                return
+            except OSError as e:
+                problem = e.strerror or str(e)
+            if attempt + 1 < tries:
+                proxy.dial_retries += 1
+                await asyncio.sleep(proxy.learner_connect_delay_ms / 1000.0)
+        proxy.refused += 1
+        self.dial = None
+        self.close(f"n{self.b} {HOST}:{port}: {problem}")
+
+    def announce(self) -> None:
+        """`conn` up, once both sockets are open and (election plane) the handshake came."""
+        if self.announced or self.handshake is None or not self.acceptor.ready:
+            return
+        self.announced = True
+        fields: dict[str, Any] = {"peer": self.b, "up": True, "plane": self.plane}
+        if self.handshake:
+            fields["handshake"] = self.handshake
+        self.proxy.emit("conn", self.a, fields)
+
+    def received(self, end: _End, data: bytes) -> None:
+        if not self.closing:
+            (self.out if end is self.initiator else self.back).received(data)
+
+    def throttle(self, end: _End, full: bool) -> None:
+        """TCP's back-pressure: while a receiver's socket is full, stop reading its sender."""
+        src = self.acceptor if end is self.initiator else self.initiator
+        if src.ready and src.transport is not None:
+            if full:
+                src.transport.pause_reading()
+            else:
+                src.transport.resume_reading()
+
+    def lost(self, end: _End, exc: Exception | None) -> None:
+        """`end`'s socket is gone (EOF, reset, or closed by us)."""
+        if self.reason is None:
+            self.reason = f"closed by n{end.sid}" + (f": {exc}" if exc else "")
+        # A dialler that closes right after its handshake still wants it delivered: a
+        # smaller sid's "please call me back" (ZK: QuorumCnxManager.startConnection).
+        (self.out if end is self.initiator else self.back).src_closed()
+        if self.gone():
+            self.finish()
+
+    def gone(self) -> bool:
+        dialling = self.dial is not None and not self.dial.done()
+        acceptor = self.acceptor.closed or (self.acceptor.transport is None and not dialling)
+        return self.initiator.closed and acceptor
+
+    def close(self, reason: str) -> None:
+        """End the connection now, both sockets."""
+        if self.reason is None:
+            self.reason = reason
+        self.closing = True
+        if self.dial is not None:
+            self.dial.cancel()  # asyncio closes a socket it was connecting
+            self.dial = None
+        self.initiator.close()
+        self.acceptor.close()
+        if self.gone():
+            self.finish()
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        proxy = self.proxy
+        proxy.conns.discard(self)
+        for flow in self.flows():
+            flow.abandon()
+        proxy.forget_held(self)
+        fields: dict[str, Any] = {"peer": self.b, "up": False, "plane": self.plane}
+        if self.reason:
+            fields["reason"] = self.reason
+        proxy.emit("conn", self.a, fields)
+
+
+class _Flow:
+    """One direction of a relayed connection: decoding, faults and the outbox."""
+
+    def __init__(self, conn: _Conn, src: _End, dst: _End, link: Link) -> None:
+        self.conn = conn
+        self.src = src
+        self.dst = dst
+        self.link = link
+        self.proxy = conn.proxy
+        self.election = conn.plane == ELECTION
+        self.buf = bytearray()
+        self.handshake = self.election and src is conn.initiator
+        """The dialler's first bytes are the election handshake."""
+        self.decoder: QuorumStreamDecoder | None = None if self.election else QuorumStreamDecoder()
+        self.outbox: list[tuple[float, int, bytes, tuple[str, ...]]] = []
+        """(due, order, bytes, message ids) waiting to be written, earliest first."""
+        self.order = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.last_due = 0.0
+        self.src_done = False
+        self.eof_pending = False
+        """The sender closed while the link was blocked: the receiver learns at the heal."""
+        self.corrupt: str | None = None
+        """Why bytes of this stream were discarded (quorum plane): it cannot go on."""
+        self.discarded = 0
+        self.stalled: deque[tuple[bytes, tuple[str, ...]]] = deque()
+        """Quorum bytes stalled by a `hold`."""
+
+    # --- input ------------------------------------------------------------------------------
+
+    def received(self, data: bytes) -> None:
+        if self.election:
+            self.frames(data)
+        else:
+            self.stream(data)
+
+    def frames(self, data: bytes) -> None:
+        """Cut the election stream into the handshake and frames (ZK: RecvWorker reads an
+        int32 length, refuses one outside 1..PACKETMAXSIZE, then reads the payload)."""
+        buf = self.buf
+        buf += data
+        pos = 0
+        if self.handshake:
+            size = _handshake_size(buf)
+            if size is None or size > len(buf):
+                return
+            pos = size
+            self.handshake = False
+            if not self.proxy.handshake(self, bytes(buf[:size])):
+                buf.clear()
+                return
+        end = len(buf)
+        while end - pos >= 4:
+            n = int.from_bytes(buf[pos : pos + 4], "big", signed=True)
+            try:
+                check_frame_length(n)
+            except WireError as e:
+                data = bytes(buf[pos : pos + PAYLOAD_HEX])
+                self.proxy.bad_frame(self, str(e), data, "frame_length")
+                buf.clear()
+                return
+            if end - pos < 4 + n:
+                break
+            self.proxy.frame(self, bytes(buf[pos : pos + 4 + n]))
+            pos += 4 + n
+        del buf[:pos]
+
+    def stream(self, data: bytes) -> None:
+        """The quorum stream: decoded for the record, forwarded as it came (or discarded)."""
+        proxy = self.proxy
+        a, b = self.link
+        ids: list[str] = []
+        if self.decoder is not None:
+            try:
+                items = self.decoder.feed(data)
+            except JuteError as e:
+                items = []
+                self.decoder = None
+                proxy.undecodable(
+                    "zsend", a, {"to": b, "plane": QUORUM, "error": str(e)}, "jute", data
+                )
+            for item in items:
+                ids.append(proxy.packet(self, item))
+        faults = proxy.faults
+        fault = faults.blocked(a, b) if faults.faults else None
+        if fault is not None or self.corrupt is not None:
+            self.discarded += len(data)
+            proxy.discarded_bytes += len(data)
+            for msg_id in ids:
+                reason, fid = ("partition", fault.fault_id) if fault else ("closed", None)
+                proxy.drop(msg_id, a, b, reason, fid, QUORUM)
+            if fault is not None:
+                self.corrupt = self.corrupt or fault.fault_id
+            else:  # the block healed: a stream with a hole cannot go on
+                self.conn.close(self.broken())
+            return
+        fate = faults.stream_fate(a, b, proxy.rng) if faults.faults else _NO_FAULT
+        if fate.held or self.stalled:
+            self.stalled.append((data, tuple(ids)))
+        else:
+            self.schedule(data, tuple(ids), fate.delays_ms[0])
+
+    def broken(self) -> str:
+        a, b = self.link
+        return f"stream broken: {self.discarded} byte(s) n{a}->n{b} dropped by {self.corrupt}"
+
+    # --- output -----------------------------------------------------------------------------
+
+    def schedule(self, data: bytes, ids: tuple[str, ...], extra_ms: float) -> None:
+        """Write `data` after `extra_ms`. What is not held back keeps TCP's order among
+        itself; an election frame held back by a delay or reorder fault lets later frames
+        overtake it (a quorum stream keeps its order whatever happens)."""
+        loop = self.proxy.loop
+        now = loop.time()
+        due = now + extra_ms / 1000.0
+        if extra_ms < 1.0 or not self.election:
+            due = self.last_due = max(due, self.last_due)
+        if due <= now and not self.outbox and self.dst.ready:
+            self.write(data, ids)
+            return
+        self.order += 1
+        heapq.heappush(self.outbox, (due, self.order, data, ids))
+        self.arm()
+
+    def arm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.outbox and self.dst.ready:
+            self.timer = self.proxy.loop.call_at(self.outbox[0][0], self.flush)
+
+    def flush(self) -> None:
+        self.timer = None
+        now = self.proxy.loop.time()
+        while self.outbox and self.outbox[0][0] <= now and self.dst.ready:
+            _, _, data, ids = heapq.heappop(self.outbox)
+            self.write(data, ids)
+        self.arm()
+        self.close_if_done()
+
+    def write(self, data: bytes, ids: tuple[str, ...]) -> None:
+        proxy = self.proxy
+        transport = self.dst.transport
+        assert transport is not None
+        transport.write(data)
+        proxy.forwarded_bytes += len(data)
+        a, b = self.link
+        kind = "deliver" if self.election else "zdeliver"
+        for msg_id in ids:
+            proxy.emit(kind, b, {"msg": msg_id, "from": a, "plane": self.conn.plane})
+
+    def carries(self, msg_id: str) -> bool:
+        """Whether a quorum packet waits here (delayed or stalled)."""
+        return any(msg_id in e[3] for e in self.outbox) or any(
+            msg_id in ids for _, ids in self.stalled
+        )
+
+    def hurry(self, msg_id: str) -> bool:
+        """Write the delayed stream now up to the packet `msg_id`; False if it is not here."""
+        if not any(msg_id in e[3] for e in self.outbox) or not self.dst.ready:
+            return False
+        while self.outbox:
+            _, _, data, ids = heapq.heappop(self.outbox)
+            self.write(data, ids)
+            if msg_id in ids:
+                break
+        self.arm()
+        return True
+
+    def forget(self, msg_id: str) -> None:
+        """`msg_id` no longer names anything waiting here (it was dropped on its own)."""
+
+        def without(ids: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(i for i in ids if i != msg_id)
+
+        self.outbox = [(due, n, data, without(ids)) for due, n, data, ids in self.outbox]
+        self.stalled = deque((data, without(ids)) for data, ids in self.stalled)
+
+    def take(self, msg_id: str) -> bytes | None:
+        """Take a waiting election frame off the outbox (the user drops or delivers it)."""
+        for i, entry in enumerate(self.outbox):
+            if msg_id in entry[3]:
+                self.outbox.pop(i)
+                heapq.heapify(self.outbox)
+                self.arm()
+                return entry[2]
+        return None
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def src_closed(self) -> None:
+        """The sender's socket is gone: pass the close on, after what is still waiting, unless
+        the link is blocked (then at the heal)."""
+        self.src_done = True
+        self.handshake = False
+        if self.buf:
+            self.proxy.truncated(self, bytes(self.buf[:PAYLOAD_HEX]), len(self.buf))
+            self.buf.clear()
+        if self.decoder is not None and self.decoder.pending:
+            self.proxy.truncated(self, b"", self.decoder.pending)
+        a, b = self.link
+        if self.proxy.faults.blocked(a, b) is not None:
+            self.eof_pending = True
+        else:
+            self.close_if_done()
+
+    def close_if_done(self) -> None:
+        if self.src_done and not self.eof_pending and not self.outbox and not self.stalled:
+            self.dst.close()
+
+    def healed(self) -> None:
+        """Faults on the link changed: a pending close goes on, a corrupt stream ends, a
+        stall that no hold keeps any more resumes."""
+        a, b = self.link
+        faults = self.proxy.faults
+        if faults.blocked(a, b) is not None:
+            return
+        if self.corrupt is not None:
+            self.conn.close(self.broken())
+            return
+        if self.stalled and not faults.held(a, b):
+            self.resume()
+        if self.eof_pending:
+            self.eof_pending = False
+            self.close_if_done()
+
+    def resume(self, upto: str | None = None) -> int:
+        """Let stalled quorum bytes go on, in order (all, or up to the chunk with `upto`)."""
+        moved = 0
+        while self.stalled:
+            data, ids = self.stalled.popleft()
+            self.schedule(data, ids, 0.0)
+            moved += len(ids)
+            if upto is not None and upto in ids:
+                break
+        self.close_if_done()
+        return moved
+
+    def abandon(self) -> None:
+        """The connection is over: whatever still waits here is lost."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        a, b = self.link
+        lost = [i for entry in self.outbox for i in entry[3]]
+        lost += [i for _, ids in self.stalled for i in ids]
+        self.outbox.clear()
+        self.stalled.clear()
+        for msg_id in lost:
+            self.proxy.drop(msg_id, a, b, "closed", None, self.conn.plane)
+
+
+@dataclass(slots=True)
+class _Held:
+    msg_id: str
+    frame: bytes
+    flow: _Flow
+
+
+def _handshake_size(buf: bytearray) -> int | None:
+    """How many bytes the handshake at the start of `buf` has (None: not known yet). A
+    header that is wrong gets the size that lets read_initial_message say what is wrong."""
+    if len(buf) < 8:
+        return None
+    first = int.from_bytes(buf[:8], "big", signed=True)
+    if first not in (PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2):
+        return 8
+    if len(buf) < 20:
+        return None
+    length = int.from_bytes(buf[16:20], "big", signed=True)
+    return 20 + length if 0 < length <= MAX_BUFFER else 20
+
+
+def _reader(data: bytes) -> Callable[[int], bytes]:
+    view = memoryview(data)
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = bytes(view[pos : pos + n])
+        pos += len(chunk)
+        return chunk
+
+    return read
+
+
+def _packet_json(item: Packet | SnapshotDump) -> dict[str, Any]:
+    if isinstance(item, SnapshotDump):
+        return {
+            "type": "SNAPSHOT",
+            "length": item.size,
+            "sessions": item.sessions,
+            "acls": item.acls,
+            "nodes": item.nodes,
+        }
+    d: dict[str, Any] = {"type": item.name, "zxid": zxid_hex(item.zxid), "length": item.data_length}
+    if item.authinfo > 0:
+        d["authinfo"] = item.authinfo
+    d.update(item.info)
+    return d
+
+
+# --- the proxy ----------------------------------------------------------------------------------
+
+
+class ZkProxy:
+    """The proxy for an ensemble: `upstream` maps each sid to its real (quorum, election)
+    ports on 127.0.0.1. Listening ports are bound at once (so configs can be written before
+    `start`); `on_event` gets every event, in order, on the proxy's event thread; random
+    choices (loss, dup, reorder, jitter) come from `random.Random(seed)`."""
+
+    def __init__(
+        self,
+        upstream: Mapping[Sid, tuple[int, int]],
+        *,
+        on_event: Callable[[ProxyEvent], None] | None = None,
+        seed: int | str = 0,
+        learner_connect_tries: int = LEARNER_CONNECT_TRIES,
+        learner_connect_delay_ms: float = LEARNER_CONNECT_DELAY_MS,
+    ) -> None:
+        self.upstream = dict(sorted(upstream.items()))
+        self.on_event = on_event
+        self.rng = random.Random(f"{seed}:zkproxy")
+        self.learner_connect_tries = learner_connect_tries
+        self.learner_connect_delay_ms = learner_connect_delay_ms
+        self.faults = FaultTable()
+        self.loop: asyncio.AbstractEventLoop
+        self.conns: set[_Conn] = set()
+        self.held: dict[Link, deque[_Held]] = {}
+        self.configs: dict[Link, str] = {}
+        """The last config text each link carried: a notification's event repeats it only
+        when it changed."""
+        self.accepted = self.refused = self.dial_retries = self.frames = self.packets = 0
+        self.forwarded_bytes = self.discarded_bytes = 0
+        self.undecodable_counts: dict[str, int] = {}
+        self.dropped_counts: dict[str, int] = {}
+        self.listener_errors = 0
+        self.first_listener_error: BaseException | None = None
+        self._ids = {"m": 0, "p": 0}
+        self._events: queue.SimpleQueue[ProxyEvent | None] = queue.SimpleQueue()
+        self._servers: list[asyncio.Server] = []
+        self._loop_thread: threading.Thread | None = None
+        self._event_thread: threading.Thread | None = None
+        self._state = "new"
+        self._startup_error: Exception | None = None
+        self.ports: dict[tuple[Sid, Sid, str], int] = {}
+        self._sockets: dict[tuple[Sid, Sid, str], socket.socket] = {}
+        try:
+            for a in self.upstream:
+                for b in self.upstream:
+                    for plane in PLANES:
+                        if a != b:
+                            self._listen(a, b, plane)
+        except OSError as e:
+            self._close_sockets()
+            raise ProxyError(f"zkproxy: cannot listen on {HOST}: {e}") from None
+
+    def _listen(self, a: Sid, b: Sid, plane: str) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sockets[(a, b, plane)] = sock
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, 0))
+        sock.listen(50)  # Java's ServerSocket default backlog
+        sock.setblocking(False)
+        self.ports[(a, b, plane)] = sock.getsockname()[1]
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+
+    def peer_ports(self, viewer: Sid, peer: Sid) -> tuple[int, int]:
+        """The (quorum, election) ports server `viewer`'s config gives server `peer`: the
+        proxy's for another server, the real ones for itself."""
+        if viewer == peer:
+            return self.upstream[viewer]
+        return self.ports[(viewer, peer, QUORUM)], self.ports[(viewer, peer, ELECTION)]
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._state != "new":
+            raise ProxyError(f"zkproxy: cannot start a proxy that is {self._state}")
+        self._state = "running"
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+        self._event_thread = threading.Thread(
+            target=self._hand_over, name="zkproxy-events", daemon=True
+        )
+        self._event_thread.start()
+        self._loop_thread = threading.Thread(
+            target=self._run, args=(started,), name="zkproxy-io", daemon=True
+        )
+        self._loop_thread.start()
+        started.wait()
+        if self._startup_error is not None:
+            self.stop()
+            raise ProxyError(f"zkproxy: cannot serve its ports: {self._startup_error}")
+
+    def _run(self, started: threading.Event) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            for (a, b, plane), sock in sorted(self._sockets.items()):
+                serving = loop.create_server(self._acceptor(plane, a, b), sock=sock)
+                self._servers.append(loop.run_until_complete(serving))
+        except Exception as e:  # reported by start(), which stops the loop
+            self._startup_error = e
+        started.set()
+        try:
+            loop.run_forever()
+        finally:
+            # Let the closes of stop() run, then leave nothing behind.
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            for server in self._servers:
+                loop.run_until_complete(server.wait_closed())
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+    def _acceptor(self, plane: str, a: Sid, b: Sid) -> Callable[[], asyncio.Protocol]:
+        def accept() -> asyncio.Protocol:
+            return _Conn(self, plane, a, b).initiator
+
+        return accept
+
+    def stop(self) -> None:
+        """Close every socket (listeners and connections), stop both threads. Idempotent."""
+        if self._state == "new":
+            self._close_sockets()
+        if self._state != "running":
+            self._state = "stopped"
+            return
+        self._state = "stopping"
+        self.loop.call_soon_threadsafe(self._shutdown)
+        assert self._loop_thread is not None
+        assert self._event_thread is not None
+        self._loop_thread.join()
+        self._close_sockets()
+        self._events.put(None)
+        self._event_thread.join()
+        self._state = "stopped"
+
+    def _shutdown(self) -> None:
+        for server in self._servers:
+            server.close()
+        for conn in sorted(self.conns, key=lambda c: (c.a, c.b, c.plane)):
+            conn.close("proxy stopped")
+            for end in (conn.initiator, conn.acceptor):
+                if end.transport is not None:
+                    end.transport.abort()
+        self.loop.call_soon(self.loop.stop)
+
+    def __enter__(self) -> ZkProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the loop and return its result."""
+        if self._state != "running":
+            raise ProxyError(f"zkproxy: the proxy is {self._state}")
+        if threading.current_thread() is self._loop_thread:
+            return fn(*args)
+        done: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(fn(*args))
+            except BaseException as e:
+                done.set_exception(e)
+
+        self.loop.call_soon_threadsafe(run)
+        return done.result(CONTROL_TIMEOUT_S)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def emit(self, kind: str, node: Sid | None, fields: dict[str, Any]) -> None:
+        self._events.put(ProxyEvent(kind, node, fields, time.monotonic(), time.time()))
+
+    def _hand_over(self) -> None:
+        while (event := self._events.get()) is not None:
+            if self.on_event is None:
+                continue
+            try:
+                self.on_event(event)
+            except Exception as e:  # a listener's bug must not end the recording
+                self.listener_errors += 1
+                self.first_listener_error = self.first_listener_error or e
+
+    def next_id(self, prefix: str) -> str:
+        n = self._ids[prefix] = self._ids[prefix] + 1
+        return f"{prefix}{n}"
+
+    def drop(
+        self,
+        msg_id: str,
+        a: Sid,
+        b: Sid,
+        reason: str,
+        fault_id: str | None,
+        plane: str,
+    ) -> None:
+        self.dropped_counts[reason] = self.dropped_counts.get(reason, 0) + 1
+        fields: dict[str, Any] = {"msg": msg_id, "from": a, "to": b, "reason": reason}
+        if fault_id is not None:
+            fields["fault"] = fault_id
+        fields["plane"] = plane
+        self.emit("drop", a, fields)
+
+    def undecodable(
+        self, kind: str, node: Sid, fields: dict[str, Any], reason: str, data: bytes
+    ) -> None:
+        """Count and report bytes the proxy could not decode."""
+        self.undecodable_counts[reason] = self.undecodable_counts.get(reason, 0) + 1
+        if kind == "drop":
+            self.dropped_counts["malformed"] = self.dropped_counts.get("malformed", 0) + 1
+        fields["payload"] = data[:PAYLOAD_HEX].hex()
+        self.emit(kind, node, fields)
+
+    # --- the election plane (called by the flows, on the loop) ---------------------------------
+
+    def handshake(self, flow: _Flow, raw: bytes) -> bool:
+        """Forward the dialler's handshake, its address rewritten to the proxy's port for the
+        way back (see the module docstring); False if it is malformed (Java closes)."""
+        conn = flow.conn
+        a, b = flow.link
+        fault = self.faults.blocked(a, b) or self.faults.blocked(b, a)
+        if fault is not None:  # the block began after the connect: refuse it now
+            self.refused += 1
+            conn.close(f"partition {fault.fault_id}: {fault.text}")
+            return False
+        try:
+            msg = read_initial_message(_reader(raw))
+        except WireError as e:
+            self.bad_frame(flow, str(e), raw, "handshake")
+            return False
+        info: dict[str, Any] = {
+            "sid": msg.sid,
+            "protocol_version": msg.protocol_version,
+            "addresses": [f"{h}:{p}" for h, p in msg.addresses],
+        }
+        out = raw
+        if msg.protocol_version is not None and msg.sid == a:
+            back = self.ports[(b, a, ELECTION)]
+            out = encode_initial_message(msg.sid, [(HOST, back)], msg.protocol_version)
+            info["rewritten"] = f"{HOST}:{back}"
+        elif msg.sid != a:
+            info["unexpected_sid"] = True  # forwarded as it is; b judges it
+        conn.handshake = info
+        flow.schedule(out, (), 0.0)  # one write: Java reads the address with one read()
+        conn.announce()
+        return True
+
+    def bad_frame(self, flow: _Flow, problem: str, data: bytes, reason: str) -> None:
+        """Bytes the receiver would refuse (it closes the connection): report, close both."""
+        a, b = flow.link
+        msg_id = self.next_id("m")
+        self.undecodable(
+            "drop",
+            a,
+            {
+                "msg": msg_id,
+                "from": a,
+                "to": b,
+                "reason": "malformed",
+                "detail": problem,
+                "plane": ELECTION,
+            },
+            reason,
+            data,
+        )
+        flow.conn.close(f"malformed: {problem}")
+
+    def truncated(self, flow: _Flow, data: bytes, length: int) -> None:
+        a, b = flow.link
+        problem = f"stream ended inside a message, {length} byte(s) of it received"
+        if flow.election:
+            self.undecodable(
+                "drop",
+                a,
+                {
+                    "msg": self.next_id("m"),
+                    "from": a,
+                    "to": b,
+                    "reason": "malformed",
+                    "detail": problem,
+                    "plane": ELECTION,
+                },
+                "truncated",
+                data,
+            )
+        else:
+            self.undecodable(
+                "zsend", a, {"to": b, "plane": QUORUM, "error": problem}, "truncated", data
+            )
+
+    def frame(self, flow: _Flow, frame: bytes) -> None:
+        """One whole election frame from a to b: decode, record, then its fate."""
+        a, b = flow.link
+        self.frames += 1
+        msg_id = self.next_id("m")
+        payload = frame[4:]
+        fields: dict[str, Any] = {"msg": msg_id, "to": b, "plane": ELECTION}
+        try:
+            n = decode_notification(payload, a)
+        except WireError as e:  # forwarded anyway: the receiver drops it (ZOOKEEPER-3769)
+            fields["error"] = str(e)
+            self.undecodable("send", a, fields, "notification", payload)
+        else:
+            fields["n"] = notification_json(n, self.configs.get((a, b), ""))
+            if n.config is not None:
+                self.configs[(a, b)] = n.config
+                fields["config_version"] = config_version(n.config)
+            self.emit("send", a, fields)
+        faults = self.faults
+        fate = faults.fate(a, b, self.rng) if faults.faults else _NO_FAULT
+        if fate.dropped is not None:
+            self.drop(msg_id, a, b, fate.dropped, fate.fault_id, ELECTION)
+        elif fate.held:
+            self.held.setdefault((a, b), deque()).append(_Held(msg_id, frame, flow))
+        else:
+            for extra_ms in fate.delays_ms:
+                flow.schedule(frame, (msg_id,), extra_ms)
+
+    # --- the quorum plane -----------------------------------------------------------------------
+
+    def packet(self, flow: _Flow, item: Packet | SnapshotDump) -> str:
+        a, b = flow.link
+        self.packets += 1
+        msg_id = self.next_id("p")
+        self.emit(
+            "zsend", a, {"msg": msg_id, "to": b, "plane": QUORUM, "packet": _packet_json(item)}
+        )
+        return msg_id
+
+    # --- faults and held messages (public: any thread) ----------------------------------------
+
+    def add_fault(self, fault: LinkFault) -> None:
+        """Start a fault (made as the Cluster makes them: engine.faults.LinkFault)."""
+        self._call(self.faults.add, fault)
+
+    def remove_fault(self, fault_id: str) -> LinkFault | None:
+        """Heal one fault; returns it, or None if no such fault is active."""
+        return self._call(self._remove, fault_id)  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> list[LinkFault]:
+        """Heal every fault; returns them."""
+        return self._call(self._clear)  # type: ignore[no-any-return]
+
+    def _remove(self, fault_id: str) -> LinkFault | None:
+        fault = self.faults.remove(fault_id)
+        if fault is not None:
+            self._healed([fault])
+        return fault
+
+    def _clear(self) -> list[LinkFault]:
+        removed = self.faults.clear()
+        self._healed(removed)
+        return removed
+
+    def _healed(self, faults: list[LinkFault]) -> None:
+        for fault in faults:
+            if fault.kind == "hold":
+                for a, b in sorted(fault.links):
+                    if not self.faults.held(a, b):
+                        self._release(a, b, None)
+        for conn in self._sorted_conns():
+            for flow in conn.flows():
+                flow.healed()
+
+    def _sorted_conns(self) -> list[_Conn]:
+        return sorted(self.conns, key=lambda c: (c.a, c.b, c.plane, id(c)))
+
+    def _link_flows(self, a: Sid, b: Sid, plane: str) -> Iterator[_Flow]:
+        for conn in self._sorted_conns():
+            if conn.plane == plane:
+                yield from (f for f in conn.flows() if f.link == (a, b))
+
+    def release(self, a: Sid, b: Sid, count: int | None = None) -> int:
+        """Let held messages on a->b go: election frames (all, or the first `count`), and
+        the link's stalled quorum streams (whole). Returns how many messages moved."""
+        return self._call(self._release, a, b, count)  # type: ignore[no-any-return]
+
+    def _release(self, a: Sid, b: Sid, count: int | None) -> int:
+        frames = self._unhold(a, b, count)
+        for held in frames:
+            held.flow.schedule(held.frame, (held.msg_id,), 0.0)
+        return len(frames) + sum(flow.resume() for flow in self._link_flows(a, b, QUORUM))
+
+    def _unhold(self, a: Sid, b: Sid, count: int | None) -> list[_Held]:
+        """The first `count` (or all) election frames held on a->b, taken off the hold."""
+        queue_ = self.held.get((a, b), deque())
+        n = len(queue_) if count is None else min(count, len(queue_))
+        return [queue_.popleft() for _ in range(n)]
+
+    def discard_held(self, a: Sid, b: Sid, count: int | None = None) -> int:
+        """Drop held election frames on a->b (all, or the first `count`), as the user asked.
+        Bytes cannot be taken out of a TCP stream: a stalled quorum stream on the link is
+        broken instead (both ends closed)."""
+        return self._call(self._discard_held, a, b, count)  # type: ignore[no-any-return]
+
+    def _discard_held(self, a: Sid, b: Sid, count: int | None) -> int:
+        frames = self._unhold(a, b, count)
+        for held in frames:
+            self.drop(held.msg_id, a, b, "user", None, ELECTION)
+        n = len(frames)
+        for flow in list(self._link_flows(a, b, QUORUM)):
+            if flow.stalled:
+                ids = [i for _, chunk_ids in flow.stalled for i in chunk_ids]
+                for msg_id in ids:
+                    flow.forget(msg_id)
+                    self.drop(msg_id, a, b, "user", None, QUORUM)
+                flow.conn.close(f"user dropped stalled packets n{a}->n{b}")
+                n += len(ids)
+        return n
+
+    def deliver_message(self, msg_id: str) -> bool:
+        """Deliver one held or delayed message now (a quorum packet: its stream up to it)."""
+        return self._call(self._take, msg_id, True)  # type: ignore[no-any-return]
+
+    def drop_message(self, msg_id: str) -> bool:
+        """Drop one held or delayed message (a quorum packet: its connection breaks)."""
+        return self._call(self._take, msg_id, False)  # type: ignore[no-any-return]
+
+    def _take(self, msg_id: str, deliver: bool) -> bool:
+        for queue_ in self.held.values():
+            for held in queue_:
+                if held.msg_id == msg_id:
+                    queue_.remove(held)
+                    self._deliver_or_drop(held.flow, msg_id, held.frame, deliver)
+                    return True
+        for conn in self._sorted_conns():
+            for flow in conn.flows():
+                if flow.election:
+                    frame = flow.take(msg_id)
+                    if frame is not None:
+                        self._deliver_or_drop(flow, msg_id, frame, deliver)
+                        return True
+                elif flow.carries(msg_id):
+                    self._take_packet(flow, msg_id, deliver)
+                    return True
+        return False
+
+    def _take_packet(self, flow: _Flow, msg_id: str, deliver: bool) -> None:
+        """A stream goes on in order up to a packet delivered now; a dropped one breaks it."""
+        if deliver:
+            if not flow.hurry(msg_id):
+                flow.resume(msg_id)
+            return
+        flow.forget(msg_id)
+        a, b = flow.link
+        self.drop(msg_id, a, b, "user", None, QUORUM)
+        flow.conn.close(f"user dropped {msg_id}")
+
+    def _deliver_or_drop(self, flow: _Flow, msg_id: str, frame: bytes, deliver: bool) -> None:
+        a, b = flow.link
+        if not deliver:
+            self.drop(msg_id, a, b, "user", None, ELECTION)
+        elif flow.dst.ready:
+            flow.write(frame, (msg_id,))
+        else:
+            self.drop(msg_id, a, b, "closed", None, ELECTION)
+
+    def forget_held(self, conn: _Conn) -> None:
+        """A connection ended: its held frames cannot be delivered any more."""
+        for (a, b), queue_ in sorted(self.held.items()):
+            for held in [h for h in queue_ if h.flow.conn is conn]:
+                queue_.remove(held)
+                self.drop(held.msg_id, a, b, "closed", None, ELECTION)
+
+    # --- what the console shows ---------------------------------------------------------------
+
+    def depths(self) -> dict[Link, LinkDepth]:
+        """Per directed link with anything on it: see LinkDepth."""
+        return self._call(self._depths)  # type: ignore[no-any-return]
+
+    def _depths(self) -> dict[Link, LinkDepth]:
+        acc: dict[Link, list[int]] = {}
+        for link, queue_ in self.held.items():
+            if queue_:
+                acc.setdefault(link, [0] * 5)[0] += len(queue_)
+        for conn in self.conns:
+            for flow in conn.flows():
+                row = acc.setdefault(flow.link, [0] * 5)
+                if flow.election:
+                    row[1] += len(flow.outbox)
+                row[2] += sum(len(data) for data, _ in flow.stalled)
+                transport = flow.dst.transport
+                if transport is not None and flow.dst.ready:
+                    row[3] += transport.get_write_buffer_size()
+                row[4] += 1
+        return {link: LinkDepth(*row) for link, row in sorted(acc.items())}
+
+    def stats(self) -> ProxyStats:
+        return self._call(self._stats)  # type: ignore[no-any-return]
+
+    def _stats(self) -> ProxyStats:
+        return ProxyStats(
+            accepted=self.accepted,
+            refused=self.refused,
+            dial_retries=self.dial_retries,
+            open_connections=len(self.conns),
+            frames=self.frames,
+            packets=self.packets,
+            forwarded_bytes=self.forwarded_bytes,
+            discarded_bytes=self.discarded_bytes,
+            undecodable=dict(self.undecodable_counts),
+            dropped=dict(self.dropped_counts),
+            listener_errors=self.listener_errors,
+        )
+
+    def open_sockets(self) -> int:
+        """Sockets the proxy still has open (listeners and connections): 0 after stop."""
+        listeners = sum(1 for s in self._sockets.values() if s.fileno() != -1)
+        if self._state != "running":
+            return listeners
+        ends = self._call(
+            lambda: sum(
+                1
+                for c in self.conns
+                for e in (c.initiator, c.acceptor)
+                if e.transport is not None and not e.closed
+            )
+        )
+        return listeners + int(ends)
