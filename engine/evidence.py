@@ -74,6 +74,15 @@ class _Server:
         self.took_ms: float | None = None
         self.last_event = ""
 
+    def restarted(self) -> None:
+        """The process started again: a new election object, LOOKING; what it keeps on
+        disk (currentEpoch, its last zxid) stays known."""
+        self.seen = True
+        self.state, self.zab, self.logicalclock = ServerState.LOOKING, "ELECTION", 0
+        self.proposal = self.vote = self.leader = None
+        self.not_timeout_ms = None
+        self.established = False
+
     def decided(self, state: ServerState, myid: Sid) -> None:
         self.state = state
         self.vote = None
@@ -181,9 +190,7 @@ class Evidence:
     def _zk(self, sid: Sid, s: _Server, event: Mapping[str, Any]) -> None:
         what = str(event.get("what", ""))
         if what == "start":
-            s.__init__()  # type: ignore[misc]
-            s.seen = True
-            s.state, s.zab, s.logicalclock = ServerState.LOOKING, "ELECTION", 0
+            s.restarted()
         elif what in ("learner_info", "quorum_formed"):
             # The leader names the servers that follow it.
             peers = event.get("sids") if what == "quorum_formed" else [event.get("peer")]

@@ -2,23 +2,24 @@
 
 Theory of operation
 -------------------
-Logs are read twice, so that memory stays flat whatever their size:
+Every file is read once, in bounded memory. Each record becomes one event - a fact
+engine.zklog recognised, or a `log` event keeping the line verbatim - spilled in sorted
+runs of at most `RUN_EVENTS` events per *source*: a server the line names itself
+(`[myid:N]`, `myid=N` in a thread name), or else the stream it came from (a file, or one
+wrapper prefix in it: `zoo1_1  | `). Meanwhile each stream collects the evidence of which
+server wrote it (ids the lines carry, ids the messages state, the prefix, the file name),
+the timing the servers logged, and for the clock skew (engine.clockskew) when each server
+sent each vote and when the others first received it. A server's loopback copy of its
+vote shows that it sent it, but can be logged ~100 ms late (WorkerReceiver decodes in
+order, slowly while the JVM warms up); the send itself followed what caused it at once:
+the `New election` line (lookForLeader logs it just before sendNotifications), or the
+notification whose vote it adopted. So the send time is that cause's time, which can only
+be early: the skew bounds stay safe.
 
-1. *Scan.* Every file is read once. Each stream - a file, or one wrapper prefix inside it
-   (`zoo1_1  | `) - collects the evidence of which server wrote it (ids from `[myid:N]`
-   tags and `myid=N` thread names, ids the messages state, the prefix, the file name),
-   the timing settings the servers logged, and for the clock skew (engine.clockskew) when
-   each server sent each vote and when the others first received it. A server's loopback
-   copy of its vote shows that it sent it, but can be logged ~100 ms late (WorkerReceiver
-   decodes in order, and slowly while the JVM warms up); the send itself followed what
-   caused it at once: the `New election` line (lookForLeader logs it just before
-   sendNotifications), or the notification whose vote it adopted. So the send time is
-   that cause's time, which can only be early: the skew bounds stay safe.
-2. *Events.* Every file is read again; each record becomes one event - a fact
-   engine.zklog recognised, or a `log` event keeping the line verbatim - on the server's
-   clock corrected for its skew. Events are sorted in runs of `RUN_EVENTS` (spilled to
-   temporary files) and the runs are merged into the trace, numbered in time order; ties
-   keep the order of the files and lines.
+Then every source is resolved to its server, every server's offset is known, and the runs
+are merged into the trace: a server's clock differs from the reference by a constant, so
+runs sorted on its own clock stay sorted on the corrected one. Events are numbered in
+time order; ties keep the order of the files and lines.
 
 A stream that names several servers line by line (several servers' lines in one file) is
 split by those names; its lines that name none are placed by their thread when the thread
@@ -33,12 +34,15 @@ import bz2
 import gzip
 import heapq
 import lzma
+import multiprocessing
+import operator
 import os
 import re
 import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +64,9 @@ from engine.zklog import Fact, Record, Untimed, id_evidence, read_records, recog
 
 RUN_EVENTS = 200_000
 """Events sorted in memory at a time; more are spilled to sorted runs on disk."""
+PARALLEL_BYTES = 64 << 20
+"""Logs larger than this together are read by up to one process per CPU, a file each
+(the trace is the same)."""
 MAX_EXAMPLES = 5
 """Unplaced lines named in the summary (the counts cover all of them)."""
 ASSUMED_TIMING = {"tick_time_ms": 2000, "init_limit": 10, "sync_limit": 5}
@@ -150,6 +157,38 @@ class _File:
     untimed: int = 0
     note: str = ""
     streams: dict[str, _Stream] = field(default_factory=dict)
+
+
+Source = tuple[Any, ...]
+"""Where events wait to be placed: ("sid", N) for lines naming server N, ("stream", file,
+prefix, thread or None) for the others."""
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Counts of one source (a thread of a stream, or a server named by its lines)."""
+
+    events: int = 0
+    """Records, one line each."""
+    unknown: int = 0
+    continuation: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    """Recognised facts by kind."""
+    formats: Counter[str] = field(default_factory=Counter)
+    files: dict[str, None] = field(default_factory=dict)
+    first_ms: float = float("inf")
+    example: str = ""
+
+    def add(self, other: _Tally) -> None:
+        """Count `other` too (the same source in another file)."""
+        self.events += other.events
+        self.unknown += other.unknown
+        self.continuation += other.continuation
+        self.kinds.update(other.kinds)
+        self.formats.update(other.formats)
+        self.files.update(other.files)
+        self.first_ms = min(self.first_ms, other.first_ms)
+        self.example = min(self.example, other.example) if self.example else other.example
 
 
 @dataclass(slots=True)
@@ -325,16 +364,19 @@ def _numbered(f: _File, note: Callable[[str], None]) -> Iterator[tuple[int, str]
     n = 0
     try:
         with _open_text(f.path) as stream:
-            for n, line in enumerate(stream, 1):
-                if n == 1 and "\x00" in line:
-                    note(f"{f.shown}: not a ZooKeeper log (binary data)")
-                    return
+            first = stream.readline()
+            if "\x00" in first:
+                note(f"{f.shown}: not a ZooKeeper log (binary data)")
+                return
+            if first:
+                n = 1
+                yield 1, first
+            for n, line in enumerate(stream, 2):
                 yield n, line
     except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as e:
         why = "the compressed data ends early" if isinstance(e, EOFError) else str(e)
-        note(
-            f"{f.shown}:{n + 1}: cannot read on ({why or type(e).__name__}); kept what came before"
-        )
+        why = why or type(e).__name__
+        note(f"{f.shown}:{n + 1}: cannot read on ({why}); kept what came before")
 
 
 _ROTATION = re.compile(r"(\.(\d+|gz|bz2|xz|log|out|txt|\d{4}-\d\d-\d\d(-\d\d)?))+$")
@@ -360,32 +402,72 @@ def _vote_key(n: dict[str, Any]) -> VoteKey | None:
     return (n["leader"], n["zxid"], n["election_epoch"], n["peer_epoch"])
 
 
-def _scan(f: _File) -> None:
-    """Pass 1 over one file (see the module doc)."""
+def _read(index: int, f: _File, runs: _Runs, tallies: dict[Source, _Tally]) -> None:
+    """The one pass over a file (see the module doc)."""
 
     def note(text: str) -> None:
         f.note = text
 
+    src = orjson.dumps(f.shown)[:-1]
+    streams = f.streams
+    seen: dict[Source, _Tally] = {}
+    """The tallies this file added to (a server's tally may have come from an earlier one)."""
+    base = index << 32
     for item in _records(f, note):
         if isinstance(item, Untimed):
             f.untimed += 1
-            f.lines = max(f.lines, item.lineno)
+            if item.lineno > f.lines:
+                f.lines = item.lineno
             continue
-        f.lines = max(f.lines, item.lineno + item.more)
-        stream = f.streams.get(item.prefix)
+        end = item.lineno + item.more
+        if end > f.lines:
+            f.lines = end
+        stream = streams.get(item.prefix)
         if stream is None:
-            stream = f.streams[item.prefix] = _Stream(item.prefix)
+            stream = streams[item.prefix] = _Stream(item.prefix)
         line_id = item.myid
         if line_id is not None:
             stream.explicit[line_id] += 1
-            stream.threads.setdefault(item.thread, Counter())[line_id] += 1
+            threads = stream.threads.get(item.thread)
+            if threads is None:
+                threads = stream.threads[item.thread] = Counter()
+            threads[line_id] += 1
+            source: Source = ("sid", line_id)
+            tally_key: Source = source
+            thread = ""
+        else:
+            # A stream that named several servers so far keeps its unnamed lines apart by
+            # thread, the only way left to place them.
+            thread = item.thread.replace("\t", " ")
+            source = ("stream", index, item.prefix, thread if len(stream.explicit) > 1 else None)
+            tally_key = ("stream", index, item.prefix, thread)
         fact = recognise(item)
-        stated = id_evidence(item, fact)
-        if stated is not None:
-            stream.stated[stated] += 1
-        if fact is not None:
+        if line_id is None:  # what the message says only counts where the line says nothing
+            stated = id_evidence(item, fact)
+            if stated is not None:
+                stream.stated[stated] += 1
+        tally = seen.get(tally_key)
+        if tally is None:
+            tally = tallies.get(tally_key)
+            if tally is None:
+                tally = tallies[tally_key] = _Tally(example=f"{f.shown}:{item.lineno}")
+            seen[tally_key] = tally
+        tally.events += 1
+        tally.continuation += item.more
+        if fact is None:
+            tally.unknown += 1
+        else:
             writer = line_id if line_id is not None else stream.provisional
             _scan_fact(stream, fact, line_id, writer, item.ms)
+            tally.kinds[fact.kind] += 1
+            if fact.variant:
+                tally.formats[fact.variant] += 1
+        if item.ms < tally.first_ms:
+            tally.first_ms = item.ms
+        event = _event(item, fact, f.shown, src)
+        runs.add(source, (round(item.ms * 1000), base | item.lineno, thread, event))
+    for tally in seen.values():
+        tally.files[f.shown] = None
     if not f.streams and not f.note:
         f.note = (
             f"{f.shown}: not a ZooKeeper log (no line has a log4j/logback timestamp)"
@@ -430,7 +512,7 @@ def _decide_ids(f: _File, myid: Sid | None, warnings: list[str]) -> None:
     for stream in f.streams.values():
         named = sorted(stream.explicit)
         if len(named) > 1:
-            stream.id_from = "the lines' own [myid:N] or thread names"
+            stream.id_from = "their thread, whose other lines named the server"
             for thread, ids in stream.threads.items():
                 if len(ids) == 1:
                     stream.by_thread[thread] = next(iter(ids))
@@ -453,15 +535,15 @@ def _decide_ids(f: _File, myid: Sid | None, warnings: list[str]) -> None:
             stream.sid, stream.id_from = by_name, f"the file name {f.path.name!r}"
 
 
-def _place(stream: _Stream, record: Record, fact: Fact | None) -> Sid | None:
-    """The server a record belongs to, as the scan decided."""
-    if record.myid is not None:
-        return record.myid
+def _resolve(files: list[_File], source: Source) -> Sid | None:
+    """The server a source's lines belong to, as the evidence decided."""
+    if source[0] == "sid":
+        return int(source[1])
+    _, index, prefix, thread = source
+    stream = files[index].streams[prefix]
     if stream.sid is not None:
         return stream.sid
-    if fact is not None and fact.myid is not None:
-        return fact.myid
-    return stream.by_thread.get(record.thread)
+    return stream.by_thread.get(thread) if thread is not None else None
 
 
 def _skew(files: list[_File], servers: list[Sid]) -> dict[Sid, Skew]:
@@ -548,109 +630,107 @@ def _cluster(
 # --- events --------------------------------------------------------------------------------------
 
 
-def _event(record: Record, fact: Fact | None, sid: Sid, src: str) -> dict[str, Any]:
+def _event(record: Record, fact: Fact | None, shown: str, src: bytes) -> bytes:
+    """An event as JSON without its seq, time and node (the merge adds them); `src` is the
+    file's name `shown` as a JSON string without its closing quote."""
+    if fact is None and record.exception is None and not record.more:
+        # Most lines: written directly (orjson.dumps of a dict costs three times as much).
+        level = b',"level":"%b"' % record.level.encode() if record.level else b""
+        text = orjson.dumps(record.text)
+        return b'{"kind":"log","at":"%b","src":%b:%d"%b,"text":%b}' % (
+            record.at.encode(),
+            src,
+            record.lineno,
+            level,
+            text,
+        )
     if fact is None:
-        event: dict[str, Any] = {"kind": "log", "node": sid, "at": record.at, "src": src}
+        event: dict[str, Any] = {"kind": "log", "at": record.at}
         if record.level:
             event["level"] = record.level
         event["text"] = record.text
     else:
-        event = {"kind": fact.kind, "node": sid, "at": record.at, "src": src, **fact.fields}
+        event = {"kind": fact.kind, "at": record.at, **fact.fields}
+    event["src"] = f"{shown}:{record.lineno}"
     if record.exception is not None and "exception" not in event:
         event["exception"] = record.exception
     if record.more:
         event["more"] = record.more
-    return event
+    # orjson's bytes keep a 4 KiB buffer: copy them to their size before keeping them
+    return memoryview(orjson.dumps(event)).tobytes()
+
+
+_Spilled = tuple[int, int, str, bytes]
+"""(µs on the server's own clock, order (file << 32 | line), thread, event JSON)."""
 
 
 class _Runs:
-    """Sorts events by (time, file, line) in bounded memory: runs of RUN_EVENTS events
-    sorted in memory and spilled to temporary files, merged at the end."""
+    """Events per source, sorted by (time, file, line) in bounded memory: at most
+    RUN_EVENTS are kept, then sorted and spilled to one temporary file per source."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = "run") -> None:
         self.directory = directory
-        self.batch: list[tuple[float, int, int, bytes]] = []
-        self.runs: list[Path] = []
+        self.name = name
+        self.batch: dict[Source, list[_Spilled]] = {}
+        self.size = 0
+        self.runs: list[tuple[Source, Path]] = []
 
-    def add(self, ms: float, file: int, line: int, event: dict[str, Any]) -> None:
-        self.batch.append((ms, file, line, orjson.dumps(event)))
-        if len(self.batch) >= RUN_EVENTS:
-            self._spill()
+    def add(self, source: Source, event: _Spilled) -> None:
+        events = self.batch.get(source)
+        if events is None:
+            events = self.batch[source] = []
+        events.append(event)
+        self.size += 1
+        if self.size >= RUN_EVENTS:
+            self.spill()
 
-    def _spill(self) -> None:
-        self.batch.sort(key=lambda e: e[:3])
-        path = self.directory / f"run{len(self.runs)}.bin"
-        with open(path, "wb") as out:
-            for ms, file, line, body in self.batch:
-                out.write(b"%r\t%d\t%d\t%b\n" % (ms, file, line, body))
-        self.runs.append(path)
-        self.batch = []
-
-    def merged(self) -> Iterator[tuple[float, bytes]]:
-        if not self.runs:
-            self.batch.sort(key=lambda e: e[:3])
-            for ms, _, _, body in self.batch:
-                yield ms, body
-            return
-        if self.batch:
-            self._spill()
-        for key, body in heapq.merge(*(self._read(p) for p in self.runs)):
-            yield key[0], body
+    def spill(self) -> None:
+        for source, events in self.batch.items():
+            events.sort(key=_ORDER)
+            path = self.directory / f"{self.name}{len(self.runs)}.bin"
+            with open(path, "wb") as out:
+                write = out.write
+                for us, order, thread, body in events:
+                    write(b"%d\t%d\t%b\t%b\n" % (us, order, thread.encode(), body))
+            self.runs.append((source, path))
+        self.batch = {}
+        self.size = 0
 
     @staticmethod
-    def _read(path: Path) -> Iterator[tuple[tuple[float, int, int], bytes]]:
+    def read(path: Path) -> Iterator[_Spilled]:
         with open(path, "rb") as f:
             for line in f:
-                ms, file, lineno, body = line.rstrip(b"\n").split(b"\t", 3)
-                yield (float(ms), int(file), int(lineno)), body
+                us, order, thread, body = line[:-1].split(b"\t", 3)
+                yield int(us), int(order), thread.decode(), body
 
 
-@dataclass(slots=True)
-class _Placed:
-    """Pass 2's tallies."""
-
-    servers: dict[Sid, ServerStats] = field(default_factory=dict)
-    no_server: int = 0
-    examples: list[str] = field(default_factory=list)
-    t0: float | None = None
+_ORDER = operator.itemgetter(0, 1)
 
 
-def _place_all(files: list[_File], skew: dict[Sid, Skew], runs: _Runs) -> _Placed:
-    """Pass 2: every record of every file becomes an event in `runs`."""
-    placed = _Placed()
-    servers = placed.servers
-    for index, f in enumerate(files):
-        for item in _records(f, lambda _note: None):
-            if isinstance(item, Untimed):
-                continue
-            stream = f.streams[item.prefix]
-            fact = recognise(item)
-            sid = _place(stream, item, fact)
-            if sid is None:
-                placed.no_server += 1 + item.more
-                if len(placed.examples) < MAX_EXAMPLES:
-                    placed.examples.append(f"{f.shown}:{item.lineno}: no server id")
-                continue
-            stats = servers.get(sid)
-            if stats is None:
-                stats = servers[sid] = ServerStats()
-            if f.shown not in stats.files:
-                stats.files.append(f.shown)
-            stats.id_from.add(stream.id_from or "the line itself")
-            stats.lines += 1 + item.more
-            stats.continuation += item.more
-            stats.events += 1
-            stats.kinds[fact.kind if fact is not None else "log"] += 1
-            if fact is None:
-                stats.unknown += 1
-            elif fact.variant:
-                stats.formats[fact.variant] += 1
-            ms = item.ms - skew[sid].offset_ms if sid in skew else item.ms
-            if placed.t0 is None or ms < placed.t0:
-                placed.t0 = ms
-            event = _event(item, fact, sid, f"{f.shown}:{item.lineno}")
-            runs.add(ms, index, item.lineno, event)
-    return placed
+def _merged(
+    runs: _Runs, place: Callable[[Source, str], Sid | None], offsets: dict[Sid, int]
+) -> Iterator[tuple[int, int, Sid, bytes]]:
+    """Every placed event on the corrected clock, in time order: runs of one server shift
+    by one offset and stay sorted; a run whose lines are placed thread by thread (a stream
+    naming several servers before it split) is placed and sorted in memory."""
+    runs.spill()
+
+    def shifted(source: Source, path: Path) -> Iterator[tuple[int, int, Sid, bytes]]:
+        whole = place(source, "")
+        if whole is not None:
+            offset = offsets.get(whole, 0)
+            for us, order, _, body in runs.read(path):
+                yield us - offset, order, whole, body
+        elif source[0] == "stream":
+            placed = []
+            for us, order, thread, body in runs.read(path):
+                sid = place(source, thread)
+                if sid is not None:
+                    placed.append((us - offsets.get(sid, 0), order, sid, body))
+            placed.sort(key=_ORDER)
+            yield from placed
+
+    return heapq.merge(*(shifted(source, path) for source, path in runs.runs))
 
 
 # --- the whole import ----------------------------------------------------------------------------
@@ -670,29 +750,36 @@ def import_logs(
     line a server could be found for), engine.quorum.ConfigError for a bad zoo.cfg."""
     files, notes = expand(paths)
     warnings: list[str] = []
-    for f in files:
-        _scan(f)
-        _decide_ids(f, myid, warnings)
-    files, skipped = _logs_only(files)
-    notes += skipped + [f.note for f in files if f.note]
-    if not any(f.streams for f in files):
-        raise LogImportError("nothing could be imported: " + "; ".join(notes or ["no files"]))
-    servers = sorted(
-        {s.sid for f in files for s in f.streams.values() if s.sid is not None}
-        | {sid for f in files for s in f.streams.values() for sid in s.explicit}
-    )
-    skew = _skew(files, servers)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="zkfle-import-") as tmp:
-        runs = _Runs(Path(tmp))
-        placed = _place_all(files, skew, runs)
-        if placed.t0 is None:
+        runs, tallies = _read_all(files, Path(tmp))
+        for f in files:
+            _decide_ids(f, myid, warnings)
+        logs, skipped = _logs_only(files)
+        notes += skipped + [f.note for f in logs if f.note]
+        if not any(f.streams for f in logs):
+            raise LogImportError("nothing could be imported: " + "; ".join(notes or ["no files"]))
+
+        def place(source: Source, thread: str) -> Sid | None:
+            if source[0] == "stream" and source[3] is None and thread:
+                return _resolve(files, (*source[:3], thread))
+            return _resolve(files, source)
+
+        servers, no_server, examples = _servers(files, tallies)
+        if not servers:
             raise LogImportError(
                 "nothing could be imported: no line names its server; say which with --myid"
             )
-        sids = set(placed.servers) | set(servers) | set(_senders(files))
-        qv, timing, assumed = _cluster(files, config, sids, warnings)
+        skew = _skew(logs, sorted(servers))
+        offsets = {sid: round(k.offset_ms * 1000) for sid, k in skew.items()}  # µs
+        t0 = min(
+            round(tally.first_ms * 1000) - offsets.get(sid, 0)
+            for source, tally in tallies.items()
+            if (sid := _resolve(files, source)) is not None
+        )
+        sids = set(servers) | set(_senders(logs))
+        qv, timing, assumed = _cluster(logs, config, sids, warnings)
         header = make_header(
             config=qv.to_string(),
             servers=[
@@ -705,34 +792,110 @@ def import_logs(
             transport="tcp",
             seed=None,
             label=label,
-            created=datetime.fromtimestamp(placed.t0 / 1000.0, UTC),
+            created=datetime.fromtimestamp(t0 / 1e6, UTC),
         )
         header["source"] = {
-            "files": [f.shown for f in files],
+            "files": [f.shown for f in logs],
             "servers": {
                 str(s): {"files": st.files, "id_from": sorted(st.id_from)}
-                for s, st in sorted(placed.servers.items())
+                for s, st in sorted(servers.items())
             },
             "skew": {str(s): k.json() for s, k in sorted(skew.items())},
             "inferred_cluster": config is None,
             "assumed": assumed,
         }
-        events = _write(out_path, header, runs.merged(), placed.t0)
-    untimed = [
-        f"{f.shown}: {f.untimed} line(s) before its first timestamp" for f in files if f.untimed
-    ]
+        events = _write(out_path, header, _merged(runs, place, offsets), t0)
+    untimed = [f"{f.shown}: {f.untimed} line(s) before its first timestamp" for f in logs]
+    untimed = [u for u, f in zip(untimed, logs, strict=True) if f.untimed]
     return ImportSummary(
         trace=out_path,
-        files=files,
-        servers=placed.servers,
-        skew={s: k for s, k in skew.items() if s in placed.servers},
+        files=logs,
+        servers=servers,
+        skew={s: k for s, k in skew.items() if s in servers},
         events=events,
-        unplaced_no_time=sum(f.untimed for f in files),
-        unplaced_no_server=placed.no_server,
-        examples=untimed[:MAX_EXAMPLES] + placed.examples,
+        unplaced_no_time=sum(f.untimed for f in logs),
+        unplaced_no_server=no_server,
+        examples=untimed[:MAX_EXAMPLES] + examples[:MAX_EXAMPLES],
         notes=notes,
         warnings=warnings,
     )
+
+
+def _read_all(files: list[_File], directory: Path) -> tuple[_Runs, dict[Source, _Tally]]:
+    """Read every file (in parallel for big inputs); the runs and counts of all."""
+    runs = _Runs(directory)
+    tallies: dict[Source, _Tally] = {}
+    workers = min(len(files), os.cpu_count() or 1)
+    if workers < 2 or sum(_size(f.path) for f in files) < PARALLEL_BYTES:
+        for index, f in enumerate(files):
+            _read(index, f, runs, tallies)
+        return runs, tallies
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        done = pool.map(_read_one, range(len(files)), files, [directory] * len(files))
+        for index, (f, file_tallies, file_runs) in enumerate(done):
+            files[index] = f  # the copy the worker filled with its evidence
+            runs.runs += file_runs
+            for source, tally in file_tallies.items():
+                if source in tallies:
+                    tallies[source].add(tally)
+                else:
+                    tallies[source] = tally
+    return runs, tallies
+
+
+def _read_one(
+    index: int, f: _File, directory: Path
+) -> tuple[_File, dict[Source, _Tally], list[tuple[Source, Path]]]:
+    """One file in a worker process: its evidence, counts and spilled runs."""
+    runs = _Runs(directory, f"f{index}-")
+    tallies: dict[Source, _Tally] = {}
+    _read(index, f, runs, tallies)
+    runs.spill()
+    return f, tallies, runs.runs
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _servers(
+    files: list[_File], tallies: dict[Source, _Tally]
+) -> tuple[dict[Sid, ServerStats], int, list[str]]:
+    """Every source's counts summed per server it resolved to; lines of sources that did
+    not resolve are unplaced (with an example each)."""
+    servers: dict[Sid, ServerStats] = {}
+    no_server = 0
+    examples = []
+    for source, tally in tallies.items():
+        sid = _resolve(files, source)
+        if sid is None:
+            no_server += tally.events + tally.continuation
+            examples.append(f"{tally.example}: no server id")
+            continue
+        stats = servers.get(sid)
+        if stats is None:
+            stats = servers[sid] = ServerStats()
+        for name in tally.files:
+            if name not in stats.files:
+                stats.files.append(name)
+        if source[0] == "sid":
+            stats.id_from.add("[myid:N] tags or myid=N thread names")
+        else:
+            stream = files[source[1]].streams[source[2]]
+            stats.id_from.add(stream.id_from)
+        stats.lines += tally.events + tally.continuation
+        stats.events += tally.events
+        stats.unknown += tally.unknown
+        stats.continuation += tally.continuation
+        stats.kinds.update(tally.kinds)
+        if tally.unknown:
+            stats.kinds["log"] += tally.unknown
+        stats.formats.update(tally.formats)
+    return servers, no_server, sorted(examples)
 
 
 def _logs_only(files: list[_File]) -> tuple[list[_File], list[str]]:
@@ -764,21 +927,22 @@ def _senders(files: list[_File]) -> Iterator[Sid]:
 
 
 def _write(
-    path: Path, header: dict[str, Any], events: Iterator[tuple[float, bytes]], t0: float
+    path: Path, header: dict[str, Any], events: Iterator[tuple[int, int, Sid, bytes]], t0: int
 ) -> int:
-    """Header, events numbered from 1 with t_ms from t0, footer; written to a temporary
-    name and renamed, so a failed import leaves no half trace."""
+    """Header, events numbered from 1 with t_ms from t0 (both in µs), footer; written to a
+    temporary name and renamed, so a failed import leaves no half trace."""
     tmp = path.with_name(path.name + ".part")
     seq = 0
-    last_t = 0.0
+    last = 0
     with open(tmp, "wb") as out:
         out.write(orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
         write = out.write
-        for ms, body in events:
+        for us, _, sid, body in events:
             seq += 1
-            last_t = round(ms - t0, 3)
-            write(b'{"seq":%d,"t_ms":%r,%b\n' % (seq, last_t, body[1:]))
-        footer = {"seq": seq + 1, "t_ms": last_t, "kind": "footer", "events": seq, "end": "ok"}
+            last = us - t0
+            ms, frac = divmod(last, 1000)
+            write(b'{"seq":%d,"t_ms":%d.%03d,"node":%d,%b\n' % (seq, ms, frac, sid, body[1:]))
+        footer = {"seq": seq + 1, "t_ms": last / 1000, "kind": "footer", "events": seq, "end": "ok"}
         out.write(orjson.dumps(footer, option=orjson.OPT_APPEND_NEWLINE))
         out.flush()
         os.fsync(out.fileno())

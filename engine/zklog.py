@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,7 +63,7 @@ class Record:
     exception: str | None = None
     """The first continuation line that names an exception (`java.net.ConnectException:
     Connection refused`)."""
-    tail: list[str] = field(default_factory=list)
+    tail: list[str] | None = None
     """Continuation text that is not a stack trace (a line wrapped by pasting)."""
 
 
@@ -95,10 +95,13 @@ _TS = (
     r"(?: ?(Z|[+-]\d\d:?\d\d)(?![\d:]))?"
 )
 _STANDARD = re.compile(
-    _TS + r"(?: \[myid:(\d*)\])? - ([A-Z]+) *\[(.*):([\w$.]+)@(\d+)\] - (.*)", re.S
+    r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) (?:\[myid:(\d*)\] )?- ([A-Z]+) *"
+    r"\[(.*?):([\w$.]+)@(\d+)\] - (.*)",
+    re.S,
 )
 """ZooKeeper's conf/ layout, the fast path: `%d{ISO8601} [myid:%X{myid}] - %-5p
-[%t:%C{1}@%L] - %m` (3.4-3.9; without the tag in 3.3)."""
+[%t:%C{1}@%L] - %m` (3.4-3.9; without the tag in 3.3). The thread is matched lazily:
+thread names hold `:` (`RecvWorker:3`, `127.0.0.1:2181`), messages come after `] - `."""
 _TS_SEARCH = re.compile(_TS)
 _SECOND_TS = re.compile(r"\]?\s*\[?" + _TS)
 _MYID_TAG = re.compile(r"\[myid:(\d*)\]\s*")
@@ -148,7 +151,7 @@ def _epoch_ms(m: re.Match[str], zone_group: int) -> tuple[float, str]:
     """(ms since the epoch, ISO text) of a timestamp match (groups 1-8 of `_TS`)."""
     y, mo, d, h, mi, s, frac = m.group(1, 2, 3, 4, 5, 6, 7)
     zone = m.group(zone_group)
-    key = f"{y}{mo}{d}{h}{mi}{s}{zone or ''}"
+    key = f"{y}-{mo}-{d} {h}:{mi}:{s}{zone or ''}"
     base = _EPOCH_CACHE.get(key)
     if base is None:
         try:
@@ -176,13 +179,29 @@ def parse_line(line: str) -> Record | None:
     """The record a line starts, or None if it has no date and time."""
     m = _STANDARD.match(line) if "&" not in line and "\\" not in line else None
     if m is not None:
-        ms, at = _epoch_ms(m, 8)
-        if ms >= 0:
-            tag = m.group(9)
-            thread = m.group(11)
+        date, clock, millis, tag, level, thread, logger, _, message = m.groups()
+        second = f"{date} {clock}"
+        base = _EPOCH_CACHE.get(second)
+        if base is None:
+            base = _second_ms(second)
+        if base >= 0:
             myid = int(tag) if tag else _thread_myid(thread)
-            return Record(0, line, ms, at, m.group(10), thread, m.group(12), myid, m.group(14))
+            at = f"{date}T{clock}.{millis}"
+            ms = base + int(millis)
+            return Record(0, line, ms, at, level, thread, logger, myid, message)
     return _parse_other(line)
+
+
+def _second_ms(second: str) -> float:
+    """ms since the epoch of `YYYY-MM-DD HH:MM:SS` read as UTC, remembered; -1 if no date."""
+    try:
+        moment = datetime.strptime(second, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return -1.0
+    if len(_EPOCH_CACHE) > 100_000:
+        _EPOCH_CACHE.clear()
+    base = _EPOCH_CACHE[second] = moment.timestamp() * 1000.0
+    return base
 
 
 def _thread_myid(thread: str) -> int | None:
@@ -256,9 +275,12 @@ def read_records(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Untimed]
     pending: dict[str, Record] = {}
     for lineno, raw in lines:
         line = raw.rstrip("\r\n")
-        if not line.strip() or line.lstrip(" >").startswith("```"):
+        if line[:1].isdigit():
+            record = parse_line(line)
+        elif not line or line.isspace() or line.lstrip(" >").startswith("```"):
             continue
-        record = parse_line(line) if line[:1].isdigit() else _parse_other(line)
+        else:
+            record = _parse_other(line)
         if record is not None:
             record.lineno = lineno
             before = pending.get(record.prefix)
@@ -277,8 +299,11 @@ def read_records(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Untimed]
             if ex is not None:
                 owner.exception = body.strip()
                 continue
-        if not _STACK.match(body) and len(owner.tail) < 4:
-            owner.tail.append(body.strip())
+        if not _STACK.match(body):
+            if owner.tail is None:
+                owner.tail = []
+            if len(owner.tail) < 4:
+                owner.tail.append(body.strip())
     for record in pending.values():
         yield record
 
@@ -822,12 +847,6 @@ _BY_FIRST_WORD: dict[str, tuple[_Recogniser, ...]] = {
 }
 
 
-def _first_word(message: str) -> str:
-    end = message.find(" ")
-    word = message if end < 0 else message[:end]
-    return word.split("=", 1)[0] if word.startswith("zookeeper.") else word
-
-
 def recognise(record: Record) -> Fact | None:
     """The fact a record states, or None when it is none of ZooKeeper's statements this
     reader knows (a line wrapped by pasting is retried joined)."""
@@ -840,16 +859,17 @@ def recognise(record: Record) -> Fact | None:
 
 
 def _recognise(message: str, record: Record) -> Fact | None:
-    for recogniser in _BY_FIRST_WORD.get(_first_word(message), ()):
+    word = message.partition(" ")[0]
+    recognisers = _BY_FIRST_WORD.get(word)
+    if recognisers is None:
+        if not word.startswith("zookeeper."):
+            return None
+        recognisers = _BY_FIRST_WORD.get(word.partition("=")[0], ())
+    for recogniser in recognisers:
         fact = recogniser(message, record)
         if fact is not None:
             return fact
     return None
-
-
-def quick_kind(message: str) -> bool:
-    """Whether a message may be a statement `recognise` knows (a cheap first look)."""
-    return _first_word(message) in _BY_FIRST_WORD
 
 
 # --- who wrote it ------------------------------------------------------------------------------

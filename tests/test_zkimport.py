@@ -11,7 +11,9 @@ import orjson
 import pytest
 
 from console.cli import main
+from engine import zkimport
 from engine.quorum import parse_dynamic_config
+from engine.replay import Replayer
 from engine.trace import VERSION, validate
 from engine.zkimport import LogImportError, id_from_name, import_logs
 from tests.zklogs import DATA, FRAGMENTS, REAL, imported, of, real_log, shift_clock
@@ -143,7 +145,7 @@ def test_a_clock_five_seconds_ahead_is_found_and_corrected(tmp_path: Path) -> No
 
 
 def test_rotated_and_compressed_parts_read_as_the_whole(tmp_path: Path) -> None:
-    lines = real_log("3.8-failover", 1).splitlines(keepends=True)
+    lines = real_log("3.8-quorum-loss", 1).splitlines(keepends=True)  # [myid:1] on every line
     half = len(lines) // 2
     while lines[half][:1] in ("\t", "j"):  # do not cut a stack trace
         half += 1
@@ -154,13 +156,26 @@ def test_rotated_and_compressed_parts_read_as_the_whole(tmp_path: Path) -> None:
     (split / "zookeeper.log").write_text("".join(lines[half:]))
     whole = tmp_path / "whole.log"
     whole.write_text("".join(lines))
-    _, _, parts = imported(tmp_path / "a", split, myid=1)
-    _, _, one = imported(tmp_path / "b", whole, myid=1)
+    summary, _, parts = imported(tmp_path / "a", split)
+    _, _, one = imported(tmp_path / "b", whole)
+    names = [str(split / "zookeeper.log"), str(split / "zookeeper.log.1.gz")]
+    assert summary.servers[1].files == names  # both parts, as the directory lists them
 
     def content(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return [(e["kind"], e.get("at"), e.get("text"), e.get("n")) for e in events]
 
     assert content(parts) == content(one)
+
+
+def test_a_server_lists_every_file_it_was_read_from(tmp_path: Path) -> None:
+    lines = (DATA / "3.4.14" / "zookeeper-1.log").read_text().splitlines(keepends=True)
+    (tmp_path / "zookeeper.log.1").write_text("".join(lines[:10]))  # every line says [myid:1]
+    (tmp_path / "zookeeper.log").write_text("".join(lines[10:]))
+    summary, _, _ = imported(tmp_path, tmp_path / "zookeeper.log.1", tmp_path / "zookeeper.log")
+    assert summary.servers[1].files == [
+        str(tmp_path / "zookeeper.log.1"),
+        str(tmp_path / "zookeeper.log"),
+    ]
 
 
 def test_a_truncated_gz_keeps_what_came_before(tmp_path: Path) -> None:
@@ -237,14 +252,14 @@ EXPECTED: dict[str, tuple[list[int], str, str]] = {
     # fragment: servers, where the ids came from, notification format
     "3.3.0-server1.log": ([1], "what the lines say (My id = N, ...)", "3.3.0-3.3.1"),
     "3.3.6": ([2], "the file name 'zookeeper-2.log'", "3.3.2-3.3.6"),
-    "3.4.1-all-servers.log": ([1, 2, 3], "the lines' own [myid:N] or thread names", "3.4.0-3.4.2"),
+    "3.4.1-all-servers.log": ([1, 2, 3], "[myid:N] tags or myid=N thread names", "3.4.0-3.4.2"),
     "3.4.5-server3.log": ([3], "[myid:N] tags or myid=N thread names", "3.4.3-3.4.5"),
     "3.4.14": ([1, 2, 3], "[myid:N] tags or myid=N thread names", "3.4.6-3.4.14"),
     "3.5.10": ([1, 3], "[myid:N] tags or myid=N thread names", "3.5"),
     "docker-compose.log": ([1, 2, 3], "[myid:N] tags or myid=N thread names", "3.6-3.9"),
     "kubernetes": ([1], "[myid:N] tags or myid=N thread names", "3.6-3.9"),
     "confluent-zookeeper.log": ([2], "what the lines say (My id = N, ...)", "3.6-3.9"),
-    "pasted-issue.md": ([1, 3], "the lines' own [myid:N] or thread names", "3.6-3.9"),
+    "pasted-issue.md": ([1, 3], "[myid:N] tags or myid=N thread names", "3.6-3.9"),
 }
 
 
@@ -255,7 +270,7 @@ def test_every_release_and_wrapping_imports(tmp_path: Path, name: str) -> None:
     assert sorted(summary.servers) == servers
     for sid in servers:
         stats = summary.servers[sid]
-        assert stats.id_from == {id_from}
+        assert id_from in stats.id_from
         assert [v for v, _ in stats.formats.most_common()] == [variant]
         # the election every fragment shows: n3 leads (3.3 logs no `took`)
         assert of(events, sid, "recv")
@@ -286,6 +301,11 @@ def test_a_pasted_issue_is_read_through_its_markdown(tmp_path: Path) -> None:
     assert summary.unplaced_no_time == 4  # the prose before the first log line
     assert summary.unplaced_no_server == 1  # `[myid:]` on the main thread, two servers pasted
     assert any(e.endswith("pasted-issue.md:25: no server id") for e in summary.examples)
+    # n3's ListenerHandler thread named n3 once: its unnamed line is n3's too
+    assert summary.servers[3].id_from == {
+        "[myid:N] tags or myid=N thread names",
+        "their thread, whose other lines named the server",
+    }
     assert len(of(events, 1, "recv")) == 6  # with the one the paste wrapped
     dropped = [e for e in of(events, 3, "zk") if e["what"] == "conn_dropped"]
     assert dropped == [dropped[0]]
@@ -363,3 +383,40 @@ def test_every_real_capture_imports_and_validates(tmp_path: Path, name: str) -> 
     assert summary.unplaced_no_time == summary.unplaced_no_server == 0
     _ordered(events)
     assert validate(trace.path) == []
+
+
+def test_reading_files_in_parallel_gives_the_same_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big imports read a file per CPU in worker processes: the trace is byte for byte the
+    one a single process writes (small runs force spilling and merging too)."""
+    monkeypatch.setattr(zkimport, "RUN_EVENTS", 50)
+    one = tmp_path / "one.jsonl"
+    import_logs([DATA / "3.8-failover"], one)
+    monkeypatch.setattr(zkimport, "PARALLEL_BYTES", 0)
+    many = tmp_path / "many.jsonl"
+    summary = import_logs([DATA / "3.8-failover"], many)
+    assert many.read_bytes() == one.read_bytes()
+    assert sorted(summary.servers) == [1, 2, 3]
+
+
+def test_the_readme_session_runs_as_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README, "Debugging a real ZooKeeper: imported logs": import, check, then replay."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Debugging a real ZooKeeper: imported logs", 1)[1]
+    commands = [line.strip().split() for line in section.splitlines()[:20] if "    zkfle " in line]
+    assert [c[1] for c in commands] == ["import", "check", "replay"]
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    (tmp_path / "tests" / "data" / "zklogs").symlink_to(DATA)
+    monkeypatch.chdir(tmp_path)
+    assert main(commands[0][1:]) == 0
+    err = capsys.readouterr().err
+    first = next(line for line in section.splitlines() if line.startswith("zkfle import: "))
+    assert err.splitlines()[0] == first
+    assert main(commands[1][1:]) == 0
+    assert "no disagreement with the model" in capsys.readouterr().out
+    with Replayer(tmp_path / commands[2][2]) as replay:  # the console on it: tests/console
+        replay.seek(replay.total)
+        assert replay.view().leader == 2
