@@ -1054,6 +1054,10 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     clusters(p, "9", 5)
     p.add_argument("--sim-elections", type=int, default=100, metavar="K")
     common(p)
+    p = modes.add_parser("import", help="zkfle import of 1 GiB of server logs, zkfle check")
+    p.add_argument("--gib", type=float, default=1.0, help="how much log to generate")
+    p.add_argument("--logs", type=Path, help="import these logs instead of generating them")
+    common(p)
     p = modes.add_parser("console", help="console frames/s under a message storm")
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--nodes", type=int, default=9)
@@ -1099,6 +1103,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif mode == "recording":
         result = bench_recording(_options(args, zk=False), args.sim_elections)
         printer = print_recording
+        failed = False
+    elif mode == "import":
+        from engine.zkbench import bench_import, print_import
+
+        result = bench_import(args.gib, args.logs, _log(Options(quiet=args.quiet or args.json)))
+        printer = print_import
         failed = False
     else:  # argparse refuses other modes; `console` is console.bench's
         print(f"zkfle bench: unknown mode {mode!r}", file=sys.stderr)
