@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from console import tools
+from console import tools, zktools
 from engine import commands as c
 from engine.bench import add_bench_parser
 from engine.cluster import Cluster, ClusterOptions, CommandResult
@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file", type=Path, metavar="FILE", help="a trace (.jsonl)")
     tools.add_verify_parser(sub)
     tools.add_export_parser(sub)
+    zktools.add_zk_parsers(sub)
     add_node_parser(sub)
     add_bench_parser(sub)
     return parser
@@ -300,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         "export": tools.cmd_export,
         "node": cmd_node,
         "bench": cmd_bench,
+        "import": zktools.cmd_import,
+        "check": zktools.cmd_check,
     }
     return commands[args.command](args)
 

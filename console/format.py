@@ -107,8 +107,9 @@ def node_summary(view: ClusterView) -> str:
 
 # --- events --------------------------------------------------------------------------------------
 
-VERBOSE_KINDS = frozenset({"step", "zsend", "zdeliver", "conn", "snapshot"})
-"""Kinds the log hides unless asked for everything (they are most of a trace)."""
+VERBOSE_KINDS = frozenset({"step", "zsend", "zdeliver", "conn", "snapshot", "log"})
+"""Kinds the log hides unless asked for everything (they are most of a trace; `log` is
+an imported server log line ZooKeeper's election does not explain)."""
 
 QUIET_KINDS = frozenset({"snapshot"})
 """Kinds never shown as a line."""
@@ -341,8 +342,57 @@ def _body(
         return _step_body(e, me)
     if kind == "footer":
         return Text(f"■ end of run ({e.get('end', '?')})", "bold")
+    real = _real_body(e, kind, me)
+    if real is not None:
+        return real
     extra = {k: v for k, v in e.items() if k not in ("seq", "t_ms", "kind", "node")}
     return Text(f"{me + ' ' if node is not None else ''}{kind} {extra}", "dim")
+
+
+def _real_body(e: Mapping[str, Any], kind: str, me: str) -> Text | None:
+    """A real server's logged event (trace 1.1), or None for other kinds."""
+    if kind == "recv":
+        n = _mapping(e.get("n"))
+        body = Text.assemble((me, "bold"), " ⇠ ", (_n(n.get("sid")), "bold"))
+        body.append(f" {n.get('state', '?')} {_vote_json_text(n)}")
+        body.append(f"  (my state {e.get('my_state', '?')})", "dim")
+        return body
+    if kind == "sent":
+        n = _mapping(e.get("n"))
+        body = Text.assemble((me, "bold"), " ⇢ ", (_n(e.get("to")), "bold"))
+        body.append(f" {n.get('state', '?')} {_vote_json_text(n)}")
+        return body
+    if kind == "peer_state":
+        state = str(e.get("state", "?"))
+        text = Text.assemble((me, "bold"), " ", (state, STATE_STYLES.get(state, "bold")))
+        for key in ("zab", "sync"):
+            if e.get(key) and e[key] != "ELECTION":
+                text.append(f" {str(e[key]).lower()}", "dim")
+        return text
+    if kind == "election":
+        return Text(f"{me} new election, proposes {_vote_json_text(e.get('proposal'))}", "yellow")
+    if kind == "fle_timeout":
+        return Text(f"{me} notification timeout, next {e.get('timeout_ms', '?')} ms", "yellow")
+    if kind == "took":
+        took = e.get("took_ms")
+        ms = ms_text(float(took)) if isinstance(took, int | float) else "?"
+        return Text.assemble((me, "bold"), f" {e.get('state', '?')} election took ", (ms, "bold"))
+    if kind == "zk":
+        extra = " ".join(f"{k}={v}" for k, v in e.items() if k not in _REAL_COMMON and k != "what")
+        return Text(f"{me} {str(e.get('what', '?')).replace('_', ' ')} {extra}".rstrip(), "cyan")
+    if kind == "log":
+        line = str(e.get("text", ""))
+        message = line.split("] - ", 1)[-1]  # the message, without ZooKeeper's prefix
+        style = "red" if e.get("level") in ("ERROR", "FATAL") else "dim"
+        return Text(f"{me} {e.get('level', '')} {message}".replace("  ", " "), style)
+    return None
+
+
+_REAL_COMMON = frozenset({"seq", "t_ms", "kind", "node", "at", "src", "more"})
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _state_body(e: Mapping[str, Any], node: Sid | None, before: _NodeState | None) -> Text:
@@ -420,17 +470,28 @@ class Election:
 
 class ElectionsTracker:
     """Elections from `state` events: a decision (a `state` event with `took_ms`) joins the
-    election of its (leader, round); the leader reaching zab BROADCAST sets its epoch."""
+    election of its (leader, round); the leader reaching zab BROADCAST sets its epoch.
+
+    Real servers' logs (trace 1.1) give less: a leader's `took` opens an election (its
+    round is the round of its own last logged vote, -1 when none was logged); a learner's
+    `took` joins it when the leader names that learner (LearnerHandler's `Follower sid`,
+    `Have quorum of supporters`), whose zxid also gives the epoch."""
 
     def __init__(self, keep: int = 200) -> None:
         self.keep = keep
         self.elections: list[Election] = []
+        self._rounds: dict[Sid, int] = {}
+        self._waiting: dict[Sid, tuple[int, float]] = {}
 
     def reset(self) -> None:
         self.elections.clear()
+        self._rounds.clear()
+        self._waiting.clear()
 
     def feed(self, e: Mapping[str, Any]) -> bool:
         """Take one event; True if the timeline changed."""
+        if e.get("kind") in ("recv", "took", "zk"):
+            return self._feed_real(e)
         if e.get("kind") != "state":
             return False
         node, seq = _int(e.get("node")), _int(e.get("seq")) or 0
@@ -462,6 +523,51 @@ class ElectionsTracker:
                     break
         return changed
 
+    def _feed_real(self, e: Mapping[str, Any]) -> bool:
+        node, seq = _int(e.get("node")), _int(e.get("seq")) or 0
+        if node is None:
+            return False
+        kind = e.get("kind")
+        if kind == "recv":
+            n = _mapping(e.get("n"))
+            rnd = _int(n.get("election_epoch"))
+            if n.get("sid") == node and n.get("state") == "LOOKING" and rnd is not None:
+                self._rounds[node] = rnd
+            return False
+        if kind == "took":
+            took = e.get("took_ms")
+            if not isinstance(took, int | float):
+                return False
+            if e.get("state") != "LEADING":
+                self._waiting[node] = (seq, float(took))
+                return False
+            t = e.get("t_ms")
+            election = Election(node, self._rounds.get(node, -1), seq, float(t or 0.0))
+            election.took[node] = (seq, float(took))
+            self.elections.append(election)
+            del self.elections[: -self.keep]
+            return True
+        what = e.get("what")
+        if what not in ("learner_info", "quorum_formed"):
+            return False
+        led = next((x for x in reversed(self.elections) if x.leader == node), None)
+        if led is None:
+            return False
+        learners = e.get("sids") if what == "quorum_formed" else [e.get("peer")]
+        changed = False
+        for sid in learners if isinstance(learners, list) else []:
+            if sid in self._waiting:
+                led.took[sid] = self._waiting.pop(sid)
+                changed = True
+        zxid = e.get("zxid")
+        if what == "quorum_formed" and isinstance(zxid, str) and led.epoch is None:
+            try:
+                led.epoch, led.epoch_seq = int(zxid, 16) >> 32, seq
+            except ValueError:
+                return changed
+            changed = True
+        return changed
+
     def _find(self, leader: Sid, rnd: int) -> Election | None:
         for election in reversed(self.elections[-20:]):
             if election.leader == leader and election.round == rnd:
@@ -470,6 +576,8 @@ class ElectionsTracker:
 
     def truncate(self, position: int) -> None:
         """Forget what happened after seq `position` (a replay moved back)."""
+        self._rounds.clear()
+        self._waiting.clear()
         kept = []
         for election in self.elections:
             if election.seq > position:

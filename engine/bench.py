@@ -1061,6 +1061,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=5, metavar="R", help="ensembles per variant")
     p.add_argument("--nodes", type=int, default=3, help="servers per ensemble")
     p.add_argument("--tick", type=int, default=2000, metavar="MS", help="tickTime")
+    p = modes.add_parser("import", help="zkfle import of 1 GiB of server logs, zkfle check")
+    p.add_argument("--gib", type=float, default=1.0, help="how much log to generate")
+    p.add_argument("--logs", type=Path, help="import these logs instead of generating them")
     common(p)
     p = modes.add_parser("console", help="console frames/s under a message storm")
     p.add_argument("--seconds", type=float, default=5.0)
@@ -1115,6 +1118,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench_proxy(args.frames, args.reps, args.nodes, args.tick, log)
         printer = print_proxy
         failed = result["failed"]
+    elif mode == "import":
+        from engine.zkbench import bench_import, print_import
+
+        result = bench_import(args.gib, args.logs, _log(Options(quiet=args.quiet or args.json)))
+        printer = print_import
+        failed = False
     else:  # argparse refuses other modes; `console` is console.bench's
         print(f"zkfle bench: unknown mode {mode!r}", file=sys.stderr)
         return EXIT_USAGE

@@ -252,7 +252,19 @@ _DESCRIBERS: dict[str, Callable[[Event], str]] = {
         f"{e['name']} {'ok' if e['ok'] else 'VIOLATED'} {e.get('detail') or ''}".rstrip()
     ),
     "footer": lambda e: f"events={e['events']} end={e['end']}",
+    # a real server's evidence (trace 1.1): what it logged, at its own time
+    "recv": lambda e: f"<- n{e['n']['sid']} {_logged_vote(e['n'])} (my state {e['my_state']})",
+    "sent": lambda e: f"-> n{e['to']} {_logged_vote(e['n'])}",
+    "log": lambda e: str(e["text"]),
 }
+
+
+def _logged_vote(n: Mapping[str, Any]) -> str:
+    """A vote as a server logged it: only the fields its version prints."""
+    parts = [str(n.get("state", "LOOKING"))]
+    names = (("leader", "leader"), ("zxid", "zxid"), ("election_epoch", "round"))
+    parts += [f"{label}={n[key]}" for key, label in (*names, ("peer_epoch", "epoch")) if key in n]
+    return " ".join(parts)
 
 
 # --- mermaid ------------------------------------------------------------------------------------
@@ -281,6 +293,16 @@ def _mermaid_event(event: Event, states: dict[int, tuple[str, str]], span: str) 
         if n["sid"] == node:
             return []  # loopback: our own vote
         return [f"    n{n['sid']}->>n{node}: {_md(_notification(n))}"]
+    if kind == "recv" and isinstance(event.get("n"), Mapping):
+        sender = event["n"].get("sid")
+        if sender == node:
+            return []  # loopback: the server's own vote
+        return [f"    n{sender}->>n{node}: {_md(_logged_vote(event['n']))}"]
+    if kind == "peer_state":
+        before = states.get(node, ("LOOKING", "ELECTION"))
+        now = (str(event["state"]), before[1])
+        states[node] = now
+        return [f"    Note over n{node}: {now[0]}"] if now[0] != before[0] else []
     if kind == "state":
         before = states.get(node, ("LOOKING", "ELECTION"))
         now = (str(event["state"]), str(event.get("zab", before[1])))

@@ -57,6 +57,11 @@ def fork(
     """A live simulated cluster continuing from `replayer.position`, recording a new trace
     (default `traces/<time>-fork.jsonl`) whose header names the replayed trace as parent.
     `seed` (default: the parent's) seeds the fork's latencies, scheduling and faults."""
+    if replayer.header.get("runtime") == "imported":
+        raise ForkError(
+            "an imported trace has no cores to continue from (its servers were real"
+            " ZooKeeper); `zkfle check` runs their notifications through the model instead"
+        )
     position, state = replayer.snapshot()
     parent = {"trace": replayer.path, "seq": position}
     if seed is None:

@@ -59,6 +59,7 @@ import orjson
 
 from engine import commands as c
 from engine.election import ElectionConfig
+from engine.evidence import Evidence
 from engine.faults import LinkFault
 from engine.host import peer_view
 from engine.invariants import InvariantChecker, Violation
@@ -80,7 +81,7 @@ from engine.peer import (
 from engine.predicates import CommandError, Predicate
 from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
 from engine.record import RecordError, durable_from, input_from, output_json, packet_from
-from engine.trace import Event, Trace, TraceError, read_trace
+from engine.trace import REAL_KINDS, Event, Trace, TraceError, read_trace
 from engine.view import (
     DELIVERED_DROP_REASONS,
     ClusterView,
@@ -742,6 +743,8 @@ class ClusterState:
         step that changes a node's state, vote or zab phase, a boot, a stop, a pause or a
         resume), as the live cluster judges it after each."""
         self._judge = False
+        self.evidence = Evidence(self.replay.timing.election.min_notification_interval_ms)
+        """Real servers' logged events (trace 1.1): what a node without a core shows."""
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
             "stop": self._on_stop,
@@ -757,6 +760,7 @@ class ClusterState:
             "cmd": self._on_cmd,
             "snapshot": self._on_snapshot,
             "state": self._on_state,
+            **dict.fromkeys(REAL_KINDS, self._on_real),
         }
 
     # --- copying ----------------------------------------------------------------------------
@@ -780,6 +784,7 @@ class ClusterState:
         other.pending_eof = dict(self.pending_eof)
         other.faults = dict(self.faults)
         other.max_ids = dict(self.max_ids)
+        other.evidence = self.evidence.copy()
         other._handlers = {kind: getattr(other, fn.__name__) for kind, fn in self._handlers.items()}
         return other
 
@@ -1153,6 +1158,9 @@ class ClusterState:
         node = self._node(event)
         node.last_event = f"{event.get('state')} {str(event.get('zab', '')).lower()}"
 
+    def _on_real(self, event: Event) -> None:
+        self.evidence.apply(event, self.t_ms)
+
     def _on_snapshot(self, event: Event) -> None:
         for summary in event.get("nodes") or []:
             node = self.nodes.get(summary.get("sid", -1)) if isinstance(summary, dict) else None
@@ -1188,6 +1196,8 @@ class ClusterState:
         )
 
     def node_view(self, node: _NodeState) -> NodeView:
+        if node.core is None and node.sid in self.evidence:
+            return self.evidence.view(node.sid, node.learner_type, node.weight)
         return peer_view(
             node.sid,
             node.learner_type,

@@ -41,9 +41,19 @@ Event: TypeAlias = dict[str, Any]
 FORMAT_NAME = "zkfle-trace"
 VERSION = "1.1"
 MAJOR, MINOR = 1, 1
+"""1.1 added the kinds of real servers' evidence (recv, sent, election, fle_timeout,
+peer_state, took, zk, log) and the runtime `imported`, and ends every message: a loopback
+send has its `deliver`, a `dup` copy is a message of its own. A 1.1 reader reads 1.0 files
+(their loopback sends count as delivered at once)."""
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""
+
+REAL_KINDS = frozenset(
+    {"recv", "sent", "election", "fle_timeout", "peer_state", "took", "zk", "log"}
+)
+"""Kinds that carry a real server's evidence (1.1): what it logged, stamped `at` with its
+own clock and, when imported, `src` (file:line)."""
 
 HEADER_FIELDS = ("format", "version", "runtime", "transport", "seed", "cluster", "timing")
 """What a reader needs from the header (the schema also asks for the informational ones)."""
@@ -66,6 +76,15 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "snapshot": ("nodes", "stable"),
     "invariant": ("name", "ok"),
     "footer": ("events", "end"),
+    # 1.1: what a real server logged (zkfle import) or was seen doing
+    "recv": ("node", "n", "my_state"),
+    "sent": ("node", "to", "n"),
+    "election": ("node", "proposal"),
+    "fle_timeout": ("node", "timeout_ms"),
+    "peer_state": ("node", "state"),
+    "took": ("node", "state", "took_ms"),
+    "zk": ("node", "what"),
+    "log": ("node", "text"),
 }
 """Fields every event of a known kind must have, besides `seq`, `t_ms` and `kind`."""
 _REQUIRED_SETS = {kind: frozenset(fields) for kind, fields in EVENT_FIELDS.items()}

@@ -56,6 +56,11 @@ class NodeView:
     """When the current/last lookForLeader began (runtime clock)."""
     election_took_ms: float | None = None
     """Duration of the last completed election (ZK: 'LEADER ELECTION TOOK')."""
+    unknown: frozenset[str] = frozenset()
+    """Fields the evidence does not give (a real server known from its log): their values
+    here are placeholders the console shows as unknown. Names are this class's fields,
+    and `current_vote.zxid` / `.election_epoch` / `.peer_epoch` for a vote whose leader
+    alone is known."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,28 @@ def test_verify_takes_an_existing_trace(tmp_path: Path, capsys: pytest.CaptureFi
     assert result["timed"]["events"] == written
 
 
+def test_import_generates_imports_and_checks_real_logs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result = run_bench(capsys, "import", "--gib", "0.004", "--quiet", "--json")
+    assert status == 0
+    quarter, full = result["import"]
+    assert full["bytes"] > 3 * quarter["bytes"]
+    assert full["events"] > 3 * quarter["events"]
+    assert full["peak_rss_mib"] > 0
+    assert result["check"]["events"] == full["events"] + 1  # and the footer
+    assert result["check"]["disagreements"] == 0
+
+
+def test_import_takes_existing_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    logs = Path(__file__).parent / "data" / "zklogs" / "3.8-failover"
+    status, result = run_bench(capsys, "import", "--logs", str(logs), "--quiet", "--json")
+    assert status == 0
+    [run] = result["import"]
+    assert run["events"] == 720
+    assert result["memory_growth_4x_logs"] is None
+
+
 def test_recording_compares_with_and_without_a_trace(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

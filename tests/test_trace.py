@@ -268,6 +268,21 @@ def test_a_newer_minor_version_is_read_with_a_note(tmp_path: Path) -> None:
     assert events[0]["colour"] == "blue"
 
 
+def test_version_1_1_reads_a_1_0_file_without_a_note(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "t.jsonl", [header(version="1.0"), mark(1), mark(2)])
+    trace = read_trace(path)
+    assert trace.version == (1, 0)
+    assert [e["seq"] for e in trace] == [1, 2]
+    assert not [n for n in trace.notes if "newer" in n]
+
+
+def test_a_real_server_event_lacking_its_fields_is_named(tmp_path: Path) -> None:
+    """1.1's kinds are checked like 1.0's: a `recv` needs the notification and my state."""
+    bad = {"seq": 1, "t_ms": 0.0, "kind": "recv", "node": 1, "n": {"sid": 2}}
+    err = trace_error(write_lines(tmp_path / "t.jsonl", [header(), bad]))
+    assert (err.line, err.message) == (2, "seq 1: recv event lacks my_state")
+
+
 def test_a_seq_gap_is_reported(tmp_path: Path) -> None:
     err = trace_error(write_lines(tmp_path / "t.jsonl", [header(), mark(1), mark(3)]))
     assert err.line == 3

@@ -119,7 +119,14 @@ class NodeDetail(VerticalScroll):
                 out.stylize(CHANGED)
             return out
 
-        title = Text.assemble((f"n{sid} ", "bold"), state_text(node))
+        unknown = node.unknown
+
+        def known(field: str, text: Text) -> Text:
+            """`unknown` for a field the node's evidence (an imported log) does not give."""
+            return Text("unknown", "dim italic") if field in unknown else text
+
+        state = Text("unknown", "dim italic") if "state" in unknown else state_text(node)
+        title = Text.assemble((f"n{sid} ", "bold"), state)
         if node.learner_type != "participant":
             title.append(f" {node.learner_type}", "cyan")
         if node.weight != 1:
@@ -132,6 +139,8 @@ class NodeDetail(VerticalScroll):
             body.add_row("last zxid", zxid_hex(node.last_zxid))
             body.add_row("last event", node.last_event or "-")
             return Group(title, body)
+        if unknown:
+            title.append("  from its log", "cyan")
         if node.zab_phase:
             title.append(f"  zab {node.zab_phase}", "dim")
         if node.established:
@@ -142,9 +151,11 @@ class NodeDetail(VerticalScroll):
         p = node.proposal
         grid.add_row(
             "round",
-            val("lc", node.logicalclock, str(node.logicalclock)),
+            known("logicalclock", val("lc", node.logicalclock, str(node.logicalclock))),
         )
-        if p is not None:
+        if "proposal" in unknown:
+            grid.add_row("proposal", known("proposal", Text()))
+        elif p is not None:
             grid.add_row(
                 "proposal",
                 Text.assemble(
@@ -156,7 +167,13 @@ class NodeDetail(VerticalScroll):
                 ),
             )
         v = node.current_vote
-        if v is not None:
+        if "current_vote" in unknown:
+            grid.add_row("vote", known("current_vote", Text()))
+        elif v is not None and "current_vote.election_epoch" in unknown:
+            grid.add_row(
+                "vote", Text.assemble((f"n{v.leader}", "bold"), (" (the rest unknown)", "dim"))
+            )
+        elif v is not None:
             grid.add_row(
                 "vote",
                 Text.assemble(
@@ -172,17 +189,23 @@ class NodeDetail(VerticalScroll):
         grid.add_row(
             "finalizing",
             Text.assemble(
-                val(
-                    "fin",
-                    node.finalizing,
-                    "yes" if node.finalizing else "no",
-                    "bold yellow" if node.finalizing else "",
+                known(
+                    "finalizing",
+                    val(
+                        "fin",
+                        node.finalizing,
+                        "yes" if node.finalizing else "no",
+                        "bold yellow" if node.finalizing else "",
+                    ),
                 ),
                 "   timeout ",
-                val(
-                    "timeout",
-                    node.not_timeout_ms,
-                    ms_text(node.not_timeout_ms) if node.not_timeout_ms else "-",
+                known(
+                    "not_timeout_ms",
+                    val(
+                        "timeout",
+                        node.not_timeout_ms,
+                        ms_text(node.not_timeout_ms) if node.not_timeout_ms else "-",
+                    ),
                 ),
             ),
         )
@@ -200,32 +223,34 @@ class NodeDetail(VerticalScroll):
             "queues",
             Text.assemble(
                 "recv ",
-                val("rq", node.recv_queue, f"{node.recv_queue}/100"),
+                known("recv_queue", val("rq", node.recv_queue, f"{node.recv_queue}/100")),
                 "  fle ",
-                val("fq", node.fle_recvqueue, str(node.fle_recvqueue)),
+                known("fle_recvqueue", val("fq", node.fle_recvqueue, str(node.fle_recvqueue))),
             ),
         )
-        grid.add_row("send", sends if sends.plain else Text("-", "dim"))
+        grid.add_row("send", known("send_queues", sends if sends.plain else Text("-", "dim")))
         grid.add_row(
             "epochs",
             Text.assemble(
                 "current ",
-                val("ce", node.current_epoch, str(node.current_epoch)),
+                known("current_epoch", val("ce", node.current_epoch, str(node.current_epoch))),
                 " accepted ",
-                val("ae", node.accepted_epoch, str(node.accepted_epoch)),
+                known("accepted_epoch", val("ae", node.accepted_epoch, str(node.accepted_epoch))),
             ),
         )
-        grid.add_row("last zxid", val("lz", node.last_zxid, zxid_hex(node.last_zxid)))
+        last_zxid = val("lz", node.last_zxid, zxid_hex(node.last_zxid))
+        grid.add_row("last zxid", known("last_zxid", last_zxid))
         conns = " ".join(f"n{s}" for s in node.connections) or "none"
-        grid.add_row("connected", val("conns", node.connections, conns))
+        grid.add_row("connected", known("connections", val("conns", node.connections, conns)))
         if node.election_took_ms is not None:
             grid.add_row("last took", ms_text(node.election_took_ms))
-        return Group(
-            title,
-            grid,
-            self._votes("recvset", sid, node.recvset, now, hold, compact),
-            self._votes("outofelection", sid, node.outofelection, now, hold, compact),
-        )
+        tables = [
+            Group(Text(name, "bold"), Text("  unknown (the log does not show it)", "dim italic"))
+            if name in unknown
+            else self._votes(name, sid, votes, now, hold, compact)
+            for name, votes in (("recvset", node.recvset), ("outofelection", node.outofelection))
+        ]
+        return Group(title, grid, *tables)
 
     def _votes(
         self,

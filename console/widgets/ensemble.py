@@ -90,8 +90,41 @@ def _depth(value: int, down: bool) -> Text:
     return Text(str(value), "bold yellow" if value else "dim")
 
 
+UNKNOWN_FIELDS = {
+    "state": "state",
+    "zab": "zab_phase",
+    "lc": "logicalclock",
+    "proposal": "proposal",
+    "vote": "current_vote",
+    "timeout": "not_timeout_ms",
+    "recvset": "recvset",
+    "rq": "recv_queue",
+    "fq": "fle_recvqueue",
+    "sq": "send_queues",
+    "sendq": "send_queues",
+    "zxid": "last_zxid",
+}
+"""The NodeView field behind each column, for nodes whose evidence lacks some (imported)."""
+
+
 def cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
-    """Every column's value for one node."""
+    """Every column's value for one node (`?` where its evidence does not say)."""
+    out = _cells(node, faults)
+    if node.unknown:
+        unknown = node.unknown
+        for key, name in UNKNOWN_FIELDS.items():
+            if name in unknown:
+                out[key] = Text("?", "dim")
+        vote = node.current_vote
+        if vote is not None and "current_vote.election_epoch" in unknown:
+            out["vote"] = Text(f"{vote.leader} r? e?")
+        ce = "?" if "current_epoch" in unknown else str(node.current_epoch)
+        ae = "?" if "accepted_epoch" in unknown else str(node.accepted_epoch)
+        out["epoch"] = Text(f"{ce}/{ae}")
+    return out
+
+
+def _cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
     if not node.alive:
         blank = Text()
         return {

@@ -202,7 +202,7 @@ class ElectionsTimeline(Widget):
         for rnd, leader, epoch, took, slowest, count, t_ms in rows[-(height - 1) :]:
             out.append(
                 Text(
-                    f"{clock_text(t_ms):>9} {rnd:>5} {'n' + str(leader):>6}"
+                    f"{clock_text(t_ms):>9} {rnd if rnd >= 0 else '?':>5} {'n' + str(leader):>6}"
                     f" {epoch if epoch is not None else '-':>5}"
                     f" {ms_text(took):>8} {ms_text(slowest):>8} {count}"
                 )
@@ -212,7 +212,7 @@ class ElectionsTimeline(Widget):
     @staticmethod
     def _item(row: _Row) -> Text:
         rnd, leader, epoch, took, _slowest, _count, _t = row
-        text = Text(f"r{rnd} ")
+        text = Text(f"r{rnd if rnd >= 0 else '?'} ")  # -1: a real server's round unknown
         text.append(f"n{leader}", "bold green")
         text.append(f" e{epoch}" if epoch is not None else " e?", "dim" if epoch is None else "")
         text.append(f" {ms_text(took)}" if took is not None else " …", "bold")

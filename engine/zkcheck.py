@@ -1,0 +1,764 @@
+"""`zkfle check`: did a real ZooKeeper run do what FastLeaderElection says it should?
+
+Theory of operation
+-------------------
+For each real server of a trace a model - engine.election.FastLeaderElection, the pure
+core that implements ZooKeeper's algorithm - is fed what that server logged, in the order
+it logged it (the trace's order, which is each server's own timestamps):
+
+* `zk` start: the process (re)started; a new election object, `logicalclock` 0.
+* `election` (New election): lookForLeader began. The model starts the round when it
+  knows the initial vote, which the server's own loopback copy of its first broadcast
+  carries (round and peer epoch; the zxid is also in the line). Notifications that
+  arrive before wait in the model's `recvqueue`, as in the server.
+* `recv`: WorkerReceiver decoded a notification. The model's `worker_receiver` takes it;
+  while the model runs lookForLeader its main thread polls it at once (the real thread
+  waits in `recvqueue.poll`, so it takes a queued notification within a millisecond).
+* `fle_timeout`: the poll timed out; the line gives the new, doubled timeout.
+* finalizeWait: once the model's proposal has a quorum it waits `finalize_wait_ms` for a
+  better vote before it decides.
+* `peer_state` out of LOOKING: the server decided (QuorumPeer.setPeerState).
+* `sent`: a vote the server was seen sending (a DEBUG `Sending Notification` line, or a
+  recording proxy's event).
+
+Timeouts come from the trace, not from the model's own clock. Each wait (the notification
+timeout, or the finalize wait) ends either in a poll that returned a notification or in
+a timeout, and the server's log says which - but not always in order: its threads log
+independently, a loopback copy lags its send by up to ~100 ms on a busy machine, and
+3.6+ logs `Notification time out` after re-broadcasting. So a notification the server
+logged after `TOLERANCE_MS` before the end of the model's wait is held until the server's
+own evidence decides: a re-broadcast of the current vote or a `Notification time out`
+line (the wait timed out first), a decision (`peer_state`, or a `my state` other than
+LOOKING: the finalize wait ran out), or a loopback copy of a new vote (the server polled
+them). Without evidence for `LATE_MS` after the wait's end, the model's rule stands: a
+notification logged later than `TOLERANCE_MS` after it came too late. Whether a timed-out
+poll re-broadcast or called connectAll (haveDelivered) is not logged: the model assumes a
+re-broadcast and does not insist on seeing it.
+
+Disagreements, each with the node, the step (inputs fed to that node's model so far), the
+trace seq, and the model's value against the real one:
+
+* `decision` - the server decided and the model had not, or decided otherwise (state;
+  leader where the logs show it); or the model decided while the server went on LOOKING.
+* `sent` - the vote the server sent (its loopback copy, or a `sent` event) is not the
+  next one the model sent to that recipient.
+* `my_state` - a notification's `my state` is not the model's state.
+* `round` - a new election's round is not the model's logicalclock + 1.
+* `timeout` - the logged timeout is not the model's back-off, or the server timed out
+  while the model, with a quorum, was in its finalize wait.
+* `vote` - another server received this server's decided vote naming another leader.
+
+After a disagreement the node's model follows the server's evidence (its state, its
+round) and is checked again from its next election, so one difference is reported once.
+The model is ZooKeeper 3.8/3.9's algorithm; servers of 3.4 and older decided by slightly
+different rules (ZOOKEEPER-1514, -1732, -1818), and 3.3 logs no peer epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.election import ElectionConfig, FastLeaderElection
+from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
+from engine.replay import ReplayError, timing_from_header
+from engine.trace import REAL_KINDS, Event, TraceError, read_trace
+from engine.vote import (
+    LearnerType,
+    Notification,
+    ServerState,
+    Sid,
+    ToSend,
+    Vote,
+    Zxid,
+    parse_zxid,
+)
+
+TOLERANCE_MS = 20.0
+"""Slack between a server's log timestamps and the instants its threads acted (a line is
+stamped when it is logged; threads hand over through queues)."""
+LATE_MS = 1000.0
+"""How long after a wait's end the server's evidence may take to say how the wait ended
+(threads log late on a busy machine); after that the model's own timing decides."""
+MAX_EXPECTED = 1000
+"""Sends remembered per recipient for comparison (bounded: most traces show few sends)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    node: Sid
+    seq: int
+    step: int
+    what: str
+    model: str
+    real: str
+    src: str = ""
+    at: str = ""
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "node": self.node,
+            "seq": self.seq,
+            "step": self.step,
+            "what": self.what,
+            "model": self.model,
+            "real": self.real,
+        }
+        if self.src:
+            out["src"] = self.src
+        if self.at:
+            out["at"] = self.at
+        return out
+
+    def __str__(self) -> str:
+        where = f" ({self.src})" if self.src else ""
+        return (
+            f"n{self.node} step {self.step} seq {self.seq}{where}: {self.what}:"
+            f" model {self.model}, real {self.real}"
+        )
+
+
+@dataclass(slots=True)
+class NodeReport:
+    sid: Sid
+    steps: int = 0
+    elections: int = 0
+    decisions: int = 0
+    checked_decisions: int = 0
+    sends_checked: int = 0
+    unchecked: list[str] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "steps": self.steps,
+            "elections": self.elections,
+            "decisions": self.decisions,
+            "decisions_checked": self.checked_decisions,
+            "sends_checked": self.sends_checked,
+            "unchecked": self.unchecked,
+        }
+
+
+@dataclass(slots=True)
+class CheckReport:
+    trace: str
+    events: int
+    seconds: float
+    nodes: dict[Sid, NodeReport]
+    disagreements: list[Disagreement]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "trace": self.trace,
+            "ok": self.ok,
+            "events": self.events,
+            "events_per_s": round(self.events / self.seconds) if self.seconds > 0 else None,
+            "nodes": [n.json() for _, n in sorted(self.nodes.items())],
+            "disagreements": [d.json() for d in self.disagreements],
+            "notes": self.notes,
+        }
+
+    def text(self) -> str:
+        out = [str(d) for d in self.disagreements]
+        for sid, n in sorted(self.nodes.items()):
+            out.append(
+                f"n{sid}: {n.elections} election(s), {n.checked_decisions}/{n.decisions}"
+                f" decisions and {n.sends_checked} sent votes checked in {n.steps} steps"
+                + (f"; not checked: {'; '.join(n.unchecked)}" if n.unchecked else "")
+            )
+        out += self.notes
+        verdict = (
+            "no disagreement with the model"
+            if self.ok
+            else f"{len(self.disagreements)} disagreement(s) with the model"
+        )
+        out.append(f"zkfle check: {self.trace}: {verdict} ({self.events} events)")
+        return "\n".join(out)
+
+
+class CheckError(Exception):
+    """The trace cannot be checked (unreadable, or nothing in it to check)."""
+
+
+class _Host:
+    """The QuorumPeer side the model reads (ElectionHost), set from the server's evidence."""
+
+    def __init__(self, myid: Sid, qv: QuorumVerifier) -> None:
+        self.myid = myid
+        member = qv.all_members.get(myid)
+        self.learner_type = member.learner_type if member else LearnerType.PARTICIPANT
+        self.peer_state = ServerState.LOOKING
+        self.current_vote = Vote(myid, 0, 0, 0)
+        self.quorum_verifier = qv
+        self.last_seen_quorum_verifier: QuorumVerifier | None = None
+        self.shutting_down_le = False
+        self.epoch = 0
+        self.zxid: Zxid = 0
+
+    @property
+    def current_epoch(self) -> int:
+        return self.epoch
+
+    def last_logged_zxid(self) -> Zxid:
+        return self.zxid
+
+
+class _Model:
+    """One server's model and what it expects to see next."""
+
+    def __init__(self, sid: Sid, qv: QuorumVerifier, config: ElectionConfig) -> None:
+        self.sid = sid
+        self.qv = qv
+        self.config = config
+        self.report = NodeReport(sid)
+        self.host = _Host(sid, qv)
+        self.fle = FastLeaderElection(self.host, config)
+        self.clock_known = False
+        """The model's logicalclock is the server's (a start, or an election, was seen)."""
+        self.pending_zxid: Zxid | None = None
+        """A New election was logged; the model starts it at the loopback copy."""
+        self.started = False
+        """Inside a checked lookForLeader."""
+        self.in_sync = False
+        """The model tracks the server (after its first checked election start)."""
+        self.last_poll = 0.0
+        self.decided: Vote | None = None
+        """The model decided and the server's decision has not been seen yet."""
+        self.decided_at = 0.0
+        self.real_state = ServerState.LOOKING
+        """The state the server's last peer_state line named."""
+        self.loopback: deque[tuple[ToSend, bool]] = deque()
+        """Votes the model sent to itself, in order (True: may be missing, see haveDelivered)."""
+        self.sent: dict[Sid, deque[tuple[ToSend, bool]]] = {}
+        self.vote_reported = False
+        self.timeouts_ahead = 0
+        """Timeouts the model took from evidence before their `Notification time out` line
+        (3.6+ logs it after re-broadcasting, so the loopback copy can come first)."""
+        self.held: list[tuple[Event, Notification, Mapping[str, Any], float]] = []
+        """Notifications logged around the end of a wait, until evidence says whether the
+        server polled them or timed out first (see the module doc)."""
+        self.held_deadline = 0.0
+
+    @property
+    def deadline(self) -> float:
+        """When the model's current wait (poll) runs out."""
+        return self.last_poll + self.fle.wait_ms
+
+    def restart(self) -> None:
+        """The process started: a new election object (QuorumPeer.startLeaderElection)."""
+        self.host = _Host(self.sid, self.qv)
+        self.fle = FastLeaderElection(self.host, self.config)
+        self.clock_known = True
+        self.started = self.in_sync = False
+        self.pending_zxid = None
+        self.decided = None
+        self.real_state = ServerState.LOOKING
+        self.loopback.clear()
+        self.sent.clear()
+        self.held.clear()
+        self.timeouts_ahead = 0
+
+    def take_sends(self, optional: bool = False) -> None:
+        """Move what the model queued for sending into the expectations."""
+        for m in self.fle.sendqueue:
+            if m.sid == self.sid:
+                self.loopback.append((m, optional))
+            queue = self.sent.setdefault(m.sid, deque(maxlen=MAX_EXPECTED))
+            queue.append((m, optional))
+        self.fle.sendqueue.clear()
+        self.fle.connect_all_requested = False
+
+
+def _vote_text(leader: object, zxid: object, rnd: object, epoch: object) -> str:
+    return f"leader {leader} zxid {zxid} round {rnd} epoch {epoch}"
+
+
+def _tosend_text(m: ToSend) -> str:
+    z = f"0x{m.zxid:x}" if m.zxid >= 0 else f"-0x{-m.zxid:x}"
+    return f"{m.state.name} " + _vote_text(m.leader, z, m.election_epoch, m.peer_epoch)
+
+
+def _n_text(n: Mapping[str, Any]) -> str:
+    return f"{n.get('state', '?')} " + _vote_text(
+        n.get("leader", "?"),
+        n.get("zxid", "?"),
+        n.get("election_epoch", "?"),
+        n.get("peer_epoch", "?"),
+    )
+
+
+def _matches(m: ToSend, n: Mapping[str, Any]) -> bool:
+    """A sent vote equals a logged one in every field the log has."""
+    try:
+        if n.get("leader") != m.leader or n.get("state", m.state.name) != m.state.name:
+            return False
+        if "zxid" in n and parse_zxid(str(n["zxid"])) != m.zxid:
+            return False
+        if "election_epoch" in n and n["election_epoch"] != m.election_epoch:
+            return False
+        return "peer_epoch" not in n or n["peer_epoch"] == m.peer_epoch
+    except ValueError:
+        return False
+
+
+def _notification(n: Mapping[str, Any]) -> Notification | None:
+    try:
+        state = ServerState[str(n["state"])]
+        zxid = parse_zxid(str(n["zxid"]))
+        return Notification(
+            int(n["leader"]),
+            zxid,
+            int(n["election_epoch"]),
+            state,
+            int(n["sid"]),
+            # 3.3 logs no peer epoch: its wire format (28 bytes) implies the zxid's epoch
+            int(n["peer_epoch"]) if "peer_epoch" in n else zxid >> 32,
+            int(n.get("version", 0)),
+            None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class Checker:
+    """Feeds a trace's real-server events to per-server models (see the module doc)."""
+
+    def __init__(self, header: Mapping[str, Any], path: str = "<trace>") -> None:
+        self.path = path
+        try:
+            self.qv = parse_dynamic_config(str(header["cluster"]["config"]))
+            timing = timing_from_header(header, path)
+        except (KeyError, TypeError, ConfigError, ReplayError) as e:
+            raise CheckError(f"{path}: the header's cluster or timing is not usable: {e}") from None
+        self.config = timing.election
+        self.models: dict[Sid, _Model] = {}
+        self.disagreements: list[Disagreement] = []
+        self.events = 0
+        self.real_events = 0
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _model(self, sid: Sid) -> _Model:
+        model = self.models.get(sid)
+        if model is None:
+            model = self.models[sid] = _Model(sid, self.qv, self.config)
+        return model
+
+    def _disagree(self, model: _Model, event: Event, what: str, expected: str, real: str) -> None:
+        self.disagreements.append(
+            Disagreement(
+                model.sid,
+                int(event.get("seq", 0)),
+                model.report.steps,
+                what,
+                expected,
+                real,
+                str(event.get("src", "")),
+                str(event.get("at", "")),
+            )
+        )
+        self._desync(model)
+
+    def _desync(self, model: _Model) -> None:
+        """Stop checking this server until its next election starts."""
+        model.in_sync = model.clock_known = model.started = False
+        model.decided = None
+        model.timeouts_ahead = 0
+        model.loopback.clear()
+        model.sent.clear()
+        model.fle.sendqueue.clear()
+
+    # --- the events ------------------------------------------------------------------------
+
+    def feed(self, event: Event) -> None:
+        self.events += 1
+        kind = event.get("kind")
+        if kind not in REAL_KINDS:
+            return
+        sid = event.get("node")
+        if type(sid) is not int:
+            return
+        self.real_events += 1
+        model = self._model(sid)
+        t = float(event.get("t_ms", 0.0))
+        if model.held and t > model.held_deadline + LATE_MS:
+            self._release(model, "late")
+        if kind == "recv":
+            self._recv(model, event, t)
+        elif kind == "election":
+            self._release(model, "polled")
+            self._election(model, event)
+        elif kind == "fle_timeout":
+            self._timeout(model, event, t)
+        elif kind == "peer_state":
+            self._peer_state(model, event, t)
+        elif kind == "sent":
+            self._sent(model, event, t)
+        elif kind == "zk" and event.get("what") == "start":
+            model.restart()
+
+    def finish(self) -> None:
+        """The trace ended: held notifications are taken; a model decision the server never
+        logged is not a disagreement (the log may simply end) but it is noted."""
+        for model in self.models.values():
+            self._release(model, "late")
+            if model.decided is not None:
+                model.report.unchecked.append("the last decision (the trace ends first)")
+
+    # --- waits -----------------------------------------------------------------------------
+
+    def _waiting(self, model: _Model) -> bool:
+        return model.started and model.in_sync
+
+    def _time_out(self, model: _Model, t: float, optional: bool) -> None:
+        """The model's current wait ran out (finalizing: it decides)."""
+        fle = model.fle
+        at = model.deadline
+        model.report.steps += 1
+        vote = fle.timed_out(have_delivered=True)
+        if vote is not None:
+            self._decided(model, vote, at)
+        else:
+            model.take_sends(optional=optional)
+            model.last_poll = max(at, min(t, at + TOLERANCE_MS))
+
+    def _release(self, model: _Model, why: str) -> None:
+        """Process the held notifications: the server polled them (`polled`), or its wait
+        ran out first (`timed out`, `decided`: already applied), or no evidence came in
+        time (`late`: the model's timing decides)."""
+        held, model.held = model.held, []
+        for i, (event, n, n_json, t) in enumerate(held):
+            if (
+                why == "late"
+                and i == 0
+                and self._waiting(model)
+                and t > model.deadline + TOLERANCE_MS
+            ):
+                self._time_out(model, t, optional=True)
+            self._take(model, event, n, n_json, t)
+
+    def _decided(self, model: _Model, vote: Vote, t: float) -> None:
+        model.host.current_vote = vote
+        model.decided = vote
+        model.decided_at = t
+        model.started = False
+        model.report.decisions += 1
+        model.fle.sendqueue.clear()
+
+    def _server_decided(self, model: _Model, t: float) -> None:
+        """The server shows it decided: a finalize wait ran out then."""
+        if self._waiting(model) and model.fle.finalizing:
+            self._time_out(model, t, optional=True)
+            self._release(model, "decided")
+        else:
+            self._release(model, "polled")
+
+    def _still_looking(self, model: _Model, event: Event, t: float) -> None:
+        """The server shows it is LOOKING at `t`: a model decision before that is wrong."""
+        decided = model.decided
+        if decided is not None and t > model.decided_at + TOLERANCE_MS:
+            self._disagree(
+                model,
+                event,
+                "decision",
+                f"{model.host.peer_state.name} for n{decided.leader} round"
+                f" {decided.election_epoch} at t={model.decided_at:.1f}",
+                "still LOOKING",
+            )
+            model.host.peer_state = ServerState.LOOKING
+
+    # --- notifications ---------------------------------------------------------------------
+
+    def _recv(self, model: _Model, event: Event, t: float) -> None:
+        n_json = event.get("n")
+        if not isinstance(n_json, Mapping):
+            return
+        n = _notification(n_json)
+        if n is None:
+            return
+        if event.get("my_state", "LOOKING") != "LOOKING":
+            self._server_decided(model, t)  # its setPeerState line may come a moment later
+        elif n.sid == model.sid and n.state == ServerState.LOOKING:
+            self._broadcast(model, event, n_json, t)
+        elif self._waiting(model) and (model.held or t >= model.deadline - TOLERANCE_MS):
+            if not model.held:
+                model.held_deadline = model.deadline
+            model.held.append((event, n, n_json, t))
+            return
+        self._take(model, event, n, n_json, t)
+
+    def _broadcast(self, model: _Model, event: Event, n_json: Mapping[str, Any], t: float) -> None:
+        """The server sent `n_json` (its loopback copy, or a `sent` event): resolve held
+        notifications by it, and start a pending election with it."""
+        if model.pending_zxid is not None and n_json.get("leader") == model.sid:
+            self._start(model, event, n_json)
+            return
+        if not self._waiting(model):
+            return
+        fle = model.fle
+        rebroadcast = (
+            not fle.finalizing
+            and not model.loopback
+            and t >= model.deadline - TOLERANCE_MS
+            and _matches(_proposal(fle, model.sid), n_json)
+        )
+        if rebroadcast:
+            # The wait timed out and the server re-broadcast its vote; the `Notification
+            # time out` line follows (lookForLeader logs it after sendNotifications).
+            self._time_out(model, t, optional=False)
+            model.timeouts_ahead += 1
+            self._release(model, "timed out")
+        else:
+            self._release(model, "polled")
+
+    def _take(
+        self, model: _Model, event: Event, n: Notification, n_json: Mapping[str, Any], t: float
+    ) -> None:
+        """WorkerReceiver took `n`; lookForLeader polls it at once."""
+        my_state = str(event.get("my_state", ""))
+        if my_state == "LOOKING":
+            self._still_looking(model, event, t)
+        if (
+            model.in_sync
+            and model.pending_zxid is None
+            and model.decided is None
+            and my_state != model.host.peer_state.name
+        ):
+            self._disagree(model, event, "my_state", model.host.peer_state.name, my_state)
+        if n.sid == model.sid and n.state == ServerState.LOOKING:
+            self._loopback(model, event, n_json)
+        elif n.sid != model.sid and n.state != ServerState.LOOKING:
+            self._check_vote(n, event)
+        model.report.steps += 1
+        if not model.in_sync and my_state in ServerState.__members__:
+            model.host.peer_state = ServerState[my_state]
+        model.fle.worker_receiver(n)
+        # WorkerReceiver's answers: logged (at DEBUG) only while decided, so they may be
+        # missing from the evidence.
+        model.take_sends(optional=True)
+        fle = model.fle
+        while self._waiting(model) and fle.recvqueue:
+            model.report.steps += 1
+            vote = fle.poll()
+            model.last_poll = t
+            model.take_sends()
+            if vote is not None:
+                self._decided(model, vote, t)
+
+    def _loopback(self, model: _Model, event: Event, n_json: Mapping[str, Any]) -> None:
+        """Our own vote came back: it must be the next vote the model sent itself."""
+        if not model.in_sync:
+            return
+        expected = _next(model.loopback, n_json)
+        if expected is None:
+            model.report.sends_checked += 1
+        else:
+            self._disagree(model, event, "sent", expected, _n_text(n_json))
+
+    def _sent(self, model: _Model, event: Event, t: float) -> None:
+        to, n_json = event.get("to"), event.get("n")
+        if type(to) is not int or not isinstance(n_json, Mapping):
+            return
+        self._broadcast(model, event, n_json, t)
+        if not model.in_sync:
+            return
+        queue = model.sent.setdefault(to, deque(maxlen=MAX_EXPECTED))
+        expected = _next(queue, n_json)
+        if expected is None:
+            model.report.sends_checked += 1
+        else:
+            self._disagree(model, event, "sent", f"{expected} to n{to}", _n_text(n_json))
+
+    def _check_vote(self, n: Notification, event: Event) -> None:
+        """Another server heard `n.sid`'s decided vote: it names the leader the model chose."""
+        other = self.models.get(n.sid)
+        if other is None or not other.in_sync or other.vote_reported:
+            return
+        if other.host.peer_state != n.state or other.started or other.decided is not None:
+            return
+        if other.host.current_vote.leader != n.leader:
+            other.vote_reported = True
+            self._disagree(
+                other,
+                event,
+                "vote",
+                f"{other.host.peer_state.name} for n{other.host.current_vote.leader}",
+                f"{n.state.name} for n{n.leader} (as n{event.get('node')} received it)",
+            )
+
+    # --- elections, timeouts, decisions ----------------------------------------------------
+
+    def _election(self, model: _Model, event: Event) -> None:
+        if model.decided is not None:
+            self._still_looking(model, event, float(event.get("t_ms", 0.0)))
+        model.decided = None
+        proposal = event.get("proposal")
+        try:
+            zxid = parse_zxid(str(proposal["zxid"])) if isinstance(proposal, Mapping) else None
+        except (KeyError, ValueError):
+            zxid = None
+        if zxid is None:
+            model.report.unchecked.append(f"seq {event.get('seq')}: an election without a zxid")
+            return
+        model.pending_zxid = zxid
+        model.started = False
+        model.host.peer_state = ServerState.LOOKING
+        model.real_state = ServerState.LOOKING
+        model.loopback.clear()
+        model.fle.sendqueue.clear()
+
+    def _start(self, model: _Model, event: Event, n_json: Mapping[str, Any]) -> None:
+        """lookForLeader's prologue, now that the first broadcast shows the initial vote."""
+        zxid = model.pending_zxid
+        assert zxid is not None
+        rnd, epoch = n_json.get("election_epoch"), n_json.get("peer_epoch", 0)
+        if type(rnd) is not int or type(epoch) is not int:
+            return
+        model.pending_zxid = None
+        if model.clock_known and model.fle.logicalclock + 1 != rnd:
+            self._disagree(model, event, "round", str(model.fle.logicalclock + 1), str(rnd))
+        model.fle.logicalclock = rnd - 1
+        model.host.epoch = epoch
+        model.host.zxid = zxid
+        model.host.peer_state = ServerState.LOOKING
+        model.fle.look_for_leader()
+        model.report.steps += 1
+        model.report.elections += 1
+        model.started = model.in_sync = model.clock_known = True
+        model.decided = None
+        model.last_poll = float(event.get("t_ms", 0.0))
+        model.loopback.clear()
+        model.take_sends()
+
+    def _timeout(self, model: _Model, event: Event, t: float) -> None:
+        value = event.get("timeout_ms")
+        self._still_looking(model, event, t)
+        if not self._waiting(model):
+            return
+        fle = model.fle
+        if model.timeouts_ahead:
+            model.timeouts_ahead -= 1  # taken already, at its re-broadcast
+        elif fle.finalizing:
+            self._disagree(
+                model,
+                event,
+                "timeout",
+                f"finalize wait of {fle.config.finalize_wait_ms} ms (a quorum agrees with"
+                f" n{fle.proposed_leader}), then a decision",
+                f"notification timeout, next {value} ms",
+            )
+            return
+        else:
+            self._time_out(model, t, optional=True)
+            self._release(model, "timed out")
+        if isinstance(value, int) and value != fle.not_timeout:
+            expected = f"next {fle.not_timeout} ms"
+            self._disagree(model, event, "timeout", expected, f"next {value} ms")
+
+    def _peer_state(self, model: _Model, event: Event, t: float) -> None:
+        name = str(event.get("state", ""))
+        if name not in ServerState.__members__:
+            return
+        state = ServerState[name]
+        before, model.real_state = model.real_state, state
+        if state == ServerState.LOOKING or before == state:
+            self._release(model, "polled")
+            if state == ServerState.LOOKING and model.decided is None:
+                model.host.peer_state = ServerState.LOOKING
+            return
+        # The server decided (setPeerState, or QuorumPeer.run entering its new state).
+        self._server_decided(model, t)
+        decided = model.decided
+        if not model.in_sync:
+            model.host.peer_state = state
+            model.report.unchecked.append(f"seq {event.get('seq')}: a decision ({name})")
+            return
+        model.report.checked_decisions += 1
+        model.vote_reported = False
+        if decided is None:
+            fle = model.fle
+            self._disagree(
+                model,
+                event,
+                "decision",
+                f"still LOOKING (proposal n{fle.proposed_leader} round {fle.logicalclock},"
+                f" {len(fle.recvset)} votes in recvset)",
+                name,
+            )
+            model.host.peer_state = state
+            return
+        model.decided = None
+        expected = model.host.peer_state
+        real_leader = model.sid if state == ServerState.LEADING else None
+        if expected != state or (real_leader is not None and decided.leader != real_leader):
+            self._disagree(
+                model,
+                event,
+                "decision",
+                f"{expected.name} for n{decided.leader} round {decided.election_epoch}",
+                name + (f" (leader n{real_leader})" if real_leader is not None else ""),
+            )
+            model.host.peer_state = state
+
+
+def _proposal(fle: FastLeaderElection, sid: Sid) -> ToSend:
+    """What sendNotifications would send now."""
+    return ToSend(
+        fle.proposed_leader,
+        fle.proposed_zxid,
+        fle.logicalclock,
+        ServerState.LOOKING,
+        sid,
+        fle.proposed_epoch,
+    )
+
+
+def _next(queue: deque[tuple[ToSend, bool]], n_json: Mapping[str, Any]) -> str | None:
+    """Take the expected send `n_json` matches (skipping sends that may be missing);
+    None if it matched, else what the model expected instead."""
+    while queue:
+        expected, optional = queue[0]
+        if _matches(expected, n_json):
+            queue.popleft()
+            return None
+        if not optional:
+            return _tosend_text(expected)
+        queue.popleft()
+    return "nothing (no vote sent)"
+
+
+def check(path: str | os.PathLike[str]) -> CheckReport:
+    """Check a trace; raises CheckError when it cannot be read or has nothing to check."""
+    try:
+        trace = read_trace(path)
+        checker = Checker(trace.header, str(path))
+        t0 = time.perf_counter()
+        for event in trace:
+            checker.feed(event)
+        checker.finish()
+        seconds = time.perf_counter() - t0
+    except TraceError as e:
+        raise CheckError(str(e)) from None
+    if checker.real_events == 0:
+        raise CheckError(
+            f"{path}: nothing to check: the trace has no real-server events (recv,"
+            " election, peer_state ...); import server logs with `zkfle import` first"
+        )
+    return CheckReport(
+        str(path),
+        checker.events,
+        seconds,
+        {sid: m.report for sid, m in checker.models.items()},
+        checker.disagreements,
+        list(trace.notes),
+    )

@@ -1,0 +1,116 @@
+"""An imported trace in the existing consumers: the replayer's views (what the logs show,
+the rest unknown), fork (refused), verify, export, and the console's formatting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.format import ElectionsTracker, EventFormatter, LogLine
+from engine.export import export_lines
+from engine.fork import ForkError
+from engine.replay import Replayer, verify
+from engine.trace import read_trace
+from engine.vote import ServerState, Vote
+from engine.zkimport import import_logs
+from tests.zklogs import DATA
+
+
+@pytest.fixture(scope="module")
+def failover(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("imported") / "failover.jsonl"
+    import_logs([DATA / "3.8-failover"], path)
+    return path
+
+
+def seq_of(path: Path, test: str) -> int:
+    """The seq of the first event whose line contains `test`."""
+    for event in read_trace(path):
+        if test in str(event):
+            return int(event["seq"])
+    raise AssertionError(test)
+
+
+def test_the_replayer_shows_what_the_logs_say(failover: Path) -> None:
+    with Replayer(failover) as replay:
+        assert replay.view().nodes[0].alive is False  # before n1's first line
+        replay.seek(seq_of(failover, "'what': 'quorum_formed'"))  # n3 established epoch 1
+        view = replay.view()
+        assert view.stable
+        assert view.leader == 3
+        n1 = view.node(1)
+        assert n1.state == ServerState.FOLLOWING
+        assert n1.logicalclock == 1
+        assert n1.proposal == Vote(3, 0, -1, 0)  # its last own vote, from its loopback copy
+        assert n1.election_took_ms == 373.0
+        assert {"recvset", "outofelection", "finalizing", "send_queues"} <= n1.unknown
+        assert "logicalclock" not in n1.unknown
+        n3 = view.node(3)
+        assert n3.state == ServerState.LEADING
+        assert n3.established
+        replay.seek(replay.total)
+        view = replay.view()
+        assert view.stable
+        assert view.leader == 2
+        # n3 restarted and follows n2: the leader's log names it, no other part of its vote
+        n3 = view.node(3)
+        assert n3.state == ServerState.FOLLOWING
+        assert n3.current_vote is not None
+        assert n3.current_vote.leader == 2
+        assert {"current_vote.zxid", "current_vote.election_epoch"} <= n3.unknown
+        # n1's vote reached n3 whole while n3 was looking: nothing of it is unknown
+        n1 = view.node(1)
+        assert n1.current_vote == Vote(2, 0, 2, 2, ServerState.FOLLOWING)
+        assert "current_vote" not in n1.unknown
+        assert n1.current_epoch == 1  # its initial vote of round 2 carried it
+
+
+def test_an_imported_trace_cannot_be_forked(failover: Path) -> None:
+    with Replayer(failover) as replay:
+        replay.seek(100)
+        with pytest.raises(ForkError, match="an imported trace has no cores to continue from"):
+            replay.fork()
+
+
+def test_verify_re_executes_nothing_and_finds_no_violation(failover: Path) -> None:
+    result = verify(failover)
+    assert result.ok
+    assert result.steps == 0
+    assert result.violations == []
+
+
+def test_every_export_reads_an_imported_trace(failover: Path) -> None:
+    trace = read_trace(failover)
+    mermaid = list(export_lines(trace, "mermaid"))
+    assert "    n2->>n1: LOOKING leader=2 zxid=0x0 round=1 epoch=0" in mermaid
+    assert "    Note over n3: LEADING" in mermaid
+    text = list(export_lines(trace, "text"))
+    assert any(" n1 recv <- n2 LOOKING leader=2 zxid=0x0 round=1 epoch=0 " in t for t in text)
+    assert len(list(export_lines(trace, "shiviz"))) > 1000
+
+
+def test_the_console_formats_every_real_kind(failover: Path) -> None:
+    formatter = EventFormatter()
+    lines: dict[str, LogLine] = {}
+    for event in read_trace(failover):
+        line = formatter.format(event)
+        if line is not None:
+            lines.setdefault(event["kind"], line)
+    assert lines["recv"].plain == "n2 ⇠ n2 LOOKING 2 0x0 r1 e0  (my state LOOKING)"
+    assert lines["election"].plain == "n2 new election, proposes 2 0x0"
+    assert lines["peer_state"].plain == "n2 LOOKING"
+    assert lines["took"].plain == "n2 FOLLOWING election took 492ms"
+    assert lines["zk"].plain == "n1 start"
+    assert lines["log"].plain.startswith("n3 INFO Reading configuration from: /tmp/zkens")
+    assert lines["log"].verbose  # hidden unless every event is asked for
+    assert not lines["recv"].verbose
+
+
+def test_the_elections_timeline_from_real_servers(failover: Path) -> None:
+    tracker = ElectionsTracker()
+    for event in read_trace(failover):
+        tracker.feed(event)
+    got = [(e.leader, e.round, e.epoch, sorted(e.took)) for e in tracker.elections]
+    assert got == [(3, 1, 1, [1, 2, 3]), (2, 2, 2, [1, 2, 3])]
+    assert tracker.elections[0].leader_took_ms == 474.0
