@@ -1061,6 +1061,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=5, metavar="R", help="ensembles per variant")
     p.add_argument("--nodes", type=int, default=3, help="servers per ensemble")
     p.add_argument("--tick", type=int, default=2000, metavar="MS", help="tickTime")
+    common(p)
     p = modes.add_parser("import", help="zkfle import of 1 GiB of server logs, zkfle check")
     p.add_argument("--gib", type=float, default=1.0, help="how much log to generate")
     p.add_argument("--logs", type=Path, help="import these logs instead of generating them")

@@ -36,6 +36,9 @@ DEADLINE_S = 120.0
 NOT_RUN = {
     "install": "creates a venv and installs the package: what the test run itself needs",
     "ci": "runs this very suite (.ci/run)",
+    "output": "what a command printed (`zkfle import: ...`), shown beside the command",
+    "import": "run with its section's session by test_zkimport.py::test_the_readme_session_*",
+    "check": "run with its section's session by test_zkimport.py::test_the_readme_session_*",
 }
 """Kinds of command lines that are not run here, and why."""
 
@@ -93,6 +96,8 @@ class Shell:
         if words[0] == ".ci/run":
             return "ci"
         if words[0] in ("zkfle", ".venv/bin/zkfle"):
+            if len(words) > 1 and words[1].endswith(":"):
+                return "output"
             verb = words[1] if len(words) > 1 and not words[1].startswith("-") else "console"
             return verb
         return "console-input"  # what the first session types into the console
