@@ -1,5 +1,6 @@
 """Provides what the console shows as text: votes, states, one line per trace event, and the
-trackers that derive the elections timeline and the safety/liveness lamps from events.
+tracker that derives the safety/liveness lamps from events (the elections timeline comes
+from `engine.elections`, through the backend).
 
 Shared by the Textual app and the shell; it imports Rich (for styled text) but not Textual.
 Every function here tolerates events with missing or odd fields (a trace from a newer
@@ -8,12 +9,13 @@ version, a damaged file): the worst outcome is a plainer line, never an exceptio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
+from engine.elections import Credential, deciding_field
 from engine.view import ClusterView, NodeView
 from engine.vote import ServerState, Sid, Vote, zxid_hex
 
@@ -49,22 +51,43 @@ def state_text(node: NodeView, short: bool = False) -> Text:
     return Text(label, style)
 
 
-def zxid(value: int) -> str:
-    return zxid_hex(value)
-
-
-def proposal_text(vote: Vote | None) -> str:
-    """FLE's proposal: `leader zxid peer-epoch`, e.g. `5 0x100000002 e1`."""
-    if vote is None:
-        return "-"
-    return f"{vote.leader} {zxid_hex(vote.zxid)} e{vote.peer_epoch}"
+def vote_fields(vote: Vote) -> tuple[str, str, str]:
+    """A vote's (peer epoch, zxid, leader), totalOrderPredicate's order, as shown: `e1`,
+    `0x100000002`, `n5`."""
+    return f"e{vote.peer_epoch}", zxid_hex(vote.zxid), f"n{vote.leader}"
 
 
 def vote_text(vote: Vote | None) -> str:
-    """A current vote: `leader round peer-epoch`, e.g. `5 r2 e1`."""
+    """A current vote, round first (FLE compares rounds before votes): `r2 e1 n5`."""
     if vote is None:
         return "-"
-    return f"{vote.leader} r{vote.election_epoch} e{vote.peer_epoch}"
+    return f"r{vote.election_epoch} e{vote.peer_epoch} n{vote.leader}"
+
+
+DECIDING = "bold underline"
+"""How the field that decides between two votes is marked."""
+
+
+def deciding(votes: Iterable[Vote]) -> tuple[Credential, int] | None:
+    """The best of `votes` by totalOrderPredicate, and the field of (epoch, zxid, sid) by
+    which it beats the best vote for another leader; None if they all name one leader."""
+    credentials = [(v.peer_epoch, v.zxid, v.leader) for v in votes]
+    if not credentials:
+        return None
+    best = max(credentials)
+    others = [c for c in credentials if c[2] != best[2]]
+    index = deciding_field(best, max(others)) if others else None
+    return None if index is None else (best, index)
+
+
+def marked_vote(vote: Vote, mark: tuple[Credential, int] | None) -> Text:
+    """A proposal, `e1 0x100000002 n5`, with the deciding field marked if it is the best
+    vote (see `deciding`)."""
+    best = mark is not None and (vote.peer_epoch, vote.zxid, vote.leader) == mark[0]
+    index = mark[1] if best and mark is not None else None
+    return Text(" ").join(
+        Text(part, DECIDING if i == index else "") for i, part in enumerate(vote_fields(vote))
+    )
 
 
 def queues_text(node: NodeView) -> str:
@@ -185,15 +208,18 @@ def _n(sid: Any) -> str:
 
 
 def _vote_json_text(d: Any) -> str:
+    """A vote of a trace event, round first and then in totalOrderPredicate's order:
+    `r1 e0 0x0 n5`."""
     if not isinstance(d, Mapping):
         return "-"
-    parts = [str(d.get("leader", "?"))]
-    if "zxid" in d:
-        parts.append(str(d["zxid"]))
+    parts = []
     if "election_epoch" in d:
         parts.append(f"r{d['election_epoch']}")
     if "peer_epoch" in d:
         parts.append(f"e{d['peer_epoch']}")
+    if "zxid" in d:
+        parts.append(str(d["zxid"]))
+    parts.append(f"n{d.get('leader', '?')}")
     return " ".join(parts)
 
 
@@ -389,96 +415,6 @@ def _step_body(e: Mapping[str, Any], me: str) -> Text:
     if isinstance(out.get("decided"), Mapping):
         parts.append(f"decides {_vote_json_text(out['decided'])}")
     return Text(" → ".join(parts), "dim")
-
-
-# --- elections -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Election:
-    """One decided election round: who won it, who decided when, the epoch it established."""
-
-    leader: Sid
-    round: int
-    seq: int
-    """The seq of the first decision."""
-    t_ms: float
-    took: dict[Sid, tuple[int, float]] = field(default_factory=dict)
-    """Per node that decided for this leader in this round: (seq, took_ms)."""
-    epoch: int | None = None
-    epoch_seq: int | None = None
-
-    @property
-    def leader_took_ms(self) -> float | None:
-        entry = self.took.get(self.leader)
-        return entry[1] if entry else None
-
-    @property
-    def slowest_ms(self) -> float:
-        return max((ms for _, ms in self.took.values()), default=0.0)
-
-
-class ElectionsTracker:
-    """Elections from `state` events: a decision (a `state` event with `took_ms`) joins the
-    election of its (leader, round); the leader reaching zab BROADCAST sets its epoch."""
-
-    def __init__(self, keep: int = 200) -> None:
-        self.keep = keep
-        self.elections: list[Election] = []
-
-    def reset(self) -> None:
-        self.elections.clear()
-
-    def feed(self, e: Mapping[str, Any]) -> bool:
-        """Take one event; True if the timeline changed."""
-        if e.get("kind") != "state":
-            return False
-        node, seq = _int(e.get("node")), _int(e.get("seq")) or 0
-        state, vote = e.get("state"), e.get("vote")
-        if node is None or not isinstance(vote, Mapping):
-            return False
-        leader, rnd = _int(vote.get("leader")), _int(vote.get("election_epoch"))
-        if leader is None:
-            return False
-        took = e.get("took_ms")
-        changed = False
-        if isinstance(took, int | float) and state != "LOOKING":
-            election = self._find(leader, rnd or 0)
-            if election is None:
-                t = e.get("t_ms")
-                t_ms = float(t) if isinstance(t, int | float) else 0.0
-                election = Election(leader, rnd or 0, seq, t_ms)
-                self.elections.append(election)
-                del self.elections[: -self.keep]
-            election.took[node] = (seq, float(took))
-            changed = True
-        if state == "LEADING" and e.get("zab") == "BROADCAST" and leader == node:
-            for election in reversed(self.elections):
-                if election.leader == node:
-                    if election.epoch is None:
-                        epoch = _int(e.get("current_epoch"))
-                        election.epoch, election.epoch_seq = epoch, seq
-                        changed = True
-                    break
-        return changed
-
-    def _find(self, leader: Sid, rnd: int) -> Election | None:
-        for election in reversed(self.elections[-20:]):
-            if election.leader == leader and election.round == rnd:
-                return election
-        return None
-
-    def truncate(self, position: int) -> None:
-        """Forget what happened after seq `position` (a replay moved back)."""
-        kept = []
-        for election in self.elections:
-            if election.seq > position:
-                continue
-            election.took = {s: v for s, v in election.took.items() if v[0] <= position}
-            if election.epoch_seq is not None and election.epoch_seq > position:
-                election.epoch = election.epoch_seq = None
-            kept.append(election)
-        self.elections = kept
 
 
 # --- lamps -------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ import orjson
 
 from engine import commands as c
 from engine.election import ElectionConfig
+from engine.elections import ElectionTracker, Timeline
 from engine.faults import LinkFault
 from engine.host import peer_view
 from engine.invariants import InvariantChecker, Violation
@@ -699,6 +700,7 @@ class ClusterState:
         self.max_ids = {"m": 0, "p": 0, "f": 0}
         self.divergence: Divergence | None = None
         """The first divergence met (the replay goes on with our cores' state)."""
+        self.elections = ElectionTracker(self.replay.qv)
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
             "stop": self._on_stop,
@@ -737,6 +739,7 @@ class ClusterState:
         other.pending_eof = dict(self.pending_eof)
         other.faults = dict(self.faults)
         other.max_ids = dict(self.max_ids)
+        other.elections = self.elections.clone()
         other._handlers = {kind: getattr(other, fn.__name__) for kind, fn in self._handlers.items()}
         return other
 
@@ -750,6 +753,7 @@ class ClusterState:
         handler = self._handlers.get(event["kind"])
         if handler is not None:
             handler(event)
+        self.elections.feed(event)
         found = self._divergence
         if found is not None and self.divergence is None:
             self.divergence = found
@@ -1492,6 +1496,11 @@ class Replayer:
             v = self._state.view()
             self._cached_view = (self._state, v)
             return v
+
+    def timeline(self) -> Timeline:
+        """The elections and outages up to `position` (engine.elections)."""
+        with self._lock:
+            return self._state.elections.timeline()
 
     def events_after(self, seq: int) -> list[Event]:
         """The events in (seq, position] (the last EVENTS_AFTER_WINDOW of them)."""
