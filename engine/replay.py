@@ -59,6 +59,7 @@ import orjson
 
 from engine import commands as c
 from engine.election import ElectionConfig
+from engine.elections import KINDS as ELECTION_KINDS
 from engine.elections import ElectionTracker, Timeline
 from engine.faults import LinkFault
 from engine.host import peer_view
@@ -753,7 +754,8 @@ class ClusterState:
         handler = self._handlers.get(event["kind"])
         if handler is not None:
             handler(event)
-        self.elections.feed(event)
+        if event["kind"] in ELECTION_KINDS:
+            self.elections.feed(event)
         found = self._divergence
         if found is not None and self.divergence is None:
             self.divergence = found

@@ -230,7 +230,7 @@ class MessageLog(ScrollView, can_focus=True):
     def _passes(self, line: LogLine) -> bool:
         if isinstance(line, FoldLine) and line.count < FOLD_SHOWN:
             return False
-        return matches(line, self.pattern)
+        return not self.pattern or matches(line, self.pattern)  # no text made if no filter
 
     def _refilter(self) -> None:
         keep = self.selected

@@ -151,6 +151,7 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         self._now = 0.0
         self._follow = True
         """Keep the newest row in sight (until scrolled up)."""
+        self._layout: tuple[int, list[Column]] | None = None
 
     # --- data ------------------------------------------------------------------------------
 
@@ -163,8 +164,15 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         ongoing = any(e.status == ONGOING and e.outage is not None for e in timeline.elections)
         if timeline == self._timeline and (now_ms == self._now or not ongoing):
             return
+        # Ended elections are the same records from one timeline to the next: keep their rows.
+        kept = {
+            id(e): values
+            for e, values in zip(self._timeline.elections, self._rows, strict=True)
+            if e.status != ONGOING
+        }
         self._timeline, self._now = timeline, now_ms
-        self._rows = [row_cells(e, now_ms) for e in timeline.elections]
+        self._rows = [kept.get(id(e)) or row_cells(e, now_ms) for e in timeline.elections]
+        self._layout = None
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
         if self._follow:
             self.scroll_to(y=self._bottom, animate=False)
@@ -204,15 +212,17 @@ class ElectionsTimeline(ScrollView, can_focus=True):
 
     def row_texts(self, width: int = 200) -> list[str]:
         """Every row (not just the visible ones), as plain text."""
-        cols = fit(COLUMNS, width, self._widths())
-        return [row(values, cols, RIGHT).plain for values in self._rows]
+        return [row(values, self._columns(width), RIGHT).plain for values in self._rows]
 
-    def _widths(self) -> dict[str, int]:
-        widths: dict[str, int] = {}
-        for values in self._rows:
-            for key, text in values.items():
-                widths[key] = max(widths.get(key, 0), text.cell_len)
-        return widths
+    def _columns(self, width: int) -> list[Column]:
+        """The columns that fit `width` (worked out again only when the rows change)."""
+        if self._layout is None or self._layout[0] != width:
+            widths: dict[str, int] = {}
+            for values in self._rows:
+                for key, text in values.items():
+                    widths[key] = max(widths.get(key, 0), text.cell_len)
+            self._layout = (width, fit(COLUMNS, width, widths))
+        return self._layout[1]
 
     def line(self, y: int, width: int, height: int) -> Text:
         if height <= 1:
@@ -221,7 +231,7 @@ class ElectionsTimeline(ScrollView, can_focus=True):
             if y == 0:
                 return Text.assemble(("elections ", "bold"), ("none yet", "dim"))
             return Text()
-        cols = fit(COLUMNS, width, self._widths())
+        cols = self._columns(width)
         if y == 0:
             return header(cols, RIGHT)
         index = int(self.scroll_offset.y) + y - 1
@@ -232,37 +242,24 @@ class ElectionsTimeline(ScrollView, can_focus=True):
     def _summary(self, width: int) -> Text:
         """One line: the newest elections that fit, newest last."""
         line = Text("elections", "bold")
-        if not self._rows:
+        elections = self._timeline.elections
+        if not elections:
             line.append(" none yet", "dim")
             return line
-        items = [self._item(e) for e in self._timeline.elections]
         room = width - line.cell_len - 8
         shown: list[Text] = []
-        for item in reversed(items):
-            if sum(t.cell_len + 3 for t in shown) + item.cell_len > room:
+        used = 0
+        for e, values in zip(reversed(elections), reversed(self._rows), strict=True):
+            item = _item(e, values)
+            used += item.cell_len + 3
+            if used > room + 3:
                 break
             shown.insert(0, item)
-        if len(shown) < len(items):
-            line.append(f" (+{len(items) - len(shown)})", "dim")
+        if len(shown) < len(elections):
+            line.append(f" (+{len(elections) - len(shown)})", "dim")
         line.append(" ")
         line.append_text(Text(" · ", "dim").join(shown))
         return line
-
-    def _item(self, e: Election) -> Text:
-        values = row_cells(e, self._now)
-        if e.status == ONGOING:
-            text = Text(result_word(e), "bold yellow")
-            text.append(" " + " ".join(f"n{s}" for s in e.looking) if e.looking else "")
-            if e.outage is not None:
-                text.append(" outage ")
-                text.append_text(values["outage"])
-            return text
-        text = Text(f"r{e.round} " if e.round is not None else "")
-        text.append_text(values["leader"])
-        text.append(f" e{e.epoch}" if e.epoch is not None else f" {result_word(e)}", "dim")
-        text.append(" ")
-        text.append_text(values["took"])
-        return text
 
     # --- rendering --------------------------------------------------------------------------
 
@@ -275,3 +272,20 @@ class ElectionsTimeline(ScrollView, can_focus=True):
 
     def _strip(self, text: Text, style: Style) -> Strip:
         return to_strip(text, style, self.app.console, self.size.width)
+
+
+def _item(e: Election, values: dict[str, Text]) -> Text:
+    """One election in the one-line summary: `r1 n5 e1 201ms`, `looking n1 n2 outage 1.2s…`."""
+    if e.status == ONGOING:
+        text = Text(result_word(e), "bold yellow")
+        text.append(" " + " ".join(f"n{s}" for s in e.looking) if e.looking else "")
+        if e.outage is not None:
+            text.append(" outage ")
+            text.append_text(values["outage"])
+        return text
+    text = Text(f"r{e.round} " if e.round is not None else "")
+    text.append_text(values["leader"])
+    text.append(f" e{e.epoch}" if e.epoch is not None else f" {result_word(e)}", "dim")
+    text.append(" ")
+    text.append_text(values["took"])
+    return text
