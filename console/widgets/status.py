@@ -48,6 +48,17 @@ class Lamps:
 
 
 LAMP_STYLES = {"ok": "bold green", "wait": "bold yellow", "bad": "bold red"}
+PATH_MIN = 12
+"""The fewest cells the trace's file name is shown in (else it is left out)."""
+
+
+def _lamps(lamps: Lamps, short: bool) -> Text:
+    return Text.assemble(
+        "safe " if short else "safety ",
+        ("●", "bold green" if lamps.safe else "bold red"),
+        " live " if short else "  liveness ",
+        ("●", LAMP_STYLES.get(lamps.liveness, "")),
+    )
 
 
 def cluster_text(view: ClusterView) -> Text:
@@ -120,22 +131,19 @@ class Header(Widget):
             ids = " ".join(f.fault_id for f in view.faults)
             pieces.append((3, Text.assemble(("faults ", "bold red"), ids)))
         pieces.append((1, cluster_text(view)))
-        short = width < 100
-        lamps_text = Text.assemble(
-            "safe " if short else "safety ",
-            ("●", "bold green" if lamps.safe else "bold red"),
-            " live " if short else "  liveness ",
-            ("●", LAMP_STYLES.get(lamps.liveness, "")),
-        )
-        pieces.append((0, lamps_text))
+        at = len(pieces)
+        pieces.append((0, _lamps(lamps, short=False)))
         if not lamps.safe:
             pieces.append((1, Text(lamps.safety_why, LAMP_STYLES["bad"])))
         elif lamps.liveness != "ok":
             pieces.append((4, Text(lamps.liveness_why, LAMP_STYLES[lamps.liveness])))
+        used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
+        if used + PATH_MIN + 2 > width:  # short of room: `safe ● live ●`
+            pieces[at] = (0, _lamps(lamps, short=True))
+            used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
         if info.trace_path:
             verb = "● " if info.mode == "live" else "▤ "
-            used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
-            room = max(12, width - used - 2)
+            room = max(PATH_MIN, width - used - 2)
             pieces.append(
                 (
                     6,
