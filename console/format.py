@@ -118,9 +118,30 @@ def clock_text(t_ms: float) -> str:
     return f"{int(minutes)}m{rest:04.1f}s"
 
 
+def cluster_text(view: ClusterView) -> Text:
+    """The serving leader and the quorum, whatever else goes on:
+    `leader n4 · quorum 3/5 · 2 LOOKING`, or `no quorum: 2 of 5 up, 3 needed`."""
+    quorum = view.quorum
+    if quorum is not None and not quorum.met:
+        return Text(
+            f"no quorum: {quorum.up} of {quorum.voters} up, {quorum.needed} needed", "bold red"
+        )
+    leader = view.serving_leader
+    if leader is None:
+        text = Text("no leader", "bold yellow")
+    else:
+        text = Text(f"leader n{leader}", "bold green")
+    if quorum is not None:
+        text.append(f" · quorum {quorum.up}/{quorum.voters}")
+    looking = len(view.looking)
+    if looking:
+        text.append(f" · {looking} LOOKING", "yellow")
+    return text
+
+
 def node_summary(view: ClusterView) -> str:
-    """One line for a prompt toolbar: `stable, leader n5 │ n1 F n2 F n3 F n4 F n5 L`."""
-    head = f"stable, leader n{view.leader}" if view.stable else "no stable leader"
+    """One line for a prompt toolbar: `leader n5 · quorum 5/5 │ n1 F n2 F n3 F n4 F n5 L`."""
+    head = cluster_text(view).plain
     nodes = " ".join(
         f"n{n.sid} {STATE_SHORT[state_name(n)]}{'‖' if n.paused else ''}" for n in view.nodes
     )

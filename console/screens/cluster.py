@@ -508,7 +508,12 @@ class ClusterScreen(Screen[None]):
             out.append((keys, what))
         out.append(("0-9", "Select a node by its sid: 3 is n3; 1 2 typed quickly is n12"))
         out.append(("↑ ↓ j k", "Select a node (in the log: a line)"))
-        out.append(("tab", "Move between the nodes, the node detail, the log, the command line"))
+        out.append(
+            (
+                "tab",
+                "Move between the nodes, the node detail, the log, the elections, the command line",
+            )
+        )
         if self.replay:
             out.append(("enter", "In the log: seek to the selected line  → seek <seq>"))
         return out

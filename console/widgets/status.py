@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from console.backend import BackendInfo, BreakpointLike, MarkLike
-from console.format import clock_text
+from console.format import clock_text, cluster_text
 from engine.view import ClusterView
 
 
@@ -59,27 +59,6 @@ def _lamps(lamps: Lamps, short: bool) -> Text:
         " live " if short else "  liveness ",
         ("●", LAMP_STYLES.get(lamps.liveness, "")),
     )
-
-
-def cluster_text(view: ClusterView) -> Text:
-    """The serving leader and the quorum, whatever else goes on:
-    `leader n4 · quorum 3/5 · 2 LOOKING`, or `no quorum: 2 of 5 up, 3 needed`."""
-    quorum = view.quorum
-    if quorum is not None and not quorum.met:
-        return Text(
-            f"no quorum: {quorum.up} of {quorum.voters} up, {quorum.needed} needed", "bold red"
-        )
-    leader = view.serving_leader
-    if leader is None:
-        text = Text("no leader", "bold yellow")
-    else:
-        text = Text(f"leader n{leader}", "bold green")
-    if quorum is not None:
-        text.append(f" · quorum {quorum.up}/{quorum.voters}")
-    looking = len(view.looking)
-    if looking:
-        text.append(f" · {looking} LOOKING", "yellow")
-    return text
 
 
 class Header(Widget):

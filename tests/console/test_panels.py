@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from console.app import ZkfleApp
+from console.format import node_summary
 from console.screens.cluster import ClusterScreen
 from console.screens.help import HelpScreen
 from console.widgets.log import LOG_CAP
@@ -110,6 +111,12 @@ async def test_the_header_shows_the_serving_leader_and_the_quorum_while_a_node_l
         narrow = screen.header.line(70).plain
         assert "fake.jsonl" not in narrow
         assert "no quorum: 2 of 5 up, 3 needed" in narrow
+
+
+def test_the_shell_toolbar_shows_the_serving_leader_while_a_node_looks_too() -> None:
+    fake = FakeBackend()
+    fake.execute("isolate 1")
+    assert node_summary(fake.view()).startswith("leader n5 · quorum 5/5 · 1 LOOKING │ n1 K ")
 
 
 # --- votes, zxids, help ---------------------------------------------------------------------
