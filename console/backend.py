@@ -12,6 +12,7 @@ simulated); the replayer satisfies `ReplayBackend`. Both are driven like this:
 * `execute(text)` runs one command of the command language and may block (`wait 2s`,
   `wait until stable`). The console calls it from one worker thread, one command at a
   time, in the order the user typed them, so that the UI never waits for the engine.
+* `timeline()` is read every frame too; it must be cheap (a cached immutable value).
 * `info` is read every frame; it must be cheap.
 * `close()` stops the cluster and closes its trace; the console calls it once at exit.
 
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from engine.elections import Timeline
 from engine.view import ClusterView
 
 Event = dict[str, Any]
@@ -101,6 +103,11 @@ class Backend(Protocol):
 
     def events_after(self, seq: int) -> list[Event]:
         """Recent events with a sequence number above `seq`, in order."""
+        ...
+
+    def timeline(self) -> Timeline:
+        """The elections and outages so far (a replay: up to `position`), as
+        `engine.elections` derives them from every event, not from a window of them."""
         ...
 
     def close(self) -> None:
@@ -184,6 +191,11 @@ class ReplayBackend(Backend, Protocol):
 
     @property
     def breakpoints(self) -> Sequence[BreakpointLike]: ...
+
+    def events(self, from_seq: int = 1, to_seq: int | None = None) -> list[Event]:
+        """The events from_seq..to_seq (inclusive; clipped to the trace): what led to
+        `position`, for the log after a seek."""
+        ...
 
     @property
     def stop_reason(self) -> str | None:

@@ -1,5 +1,6 @@
 """Provides what the console shows as text: votes, states, one line per trace event, and the
-trackers that derive the elections timeline and the safety/liveness lamps from events.
+tracker that derives the safety/liveness lamps from events (the elections timeline comes
+from `engine.elections`, through the backend).
 
 Shared by the Textual app and the shell; it imports Rich (for styled text) but not Textual.
 Every function here tolerates events with missing or odd fields (a trace from a newer
@@ -8,12 +9,13 @@ version, a damaged file): the worst outcome is a plainer line, never an exceptio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
+from engine.elections import Credential, deciding_field
 from engine.view import ClusterView, NodeView
 from engine.vote import ServerState, Sid, Vote, zxid_hex
 
@@ -49,22 +51,43 @@ def state_text(node: NodeView, short: bool = False) -> Text:
     return Text(label, style)
 
 
-def zxid(value: int) -> str:
-    return zxid_hex(value)
-
-
-def proposal_text(vote: Vote | None) -> str:
-    """FLE's proposal: `leader zxid peer-epoch`, e.g. `5 0x100000002 e1`."""
-    if vote is None:
-        return "-"
-    return f"{vote.leader} {zxid_hex(vote.zxid)} e{vote.peer_epoch}"
+def vote_fields(vote: Vote) -> tuple[str, str, str]:
+    """A vote's (peer epoch, zxid, leader), totalOrderPredicate's order, as shown: `e1`,
+    `0x100000002`, `n5`."""
+    return f"e{vote.peer_epoch}", zxid_hex(vote.zxid), f"n{vote.leader}"
 
 
 def vote_text(vote: Vote | None) -> str:
-    """A current vote: `leader round peer-epoch`, e.g. `5 r2 e1`."""
+    """A current vote, round first (FLE compares rounds before votes): `r2 e1 n5`."""
     if vote is None:
         return "-"
-    return f"{vote.leader} r{vote.election_epoch} e{vote.peer_epoch}"
+    return f"r{vote.election_epoch} e{vote.peer_epoch} n{vote.leader}"
+
+
+DECIDING = "bold underline"
+"""How the field that decides between two votes is marked."""
+
+
+def deciding(votes: Iterable[Vote]) -> tuple[Credential, int] | None:
+    """The best of `votes` by totalOrderPredicate, and the field of (epoch, zxid, sid) by
+    which it beats the best vote for another leader; None if they all name one leader."""
+    credentials = [(v.peer_epoch, v.zxid, v.leader) for v in votes]
+    if not credentials:
+        return None
+    best = max(credentials)
+    others = [c for c in credentials if c[2] != best[2]]
+    index = deciding_field(best, max(others)) if others else None
+    return None if index is None else (best, index)
+
+
+def marked_vote(vote: Vote, mark: tuple[Credential, int] | None) -> Text:
+    """A proposal, `e1 0x100000002 n5`, with the deciding field marked if it is the best
+    vote (see `deciding`)."""
+    best = mark is not None and (vote.peer_epoch, vote.zxid, vote.leader) == mark[0]
+    index = mark[1] if best and mark is not None else None
+    return Text(" ").join(
+        Text(part, DECIDING if i == index else "") for i, part in enumerate(vote_fields(vote))
+    )
 
 
 def queues_text(node: NodeView) -> str:
@@ -95,9 +118,30 @@ def clock_text(t_ms: float) -> str:
     return f"{int(minutes)}m{rest:04.1f}s"
 
 
+def cluster_text(view: ClusterView) -> Text:
+    """The serving leader and the quorum, whatever else goes on:
+    `leader n4 · quorum 3/5 · 2 LOOKING`, or `no quorum: 2 of 5 up, 3 needed`."""
+    quorum = view.quorum
+    if quorum is not None and not quorum.met:
+        return Text(
+            f"no quorum: {quorum.up} of {quorum.voters} up, {quorum.needed} needed", "bold red"
+        )
+    leader = view.serving_leader
+    if leader is None:
+        text = Text("no leader", "bold yellow")
+    else:
+        text = Text(f"leader n{leader}", "bold green")
+    if quorum is not None:
+        text.append(f" · quorum {quorum.up}/{quorum.voters}")
+    looking = len(view.looking)
+    if looking:
+        text.append(f" · {looking} LOOKING", "yellow")
+    return text
+
+
 def node_summary(view: ClusterView) -> str:
-    """One line for a prompt toolbar: `stable, leader n5 │ n1 F n2 F n3 F n4 F n5 L`."""
-    head = f"stable, leader n{view.leader}" if view.stable else "no stable leader"
+    """One line for a prompt toolbar: `leader n5 · quorum 5/5 │ n1 F n2 F n3 F n4 F n5 L`."""
+    head = cluster_text(view).plain
     nodes = " ".join(
         f"n{n.sid} {STATE_SHORT[state_name(n)]}{'‖' if n.paused else ''}" for n in view.nodes
     )
@@ -186,15 +230,18 @@ def _n(sid: Any) -> str:
 
 
 def _vote_json_text(d: Any) -> str:
+    """A vote of a trace event, round first and then in totalOrderPredicate's order:
+    `r1 e0 0x0 n5`."""
     if not isinstance(d, Mapping):
         return "-"
-    parts = [str(d.get("leader", "?"))]
-    if "zxid" in d:
-        parts.append(str(d["zxid"]))
+    parts = []
     if "election_epoch" in d:
         parts.append(f"r{d['election_epoch']}")
     if "peer_epoch" in d:
         parts.append(f"e{d['peer_epoch']}")
+    if "zxid" in d:
+        parts.append(str(d["zxid"]))
+    parts.append(f"n{d.get('leader', '?')}")
     return " ".join(parts)
 
 
@@ -439,154 +486,6 @@ def _step_body(e: Mapping[str, Any], me: str) -> Text:
     if isinstance(out.get("decided"), Mapping):
         parts.append(f"decides {_vote_json_text(out['decided'])}")
     return Text(" → ".join(parts), "dim")
-
-
-# --- elections -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Election:
-    """One decided election round: who won it, who decided when, the epoch it established."""
-
-    leader: Sid
-    round: int
-    seq: int
-    """The seq of the first decision."""
-    t_ms: float
-    took: dict[Sid, tuple[int, float]] = field(default_factory=dict)
-    """Per node that decided for this leader in this round: (seq, took_ms)."""
-    epoch: int | None = None
-    epoch_seq: int | None = None
-
-    @property
-    def leader_took_ms(self) -> float | None:
-        entry = self.took.get(self.leader)
-        return entry[1] if entry else None
-
-    @property
-    def slowest_ms(self) -> float:
-        return max((ms for _, ms in self.took.values()), default=0.0)
-
-
-class ElectionsTracker:
-    """Elections from `state` events: a decision (a `state` event with `took_ms`) joins the
-    election of its (leader, round); the leader reaching zab BROADCAST sets its epoch.
-
-    Real servers' logs (trace 1.1) give less: a leader's `took` opens an election (its
-    round is the round of its own last logged vote, -1 when none was logged); a learner's
-    `took` joins it when the leader names that learner (LearnerHandler's `Follower sid`,
-    `Have quorum of supporters`), whose zxid also gives the epoch."""
-
-    def __init__(self, keep: int = 200) -> None:
-        self.keep = keep
-        self.elections: list[Election] = []
-        self._rounds: dict[Sid, int] = {}
-        self._waiting: dict[Sid, tuple[int, float]] = {}
-
-    def reset(self) -> None:
-        self.elections.clear()
-        self._rounds.clear()
-        self._waiting.clear()
-
-    def feed(self, e: Mapping[str, Any]) -> bool:
-        """Take one event; True if the timeline changed."""
-        if e.get("kind") in ("recv", "took", "zk"):
-            return self._feed_real(e)
-        if e.get("kind") != "state":
-            return False
-        node, seq = _int(e.get("node")), _int(e.get("seq")) or 0
-        state, vote = e.get("state"), e.get("vote")
-        if node is None or not isinstance(vote, Mapping):
-            return False
-        leader, rnd = _int(vote.get("leader")), _int(vote.get("election_epoch"))
-        if leader is None:
-            return False
-        took = e.get("took_ms")
-        changed = False
-        if isinstance(took, int | float) and state != "LOOKING":
-            election = self._find(leader, rnd or 0)
-            if election is None:
-                t = e.get("t_ms")
-                t_ms = float(t) if isinstance(t, int | float) else 0.0
-                election = Election(leader, rnd or 0, seq, t_ms)
-                self.elections.append(election)
-                del self.elections[: -self.keep]
-            election.took[node] = (seq, float(took))
-            changed = True
-        if state == "LEADING" and e.get("zab") == "BROADCAST" and leader == node:
-            for election in reversed(self.elections):
-                if election.leader == node:
-                    if election.epoch is None:
-                        epoch = _int(e.get("current_epoch"))
-                        election.epoch, election.epoch_seq = epoch, seq
-                        changed = True
-                    break
-        return changed
-
-    def _feed_real(self, e: Mapping[str, Any]) -> bool:
-        node, seq = _int(e.get("node")), _int(e.get("seq")) or 0
-        if node is None:
-            return False
-        kind = e.get("kind")
-        if kind == "recv":
-            n = _mapping(e.get("n"))
-            rnd = _int(n.get("election_epoch"))
-            if n.get("sid") == node and n.get("state") == "LOOKING" and rnd is not None:
-                self._rounds[node] = rnd
-            return False
-        if kind == "took":
-            took = e.get("took_ms")
-            if not isinstance(took, int | float):
-                return False
-            if e.get("state") != "LEADING":
-                self._waiting[node] = (seq, float(took))
-                return False
-            t = e.get("t_ms")
-            election = Election(node, self._rounds.get(node, -1), seq, float(t or 0.0))
-            election.took[node] = (seq, float(took))
-            self.elections.append(election)
-            del self.elections[: -self.keep]
-            return True
-        what = e.get("what")
-        if what not in ("learner_info", "quorum_formed"):
-            return False
-        led = next((x for x in reversed(self.elections) if x.leader == node), None)
-        if led is None:
-            return False
-        learners = e.get("sids") if what == "quorum_formed" else [e.get("peer")]
-        changed = False
-        for sid in learners if isinstance(learners, list) else []:
-            if sid in self._waiting:
-                led.took[sid] = self._waiting.pop(sid)
-                changed = True
-        zxid = e.get("zxid")
-        if what == "quorum_formed" and isinstance(zxid, str) and led.epoch is None:
-            try:
-                led.epoch, led.epoch_seq = int(zxid, 16) >> 32, seq
-            except ValueError:
-                return changed
-            changed = True
-        return changed
-
-    def _find(self, leader: Sid, rnd: int) -> Election | None:
-        for election in reversed(self.elections[-20:]):
-            if election.leader == leader and election.round == rnd:
-                return election
-        return None
-
-    def truncate(self, position: int) -> None:
-        """Forget what happened after seq `position` (a replay moved back)."""
-        self._rounds.clear()
-        self._waiting.clear()
-        kept = []
-        for election in self.elections:
-            if election.seq > position:
-                continue
-            election.took = {s: v for s, v in election.took.items() if v[0] <= position}
-            if election.epoch_seq is not None and election.epoch_seq > position:
-                election.epoch = election.epoch_seq = None
-            kept.append(election)
-        self.elections = kept
 
 
 # --- lamps -------------------------------------------------------------------------------------

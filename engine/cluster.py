@@ -27,6 +27,8 @@ from engine import commands as c
 from engine.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
 from engine.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.election import ElectionConfig
+from engine.elections import KINDS as ELECTION_KINDS
+from engine.elections import ElectionTracker, Timeline
 from engine.faults import LinkFault
 from engine.host import Host, snapshot_json
 from engine.invariants import InvariantChecker, Violation
@@ -120,6 +122,8 @@ class Cluster:
         self.writer: TraceWriter | RotatingTraceWriter | None = None
         header = self._header(stores)
         self.checker = InvariantChecker(header)
+        self._elections = ElectionTracker(qv)
+        self._elections_lock = threading.Lock()
         self.violations: list[Violation] = []
         self._pending_violations: list[Violation] = []
         if options.record:
@@ -249,6 +253,19 @@ class Cluster:
             found = self.checker.feed(event)
             if found:
                 self._pending_violations.extend(found)
+        if event["kind"] in ELECTION_KINDS:
+            with self._elections_lock:
+                self._elections.feed(event)
+
+    def timeline(self) -> Timeline:
+        """The elections and outages so far (engine.elections, fed every event)."""
+        with self._elections_lock:
+            return self._elections.timeline()
+
+    def continue_elections(self, tracker: ElectionTracker) -> None:
+        """Continue a run's elections and outages (a fork): `tracker` knows its history."""
+        with self._elections_lock:
+            self._elections = tracker
 
     def _observe(self) -> None:
         """Emit what the listener noted: invariant results, stability snapshots."""

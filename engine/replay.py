@@ -59,6 +59,8 @@ import orjson
 
 from engine import commands as c
 from engine.election import ElectionConfig
+from engine.elections import KINDS as ELECTION_KINDS
+from engine.elections import ElectionTracker, Timeline
 from engine.evidence import Evidence
 from engine.faults import LinkFault
 from engine.host import peer_view
@@ -745,6 +747,7 @@ class ClusterState:
         self._judge = False
         self.evidence = Evidence(self.replay.timing.election.min_notification_interval_ms)
         """Real servers' logged events (trace 1.1): what a node without a core shows."""
+        self.elections = ElectionTracker(self.replay.qv)
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
             "stop": self._on_stop,
@@ -785,6 +788,7 @@ class ClusterState:
         other.faults = dict(self.faults)
         other.max_ids = dict(self.max_ids)
         other.evidence = self.evidence.copy()
+        other.elections = self.elections.clone()
         other._handlers = {kind: getattr(other, fn.__name__) for kind, fn in self._handlers.items()}
         return other
 
@@ -804,6 +808,8 @@ class ClusterState:
                 self.unstable_since = None
             elif self.unstable_since is None:
                 self.unstable_since = self.t_ms
+        if event["kind"] in ELECTION_KINDS:
+            self.elections.feed(event)
         found = self._divergence
         if found is not None and self.divergence is None:
             self.divergence = found
@@ -1593,6 +1599,11 @@ class Replayer:
             v = self._state.view()
             self._cached_view = (self._state, v)
             return v
+
+    def timeline(self) -> Timeline:
+        """The elections and outages up to `position` (engine.elections)."""
+        with self._lock:
+            return self._state.elections.timeline()
 
     def events_after(self, seq: int) -> list[Event]:
         """The events in (seq, position] (the last EVENTS_AFTER_WINDOW of them)."""

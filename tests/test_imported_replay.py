@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from console.format import ElectionsTracker, EventFormatter, LogLine
+from console.format import EventFormatter, LogLine
+from engine.elections import ElectionTracker
 from engine.export import export_lines
 from engine.fork import ForkError
 from engine.replay import Replayer, verify
@@ -97,8 +98,8 @@ def test_the_console_formats_every_real_kind(failover: Path) -> None:
         line = formatter.format(event)
         if line is not None:
             lines.setdefault(event["kind"], line)
-    assert lines["recv"].plain == "n2 ⇠ n2 LOOKING 2 0x0 r1 e0  (my state LOOKING)"
-    assert lines["election"].plain == "n2 new election, proposes 2 0x0"
+    assert lines["recv"].plain == "n2 ⇠ n2 LOOKING r1 e0 0x0 n2  (my state LOOKING)"
+    assert lines["election"].plain == "n2 new election, proposes 0x0 n2"
     assert lines["peer_state"].plain == "n2 LOOKING"
     assert lines["took"].plain == "n2 FOLLOWING election took 492ms"
     assert lines["zk"].plain == "n1 start"
@@ -108,9 +109,20 @@ def test_the_console_formats_every_real_kind(failover: Path) -> None:
 
 
 def test_the_elections_timeline_from_real_servers(failover: Path) -> None:
-    tracker = ElectionsTracker()
+    with Replayer(failover) as replay:
+        tracker = ElectionTracker(replay.state.replay.qv)
     for event in read_trace(failover):
         tracker.feed(event)
-    got = [(e.leader, e.round, e.epoch, sorted(e.took)) for e in tracker.elections]
-    assert got == [(3, 1, 1, [1, 2, 3]), (2, 2, 2, [1, 2, 3])]
-    assert tracker.elections[0].leader_took_ms == 474.0
+    timeline = tracker.timeline()
+    got = [
+        (e.status, e.leader, e.round, e.epoch, [s for s, _ in e.took]) for e in timeline.elections
+    ]
+    assert got == [
+        ("elected", 3, 1, 1, [1, 2, 3]),
+        ("elected", 2, 2, 2, [1, 2]),
+        ("rejoined", 2, None, 2, [3]),  # n3 restarted and joined n2, named by n2's log
+    ]
+    first, second = timeline.outages
+    assert first.trigger == "start"
+    assert second.trigger == "quorum lost: n1 lost its leader n3 (eof)"
+    assert timeline.elections[0].leader_took_ms == 474.0

@@ -11,6 +11,7 @@ the ones that only move around the screen.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -37,7 +38,7 @@ from console.backend import (
     safe_execute,
 )
 from console.format import (
-    ElectionsTracker,
+    VERBOSE_KINDS,
     EventFormatter,
     HealthTracker,
     LogLine,
@@ -49,8 +50,10 @@ from console.widgets.commandbar import CommandBar, CommandInput
 from console.widgets.detail import NodeDetail
 from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import LOG_CAP, MessageLog
-from console.widgets.status import ElectionsTimeline, Header, Lamps, PositionBar
+from console.widgets.status import Header, Lamps, PositionBar
+from console.widgets.timeline import ElectionsTimeline
 from engine.commands import CommandError, Fork, Help, Quit, Replay, parse
+from engine.elections import Timeline
 from engine.view import ClusterView, NodeView
 from engine.vote import Sid
 
@@ -59,6 +62,9 @@ if TYPE_CHECKING:
 
 FPS = 20
 """Frames per second: how often the screen polls its backend."""
+
+REFILL_EVENTS = 20_000
+"""After a seek, the log reads back at most this many events for what led there."""
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
 """The `+`/`-` ladder of speeds."""
@@ -104,7 +110,7 @@ TYPING_OFF = (
         "help",
         "quit",
         "leave_fork",
-        "select_node",
+        "select_digit",
         "verbose",
         "focus_log",
         "close_screen",
@@ -151,7 +157,7 @@ class ClusterScreen(Screen[None]):
         Binding("escape", "dismiss_result", "Dismiss the result", show=False),
         Binding("q", "quit", "Quit"),
         Binding("q", "leave_fork", "Back to the replay"),  # on a fork, instead of quitting
-        *(Binding(str(i), f"select_node({i - 1})", show=False) for i in range(1, 10)),
+        *(Binding(str(i), f"select_digit({i})", show=False) for i in range(10)),
     ]
 
     def __init__(self, backend: Backend, history: CommandHistory, *, forked: bool = False) -> None:
@@ -165,7 +171,6 @@ class ClusterScreen(Screen[None]):
         self.info = BackendInfo(mode="replay" if self.replay else "live", runtime="?")
         self.last_seq = 0
         self.formatter = EventFormatter()
-        self.elections = ElectionsTracker()
         self.health = HealthTracker()
         self._busy: list[str] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-command")
@@ -177,6 +182,8 @@ class ClusterScreen(Screen[None]):
         self._asked_running: bool | None = None
         self._asked_speed: float | None = None
         self._stop_said: tuple[str, int] | None = None
+        self.clock: Callable[[], float] = time.monotonic
+        """When keys are typed (digits typed quickly make one sid)."""
         self.header = Header(id="header")
         self.ensemble = EnsembleTable(id="ensemble")
         self.detail = NodeDetail(id="detail")
@@ -238,6 +245,7 @@ class ClusterScreen(Screen[None]):
                     self._replay_clock += 1
                     self.detail.replay_clock = self._replay_clock
             events = backend.events_after(self.last_seq)
+            timeline = backend.timeline()
         except Exception as exc:  # the console outlives any backend failure
             message = describe_exception(exc)
             if message != self._backend_error:
@@ -246,7 +254,7 @@ class ClusterScreen(Screen[None]):
             return
         self._backend_error = None
         try:
-            self._show(backend, view, info, events)
+            self._show(backend, view, info, events, timeline)
         except Exception as exc:  # a display bug must not take the console down either
             message = f"display: {describe_exception(exc)}"
             if message != self._display_error:
@@ -254,7 +262,12 @@ class ClusterScreen(Screen[None]):
                 self.bar.say(message, error=True)
 
     def _show(
-        self, backend: Backend, view: ClusterView, info: BackendInfo, events: list[Event]
+        self,
+        backend: Backend,
+        view: ClusterView,
+        info: BackendInfo,
+        events: list[Event],
+        timeline: Timeline,
     ) -> None:
         self.info = info
         self.bar.set_trace(info.trace_path, self.replay)
@@ -263,6 +276,7 @@ class ClusterScreen(Screen[None]):
         if events:
             self._take(events)
         self.health.observe(view)
+        self.timeline.set_timeline(timeline, view.t_ms)
         if view != self.cluster_view:
             self.cluster_view = view
             self._faults = faulted_nodes(view)
@@ -304,30 +318,56 @@ class ClusterScreen(Screen[None]):
     def _rewind(self, position: int) -> None:
         self.last_seq = position
         self.log_view.truncate_after(position)
-        self.elections.truncate(position)
         self.health.truncate(position)
         self.formatter.reset()
-        self.timeline.set_elections(self.elections.elections)
+        if not self.log_view.lines:
+            self._refill(position)
 
     def _take(self, events: list[Event]) -> None:
-        first = events[0].get("seq", 0)
-        if isinstance(first, int) and first > self.last_seq + 1 and self.last_seq > 0:
-            skipped = first - self.last_seq - 1
-            self.log_view.add([self._note(f"… {skipped} events not shown (too fast)", "dim")])
-        timeline = False
+        first, last = events[0].get("seq", 0), events[-1].get("seq")
+        if isinstance(first, int) and first > self.last_seq + 1:
+            seeked = isinstance(self.backend, ReplayBackend) and not self.info.running
+            if seeked and isinstance(last, int):
+                self._refill(last)  # show what led there
+                return
+            if self.last_seq > 0:
+                skipped = first - self.last_seq - 1
+                note = self._note(f"… {skipped} events not shown (too fast)", "dim")
+                self.log_view.add([note])
         for event in events:
-            timeline |= self.elections.feed(event)
             self.health.feed(event)
-        last = events[-1].get("seq")
         if isinstance(last, int):
             self.last_seq = max(self.last_seq, last)
-        tail = events[-2 * LOG_CAP :]
         lines: list[LogLine] = []
-        for event in tail:
+        for event in events:
             lines += self.formatter.lines(event)
         self.log_view.add(lines)
-        if timeline:
-            self.timeline.set_elections(self.elections.elections)
+
+    def _refill(self, position: int) -> None:
+        """A replay moved to `position`: the log shows the events before it (the last
+        LOG_CAP shown lines, read back through at most REFILL_EVENTS events)."""
+        backend = self.backend
+        if not isinstance(backend, ReplayBackend):
+            return
+        events: list[Event] = []
+        lo, shown = position + 1, 0
+        while lo > 1 and shown < LOG_CAP and position - lo + 1 < REFILL_EVENTS:
+            start = max(1, lo - 2000, position - REFILL_EVENTS + 1)
+            chunk = backend.events(start, lo - 1)
+            shown += sum(1 for e in chunk if e.get("kind") not in VERBOSE_KINDS)
+            events[:0] = chunk
+            lo = start
+        self.log_view.clear()
+        self.formatter.reset()
+        for event in events:
+            if event.get("seq", 0) > self.last_seq:
+                self.health.feed(event)
+        self.last_seq = position
+        lines = [self._note(f"… events 1-{lo - 1} not shown: seek there to see them", "dim")]
+        lines = lines if lo > 1 else []
+        for event in events:
+            lines += self.formatter.lines(event)
+        self.log_view.add(lines)
 
     def _note(self, text: str | Text, style: str = "") -> LogLine:
         body = text if isinstance(text, Text) else Text(text, style)
@@ -479,9 +519,14 @@ class ClusterScreen(Screen[None]):
             if binding.action in KEY_COMMANDS:
                 what += f"  → {KEY_COMMANDS[binding.action]}"
             out.append((keys, what))
-        out.append(("1-9", "Select node n1..n9"))
+        out.append(("0-9", "Select a node by its sid: 3 is n3; 1 2 typed quickly is n12"))
         out.append(("↑ ↓ j k", "Select a node (in the log: a line)"))
-        out.append(("tab", "Move between the nodes, the node detail, the log, the command line"))
+        out.append(
+            (
+                "tab",
+                "Move between the nodes, the node detail, the log, the elections, the command line",
+            )
+        )
         if self.replay:
             out.append(("enter", "In the log: seek to the selected line  → seek <seq>"))
         return out
@@ -534,10 +579,9 @@ class ClusterScreen(Screen[None]):
     def action_close_screen(self) -> None:
         self.zkfle.leave(self)
 
-    def action_select_node(self, index: int) -> None:
-        view = self.cluster_view
-        if view is not None and index < len(view.nodes):
-            self.ensemble.select_sid(view.nodes[index].sid)
+    def action_select_digit(self, digit: int) -> None:
+        if self.ensemble.type_digit(str(digit), self.clock()) is None:
+            self.bar.say(f"no node has sid {digit}", error=True)
 
     def action_focus_log(self) -> None:
         self.log_view.focus()

@@ -16,7 +16,51 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from console.widgets import ensemble, timeline
+from console.widgets.columns import Column
 from engine.commands import CommandError, help_text
+
+SCREEN_HELP = (
+    (
+        "header",
+        "mode, runtime, seed, clock, seq, faults; `leader n4 · quorum 3/5 · 2 LOOKING`:"
+        " the serving leader (LEADING, its epoch established with a quorum), the running voters"
+        " of all voters, and the nodes still looking (or `no quorum: 2 of 5 up, 3 needed`);"
+        " the safety lamp (red once an invariant broke) and the liveness lamp (green: stable)",
+    ),
+    (
+        "votes",
+        "shown in the order FLE compares them (totalOrderPredicate, ZOOKEEPER-1419):"
+        " r<round> first, then e<peer epoch>, the zxid, n<leader>; the field that decides"
+        " between the best vote and the best one for another leader is underlined",
+    ),
+    (
+        "r, e, r-1",
+        "r2: election round 2 (logicalclock, a vote's electionEpoch); e1: peer epoch 1"
+        " (the epoch the vote's leader is in); r-1: the vote a node has before its first"
+        " election (ZooKeeper's startLeaderElection)",
+    ),
+    ("1/1", "currentEpoch/acceptedEpoch, the durable epochs"),
+    (
+        "node pane",
+        "the selected node: proposal, vote, finalizing (fin) and timeout, queues (recv"
+        " n/100: QuorumCnxManager's; fle: FLE's recvqueue), epochs, recvset and outofelection"
+        " (rnd ep zxid ldr st: round, peer epoch, zxid, leader, state); cells that just changed"
+        " are highlighted",
+    ),
+    (
+        "K F L O -",
+        "LOOKING, FOLLOWING, LEADING, OBSERVING, down (narrow panes); ‖ paused;"
+        " ✓ established (leader: epoch established with a quorum; learner: synced)",
+    ),
+    (
+        "log",
+        "→ sent, ← delivered, ✗ dropped (and why), ⇒ ⇐ quorum packets (zab), › a command,"
+        " ▲ started, ▼ stopped, ★ mark, ✚ healed, !! an invariant broke; ⋯ N quiet events"
+        " (PINGs, core steps) counted in place; v shows them",
+    ),
+)
+"""What the screen's words and signs mean, beside the columns of the two tables."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -76,8 +120,33 @@ class HelpScreen(ModalScreen[None]):
                     "dim",
                 )
             )
+        if not self.topic:
+            parts += self._screen_help()
         parts.append(Text(commands))
         return Group(*parts)
+
+    @staticmethod
+    def _screen_help() -> list[Text | Table]:
+        def table(rows: list[tuple[str, str]]) -> Table:
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold cyan", no_wrap=True)
+            grid.add_column()
+            for name, what in rows:
+                grid.add_row(name, what)
+            return grid
+
+        def columns(cols: tuple[Column, ...]) -> Table:
+            return table([(c.label, c.help) for c in cols])
+
+        return [
+            Text("What the screen shows", "bold"),
+            table(list(SCREEN_HELP)),
+            Text("\nNodes: the ensemble strip (narrow screens leave out columns)", "bold"),
+            columns(ensemble.COLUMNS),
+            Text("\nElections: one row per election, newest last (Tab to it, ↑/↓ scroll)", "bold"),
+            columns(timeline.COLUMNS),
+            Text(""),
+        ]
 
     def action_scroll(self, lines: int) -> None:
         scroll = self.query_one("#help-scroll", VerticalScroll)

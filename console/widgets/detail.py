@@ -19,14 +19,15 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from console.format import STATE_SHORT, STATE_STYLES, ms_text, state_text
+from console.format import DECIDING, STATE_SHORT, STATE_STYLES, deciding, ms_text, state_text
 from engine.view import NodeView
 from engine.vote import Sid, Vote, zxid_hex
 
 HOLD_S = 1.5
 COMPACT_BELOW = 50
 """Below this width the pane abbreviates (r2 for round 2, K/F/L/O for states)."""
-VOTE_COLUMNS = ("sid", "leader", "zxid", "round", "epoch", "state")
+VOTE_COLUMNS = ("sid", "round", "epoch", "zxid", "leader", "state")
+"""A vote's fields in the order FLE compares them: round, then (epoch, zxid, leader)."""
 _NEW = object()
 CHANGED = "bold black on yellow"
 
@@ -159,11 +160,11 @@ class NodeDetail(VerticalScroll):
             grid.add_row(
                 "proposal",
                 Text.assemble(
-                    val("p.leader", p.leader, f"n{p.leader}", "bold"),
+                    val("p.epoch", p.peer_epoch, f"e{p.peer_epoch}"),
                     " ",
                     val("p.zxid", p.zxid, zxid_hex(p.zxid)),
-                    " e" if compact else " epoch ",
-                    val("p.epoch", p.peer_epoch, str(p.peer_epoch)),
+                    " ",
+                    val("p.leader", p.leader, f"n{p.leader}", "bold"),
                 ),
             )
         v = node.current_vote
@@ -177,13 +178,13 @@ class NodeDetail(VerticalScroll):
             grid.add_row(
                 "vote",
                 Text.assemble(
-                    val("v.leader", v.leader, f"n{v.leader}", "bold"),
+                    val("v.round", v.election_epoch, f"r{v.election_epoch}"),
+                    " ",
+                    val("v.epoch", v.peer_epoch, f"e{v.peer_epoch}"),
                     " ",
                     val("v.zxid", v.zxid, zxid_hex(v.zxid)),
-                    " r" if compact else " round ",
-                    val("v.round", v.election_epoch, str(v.election_epoch)),
-                    " e" if compact else " epoch ",
-                    val("v.epoch", v.peer_epoch, str(v.peer_epoch)),
+                    " ",
+                    val("v.leader", v.leader, f"n{v.leader}", "bold"),
                 ),
             )
         grid.add_row(
@@ -271,10 +272,11 @@ class NodeDetail(VerticalScroll):
             pad_edge=False,
             header_style="dim",
         )
-        columns = ("sid", "ldr", "zxid", "rnd", "ep", "st") if compact else VOTE_COLUMNS
+        columns = ("sid", "rnd", "ep", "zxid", "ldr", "st") if compact else VOTE_COLUMNS
         for col in columns:
             table.add_column(col, no_wrap=True)
         track = self._tracker
+        mark = deciding(vote for _, vote in votes)
         members = frozenset(peer for peer, _ in votes)
         before = track.value((sid, name, "members"))
         track.changed((sid, name, "members"), members, now, hold)
@@ -283,15 +285,18 @@ class NodeDetail(VerticalScroll):
                 for field in ("leader", "zxid", "round", "epoch", "state"):
                     track.seed((sid, name, peer, field))
             fields = (
-                ("leader", vote.leader, str(vote.leader)),
-                ("zxid", vote.zxid, zxid_hex(vote.zxid)),
                 ("round", vote.election_epoch, str(vote.election_epoch)),
                 ("epoch", vote.peer_epoch, str(vote.peer_epoch)),
+                ("zxid", vote.zxid, zxid_hex(vote.zxid)),
+                ("leader", vote.leader, str(vote.leader)),
                 ("state", vote.state, STATE_SHORT[vote.state.name] if compact else vote.state.name),
             )
+            best = mark is not None and mark[0] == (vote.peer_epoch, vote.zxid, vote.leader)
             row: list[Text] = [Text(f"n{peer}", "bold")]
-            for field, value, text in fields:
+            for i, (field, value, text) in enumerate(fields):
                 style = STATE_STYLES.get(vote.state.name, "") if field == "state" else ""
+                if best and mark is not None and i == mark[1] + 1:
+                    style = DECIDING
                 cell = Text(text, style)
                 if track.changed((sid, name, peer, field), value, now, hold):
                     cell.stylize(CHANGED)

@@ -3,15 +3,15 @@
 A line-API widget rather than a DataTable: a DataTable re-renders every cell whenever one
 changes, which costs most of a frame under a message storm. Here each row is rendered
 once per change of its values (and of the selection), and only visible rows are drawn.
-Columns depend on the width: narrow below 120 columns, every column from 120.
+Each column is as wide as its widest value (a zxid is never cut); when the width is short
+the least needed columns are left out (console.widgets.columns). When the leader's row is
+scrolled out of view it is pinned under the header, so the leader is always in sight.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -22,46 +22,82 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import (
+    deciding,
+    marked_vote,
     ms_text,
-    proposal_text,
     queues_text,
     send_total,
     state_text,
     vote_text,
 )
+from console.widgets.columns import Column, fit, header, row, to_strip
 from console.widgets.commandbar import forward_late_key
+from engine.elections import Credential
 from engine.view import ClusterView, NodeView
-from engine.vote import Sid, zxid_hex
-
-WIDE_AT = 120
-"""From this width the strip shows every column."""
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    width: int
-    wide_only: bool = False
-
+from engine.vote import ServerState, Sid, zxid_hex
 
 COLUMNS = (
-    Column("sid", "sid", 3),
-    Column("state", "state", 10),
-    Column("zab", "zab", 5, wide_only=True),
-    Column("lc", "lc", 3),
-    Column("proposal", "proposal", 16),
-    Column("vote", "vote", 9),
-    Column("timeout", "timeout", 7, wide_only=True),
-    Column("recvset", "rset", 4, wide_only=True),
-    Column("rq", "rq", 3),
-    Column("fq", "fq", 3, wide_only=True),
-    Column("sq", "sq", 3),
-    Column("sendq", "send queues", 14, wide_only=True),
-    Column("epoch", "epoch", 5, wide_only=True),
-    Column("zxid", "last zxid", 11, wide_only=True),
-    Column("flags", "flags", 7),
-    Column("last", "last event", 12),
+    Column("sid", "sid", 3, help="the server id (myid)"),
+    Column(
+        "state",
+        "state",
+        10,
+        help="LOOKING (yellow), FOLLOWING (blue), LEADING (green), OBSERVING (cyan) or down;"
+        " ‖ = paused",
+    ),
+    Column(
+        "zab",
+        "zab",
+        5,
+        drop=8,
+        help="the ZAB phase: elect(ion), disc(overy), sync(hronization), bcast (broadcast:"
+        " established)",
+    ),
+    Column("lc", "lc", 3, drop=2, help="logicalclock: the FLE round the node is in"),
+    Column(
+        "proposal",
+        "proposal",
+        12,
+        help="FLE's proposal in totalOrderPredicate's order: e<peer epoch> <zxid> n<leader>;"
+        " underlined: the field by which the best proposal beats the best one for another"
+        " leader",
+    ),
+    Column(
+        "vote",
+        "vote",
+        8,
+        drop=3,
+        help="the current vote (what a decided node reports): r<round> e<peer epoch>"
+        " n<leader>; r-1 is the vote a node has before its first election",
+    ),
+    Column(
+        "timeout",
+        "timeout",
+        7,
+        drop=10,
+        help="the notification timeout lookForLeader waits (200 ms, doubling to 60 s)",
+    ),
+    Column("recvset", "rset", 4, drop=9, help="recvset: votes received in this round"),
+    Column("rq", "rq", 3, drop=4, help="QuorumCnxManager's receive queue (capacity 100)"),
+    Column("fq", "fq", 3, drop=11, help="FLE's recvqueue: notifications for lookForLeader"),
+    Column("sq", "sq", 3, drop=5, help="messages in the send queues, all peers (1 each)"),
+    Column("sendq", "send queues", 11, drop=12, help="send queue depth per peer: peer:depth"),
+    Column(
+        "epoch",
+        "epoch",
+        5,
+        drop=7,
+        help="durable epochs: currentEpoch/acceptedEpoch (1/1)",
+    ),
+    Column("zxid", "last zxid", 9, drop=6, help="the last logged zxid"),
+    Column(
+        "flags",
+        "flags",
+        5,
+        drop=1,
+        help="paused; fin: in the finalize wait; f<id>: the faults that touch the node",
+    ),
+    Column("last", "last event", 12, flex=True, help="the node's last state change or event"),
 )
 """Every column; `last` takes what is left of the width (and is left out if too little)."""
 
@@ -81,12 +117,11 @@ def flags_text(node: NodeView, faults: list[str]) -> Text:
         text.append("fin ", "yellow")
     if faults:
         text.append(",".join(faults), "bold red")
+    text.rstrip()
     return text
 
 
-def _depth(value: int, down: bool) -> Text:
-    if down:
-        return Text()
+def _depth(value: int) -> Text:
     return Text(str(value), "bold yellow" if value else "dim")
 
 
@@ -107,9 +142,12 @@ UNKNOWN_FIELDS = {
 """The NodeView field behind each column, for nodes whose evidence lacks some (imported)."""
 
 
-def cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
-    """Every column's value for one node (`?` where its evidence does not say)."""
-    out = _cells(node, faults)
+def cells(
+    node: NodeView, faults: list[str], mark: tuple[Credential, int] | None = None
+) -> dict[str, Text]:
+    """Every column's value for one node (`mark`: see console.format.deciding; `?` where
+    its evidence does not say)."""
+    out = _cells(node, faults, mark)
     if node.unknown:
         unknown = node.unknown
         for key, name in UNKNOWN_FIELDS.items():
@@ -117,14 +155,16 @@ def cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
                 out[key] = Text("?", "dim")
         vote = node.current_vote
         if vote is not None and "current_vote.election_epoch" in unknown:
-            out["vote"] = Text(f"{vote.leader} r? e?")
+            out["vote"] = Text(f"r? e? n{vote.leader}")
         ce = "?" if "current_epoch" in unknown else str(node.current_epoch)
         ae = "?" if "accepted_epoch" in unknown else str(node.accepted_epoch)
         out["epoch"] = Text(f"{ce}/{ae}")
     return out
 
 
-def _cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
+def _cells(
+    node: NodeView, faults: list[str], mark: tuple[Credential, int] | None = None
+) -> dict[str, Text]:
     if not node.alive:
         blank = Text()
         return {
@@ -142,13 +182,13 @@ def _cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
         "state": state_text(node),
         "zab": Text(ZAB_SHORT.get(node.zab_phase, node.zab_phase.lower())),
         "lc": Text(str(node.logicalclock)),
-        "proposal": Text(proposal_text(node.proposal)),
+        "proposal": marked_vote(node.proposal, mark) if node.proposal else Text("-"),
         "vote": Text(vote_text(node.current_vote)),
         "timeout": Text(ms_text(node.not_timeout_ms) if node.not_timeout_ms else ""),
         "recvset": Text(str(len(node.recvset))),
-        "rq": _depth(node.recv_queue, False),
-        "fq": _depth(node.fle_recvqueue, False),
-        "sq": _depth(send_total(node), False),
+        "rq": _depth(node.recv_queue),
+        "fq": _depth(node.fle_recvqueue),
+        "sq": _depth(send_total(node)),
         "sendq": Text(queues_text(node)),
         "epoch": Text(f"{node.current_epoch}/{node.accepted_epoch}"),
         "zxid": Text(zxid_hex(node.last_zxid)),
@@ -157,19 +197,29 @@ def _cells(node: NodeView, faults: list[str]) -> dict[str, Text]:
     }
 
 
-def columns_for(width: int) -> list[Column]:
-    """The columns that fit `width`."""
-    wide = width >= WIDE_AT
-    cols = [c for c in COLUMNS if wide or not c.wide_only]
-    used = sum(c.width + 2 for c in cols if c.key != "last")
-    last = width - used - 2
-    if last < 8:
-        return [c for c in cols if c.key != "last"]
-    return [Column(c.key, c.label, last) if c.key == "last" else c for c in cols]
+def proposal_mark(view: ClusterView) -> tuple[Credential, int] | None:
+    """The deciding field among the running voters' proposals (console.format.deciding)."""
+    return deciding(
+        n.proposal
+        for n in view.nodes
+        if n.alive and n.proposal is not None and n.learner_type == "participant"
+    )
+
+
+def view_leader(view: ClusterView) -> Sid | None:
+    """The leader to keep in sight: the serving one, else any running LEADING node."""
+    if view.serving_leader is not None:
+        return view.serving_leader
+    leading = [n.sid for n in view.nodes if n.alive and n.state == ServerState.LEADING]
+    return leading[0] if leading else None
+
+
+SID_TYPING_S = 1.0
+"""Digits typed within this long of each other make one sid (1 then 2: n12)."""
 
 
 class EnsembleTable(ScrollView, can_focus=True):
-    """The ensemble strip (select a node with ↑/↓, j/k, 1-9 or a click)."""
+    """The ensemble strip (select a node with ↑/↓, j/k, its sid's digits or a click)."""
 
     DEFAULT_CSS = """
     EnsembleTable {
@@ -181,9 +231,14 @@ class EnsembleTable(ScrollView, can_focus=True):
     EnsembleTable > .ensemble--header { text-style: bold; color: $text-muted; }
     EnsembleTable > .ensemble--cursor { background: $boost; text-style: bold; }
     EnsembleTable:focus > .ensemble--cursor { background: $accent 35%; }
+    EnsembleTable > .ensemble--pinned { text-style: italic; }
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"ensemble--header", "ensemble--cursor"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ensemble--header",
+        "ensemble--cursor",
+        "ensemble--pinned",
+    }
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "move(-1)", "Up", show=False),
@@ -203,16 +258,20 @@ class EnsembleTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._sids: tuple[Sid, ...] = ()
         self._cells: dict[Sid, dict[str, Text]] = {}
+        self._widths: dict[str, int] = {}
         self._cursor = 0
-        self._cache: dict[tuple[int, bool, bool], Strip] = {}
-        self._width = 0
-        self._last: tuple[ClusterView, dict[Sid, list[str]]] | None = None
+        self._leader: int | None = None
+        """The index of the row to keep in sight (the leader's)."""
+        self._cache: dict[tuple[int, bool, bool, str], Strip] = {}
+        self._layout: tuple[int, list[Column]] | None = None
+        self._typed = ("", float("-inf"))
+        """Digits typed so far for a sid, and when the last one was."""
 
     # --- data ----------------------------------------------------------------------------
 
     @property
     def columns(self) -> list[str]:
-        return [c.key for c in columns_for(self._width or self.size.width or 80)]
+        return [c.key for c in self._columns(self.size.width or 80)]
 
     @property
     def selected_sid(self) -> Sid | None:
@@ -225,28 +284,83 @@ class EnsembleTable(ScrollView, can_focus=True):
         if sid in self._sids:
             self._move_to(self._sids.index(sid))
 
+    def type_digit(self, digit: str, now: float) -> Sid | None:
+        """A digit typed to select a node by sid: it continues the sid typed just before
+        (within SID_TYPING_S) if that makes a sid, else starts a new one. The sid selected,
+        or None if no node has it."""
+        typed, when = self._typed
+        longer = typed + digit if now - when <= SID_TYPING_S else ""
+        for candidate in (longer, digit):
+            if candidate and int(candidate) in self._sids:
+                self._typed = (candidate, now)
+                self.select_sid(int(candidate))
+                return int(candidate)
+        self._typed = (digit, now)
+        return None
+
     def show(self, view: ClusterView, faults: dict[Sid, list[str]]) -> None:
         """Bring the strip to `view`; only rows whose values changed are re-rendered."""
-        self._last = (view, faults)
         if view.sids != self._sids:
             selected = self.selected_sid
             self._sids = view.sids
             self._cache.clear()
             self._cursor = self._sids.index(selected) if selected in self._sids else 0
-            self.virtual_size = Size(self.size.width, len(self._sids) + 1)
             self.refresh(layout=True)
             if selected not in self._sids:
                 self.post_message(self.Selected(self.selected_sid))
+        mark = proposal_mark(view)
+        widths: dict[str, int] = {}
         for y, node in enumerate(view.nodes):
-            values = cells(node, faults.get(node.sid, []))
+            values = cells(node, faults.get(node.sid, []), mark)
+            for key, text in values.items():
+                widths[key] = max(widths.get(key, 0), text.cell_len)
             if self._cells.get(node.sid) != values:
                 self._cells[node.sid] = values
-                for key in [k for k in self._cache if k[0] == y]:
-                    del self._cache[key]
-                self.refresh_line(y + 1)
+                self._cache = {k: v for k, v in self._cache.items() if k[0] != y}
+                self.refresh()
+        if widths != self._widths:
+            self._widths = widths
+            self._layout = None
+            self._cache.clear()
+            self.refresh()
+        leader = view_leader(view)
+        index = self._sids.index(leader) if leader in self._sids else None
+        if index != self._leader:
+            self._leader = index
+            self._cache.clear()
+            self.refresh()
+        self._size_rows()
+
+    def _size_rows(self) -> None:
+        """The header and the rows, and a line more to scroll to when they do not fit (the
+        pinned leader's row takes one)."""
+        lines = len(self._sids) + 1
+        self.virtual_size = Size(self.size.width, lines + 1 if lines > self.size.height else lines)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._sids) + 1
+
+    def _columns(self, width: int) -> list[Column]:
+        if self._layout is None or self._layout[0] != width:
+            self._layout = (width, fit(COLUMNS, width, self._widths))
+        return self._layout[1]
+
+    # --- which row is on which line -------------------------------------------------------
+
+    @property
+    def _height(self) -> int:
+        """Lines for rows (the header takes one)."""
+        return max(1, self.size.height - 1)
+
+    def rows(self) -> list[tuple[int, str]]:
+        """The row on each line under the header: (index, pin), where pin is `↑` or `↓` for
+        the leader's row pinned first because it is scrolled out of sight above or below."""
+        top, height, count = int(self.scroll_offset.y), self._height, len(self._sids)
+        shown = [(i, "") for i in range(top, min(count, top + height))]
+        lead = self._leader
+        if lead is not None and shown and not top <= lead < top + height:
+            return [(lead, "↑" if lead < top else "↓"), *shown[: height - 1]]
+        return shown
 
     # --- selection -----------------------------------------------------------------------
 
@@ -256,31 +370,36 @@ class EnsembleTable(ScrollView, can_focus=True):
         index = max(0, min(index, len(self._sids) - 1))
         if index == self._cursor:
             return
-        self._cache = {k: v for k, v in self._cache.items() if k[0] not in (index, self._cursor)}
-        self.refresh_line(self._cursor + 1)
-        self.refresh_line(index + 1)
         self._cursor = index
-        top, height = int(self.scroll_offset.y), max(1, self.size.height - 1)
+        self._cache.clear()
+        top, height = int(self.scroll_offset.y), self._height
         if index < top:
-            self.scroll_to(y=index, animate=False)
+            top = index
         elif index >= top + height:
-            self.scroll_to(y=index - height + 1, animate=False)
+            top = index - height + 1
+        lead = self._leader
+        pinned = lead is not None and not top <= lead < top + height
+        if pinned and index != lead and index >= top + height - 1:
+            top += 1  # the pinned row takes a line
+        self.scroll_to(y=top, animate=False)
+        self.refresh()
         self.post_message(self.Selected(self.selected_sid))
 
     def action_move(self, delta: int) -> None:
         self._move_to(self._cursor + delta)
 
     def on_click(self, event: events.Click) -> None:
-        if event.y >= 1:
-            self._move_to(int(self.scroll_offset.y) + event.y - 1)
+        rows = self.rows()
+        if 1 <= event.y <= len(rows):
+            self._move_to(rows[event.y - 1][0])
 
     def on_key(self, event: events.Key) -> None:
         forward_late_key(self, event)
 
     def on_resize(self) -> None:
         self._cache.clear()
-        self._width = self.size.width
-        self.virtual_size = Size(self.size.width, len(self._sids) + 1)
+        self._layout = None
+        self._size_rows()
         self.refresh()
 
     def on_focus(self) -> None:
@@ -296,41 +415,29 @@ class EnsembleTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.rich_style
-        if width != self._width:
-            self._width = width
-            self._cache.clear()
-        cols = columns_for(width)
+        cols = self._columns(width)
         if y == 0:
-            header = Text("").join(Text(f" {c.label[: c.width]:<{c.width}} ") for c in cols)
-            return self._strip(header, base + self.get_component_rich_style("ensemble--header"))
-        index = int(self.scroll_offset.y) + y - 1
-        if index >= len(self._sids):
+            style = base + self.get_component_rich_style("ensemble--header")
+            return self._strip(header(cols), style)
+        rows = self.rows()
+        if y > len(rows):
             return Strip.blank(width, base)
+        index, pin = rows[y - 1]
         selected = index == self._cursor
-        key = (index, selected, self.has_focus)
+        key = (index, selected, self.has_focus, pin)
         strip = self._cache.get(key)
         if strip is None:
             values = self._cells.get(self._sids[index], {})
-            row = Text("").join(self._cell(values.get(c.key), c.width) for c in cols)
+            line = row(values, cols)
             style = base
+            if pin:
+                line = Text(pin, "bold") + line[1:]
+                style = style + self.get_component_rich_style("ensemble--pinned")
             if selected:
-                style = base + self.get_component_rich_style("ensemble--cursor")
-            strip = self._strip(row, style)
+                style = style + self.get_component_rich_style("ensemble--cursor")
+            strip = self._strip(line, style)
             self._cache[key] = strip
         return strip
 
-    @staticmethod
-    def _cell(value: Text | None, width: int) -> Text:
-        text = value.copy() if value is not None else Text()
-        text.truncate(width, overflow="ellipsis", pad=True)
-        return Text.assemble(" ", text, " ")
-
     def _strip(self, text: Text, style: Style) -> Strip:
-        text.no_wrap = True
-        text.end = ""
-        segments = [
-            Segment(s.text, style + s.style if s.style else style)
-            for s in text.render(self.app.console)
-            if s.text != "\n"
-        ]
-        return Strip(segments).crop_extend(0, self.size.width, style)
+        return to_strip(text, style, self.app.console, self.size.width)

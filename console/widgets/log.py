@@ -4,6 +4,11 @@ It is a line-API `ScrollView` (only the visible lines are rendered, each once), 
 of events costs an append per line and one refresh per frame. The cursor selects a line
 (a message for the deliver/drop/hold keys); while the cursor is on the last line (or
 unset) the log follows new lines.
+
+Quiet events (core steps, quorum packets such as the leader's PINGs, connection changes)
+are most of a healthy cluster's traffic. They are kept apart, with a cap of their own, so
+they never push the election out of the log; `v` shows them. A long run of them between
+two shown lines gets one line that counts them in place.
 """
 
 from __future__ import annotations
@@ -27,7 +32,48 @@ from console.format import LogLine
 from console.widgets.commandbar import forward_late_key
 
 LOG_CAP = 2000
-"""Lines kept; the full history is in the trace file."""
+"""Lines kept of each sort, shown and quiet; the full history is in the trace file."""
+
+FOLD_SHOWN = 50
+"""A run of quiet events gets its line once it is this long (shorter ones are only
+hidden, as the few packets between two state changes of an election)."""
+
+
+class FoldLine(LogLine):
+    """A run of quiet events (seq `first`..`seq`), counted in place."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self, line: LogLine) -> None:
+        super().__init__(line.seq, line.t_ms, "fold")
+        self.first = line.seq
+        self.count = 1
+
+    def add(self, line: LogLine) -> None:
+        self.count += 1
+        self.seq, self.t_ms = line.seq, line.t_ms
+        self._body = None
+
+    def truncate_after(self, seq: int) -> None:
+        """Forget the events after `seq` (they were a contiguous run)."""
+        if self.seq > seq:
+            self.count = max(0, self.count - (self.seq - seq))
+            self.seq = seq
+            self._body = None
+
+    @property
+    def body(self) -> Text:
+        if self._body is None:
+            self._body = Text.assemble(
+                ("⋯ ", "dim"),
+                (f"{self.count:,}", "dim bold"),
+                (
+                    " quiet events (PINGs and other quorum packets, core steps, other log lines)"
+                    " · v shows them",
+                    "dim",
+                ),
+            )
+        return self._body
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +121,7 @@ class MessageLog(ScrollView, can_focus=True):
     ]
 
     show_verbose: var[bool] = var(False)
-    """Show every event (core steps, quorum packets, connections), not just the main ones."""
+    """Show every quiet event (core steps, quorum packets, connections) instead of folds."""
     pattern: var[str] = var("")
     """The `/` filter."""
 
@@ -92,21 +138,28 @@ class MessageLog(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.cap = cap
         self._entries: list[_Entry] = []
+        """The lines shown unless `v` (quiet runs as folds), oldest first."""
+        self._quiet: list[_Entry] = []
+        """The quiet events' own lines, oldest first."""
         self._shown: list[_Entry] = []
         self._next_id = 0
         self._cursor: int | None = None
         """Index into `_shown`; None follows the tail."""
         self._cache: dict[tuple[int, bool, bool, bool], Strip] = {}
         self._width = 0
-        self.skipped = 0
-        """Events that arrived too fast to show (the cap, or the backend's window)."""
 
     # --- content ----------------------------------------------------------------------------------
 
     @property
     def lines(self) -> list[LogLine]:
-        """Every kept line (filtered or not), oldest first."""
+        """Every kept line but the quiet ones (filtered or not; folds included), oldest
+        first."""
         return [e.line for e in self._entries]
+
+    @property
+    def quiet(self) -> list[LogLine]:
+        """The kept lines of quiet events, oldest first."""
+        return [e.line for e in self._quiet]
 
     @property
     def shown(self) -> list[LogLine]:
@@ -114,52 +167,80 @@ class MessageLog(ScrollView, can_focus=True):
         return [e.line for e in self._shown]
 
     def add(self, lines: Iterable[LogLine]) -> None:
-        """Append lines (only the last `cap` are kept)."""
-        new = []
+        """Append lines (only the last `cap` of each sort are kept)."""
+        changed = False
         for line in lines:
-            new.append(_Entry(self._next_id, line))
-            self._next_id += 1
-        if not new:
+            changed = True
+            if line.verbose:
+                self._add_quiet(line)
+            else:
+                self._append(self._entries, line)
+        if not changed:
             return
-        if len(new) > self.cap:
-            self.skipped += len(new) - self.cap
-            new = new[-self.cap :]
-        self._entries.extend(new)
-        self._shown.extend(e for e in new if self._passes(e.line))
-        if len(self._entries) > self.cap + self.cap // 4:
-            self._trim()
+        for entries in (self._entries, self._quiet):
+            if len(entries) > self.cap + self.cap // 4:
+                self._trim(entries)
         self._changed()
+
+    def _append(self, entries: list[_Entry], line: LogLine) -> _Entry:
+        entry = _Entry(self._next_id, line)
+        self._next_id += 1
+        entries.append(entry)
+        if (entries is self._quiet) == self.show_verbose and self._passes(line):
+            self._shown.append(entry)
+        return entry
+
+    def _add_quiet(self, line: LogLine) -> None:
+        self._append(self._quiet, line)
+        last = self._entries[-1] if self._entries else None
+        if last is not None and isinstance(last.line, FoldLine):
+            last.line.add(line)
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != last.id}
+            if last.line.count == FOLD_SHOWN and not self.show_verbose and self._passes(last.line):
+                self._shown.append(last)
+        else:
+            self._append(self._entries, FoldLine(line))
 
     def truncate_after(self, seq: int) -> None:
         """Drop the lines of events after `seq` (a replay moved back)."""
-        if self._entries and self._entries[-1].line.seq > seq:
-            self._entries = [e for e in self._entries if e.line.seq <= seq]
-            self._refilter()
+        self._entries = [e for e in self._entries if e.line.seq <= seq or _fold_from(e, seq)]
+        self._quiet = [e for e in self._quiet if e.line.seq <= seq]
+        for e in self._entries[-1:]:
+            if isinstance(e.line, FoldLine):
+                e.line.truncate_after(seq)
+        self._cache.clear()
+        self._refilter()
 
     def clear(self) -> None:
         self._entries.clear()
+        self._quiet.clear()
         self._shown.clear()
         self._cursor = None
         self._cache.clear()
         self._changed()
 
-    def _trim(self) -> None:
-        first = self._entries[-self.cap].id
-        del self._entries[: -self.cap]
-        drop = 0
-        while drop < len(self._shown) and self._shown[drop].id < first:
-            drop += 1
-        del self._shown[:drop]
+    def _trim(self, entries: list[_Entry]) -> None:
+        gone = {e.id for e in entries[: -self.cap]}
+        del entries[: -self.cap]
+        before = len(self._shown)
+        self._shown = [e for e in self._shown if e.id not in gone]
         if self._cursor is not None:
-            self._cursor = max(0, self._cursor - drop)
-        self._cache = {k: v for k, v in self._cache.items() if k[0] >= first}
+            self._cursor = max(0, self._cursor - (before - len(self._shown)))
+        self._cache = {k: v for k, v in self._cache.items() if k[0] not in gone}
 
     def _passes(self, line: LogLine) -> bool:
-        return (self.show_verbose or not line.verbose) and matches(line, self.pattern)
+        if isinstance(line, FoldLine) and line.count < FOLD_SHOWN:
+            return False
+        return not self.pattern or matches(line, self.pattern)  # no text made if no filter
 
     def _refilter(self) -> None:
         keep = self.selected
-        self._shown = [e for e in self._entries if self._passes(e.line)]
+        if self.show_verbose:
+            every = [e for e in self._entries if not isinstance(e.line, FoldLine)]
+            every = sorted(every + self._quiet, key=lambda e: e.id)
+        else:
+            every = self._entries
+        self._shown = [e for e in every if self._passes(e.line)]
         self._cursor = None
         if keep is not None:
             for i, e in enumerate(self._shown):
@@ -281,3 +362,8 @@ class MessageLog(ScrollView, can_focus=True):
             if s.text != "\n"
         ]
         return Strip(segments).crop_extend(0, width, base)
+
+
+def _fold_from(entry: _Entry, seq: int) -> bool:
+    """A fold that began by `seq` keeps its part up to it."""
+    return isinstance(entry.line, FoldLine) and entry.line.first <= seq

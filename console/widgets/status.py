@@ -1,5 +1,5 @@
-"""Provides the one-line widgets: the header, the elections timeline and the replay's
-position bar. Each renders from plain values the screen sets, fitted to its width."""
+"""Provides the one-line widgets: the header and the replay's position bar. Each renders
+from plain values the screen sets, fitted to its width."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from console.backend import BackendInfo, BreakpointLike, MarkLike
-from console.format import Election, clock_text, ms_text
+from console.format import clock_text, cluster_text
 from engine.view import ClusterView
 
 
@@ -48,10 +48,23 @@ class Lamps:
 
 
 LAMP_STYLES = {"ok": "bold green", "wait": "bold yellow", "bad": "bold red"}
+PATH_MIN = 12
+"""The fewest cells the trace's file name is shown in (else it is left out)."""
+
+
+def _lamps(lamps: Lamps, short: bool) -> Text:
+    return Text.assemble(
+        "safe " if short else "safety ",
+        ("●", "bold green" if lamps.safe else "bold red"),
+        " live " if short else "  liveness ",
+        ("●", LAMP_STYLES.get(lamps.liveness, "")),
+    )
 
 
 class Header(Widget):
-    """Mode, runtime, seed, clock, seq, faults, trace file and the two lamps."""
+    """Mode, runtime, seed, clock, seq, faults, the serving leader and quorum, the two lamps
+    (and what is wrong, if anything), and the trace file (the first thing left out when
+    the width is short)."""
 
     DEFAULT_CSS = """
     Header { height: 1; background: $panel; color: $text; }
@@ -81,56 +94,40 @@ class Header(Widget):
             "bold reverse " + ("cyan" if info.mode == "replay" else "green"),
         )
         mode.append(f" {info.runtime}", "bold")
+        pieces: list[tuple[int, Text]] = [(0, mode)]
         if info.seed is not None:
-            mode.append(f" seed {info.seed}", "")
-        clock = Text(f"t {clock_text(view.t_ms)}")
-        seq = Text(f"seq {view.seq}")
-        pieces: list[tuple[int, Text]] = [(0, mode), (1, clock), (1, seq)]
+            pieces.append((3, Text(f"seed {info.seed}")))
+        pieces += [(2, Text(f"t {clock_text(view.t_ms)}")), (2, Text(f"seq {view.seq}"))]
         if info.runtime == "sim" or info.mode == "replay":
             run = Text(
                 "▶ " if info.running else "‖ ", "bold green" if info.running else "bold yellow"
             )
             run.append(f"{info.speed:g}x")
-            pieces.append((2, run))
+            pieces.append((3, run))
         if extra:
-            pieces.append((3, Text(extra, "bold cyan")))
+            pieces.append((4, Text(extra, "bold cyan")))
         if info.divergence:
             pieces.append((1, Text(f"✗ {info.divergence}", "bold red")))
         if view.faults:
             ids = " ".join(f.fault_id for f in view.faults)
-            pieces.append((2, Text.assemble(("faults ", "bold red"), ids)))
-        short = width < 100
-        lamps_text = Text.assemble(
-            "safe " if short else "safety ",
-            ("●", "bold green" if lamps.safe else "bold red"),
-            " live " if short else "  liveness ",
-            ("●", LAMP_STYLES.get(lamps.liveness, "")),
-        )
-        pieces.append((0, lamps_text))
-        if width >= 120:
-            why = lamps.liveness_why if lamps.safe else lamps.safety_why
-            pieces.append(
-                (
-                    4,
-                    Text(
-                        why,
-                        LAMP_STYLES[
-                            "ok"
-                            if lamps.safe and lamps.liveness == "ok"
-                            else "bad"
-                            if not lamps.safe or lamps.liveness == "bad"
-                            else "wait"
-                        ],
-                    ),
-                )
-            )
+            pieces.append((3, Text.assemble(("faults ", "bold red"), ids)))
+        pieces.append((1, cluster_text(view)))
+        at = len(pieces)
+        pieces.append((0, _lamps(lamps, short=False)))
+        if not lamps.safe:
+            pieces.append((1, Text(lamps.safety_why, LAMP_STYLES["bad"])))
+        elif lamps.liveness != "ok":
+            pieces.append((4, Text(lamps.liveness_why, LAMP_STYLES[lamps.liveness])))
+        used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
+        if used + PATH_MIN + 2 > width:  # short of room: `safe ● live ●`
+            pieces[at] = (0, _lamps(lamps, short=True))
+            used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
         if info.trace_path:
             verb = "● " if info.mode == "live" else "▤ "
-            used = sum(t.cell_len for _, t in pieces) + 3 * len(pieces)
-            room = max(12, width - used - 2)
+            room = max(PATH_MIN, width - used - 2)
             pieces.append(
                 (
-                    3,
+                    6,
                     Text.assemble(
                         (verb, "red" if info.mode == "live" else "cyan"),
                         short_path(info.trace_path, room),
@@ -138,88 +135,11 @@ class Header(Widget):
                 )
             )
         else:
-            pieces.append((5, Text("not recording", "dim")))
+            pieces.append((6, Text("not recording", "dim")))
         return _fit(pieces, width)
 
     def render(self) -> Text:
         return self.line(self.size.width)
-
-
-_Row = tuple[int, int, int | None, float | None, float, int, float]
-"""round, leader, epoch, the leader's took_ms, the slowest took_ms, deciders, when."""
-
-
-class ElectionsTimeline(Widget):
-    """Who led which epoch and how long each election took (newest last)."""
-
-    DEFAULT_CSS = """
-    ElectionsTimeline { height: 1; }
-    """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._elections: tuple[_Row, ...] = ()
-
-    def set_elections(self, elections: Sequence[Election]) -> None:
-        rows = tuple(
-            (e.round, e.leader, e.epoch, e.leader_took_ms, e.slowest_ms, len(e.took), e.t_ms)
-            for e in elections
-        )
-        if rows != self._elections:
-            self._elections = rows
-            self.refresh()
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines(self.size.width or 200, self.size.height or 1))
-
-    def lines(self, width: int, height: int) -> list[str]:
-        return [t.plain for t in self._render_lines(width, height)]
-
-    def _render_lines(self, width: int, height: int) -> list[Text]:
-        rows = self._elections
-        if not rows:
-            return [Text.assemble(("elections ", "bold"), ("none decided yet", "dim"))]
-        if height <= 1:
-            items = [self._item(r) for r in rows]
-            line = Text("elections", "bold")
-            shown: list[Text] = []
-            room = width - line.cell_len - 1
-            for item in reversed(items):
-                if sum(t.cell_len + 3 for t in shown) + item.cell_len + 3 > room:
-                    break
-                shown.insert(0, item)
-            if len(shown) < len(items):
-                line.append(f" (+{len(items) - len(shown)})", "dim")
-            line.append(" ")
-            line.append_text(Text(" · ", "dim").join(shown))
-            return [line]
-        header = Text(
-            f"{'at':>9} {'round':>5} {'leader':>6} {'epoch':>5} {'took':>8} {'slowest':>8} decided",
-            "bold",
-        )
-        out = [header]
-        for rnd, leader, epoch, took, slowest, count, t_ms in rows[-(height - 1) :]:
-            out.append(
-                Text(
-                    f"{clock_text(t_ms):>9} {rnd if rnd >= 0 else '?':>5} {'n' + str(leader):>6}"
-                    f" {epoch if epoch is not None else '-':>5}"
-                    f" {ms_text(took):>8} {ms_text(slowest):>8} {count}"
-                )
-            )
-        return out
-
-    @staticmethod
-    def _item(row: _Row) -> Text:
-        rnd, leader, epoch, took, _slowest, _count, _t = row
-        text = Text(f"r{rnd if rnd >= 0 else '?'} ")  # -1: a real server's round unknown
-        text.append(f"n{leader}", "bold green")
-        text.append(f" e{epoch}" if epoch is not None else " e?", "dim" if epoch is None else "")
-        text.append(f" {ms_text(took)}" if took is not None else " …", "bold")
-        return text
-
-    def render(self) -> Text:
-        return Text("\n").join(self._render_lines(self.size.width, self.size.height))
 
 
 _Position = tuple[

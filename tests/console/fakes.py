@@ -17,8 +17,10 @@ from typing import Any
 from console.backend import BackendInfo, Breakpoint, CommandResult, Event, TraceMark
 from engine import commands as c
 from engine.commands import CommandError, EventFilter
+from engine.config import generate_config
+from engine.elections import ElectionTracker, Timeline
 from engine.predicates import Predicate
-from engine.view import ClusterView, FaultView, MessageCounts, NodeView
+from engine.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
 from engine.vote import ServerState, Sid, Vote, zxid_hex
 
 
@@ -67,6 +69,8 @@ class FakeBackend:
         self.auto_elect = auto_elect
         self.trace_path = trace_path
         self.nodes = {sid: _Node(sid, alive=False) for sid in range(1, n + 1)}
+        self.verifier = generate_config(n).quorum_verifier
+        self.elections = ElectionTracker(self.verifier)
         self.events: list[Event] = []
         self.views: list[ClusterView] = []
         """The view after each event (views[i] after seq i+1)."""
@@ -117,6 +121,9 @@ class FakeBackend:
             raise self.fail
         return self.events[seq:]
 
+    def timeline(self) -> Timeline:
+        return self.elections.timeline()
+
     def close(self) -> None:
         self.closed = True
 
@@ -141,6 +148,7 @@ class FakeBackend:
             event["node"] = node
         event.update(fields)
         self.events.append(event)
+        self.elections.feed(event)
         if kind == "send":
             self.counts[0] += 1
         elif kind == "deliver":
@@ -201,6 +209,7 @@ class FakeBackend:
             nodes=tuple(nodes),
             faults=faults,
             messages=MessageCounts(*self.counts),
+            quorum=quorum_count(self.verifier, nodes),
         )
 
     def _load(self, view: ClusterView) -> None:
@@ -517,6 +526,19 @@ class FakeBackend:
             self.emit("send", a, msg=m, to=b)
             self.emit("deliver", b, msg=m, **{"from": a})
 
+    def heartbeats(self, rounds: int) -> None:
+        """`rounds` times, the leader PINGs each follower (quorum packets and core steps)."""
+        leader = self.leader()
+        assert leader is not None, "heartbeats need a leader"
+        followers = [s for s in self._reachable(leader) if s != leader]
+        for i in range(rounds * len(followers)):
+            follower = followers[i % len(followers)]
+            p = f"p{i + 1}"
+            self.emit("zsend", leader, msg=p, to=follower, packet={"type": "PING"})
+            self.emit("zdeliver", follower, msg=p, **{"from": leader})
+            packet = {"type": "packet", "from": leader, "packet": {"type": "PING"}}
+            self.emit("step", follower, msg=p, input=packet, output={"state": "FOLLOWING"})
+
 
 # --- replay ------------------------------------------------------------------------------------
 
@@ -527,8 +549,9 @@ class FakeReplay:
     EVENTS_PER_S = 200.0
 
     def __init__(self, source: FakeBackend, path: str = "traces/recorded.jsonl") -> None:
-        self.events = list(source.events)
+        self.recorded = list(source.events)
         self.views = list(source.views)
+        self.verifier = source.verifier
         self._initial = FakeBackend(len(source.nodes), start=False, trace_path=None)._view()
         self.path = path
         self.position = 0
@@ -555,12 +578,12 @@ class FakeReplay:
 
     @property
     def total(self) -> int:
-        return len(self.events)
+        return len(self.recorded)
 
     @property
     def marks(self) -> list[TraceMark]:
         return [
-            TraceMark(e["seq"], e["t_ms"], e["label"]) for e in self.events if e["kind"] == "mark"
+            TraceMark(e["seq"], e["t_ms"], e["label"]) for e in self.recorded if e["kind"] == "mark"
         ]
 
     @property
@@ -575,7 +598,16 @@ class FakeReplay:
         return self.view_at(self.position)
 
     def events_after(self, seq: int) -> list[Event]:
-        return self.events[seq : self.position]
+        return self.recorded[seq : self.position]
+
+    def events(self, from_seq: int = 1, to_seq: int | None = None) -> list[Event]:
+        return self.recorded[max(0, from_seq - 1) : to_seq]
+
+    def timeline(self) -> Timeline:
+        tracker = ElectionTracker(self.verifier)
+        for event in self.recorded[: self.position]:
+            tracker.feed(event)
+        return tracker.timeline()
 
     def close(self) -> None:
         self.closed = True
@@ -608,7 +640,7 @@ class FakeReplay:
         before = self.view_at(self.position)
         self.position += 1
         after = self.view_at(self.position)
-        event = self.events[self.position - 1]
+        event = self.recorded[self.position - 1]
         for bp, cond in self.breaks:
             if isinstance(cond, Predicate):
                 hit = cond.evaluate(after) and not cond.evaluate(before)
@@ -639,7 +671,7 @@ class FakeReplay:
                 if isinstance(target, int):
                     self.position = min(self.total, target)
                 elif isinstance(target, c.Instant):
-                    self.position = sum(1 for e in self.events if e["t_ms"] <= target.t_ms)
+                    self.position = sum(1 for e in self.recorded if e["t_ms"] <= target.t_ms)
                 else:
                     found = [m.seq for m in self.marks if m.label == target]
                     if not found:

@@ -40,7 +40,8 @@ class ConsoleTerminal:
         command = str(ZKFLE) if ZKFLE.exists() else shutil.which("zkfle")
         if command is None:
             raise RuntimeError("the zkfle command is not installed in this environment")
-        full_env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(columns))
+        # Both sizes: a LINES or COLUMNS inherited from the test runner would win over the pty's.
+        full_env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(columns), LINES=str(lines))
         full_env.update(env or {})
         self.child = pexpect.spawn(
             command, list(args), cwd=str(cwd), env=full_env, dimensions=(lines, columns)

@@ -28,10 +28,12 @@ async def test_starts_on_a_backend_and_shows_the_leader() -> None:
         assert cell(screen, 5, "state") == "LEADING"
         assert [cell(screen, s, "state") for s in (1, 2, 3, 4)] == ["FOLLOWING"] * 4
         header = screen.header.text
-        assert "LIVE" in header
-        assert "threaded seed 7" in header
+        assert "LIVE  threaded" in header
         assert "seq 60" in header
-        assert "fake.jsonl" in header
+        assert "leader n5 · quorum 5/5" in header
+        wide = screen.header.line(160).plain
+        assert "seed 7" in wide
+        assert "fake.jsonl" in wide
         assert "r1 n5 e1" in screen.timeline.text
         assert "n5 LOOKING → LEADING leader n5 r1" in log_text(screen)
         # the detail pane shows the selected node (n1) with its recvset
@@ -353,7 +355,7 @@ async def test_layouts_render_at_80x24_and_160x50() -> None:
             assert screen.ensemble.region.height >= 6
             assert ("sendq" in screen.ensemble.columns) == wide
             assert screen.log_view.region.height >= (8 if not wide else 30)
-            assert ("round leader epoch" in screen.timeline.text) or not wide
+            assert ("leader  epoch  round     took" in screen.timeline.text) or not wide
             svg = pilot.app.export_screenshot()
             assert "LEADING" in svg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -52,3 +53,55 @@ def test_a_fork_of_a_replay_runs_with_space_and_q_goes_back_to_the_replay(
     forks = list((tmp_path / "traces").glob("*-fork.jsonl"))
     assert len(forks) == 1
     assert verify(forks[0]).ok
+
+
+def timeline_rows(screen: str) -> list[str]:
+    """The rows of the elections timeline as the screen shows them (under its heading)."""
+    lines = screen.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("─elections"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.strip() or line.startswith((":", " :", " ‖", " ▶")):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_crash_all_then_restart_all_gives_the_new_election_its_own_row(tmp_path: Path) -> None:
+    # Issue 17, defect 2: n5 wins round 1 again after `restart all`; the timeline keyed
+    # elections by (leader, round), so the second election overwrote the first one's row.
+    args = ["--sim", "--seed", "7", "--trace", str(tmp_path / "t.jsonl")]
+    with ConsoleTerminal(args, cwd=tmp_path) as term:
+        term.wait_for(r"leader n5")
+        term.wait_until(lambda s: len(timeline_rows(s)) == 1, "the first election's row")
+        term.command("crash all")
+        term.wait_for(r"crashed n1, n2, n3, n4, n5")
+        term.command("restart all")
+        term.wait_for(r"restarted n1, n2, n3, n4, n5")
+
+        def won_by_n5(screen: str) -> list[str]:
+            return [r for r in timeline_rows(screen) if "n5" in r and "looking" not in r]
+
+        screen = term.wait_until(
+            lambda s: len(won_by_n5(s)) == 2, "a row for each of the two elections n5 won"
+        )
+        assert len(timeline_rows(screen)) == 2
+        first, second = timeline_rows(screen)
+        assert "start" in first
+        assert "quorum lost" in second  # the outage began when the crashes took the quorum
+        assert term.quit() == 0
+
+
+def test_a_healthy_cluster_still_shows_its_election_after_30_s(tmp_path: Path) -> None:
+    # Issue 17, defect 10: the leader's PINGs (and the core steps they cause) filled the
+    # log's cap within ~20 s at 5 nodes and pushed the election's lines out.
+    args = ["--sim", "--seed", "7", "--trace", str(tmp_path / "t.jsonl")]
+    with ConsoleTerminal(args, cwd=tmp_path) as term:
+        term.wait_for(r"n5 LOOKING → LEADING")
+        term.command("speed 25x")
+        term.wait_for(r"▶ 25x")
+        term.wait_for(r"t (3\d|[4-9]\d)\.\d{3}s", timeout=60)  # 30 s of simulated time
+        screen = term.wait_for(r"n5 LOOKING → LEADING").string
+        assert re.search(r"n\d LOOKING → FOLLOWING", screen)
+        assert re.search(r"⋯ [\d,]+ quiet events", screen)
+        assert term.quit() == 0

@@ -1,0 +1,291 @@
+"""Provides the elections timeline: one row per election, newest last, from the backend's
+`engine.elections` timeline (so a replay shows the same rows however it got there).
+
+Beside FLE's own "took" (ZooKeeper's LEADER ELECTION TOOK) each row has the outage it
+ended: the whole time without a serving leader. The rows scroll (↑/↓ when focused); the
+timeline follows the newest row unless scrolled up. One line high, it is a summary of the
+newest elections.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from console.format import clock_text, ms_text
+from console.widgets.columns import Column, fit, header, row, to_strip
+from console.widgets.commandbar import forward_late_key
+from engine.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
+
+COLUMNS = (
+    Column("started", "started", 7, help="when its first node began to look (lookForLeader)"),
+    Column(
+        "result",
+        "result",
+        8,
+        help="elected: its leader established the epoch; rejoined: its nodes joined a leader"
+        " already serving; looking / syncing: going on (syncing: the leader has decided and"
+        " gathers its quorum); abandoned: every node in it stopped",
+    ),
+    Column("leader", "leader", 6, help="who leads (rejoined: whom they joined)"),
+    Column("epoch", "epoch", 5, drop=6, help="the epoch it established (rejoined: joined)"),
+    Column("round", "round", 5, drop=4, help="the leader's election round (logicalclock)"),
+    Column(
+        "took",
+        "took",
+        7,
+        help="FLE's time on the leader: ZooKeeper's LEADER ELECTION TOOK (rejoined: the"
+        " slowest node's)",
+    ),
+    Column("slowest", "slowest", 7, drop=3, help="the slowest node's took"),
+    Column(
+        "outage",
+        "outage",
+        7,
+        drop=1,
+        help="the whole time without a serving leader: from what ended the last one (a"
+        " crash, pause, partition, lost quorum, or the start) until this leader was"
+        " established; … while it goes on",
+    ),
+    Column("nodes", "nodes", 5, drop=2, help="how many nodes decided in it"),
+    Column(
+        "won",
+        "won on",
+        8,
+        drop=5,
+        help="the field of (epoch, zxid, sid) by which the leader beat the best other voter"
+        " in it (totalOrderPredicate): sid>n4 = same epoch and zxid as n4, higher sid;"
+        " n5 better = n5 had the better credential but was not among those who decided",
+    ),
+    Column("cause", "cause", 10, flex=True, help="what began it (and who is still looking)"),
+)
+"""Every column; `cause` takes what is left of the width."""
+
+RIGHT = frozenset({"started", "epoch", "round", "took", "slowest", "outage", "nodes"})
+RESULT_STYLES = {ELECTED: "green", REJOINED: "dim", ONGOING: "bold yellow", ABANDONED: "red"}
+
+
+def result_word(e: Election) -> str:
+    if e.status == ONGOING:
+        return "syncing" if e.leader is not None else "looking"
+    return e.status
+
+
+def won_text(e: Election) -> str:
+    """`sid>n4`: the field by which the leader beat the runner-up; `n5 better`: the
+    runner-up had the better credential (it was not among those who decided)."""
+    runner, leader = e.runner_up, e.leader_credential
+    if runner is None or leader is None:
+        return ""
+    if e.won_on is not None:
+        return f"{e.won_on}>n{runner[2]}"
+    return f"n{runner[2]} better" if runner > leader else ""
+
+
+def row_cells(e: Election, now_ms: float) -> dict[str, Text]:
+    """One election's values (`now_ms`: the clock, for what is still going on)."""
+    ongoing = e.status == ONGOING
+    took = e.slowest_ms if e.status == REJOINED else e.leader_took_ms
+    outage = e.outage.duration_ms(now_ms) if e.outage is not None else None
+    cause = e.cause
+    if ongoing and e.looking:
+        cause = " ".join(f"n{s}" for s in e.looking) + " looking" + (f" · {cause}" if cause else "")
+    return {
+        "started": Text(clock_text(e.started_ms)),
+        "result": Text(result_word(e), RESULT_STYLES.get(e.status, "")),
+        "leader": Text(
+            f"n{e.leader}" if e.leader is not None else "-",
+            "bold green" if e.status == ELECTED else "",
+        ),
+        "epoch": Text(str(e.epoch) if e.epoch is not None else "-"),
+        "round": Text(f"r{e.round}" if e.round is not None else "-"),
+        "took": Text(ms_text(took) if took is not None else ("…" if ongoing else "-"), "bold"),
+        "slowest": Text(ms_text(e.slowest_ms)),
+        "outage": Text(
+            ms_text(outage) + ("…" if e.outage is not None and e.outage.ongoing else "")
+            if outage is not None
+            else "-",
+            "bold red" if e.outage is not None and e.outage.ongoing else "",
+        ),
+        "nodes": Text(str(len(e.took))),
+        "won": Text(won_text(e)),
+        "cause": Text(cause, "dim"),
+    }
+
+
+class ElectionsTimeline(ScrollView, can_focus=True):
+    """Who led which epoch, how long FLE took and how long the cluster had no leader."""
+
+    DEFAULT_CSS = """
+    ElectionsTimeline {
+        height: 1;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+    }
+    ElectionsTimeline > .timeline--header { text-style: bold; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--header"}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "scroll_rows(-1)", "Up", show=False),
+        Binding("down,j", "scroll_rows(1)", "Down", show=False),
+        Binding("pageup", "scroll_rows(-5)", show=False),
+        Binding("pagedown", "scroll_rows(5)", show=False),
+        Binding("home", "scroll_rows(-100000)", show=False),
+        Binding("end", "scroll_rows(100000)", "Follow", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._timeline = Timeline()
+        self._rows: list[dict[str, Text]] = []
+        self._now = 0.0
+        self._follow = True
+        """Keep the newest row in sight (until scrolled up)."""
+        self._layout: tuple[int, list[Column]] | None = None
+
+    # --- data ------------------------------------------------------------------------------
+
+    @property
+    def elections(self) -> tuple[Election, ...]:
+        return self._timeline.elections
+
+    def set_timeline(self, timeline: Timeline, now_ms: float) -> None:
+        """Show `timeline` at the clock `now_ms` (rows still going on count up to it)."""
+        ongoing = any(e.status == ONGOING and e.outage is not None for e in timeline.elections)
+        if timeline == self._timeline and (now_ms == self._now or not ongoing):
+            return
+        # Ended elections are the same records from one timeline to the next: keep their rows.
+        kept = {
+            id(e): values
+            for e, values in zip(self._timeline.elections, self._rows, strict=True)
+            if e.status != ONGOING
+        }
+        self._timeline, self._now = timeline, now_ms
+        self._rows = [kept.get(id(e)) or row_cells(e, now_ms) for e in timeline.elections]
+        self._layout = None
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        if self._follow:
+            self.scroll_to(y=self._bottom, animate=False)
+        self.refresh()
+
+    @property
+    def _bottom(self) -> int:
+        return max(0, len(self._rows) - self._height)
+
+    @property
+    def _height(self) -> int:
+        """Lines for rows (the header takes one)."""
+        return max(1, self.size.height - 1)
+
+    def action_scroll_rows(self, delta: int) -> None:
+        top = max(0, min(self._bottom, int(self.scroll_offset.y) + delta))
+        self._follow = top >= self._bottom
+        self.scroll_to(y=top, animate=False)
+        self.refresh()
+
+    def on_key(self, event: events.Key) -> None:
+        forward_late_key(self, event)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        if self._follow:
+            self.scroll_to(y=self._bottom, animate=False)
+        self.refresh()
+
+    # --- text -------------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """What it shows now, as plain text."""
+        height = self.size.height or 1
+        return "\n".join(self.line(y, self.size.width or 200, height).plain for y in range(height))
+
+    def row_texts(self, width: int = 200) -> list[str]:
+        """Every row (not just the visible ones), as plain text."""
+        return [row(values, self._columns(width), RIGHT).plain for values in self._rows]
+
+    def _columns(self, width: int) -> list[Column]:
+        """The columns that fit `width` (worked out again only when the rows change)."""
+        if self._layout is None or self._layout[0] != width:
+            widths: dict[str, int] = {}
+            for values in self._rows:
+                for key, text in values.items():
+                    widths[key] = max(widths.get(key, 0), text.cell_len)
+            self._layout = (width, fit(COLUMNS, width, widths))
+        return self._layout[1]
+
+    def line(self, y: int, width: int, height: int) -> Text:
+        if height <= 1:
+            return self._summary(width)
+        if not self._rows:
+            if y == 0:
+                return Text.assemble(("elections ", "bold"), ("none yet", "dim"))
+            return Text()
+        cols = self._columns(width)
+        if y == 0:
+            return header(cols, RIGHT)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= len(self._rows):
+            return Text()
+        return row(self._rows[index], cols, RIGHT)
+
+    def _summary(self, width: int) -> Text:
+        """One line: the newest elections that fit, newest last."""
+        line = Text("elections", "bold")
+        elections = self._timeline.elections
+        if not elections:
+            line.append(" none yet", "dim")
+            return line
+        room = width - line.cell_len - 8
+        shown: list[Text] = []
+        used = 0
+        for e, values in zip(reversed(elections), reversed(self._rows), strict=True):
+            item = _item(e, values)
+            used += item.cell_len + 3
+            if used > room + 3:
+                break
+            shown.insert(0, item)
+        if len(shown) < len(elections):
+            line.append(f" (+{len(elections) - len(shown)})", "dim")
+        line.append(" ")
+        line.append_text(Text(" · ", "dim").join(shown))
+        return line
+
+    # --- rendering --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size.width, self.size.height
+        style = self.rich_style
+        if y == 0 and height > 1:
+            style = style + self.get_component_rich_style("timeline--header")
+        return self._strip(self.line(y, width, height), style)
+
+    def _strip(self, text: Text, style: Style) -> Strip:
+        return to_strip(text, style, self.app.console, self.size.width)
+
+
+def _item(e: Election, values: dict[str, Text]) -> Text:
+    """One election in the one-line summary: `r1 n5 e1 201ms`, `looking n1 n2 outage 1.2s…`."""
+    if e.status == ONGOING:
+        text = Text(result_word(e), "bold yellow")
+        text.append(" " + " ".join(f"n{s}" for s in e.looking) if e.looking else "")
+        if e.outage is not None:
+            text.append(" outage ")
+            text.append_text(values["outage"])
+        return text
+    text = Text(f"r{e.round} " if e.round is not None else "")
+    text.append_text(values["leader"])
+    text.append(f" e{e.epoch}" if e.epoch is not None else f" {result_word(e)}", "dim")
+    text.append(" ")
+    text.append_text(values["took"])
+    return text
