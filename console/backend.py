@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from engine.core.view import ClusterView
 from engine.elections import Timeline
-from engine.view import ClusterView
 
 Event = dict[str, Any]
 """One trace event: `seq`, `t_ms`, `kind`, usually `node`, and the kind's fields."""

@@ -15,10 +15,10 @@ from console import tools, zktools
 from engine import commands as c
 from engine.bench import add_bench_parser
 from engine.cluster import Cluster, ClusterOptions, CommandResult
+from engine.core.quorum.error import ConfigError
 from engine.durable import DurableError
 from engine.node import add_node_parser, cmd_node
 from engine.predicates import CommandError, parse_predicate
-from engine.quorum import ConfigError
 from engine.replay import Replayer, ReplayError
 from engine.trace import TraceError
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from rich.text import Text
 
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import ServerState, Sid, Vote, zxid_hex
 from engine.elections import Credential, deciding_field
-from engine.view import ClusterView, NodeView
-from engine.vote import ServerState, Sid, Vote, zxid_hex
 
 # --- states and votes ----------------------------------------------------------------------------
 

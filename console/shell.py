@@ -31,7 +31,7 @@ from console.backend import Backend, CommandResult, describe_exception, read_inf
 from console.format import EventFormatter, node_summary
 from console.history import file_history, history_path
 from engine.commands import CommandError, Help, Quit, Replay, complete, help_text, parse
-from engine.view import ClusterView
+from engine.core.view import ClusterView
 
 PROMPT = "zkfle> "
 

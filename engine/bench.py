@@ -58,7 +58,7 @@ from typing import Any
 import orjson
 
 from engine.cluster import Cluster, ClusterOptions
-from engine.election import FINALIZE_WAIT_MS
+from engine.core.election import FINALIZE_WAIT_MS
 from engine.recorder import Event, Recorder
 from engine.replay import verify
 from engine.trace import read_trace

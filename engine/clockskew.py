@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.vote import Sid
+from engine.core.vote import Sid
 
 NOISE_MS = 5.0
 """How late a loopback copy may be logged after the vote left (see above)."""

@@ -24,23 +24,23 @@ from pathlib import Path
 from typing import Any
 
 from engine import commands as c
-from engine.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
+from engine.core.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
+from engine.core.election import ElectionConfig
+from engine.core.peer.io import Durable, Timing
+from engine.core.view import ClusterView, leadership_text, messages_text
+from engine.core.vote import ServerState, Sid, zxid_hex
 from engine.durable import DurableError, DurableStore, MemoryStore, Store
-from engine.election import ElectionConfig
 from engine.elections import KINDS as ELECTION_KINDS
 from engine.elections import ElectionTracker, Timeline
 from engine.faults import LinkFault
 from engine.host import Host, snapshot_json
 from engine.invariants import InvariantChecker, Violation
-from engine.peer import Durable, Timing
 from engine.predicates import CommandError, Predicate
 from engine.record import durable_json, timing_json, vote_json
 from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
 from engine.sim import Simulation, SimulationStuckError
 from engine.trace import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
-from engine.view import ClusterView, leadership_text, messages_text
-from engine.vote import ServerState, Sid, zxid_hex
 
 SNAPSHOT_EVERY = 1000
 """A `snapshot` event every this many events (and after every command)."""

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import LONG_MAX, ServerState, Sid, parse_zxid, zxid_hex
 from engine.predicates import (
     CLUSTER_FIELDS,
     NODE_FIELDS,
@@ -42,8 +44,6 @@ from engine.predicates import (
     Predicate,
     read_predicate,
 )
-from engine.view import ClusterView, NodeView
-from engine.vote import LONG_MAX, ServerState, Sid, parse_zxid, zxid_hex
 
 __all__ = [
     "DEFAULT_WAIT_MS",

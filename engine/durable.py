@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from engine.peer import Durable
-from engine.vote import parse_zxid, zxid_epoch, zxid_hex
+from engine.core.peer.io import Durable
+from engine.core.vote import parse_zxid, zxid_epoch, zxid_hex
 
 CURRENT_EPOCH = "currentEpoch"
 ACCEPTED_EPOCH = "acceptedEpoch"

@@ -47,8 +47,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
-from engine.quorum import QuorumVerifier
-from engine.vote import Sid, Zxid, parse_zxid
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import Sid, Zxid, parse_zxid
 
 Event = Mapping[str, Any]
 

@@ -15,8 +15,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from engine.view import NodeView
-from engine.vote import ServerState, Sid, Vote, parse_zxid
+from engine.core.view import NodeView
+from engine.core.vote import ServerState, Sid, Vote, parse_zxid
 
 NEVER_LOGGED = frozenset(
     {

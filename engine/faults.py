@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.vote import Sid
+from engine.core.vote import Sid
 
 Link = tuple[Sid, Sid]
 """A directed link (from, to)."""

@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.cluster import Cluster, ClusterOptions
-from engine.cnxmanager import Message, QuorumCnxManager
-from engine.config import QuorumPeerConfig, to_zoo_cfg
+from engine.core.cnxmanager import Message, QuorumCnxManager
+from engine.core.config import QuorumPeerConfig, to_zoo_cfg
+from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPacket
+from engine.core.vote import ToSend
+from engine.core.wire import encode_notification
 from engine.host import Envelope, Node
-from engine.peer import LearnerConnected, LearnerConnectFailed, QuorumPacket
 from engine.record import state_signature
 from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
 from engine.sim import Simulation
-from engine.vote import ToSend
-from engine.wire import encode_notification
 
 __all__ = ["ForkError", "fork", "fork_state"]
 

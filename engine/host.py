@@ -31,10 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.cnxmanager import Message, QuorumCnxManager
-from engine.durable import DurableError, Store
-from engine.faults import Fate, FaultTable
-from engine.peer import (
+from engine.core.cnxmanager import Message, QuorumCnxManager
+from engine.core.peer.io import (
     ClientWrite,
     ClosePeer,
     ConnectToLeader,
@@ -47,15 +45,19 @@ from engine.peer import (
     Output,
     PacketReceived,
     QuorumPacket,
-    QuorumPeer,
     Receive,
     SendPacket,
     Timing,
     ZabState,
-    next_main_input,
-    quiet_receive,
 )
-from engine.quorum import QuorumVerifier
+from engine.core.peer.mainthread import next_main_input
+from engine.core.peer.quorumpeer import QuorumPeer, quiet_receive
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.view import ClusterView, FaultView, NodeView, quorum_count, stable_leader
+from engine.core.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
+from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
+from engine.durable import DurableError, Store
+from engine.faults import Fate, FaultTable
 from engine.record import (
     durable_json,
     input_json,
@@ -66,9 +68,6 @@ from engine.record import (
     vote_json,
 )
 from engine.recorder import Recorder
-from engine.view import ClusterView, FaultView, NodeView, quorum_count, stable_leader
-from engine.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
-from engine.wire import UnknownStateError, WireError, decode_notification, encode_notification
 
 LINK_LATENCY_MS = (0.05, 0.5)
 """Base one-way latency of an in-memory link, drawn uniformly (before any delay fault)."""

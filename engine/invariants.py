@@ -38,8 +38,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.quorum import QuorumVerifier, parse_dynamic_config
-from engine.vote import Sid, parse_zxid
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import Sid, parse_zxid
 
 Event = Mapping[str, Any]
 

@@ -62,10 +62,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from engine.config import QuorumPeerConfig, load_zoo_cfg
-from engine.durable import DurableError, DurableStore
-from engine.election import ElectionConfig
-from engine.peer import (
+from engine.core.config import QuorumPeerConfig, load_zoo_cfg
+from engine.core.election import ElectionConfig
+from engine.core.peer.io import (
     ClosePeer,
     ConnectToLeader,
     Disconnected,
@@ -76,18 +75,19 @@ from engine.peer import (
     LookForLeader,
     Output,
     PacketReceived,
-    PeerError,
     QuorumPacket,
-    QuorumPeer,
     Receive,
     SendPacket,
     Timing,
     ZabAction,
     ZabState,
-    main_due,
-    next_main_input,
 )
-from engine.quorum import ConfigError
+from engine.core.peer.mainthread import main_due, next_main_input
+from engine.core.peer.quorumpeer import PeerError, QuorumPeer
+from engine.core.quorum.error import ConfigError
+from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
+from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
+from engine.durable import DurableError, DurableStore
 from engine.record import (
     durable_json,
     input_json,
@@ -102,8 +102,6 @@ from engine.recorder import Recorder
 from engine.trace import TraceWriter, default_trace_path, make_header
 from engine.transport.quorum import QuorumHooks, QuorumPlane
 from engine.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
-from engine.vote import ServerState, Sid, ToSend, zxid_hex
-from engine.wire import UnknownStateError, WireError, decode_notification, encode_notification
 
 __all__ = ["NodeError", "TcpNode", "add_node_parser", "cmd_node", "main"]
 

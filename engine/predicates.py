@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeAlias, TypeVar
 
-from engine.view import ClusterView, NodeView
-from engine.vote import ServerState, Sid, Vote, parse_zxid, zxid_hex
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import ServerState, Sid, Vote, parse_zxid, zxid_hex
 
 # --- errors and tokens -------------------------------------------------------------------------
 

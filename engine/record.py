@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.peer import (
+from engine.core.peer.io import (
     ClientWrite,
     ClosePeer,
     ConnectToLeader,
@@ -25,14 +25,14 @@ from engine.peer import (
     PacketReceived,
     Poll,
     QuorumPacket,
-    QuorumPeer,
     Receive,
     SendPacket,
     Timeout,
     Timing,
     ZabAction,
 )
-from engine.vote import Notification, ServerState, ToSend, Vote, parse_zxid, zxid_hex
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.vote import Notification, ServerState, ToSend, Vote, parse_zxid, zxid_hex
 
 JSON = dict[str, Any]
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from engine.view import DELIVERED_DROP_REASONS, MessageCounts
+from engine.core.view import DELIVERED_DROP_REASONS, MessageCounts
 
 Event = dict[str, Any]
 

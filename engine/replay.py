@@ -58,14 +58,8 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from engine import commands as c
-from engine.election import ElectionConfig
-from engine.elections import KINDS as ELECTION_KINDS
-from engine.elections import ElectionTracker, Timeline
-from engine.evidence import Evidence
-from engine.faults import LinkFault
-from engine.host import peer_view
-from engine.invariants import InvariantChecker, Violation
-from engine.peer import (
+from engine.core.election import ElectionConfig
+from engine.core.peer.io import (
     ClosePeer,
     ConnectToLeader,
     Disconnected,
@@ -76,15 +70,14 @@ from engine.peer import (
     Output,
     PacketReceived,
     QuorumPacket,
-    QuorumPeer,
     SendPacket,
     Timing,
 )
-from engine.predicates import CommandError, Predicate
-from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
-from engine.record import RecordError, durable_from, input_from, output_json, packet_from
-from engine.trace import REAL_KINDS, Event, Trace, TraceError, read_trace
-from engine.view import (
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.view import (
     DELIVERED_DROP_REASONS,
     ClusterView,
     FaultView,
@@ -95,7 +88,16 @@ from engine.view import (
     quorum_count,
     stable_leader,
 )
-from engine.vote import ServerState, Sid, ToSend, Vote
+from engine.core.vote import ServerState, Sid, ToSend, Vote
+from engine.elections import KINDS as ELECTION_KINDS
+from engine.elections import ElectionTracker, Timeline
+from engine.evidence import Evidence
+from engine.faults import LinkFault
+from engine.host import peer_view
+from engine.invariants import InvariantChecker, Violation
+from engine.predicates import CommandError, Predicate
+from engine.record import RecordError, durable_from, input_from, output_json, packet_from
+from engine.trace import REAL_KINDS, Event, Trace, TraceError, read_trace
 
 if TYPE_CHECKING:
     from engine.cluster import Cluster
@@ -119,7 +121,7 @@ __all__ = [
 ]
 
 RECV_CAPACITY = 100
-"""ZK: QuorumCnxManager.RECV_CAPACITY (engine.cnxmanager)."""
+"""ZK: QuorumCnxManager.RECV_CAPACITY (engine.core.cnxmanager)."""
 DEFAULT_CHECKPOINT_EVERY = 2000
 """Events between two replay checkpoints: a seek re-executes at most this many."""
 MAX_CHECKPOINT_EVERY = 20_000
@@ -662,7 +664,7 @@ class _NodeState:
     def running(self) -> bool:
         return self.alive and not self.paused
 
-    # What stability is judged on (engine.view.Decided).
+    # What stability is judged on (engine.core.view.Decided).
 
     @property
     def state(self) -> ServerState | None:

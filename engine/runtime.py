@@ -35,12 +35,13 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
+from engine.core.peer.io import Timing
+from engine.core.peer.mainthread import main_due
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import Sid
 from engine.durable import Store
 from engine.host import LINK_LATENCY_MS, Envelope, Host, Node
-from engine.peer import Timing, main_due
-from engine.quorum import QuorumVerifier
 from engine.recorder import Recorder
-from engine.vote import Sid
 
 JOIN_TIMEOUT_S = 5.0
 SWITCH_INTERVAL_S = 0.05

@@ -16,12 +16,12 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.core.peer.io import Timing
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import Sid
 from engine.durable import Store
 from engine.host import Host, Node
-from engine.peer import Timing
-from engine.quorum import QuorumVerifier
 from engine.recorder import Recorder
-from engine.vote import Sid
 
 THREAD_HOP_MS = (0.001, 0.02)
 """Virtual time between an operation being woken and running (thread scheduling)."""

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-For each real server of a trace a model - engine.election.FastLeaderElection, the pure
+For each real server of a trace a model - engine.core.election.FastLeaderElection, the pure
 core that implements ZooKeeper's algorithm - is fed what that server logged, in the order
 it logged it (the trace's order, which is each server's own timestamps):
 
@@ -63,11 +63,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.election import ElectionConfig, FastLeaderElection
-from engine.quorum import ConfigError, QuorumVerifier, parse_dynamic_config
-from engine.replay import ReplayError, timing_from_header
-from engine.trace import REAL_KINDS, Event, TraceError, read_trace
-from engine.vote import (
+from engine.core.election import ElectionConfig, FastLeaderElection
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import (
     LearnerType,
     Notification,
     ServerState,
@@ -77,6 +77,8 @@ from engine.vote import (
     Zxid,
     parse_zxid,
 )
+from engine.replay import ReplayError, timing_from_header
+from engine.trace import REAL_KINDS, Event, TraceError, read_trace
 
 TOLERANCE_MS = 20.0
 """Slack between a server's log timestamps and the instants its threads acted (a line is

@@ -51,15 +51,17 @@ from typing import IO, Any
 import orjson
 
 from engine.clockskew import Skew, SkewEstimator
-from engine.config import load_zoo_cfg
-from engine.election import (
+from engine.core.config import load_zoo_cfg
+from engine.core.election import (
     FINALIZE_WAIT_MS,
     MAX_NOTIFICATION_INTERVAL_MS,
     MIN_NOTIFICATION_INTERVAL_MS,
 )
-from engine.quorum import QuorumMaj, QuorumServer, QuorumVerifier
+from engine.core.quorum.majority import QuorumMaj
+from engine.core.quorum.server import QuorumServer
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import LearnerType, Sid
 from engine.trace import make_header
-from engine.vote import LearnerType, Sid
 from engine.zklog import Fact, Record, Untimed, id_evidence, read_records, recognise
 
 RUN_EVENTS = 200_000
@@ -747,7 +749,7 @@ def import_logs(
     """Read the logs named (files or directories) and write one trace to `out`.
 
     Raises LogImportError when nothing at all could be imported (no file, no timestamped
-    line a server could be found for), engine.quorum.ConfigError for a bad zoo.cfg."""
+    line a server could be found for), engine.core.quorum.error.ConfigError for a bad zoo.cfg."""
     files, notes = expand(paths)
     warnings: list[str] = []
     out_path = Path(out)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.vote import zxid_hex
+from engine.core.vote import zxid_hex
 
 Fields = dict[str, Any]
 

@@ -9,9 +9,9 @@ dialler travel the directed link i->j, bytes back travel j->i: faults are per li
 
 What crosses is decoded and reported as `ProxyEvent`s in the trace's own forms (traces/
 README.md): on the election plane the handshake, then every frame as a notification
-(engine.wire) - `send` when the proxy has the whole frame, `deliver` when it wrote it to
+(engine.core.wire) - `send` when the proxy has the whole frame, `deliver` when it wrote it to
 the receiver, `drop` with a reason; on the quorum plane every jute QuorumPacket and the
-snapshot dump after SNAP (engine.quorumpacket) as `zsend`/`zdeliver`/`drop`; and `conn`
+snapshot dump after SNAP (engine.core.quorumpacket) as `zsend`/`zdeliver`/`drop`; and `conn`
 for connections. Message ids are `m<n>` (frames) and `p<n>` (packets), the proxy's own.
 
 Faults come from engine.faults (`LinkFault`, as the Cluster makes them):
@@ -63,17 +63,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from engine.faults import Fate, FaultTable, Link, LinkFault
-from engine.quorumpacket import (
+from engine.core.quorumpacket import (
     JuteError,
     Packet,
     QuorumStreamDecoder,
     SnapshotDump,
     config_version,
 )
-from engine.record import notification_json
-from engine.vote import Sid, zxid_hex
-from engine.wire import (
+from engine.core.vote import Sid, zxid_hex
+from engine.core.wire import (
     MAX_BUFFER,
     PROTOCOL_VERSION_V1,
     PROTOCOL_VERSION_V2,
@@ -83,6 +81,8 @@ from engine.wire import (
     encode_initial_message,
     read_initial_message,
 )
+from engine.faults import Fate, FaultTable, Link, LinkFault
+from engine.record import notification_json
 
 __all__ = [
     "ELECTION",

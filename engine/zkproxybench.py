@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.bench import JSON, fmt_num, fmt_span, machine, print_machine, ratio, summary, wait_idle
-from engine.quorumpacket import encode_packet
-from engine.vote import ServerState, ToSend
-from engine.wire import (
+from engine.core.quorumpacket import encode_packet
+from engine.core.vote import ServerState, ToSend
+from engine.core.wire import (
     encode_frame,
     encode_initial_message,
     encode_notification,

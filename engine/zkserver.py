@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from engine.vote import Sid
+from engine.core.vote import Sid
 
 __all__ = [
     "CLASSPATH",

@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.cluster import Cluster, ClusterOptions
+from engine.core.vote import ServerState, parse_zxid, zxid_epoch
 from engine.invariants import INVARIANTS, liveness_bound_ms
-from engine.vote import ServerState, parse_zxid, zxid_epoch
 
 SAFETY_INVARIANTS = tuple(i for i in INVARIANTS if i != "ElectedWithin")
 
@@ -556,15 +556,15 @@ class KnownBug:
 
 ZAB_STREAM = KnownBug(
     "zab-stream",
-    "engine/host.py Host._transmit/_schedule_arrival apply per-message link faults (loss, "
-    "block, dup, delay jitter, reorder, drop of a held packet) to the learner<->leader "
-    "connection while it stays up, so Zab packets are lost, duplicated or reordered on a live "
-    "connection - impossible on ZooKeeper's TCP stream, where a packet arrives once and in "
-    "order or the connection breaks (followLeader ends). engine/peer.py does not cope: "
-    "QuorumPeer._learner_packet logs any PROPOSAL by setting last_zxid to its zxid (an older "
-    "one rolls the log back), _process_ack commits out of zxid order, a lost UPTODATE leaves "
-    "a pinged follower never synced (stale peerEpoch, ZOOKEEPER-1732's symptom), and a "
-    "committed write is lost at the next election",
+    "engine/host.py Host._transmit/_schedule_arrival apply per-message link faults (loss, block, "
+    "dup, delay jitter, reorder, drop of a held packet) to the learner<->leader connection while "
+    "it stays up, so Zab packets are lost, duplicated or reordered on a live connection - "
+    "impossible on ZooKeeper's TCP stream, where a packet arrives once and in order or the "
+    "connection breaks (followLeader ends). engine/core/peer/quorumpeer.py does not cope: "
+    "QuorumPeer._learner_packet logs any PROPOSAL by setting last_zxid to its zxid (an older one "
+    "rolls the log back), _process_ack commits out of zxid order, a lost UPTODATE leaves a pinged "
+    "follower never synced (stale peerEpoch, ZOOKEEPER-1732's symptom), and a committed write is "
+    "lost at the next election",
     (
         "CommitOrder:",
         "LogNeverRegresses:",
@@ -577,11 +577,11 @@ ZAB_STREAM = KnownBug(
 
 OUTSTANDING_PROPOSALS = KnownBug(
     "outstanding-proposals",
-    "engine/peer.py: a learner that syncs while its leader has outstanding proposals gets "
-    "them only inside the SNAP (QuorumPeer._sync_learner) and never ACKs them - ZK's "
-    "Leader.startForwarding queues every outstanding proposal to it and it ACKs each - so "
-    "they never commit although a quorum logged them, and QuorumPeer._process_ack commits "
-    "later zxids first (ZK's Leader.tryToCommit waits while zxid-1 is outstanding)",
+    "engine/core/peer/quorumpeer.py: a learner that syncs while its leader has outstanding "
+    "proposals gets them only inside the SNAP (QuorumPeer._sync_learner) and never ACKs them - "
+    "ZK's Leader.startForwarding queues every outstanding proposal to it and it ACKs each - so "
+    "they never commit although a quorum logged them, and QuorumPeer._process_ack commits later "
+    "zxids first (ZK's Leader.tryToCommit waits while zxid-1 is outstanding)",
     ("CommitOrder:", "a write after the cluster became stable did not commit"),
 )
 

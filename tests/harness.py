@@ -17,8 +17,8 @@ import shlex
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.cnxmanager import Message, QuorumCnxManager
-from engine.peer import (
+from engine.core.cnxmanager import Message, QuorumCnxManager
+from engine.core.peer.io import (
     ClosePeer,
     ConnectToLeader,
     Disconnected,
@@ -31,15 +31,16 @@ from engine.peer import (
     PacketReceived,
     Poll,
     QuorumPacket,
-    QuorumPeer,
     Receive,
     SendPacket,
     Timeout,
     Timing,
 )
-from engine.quorum import QuorumVerifier, parse_dynamic_config
-from engine.vote import Notification, ServerState, Sid, Vote, parse_zxid, zxid_hex
-from engine.wire import WireError, build_payload, decode_notification, encode_notification
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import Notification, ServerState, Sid, Vote, parse_zxid, zxid_hex
+from engine.core.wire import WireError, build_payload, decode_notification, encode_notification
 
 
 def describe_vote(v: Vote) -> str:

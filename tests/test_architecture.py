@@ -7,17 +7,27 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 PURE = [
-    "engine/vote.py",
-    "engine/wire.py",
-    "engine/quorum.py",
-    "engine/election.py",
-    "engine/peer.py",
+    "engine/core/vote.py",
+    "engine/core/wire.py",
+    "engine/core/quorum/error.py",
+    "engine/core/quorum/hierarchical.py",
+    "engine/core/quorum/java.py",
+    "engine/core/quorum/majority.py",
+    "engine/core/quorum/order.py",
+    "engine/core/quorum/parse.py",
+    "engine/core/quorum/properties.py",
+    "engine/core/quorum/server.py",
+    "engine/core/quorum/verifier.py",
+    "engine/core/election.py",
+    "engine/core/peer/io.py",
+    "engine/core/peer/mainthread.py",
+    "engine/core/peer/quorumpeer.py",
     "engine/commands.py",
     "engine/predicates.py",
     "engine/record.py",
     "engine/faults.py",
-    "engine/view.py",
-    "engine/cnxmanager.py",
+    "engine/core/view.py",
+    "engine/core/cnxmanager.py",
 ]
 """Modules that must not read clocks, sleep, draw random numbers, log or use sockets."""
 IMPURE = {"threading", "time", "random", "socket", "logging", "os", "asyncio", "_thread"}

@@ -7,7 +7,7 @@ import pytest
 
 from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
-from engine.view import QuorumCount
+from engine.core.view import QuorumCount
 
 BAD = [
     ("crash", "expected"),

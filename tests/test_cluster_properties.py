@@ -24,7 +24,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from engine.vote import make_zxid
+from engine.core.vote import make_zxid
 from tests.chaos import TOPOLOGIES, RunResult, Topology, run_script
 
 SMALL = ["three", "five", "three+2obs"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from engine.cluster import Cluster, ClusterOptions
-from engine.peer import Durable
-from engine.vote import ServerState, make_zxid
+from engine.core.peer.io import Durable
+from engine.core.vote import ServerState, make_zxid
 
 RUNTIMES = ["sim", "threaded"]
 

@@ -1,6 +1,6 @@
 """QuorumCnxManager's queues (reference §3, §5.5) and ZooKeeper's TestCircularBlockingQueue."""
 
-from engine.cnxmanager import RECV_CAPACITY, CircularBlockingQueue, Message, QuorumCnxManager
+from engine.core.cnxmanager import RECV_CAPACITY, CircularBlockingQueue, Message, QuorumCnxManager
 
 
 def test_TestCircularBlockingQueue_testCircularBlockingQueue() -> None:

@@ -36,9 +36,9 @@ from engine.commands import (
     resolve_nodes,
     resolve_partition,
 )
+from engine.core.view import ClusterView, FaultView, NodeView
+from engine.core.vote import LONG_MAX, ServerState, Vote
 from engine.predicates import parse_predicate
-from engine.view import ClusterView, FaultView, NodeView
-from engine.vote import LONG_MAX, ServerState, Vote
 
 K, F, L, OBS = (
     ServerState.LOOKING,

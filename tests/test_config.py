@@ -13,15 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import (
+from engine.core.config import (
     QuorumPeerConfig,
     generate_config,
     load_zoo_cfg,
     parse_zoo_cfg,
     to_zoo_cfg,
 )
-from engine.quorum import ConfigError, QuorumHierarchical, QuorumMaj, parse_dynamic_config
-from engine.vote import LearnerType
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.hierarchical import QuorumHierarchical
+from engine.core.quorum.majority import QuorumMaj
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.vote import LearnerType
 
 P, OBS = LearnerType.PARTICIPANT, LearnerType.OBSERVER
 
@@ -477,7 +480,7 @@ def test_matches_real_zookeeper(tmp_path: Path) -> None:
         try:
             ours[str(path)] = parse_dynamic_config(text, multi_address=True).to_string()
         except ConfigError as e:
-            # Where we are stricter than ZooKeeper on purpose (see engine/quorum.py).
+            # Where we are stricter than ZooKeeper on purpose (see engine/core/quorum/).
             ours[str(path)] = "lenient" if "no participants" in str(e) else "error"
     static: list[Path] = []
     for i in range(40):

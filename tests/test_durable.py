@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from engine.cluster import Cluster, ClusterOptions
+from engine.core.peer.io import Durable
 from engine.durable import DurableError, DurableStore
-from engine.peer import Durable
 
 
 def test_fresh_directory_loads_zeros_and_writes_the_epoch_files(tmp_path: Path) -> None:

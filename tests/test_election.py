@@ -1,8 +1,9 @@
 """Unit tests of the FLE core's predicates, ported from ZooKeeper's own tests."""
 
-from engine.peer import Durable, QuorumPeer
-from engine.quorum import QuorumVerifier
-from engine.vote import ServerState, Vote, make_zxid
+from engine.core.peer.io import Durable
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import ServerState, Vote, make_zxid
 from tests.harness import make_verifier
 
 F, L, K = ServerState.FOLLOWING, ServerState.LEADING, ServerState.LOOKING

@@ -15,8 +15,8 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from engine.peer import MAIN_THREAD_INPUTS
-from engine.vote import ServerState, make_zxid
+from engine.core.peer.io import MAIN_THREAD_INPUTS
+from engine.core.vote import ServerState, make_zxid
 from tests.harness import Harness
 
 votes_st = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), min_size=3, max_size=5)

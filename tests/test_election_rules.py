@@ -1,7 +1,8 @@
 """FastLeaderElection's smaller rules, one by one (reference §4.4-§4.6)."""
 
-from engine.peer import Durable, LookForLeader, Poll, QuorumPeer, Receive, Timeout
-from engine.vote import LONG_MIN, Notification, ServerState, Vote
+from engine.core.peer.io import Durable, LookForLeader, Poll, Receive, Timeout
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.vote import LONG_MIN, Notification, ServerState, Vote
 from tests.harness import make_verifier
 
 K, F, L = ServerState.LOOKING, ServerState.FOLLOWING, ServerState.LEADING

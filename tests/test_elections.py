@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from engine.cluster import Cluster, ClusterOptions
-from engine.config import generate_config
+from engine.core.config import generate_config
+from engine.core.quorum.parse import parse_dynamic_config
 from engine.elections import (
     ABANDONED,
     ELECTED,
@@ -24,7 +25,6 @@ from engine.elections import (
     deciding_field,
 )
 from engine.fork import fork
-from engine.quorum import parse_dynamic_config
 from engine.replay import Replayer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from console.format import EventFormatter, LogLine
+from engine.core.vote import ServerState, Vote
 from engine.elections import ElectionTracker
 from engine.export import export_lines
 from engine.fork import ForkError
 from engine.replay import Replayer, verify
 from engine.trace import read_trace
-from engine.vote import ServerState, Vote
 from engine.zkimport import import_logs
 from tests.zklogs import DATA
 

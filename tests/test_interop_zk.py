@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import load_zoo_cfg
+from engine.core.config import load_zoo_cfg
 from engine.node import TcpNode
 from engine.replay import verify
 

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import ServerState, Vote
 from engine.predicates import (
     And,
     CommandError,
@@ -22,8 +24,6 @@ from engine.predicates import (
     parse_predicate,
     tokenize,
 )
-from engine.view import ClusterView, NodeView
-from engine.vote import ServerState, Vote
 
 K, F, L = ServerState.LOOKING, ServerState.FOLLOWING, ServerState.LEADING
 

@@ -12,18 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.quorum import (
-    ConfigError,
-    QuorumHierarchical,
-    QuorumMaj,
-    QuorumServer,
-    SyncedLearnerTracker,
-    hashmap_order,
-    load_properties,
-    parse_dynamic_config,
-    properties_order,
-)
-from engine.vote import LearnerType
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.hierarchical import QuorumHierarchical
+from engine.core.quorum.majority import QuorumMaj
+from engine.core.quorum.order import hashmap_order, properties_order
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.properties import load_properties
+from engine.core.quorum.server import QuorumServer
+from engine.core.quorum.verifier import SyncedLearnerTracker
+from engine.core.vote import LearnerType
 
 P, OBS = LearnerType.PARTICIPANT, LearnerType.OBSERVER
 IPV4 = "127.0.0.1:1234:1236"

@@ -1,5 +1,6 @@
 """The learner<->leader stream cut into jute QuorumPackets and the SNAP dump, whatever the
-TCP reads (engine.quorumpacket; ZK: QuorumPacket, LearnerHandler.run, Learner.syncWithLeader)."""
+TCP reads (engine.core.quorumpacket; ZK: QuorumPacket, LearnerHandler.run,
+Learner.syncWithLeader)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import struct
 
 import pytest
 
-from engine.quorumpacket import (
+from engine.core.quorumpacket import (
     MAX_LENGTH,
     PACKET_TYPES,
     JuteError,

@@ -16,6 +16,8 @@ import pytest
 
 from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
+from engine.core.view import ClusterView
+from engine.core.vote import ServerState, zxid_hex
 from engine.record import vote_json
 from engine.replay import (
     ClusterState,
@@ -27,8 +29,6 @@ from engine.replay import (
     replay_to,
     verify,
 )
-from engine.view import ClusterView
-from engine.vote import ServerState, zxid_hex
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "traces" / "examples"

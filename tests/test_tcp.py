@@ -24,14 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cnxmanager import Message
-from engine.config import parse_zoo_cfg
-from engine.node import NodeError, TcpNode
-from engine.replay import verify
-from engine.trace import iter_events
-from engine.transport.tcp import Address, CnxHooks, TcpCnxManager
-from engine.vote import ServerState, ToSend
-from engine.wire import (
+from engine.core.cnxmanager import Message
+from engine.core.config import parse_zoo_cfg
+from engine.core.vote import ServerState, ToSend
+from engine.core.wire import (
     PROTOCOL_VERSION_V1,
     PROTOCOL_VERSION_V2,
     decode_notification,
@@ -40,6 +36,10 @@ from engine.wire import (
     encode_notification,
     read_initial_message,
 )
+from engine.node import NodeError, TcpNode
+from engine.replay import verify
+from engine.trace import iter_events
+from engine.transport.tcp import Address, CnxHooks, TcpCnxManager
 
 LOCAL = "127.0.0.1"
 DEADLINE_S = 10.0

@@ -1,6 +1,6 @@
 """Vote types and ZooKeeper's relaxed Vote.equals (reference §4.2)."""
 
-from engine.vote import (
+from engine.core.vote import (
     LONG_MIN,
     ServerState,
     Vote,

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.vote import LONG_MAX, LONG_MIN, Notification, ServerState, ToSend
-from engine.wire import (
+from engine.core.vote import LONG_MAX, LONG_MIN, Notification, ServerState, ToSend
+from engine.core.wire import (
     MAX_BUFFER,
     NOTIFICATION_CURRENT_VERSION,
     OBSERVER_ID,

@@ -12,7 +12,7 @@ import pytest
 
 from console.cli import main
 from engine import zkimport
-from engine.quorum import parse_dynamic_config
+from engine.core.quorum.parse import parse_dynamic_config
 from engine.replay import Replayer
 from engine.trace import VERSION, validate
 from engine.zkimport import LogImportError, id_from_name, import_logs

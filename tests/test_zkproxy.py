@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from engine.faults import LinkFault
-from engine.quorumpacket import encode_packet
-from engine.vote import ServerState, ToSend
-from engine.wire import (
+from engine.core.quorumpacket import encode_packet
+from engine.core.vote import ServerState, ToSend
+from engine.core.wire import (
     PACKETMAXSIZE,
     PROTOCOL_VERSION_V2,
     InitialMessage,
@@ -34,6 +33,7 @@ from engine.wire import (
     read_frame,
     read_initial_message,
 )
+from engine.faults import LinkFault
 from engine.zkproxy import ELECTION, HOST, QUORUM, ProxyError, ProxyEvent, ZkProxy
 from tests.zkproxied import DEADLINE_S, Events, socket_inodes
 

@@ -53,9 +53,9 @@ from console.widgets.log import LOG_CAP, MessageLog
 from console.widgets.status import Header, Lamps, PositionBar
 from console.widgets.timeline import ElectionsTimeline
 from engine.commands import CommandError, Fork, Help, Quit, Replay, parse
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import Sid
 from engine.elections import Timeline
-from engine.view import ClusterView, NodeView
-from engine.vote import Sid
 
 if TYPE_CHECKING:
     from console.app import ZkfleApp

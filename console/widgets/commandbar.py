@@ -25,7 +25,7 @@ from textual.widgets import Input, Label, Static
 
 from console.history import CommandHistory
 from engine.commands import VERBS, Completion, Verb, complete
-from engine.view import ClusterView
+from engine.core.view import ClusterView
 
 Mode = Literal["command", "filter"]
 

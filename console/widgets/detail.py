@@ -20,8 +20,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.format import DECIDING, STATE_SHORT, STATE_STYLES, deciding, ms_text, state_text
-from engine.view import NodeView
-from engine.vote import Sid, Vote, zxid_hex
+from engine.core.view import NodeView
+from engine.core.vote import Sid, Vote, zxid_hex
 
 HOLD_S = 1.5
 COMPACT_BELOW = 50

@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from console.backend import BackendInfo, BreakpointLike, MarkLike
 from console.format import clock_text, cluster_text
-from engine.view import ClusterView
+from engine.core.view import ClusterView
 
 
 def _fit(pieces: list[tuple[int, Text]], width: int, sep: str = " │ ") -> Text:

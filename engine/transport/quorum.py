@@ -1,7 +1,7 @@
 """The learner-leader connection between zkfle nodes over TCP (our framing, not Zab).
 
 After an election a learner dials its leader's quorum port (ZK: Learner.connectToLeader)
-and the two exchange the post-election packets of `engine.peer` (FOLLOWERINFO,
+and the two exchange the post-election packets of `engine.core.peer` (FOLLOWERINFO,
 LEADERINFO, ACKEPOCH, NEWLEADER, UPTODATE, PING, PROPOSAL, ...). ZooKeeper speaks Zab
 there, in jute records; zkfle does not implement Zab. Between zkfle nodes these packets
 travel in a small framing of our own:
@@ -37,7 +37,9 @@ from dataclasses import dataclass
 
 import orjson
 
-from engine.peer import QuorumPacket
+from engine.core.peer.io import QuorumPacket
+from engine.core.vote import Sid
+from engine.core.wire import EndOfStreamError, format_inet_addr
 from engine.record import RecordError, packet_from, packet_json
 from engine.transport.tcp import (
     LISTEN_BACKLOG,
@@ -46,8 +48,6 @@ from engine.transport.tcp import (
     connect_with_timeout,
     shutdown_socket,
 )
-from engine.vote import Sid
-from engine.wire import EndOfStreamError, format_inet_addr
 
 __all__ = ["GREETING_MAGIC", "MAX_PACKET", "QuorumHooks", "QuorumPlane"]
 

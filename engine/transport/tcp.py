@@ -5,7 +5,7 @@ Theory of operation
 One `TcpCnxManager` is one server's election connection manager (ZK: QuorumCnxManager,
 reference `zk-fle.md` §1, §3, §5, §12). Its bookkeeping - a send queue of capacity 1 per
 peer that drops the oldest, the receive queue of 100 shared with loopback, the last
-message written to each peer - is `engine.cnxmanager.QuorumCnxManager`, guarded here by
+message written to each peer - is `engine.core.cnxmanager.QuorumCnxManager`, guarded here by
 one lock; this module adds the sockets and ZooKeeper's threads around it:
 
 * one Listener thread per election address (ZK: ListenerHandler): accept, then read the
@@ -58,9 +58,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.cnxmanager import CircularBlockingQueue, Message, QuorumCnxManager
-from engine.vote import Sid
-from engine.wire import (
+from engine.core.cnxmanager import CircularBlockingQueue, Message, QuorumCnxManager
+from engine.core.vote import Sid
+from engine.core.wire import (
     PROTOCOL_VERSION_V1,
     PROTOCOL_VERSION_V2,
     EndOfStreamError,
@@ -401,7 +401,7 @@ class TcpCnxManager:
 
     def have_delivered(self) -> bool:
         """ZK: haveDelivered - True as soon as ANY send queue is empty (see
-        engine.cnxmanager)."""
+        engine.core.cnxmanager)."""
         with self._lock:
             return self.qcm.have_delivered()
 

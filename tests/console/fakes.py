@@ -17,11 +17,11 @@ from typing import Any
 from console.backend import BackendInfo, Breakpoint, CommandResult, Event, TraceMark
 from engine import commands as c
 from engine.commands import CommandError, EventFilter
-from engine.config import generate_config
+from engine.core.config import generate_config
+from engine.core.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
+from engine.core.vote import ServerState, Sid, Vote, zxid_hex
 from engine.elections import ElectionTracker, Timeline
 from engine.predicates import Predicate
-from engine.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
-from engine.vote import ServerState, Sid, Vote, zxid_hex
 
 
 @dataclasses.dataclass

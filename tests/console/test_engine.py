@@ -18,8 +18,8 @@ from console.format import clock_text, ms_text
 from console.shell import run_shell
 from engine.cluster import Cluster, ClusterOptions
 from engine.commands import Instant, Seek, parse
+from engine.core.vote import ServerState
 from engine.replay import Replayer
-from engine.vote import ServerState
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 
 

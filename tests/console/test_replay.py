@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from console.app import ZkfleApp
-from engine.vote import ServerState
+from engine.core.vote import ServerState
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 from tests.console.fakes import FakeBackend, FakeReplay, recorded_failover
 

@@ -16,30 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from engine.peer import (
-    ClientWrite,
-    ClosePeer,
-    ConnectToLeader,
-    Disconnected,
-    Durable,
-    Input,
-    LearnerConnected,
-    LearnerConnectFailed,
-    LookForLeader,
-    Output,
-    PacketReceived,
-    Poll,
-    QuorumPacket,
-    QuorumPeer,
-    Receive,
-    SendPacket,
-    Timeout,
-    Timing,
-)
-from engine.quorum import parse_dynamic_config
+from engine.core.peer.io import ClientWrite, ClosePeer, ConnectToLeader, Disconnected, Durable, Input, LearnerConnected, LearnerConnectFailed, LookForLeader, Output, PacketReceived, Poll, QuorumPacket, Receive, SendPacket, Timeout, Timing
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.quorum.parse import parse_dynamic_config
 from engine.record import durable_json, input_json, output_json, packet_json, vote_json
 from engine.trace import TraceWriter, make_header
-from engine.vote import ServerState, Sid, ToSend, zxid_hex
+from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
 
 HERE = Path(__file__).parent
 CREATED = datetime(2026, 11, 26, 14, 0, 0, tzinfo=UTC)

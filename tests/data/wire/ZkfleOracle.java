@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Asks a real ZooKeeper jar (and the JDK) how it encodes and decodes election bytes, so that
- * tests/test_wire.py can compare engine/wire.py against Java's own answers. Our code, calling
+ * tests/test_wire.py can compare engine/core/wire.py against Java's own answers. Our code, calling
  * ZooKeeper's methods; it sits in ZooKeeper's package only to reach package-private ones.
  * Driven by make_java_vectors.py: one request per line on stdin, one answer per line on stdout.
  *   U hex                           -> code points of new String(bytes, UTF_8)

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.quorum import QuorumVerifier
-from engine.vote import ServerState, Sid, Vote
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import ServerState, Sid, Vote
 
 
 @dataclass(frozen=True, slots=True)

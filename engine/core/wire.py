@@ -27,7 +27,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from engine.vote import LONG_MAX, Notification, ServerState, Sid, ToSend
+from engine.core.vote import LONG_MAX, Notification, ServerState, Sid, ToSend
 
 __all__ = [
     "MAX_BUFFER",

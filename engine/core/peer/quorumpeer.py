@@ -29,18 +29,38 @@ learner's last zxid to the leader's (standing for DIFF/TRUNC/SNAP); a write is l
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeAlias, assert_never
+from typing import assert_never
 
-from engine.election import ElectionConfig, FastLeaderElection
-from engine.quorum import QuorumVerifier
-from engine.vote import (
+from engine.core.election import FastLeaderElection
+from engine.core.peer.io import (
+    MAIN_THREAD_INPUTS,
+    ClientWrite,
+    ClosePeer,
+    ConnectToLeader,
+    Disconnected,
+    Durable,
+    Input,
+    LearnerConnected,
+    LearnerConnectFailed,
+    LookForLeader,
+    Output,
+    PacketReceived,
+    Poll,
+    QuorumPacket,
+    Receive,
+    SendPacket,
+    Timeout,
+    Timing,
+    ZabAction,
+    ZabState,
+)
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import (
     LearnerType,
     Notification,
     ServerState,
     Sid,
-    ToSend,
     Vote,
     Zxid,
     make_zxid,
@@ -53,236 +73,6 @@ LEADER_CONNECT_DELAY_DURING_RETRY_MS = 100
 """ZK: zookeeper.leaderConnectDelayDuringRetryMs."""
 LEADER_CONNECT_TRIES = 5
 """ZK: Learner.connectToLeader gives up after 5 tries."""
-
-
-class ZabState:
-    """ZK: QuorumPeer.ZabState (monitoring only)."""
-
-    ELECTION = "ELECTION"
-    DISCOVERY = "DISCOVERY"
-    SYNCHRONIZATION = "SYNCHRONIZATION"
-    BROADCAST = "BROADCAST"
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """The zoo.cfg knobs the post-election phase runs on."""
-
-    tick_time_ms: int = 200
-    init_limit: int = 10
-    sync_limit: int = 5
-    election: ElectionConfig = field(default_factory=ElectionConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class Durable:
-    """What a node keeps across crashes (ZK: files currentEpoch, acceptedEpoch; the last
-    logged zxid stands for the txn log). `last_zxid == -1` is an untrusted empty database
-    (ZOOKEEPER-261)."""
-
-    current_epoch: int = 0
-    accepted_epoch: int = 0
-    last_zxid: Zxid = 0
-
-
-@dataclass(frozen=True, slots=True)
-class QuorumPacket:
-    """A learner<->leader packet (ZK: QuorumPacket; `kind` is the Leader.* type name)."""
-
-    kind: str
-    epoch: int = -1
-    zxid: Zxid = -1
-
-
-# --- inputs ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LookForLeader:
-    """Main loop, state LOOKING: enter lookForLeader."""
-
-
-@dataclass(frozen=True, slots=True)
-class Receive:
-    """WorkerReceiver decoded a notification from QuorumCnxManager's receive queue."""
-
-    n: Notification
-
-
-@dataclass(frozen=True, slots=True)
-class Poll:
-    """lookForLeader's poll returned the head of FLE.recvqueue."""
-
-
-@dataclass(frozen=True, slots=True)
-class Timeout:
-    """The main thread's wait (`Output.wait_ms`) ran out. `have_delivered` is
-    QuorumCnxManager.haveDelivered() at that moment (FLE's choice between re-broadcast and
-    connectAll)."""
-
-    have_delivered: bool
-    forced: bool = False
-    """The `timeout` command fired it early (a fault the user injected): due at once."""
-
-
-@dataclass(frozen=True, slots=True)
-class LearnerConnected:
-    """Learner side: the connection to the leader's quorum port is up."""
-
-    leader: Sid
-
-
-@dataclass(frozen=True, slots=True)
-class LearnerConnectFailed:
-    """Learner side: a connection attempt to the leader failed (refused or timed out)."""
-
-    leader: Sid
-
-
-@dataclass(frozen=True, slots=True)
-class PacketReceived:
-    """A quorum packet arrived on the learner<->leader connection with `peer`."""
-
-    peer: Sid
-    packet: QuorumPacket
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnected:
-    """The learner<->leader connection with `peer` closed (EOF)."""
-
-    peer: Sid
-
-
-@dataclass(frozen=True, slots=True)
-class ClientWrite:
-    """`write n`: n transactions submitted to this node (only a leader accepts them)."""
-
-    count: int = 1
-
-
-Input: TypeAlias = (
-    LookForLeader
-    | Receive
-    | Poll
-    | Timeout
-    | LearnerConnected
-    | LearnerConnectFailed
-    | PacketReceived
-    | Disconnected
-    | ClientWrite
-)
-
-_POLL = Poll()
-
-MAIN_THREAD_INPUTS = (  # every input but Receive (the WorkerReceiver thread)
-    LookForLeader,
-    Poll,
-    Timeout,
-    LearnerConnected,
-    LearnerConnectFailed,
-    PacketReceived,
-    Disconnected,
-    ClientWrite,
-)
-
-
-class MainThread(Protocol):
-    """What a runtime keeps for a node's QuorumPeer main thread besides the core."""
-
-    inbox: deque[Input]
-    """Main-thread inputs other than lookForLeader's poll (packets, connects, writes)."""
-    deadline: float | None
-    look_at: float | None
-    """When the main loop enters lookForLeader next (after an observer's delay)."""
-    forced_timeout: bool
-    """The `timeout` command asked for a timeout now."""
-
-    def have_delivered(self) -> bool: ...
-
-
-def next_main_input(core: QuorumPeer, thread: MainThread, now: float) -> Input | None:
-    """ZK: QuorumPeer.run's loop - the input the main thread takes now (removing it from
-    `thread`), or None when it must wait for something to arrive or fall due."""
-    fle = core.election
-    due = thread.deadline is not None and thread.deadline <= now
-    if thread.forced_timeout:
-        thread.forced_timeout = False  # outside an election there is no wait to cut short
-        if fle.in_election:
-            return Timeout(thread.have_delivered(), forced=True)
-    if fle.in_election and fle.recvqueue:
-        # lookForLeader's poll returns a queued notification even if its wait ran out
-        # while the thread was busy.
-        return _POLL
-    if due and not fle.in_election:
-        # The leader's and learner's timers come before packets that arrived late, so
-        # the next wait is never zero or negative.
-        return Timeout(thread.have_delivered())
-    if thread.inbox:
-        return thread.inbox.popleft()
-    if thread.look_at is not None and thread.look_at <= now:
-        thread.look_at = None
-        if core.peer_state == ServerState.LOOKING and not fle.in_election:
-            return LookForLeader()
-        return None
-    return Timeout(thread.have_delivered()) if due else None
-
-
-def main_due(thread: MainThread) -> float | None:
-    """When the main thread next has timed work (its deadline or a delayed lookForLeader)."""
-    times = [t for t in (thread.deadline, thread.look_at) if t is not None]
-    return min(times) if times else None
-
-
-# --- outputs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SendPacket:
-    to: Sid
-    packet: QuorumPacket
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectToLeader:
-    leader: Sid
-
-
-@dataclass(frozen=True, slots=True)
-class ClosePeer:
-    """Close the learner<->leader connection with `peer` (it sees EOF)."""
-
-    peer: Sid
-
-
-ZabAction: TypeAlias = SendPacket | ConnectToLeader | ClosePeer
-
-
-@dataclass(slots=True)
-class Output:
-    """What a step asks the runtime to do, in this order: persist, send, zab, wait.
-
-    A value: nobody changes an Output after `step` made it, and quiet ones are shared. It
-    is not declared frozen only because a frozen dataclass takes ~3 µs to construct
-    against ~0.5 µs, and every step of every node makes one."""
-
-    sends: tuple[ToSend, ...] = ()
-    """Notifications for FLE.sendqueue (our own vote included: loopback)."""
-    connect_all: bool = False
-    zab: tuple[ZabAction, ...] = ()
-    persist: Durable | None = None
-    wait_ms: float | None = None
-    """Main thread: wait this long for the next input, then feed Timeout (None: block)."""
-    decided: Vote | None = None
-    state: ServerState = ServerState.LOOKING
-    reason: str | None = None
-    """Why the node left its role (ZooKeeper's log message), when it did."""
-    election_delay_max_ms: int | None = None
-    """Feed LookForLeader after a random delay in [0, this) ms (0: at once)."""
-    restart_election: bool = False
-    """QuorumPeer.shuttingDownLE: recreate QuorumCnxManager and FLE."""
-    committed: tuple[Zxid, ...] = ()
-    write_error: str | None = None
 
 
 # --- the leader's and learner's bookkeeping -----------------------------------------------------

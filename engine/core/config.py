@@ -32,23 +32,21 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from engine.quorum import (
-    ConfigError,
-    Property,
-    QuorumHierarchical,
-    QuorumMaj,
-    QuorumServer,
-    QuorumVerifier,
-    escape_property,
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.hierarchical import QuorumHierarchical
+from engine.core.quorum.java import (
     java_host_string,
     java_long_hex,
     java_trim,
-    load_properties,
     parse_java_int,
     parse_java_long,
-    verifier_from_properties,
 )
-from engine.vote import LearnerType, Sid
+from engine.core.quorum.majority import QuorumMaj
+from engine.core.quorum.parse import verifier_from_properties
+from engine.core.quorum.properties import Property, escape_property, load_properties
+from engine.core.quorum.server import QuorumServer
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import LearnerType, Sid
 
 __all__ = [
     "ConfigError",

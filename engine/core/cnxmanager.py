@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from engine.vote import Sid
+from engine.core.vote import Sid
 
 SEND_CAPACITY = 1
 """ZK: QuorumCnxManager.SEND_CAPACITY."""

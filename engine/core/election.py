@@ -38,8 +38,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.quorum import ConfigError, QuorumVerifier, SyncedLearnerTracker, parse_dynamic_config
-from engine.vote import (
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.verifier import QuorumVerifier, SyncedLearnerTracker
+from engine.core.vote import (
     LONG_MIN,
     LearnerType,
     Notification,
@@ -131,7 +133,7 @@ class FastLeaderElection:
         self._voter_sets: dict[int, tuple[QuorumVerifier, frozenset[Sid]]] = {}
         self._config: tuple[str, QuorumVerifier | None] | None = None
         """The last config text received and its parse (the same text object arrives on
-        nearly every notification: engine.wire decodes equal bytes to one str)."""
+        nearly every notification: engine.core.wire decodes equal bytes to one str)."""
 
     # --- views ------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.quorum import ConfigError, parse_dynamic_config
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.parse import parse_dynamic_config
 
 __all__ = [
     "JUTE_MAX_BUFFER",

@@ -1,0 +1,18 @@
+"""Floor 1, the pure core: ZooKeeper's election engine as deterministic state machines.
+
+Nothing here reads a clock, sleeps, draws random numbers, logs, locks or opens a socket,
+and nothing here imports another floor of the engine: time and the environment come in
+as inputs (DESIGN §2.1).
+"""
+
+__all__ = [
+    "cnxmanager",
+    "config",
+    "election",
+    "peer",
+    "quorum",
+    "quorumpacket",
+    "view",
+    "vote",
+    "wire",
+]
