@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from engine.core.view import ClusterView
-from engine.elections import Timeline
+from engine.trace.elections import Timeline
 
 Event = dict[str, Any]
 """One trace event: `seq`, `t_ms`, `kind`, usually `node`, and the kind's fields."""
@@ -107,7 +107,7 @@ class Backend(Protocol):
 
     def timeline(self) -> Timeline:
         """The elections and outages so far (a replay: up to `position`), as
-        `engine.elections` derives them from every event, not from a window of them."""
+        `engine.trace.elections` derives them from every event, not from a window of them."""
         ...
 
     def close(self) -> None:

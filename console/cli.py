@@ -20,7 +20,7 @@ from engine.durable import DurableError
 from engine.node import add_node_parser, cmd_node
 from engine.predicates import CommandError, parse_predicate
 from engine.replay import Replayer, ReplayError
-from engine.trace import TraceError
+from engine.trace.format import TraceError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 Failure = dict[str, Any]

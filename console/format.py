@@ -1,6 +1,6 @@
 """Provides what the console shows as text: votes, states, one line per trace event, and the
 tracker that derives the safety/liveness lamps from events (the elections timeline comes
-from `engine.elections`, through the backend).
+from `engine.trace.elections`, through the backend).
 
 Shared by the Textual app and the shell; it imports Rich (for styled text) but not Textual.
 Every function here tolerates events with missing or odd fields (a trace from a newer
@@ -17,7 +17,7 @@ from rich.text import Text
 
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import ServerState, Sid, Vote, zxid_hex
-from engine.elections import Credential, deciding_field
+from engine.trace.elections import Credential, deciding_field
 
 # --- states and votes ----------------------------------------------------------------------------
 

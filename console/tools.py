@@ -21,9 +21,9 @@ from typing import Any, TextIO
 import orjson
 
 from engine.export import FORMATS, export_lines
-from engine.invariants import INVARIANTS
 from engine.replay import ReplayError, VerifyResult, verify
-from engine.trace import TraceError, read_trace
+from engine.trace.format import TraceError, read_trace
+from engine.trace.invariants import INVARIANTS
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from engine.core.quorum.error import ConfigError
-from engine.trace import default_trace_path
+from engine.trace.format import default_trace_path
 from engine.zkcheck import CheckError, check
 from engine.zkimport import LogImportError, import_logs
 

@@ -59,9 +59,9 @@ import orjson
 
 from engine.cluster import Cluster, ClusterOptions
 from engine.core.election import FINALIZE_WAIT_MS
-from engine.recorder import Event, Recorder
 from engine.replay import verify
-from engine.trace import read_trace
+from engine.trace.format import read_trace
+from engine.trace.recorder import Event, Recorder
 
 FLOOR_MS = float(FINALIZE_WAIT_MS)
 """The floor of an election: one finalizeWait (plus a message round, which we neglect)."""

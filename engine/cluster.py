@@ -30,17 +30,17 @@ from engine.core.peer.io import Durable, Timing
 from engine.core.view import ClusterView, leadership_text, messages_text
 from engine.core.vote import ServerState, Sid, zxid_hex
 from engine.durable import DurableError, DurableStore, MemoryStore, Store
-from engine.elections import KINDS as ELECTION_KINDS
-from engine.elections import ElectionTracker, Timeline
 from engine.faults import LinkFault
 from engine.host import Host, snapshot_json
-from engine.invariants import InvariantChecker, Violation
 from engine.predicates import CommandError, Predicate
-from engine.record import durable_json, timing_json, vote_json
-from engine.recorder import Event, Recorder
 from engine.runtime import ThreadedRuntime
 from engine.sim import Simulation, SimulationStuckError
-from engine.trace import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
+from engine.trace.elections import KINDS as ELECTION_KINDS
+from engine.trace.elections import ElectionTracker, Timeline
+from engine.trace.format import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
+from engine.trace.invariants import InvariantChecker, Violation
+from engine.trace.record import durable_json, timing_json, vote_json
+from engine.trace.recorder import Event, Recorder
 
 SNAPSHOT_EVERY = 1000
 """A `snapshot` event every this many events (and after every command)."""
@@ -258,7 +258,7 @@ class Cluster:
                 self._elections.feed(event)
 
     def timeline(self) -> Timeline:
-        """The elections and outages so far (engine.elections, fed every event)."""
+        """The elections and outages so far (engine.trace.elections, fed every event)."""
         with self._elections_lock:
             return self._elections.timeline()
 

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from engine.trace import Trace, read_trace
+from engine.trace.format import Trace, read_trace
 
 FORMATS = ("mermaid", "shiviz", "text")
 

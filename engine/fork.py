@@ -36,9 +36,9 @@ from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPa
 from engine.core.vote import ToSend
 from engine.core.wire import encode_notification
 from engine.host import Envelope, Node
-from engine.record import state_signature
 from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
 from engine.sim import Simulation
+from engine.trace.record import state_signature
 
 __all__ = ["ForkError", "fork", "fork_state"]
 

@@ -58,7 +58,7 @@ from engine.core.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_h
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
 from engine.durable import DurableError, Store
 from engine.faults import Fate, FaultTable
-from engine.record import (
+from engine.trace.record import (
     durable_json,
     input_json,
     output_json,
@@ -67,7 +67,7 @@ from engine.record import (
     state_signature,
     vote_json,
 )
-from engine.recorder import Recorder
+from engine.trace.recorder import Recorder
 
 LINK_LATENCY_MS = (0.05, 0.5)
 """Base one-way latency of an in-memory link, drawn uniformly (before any delay fault)."""

@@ -15,7 +15,7 @@ A `TcpNode` runs one `QuorumPeer` core with ZooKeeper's threads around it, over 
   lookForLeader's poll, its timeouts (with `have_delivered` read from the manager),
   learner/leader packets and connection events, and the next lookForLeader.
 
-Every step is recorded with its input and output (engine.record forms), in the order the
+Every step is recorded with its input and output (engine.trace.record forms), in the order the
 core consumed them, together with boot/stop, state changes, sends, deliveries, drops and
 connections, so `zkfle verify` re-executes the node's trace.
 
@@ -88,7 +88,8 @@ from engine.core.quorum.error import ConfigError
 from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
 from engine.durable import DurableError, DurableStore
-from engine.record import (
+from engine.trace.format import TraceWriter, default_trace_path, make_header
+from engine.trace.record import (
     durable_json,
     input_json,
     output_json,
@@ -98,8 +99,7 @@ from engine.record import (
     timing_json,
     vote_json,
 )
-from engine.recorder import Recorder
-from engine.trace import TraceWriter, default_trace_path, make_header
+from engine.trace.recorder import Recorder
 from engine.transport.quorum import QuorumHooks, QuorumPlane
 from engine.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
 

@@ -6,7 +6,7 @@ A trace records every input each node's core consumed and every output it produc
 (DESIGN §2.3). Replay rebuilds a `QuorumPeer` at each `boot` event (from the header's
 config and timing and the event's durable state), forgets it at `stop`, and feeds it the
 input of each of its `step` events at the step's `t_ms`; the output it returns, in the
-trace's JSON form (`engine.record.output_json`), must equal the recorded one. The first
+trace's JSON form (`engine.trace.record.output_json`), must equal the recorded one. The first
 mismatch is a divergence. Nothing else is needed to re-execute, so a trace of the
 free-running threaded runtime replays exactly on one thread: steps of different nodes
 interleave, but per node they are in consumption order, and each core only sees its own.
@@ -89,15 +89,15 @@ from engine.core.view import (
     stable_leader,
 )
 from engine.core.vote import ServerState, Sid, ToSend, Vote
-from engine.elections import KINDS as ELECTION_KINDS
-from engine.elections import ElectionTracker, Timeline
-from engine.evidence import Evidence
 from engine.faults import LinkFault
 from engine.host import peer_view
-from engine.invariants import InvariantChecker, Violation
 from engine.predicates import CommandError, Predicate
-from engine.record import RecordError, durable_from, input_from, output_json, packet_from
-from engine.trace import REAL_KINDS, Event, Trace, TraceError, read_trace
+from engine.trace.elections import KINDS as ELECTION_KINDS
+from engine.trace.elections import ElectionTracker, Timeline
+from engine.trace.evidence import Evidence
+from engine.trace.format import REAL_KINDS, Event, Trace, TraceError, read_trace
+from engine.trace.invariants import InvariantChecker, Violation
+from engine.trace.record import RecordError, durable_from, input_from, output_json, packet_from
 
 if TYPE_CHECKING:
     from engine.cluster import Cluster
@@ -1354,7 +1354,7 @@ class Replayer:
     mode; satisfies console.backend.ReplayBackend).
 
     Opening reads the whole file once to index it (line offsets, times, marks) and checks
-    it as engine.trace's reader does; events are re-read from the file on demand, so a
+    it as engine.trace.format's reader does; events are re-read from the file on demand, so a
     long trace costs 16 bytes per event. Moving forward applies events to the
     reconstructed `ClusterState`; every `checkpoint_every` events a clone is kept, so any
     seek re-executes at most that many events. Thread-safe: the console's UI thread calls
@@ -1603,7 +1603,7 @@ class Replayer:
             return v
 
     def timeline(self) -> Timeline:
-        """The elections and outages up to `position` (engine.elections)."""
+        """The elections and outages up to `position` (engine.trace.elections)."""
         with self._lock:
             return self._state.elections.timeline()
 

@@ -41,7 +41,7 @@ from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
 from engine.durable import Store
 from engine.host import LINK_LATENCY_MS, Envelope, Host, Node
-from engine.recorder import Recorder
+from engine.trace.recorder import Recorder
 
 JOIN_TIMEOUT_S = 5.0
 SWITCH_INTERVAL_S = 0.05

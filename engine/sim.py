@@ -21,7 +21,7 @@ from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
 from engine.durable import Store
 from engine.host import Host, Node
-from engine.recorder import Recorder
+from engine.trace.recorder import Recorder
 
 THREAD_HOP_MS = (0.001, 0.02)
 """Virtual time between an operation being woken and running (thread scheduling)."""

@@ -78,7 +78,7 @@ from engine.core.vote import (
     parse_zxid,
 )
 from engine.replay import ReplayError, timing_from_header
-from engine.trace import REAL_KINDS, Event, TraceError, read_trace
+from engine.trace.format import REAL_KINDS, Event, TraceError, read_trace
 
 TOLERANCE_MS = 20.0
 """Slack between a server's log timestamps and the instants its threads acted (a line is

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Every file is read once, in bounded memory. Each record becomes one event - a fact
-engine.zklog recognised, or a `log` event keeping the line verbatim - spilled in sorted
+engine.trace.zklog recognised, or a `log` event keeping the line verbatim - spilled in sorted
 runs of at most `RUN_EVENTS` events per *source*: a server the line names itself
 (`[myid:N]`, `myid=N` in a thread name), or else the stream it came from (a file, or one
 wrapper prefix in it: `zoo1_1  | `). Meanwhile each stream collects the evidence of which
@@ -61,8 +61,9 @@ from engine.core.quorum.majority import QuorumMaj
 from engine.core.quorum.server import QuorumServer
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import LearnerType, Sid
-from engine.trace import make_header
-from engine.zklog import Fact, Record, Untimed, id_evidence, read_records, recognise
+from engine.trace.format import make_header
+from engine.trace.zklog.layout import Record, Untimed, read_records
+from engine.trace.zklog.statements import Fact, id_evidence, recognise
 
 RUN_EVENTS = 200_000
 """Events sorted in memory at a time; more are spilled to sorted runs on disk."""

@@ -82,7 +82,7 @@ from engine.core.wire import (
     read_initial_message,
 )
 from engine.faults import Fate, FaultTable, Link, LinkFault
-from engine.record import notification_json
+from engine.trace.record import notification_json
 
 __all__ = [
     "ELECTION",

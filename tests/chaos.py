@@ -20,7 +20,7 @@ commit one write. Every run is checked three ways:
     Leader.tryToCommit), and LogNeverRegresses: a synced node's last zxid never goes back
     while it stays synced in one epoch (ZK's txn log is append-only after sync);
 * liveness after `reset`: the cluster is stable within `liveness_bound(cluster)`, the bound
-  of the online checker's ElectedWithin (`engine.invariants.liveness_bound_ms`): B + k × W,
+  of the online checker's ElectedWithin (`engine.trace.invariants.liveness_bound_ms`): B + k × W,
   B = 2 x (initLimit·tickTime + 5·finalizeWait) + 2 s (8 s for the generated clusters'
   tick of 200 ms, 5 s for tick 50 ms), k the nodes LOOKING when the faults ended and W
   the longest notification back-off (`notTimeout`, up to 60 s) they had reached - each
@@ -53,7 +53,7 @@ from typing import Any
 
 from engine.cluster import Cluster, ClusterOptions
 from engine.core.vote import ServerState, parse_zxid, zxid_epoch
-from engine.invariants import INVARIANTS, liveness_bound_ms
+from engine.trace.invariants import INVARIANTS, liveness_bound_ms
 
 SAFETY_INVARIANTS = tuple(i for i in INVARIANTS if i != "ElectedWithin")
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.trace import TRACE_DIR_ENV
+from engine.trace.format import TRACE_DIR_ENV
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ PURE = [
     "engine/core/peer/quorumpeer.py",
     "engine/commands.py",
     "engine/predicates.py",
-    "engine/record.py",
+    "engine/trace/record.py",
     "engine/faults.py",
     "engine/core/view.py",
     "engine/core/cnxmanager.py",

@@ -8,7 +8,7 @@ deliver, writes, early notification timeouts, different durable states via `set`
 properties of `CrossNodeChecker` (committed writes survive into later leaders, one
 established leader per epoch at a time, ZOOKEEPER-1732's peerEpoch after sync, commits in
 zxid order, logs never go back), and liveness - stable within `chaos.liveness_bound`
-(engine.invariants.liveness_bound_ms: 8 s at tick 200 ms; plus the notification back-off
+(engine.trace.invariants.liveness_bound_ms: 8 s at tick 200 ms; plus the notification back-off
 ZooKeeper itself waits out) - then one write commits. Some runs also record their trace
 and re-execute it as `zkfle verify` does. A failing run prints its seed, its script with
 every command's result, and a command that replays it:

@@ -1,4 +1,4 @@
-"""Elections and outages derived from trace events (engine.elections): one row per election
+"""Elections and outages derived from trace events (engine.trace.elections): one row per election
 whatever its leader and round, ongoing and abandoned ones too, the outage each one ended
 and what began it, and the same answer at any replay position however it was reached."""
 
@@ -14,7 +14,9 @@ import pytest
 from engine.cluster import Cluster, ClusterOptions
 from engine.core.config import generate_config
 from engine.core.quorum.parse import parse_dynamic_config
-from engine.elections import (
+from engine.fork import fork
+from engine.replay import Replayer
+from engine.trace.elections import (
     ABANDONED,
     ELECTED,
     ONGOING,
@@ -24,8 +26,6 @@ from engine.elections import (
     Timeline,
     deciding_field,
 )
-from engine.fork import fork
-from engine.replay import Replayer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "traces" / "examples"

@@ -15,7 +15,7 @@ from console.tools import add_export_parser, add_verify_parser, cmd_export, cmd_
 from engine import commands as c
 from engine.export import SHIVIZ_REGEX, export_lines
 from engine.replay import verify
-from engine.trace import read_trace, validate
+from engine.trace.format import read_trace, validate
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "traces" / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.jsonl"))

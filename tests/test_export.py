@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from engine.export import SHIVIZ_REGEX, describe, export, export_lines
-from engine.trace import read_trace
+from engine.trace.format import read_trace
 
 DATA = Path(__file__).parent / "data" / "traces"
 FAILOVER = DATA / "failover3.jsonl"

@@ -9,11 +9,11 @@ import pytest
 
 from console.format import EventFormatter, LogLine
 from engine.core.vote import ServerState, Vote
-from engine.elections import ElectionTracker
 from engine.export import export_lines
 from engine.fork import ForkError
 from engine.replay import Replayer, verify
-from engine.trace import read_trace
+from engine.trace.elections import ElectionTracker
+from engine.trace.format import read_trace
 from engine.zkimport import import_logs
 from tests.zklogs import DATA
 

@@ -1,4 +1,4 @@
-"""The invariant checker (engine/invariants.py): each invariant broken by a hand-made trace
+"""The invariant checker (engine/trace/invariants.py): each invariant broken by a hand-made trace
 and reported at the right seq, ZooKeeper's own legitimate exceptions left alone, and a run
 of real cores (election, failover, re-join) reported clean."""
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine.invariants import (
+from engine.trace.format import load_schema, read_trace
+from engine.trace.invariants import (
     INVARIANTS,
     InvariantChecker,
     Violation,
@@ -17,7 +18,6 @@ from engine.invariants import (
     check_trace,
     liveness_bound_ms,
 )
-from engine.trace import load_schema, read_trace
 
 DATA = Path(__file__).parent / "data" / "traces"
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 
 from engine.cluster import Cluster, ClusterOptions
-from engine.invariants import liveness_bound_ms
-from engine.record import timing_json
+from engine.trace.invariants import liveness_bound_ms
+from engine.trace.record import timing_json
 
 
 @pytest.mark.parametrize("seed", [1, 2, 7])

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from console.history import HISTORY_ENV
-from engine.trace import TRACE_DIR_ENV
+from engine.trace.format import TRACE_DIR_ENV
 from tests.console.terminal import ConsoleTerminal
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -18,7 +18,6 @@ from engine import commands as c
 from engine.cluster import Cluster, ClusterOptions
 from engine.core.view import ClusterView
 from engine.core.vote import ServerState, zxid_hex
-from engine.record import vote_json
 from engine.replay import (
     ClusterState,
     Replayer,
@@ -29,6 +28,7 @@ from engine.replay import (
     replay_to,
     verify,
 )
+from engine.trace.record import vote_json
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "traces" / "examples"

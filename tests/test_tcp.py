@@ -38,7 +38,7 @@ from engine.core.wire import (
 )
 from engine.node import NodeError, TcpNode
 from engine.replay import verify
-from engine.trace import iter_events
+from engine.trace.format import iter_events
 from engine.transport.tcp import Address, CnxHooks, TcpCnxManager
 
 LOCAL = "127.0.0.1"

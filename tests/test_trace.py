@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.trace import (
+from engine.trace.format import (
     FORMAT_NAME,
     TRACE_DIR_ENV,
     VERSION,
@@ -148,7 +148,7 @@ def test_write_through_mode_needs_no_flush(tmp_path: Path) -> None:
 
 KILLED_WRITER = """
 import sys, time
-from engine.trace import TraceWriter
+from engine.trace.format import TraceWriter
 from tests.test_trace import header, mark
 w = TraceWriter(sys.argv[1], header(), max_delay_ms=60_000)
 for seq in range(1, 51):

@@ -14,7 +14,7 @@ from console.cli import main
 from engine import zkimport
 from engine.core.quorum.parse import parse_dynamic_config
 from engine.replay import Replayer
-from engine.trace import VERSION, validate
+from engine.trace.format import VERSION, validate
 from engine.zkimport import LogImportError, id_from_name, import_logs
 from tests.zklogs import DATA, FRAGMENTS, REAL, imported, of, real_log, shift_clock
 

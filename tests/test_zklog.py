@@ -1,4 +1,4 @@
-"""The tolerant ZooKeeper log reader (engine.zklog): every release's notification line, the
+"""The tolerant ZooKeeper log reader (engine.trace.zklog): every release's notification line, the
 layouts and wrappers logs arrive in, and each statement it recognises. The lines are
 written from ZooKeeper's log statements at the release tags named in each case."""
 
@@ -10,16 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.zklog import (
-    Fact,
-    Record,
-    Untimed,
-    id_evidence,
-    parse_line,
-    read_records,
-    recognise,
-    unmangle,
-)
+from engine.trace.zklog.layout import Record, Untimed, parse_line, read_records, unmangle
+from engine.trace.zklog.statements import Fact, id_evidence, recognise
 
 PEER = "QuorumPeer[myid=1](plain=0.0.0.0:2181)(secure=disabled)"
 STD = f"2026-11-26 14:00:00,123 [myid:1] - INFO  [{PEER}:QuorumPeer@1455] - "

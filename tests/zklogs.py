@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from engine.trace import Event, Trace, read_trace
+from engine.trace.format import Event, Trace, read_trace
 from engine.zkimport import ImportSummary, import_logs
 
 DATA = Path(__file__).parent / "data" / "zklogs"

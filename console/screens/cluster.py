@@ -55,7 +55,7 @@ from console.widgets.timeline import ElectionsTimeline
 from engine.commands import CommandError, Fork, Help, Quit, Replay, parse
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import Sid
-from engine.elections import Timeline
+from engine.trace.elections import Timeline
 
 if TYPE_CHECKING:
     from console.app import ZkfleApp

@@ -34,7 +34,7 @@ from console.widgets.columns import Column, fit, header, row, to_strip
 from console.widgets.commandbar import forward_late_key
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import ServerState, Sid, zxid_hex
-from engine.elections import Credential
+from engine.trace.elections import Credential
 
 COLUMNS = (
     Column("sid", "sid", 3, help="the server id (myid)"),

@@ -1,5 +1,5 @@
 """Provides the elections timeline: one row per election, newest last, from the backend's
-`engine.elections` timeline (so a replay shows the same rows however it got there).
+`engine.trace.elections` timeline (so a replay shows the same rows however it got there).
 
 Beside FLE's own "took" (ZooKeeper's LEADER ELECTION TOOK) each row has the outage it
 ended: the whole time without a serving leader. The rows scroll (↑/↓ when focused); the
@@ -22,7 +22,7 @@ from textual.strip import Strip
 from console.format import clock_text, ms_text
 from console.widgets.columns import Column, fit, header, row, to_strip
 from console.widgets.commandbar import forward_late_key
-from engine.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
+from engine.trace.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
 
 COLUMNS = (
     Column("started", "started", 7, help="when its first node began to look (lookForLeader)"),

@@ -8,7 +8,7 @@ travel in a small framing of our own:
 
 * the leader greets every accepted connection first: `b"ZKFL"` + int64 sid;
 * a learner that got a greeting answers the same way with its own sid, then both sides
-  send frames: int32 length + the packet as JSON (`engine.record.packet_json`).
+  send frames: int32 length + the packet as JSON (`engine.trace.record.packet_json`).
 
 Against ZooKeeper this fails cleanly and on ZooKeeper's own timers:
 
@@ -40,7 +40,7 @@ import orjson
 from engine.core.peer.io import QuorumPacket
 from engine.core.vote import Sid
 from engine.core.wire import EndOfStreamError, format_inet_addr
-from engine.record import RecordError, packet_from, packet_json
+from engine.trace.record import RecordError, packet_from, packet_json
 from engine.transport.tcp import (
     LISTEN_BACKLOG,
     Address,

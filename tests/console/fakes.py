@@ -20,8 +20,8 @@ from engine.commands import CommandError, EventFilter
 from engine.core.config import generate_config
 from engine.core.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
 from engine.core.vote import ServerState, Sid, Vote, zxid_hex
-from engine.elections import ElectionTracker, Timeline
 from engine.predicates import Predicate
+from engine.trace.elections import ElectionTracker, Timeline
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 
 A deliberately tiny, deterministic driver of real QuorumPeer cores (not the project's
 simulator): fixed per-link delays, no faults, every step recorded in the trace format with
-engine.record's JSON forms and written by TraceWriter. It exists so that the trace reader,
+engine.trace.record's JSON forms and written by TraceWriter. It exists so that the trace reader,
 exporters and invariant checker are tested on what real cores do, independently of the
 runtimes. The small violating traces next to it are written by hand.
 """
@@ -19,8 +19,8 @@ from typing import Any
 from engine.core.peer.io import ClientWrite, ClosePeer, ConnectToLeader, Disconnected, Durable, Input, LearnerConnected, LearnerConnectFailed, LookForLeader, Output, PacketReceived, Poll, QuorumPacket, Receive, SendPacket, Timeout, Timing
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.parse import parse_dynamic_config
-from engine.record import durable_json, input_json, output_json, packet_json, vote_json
-from engine.trace import TraceWriter, make_header
+from engine.trace.record import durable_json, input_json, output_json, packet_json, vote_json
+from engine.trace.format import TraceWriter, make_header
 from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
 
 HERE = Path(__file__).parent

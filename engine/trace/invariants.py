@@ -427,8 +427,8 @@ def check_events(header: Mapping[str, Any], events: Iterable[Event]) -> list[Vio
 
 
 def check_trace(path: str) -> list[Violation]:
-    """Every violation in a trace file (raises engine.trace.TraceError if unreadable)."""
-    from engine.trace import read_trace
+    """Every violation in a trace file (raises engine.trace.format.TraceError if unreadable)."""
+    from engine.trace.format import read_trace
 
     trace = read_trace(path)
     return check_events(trace.header, trace)

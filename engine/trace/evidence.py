@@ -110,7 +110,7 @@ class Evidence:
         return server
 
     def apply(self, event: Mapping[str, Any], t_ms: float) -> None:
-        """Take one real-server event (kinds engine.trace.REAL_KINDS)."""
+        """Take one real-server event (kinds engine.trace.format.REAL_KINDS)."""
         sid = event.get("node")
         if type(sid) is not int:
             return

@@ -92,7 +92,7 @@ _REQUIRED_SETS = {kind: frozenset(fields) for kind, fields in EVENT_FIELDS.items
 URGENT_KINDS = frozenset({"cmd", "fault", "heal", "mark", "stop", "invariant", "footer"})
 """Rare events a writer hands to the kernel at once: they matter most after a crash."""
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "traces" / "schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "traces" / "schema.json"
 
 
 class TraceError(Exception):
@@ -305,7 +305,7 @@ def make_header(
 ) -> Event:
     """A header of this VERSION. `config` is `QuorumVerifier.to_string()`; `servers` are
     `{"sid", "type", "weight"}`; `initial` maps sid strings to durable states in the trace
-    form (`engine.record.durable_json`); `created` is written as UTC."""
+    form (`engine.trace.record.durable_json`); `created` is written as UTC."""
     stamp = created.astimezone(UTC) if created.tzinfo else created
     return {
         "format": FORMAT_NAME,
