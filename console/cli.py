@@ -16,10 +16,10 @@ from engine import commands as c
 from engine.bench import add_bench_parser
 from engine.cluster import Cluster, ClusterOptions, CommandResult
 from engine.core.quorum.error import ConfigError
-from engine.durable import DurableError
-from engine.node import add_node_parser, cmd_node
 from engine.predicates import CommandError, parse_predicate
 from engine.replay import Replayer, ReplayError
+from engine.runtime.durable import DurableError
+from engine.runtime.node import add_node_parser, cmd_node
 from engine.trace.format import TraceError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2

@@ -18,7 +18,7 @@ Modes (each prints a table, or one JSON object with `--json`):
   message storm: frames (polls of the cluster screen) per second, and election latency
   with the console attached vs headless;
 * `zk` - `election` and `failover` with real Apache ZooKeeper measured in the same run;
-* `proxy` - what engine.zkproxy adds per frame, and to real ZooKeeper's elections
+* `proxy` - what engine.runtime.zookeeper.proxy adds per frame, and to real ZooKeeper's elections
   (engine.zkproxybench).
 
 Every figure is given as a ratio measured in the same run (DESIGN §6): to the floor - one

@@ -29,12 +29,12 @@ from engine.core.election import ElectionConfig
 from engine.core.peer.io import Durable, Timing
 from engine.core.view import ClusterView, leadership_text, messages_text
 from engine.core.vote import ServerState, Sid, zxid_hex
-from engine.durable import DurableError, DurableStore, MemoryStore, Store
-from engine.faults import LinkFault
-from engine.host import Host, snapshot_json
 from engine.predicates import CommandError, Predicate
-from engine.runtime import ThreadedRuntime
-from engine.sim import Simulation, SimulationStuckError
+from engine.runtime.durable import DurableError, DurableStore, MemoryStore, Store
+from engine.runtime.faults import LinkFault
+from engine.runtime.host import Host, snapshot_json
+from engine.runtime.sim import Simulation, SimulationStuckError
+from engine.runtime.threads import ThreadedRuntime
 from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import ElectionTracker, Timeline
 from engine.trace.format import RotatingTraceWriter, TraceWriter, default_trace_path, make_header

@@ -35,9 +35,9 @@ from engine.core.config import QuorumPeerConfig, to_zoo_cfg
 from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPacket
 from engine.core.vote import ToSend
 from engine.core.wire import encode_notification
-from engine.host import Envelope, Node
 from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
-from engine.sim import Simulation
+from engine.runtime.host import Envelope, Node
+from engine.runtime.sim import Simulation
 from engine.trace.record import state_signature
 
 __all__ = ["ForkError", "fork", "fork_state"]

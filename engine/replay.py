@@ -89,9 +89,9 @@ from engine.core.view import (
     stable_leader,
 )
 from engine.core.vote import ServerState, Sid, ToSend, Vote
-from engine.faults import LinkFault
-from engine.host import peer_view
 from engine.predicates import CommandError, Predicate
+from engine.runtime.faults import LinkFault
+from engine.runtime.host import peer_view
 from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import ElectionTracker, Timeline
 from engine.trace.evidence import Evidence
@@ -608,7 +608,7 @@ class FaultInfo:
 
 
 class _NodeState:
-    """One node as the replay reconstructs it (mirrors engine.host.Node)."""
+    """One node as the replay reconstructs it (mirrors engine.runtime.host.Node)."""
 
     __slots__ = (
         "alive",
@@ -897,7 +897,7 @@ class ClusterState:
             node.pending_connect = None
 
     def _apply_output(self, node: _NodeState, core: QuorumPeer, out: Output) -> None:
-        """What engine.host.Host._apply does with an output, on the reconstruction."""
+        """What engine.runtime.host.Host._apply does with an output, on the reconstruction."""
         if out.persist is not None:
             node.durable = out.persist
         if out.restart_election:

@@ -1,4 +1,5 @@
-"""`zkfle bench proxy`: what the recording fault proxy (engine.zkproxy) costs, in one run.
+"""`zkfle bench proxy`: what the recording fault proxy (engine.runtime.zookeeper.proxy) costs, in
+one run.
 
 * frames: the one-way latency of an election frame and of a quorum packet from one fake
   server to another, through the proxy (recording every event) and on a direct
@@ -31,8 +32,9 @@ from engine.core.wire import (
     encode_notification,
     read_initial_message,
 )
-from engine.zkproxy import ELECTION, HOST, QUORUM, ProxyEvent, ZkProxy
-from engine.zkserver import (
+from engine.runtime.zookeeper.events import ELECTION, HOST, QUORUM, ProxyEvent
+from engine.runtime.zookeeper.proxy import ZkProxy
+from engine.runtime.zookeeper.server import (
     ZkServer,
     ZkServerError,
     ZkSettings,

@@ -556,9 +556,9 @@ class KnownBug:
 
 ZAB_STREAM = KnownBug(
     "zab-stream",
-    "engine/host.py Host._transmit/_schedule_arrival apply per-message link faults (loss, block, "
-    "dup, delay jitter, reorder, drop of a held packet) to the learner<->leader connection while "
-    "it stays up, so Zab packets are lost, duplicated or reordered on a live connection - "
+    "engine/runtime/host.py Host._transmit/_schedule_arrival apply per-message link faults (loss, "
+    "block, dup, delay jitter, reorder, drop of a held packet) to the learner<->leader connection "
+    "while it stays up, so Zab packets are lost, duplicated or reordered on a live connection - "
     "impossible on ZooKeeper's TCP stream, where a packet arrives once and in order or the "
     "connection breaks (followLeader ends). engine/core/peer/quorumpeer.py does not cope: "
     "QuorumPeer._learner_packet logs any PROPOSAL by setting last_zxid to its zxid (an older one "
@@ -587,7 +587,7 @@ OUTSTANDING_PROPOSALS = KnownBug(
 
 BOOT_RACE = KnownBug(
     "boot-race",
-    "engine/host.py Host.boot_many (threaded runtime): phase 1 marks each node alive and "
+    "engine/runtime/host.py Host.boot_many (threaded runtime): phase 1 marks each node alive and "
     "starts its threads, then releases its lock; its `boot` event and LookForLeader step "
     "come in phase 2, after the other nodes' phase 1. Meanwhile peers connect and the node's "
     "WorkerReceiver steps the new core, so `step` events precede the node's `boot` in the "

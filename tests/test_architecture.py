@@ -25,7 +25,7 @@ PURE = [
     "engine/commands.py",
     "engine/predicates.py",
     "engine/trace/record.py",
-    "engine/faults.py",
+    "engine/runtime/faults.py",
     "engine/core/view.py",
     "engine/core/cnxmanager.py",
 ]

@@ -6,7 +6,7 @@ import pytest
 
 from engine.cluster import Cluster, ClusterOptions
 from engine.core.peer.io import Durable
-from engine.durable import DurableError, DurableStore
+from engine.runtime.durable import DurableError, DurableStore
 
 
 def test_fresh_directory_loads_zeros_and_writes_the_epoch_files(tmp_path: Path) -> None:

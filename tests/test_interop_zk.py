@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 
 from engine.core.config import load_zoo_cfg
-from engine.node import TcpNode
 from engine.replay import verify
+from engine.runtime.node import TcpNode
 
 pytestmark = pytest.mark.zk
 

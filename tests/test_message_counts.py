@@ -13,9 +13,9 @@ from pathlib import Path
 
 from engine.cluster import Cluster, ClusterOptions
 from engine.core.view import DELIVERED_DROP_REASONS, MessageCounts
-from engine.host import Host
 from engine.replay import ClusterState, Replayer
-from engine.sim import Simulation
+from engine.runtime.host import Host
+from engine.runtime.sim import Simulation
 from engine.trace.format import read_trace
 from engine.trace.recorder import Event
 

@@ -1,4 +1,5 @@
-"""QuorumCnxManager over real TCP (engine.transport.tcp) and zkfle nodes over TCP (engine.node).
+"""QuorumCnxManager over real TCP (engine.runtime.transport.tcp) and zkfle nodes over TCP
+(engine.runtime.node).
 
 Ports ZooKeeper's CnxManagerTest (testCnxManager, testCnxManagerNPE,
 testCnxManagerSpinLock, testSocketTimeout, testCnxManagerTimeout,
@@ -36,10 +37,10 @@ from engine.core.wire import (
     encode_notification,
     read_initial_message,
 )
-from engine.node import NodeError, TcpNode
 from engine.replay import verify
+from engine.runtime.node import NodeError, TcpNode
+from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager
 from engine.trace.format import iter_events
-from engine.transport.tcp import Address, CnxHooks, TcpCnxManager
 
 LOCAL = "127.0.0.1"
 DEADLINE_S = 10.0
@@ -587,7 +588,7 @@ def test_node_refuses_bad_setup(tmp_path: Path) -> None:
 
 
 def test_zkfle_node_processes_elect_and_stop_on_sigterm(tmp_path: Path) -> None:
-    """`python -m engine.node` as three processes: they agree on one leader that
+    """`python -m engine.runtime.node` as three processes: they agree on one leader that
     establishes epoch 1 (sid 3 unless the processes start far apart - then the first
     two elect 2 and 3 joins, ZOOKEEPER-975); SIGTERM stops each cleanly (exit 0, a
     trace with a footer that verifies)."""
@@ -603,7 +604,7 @@ def test_zkfle_node_processes_elect_and_stop_on_sigterm(tmp_path: Path) -> None:
                 [
                     sys.executable,
                     "-m",
-                    "engine.node",
+                    "engine.runtime.node",
                     "--config",
                     str(cfg),
                     "--myid",
@@ -657,7 +658,7 @@ def test_zkfle_node_bad_config_exits_2(tmp_path: Path) -> None:
     cfg = tmp_path / "zoo.cfg"
     cfg.write_text("tickTime=100\ninitLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:1:2\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.node", "--config", str(cfg), "--myid", "7"],
+        [sys.executable, "-m", "engine.runtime.node", "--config", str(cfg), "--myid", "7"],
         capture_output=True,
         text=True,
         timeout=30,

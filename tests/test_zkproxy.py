@@ -3,7 +3,7 @@
 Each test starts a proxy for three fake servers (listening sockets for their quorum and
 election ports), plays one server dialling another through the proxy with ZooKeeper's
 bytes, and reads what comes out at the other end and what the proxy reported. Faults are
-engine.faults.LinkFault, as the Cluster makes them. Every wait has a deadline; the fixture
+engine.runtime.faults.LinkFault, as the Cluster makes them. Every wait has a deadline; the fixture
 closes every socket and stops the proxy.
 """
 
@@ -33,8 +33,9 @@ from engine.core.wire import (
     read_frame,
     read_initial_message,
 )
-from engine.faults import LinkFault
-from engine.zkproxy import ELECTION, HOST, QUORUM, ProxyError, ProxyEvent, ZkProxy
+from engine.runtime.faults import LinkFault
+from engine.runtime.zookeeper.events import ELECTION, HOST, QUORUM, ProxyError, ProxyEvent
+from engine.runtime.zookeeper.proxy import ZkProxy
 from tests.zkproxied import DEADLINE_S, Events, socket_inodes
 
 CONFIG = "server.1=127.0.0.1:1:2:participant\nserver.2=127.0.0.1:3:4:participant\nversion=0"

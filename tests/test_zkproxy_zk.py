@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
-from engine.faults import LinkFault
-from engine.zkproxy import ELECTION, HOST, QUORUM
-from engine.zkserver import ZkSettings, java_missing
+from engine.runtime.faults import LinkFault
+from engine.runtime.zookeeper.events import ELECTION, HOST, QUORUM
+from engine.runtime.zookeeper.server import ZkSettings, java_missing
 from tests.zkproxied import ProxiedEnsemble, direct_java_connections, wait_until
 
 pytestmark = pytest.mark.zk

@@ -1,5 +1,5 @@
-"""engine.zkserver without a JVM: the configs it writes, the ports it picks, how it says
-that ZooKeeper cannot run, and four-letter words against a fake server."""
+"""engine.runtime.zookeeper.server without a JVM: the configs it writes, the ports it picks, how it
+says that ZooKeeper cannot run, and four-letter words against a fake server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.zkserver import (
+from engine.runtime.zookeeper.server import (
     ServerAddress,
     ZkServer,
     ZkServerError,

@@ -1,10 +1,10 @@
 """Test support: real ZooKeeper servers wired through the recording fault proxy.
 
-`ProxiedEnsemble` starts a ZkProxy for N servers, gives each server a config whose peer
-ports are the proxy's (engine.zkserver), launches the JVMs, and on `close()` kills them by
-pid and stops the proxy. `Events` collects the proxy's events and waits on them with
-deadlines. `direct_java_connections` finds TCP connections between two of the JVMs,
-which would mean that a link bypasses the proxy.
+`ProxiedEnsemble` starts a ZkProxy for N servers, gives each server a config whose peer ports are
+the proxy's (engine.runtime.zookeeper.server), launches the JVMs, and on `close()` kills them by pid
+and stops the proxy. `Events` collects the proxy's events and waits on them with deadlines.
+`direct_java_connections` finds TCP connections between two of the JVMs, which would mean that a
+link bypasses the proxy.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.zkproxy import ProxyEvent, ZkProxy
-from engine.zkserver import ZkSettings, make_ensemble, real_ports, route_through
+from engine.runtime.zookeeper.events import ProxyEvent
+from engine.runtime.zookeeper.proxy import ZkProxy
+from engine.runtime.zookeeper.server import ZkSettings, make_ensemble, real_ports, route_through
 
 DEADLINE_S = 10.0
 

@@ -1,11 +1,10 @@
 """Real Apache ZooKeeper servers on 127.0.0.1: configs, processes, four-letter words.
 
-Each server gets its own directory with `zoo.cfg`, `data/myid` and `log4j.properties`
-(INFO to `zookeeper.log`, the format the log readers expect), and runs as
-`java ... QuorumPeerMain zoo.cfg`, a child process in its own process group. It is stopped
-by its pid only (SIGTERM, then SIGKILL) - never by name. The config a server gets is its
-own *view* of the ensemble: with a proxy in between (engine.zkproxy), the ports it names
-for its peers are the proxy's.
+Each server gets its own directory with `zoo.cfg`, `data/myid` and `log4j.properties` (INFO to
+`zookeeper.log`, the format the log readers expect), and runs as `java ... QuorumPeerMain zoo.cfg`,
+a child process in its own process group. It is stopped by its pid only (SIGTERM, then SIGKILL) -
+never by name. The config a server gets is its own *view* of the ensemble: with a proxy in between
+(engine.runtime.zookeeper.proxy), the ports it names for its peers are the proxy's.
 
 Debian's `zookeeper` package (3.8) provides the jars; `java_missing()` says what is missing.
 """
@@ -359,8 +358,8 @@ def real_ports(servers: Mapping[Sid, ZkServer]) -> dict[Sid, tuple[int, int]]:
 def route_through(
     servers: Mapping[Sid, ZkServer], peer_ports: Callable[[Sid, Sid], tuple[int, int]]
 ) -> None:
-    """Make each server's config name `peer_ports(server, peer)` (quorum, election) for its
-    peers - a proxy's ports (engine.zkproxy.ZkProxy.peer_ports) - and keep its own."""
+    """Make each server's config name `peer_ports(server, peer)` (quorum, election) for its peers -
+    a proxy's ports (engine.runtime.zookeeper.proxy.ZkProxy.peer_ports) - and keep its own."""
     for sid, server in servers.items():
         view = dict(server.view)
         for peer, address in server.view.items():

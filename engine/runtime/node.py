@@ -40,7 +40,7 @@ Zab (reference §12.6), so
   another leader among themselves if they can.
 
 Between zkfle nodes the post-election packets use our own small framing (see
-engine.transport.quorum), so a cluster of zkfle nodes elects, establishes an epoch,
+engine.runtime.transport.quorum), so a cluster of zkfle nodes elects, establishes an epoch,
 pings, and replaces a crashed leader as the in-memory runtime does.
 """
 
@@ -87,7 +87,9 @@ from engine.core.peer.quorumpeer import PeerError, QuorumPeer
 from engine.core.quorum.error import ConfigError
 from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
-from engine.durable import DurableError, DurableStore
+from engine.runtime.durable import DurableError, DurableStore
+from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
+from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
 from engine.trace.format import TraceWriter, default_trace_path, make_header
 from engine.trace.record import (
     durable_json,
@@ -100,8 +102,6 @@ from engine.trace.record import (
     vote_json,
 )
 from engine.trace.recorder import Recorder
-from engine.transport.quorum import QuorumHooks, QuorumPlane
-from engine.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
 
 __all__ = ["NodeError", "TcpNode", "add_node_parser", "cmd_node", "main"]
 
@@ -789,7 +789,7 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m engine.node --config zoo.cfg --myid N` (the same as `zkfle node`)."""
+    """`python -m engine.runtime.node --config zoo.cfg --myid N` (the same as `zkfle node`)."""
     parser = argparse.ArgumentParser(prog="zkfle node")
     _node_arguments(parser)
     return cmd_node(parser.parse_args(argv))

@@ -40,14 +40,14 @@ import orjson
 from engine.core.peer.io import QuorumPacket
 from engine.core.vote import Sid
 from engine.core.wire import EndOfStreamError, format_inet_addr
-from engine.trace.record import RecordError, packet_from, packet_json
-from engine.transport.tcp import (
+from engine.runtime.transport.tcp import (
     LISTEN_BACKLOG,
     Address,
     TransportError,
     connect_with_timeout,
     shutdown_socket,
 )
+from engine.trace.record import RecordError, packet_from, packet_json
 
 __all__ = ["GREETING_MAGIC", "MAX_PACKET", "QuorumHooks", "QuorumPlane"]
 

@@ -56,8 +56,8 @@ from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import ClusterView, FaultView, NodeView, quorum_count, stable_leader
 from engine.core.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
-from engine.durable import DurableError, Store
-from engine.faults import Fate, FaultTable
+from engine.runtime.durable import DurableError, Store
+from engine.runtime.faults import NO_FAULT, FaultTable
 from engine.trace.record import (
     durable_json,
     input_json,
@@ -72,7 +72,6 @@ from engine.trace.recorder import Recorder
 LINK_LATENCY_MS = (0.05, 0.5)
 """Base one-way latency of an in-memory link, drawn uniformly (before any delay fault)."""
 _LATENCY_LO, _LATENCY_SPAN = LINK_LATENCY_MS[0], LINK_LATENCY_MS[1] - LINK_LATENCY_MS[0]
-_NO_FAULT = Fate()
 """FaultTable.fate of a link without faults (it draws nothing then)."""
 _STATE_NAME = {state: state.name for state in ServerState}
 
@@ -583,7 +582,7 @@ class Host:
         with self.net_lock:
             faults = self.faults
             if not faults.faults:
-                fate = _NO_FAULT
+                fate = NO_FAULT
             elif plane == "quorum":
                 fate = faults.stream_fate(node.sid, peer, self.rng_net)
             else:

@@ -19,8 +19,8 @@ from typing import Any
 from engine.core.peer.io import Timing
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
-from engine.durable import Store
-from engine.host import Host, Node
+from engine.runtime.durable import Store
+from engine.runtime.host import Host, Node
 from engine.trace.recorder import Recorder
 
 THREAD_HOP_MS = (0.001, 0.02)

@@ -39,8 +39,8 @@ from engine.core.peer.io import Timing
 from engine.core.peer.mainthread import main_due
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
-from engine.durable import Store
-from engine.host import LINK_LATENCY_MS, Envelope, Host, Node
+from engine.runtime.durable import Store
+from engine.runtime.host import LINK_LATENCY_MS, Envelope, Host, Node
 from engine.trace.recorder import Recorder
 
 JOIN_TIMEOUT_S = 5.0

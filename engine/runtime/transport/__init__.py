@@ -5,7 +5,4 @@ to Java ZooKeeper servers); `quorum` carries the post-election packets between z
 nodes in a small framing of our own (it speaks no Zab).
 """
 
-from engine.transport.quorum import QuorumHooks, QuorumPlane
-from engine.transport.tcp import CnxHooks, TcpCnxManager, TransportError
-
-__all__ = ["CnxHooks", "QuorumHooks", "QuorumPlane", "TcpCnxManager", "TransportError"]
+__all__ = ["quorum", "tcp"]

@@ -61,6 +61,10 @@ class Fate:
     held: bool = False
 
 
+NO_FAULT = Fate()
+"""What a link without faults does with a message: deliver it once, at once."""
+
+
 REORDER_DELAY_MS = 20.0
 """Extra delay given to a reordered message so that later ones overtake it."""
 RETRANSMIT_MS = 200.0
