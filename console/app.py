@@ -29,7 +29,7 @@ from console.history import CommandHistory, history_path
 from console.screens.cluster import ClusterScreen
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
-from engine.commands import VERBS, Verb
+from engine.control.commands import VERBS, Verb
 
 ReplayOpener = Callable[[str], ReplayBackend]
 """Opens a trace file for replay (raises with a clear message if it cannot)."""

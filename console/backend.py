@@ -40,7 +40,7 @@ class CommandResult:
     `ok` is False when the command was rejected or failed (a parse error, an `expect` that
     did not hold, a `wait until` that timed out); a rejected command changed nothing. `text`
     is the command's output (possibly several lines) or the error message, which says what
-    was expected (the messages of `engine.commands.CommandError`).
+    was expected (the messages of `engine.control.predicates.CommandError`).
     """
 
     ok: bool
@@ -95,7 +95,7 @@ class Backend(Protocol):
         """Run one command line of the command language (DESIGN §4).
 
         The console handles `help`, `quit` and `replay` itself and validates every line with
-        `engine.commands.parse` before it calls this, but a backend must still answer any
+        `engine.control.commands.parse` before it calls this, but a backend must still answer any
         text with a CommandResult and never raise for bad input. Every command it runs is
         recorded as a `cmd` event (`text`, `ok`, and `result` or `error` with the whole
         output): that event is how the command and its output appear in the log."""

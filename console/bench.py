@@ -29,7 +29,7 @@ from engine.bench import (
     take_sample,
     wait_stable,
 )
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 
 from console import tools, zktools
-from engine import commands as c
 from engine.bench import add_bench_parser
-from engine.cluster import Cluster, ClusterOptions, CommandResult
+from engine.control import commands as c
+from engine.control.cluster import Cluster, ClusterOptions, CommandResult
+from engine.control.predicates import CommandError, parse_predicate
 from engine.core.quorum.error import ConfigError
-from engine.predicates import CommandError, parse_predicate
 from engine.replay import Replayer, ReplayError
 from engine.runtime.durable import DurableError
 from engine.runtime.node import add_node_parser, cmd_node

@@ -1,5 +1,5 @@
 """Provides `zkfle shell`: a prompt_toolkit REPL on a backend, with the console's command
-language, completion (from `engine.commands.complete`) and history (shared with the TUI).
+language, completion (from `engine.control.complete.complete`) and history (shared with the TUI).
 
 On a terminal it prompts with a live status toolbar and prints what happens in the cluster
 (state changes, elections, faults, crashes, invariant violations) as it happens. With
@@ -30,7 +30,10 @@ from rich.text import Text
 from console.backend import Backend, CommandResult, describe_exception, read_info, safe_execute
 from console.format import EventFormatter, node_summary
 from console.history import file_history, history_path
-from engine.commands import CommandError, Help, Quit, Replay, complete, help_text, parse
+from engine.control.commands import Help, Quit, Replay, parse
+from engine.control.complete import complete
+from engine.control.help import help_text
+from engine.control.predicates import CommandError
 from engine.core.view import ClusterView
 
 PROMPT = "zkfle> "

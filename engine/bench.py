@@ -57,7 +57,7 @@ from typing import Any
 
 import orjson
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.election import FINALIZE_WAIT_MS
 from engine.replay import verify
 from engine.trace.format import read_trace

@@ -29,7 +29,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.cnxmanager import Message, QuorumCnxManager
 from engine.core.config import QuorumPeerConfig, to_zoo_cfg
 from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPacket

@@ -57,7 +57,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from engine import commands as c
+from engine.control import commands as c
+from engine.control.help import help_text
+from engine.control.predicates import CommandError, Predicate
+from engine.control.resolve import resolve_link
+from engine.control.values import EventFilter, Instant, Link
 from engine.core.election import ElectionConfig
 from engine.core.peer.io import (
     ClosePeer,
@@ -89,7 +93,6 @@ from engine.core.view import (
     stable_leader,
 )
 from engine.core.vote import ServerState, Sid, ToSend, Vote
-from engine.predicates import CommandError, Predicate
 from engine.runtime.faults import LinkFault
 from engine.runtime.host import peer_view
 from engine.trace.elections import KINDS as ELECTION_KINDS
@@ -100,7 +103,7 @@ from engine.trace.invariants import InvariantChecker, Violation
 from engine.trace.record import RecordError, durable_from, input_from, output_json, packet_from
 
 if TYPE_CHECKING:
-    from engine.cluster import Cluster
+    from engine.control.cluster import Cluster
 
 __all__ = [
     "Breakpoint",
@@ -1142,7 +1145,7 @@ class ClusterState:
         match cmd:
             case c.Release(link, mode):
                 self._release(self._links(link), None if mode == "all" else 1)
-            case c.Deliver(c.Link() as link):
+            case c.Deliver(Link() as link):
                 self._release(self._links(link), 1)
             case c.Set(sid=sid, current_epoch=ce, accepted_epoch=ae, zxid=zxid):
                 node = self.nodes.get(sid)
@@ -1156,9 +1159,9 @@ class ClusterState:
             case _:
                 pass
 
-    def _links(self, link: c.Link) -> set[tuple[Sid, Sid]]:
+    def _links(self, link: Link) -> set[tuple[Sid, Sid]]:
         try:
-            return set(c.resolve_link(link, self.view(), _NoRandom()))
+            return set(resolve_link(link, self.view(), _NoRandom()))
         except CommandError:
             return set()
 
@@ -1281,7 +1284,7 @@ def _pop_tosend(queue: deque[ToSend], to: Sid) -> ToSend | None:
 # --- breakpoints -------------------------------------------------------------------------------
 
 
-def event_matches(f: c.EventFilter, event: Mapping[str, Any]) -> bool:
+def event_matches(f: EventFilter, event: Mapping[str, Any]) -> bool:
     """Whether a trace event is one `break on <filter>` stops at."""
     kind = event.get("kind")
     match f.kind:
@@ -1399,7 +1402,7 @@ class Replayer:
         self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         self._cached_view: tuple[ClusterState, ClusterView] | None = None
         self.divergence: Divergence | None = None
-        self._breaks: list[tuple[Breakpoint, Predicate | c.EventFilter]] = []
+        self._breaks: list[tuple[Breakpoint, Predicate | EventFilter]] = []
         self._break_counter = 0
         self.stop_reason: str | None = None
         self.running = False
@@ -1551,9 +1554,7 @@ class Replayer:
         every = self.checkpoint_every
         checkpoints = self._checkpoints
         predicates = [(b, p) for b, p in self._breaks if isinstance(p, Predicate)] if breaks else []
-        filters = (
-            [(b, f) for b, f in self._breaks if isinstance(f, c.EventFilter)] if breaks else []
-        )
+        filters = [(b, f) for b, f in self._breaks if isinstance(f, EventFilter)] if breaks else []
         before = {b.id: p.evaluate(state.view()) for b, p in predicates}
         for event in self._stream(state.seq + 1, target):
             divergence = state.apply(event)
@@ -1630,7 +1631,7 @@ class Replayer:
             predicate.check(self._state.view())
             return self._add_break(f"break when {predicate}", predicate)
 
-    def break_on(self, event_filter: c.EventFilter | str) -> Breakpoint:
+    def break_on(self, event_filter: EventFilter | str) -> Breakpoint:
         """Stop (while playing) after the next event matching the filter."""
         if isinstance(event_filter, str):
             cmd = c.parse(f"break on {event_filter}")
@@ -1639,7 +1640,7 @@ class Replayer:
         with self._lock:
             return self._add_break(f"break on {event_filter}", event_filter)
 
-    def _add_break(self, text: str, cond: Predicate | c.EventFilter) -> Breakpoint:
+    def _add_break(self, text: str, cond: Predicate | EventFilter) -> Breakpoint:
         self._break_counter += 1
         bp = Breakpoint(f"b{self._break_counter}", text)
         self._breaks.append((bp, cond))
@@ -1756,7 +1757,7 @@ class Replayer:
                 self.halt()
                 if isinstance(target, int):
                     return self._at(self.seek(target))
-                if isinstance(target, c.Instant):
+                if isinstance(target, Instant):
                     return self._at(self.seek_time(target.t_ms))
                 return self._at(self.seek_mark(target))
             case c.Run():
@@ -1796,7 +1797,7 @@ class Replayer:
             case c.Status():
                 return _ResultText(True, self.status_text())
             case c.Help(topic):
-                return _ResultText(True, c.help_text(topic or None))
+                return _ResultText(True, help_text(topic or None))
         return _ResultText(
             False,
             f"{cmd.verb}: a replay is read-only; fork it to continue as a live simulated cluster",

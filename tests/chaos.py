@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.vote import ServerState, parse_zxid, zxid_epoch
 from engine.trace.invariants import INVARIANTS, liveness_bound_ms
 

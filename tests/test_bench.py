@@ -19,7 +19,7 @@ import pytest
 
 from console import bench as console_bench
 from engine import bench
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 
 
 def run_bench(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:

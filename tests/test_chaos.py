@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from engine.cluster import Cluster, ClusterOptions, CommandResult
+from engine.control.cluster import Cluster, ClusterOptions, CommandResult
 from engine.replay import verify
 from tests.chaos import (
     BOOT_RACE,

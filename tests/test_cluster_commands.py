@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import commands as c
-from engine.cluster import Cluster, ClusterOptions
+from engine.control import commands as c
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.help import help_text
 from engine.core.view import QuorumCount
 
 BAD = [
@@ -234,4 +235,4 @@ def test_timeout_works_on_threads_too() -> None:
         fired = cluster.execute("timeout 1")
         assert fired.ok, fired.text
         assert fired.text == "fired the notification timeout of n1"
-    assert "simulator" not in c.help_text("timeout")
+    assert "simulator" not in help_text("timeout")

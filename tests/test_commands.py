@@ -15,30 +15,45 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from engine import commands as c
-from engine.commands import (
+from engine.control import commands as c
+from engine.control import values
+from engine.control.commands import VERBS, Command, parse, parse_script
+from engine.control.complete import complete
+from engine.control.help import TOPICS, help_text
+from engine.control.predicates import CommandError, parse_predicate
+from engine.control.resolve import resolve_link, resolve_nodes, resolve_partition
+from engine.control.values import (
     ALL,
+    BREAKPOINT,
+    COUNT,
+    DURATION,
+    EPOCH,
+    EVENT,
+    EVENT_KINDS,
+    FAULT,
+    FILE,
+    GROUPS,
+    JITTER,
+    LABEL,
+    LINK,
+    MODE,
     NODE_WORDS,
+    PERCENT,
+    PREDICATE,
+    SEEK,
+    SPEED,
     STAR,
-    VERBS,
-    Command,
-    CommandError,
+    TARGET,
+    ZXID,
     EventFilter,
     Instant,
+    Kind,
     Link,
     MessageId,
     Nodes,
-    complete,
-    help_text,
-    parse,
-    parse_script,
-    resolve_link,
-    resolve_nodes,
-    resolve_partition,
 )
 from engine.core.view import ClusterView, FaultView, NodeView
 from engine.core.vote import LONG_MAX, ServerState, Vote
-from engine.predicates import parse_predicate
 
 K, F, L, OBS = (
     ServerState.LOOKING,
@@ -615,6 +630,14 @@ def test_help_topics_and_aliases() -> None:
         help_text("nope")
 
 
+def test_help_takes_every_topic_it_explains() -> None:
+    """The parser's topic words (commands.TOPIC_NAMES) and help's texts (help.TOPICS) are
+    two lists since the command language was split: they must name the same topics."""
+    assert tuple(TOPICS) == c.TOPIC_NAMES
+    for topic in TOPICS:
+        assert parse(f"help {topic}") == c.Help(topic)
+
+
 def test_usage_lines_show_arguments_and_options() -> None:
     usage = {v.name: v.usage for v in VERBS}
     assert usage["delay"] == "delay <link> <dur> [jitter=<dur>] [for=<dur>]"
@@ -766,9 +789,9 @@ def groups(draw: st.DrawFn) -> tuple[Nodes, ...]:
 
 @st.composite
 def events(draw: st.DrawFn) -> EventFilter:
-    kind = draw(st.sampled_from(list(c.EVENT_KINDS)))
+    kind = draw(st.sampled_from(list(EVENT_KINDS)))
     values: dict[str, Any] = {}
-    for key in c.EVENT_KINDS[kind][1]:
+    for key in EVENT_KINDS[kind][1]:
         field = {"from": "src", "to": "dst"}.get(key, key)
         value = st.sampled_from(list(ServerState)) if key == "state" else SID
         values[field] = draw(st.none() | value)
@@ -781,28 +804,28 @@ PREDICATES = st.sampled_from(
      "n3.last_zxid >= 0x100000001", "(stable or n2.paused) and n4.vote.leader == n5.vote.leader"]
 ).map(parse_predicate)  # fmt: skip
 
-KIND_VALUES: dict[c.Kind, st.SearchStrategy[Any]] = {
-    c.NODES: NODES,
-    c.SID: SID,
-    c.LINK: links(),
-    c.TARGET: st.one_of(links(), st.integers(0, 10**18 - 1).map(MessageId)),
-    c.GROUPS: groups(),
-    c.DURATION: milli(1, 10**12),
-    c.JITTER: milli(0, 10**12),
-    c.PERCENT: milli(0, 100_000),
-    c.COUNT: st.integers(1, 1_000_000),
-    c.EPOCH: st.integers(0, 2**32 - 1),
-    c.ZXID: st.integers(0, LONG_MAX),
-    c.SPEED: milli(1, 1_000_000),
-    c.PREDICATE: PREDICATES,
-    c.FAULT: st.none() | st.integers(0, 10**9 - 1),
-    c.BREAKPOINT: st.none() | st.integers(0, 10**9 - 1),
-    c.MODE: st.sampled_from(["all", "next"]),
-    c.LABEL: PRINTABLE,
-    c.FILE: PRINTABLE,
-    c.SEEK: st.one_of(st.integers(0, 10**18 - 1), milli(0, 10**12).map(Instant), PRINTABLE),
-    c.EVENT: events(),
-    c.TOPIC: st.sampled_from([v.words[0] for v in VERBS] + list(c.TOPICS)),
+KIND_VALUES: dict[Kind, st.SearchStrategy[Any]] = {
+    values.NODES: NODES,
+    values.SID: SID,
+    LINK: links(),
+    TARGET: st.one_of(links(), st.integers(0, 10**18 - 1).map(MessageId)),
+    GROUPS: groups(),
+    DURATION: milli(1, 10**12),
+    JITTER: milli(0, 10**12),
+    PERCENT: milli(0, 100_000),
+    COUNT: st.integers(1, 1_000_000),
+    EPOCH: st.integers(0, 2**32 - 1),
+    ZXID: st.integers(0, LONG_MAX),
+    SPEED: milli(1, 1_000_000),
+    PREDICATE: PREDICATES,
+    FAULT: st.none() | st.integers(0, 10**9 - 1),
+    BREAKPOINT: st.none() | st.integers(0, 10**9 - 1),
+    MODE: st.sampled_from(["all", "next"]),
+    LABEL: PRINTABLE,
+    FILE: PRINTABLE,
+    SEEK: st.one_of(st.integers(0, 10**18 - 1), milli(0, 10**12).map(Instant), PRINTABLE),
+    EVENT: events(),
+    c.TOPIC: st.sampled_from([v.words[0] for v in VERBS] + list(TOPICS)),
 }
 
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from console.tools import add_verify_parser, cmd_verify
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.replay import ReplayError, verify
 
 ROOT = Path(__file__).resolve().parent.parent

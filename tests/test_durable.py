@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.peer.io import Durable
 from engine.runtime.durable import DurableError, DurableStore
 

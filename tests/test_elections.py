@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.config import generate_config
 from engine.core.quorum.parse import parse_dynamic_config
 from engine.fork import fork

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from console.tools import add_export_parser, add_verify_parser, cmd_export, cmd_verify
-from engine import commands as c
+from engine.control import commands as c
 from engine.export import SHIVIZ_REGEX, export_lines
 from engine.replay import verify
 from engine.trace.format import read_trace, validate

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.view import DELIVERED_DROP_REASONS, MessageCounts
 from engine.replay import ClusterState, Replayer
 from engine.runtime.host import Host

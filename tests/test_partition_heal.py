@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.trace.invariants import liveness_bound_ms
 from engine.trace.record import timing_json
 

@@ -11,9 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.core.view import ClusterView, NodeView
-from engine.core.vote import ServerState, Vote
-from engine.predicates import (
+from engine.control.predicates import (
     And,
     CommandError,
     Compare,
@@ -24,6 +22,8 @@ from engine.predicates import (
     parse_predicate,
     tokenize,
 )
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import ServerState, Vote
 
 K, F, L = ServerState.LOOKING, ServerState.FOLLOWING, ServerState.LEADING
 

@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from engine import commands as c
-from engine.cluster import Cluster, ClusterOptions
+from engine.control import commands as c
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.values import EventFilter
 from engine.core.view import ClusterView
 from engine.core.vote import ServerState, zxid_hex
 from engine.replay import (
@@ -261,7 +262,7 @@ def test_event_filters_match_trace_events() -> None:
     deliver = {"kind": "deliver", "node": 2, "msg": "m1", "from": 1}
     timeout = {"kind": "step", "node": 3, "input": {"type": "timeout"}, "output": {}}
 
-    def f(text: str) -> c.EventFilter:
+    def f(text: str) -> EventFilter:
         cmd = c.parse(f"break on {text}")
         assert isinstance(cmd, c.BreakOn)
         return cmd.event

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from console.cli import main
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.replay import Replayer, replay_to, verify
 
 

@@ -339,7 +339,7 @@ async def run_real(args: argparse.Namespace, minority: list[int]) -> None:
 
 def run_zkfle(args: argparse.Namespace, minority: list[int]) -> None:
     """The same scenario on zkfle's simulator, one seed per repetition."""
-    from engine.cluster import Cluster, ClusterOptions
+    from engine.control.cluster import Cluster, ClusterOptions
     from engine.trace.format import read_trace
 
     majority = [s for s in range(1, args.nodes + 1) if s not in minority]

@@ -52,7 +52,8 @@ from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import LOG_CAP, MessageLog
 from console.widgets.status import Header, Lamps, PositionBar
 from console.widgets.timeline import ElectionsTimeline
-from engine.commands import CommandError, Fork, Help, Quit, Replay, parse
+from engine.control.commands import Fork, Help, Quit, Replay, parse
+from engine.control.predicates import CommandError
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import Sid
 from engine.trace.elections import Timeline

@@ -1,5 +1,5 @@
 """Provides the help screen: the command language's help (generated from the grammar
-table in `engine.commands`) and the keys of the screen it was opened from."""
+table in `engine.control.commands`) and the keys of the screen it was opened from."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from textual.widgets import Static
 
 from console.widgets import ensemble, timeline
 from console.widgets.columns import Column
-from engine.commands import CommandError, help_text
+from engine.control.help import help_text
+from engine.control.predicates import CommandError
 
 SCREEN_HELP = (
     (

@@ -1,7 +1,7 @@
 """Provides the command line: `:` commands with completion, inline help and history, and
 the `/` filter of the message log, in one input with a hint line under it.
 
-Completion, help and validation all come from `engine.commands` (the one grammar table):
+Completion, help and validation all come from `engine.control` (the one grammar table, VERBS):
 Tab completes what the parser says may come next (verbs, node ids and words, options,
 predicate fields...), a second Tab cycles through the candidates; the hint line shows the
 usage of the verb being typed, the candidates, or the last error or result.
@@ -24,7 +24,8 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from console.history import CommandHistory
-from engine.commands import VERBS, Completion, Verb, complete
+from engine.control.commands import VERBS, Verb
+from engine.control.complete import Completion, complete
 from engine.core.view import ClusterView
 
 Mode = Literal["command", "filter"]

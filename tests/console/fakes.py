@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from console.backend import BackendInfo, Breakpoint, CommandResult, Event, TraceMark
-from engine import commands as c
-from engine.commands import CommandError, EventFilter
+from engine.control import commands as c
+from engine.control.predicates import CommandError, Predicate
+from engine.control.resolve import resolve_nodes
+from engine.control.values import EventFilter, Instant, Nodes
 from engine.core.config import generate_config
 from engine.core.view import ClusterView, FaultView, MessageCounts, NodeView, quorum_count
 from engine.core.vote import ServerState, Sid, Vote, zxid_hex
-from engine.predicates import Predicate
 from engine.trace.elections import ElectionTracker, Timeline
 
 
@@ -388,8 +389,8 @@ class FakeBackend:
 
     # --- commands ------------------------------------------------------------------------------
 
-    def _nodes(self, spec: c.Nodes) -> tuple[Sid, ...]:
-        return c.resolve_nodes(spec, self._view(), _Rng())
+    def _nodes(self, spec: Nodes) -> tuple[Sid, ...]:
+        return resolve_nodes(spec, self._view(), _Rng())
 
     def _fault(self, text: str, sids: frozenset[Sid]) -> str:
         self._fault_ids += 1
@@ -670,7 +671,7 @@ class FakeReplay:
             case c.Seek(target):
                 if isinstance(target, int):
                     self.position = min(self.total, target)
-                elif isinstance(target, c.Instant):
+                elif isinstance(target, Instant):
                     self.position = sum(1 for e in self.recorded if e["t_ms"] <= target.t_ms)
                 else:
                     found = [m.seq for m in self.marks if m.label == target]

@@ -16,8 +16,9 @@ from console.backend import Backend, ReplayBackend, is_replay, read_info, safe_e
 from console.cli import open_replay
 from console.format import clock_text, ms_text
 from console.shell import run_shell
-from engine.cluster import Cluster, ClusterOptions
-from engine.commands import Instant, Seek, parse
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.commands import Seek, parse
+from engine.control.values import Instant
 from engine.core.vote import ServerState
 from engine.replay import Replayer
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for

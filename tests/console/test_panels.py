@@ -13,7 +13,7 @@ from console.format import node_summary
 from console.screens.cluster import ClusterScreen
 from console.screens.help import HelpScreen
 from console.widgets.log import LOG_CAP
-from engine.cluster import Cluster, ClusterOptions
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.replay import Replayer
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 from tests.console.fakes import FakeBackend

@@ -2,7 +2,7 @@
 
     .venv/bin/python traces/examples/make_examples.py [NAME ...]
 
-Each example is a command script run on a fresh cluster with `engine.cluster.Cluster`;
+Each example is a command script run on a fresh cluster with `engine.control.cluster.Cluster`;
 its trace is written to `traces/examples/<name>.jsonl` and the script to `<name>.fle`,
 so that `zkfle run --sim --seed <seed> --script traces/examples/<name>.fle` repeats a
 simulator example event for event. The simulator examples are deterministic (same seed,
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine import commands as c  # noqa: E402
-from engine.cluster import Cluster, ClusterOptions  # noqa: E402
+from engine.control import commands as c  # noqa: E402
+from engine.control.cluster import Cluster, ClusterOptions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,7 +7,7 @@ parser (never `eval`) into an immutable tree whose `describe()` is the canonical
 whose `evaluate(view)` reads only a `ClusterView`.
 
 The tokenizer, the cursor and `CommandError` live here because predicates need them and
-`engine.commands` builds on this module (never the other way round).
+`engine.control.commands` builds on this module (never the other way round).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Cursor:
     """Walks the tokens of one line and builds error messages that say what was expected.
 
     Whenever a parser looks for something at the end of the line it calls `hint` with
-    completion categories (see `engine.commands.complete`), so the parser itself decides
+    completion categories (see `engine.control.complete.complete`), so the parser itself decides
     what can be completed at the cursor.
     """
 

@@ -3,7 +3,7 @@
 A `Cluster` is built from `ClusterOptions` (a generated `--nodes N --observers M` cluster
 or a zoo.cfg), picks a runtime (threads on the wall clock, or the simulator in virtual
 time), records everything to a trace, and executes commands of the command language
-(engine.commands) against it. Every command is recorded as a `cmd` event with its result;
+(engine.control.commands) against it. Every command is recorded as a `cmd` event with its result;
 a wrong command changes nothing and says what was expected.
 """
 
@@ -23,13 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine import commands as c
+from engine.control import commands as c
+from engine.control.help import help_text
+from engine.control.predicates import CommandError, Predicate
+from engine.control.resolve import chosen, resolve_link, resolve_nodes, resolve_partition
+from engine.control.values import Link, MessageId, Nodes, show_ms
 from engine.core.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
 from engine.core.election import ElectionConfig
 from engine.core.peer.io import Durable, Timing
 from engine.core.view import ClusterView, leadership_text, messages_text
 from engine.core.vote import ServerState, Sid, zxid_hex
-from engine.predicates import CommandError, Predicate
 from engine.runtime.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.runtime.faults import LinkFault
 from engine.runtime.host import Host, snapshot_json
@@ -463,8 +466,8 @@ class Cluster:
     def _ok(self, command: c.Command, text: str) -> CommandResult:
         return CommandResult(True, text, command)
 
-    def _nodes(self, spec: c.Nodes) -> tuple[Sid, ...]:
-        return c.resolve_nodes(spec, self.view(), self.rng)
+    def _nodes(self, spec: Nodes) -> tuple[Sid, ...]:
+        return resolve_nodes(spec, self.view(), self.rng)
 
     def _dispatch(self, cmd: c.Command) -> CommandResult:
         match cmd:
@@ -500,10 +503,10 @@ class Cluster:
             case c.Status():
                 return self._ok(cmd, self.status_text())
             case c.Partition(groups, for_ms):
-                parts = c.resolve_partition(groups, self.view(), self.rng)
+                parts = resolve_partition(groups, self.view(), self.rng)
                 links = {(a, b) for g in parts for h in parts if g != h for a in g for b in h}
                 return self._add_fault(
-                    replace(cmd, groups=tuple(c.Nodes(g) for g in parts)),
+                    replace(cmd, groups=tuple(Nodes(g) for g in parts)),
                     "block",
                     links,
                     for_ms,
@@ -518,7 +521,7 @@ class Cluster:
                     if a != b and (a in sids or b in sids)
                 }
                 return self._add_fault(
-                    replace(cmd, nodes=c.chosen(nodes, sids)),
+                    replace(cmd, nodes=chosen(nodes, sids)),
                     "block",
                     links,
                     for_ms,
@@ -559,7 +562,7 @@ class Cluster:
                 return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
             case c.Wait(ms):
                 self.advance(ms)
-                return self._ok(cmd, f"waited {c._show_ms(ms)}")
+                return self._ok(cmd, f"waited {show_ms(ms)}")
             case c.WaitUntil(predicate, within_ms):
                 return self._wait_for(cmd, predicate, within_ms)
             case c.Expect(predicate, within_ms):
@@ -571,7 +574,7 @@ class Cluster:
                 where = str(self.trace_path) if self.trace_path else "nowhere (--no-trace)"
                 return self._ok(cmd, f"recording to {where}")
             case c.Help(topic):
-                return self._ok(cmd, c.help_text(topic or None))
+                return self._ok(cmd, help_text(topic or None))
             case c.Run() | c.Halt() | c.Step() | c.Speed():
                 return self._pace(cmd)
             case _:
@@ -610,13 +613,13 @@ class Cluster:
                 return self._ok(cmd, f"ran {ran} event(s); t={sim.now():.3f} ms")
         raise AssertionError(cmd)
 
-    def _links(self, link: c.Link) -> tuple[c.Link, set[tuple[Sid, Sid]]]:
+    def _links(self, link: Link) -> tuple[Link, set[tuple[Sid, Sid]]]:
         """`link` written with the sids its node words chose (what a result echoes and
         `faults` lists), and the directed links it names."""
         view = self.view()
-        src, dst = (c.resolve_nodes(end, view, self.rng) for end in (link.src, link.dst))
-        named = c.Link(c.chosen(link.src, src), c.chosen(link.dst, dst), link.both)
-        return named, set(c.resolve_link(named, view, self.rng))
+        src, dst = (resolve_nodes(end, view, self.rng) for end in (link.src, link.dst))
+        named = Link(chosen(link.src, src), chosen(link.dst, dst), link.both)
+        return named, set(resolve_link(named, view, self.rng))
 
     def _life(self, sid: Sid) -> str:
         node = self.host.nodes[sid]
@@ -837,10 +840,10 @@ class Cluster:
         return CommandResult(not refused, "\n".join(lines + _refusals(refused)), cmd)
 
     def _drop_or_deliver(
-        self, cmd: c.Command, target: c.Link | c.MessageId, deliver: bool
+        self, cmd: c.Command, target: Link | MessageId, deliver: bool
     ) -> CommandResult:
         verb = "delivered" if deliver else "dropped"
-        if isinstance(target, c.MessageId):
+        if isinstance(target, MessageId):
             msg_id = str(target)
             done = (self.host.deliver_message if deliver else self.host.drop_message)(msg_id)
             if not done:
@@ -867,7 +870,7 @@ class Cluster:
         )
         if ok:
             return self._ok(cmd, f"{predicate.describe()}: holds")
-        what = "did not hold" if within_ms == 0 else f"did not hold within {c._show_ms(within_ms)}"
+        what = "did not hold" if within_ms == 0 else f"did not hold within {show_ms(within_ms)}"
         return CommandResult(False, f"{predicate.describe()}: {what}\n{self.status_text()}", cmd)
 
     # --- texts ----------------------------------------------------------------------------------

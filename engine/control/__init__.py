@@ -1,0 +1,8 @@
+"""Floor 4, the control surface: the `Cluster` facade the console, the shell and scripts
+drive, and the one command language - its commands and grammar (`commands`), values
+(`values`), predicates, node-word resolution (`resolve`), help and completion.
+
+Imports the core, the trace and the runtimes.
+"""
+
+__all__ = ["cluster", "commands", "complete", "help", "predicates", "resolve", "values"]
