@@ -17,7 +17,8 @@ from engine.control import commands as c
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
 from engine.control.predicates import CommandError, parse_predicate
 from engine.core.quorum.error import ConfigError
-from engine.replay import Replayer, ReplayError
+from engine.replay.cores import ReplayError
+from engine.replay.player import Replayer
 from engine.runtime.durable import DurableError
 from engine.runtime.node import add_node_parser, cmd_node
 from engine.trace.format import TraceError

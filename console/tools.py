@@ -1,10 +1,10 @@
 """Provides `zkfle verify` and `zkfle export`: the trace tools of the command line.
 
-`verify FILE` re-executes a trace on fresh cores (engine.replay.verify) and checks its
+`verify FILE` re-executes a trace on fresh cores (engine.replay.verify.verify) and checks its
 invariants; the exit status is 0 when every recorded output matched and no invariant was
 violated, 1 on a divergence or a violation, 2 when the file cannot be read or is invalid.
 `export FILE --format mermaid|shiviz|text` writes a trace as a Mermaid sequence diagram,
-a ShiViz log or one line per event (engine.export).
+a ShiViz log or one line per event (engine.replay.export).
 
 console/cli.py adds them to its parser with `add_verify_parser` / `add_export_parser` and
 calls `cmd_verify` / `cmd_export` with the parsed arguments.
@@ -20,8 +20,9 @@ from typing import Any, TextIO
 
 import orjson
 
-from engine.export import FORMATS, export_lines
-from engine.replay import ReplayError, VerifyResult, verify
+from engine.replay.cores import ReplayError
+from engine.replay.export import FORMATS, export_lines
+from engine.replay.verify import VerifyResult, verify
 from engine.trace.format import TraceError, read_trace
 from engine.trace.invariants import INVARIANTS
 

@@ -2,12 +2,12 @@
 that trace checked against the model.
 
 `import LOGS... [--config zoo.cfg] [--myid N] [--trace FILE] [--json]` reads server logs
-(files, rotated and compressed ones, directories) into one trace (engine.zkimport) and
+(files, rotated and compressed ones, directories) into one trace (engine.replay.zkimport) and
 prints a summary on stderr, or as one JSON object on stdout with --json; exit 0 when a
 trace was written, 2 when nothing could be read or the arguments are wrong.
 
 `check TRACE [--json]` feeds every real server's logged notifications to the election
-model (engine.zkcheck); exit 0 when the model agrees with every decision and vote, 1 when
+model (engine.replay.zkcheck); exit 0 when the model agrees with every decision and vote, 1 when
 it does not (each disagreement is printed), 2 when the trace cannot be read or has nothing
 to check.
 
@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 
 from engine.core.quorum.error import ConfigError
+from engine.replay.zkcheck import CheckError, check
+from engine.replay.zkimport.importer import LogImportError, import_logs
 from engine.trace.format import default_trace_path
-from engine.zkcheck import CheckError, check
-from engine.zkimport import LogImportError, import_logs
 
 EXIT_OK, EXIT_DISAGREE, EXIT_UNREADABLE = 0, 1, 2
 

@@ -10,7 +10,7 @@ Modes (each prints a table, or one JSON object with `--json`):
 * `failover` - the same clusters, settled; the leader is crashed: crash -> stable again,
   and the survivors' "took";
 * `sim` - five-node elections in the simulator, pinned to one core, for `--seconds`;
-* `verify` - re-execution speed of `engine.replay.verify` on a generated trace, and its
+* `verify` - re-execution speed of `engine.replay.verify.verify` on a generated trace, and its
   peak memory (tracemalloc) at two trace sizes, to show whether memory stays flat;
 * `recording` - the election with and without a trace file (threaded), and the simulator's
   CPU time with and without one: what recording costs;
@@ -59,7 +59,7 @@ import orjson
 
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.election import FINALIZE_WAIT_MS
-from engine.replay import verify
+from engine.replay.verify import verify
 from engine.trace.format import read_trace
 from engine.trace.recorder import Event, Recorder
 

@@ -799,7 +799,8 @@ def run_script(
 
 
 def _verify(trace: Path) -> str | None:
-    from engine.replay import ReplayError, verify
+    from engine.replay.cores import ReplayError
+    from engine.replay.verify import verify
 
     try:
         outcome = verify(trace)

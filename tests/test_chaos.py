@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
-from engine.replay import verify
+from engine.replay.verify import verify
 from tests.chaos import (
     BOOT_RACE,
     KNOWN_BUGS,

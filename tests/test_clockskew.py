@@ -1,10 +1,10 @@
-"""Clock skew from send/receive pairs (engine.clockskew)."""
+"""Clock skew from send/receive pairs (engine.replay.clockskew)."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.clockskew import NOISE_MS, SkewEstimator
+from engine.replay.clockskew import NOISE_MS, SkewEstimator
 
 
 def test_no_pairs_leave_every_clock_unknown() -> None:

@@ -16,7 +16,8 @@ import pytest
 
 from console.tools import add_verify_parser, cmd_verify
 from engine.control.cluster import Cluster, ClusterOptions
-from engine.replay import ReplayError, verify
+from engine.replay.cores import ReplayError
+from engine.replay.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "traces" / "examples"

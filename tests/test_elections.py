@@ -14,8 +14,8 @@ import pytest
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.config import generate_config
 from engine.core.quorum.parse import parse_dynamic_config
-from engine.fork import fork
-from engine.replay import Replayer
+from engine.replay.fork import fork
+from engine.replay.player import Replayer
 from engine.trace.elections import (
     ABANDONED,
     ELECTED,

@@ -13,8 +13,8 @@ import pytest
 
 from console.tools import add_export_parser, add_verify_parser, cmd_export, cmd_verify
 from engine.control import commands as c
-from engine.export import SHIVIZ_REGEX, export_lines
-from engine.replay import verify
+from engine.replay.export import SHIVIZ_REGEX, export_lines
+from engine.replay.verify import verify
 from engine.trace.format import read_trace, validate
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "traces" / "examples"

@@ -1,4 +1,4 @@
-"""Trace exports (engine/export.py): Mermaid sequence diagrams, ShiViz logs and plain text,
+"""Trace exports (engine/replay/export.py): Mermaid sequence diagrams, ShiViz logs and plain text,
 on a trace of real QuorumPeer cores electing, failing over and re-joining."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.export import SHIVIZ_REGEX, describe, export, export_lines
+from engine.replay.export import SHIVIZ_REGEX, describe, export, export_lines
 from engine.trace.format import read_trace
 
 DATA = Path(__file__).parent / "data" / "traces"

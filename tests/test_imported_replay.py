@@ -9,12 +9,13 @@ import pytest
 
 from console.format import EventFormatter, LogLine
 from engine.core.vote import ServerState, Vote
-from engine.export import export_lines
-from engine.fork import ForkError
-from engine.replay import Replayer, verify
+from engine.replay.export import export_lines
+from engine.replay.fork import ForkError
+from engine.replay.player import Replayer
+from engine.replay.verify import verify
+from engine.replay.zkimport.importer import import_logs
 from engine.trace.elections import ElectionTracker
 from engine.trace.format import read_trace
-from engine.zkimport import import_logs
 from tests.zklogs import DATA
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.config import load_zoo_cfg
-from engine.replay import verify
+from engine.replay.verify import verify
 from engine.runtime.node import TcpNode
 
 pytestmark = pytest.mark.zk

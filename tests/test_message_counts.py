@@ -13,7 +13,8 @@ from pathlib import Path
 
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.view import DELIVERED_DROP_REASONS, MessageCounts
-from engine.replay import ClusterState, Replayer
+from engine.replay.player import Replayer
+from engine.replay.state import ClusterState
 from engine.runtime.host import Host
 from engine.runtime.sim import Simulation
 from engine.trace.format import read_trace

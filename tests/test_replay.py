@@ -1,6 +1,6 @@
 """The replayer's API for the console's replay mode: stepping, seeking (checkpoints),
 marks, breakpoints, playing, the reconstructed queues, and forking a live simulation from
-any step (engine.replay, engine.fork)."""
+any step (engine.replay, engine.replay.fork)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,11 @@ from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
 from engine.core.view import ClusterView
 from engine.core.vote import ServerState, zxid_hex
-from engine.replay import (
-    ClusterState,
-    Replayer,
-    ReplayError,
-    event_matches,
-    iter_views,
-    json_diff,
-    replay_to,
-    verify,
-)
+from engine.replay.breakpoints import event_matches
+from engine.replay.cores import ReplayError, json_diff
+from engine.replay.player import Replayer
+from engine.replay.state import ClusterState, iter_views, replay_to
+from engine.replay.verify import verify
 from engine.trace.record import vote_json
 
 ROOT = Path(__file__).resolve().parent.parent

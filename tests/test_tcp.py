@@ -37,7 +37,7 @@ from engine.core.wire import (
     encode_notification,
     read_initial_message,
 )
-from engine.replay import verify
+from engine.replay.verify import verify
 from engine.runtime.node import NodeError, TcpNode
 from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager
 from engine.trace.format import iter_events

@@ -9,7 +9,9 @@ import pytest
 
 from console.cli import main
 from engine.control.cluster import Cluster, ClusterOptions
-from engine.replay import Replayer, replay_to, verify
+from engine.replay.player import Replayer
+from engine.replay.state import replay_to
+from engine.replay.verify import verify
 
 
 def test_every_part_of_a_long_run_replays_and_verifies(tmp_path: Path) -> None:

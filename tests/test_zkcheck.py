@@ -1,4 +1,4 @@
-"""`zkfle check`: real ZooKeeper runs against the election model (engine.zkcheck).
+"""`zkfle check`: real ZooKeeper runs against the election model (engine.replay.zkcheck).
 
 The real 3.8 logs agree with the model in every decision and every vote sent; each kind
 of disagreement is shown by changing one fact of a real trace the way a different
@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from console.cli import main
-from engine.zkcheck import CheckError, Disagreement, check
-from engine.zkimport import import_logs
+from engine.replay.zkcheck import CheckError, Disagreement, check
+from engine.replay.zkimport.importer import import_logs
 from tests.zklogs import DATA, FRAGMENTS, REAL
 
 Event = dict[str, Any]

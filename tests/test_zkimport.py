@@ -1,4 +1,4 @@
-"""`zkfle import`: real and hand-written ZooKeeper logs to traces (engine.zkimport)."""
+"""`zkfle import`: real and hand-written ZooKeeper logs to traces (engine.replay.zkimport)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import orjson
 import pytest
 
 from console.cli import main
-from engine import zkimport
 from engine.core.quorum.parse import parse_dynamic_config
-from engine.replay import Replayer
+from engine.replay.player import Replayer
+from engine.replay.zkimport import importer, runs
+from engine.replay.zkimport.files import id_from_name
+from engine.replay.zkimport.importer import LogImportError, import_logs
 from engine.trace.format import VERSION, validate
-from engine.zkimport import LogImportError, id_from_name, import_logs
 from tests.zklogs import DATA, FRAGMENTS, REAL, imported, of, real_log, shift_clock
 
 
@@ -390,10 +391,10 @@ def test_reading_files_in_parallel_gives_the_same_trace(
 ) -> None:
     """Big imports read a file per CPU in worker processes: the trace is byte for byte the
     one a single process writes (small runs force spilling and merging too)."""
-    monkeypatch.setattr(zkimport, "RUN_EVENTS", 50)
+    monkeypatch.setattr(runs, "RUN_EVENTS", 50)
     one = tmp_path / "one.jsonl"
     import_logs([DATA / "3.8-failover"], one)
-    monkeypatch.setattr(zkimport, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", 0)
     many = tmp_path / "many.jsonl"
     summary = import_logs([DATA / "3.8-failover"], many)
     assert many.read_bytes() == one.read_bytes()

@@ -7,8 +7,9 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from engine.replay.zkimport.importer import import_logs
+from engine.replay.zkimport.summary import ImportSummary
 from engine.trace.format import Event, Trace, read_trace
-from engine.zkimport import ImportSummary, import_logs
 
 DATA = Path(__file__).parent / "data" / "zklogs"
 REAL = ("3.8-failover", "3.8-quorum-loss", "3.8-debug")

@@ -37,13 +37,7 @@ from console.backend import (
     read_info,
     safe_execute,
 )
-from console.format import (
-    VERBOSE_KINDS,
-    EventFormatter,
-    HealthTracker,
-    LogLine,
-    faulted_nodes,
-)
+from console.format import VERBOSE_KINDS, EventFormatter, HealthTracker, LogLine, faulted_nodes
 from console.history import CommandHistory
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandBar, CommandInput

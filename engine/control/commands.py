@@ -30,11 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.control.predicates import (
-    CommandError,
-    Cursor,
-    Predicate,
-)
+from engine.control.predicates import CommandError, Cursor, Predicate
 from engine.control.values import (
     ALL,
     BREAKPOINT,

@@ -22,8 +22,6 @@ from engine.control.values import EVENT_KINDS, NODE_WORDS
 from engine.core.view import ClusterView
 from engine.core.vote import Sid
 
-# --- completion ----------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True, slots=True)
 class Completion:

@@ -7,12 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from engine.control.commands import ALIASES, FORMS, GROUPS_ORDER, VERBS, Verb
-from engine.control.predicates import (
-    CLUSTER_FIELDS,
-    NODE_FIELDS,
-    STATE_WORDS,
-    CommandError,
-)
+from engine.control.predicates import CLUSTER_FIELDS, NODE_FIELDS, STATE_WORDS, CommandError
 from engine.control.values import (
     DURATION,
     EVENT,

@@ -7,14 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, TypeVar
 
-from engine.control.predicates import (
-    CommandError,
-)
+from engine.control.predicates import CommandError
 from engine.control.values import STAR, Link, Nodes
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import ServerState, Sid
-
-# --- resolving node words ------------------------------------------------------------------------
 
 _T = TypeVar("_T")
 

@@ -12,12 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.control.predicates import (
-    STATE_WORDS,
-    WORD_RE,
-    Cursor,
-    read_predicate,
-)
+from engine.control.predicates import STATE_WORDS, WORD_RE, Cursor, read_predicate
 from engine.core.vote import LONG_MAX, ServerState, Sid, parse_zxid, zxid_hex
 
 MAX_MS = 1_000_000_000.0

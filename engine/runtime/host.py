@@ -542,7 +542,7 @@ class Host:
             self._transmit(node, peer, message.payload, message.msg_id)
             return True
 
-    # --- continuing a run from a replayed state (engine.fork) ------------------------------
+    # --- continuing a run from a replayed state (engine.replay.fork) ------------------------------
 
     def continue_ids(self, messages: int, packets: int) -> None:
         """Number new messages after the parent run's (`m<n>`, `p<n>` stay unique)."""

@@ -325,7 +325,7 @@ def state_fields(core: QuorumPeer, out: Output) -> JSON:
 
 
 def timing_json(t: Timing) -> JSON:
-    """The header's `timing` (engine.replay.timing_from_header reads it back)."""
+    """The header's `timing` (engine.replay.cores.timing_from_header reads it back)."""
     return {
         "tick_time_ms": t.tick_time_ms,
         "init_limit": t.init_limit,

@@ -20,7 +20,7 @@ from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.commands import Seek, parse
 from engine.control.values import Instant
 from engine.core.vote import ServerState
-from engine.replay import Replayer
+from engine.replay.player import Replayer
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from console.app import ZkfleApp
-from engine.replay import Replayer
-from engine.zkimport import import_logs
+from engine.replay.player import Replayer
+from engine.replay.zkimport.importer import import_logs
 from tests.console.conftest import cell, cluster_screen, enter_command, wait_for
 from tests.zklogs import DATA
 

@@ -14,7 +14,7 @@ from console.screens.cluster import ClusterScreen
 from console.screens.help import HelpScreen
 from console.widgets.log import LOG_CAP
 from engine.control.cluster import Cluster, ClusterOptions
-from engine.replay import Replayer
+from engine.replay.player import Replayer
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 from tests.console.fakes import FakeBackend
 

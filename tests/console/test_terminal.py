@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from engine.replay import verify
+from engine.replay.verify import verify
 from tests.console.terminal import ConsoleTerminal
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "traces" / "examples"

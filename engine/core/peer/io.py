@@ -8,14 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from engine.core.election import ElectionConfig
-from engine.core.vote import (
-    Notification,
-    ServerState,
-    Sid,
-    ToSend,
-    Vote,
-    Zxid,
-)
+from engine.core.vote import Notification, ServerState, Sid, ToSend, Vote, Zxid
 
 
 class ZabState:

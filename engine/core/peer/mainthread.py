@@ -9,9 +9,7 @@ from typing import Protocol
 
 from engine.core.peer.io import Input, LookForLeader, Poll, Timeout
 from engine.core.peer.quorumpeer import QuorumPeer
-from engine.core.vote import (
-    ServerState,
-)
+from engine.core.vote import ServerState
 
 _POLL = Poll()
 

@@ -62,11 +62,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from engine.core.quorumpacket import (
-    Packet,
-    SnapshotDump,
-    config_version,
-)
+from engine.core.quorumpacket import Packet, SnapshotDump, config_version
 from engine.core.vote import Sid, zxid_hex
 from engine.core.wire import (
     WireError,

@@ -77,7 +77,7 @@ from engine.core.vote import (
     Zxid,
     parse_zxid,
 )
-from engine.replay import ReplayError, timing_from_header
+from engine.replay.cores import ReplayError, timing_from_header
 from engine.trace.format import REAL_KINDS, Event, TraceError, read_trace
 
 TOLERANCE_MS = 20.0

@@ -26,8 +26,9 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.cnxmanager import Message, QuorumCnxManager
@@ -35,9 +36,12 @@ from engine.core.config import QuorumPeerConfig, to_zoo_cfg
 from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPacket
 from engine.core.vote import ToSend
 from engine.core.wire import encode_notification
-from engine.replay import ClusterState, Msg, Replayer, _parent_prefix
+from engine.replay.parents import parent_prefix
+from engine.replay.state import ClusterState
+from engine.replay.tracked import Msg
 from engine.runtime.host import Envelope, Node
 from engine.runtime.sim import Simulation
+from engine.trace.format import Event
 from engine.trace.record import state_signature
 
 __all__ = ["ForkError", "fork", "fork_state"]
@@ -47,8 +51,20 @@ class ForkError(Exception):
     """The replayed state cannot continue as a live cluster (says why)."""
 
 
+class Replayed(Protocol):
+    """What a fork takes from a replay (engine.replay.player.Replayer): the trace and its
+    header, the position with a copy of the reconstructed cluster there, and the events."""
+
+    path: str
+    header: dict[str, Any]
+
+    def snapshot(self) -> tuple[int, ClusterState]: ...
+
+    def stream(self, lo: int, hi: int) -> Iterator[Event]: ...
+
+
 def fork(
-    replayer: Replayer,
+    replayer: Replayed,
     seed: int | None = None,
     trace_path: str | os.PathLike[str] | None = None,
     *,
@@ -72,10 +88,10 @@ def fork(
     )
     # The online invariant checker continues the parent's history (epochs led, rounds).
     checker = cluster.checker
-    for event in _parent_prefix(replayer.path, replayer.header):
+    for event in parent_prefix(replayer.path, replayer.header):
         checker.feed(event)
     if position:
-        for event in replayer._stream(1, position):
+        for event in replayer.stream(1, position):
             checker.feed(event)
     checker.violations.clear()
     cluster.execute(f"mark fork of {replayer.path} at seq {position}")

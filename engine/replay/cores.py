@@ -1,0 +1,285 @@
+"""Re-execution on fresh cores: the ★ events of a trace (`boot`, `stop`, `step`) fed to
+new `QuorumPeer`s, each output compared with the recorded one.
+
+A trace records every input each node's core consumed and every output it produced
+(DESIGN §2.3). Replay rebuilds a `QuorumPeer` at each `boot` event (from the header's
+config and timing and the event's durable state), forgets it at `stop`, and feeds it the
+input of each of its `step` events at the step's `t_ms`; the output it returns, in the
+trace's JSON form (`engine.trace.record.output_json`), must equal the recorded one. The
+first mismatch is a `Divergence`. Nothing else is needed to re-execute, so a trace of the
+free-running threaded runtime replays exactly on one thread: steps of different nodes
+interleave, but per node they are in consumption order, and each core only sees its own.
+
+On top of `CoreReplay`: `engine.replay.verify.verify` streams a file through it (`zkfle verify`),
+`engine.replay.state.ClusterState` rebuilds what the console shows around the cores, and
+`engine.replay.player.Replayer` moves through a trace in time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from engine.core.election import ElectionConfig
+from engine.core.peer.io import Durable, Input, Output, Timing
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.quorum.error import ConfigError
+from engine.core.quorum.parse import parse_dynamic_config
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.vote import Sid
+from engine.trace.format import Event, TraceError
+from engine.trace.record import RecordError, durable_from, input_from, output_json
+
+INPUT_CACHE = 4096
+"""Decoded inputs kept for reuse while replaying."""
+
+
+class ReplayError(Exception):
+    """A trace that cannot be replayed: names the file, the 1-based line and the problem
+    (an unreadable or invalid file, a step for a node that never booted, a missing parent)."""
+
+    def __init__(self, path: str | os.PathLike[str], line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = str(path)
+        self.line = line
+        self.message = message
+
+    @classmethod
+    def of(cls, e: TraceError) -> ReplayError:
+        return cls(e.path, e.line, e.message)
+
+
+# --- divergences ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first step whose re-executed output differs from the recorded one."""
+
+    path: str
+    seq: int
+    node: Sid
+    t_ms: float
+    input: Mapping[str, Any]
+    expected: Mapping[str, Any]
+    actual: Mapping[str, Any]
+
+    @property
+    def line(self) -> int:
+        return self.seq + 1
+
+    @property
+    def differences(self) -> list[str]:
+        return json_diff(self.expected, self.actual, "output")
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: divergence at seq {self.seq} on n{self.node}"
+
+    def report(self) -> str:
+        """Several lines: where, the input, both outputs and what differs."""
+        dumps = _dumps_text
+        lines = [
+            f"{self.path}:{self.line}: DIVERGENCE at seq {self.seq} on n{self.node}"
+            f" (t={self.t_ms:.3f} ms)",
+            f"  input:    {dumps(self.input)}",
+            f"  expected: {dumps(self.expected)}",
+            f"  actual:   {dumps(self.actual)}",
+            "  differences:",
+        ]
+        lines += [f"    {d}" for d in self.differences]
+        return "\n".join(lines)
+
+
+def _dumps_text(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def json_diff(expected: object, actual: object, path: str = "") -> list[str]:
+    """What differs between two JSON values, one line per difference, by path
+    (`output.sends[0].to: expected [1,2,3], actual [1,2]`)."""
+    out: list[str] = []
+    _diff(expected, actual, path, out)
+    return out
+
+
+def _diff(expected: object, actual: object, path: str, out: list[str]) -> None:
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        keys = [*expected, *(k for k in actual if k not in expected)]
+        for key in keys:
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in actual:
+                out.append(f"{sub}: expected {_dumps_text(expected[key])}, actual (absent)")
+            elif key not in expected:
+                out.append(f"{sub}: expected (absent), actual {_dumps_text(actual[key])}")
+            else:
+                _diff(expected[key], actual[key], sub, out)
+        return
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            out.append(
+                f"{path}: expected {len(expected)} item(s), actual {len(actual)}: "
+                f"expected {_dumps_text(expected)}, actual {_dumps_text(actual)}"
+            )
+            return
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            _diff(e, a, f"{path}[{i}]", out)
+        return
+    if expected != actual or (
+        type(expected) is not type(actual) and not _numbers(expected, actual)
+    ):
+        out.append(f"{path}: expected {_dumps_text(expected)}, actual {_dumps_text(actual)}")
+
+
+def _numbers(a: object, b: object) -> bool:
+    return isinstance(a, int | float) and isinstance(b, int | float)
+
+
+# --- the cores -----------------------------------------------------------------------------------
+
+
+def timing_from_header(header: Mapping[str, Any], path: str = "<trace>") -> Timing:
+    """The `Timing` the cores of a trace ran with (header `timing`)."""
+    t = header.get("timing")
+    try:
+        if not isinstance(t, Mapping):
+            raise TypeError("not an object")
+        return Timing(
+            tick_time_ms=int(t["tick_time_ms"]),
+            init_limit=int(t["init_limit"]),
+            sync_limit=int(t["sync_limit"]),
+            election=ElectionConfig(
+                int(t.get("finalize_wait_ms", 200)),
+                int(t.get("min_notification_interval_ms", 200)),
+                int(t.get("max_notification_interval_ms", 60_000)),
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ReplayError(path, 1, f"the header's timing is not usable: {e}") from None
+
+
+def _verifier_from_header(header: Mapping[str, Any], path: str) -> QuorumVerifier:
+    try:
+        return parse_dynamic_config(str(header["cluster"]["config"]))
+    except (ConfigError, KeyError, TypeError) as e:
+        raise ReplayError(path, 1, f"the header's cluster.config is not usable: {e}") from None
+
+
+class CoreReplay:
+    """Re-executes the ★ events of one trace on `QuorumPeer` cores."""
+
+    def __init__(self, header: Mapping[str, Any], path: str = "<trace>") -> None:
+        self.header = header
+        self.path = path
+        self.config: str = str(header["cluster"]["config"])
+        self.qv = _verifier_from_header(header, path)
+        self.timing = timing_from_header(header, path)
+        self.cores: dict[Sid, QuorumPeer] = {}
+        self.steps = 0
+        self.nodes_seen: set[Sid] = set()
+        self._inputs: dict[Any, Input] = {}
+        self.last_input: Input | None = None
+        """The input of the last `step` (decoded)."""
+
+    def boot(self, sid: Sid, durable: Durable, seq: int) -> QuorumPeer:
+        try:
+            core = QuorumPeer(sid, self.qv, durable, self.timing)
+        except Exception as e:  # PeerError: not in the config
+            raise ReplayError(self.path, seq + 1, f"seq {seq}: cannot boot n{sid}: {e}") from None
+        self.cores[sid] = core
+        self.nodes_seen.add(sid)
+        return core
+
+    def apply(self, event: Event) -> Divergence | None:
+        """Re-execute one event (only ★ kinds do anything); a mismatch is returned."""
+        kind = event["kind"]
+        if kind == "step":
+            return self.step(event)[1]
+        if kind == "boot":
+            self.boot(self._sid(event), self._durable(event), event["seq"])
+        elif kind == "stop":
+            self.cores.pop(self._sid(event), None)
+        return None
+
+    def _sid(self, event: Event) -> Sid:
+        sid = event.get("node")
+        if type(sid) is not int:
+            raise ReplayError(
+                self.path, event["seq"] + 1, f"seq {event['seq']}: 'node' must be a sid"
+            )
+        return sid
+
+    def _durable(self, event: Event) -> Durable:
+        try:
+            return durable_from(event["durable"])
+        except (RecordError, KeyError, TypeError) as e:
+            raise ReplayError(
+                self.path, event["seq"] + 1, f"seq {event['seq']}: bad durable state: {e}"
+            ) from None
+
+    def step(self, event: Event) -> tuple[Output | None, Divergence | None]:
+        """Re-execute one `step` event: the core's output and, if it differs, the divergence."""
+        seq = event["seq"]
+        sid = event["node"]
+        core = self.cores.get(sid)
+        if core is None:
+            raise ReplayError(
+                self.path,
+                seq + 1,
+                f"seq {seq}: step for n{sid}, which is not running (no boot event before it)",
+            )
+        inp = self.last_input = self._input(event["input"], seq)
+        now = event["t_ms"]
+        self.steps += 1
+        try:
+            out = core.step(inp, now)
+        except Exception as e:  # the recorded core took this input; ours cannot
+            actual: Mapping[str, Any] = {"error": f"{type(e).__name__}: {e}"}
+            return None, self._divergence(event, actual)
+        actual = output_json(out, self.config)
+        if actual != event["output"]:
+            return out, self._divergence(event, actual)
+        return out, None
+
+    def _input(self, d: Any, seq: int) -> Input:
+        """The decoded input, from a cache: most inputs recur (a broadcast is received by
+        every voter, polls and timeouts have no or one field)."""
+        try:
+            kind = d["type"]
+            if kind == "receive":
+                key: Any = tuple(d["n"].items())
+            elif kind == "timeout":
+                key = (kind, d.get("have_delivered"))
+            elif kind in ("poll", "look_for_leader"):
+                key = kind
+            elif kind == "packet":
+                key = (d["from"], tuple(d["packet"].items()))
+            else:
+                return input_from(d, self.config)
+            found = self._inputs.get(key)
+            if found is None:
+                found = input_from(d, self.config)
+                if len(self._inputs) >= INPUT_CACHE:
+                    self._inputs.clear()
+                self._inputs[key] = found
+            return found
+        except (RecordError, AttributeError, KeyError, TypeError) as e:
+            raise ReplayError(self.path, seq + 1, f"seq {seq}: bad step input: {e}") from None
+
+    def _divergence(self, event: Event, actual: Mapping[str, Any]) -> Divergence:
+        expected = event["output"]
+        return Divergence(
+            self.path,
+            event["seq"],
+            event["node"],
+            float(event["t_ms"]),
+            event["input"],
+            expected if isinstance(expected, Mapping) else {"(recorded)": expected},
+            actual,
+        )
+
+
+__all__ = ["CoreReplay", "Divergence", "ReplayError", "json_diff", "timing_from_header"]
