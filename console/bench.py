@@ -13,31 +13,19 @@ from typing import Any
 
 from console import app as app_mod
 from console.screens import cluster as screens
-from engine import bench as b
-from engine.bench import (
-    JSON,
-    TARGETS,
-    Sample,
-    StabilityProbe,
-    cost,
-    fmt_num,
-    fmt_span,
-    machine,
-    print_machine,
-    probed_cluster,
-    summary,
-    take_sample,
-    wait_stable,
-)
+from engine.bench import cli as bench_cli
+from engine.bench.harness import JSON, TARGETS, fmt_num, fmt_span, machine, print_machine, summary
+from engine.bench.probe import Sample, StabilityProbe, probed_cluster, take_sample, wait_stable
+from engine.bench.recording import cost
 from engine.control.cluster import Cluster, ClusterOptions
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """`zkfle bench MODE`: the console mode here, the others in engine.bench."""
     if args.bench_mode != "console":
-        return b.cmd_bench(args)
+        return bench_cli.cmd_bench(args)
     result = bench_console(args.seconds, nodes=args.nodes, reps=max(args.reps, 1))
-    return b.report(args, result, print_console, failed=False)
+    return bench_cli.report(args, result, print_console, failed=False)
 
 
 class _FrameCounter:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from console import tools, zktools
-from engine.bench import add_bench_parser
+from engine.bench.cli import add_bench_parser
 from engine.control import commands as c
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
 from engine.control.predicates import CommandError, parse_predicate

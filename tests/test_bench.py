@@ -18,13 +18,15 @@ import orjson
 import pytest
 
 from console import bench as console_bench
-from engine import bench
+from engine.bench import cli, zk
+from engine.bench.probe import StabilityProbe
+from engine.bench.verify import make_trace
 from engine.control.cluster import Cluster, ClusterOptions
 
 
 def run_bench(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
     parser = argparse.ArgumentParser(prog="zkfle")
-    bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    cli.add_bench_parser(parser.add_subparsers(dest="command"))
     status = console_bench.cmd_bench(parser.parse_args(["bench", *argv]))
     out = capsys.readouterr().out
     return status, orjson.loads(out) if "--json" in argv else out
@@ -90,7 +92,7 @@ def test_verify_re_executes_a_generated_trace(capsys: pytest.CaptureFixture[str]
 
 def test_verify_takes_an_existing_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = tmp_path / "given.jsonl"
-    written = bench.make_trace(trace, 800, nodes=3)
+    written = make_trace(trace, 800, nodes=3)
     status, result = run_bench(capsys, "verify", "--trace", str(trace), "--json")
     assert status == 0
     assert result["events"] == written
@@ -170,7 +172,7 @@ def test_zk_figures_come_from_the_measuring_script(
 ) -> None:
     script = tmp_path / "measure.py"
     script.write_text(FAKE_MEASURE, encoding="utf-8")
-    monkeypatch.setattr(bench, "ZK_JAR", Path(sys.executable))  # "installed"
+    monkeypatch.setattr(zk, "ZK_JAR", Path(sys.executable))  # "installed"
     status, result = run_bench(
         capsys, "zk", "--sizes", "3", *FAST, "--zk-measure", str(script), "--json"
     )
@@ -187,13 +189,13 @@ def test_zk_figures_come_from_the_measuring_script(
 def test_without_zookeeper_ours_are_still_measured(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(bench.ZK_MEASURE_ENV, str(tmp_path / "absent.py"))
-    monkeypatch.setattr(bench, "ZK_JAR", Path(sys.executable))
+    monkeypatch.setenv(zk.ZK_MEASURE_ENV, str(tmp_path / "absent.py"))
+    monkeypatch.setattr(zk, "ZK_JAR", Path(sys.executable))
     status, result = run_bench(capsys, "election", "--sizes", "3", *FAST, "--zk", "--json")
     assert status == 0
     assert "no ZooKeeper measuring script" in result["zookeeper_note"]
     assert result["election"][0]["ok"] == 1
-    monkeypatch.setattr(bench, "ZK_JAR", tmp_path / "zookeeper.jar")
+    monkeypatch.setattr(zk, "ZK_JAR", tmp_path / "zookeeper.jar")
     status, out = run_bench(capsys, "election", "--sizes", "3", *FAST, "--zk")
     assert status == 0
     assert "ZooKeeper not measured: ZooKeeper is not installed" in out
@@ -203,7 +205,7 @@ def test_the_probe_sees_stability_when_the_cluster_view_does() -> None:
     """The instant the probe reports is the first at which ClusterView.stable holds."""
     options = ClusterOptions(nodes=5, runtime="sim", seed=11, record=False)
     with Cluster(options) as cluster:
-        probe = bench.StabilityProbe(cluster.recorder)
+        probe = StabilityProbe(cluster.recorder)
         cluster.recorder.listeners.append(probe)
         probe.arm()
         cluster.start()
@@ -246,7 +248,7 @@ def test_proxy_times_frames_direct_and_through_the_proxy(
 
 def test_bad_sizes_are_refused() -> None:
     parser = argparse.ArgumentParser(prog="zkfle")
-    bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    cli.add_bench_parser(parser.add_subparsers(dest="command"))
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "election", "--sizes", "3,x"])
     with pytest.raises(SystemExit):

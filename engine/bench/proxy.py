@@ -23,7 +23,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.bench import JSON, fmt_num, fmt_span, machine, print_machine, ratio, summary, wait_idle
+from engine.bench.harness import (
+    JSON,
+    fmt_num,
+    fmt_span,
+    machine,
+    print_machine,
+    ratio,
+    summary,
+    wait_idle,
+)
 from engine.core.quorumpacket import encode_packet
 from engine.core.vote import ServerState, ToSend
 from engine.core.wire import (

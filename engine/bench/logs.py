@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "zklogs" / "3.8-quorum-loss"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "zklogs" / "3.8-quorum-loss"
 """The real logs the generated ones repeat."""
 TARGET_IMPORT_S = 60.0
 TARGET_CHECK_EVENTS_PER_S = 50_000
