@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 from rich.text import Text
 from textual import on
@@ -52,8 +52,19 @@ from engine.core.view import ClusterView, NodeView
 from engine.core.vote import Sid
 from engine.trace.elections import Timeline
 
-if TYPE_CHECKING:
-    from console.app import ZkfleApp
+
+@runtime_checkable
+class Navigator(Protocol):
+    """What a cluster screen asks of the app that shows it (console.app.ZkfleApp): a trace
+    opened for replay, a forked cluster shown over this one, this screen closed. The app
+    knows the screen; the screen knows only this."""
+
+    def open_replay(self, path: str) -> None: ...
+
+    def adopt(self, backend: Backend, *, forked: bool = False) -> None: ...
+
+    def leave(self, screen: ClusterScreen) -> None: ...
+
 
 FPS = 20
 """Frames per second: how often the screen polls its backend."""
@@ -188,10 +199,8 @@ class ClusterScreen(Screen[None]):
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
 
     @property
-    def zkfle(self) -> ZkfleApp:
-        from console.app import ZkfleApp
-
-        assert isinstance(self.app, ZkfleApp)
+    def zkfle(self) -> Navigator:
+        assert isinstance(self.app, Navigator)
         return self.app
 
     # --- layout ---------------------------------------------------------------------------------

@@ -1,0 +1,2 @@
+"""The cluster screen's widgets: header and lamps, ensemble strip, node detail, message log,
+elections timeline, command bar."""

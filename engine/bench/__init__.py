@@ -8,13 +8,7 @@ Imports every floor below it.
 
 __all__ = [
     "cli",
-    "elections",
     "harness",
-    "logs",
     "probe",
-    "proxy",
     "recording",
-    "sim",
-    "verify",
-    "zk",
 ]

@@ -9,15 +9,11 @@ Imports the core, the trace, the runtimes and the control surface.
 """
 
 __all__ = [
-    "breakpoints",
-    "clockskew",
     "cores",
     "export",
     "fork",
-    "parents",
     "player",
     "state",
-    "tracked",
     "verify",
     "zkcheck",
     "zkimport",

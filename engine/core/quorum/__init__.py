@@ -6,7 +6,6 @@ __all__ = [
     "hierarchical",
     "java",
     "majority",
-    "order",
     "parse",
     "properties",
     "server",

@@ -3,4 +3,4 @@
 (`runs`), each source resolved to its server and clock (`servers`), the merge into the
 trace (`importer`) and what it says it did (`summary`)."""
 
-__all__ = ["files", "importer", "runs", "scan", "servers", "sources", "summary"]
+__all__ = ["importer", "summary"]

@@ -3,4 +3,4 @@ generated configs; `proxy` (with `relay` and `events`) sits on every link betwee
 records what crosses and applies the network faults (DESIGN §3.7). The coming
 `--runtime zookeeper` lives here."""
 
-__all__ = ["events", "proxy", "relay", "server"]
+__all__ = ["events", "proxy", "server"]
