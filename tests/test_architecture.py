@@ -1,43 +1,70 @@
-"""The shape of the code: pure cores, and an engine that never imports the console."""
+"""The shape of the code: floors that import only downwards, no import circle, a console
+that uses the engine's public modules only, pure cores, and deterministic engine code.
+
+The module graph is read from the AST of every file of engine/ and console/. An edge is
+any `import` or `from ... import` statement, wherever it stands: at module level, inside
+a function (it runs when the function does) and inside `if TYPE_CHECKING:` (it ties the
+two modules' meanings together even if it never runs) - a circle hidden in either is
+still a circle. `from package import name` is an edge to the submodule when `name` is
+one, else to the package. The implicit import of a module's parent packages is not an
+edge: package `__init__.py` files import nothing (tested below), so it cannot close one.
+"""
+
+from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parent.parent
+FLOORS = {
+    "engine.core": 1,
+    "engine.trace": 2,
+    "engine.runtime": 3,
+    "engine.control": 4,
+    "engine.replay": 5,
+    "engine.bench": 6,
+    "console": 7,
+}
+"""Each package's floor: a module may import from its own floor and the floors below."""
+
 PURE = [
-    "engine/core/vote.py",
-    "engine/core/wire.py",
-    "engine/core/quorum/error.py",
-    "engine/core/quorum/hierarchical.py",
-    "engine/core/quorum/java.py",
-    "engine/core/quorum/majority.py",
-    "engine/core/quorum/order.py",
-    "engine/core/quorum/parse.py",
-    "engine/core/quorum/properties.py",
-    "engine/core/quorum/server.py",
-    "engine/core/quorum/verifier.py",
-    "engine/core/election.py",
-    "engine/core/peer/io.py",
-    "engine/core/peer/mainthread.py",
-    "engine/core/peer/quorumpeer.py",
+    *sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "engine" / "core").rglob("*.py")
+        if p.name not in ("__init__.py", "config.py")
+    ),
     "engine/control/commands.py",
-    "engine/control/values.py",
-    "engine/control/resolve.py",
-    "engine/control/help.py",
     "engine/control/complete.py",
+    "engine/control/help.py",
     "engine/control/predicates.py",
+    "engine/control/resolve.py",
+    "engine/control/values.py",
     "engine/trace/record.py",
+    "engine/trace/zklog/layout.py",
+    "engine/trace/zklog/statements.py",
     "engine/runtime/faults.py",
-    "engine/core/view.py",
-    "engine/core/cnxmanager.py",
 ]
 """Modules that must not read clocks, sleep, draw random numbers, log or use sockets."""
 IMPURE = {"threading", "time", "random", "socket", "logging", "os", "asyncio", "_thread"}
+FILES = ["engine/core/config.py"]
+"""Core modules that read the files they are given (zoo.cfg, myid): `os` only."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {
+    module_name(p): p for top in ("engine", "console") for p in sorted((ROOT / top).rglob("*.py"))
+}
 
 
 def imports(path: Path) -> set[str]:
+    """Every module name an import statement of `path` names (its own or another's)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -47,10 +74,186 @@ def imports(path: Path) -> set[str]:
     return found
 
 
+def edges(name: str) -> Iterator[tuple[str, int]]:
+    """The modules of ours `name` imports, with the line of each import."""
+    tree = ast.parse(MODULES[name].read_text(), str(MODULES[name]))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{name}:{node.lineno}: a relative import"
+            assert node.module is not None
+            targets = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                for a in node.names
+            ]
+        else:
+            continue
+        for target in targets:
+            if target in MODULES:
+                yield target, node.lineno
+
+
+GRAPH = {name: sorted({t for t, _ in edges(name)}) for name in MODULES}
+
+
+def floor(name: str) -> int:
+    return max((f for p, f in FLOORS.items() if name == p or name.startswith(p + ".")), default=0)
+
+
+def test_every_module_is_on_a_floor() -> None:
+    homeless = [n for n in MODULES if floor(n) == 0 and n != "engine"]
+    assert not homeless, f"modules outside the floors {sorted(FLOORS)}: {homeless}"
+
+
+def test_no_import_runs_up_a_floor() -> None:
+    """core imports nothing else of ours; trace the core; runtime the core and the trace;
+    control those three; replay those four; bench all of the engine; the console anything."""
+    upward = [
+        f"{name}:{line} (floor {floor(name)}) imports {target} (floor {floor(target)})"
+        for name in MODULES
+        for target, line in edges(name)
+        if floor(target) > floor(name)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components with more than one module, or a self-import."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in graph[v]:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle_in_engine_or_console() -> None:
+    assert strongly_connected(GRAPH) == []
+
+
+def test_the_circle_finder_finds_circles() -> None:
+    graph = {"a": ["b"], "b": ["c"], "c": ["a"], "d": ["d"], "e": ["a"]}
+    assert strongly_connected(graph) == [["a", "b", "c"], ["d"]]
+
+
+def test_package_init_files_import_nothing() -> None:
+    """A package's __init__ only names its public modules, so importing any module never
+    runs another of its package (and the parents' implicit imports close no circle)."""
+    for path in MODULES.values():
+        if path.name == "__init__.py":
+            assert not imports(path), f"{path.relative_to(ROOT)} imports {sorted(imports(path))}"
+
+
+def public(package: str) -> list[str]:
+    tree = ast.parse(MODULES[package].read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            names: list[str] = ast.literal_eval(node.value)
+            return names
+    return []
+
+
+def test_every_engine_package_names_its_public_modules() -> None:
+    for name, path in MODULES.items():
+        if name.startswith("engine") and path.name == "__init__.py":
+            named = public(name)
+            assert named, f"{path.relative_to(ROOT)} names no public module (__all__)"
+            missing = [m for m in named if f"{name}.{m}" not in MODULES]
+            assert not missing, f"{path.relative_to(ROOT)} names modules it has not: {missing}"
+
+
+def test_the_console_uses_the_engines_public_modules_only() -> None:
+    """Every engine module the console imports is named public by each package above it,
+    and nothing imported from the engine, or read off an engine module, starts with _."""
+    problems: list[str] = []
+    for name, path in MODULES.items():
+        if not name.startswith("console"):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        aliases: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("engine"):
+                assert node.module is not None
+                for target, _ in [(node.module, 0)] + [
+                    (f"{node.module}.{a.name}", 0)
+                    for a in node.names
+                    if f"{node.module}.{a.name}" in MODULES
+                ]:
+                    parts = target.split(".")
+                    for i in range(1, len(parts)):
+                        package, leaf = ".".join(parts[:i]), parts[i]
+                        if leaf not in public(package):
+                            problems.append(f"{name}:{node.lineno}: {package}.{leaf} is not public")
+                for a in node.names:
+                    if a.name.startswith("_"):
+                        problems.append(f"{name}:{node.lineno}: imports {node.module}.{a.name}")
+                    if f"{node.module}.{a.name}" in MODULES:
+                        aliases.add(a.asname or a.name)
+            elif isinstance(node, ast.Import) and any(
+                a.name.startswith("engine") for a in node.names
+            ):
+                problems.append(f"{name}:{node.lineno}: import engine... (use from ... import)")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+            ):
+                problems.append(f"{name}:{node.lineno}: reads {node.value.id}.{node.attr}")
+    assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_every_file_says_its_purpose_first() -> None:
+    for path in MODULES.values():
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        assert doc, f"{path.relative_to(ROOT)} has no module docstring"
+
+
 @pytest.mark.parametrize("module", PURE)
 def test_pure_cores_have_no_clock_threads_randomness_logging_or_sockets(module: str) -> None:
     roots = {name.split(".")[0] for name in imports(ROOT / module)}
     assert not roots & IMPURE, f"{module} imports {sorted(roots & IMPURE)}"
+
+
+@pytest.mark.parametrize("module", FILES)
+def test_core_modules_that_read_files_use_nothing_else_impure(module: str) -> None:
+    roots = {name.split(".")[0] for name in imports(ROOT / module)}
+    assert not roots & (IMPURE - {"os"}), f"{module} imports {sorted(roots & IMPURE)}"
+
+
+def test_the_core_is_pure_or_reads_files_only() -> None:
+    core = {str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "core").rglob("*.py")}
+    listed = {*PURE, *FILES}
+    assert {c for c in core if not c.endswith("__init__.py")} <= listed
 
 
 def test_the_engine_never_imports_the_console() -> None:
