@@ -199,30 +199,16 @@ class ClusterState:
         node.durable = self.replay._durable(event)
         node.core = self.replay.boot(node.sid, node.durable, event["seq"])
         node.alive, node.paused = True, False
-        node.life += 1
+        node.new_life()
         self._judge = True
-        node.reset_qcm()
-        node.sendqueue.clear()
-        node.inbox.clear()
-        node.zab_peers.clear()
-        node.closing.clear()
-        node.pending_connect = None
-        node.look_at = None
 
     def _on_stop(self, event: Event) -> None:
         node = self._node(event)
         self.replay.cores.pop(node.sid, None)
         node.core = None
         node.alive = node.paused = False
-        node.life += 1
+        node.new_life()
         self._judge = True
-        node.reset_qcm()
-        node.sendqueue.clear()
-        node.inbox.clear()
-        node.zab_peers.clear()
-        node.closing.clear()
-        node.pending_connect = None
-        node.look_at = None
         node.last_event = str(event.get("reason", "stop"))
         for key in [k for k in self.pending_eof if node.sid in k]:
             del self.pending_eof[key]

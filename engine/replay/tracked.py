@@ -178,5 +178,16 @@ class NodeState:
         self.recv_queue = deque()
         self.conns = set()
 
+    def new_life(self) -> None:
+        """A boot or a stop: what the node had queued, connected or scheduled is gone."""
+        self.life += 1
+        self.reset_qcm()
+        self.sendqueue.clear()
+        self.inbox.clear()
+        self.zab_peers.clear()
+        self.closing.clear()
+        self.pending_connect = None
+        self.look_at = None
+
 
 __all__ = ["FaultInfo", "Msg"]

@@ -41,10 +41,10 @@ from engine.core.peer.io import QuorumPacket
 from engine.core.vote import Sid
 from engine.core.wire import EndOfStreamError, format_inet_addr
 from engine.runtime.transport.tcp import (
-    LISTEN_BACKLOG,
     Address,
     TransportError,
     connect_with_timeout,
+    open_listener,
     shutdown_socket,
 )
 from engine.trace.record import RecordError, packet_from, packet_json
@@ -192,17 +192,7 @@ class QuorumPlane:
         it leads); returns the bound address. Raises TransportError."""
         host, port = address
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            family, kind, proto, _, sockaddr = infos[0]
-            server = socket.socket(family, kind, proto)
-            try:
-                server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                server.bind(sockaddr)
-                server.listen(LISTEN_BACKLOG)
-                server.settimeout(1.0)
-            except OSError:
-                server.close()
-                raise
+            server = open_listener(address, 1.0)
         except OSError as e:
             raise TransportError(
                 f"cannot bind quorum address {format_inet_addr(host, port)}: {e}"

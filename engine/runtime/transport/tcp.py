@@ -272,18 +272,7 @@ class TcpCnxManager:
             if attempt and self._halted.wait(1.0):
                 break
             try:
-                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-                family, kind, proto, _, sockaddr = infos[0]
-                server = socket.socket(family, kind, proto)
-                try:
-                    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    server.bind(sockaddr)
-                    server.listen(LISTEN_BACKLOG)
-                    server.settimeout(_ACCEPT_POLL_S)
-                except OSError:
-                    server.close()
-                    raise
-                return server
+                return open_listener(address, _ACCEPT_POLL_S)
             except OSError as e:
                 last = e
                 log.error("%s: cannot bind election address %s: %s", self.name, address, e)
@@ -776,6 +765,24 @@ class TcpCnxManager:
 
 def _os_error(code: int) -> str:
     return f"[Errno {code}] {os.strerror(code)}"
+
+
+def open_listener(address: Address, accept_timeout_s: float) -> socket.socket:
+    """A listening socket bound to `address` (SO_REUSEADDR, as ZooKeeper's listeners set
+    it), whose accept() gives up after `accept_timeout_s` so its thread can see a halt.
+    Raises OSError."""
+    host, port = address
+    family, kind, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    server = socket.socket(family, kind, proto)
+    try:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(sockaddr)
+        server.listen(LISTEN_BACKLOG)
+        server.settimeout(accept_timeout_s)
+    except OSError:
+        server.close()
+        raise
+    return server
 
 
 def connect_with_timeout(
