@@ -12,12 +12,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
-
-import orjson
+from typing import Any
 
 from engine.control import commands as c
 from engine.control.cluster import Cluster
@@ -28,11 +25,12 @@ from engine.core.view import ClusterView, leadership_text, messages_text
 from engine.replay.breakpoints import Breakpoint, event_matches
 from engine.replay.cores import Divergence, ReplayError
 from engine.replay.fork import fork
+from engine.replay.index import Mark, TraceIndex
 from engine.replay.parents import open_trace, parent_prefix
 from engine.replay.state import ClusterState
 from engine.replay.verify import verify
 from engine.trace.elections import Timeline
-from engine.trace.format import Event, Trace, TraceError
+from engine.trace.format import Event
 
 DEFAULT_CHECKPOINT_EVERY = 2000
 """Events between two replay checkpoints: a seek re-executes at most this many."""
@@ -41,15 +39,6 @@ PLAY_MAX_EVENTS = 20_000
 """Most events one `view()` call applies while playing (keeps the UI responsive)."""
 EVENTS_AFTER_WINDOW = 2000
 """Most events `events_after` returns (the console notices the gap)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A `mark` event of the trace (or one made during this replay session)."""
-
-    seq: int
-    t_ms: float
-    label: str
 
 
 class _ClosedError(Exception):
@@ -90,11 +79,8 @@ class Replayer:
         trace = open_trace(path)
         self.header: dict[str, Any] = trace.header
         self.notes: list[str] = trace.notes
-        self._offsets = array("q")
-        self._times = array("d")
-        self._marks: list[Mark] = []
-        self._index(trace)
-        self.total = len(self._offsets)
+        self.index = TraceIndex(self.path, trace)
+        self.total = self.index.total
         self.torn_line = trace.torn_line
         every = checkpoint_every or min(
             MAX_CHECKPOINT_EVERY, max(DEFAULT_CHECKPOINT_EVERY, self.total // 500)
@@ -112,7 +98,7 @@ class Replayer:
         """The clock before the first event (0, or where a fork's parent was)."""
         self._checkpoints: dict[int, ClusterState] = {0: base.clone()}
         self._state = base
-        self._file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self.index.open()
         self._cached_view: tuple[ClusterState, ClusterView] | None = None
         self.divergence: Divergence | None = None
         self._breaks: list[tuple[Breakpoint, Predicate | EventFilter]] = []
@@ -134,50 +120,20 @@ class Replayer:
             )
             self._verifier.start()
 
-    def _index(self, trace: Trace) -> None:
-        offsets, times, marks = self._offsets, self._times, self._marks
-        with open(self.path, "rb") as f:
-            pos = len(f.readline())
-            try:
-                for event in trace:
-                    raw = f.readline()
-                    offsets.append(pos)
-                    pos += len(raw)
-                    times.append(float(event["t_ms"]))
-                    if event["kind"] == "mark":
-                        marks.append(Mark(event["seq"], float(event["t_ms"]), str(event["label"])))
-            except TraceError as e:
-                raise ReplayError.of(e) from None
-
     # --- reading ----------------------------------------------------------------------------
 
     def event(self, seq: int) -> Event:
         """The event with this seq (1..total)."""
-        return next(self._read(seq, seq))
+        return next(self.index.read(seq, seq))
 
     def events(self, from_seq: int = 1, to_seq: int | None = None) -> list[Event]:
         """The events from_seq..to_seq (inclusive; clipped to the trace)."""
         hi = self.total if to_seq is None else min(to_seq, self.total)
-        return list(self._read(max(1, from_seq), hi))
-
-    def _read(self, lo: int, hi: int) -> Iterator[Event]:
-        if lo > hi:
-            return
-        with self._lock:
-            f = self._file
-            f.seek(self._offsets[lo - 1])
-            lines = [f.readline() for _ in range(hi - lo + 1)]
-        loads = orjson.loads
-        for raw in lines:
-            yield loads(raw)
+        return list(self.index.read(max(1, from_seq), hi))
 
     def stream(self, lo: int, hi: int) -> Iterator[Event]:
-        """Like `_read`, in chunks (for long forward runs)."""
-        chunk = 4096
-        while lo <= hi:
-            top = min(hi, lo + chunk - 1)
-            yield from self._read(lo, top)
-            lo = top + 1
+        """The events lo..hi, read in chunks (for long forward runs)."""
+        return self.index.stream(lo, hi)
 
     # --- position ---------------------------------------------------------------------------
 
@@ -199,7 +155,7 @@ class Replayer:
 
     @property
     def marks(self) -> list[Mark]:
-        return sorted([*self._marks, *self._session_marks], key=lambda m: m.seq)
+        return sorted([*self.index.marks, *self._session_marks], key=lambda m: m.seq)
 
     @property
     def mark_seqs(self) -> dict[str, int]:
@@ -210,7 +166,7 @@ class Replayer:
         return out
 
     def t_at(self, seq: int) -> float:
-        return self._t0 if seq <= 0 else self._times[min(seq, self.total) - 1]
+        return self._t0 if seq <= 0 else self.index.times[min(seq, self.total) - 1]
 
     def step(self, n: int = 1) -> int:
         """Apply the next `n` events (stopping at the end); returns the position."""
@@ -243,20 +199,7 @@ class Replayer:
     def seek_time(self, t_ms: float) -> int:
         """Go to the last event at or before `t_ms` on the trace's clock."""
         with self._lock:
-            return self.seek(self._seq_at_time(t_ms))
-
-    def _seq_at_time(self, t_ms: float) -> int:
-        # Times are sorted in a simulator trace; a threaded one may jitter by microseconds,
-        # so this binary search finds a neighbour of the exact answer there.
-        lo, hi = 0, self.total
-        times = self._times
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if times[mid] <= t_ms:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+            return self.seek(self.index.seq_at_time(t_ms))
 
     def _forward(self, target: int, breaks: bool) -> Breakpoint | None:
         """Apply events up to `target`; with `breaks`, stop after one that hits a
@@ -389,7 +332,7 @@ class Replayer:
             return
         now = self._clock()
         target_t = self._play_t + (now - self._play_wall) * 1000.0 * self.speed
-        target = min(self._seq_at_time(target_t), self.position + PLAY_MAX_EVENTS)
+        target = min(self.index.seq_at_time(target_t), self.position + PLAY_MAX_EVENTS)
         if target <= self.position and self.position < self.total:
             return
         try:
@@ -553,8 +496,7 @@ class Replayer:
             self._verifier.join(5.0)
         with self._lock:
             self.running = False
-            if not self._file.closed:
-                self._file.close()
+            self.index.close()
 
     def __enter__(self) -> Replayer:
         return self
@@ -563,4 +505,4 @@ class Replayer:
         self.close()
 
 
-__all__ = ["Mark", "Replayer"]
+__all__ = ["Replayer"]
