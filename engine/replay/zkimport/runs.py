@@ -5,6 +5,7 @@ corrected clock.
 from __future__ import annotations
 
 import heapq
+import marshal
 import operator
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from engine.replay.zkimport.sources import Source
 
 RUN_EVENTS = 200_000
 """Events sorted in memory at a time; more are spilled to sorted runs on disk."""
+SPILL_CHUNK = 4096
+"""Events per marshalled chunk of a run: the merge holds one chunk of every run at a time."""
 
 
 _Spilled = tuple[int, int, str, bytes]
@@ -45,9 +48,10 @@ class Runs:
             events.sort(key=_ORDER)
             path = self.directory / f"{self.name}{len(self.runs)}.bin"
             with open(path, "wb") as out:
-                write = out.write
-                for us, order, thread, body in events:
-                    write(b"%d\t%d\t%b\t%b\n" % (us, order, thread.encode(), body))
+                for start in range(0, len(events), SPILL_CHUNK):
+                    chunk = marshal.dumps(events[start : start + SPILL_CHUNK])
+                    out.write(len(chunk).to_bytes(4, "little"))
+                    out.write(chunk)
             self.runs.append((source, path))
         self.batch = {}
         self.size = 0
@@ -55,9 +59,9 @@ class Runs:
     @staticmethod
     def read(path: Path) -> Iterator[_Spilled]:
         with open(path, "rb") as f:
-            for line in f:
-                us, order, thread, body = line[:-1].split(b"\t", 3)
-                yield int(us), int(order), thread.decode(), body
+            while size := f.read(4):
+                chunk: list[_Spilled] = marshal.loads(f.read(int.from_bytes(size, "little")))
+                yield from chunk
 
 
 _ORDER = operator.itemgetter(0, 1)

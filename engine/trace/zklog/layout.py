@@ -167,14 +167,22 @@ def parse_line(line: str) -> Record | None:
 
 
 def _second_ms(second: str) -> float:
-    """ms since the epoch of `YYYY-MM-DD HH:MM:SS` read as UTC, remembered; -1 if no date."""
-    try:
-        moment = datetime.strptime(second, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
+    """ms since the epoch of `YYYY-MM-DD HH:MM:SS` read as UTC, remembered; -1 if no date.
+    The day is looked up once (a log has few days and many seconds)."""
+    day = _EPOCH_CACHE.get(second[:10])
+    if day is None:
+        try:
+            moment = datetime.strptime(second[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return -1.0
+        day = moment.timestamp() * 1000.0
+    h, mi, s = int(second[11:13]), int(second[14:16]), int(second[17:19])
+    if h > 23 or mi > 59 or s > 59:
         return -1.0
     if len(_EPOCH_CACHE) > 100_000:
         _EPOCH_CACHE.clear()
-    base = _EPOCH_CACHE[second] = moment.timestamp() * 1000.0
+    _EPOCH_CACHE[second[:10]] = day
+    base = _EPOCH_CACHE[second] = day + ((h * 60 + mi) * 60 + s) * 1000.0
     return base
 
 
@@ -249,6 +257,13 @@ def read_records(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Untimed]
     pending: dict[str, Record] = {}
     for lineno, raw in lines:
         line = raw.rstrip("\r\n")
+        if line.startswith("\tat "):  # a Java stack frame, most lines after an exception
+            owner = pending.get("")
+            if owner is None:
+                yield Untimed(lineno, line)
+            else:
+                owner.more += 1
+            continue
         if line[:1].isdigit():
             record = parse_line(line)
         elif not line or line.isspace() or line.lstrip(" >").startswith("```"):
