@@ -208,18 +208,18 @@ def test_our_node_follows_the_java_leader_and_cannot_sync(
         ours = notifications(ensemble.log(sid), 1)
         assert ours, f"Java server {sid} logged no notification from sid 1"
         for n in ours:
-            # Decoded by Java exactly as we encoded them: LOOKING, zxid 0, peerEpoch 0,
-            # format version 2, config version 0; our own vote or the one we adopted (a
-            # stale LOOKING vote for 3 that Java's SendWorker delivers first on connect,
-            # ZK: lastMessageSent / the queued message).
-            assert (n["state"], n["zxid"], n["peer_epoch"], n["version"], n["cv"]) == (
-                "LOOKING",
-                "0",
-                "0",
-                "2",
-                "0",
-            )
-            assert n["leader"] in ("1", "3")
+            # Decoded by Java exactly as we encoded them: LOOKING, format version 2, config
+            # version 0; our own vote (zxid 0, peerEpoch 0: an empty data dir) or the one we
+            # adopted for 3 - a stale LOOKING vote Java's SendWorker delivers first on
+            # connect (ZK: lastMessageSent), or, once 3 leads epoch e, the vote a FOLLOWING
+            # or LEADING server answers a LOOKING one with: peerEpoch e and 3's NEWLEADER
+            # zxid e << 32 (no write happens here; e grows with each of 3's elections).
+            assert (n["state"], n["version"], n["cv"]) == ("LOOKING", "2", "0")
+            if n["leader"] == "1":
+                assert (n["zxid"], n["peer_epoch"]) == ("0", "0")
+            else:
+                assert n["leader"] == "3"
+                assert int(n["zxid"], 16) == int(n["peer_epoch"], 16) << 32
             assert n["my_state"] in ("FOLLOWING", "LEADING")
         # Each lookForLeader of ours opens with our own vote (round 1, then 2, ...).
         assert any(n["leader"] == "1" for n in ours)
