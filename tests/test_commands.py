@@ -155,6 +155,7 @@ GOOD: list[tuple[str, Command, str]] = [
     ('mark "a  b"', c.Mark("a  b"), 'mark "a  b"'),
     ('mark "x=1"', c.Mark("x=1"), 'mark "x=1"'),
     ("run", c.Run(), "run"),
+    ("continue", c.Run(), "run"),
     ("halt", c.Halt(), "halt"),
     ("step", c.Step(), "step"),
     ("step 10", c.Step(10), "step 10"),
@@ -187,6 +188,8 @@ GOOD: list[tuple[str, Command, str]] = [
     ("breaks", c.Breaks(), "breaks"),
     ("unbreak", c.Unbreak(), "unbreak"),
     ("unbreak B2", c.Unbreak(2), "unbreak b2"),
+    ("clear b2", c.Unbreak(2), "unbreak b2"),
+    ("break on violation node=2", c.BreakOn(EventFilter("violation", node=2)), "break on violation node=2"),
     ("exit", c.Quit(), "quit"),
     ("crash 1   # the leader, probably", c.Crash(sids(1)), "crash 1"),
 ]  # fmt: skip
@@ -329,7 +332,7 @@ BAD: list[tuple[str, str, int]] = [
     ("break", "break: expected when or on at column 6, got end of line", 6),
     ("break at 3", 'break: expected when or on at column 7, got "at"', 7),
     ("break when", "break when: expected a predicate", 11),
-    ("break on", "break on: expected an event kind (send, deliver, drop, state, decide, timeout) at column 9", 9),
+    ("break on", "break on: expected an event kind (send, deliver, drop, state, decide, timeout, violation) at column 9", 9),
     ("break on sends", 'break on: expected an event kind', 10),
     ("break on send state=LEADING", 'break on: expected a filter of send events (from=, to=) given once at column 15, got "state"', 15),
     ("break on send from=1 from=2", "break on: expected a filter of send events (from=, to=) given once at column 22", 22),
@@ -755,7 +758,16 @@ def test_completion_of_values() -> None:
     assert texts("heal ") == ["all", "f1", "f4"]
     assert texts("release 1->2 ") == ["all", "next"]
     assert texts("break ") == ["when", "on"]
-    assert texts("break on ") == ["send", "deliver", "drop", "state", "decide", "timeout"]
+    assert texts("break on ") == [
+        "send",
+        "deliver",
+        "drop",
+        "state",
+        "decide",
+        "timeout",
+        "violation",
+    ]
+    assert texts("break on violation ") == ["node="]
     assert texts("break on state ") == ["node=", "state="]
     assert texts("break on state state=lea") == ["LEADING"]
     assert "predicates" in texts("help ")

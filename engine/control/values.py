@@ -93,6 +93,7 @@ EVENT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "state": ("a node changes state", ("node", "state")),
     "decide": ("a node decides on a leader", ("node", "leader")),
     "timeout": ("a notification timeout fires", ("node",)),
+    "violation": ("an invariant is violated (online check)", ("node",)),
 }
 """Event kinds `break on` stops at, with the filters each accepts."""
 
