@@ -59,12 +59,14 @@ class BackendInfo:
     """The trace being recorded (live) or replayed (replay); None when not recording."""
     label: str = ""
     running: bool = True
-    """The simulator or the replay is advancing by itself (always True for threads)."""
+    """The cluster or the replay is advancing by itself (threads: not halted)."""
     speed: float = 1.0
     """The simulator's or the replay's speed factor (1.0 = real time)."""
     divergence: str | None = None
     """A replay's first divergence, as soon as it is known (the replayer verifies the
     whole trace in the background): `diverges at seq 812 on n3`."""
+    stop_reason: str | None = None
+    """Why a live cluster halted by itself (a breakpoint), until it runs on."""
 
 
 class ResultLike(Protocol):
@@ -220,6 +222,7 @@ def read_info(backend: Backend) -> BackendInfo:
     trace = get("trace_path", get("trace"))
     speed = get("speed", 1.0)
     divergence = get("divergence")
+    stop_reason = get("stop_reason")
     return BackendInfo(
         mode=mode,
         runtime=str(get("runtime", "?")),
@@ -229,6 +232,7 @@ def read_info(backend: Backend) -> BackendInfo:
         running=bool(get("running", True)),
         speed=float(speed) if isinstance(speed, int | float) else 1.0,
         divergence=str(divergence) if divergence else None,
+        stop_reason=str(stop_reason) if stop_reason else None,
     )
 
 

@@ -36,6 +36,7 @@ PURE = [
         for p in (ROOT / "engine" / "core").rglob("*.py")
         if p.name not in ("__init__.py", "config.py")
     ),
+    "engine/control/breakpoints.py",
     "engine/control/commands.py",
     "engine/control/complete.py",
     "engine/control/help.py",

@@ -236,3 +236,26 @@ def test_timeout_works_on_threads_too() -> None:
         assert fired.ok, fired.text
         assert fired.text == "fired the notification timeout of n1"
     assert "simulator" not in help_text("timeout")
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_wait_until_synced_waits_for_every_learner_to_finish_syncing(runtime: str) -> None:
+    """Issue 14: `synced` holds once each running learner is in BROADCAST with the leader;
+    `stable` may hold earlier (a follower that dialled before the leader listened retries)."""
+    options = ClusterOptions(nodes=5, runtime=runtime, seed=3, record=False)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        result = cluster.execute("wait until synced within 10s")
+        assert result.ok, result.text
+        view = cluster.view()
+        leader = view.serving_leader
+        assert leader is not None
+        learners = [n for n in view.nodes if n.sid != leader]
+        assert learners
+        assert all(n.zab_phase == "BROADCAST" for n in learners)
+        assert all(n.current_vote is not None and n.current_vote.leader == leader for n in learners)
+        assert cluster.execute("crash 1 2 3").ok  # a list with spaces: no quorum is left
+        # the leader serves until its next tick finds no quorum (Leader.lead's check)
+        assert cluster.execute("wait until not synced within 10s").ok
+        assert cluster.execute("restart 1-3").ok
+        assert cluster.execute("wait until synced within 10s").ok

@@ -84,6 +84,14 @@ GOOD: list[tuple[str, Command, str]] = [
     ("crash leader", c.Crash(word("leader")), "crash leader"),
     ("kill n3 for=2s", c.Crash(sids(3), for_ms=2000), "crash 3 for=2s"),
     ("crash 1, 3 ,2", c.Crash(sids(1, 2, 3)), "crash 1,2,3"),
+    ("crash 2 3", c.Crash(sids(2, 3)), "crash 2,3"),
+    ("kill n1 n3 for=1s", c.Crash(sids(1, 3), for_ms=1000), "crash 1,3 for=1s"),
+    ("crash 1-3", c.Crash(sids(1, 2, 3)), "crash 1,2,3"),
+    ("crash 1-3,5", c.Crash(sids(1, 2, 3, 5)), "crash 1,2,3,5"),
+    ("crash n2-n4 leader 7", c.Crash(Nodes((2, 3, 4, 7), ("leader",))), "crash leader,2,3,4,7"),
+    ("restart 4-4", c.Restart(sids(4)), "restart 4"),
+    ("isolate 1 2", c.Isolate(sids(1, 2)), "isolate 1,2"),
+    ("block 1-3->4", c.Block(Link(sids(1, 2, 3), sids(4))), "block 1,2,3->4"),
     ("crash 2,2", c.Crash(sids(2)), "crash 2"),
     ("restart minority", c.Restart(word("minority")), "restart minority"),
     ("crash 3,leader", c.Crash(Nodes((3,), ("leader",))), "crash leader,3"),
@@ -101,6 +109,7 @@ GOOD: list[tuple[str, Command, str]] = [
     ("status", c.Status(), "status"),
     ("partition 1,2|3,4,5", c.Partition((sids(1, 2), sids(3, 4, 5))), "partition 1,2|3,4,5"),
     ("partition 1, 2 | 3", c.Partition((sids(1, 2), sids(3))), "partition 1,2|3"),
+    ("partition 1 2|3-5", c.Partition((sids(1, 2), sids(3, 4, 5))), "partition 1,2|3,4,5"),
     ("partition majority|minority for=10s", c.Partition((word("majority"), word("minority")), 10_000), "partition majority|minority for=10s"),
     ("partition leader", c.Partition((word("leader"),)), "partition leader"),
     ("isolate 3", c.Isolate(sids(3)), "isolate 3"),
@@ -146,6 +155,7 @@ GOOD: list[tuple[str, Command, str]] = [
     ('mark "a  b"', c.Mark("a  b"), 'mark "a  b"'),
     ('mark "x=1"', c.Mark("x=1"), 'mark "x=1"'),
     ("run", c.Run(), "run"),
+    ("continue", c.Run(), "run"),
     ("halt", c.Halt(), "halt"),
     ("step", c.Step(), "step"),
     ("step 10", c.Step(10), "step 10"),
@@ -178,6 +188,8 @@ GOOD: list[tuple[str, Command, str]] = [
     ("breaks", c.Breaks(), "breaks"),
     ("unbreak", c.Unbreak(), "unbreak"),
     ("unbreak B2", c.Unbreak(2), "unbreak b2"),
+    ("clear b2", c.Unbreak(2), "unbreak b2"),
+    ("break on violation node=2", c.BreakOn(EventFilter("violation", node=2)), "break on violation node=2"),
     ("exit", c.Quit(), "quit"),
     ("crash 1   # the leader, probably", c.Crash(sids(1)), "crash 1"),
 ]  # fmt: skip
@@ -213,7 +225,7 @@ def test_commands_are_immutable_values_that_know_their_verb() -> None:
 
 # --- bad forms -----------------------------------------------------------------------------------
 
-NODES_EXPECTED = "expected nodes (a sid like 3 or n3, a list 1,2, or one of leader, followers"
+NODES_EXPECTED = "expected nodes (a sid like 3 or n3, a list 1,2 or 1 2, a range 1-3, or one of leader, followers"
 LINK_EXPECTED = "expected a link (1->2 one way, 1<->2 both ways"
 DUR_EXPECTED = "expected a duration like 200ms, 1.5s or 2m"
 
@@ -224,12 +236,15 @@ BAD: list[tuple[str, str, int]] = [
     ("frobnicate", 'unknown command "frobnicate" at column 1; try help', 1),
     ("3", 'unknown command "3"', 1),
     ("->", 'expected a command (try help) at column 1, got "->"', 1),
-    ("crash x", f'crash: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random; words and sids mix: leader,3) at column 7, got "x"', 7),
+    ("crash x", f'crash: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random; they mix: leader,3 or 1-3 5) at column 7, got "x"', 7),
     ("crash", f"crash: {NODES_EXPECTED}", 6),
-    ("crash 1 2", 'crash: expected for=<dur> or end of line (separate several nodes with commas: 1,2) at column 9, got "2"', 9),
-    ("crash 1,", "crash: expected a sid like 3 or n3 or a node word at column 9, got end of line", 9),
-    ("crash 1,leder", 'expected a sid like 3 or n3 or a node word at column 9, got "leder"', 9),
-    ("crash leader,*", 'expected a sid like 3 or n3 or a node word at column 14, got "*"', 14),
+    ("crash 1 x", 'crash: expected for=<dur> or end of line at column 9, got "x"', 9),
+    ("crash 1,", "crash: expected a sid like 3 or n3, a range like 1-3 or a node word at column 9, got end of line", 9),
+    ("crash 1,leder", 'expected a sid like 3 or n3, a range like 1-3 or a node word at column 9, got "leder"; did you mean leader?', 9),
+    ("crash leader,*", 'expected a sid like 3 or n3, a range like 1-3 or a node word at column 14, got "*"', 14),
+    ("crash 3-1", 'crash: a range runs upwards, like 1-3 at column 7, got "3-1"', 7),
+    ("crash 1-1001", 'crash: a range names at most 1000 nodes at column 7, got "1-1001"', 7),
+    ("crash 1-3 -", 'crash: expected for=<dur> or end of line at column 11, got "-"', 11),
     ("crash n99999999999999999999", NODES_EXPECTED, 7),
     ('crash "1"', 'at column 7, got "1"', 7),
     ("crash 1 for=0", "crash: a duration must be positive at column 13, got \"0\"", 13),
@@ -238,7 +253,7 @@ BAD: list[tuple[str, str, int]] = [
     ("crash 1 for=", f"crash: {DUR_EXPECTED}", 13),
     ("crash 1 for 2s", 'expected for=<dur> or end of line at column 9, got "for"', 9),
     ("restart 1 for=2s", 'restart: expected end of line at column 11, got "for"', 11),
-    ("start |", f'start: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random; words and sids mix: leader,3) at column 7, got "|"', 7),
+    ("start |", f'start: {NODES_EXPECTED}, observers, looking, all, majority, minority, one, random; they mix: leader,3 or 1-3 5) at column 7, got "|"', 7),
     ("resume", f"resume: {NODES_EXPECTED}", 7),
     ("write 0", 'write: a count must be between 1 and 1000000 at column 7, got "0"', 7),
     ("write -1", 'write: expected a count like 3 at column 7, got "-1"', 7),
@@ -256,7 +271,8 @@ BAD: list[tuple[str, str, int]] = [
     ("isolate *", "isolate: expected nodes", 9),
     ("block", f"block: {LINK_EXPECTED}", 6),
     ("block 1", "block: expected -> or <-> (a link is written 1->2 or 1<->2) at column 8, got end of line", 8),
-    ("block 1-2", f'block: {LINK_EXPECTED}, * or a node word at either end) at column 7, got "1-2"', 7),
+    ("block 1-2", "block: expected -> or <-> (a link is written 1->2 or 1<->2) at column 10, got end of line", 10),
+    ("block 1 2->3", 'block: expected -> or <-> (a link is written 1->2 or 1<->2) at column 9, got "2"', 9),
     ("block 1<-2", 'block: expected -> or <-> (a link is written 1->2 or 1<->2) at column 8, got "<"', 8),
     ("block 1->", "block: expected a node, a list of nodes or * after the arrow at column 10", 10),
     ("block 3->n3", "block: a link joins two different nodes, not 3 and 3 at column 10", 10),
@@ -316,7 +332,7 @@ BAD: list[tuple[str, str, int]] = [
     ("break", "break: expected when or on at column 6, got end of line", 6),
     ("break at 3", 'break: expected when or on at column 7, got "at"', 7),
     ("break when", "break when: expected a predicate", 11),
-    ("break on", "break on: expected an event kind (send, deliver, drop, state, decide, timeout) at column 9", 9),
+    ("break on", "break on: expected an event kind (send, deliver, drop, state, decide, timeout, violation) at column 9", 9),
     ("break on sends", 'break on: expected an event kind', 10),
     ("break on send state=LEADING", 'break on: expected a filter of send events (from=, to=) given once at column 15, got "state"', 15),
     ("break on send from=1 from=2", "break on: expected a filter of send events (from=, to=) given once at column 22", 22),
@@ -333,6 +349,40 @@ BAD: list[tuple[str, str, int]] = [
     ("crash 1 ! 2", 'unexpected character "!" at column 9', 9),
     ('mark "open', "unterminated string at column 6", 6),
 ]  # fmt: skip
+
+
+NEAREST = [
+    ("crash leeder", 'got "leeder"; did you mean leader?', "crash leader"),
+    ("crash 2 folowers", 'got "folowers"; did you mean followers?', "crash 2 followers"),
+    ("crash leader fro=1s", 'got "fro"; did you mean for?', "crash leader for=1s"),
+    ("wait until stabel", 'got "stabel"; did you mean stable?', "wait until stable"),
+    ("wait until synched", 'got "synched"; did you mean synced?', "wait until synced"),
+    ("wait untl stable", 'wait: unknown form "wait untl" at column 6; did you mean wait until?',
+     "wait until stable"),
+    ("break whne stable", 'got "whne"; did you mean when?', "break when stable"),
+    ("break on dorp", 'got "dorp"; did you mean drop?', "break on drop"),
+    ("break on send form=1", 'got "form"; did you mean from?', "break on send from=1"),
+    ("break on state state=LEDING", 'got "LEDING"; did you mean LEADING?',
+     "break on state state=LEADING"),
+    ("expect n1.stat == LOOKING", 'unknown field "stat" of n1 at column 8; did you mean n1.state?',
+     "expect n1.state == LOOKING"),
+    ("expect n1.state == lokking", 'got "lokking"; did you mean LOOKING?',
+     "expect n1.state == LOOKING"),
+    ("help crsh", 'got "crsh"; did you mean crash?', "help crash"),
+    ("partiton 1|2", 'unknown command "partiton" at column 1; did you mean partition?',
+     "partition 1|2"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message", "fixed"), NEAREST)
+def test_a_wrong_word_gets_one_line_with_the_nearest_valid_spelling(
+    text: str, message: str, fixed: str
+) -> None:
+    with pytest.raises(CommandError) as info:
+        parse(text)
+    assert message in info.value.message
+    assert "\n" not in str(info.value)
+    parse(fixed)  # what it proposes is valid where the wrong word stood
 
 
 @pytest.mark.parametrize(("text", "message", "column"), BAD)
@@ -680,14 +730,17 @@ def test_completion_offers_node_ids_with_their_state_and_node_words() -> None:
     assert texts("crash 1,") == ["n1", "n2", "n3", *NODE_WORDS]
     assert texts("crash m") == ["majority", "minority"]
     assert texts("crash ", None) == list(NODE_WORDS)
+    # a list goes on after a space, a range or a word, as after a comma
+    assert texts("crash 1 ") == ["n1", "n2", "n3", *NODE_WORDS, "for="]
+    assert texts("crash 1-2 le") == ["leader"]
 
 
 def test_completion_offers_option_keys_not_yet_given() -> None:
-    assert texts("crash 1 ") == ["for="]
+    assert texts("crash 1 for=1s ") == []
     assert texts("delay 1->2 5ms ") == ["jitter=", "for="]
     assert texts("delay 1->2 5ms jitter=1ms ") == ["for="]
     assert texts("set 3 ") == ["zxid=", "epoch=", "current_epoch=", "accepted_epoch="]
-    assert texts("restart 1 ") == []
+    assert texts("restart 1 ") == ["n1", "n2", "n3", *NODE_WORDS]  # more nodes, no option
 
 
 def test_completion_follows_link_syntax() -> None:
@@ -705,7 +758,16 @@ def test_completion_of_values() -> None:
     assert texts("heal ") == ["all", "f1", "f4"]
     assert texts("release 1->2 ") == ["all", "next"]
     assert texts("break ") == ["when", "on"]
-    assert texts("break on ") == ["send", "deliver", "drop", "state", "decide", "timeout"]
+    assert texts("break on ") == [
+        "send",
+        "deliver",
+        "drop",
+        "state",
+        "decide",
+        "timeout",
+        "violation",
+    ]
+    assert texts("break on violation ") == ["node="]
     assert texts("break on state ") == ["node=", "state="]
     assert texts("break on state state=lea") == ["LEADING"]
     assert "predicates" in texts("help ")
@@ -717,6 +779,7 @@ def test_completion_of_predicates() -> None:
     assert texts("wait until ") == [
         "stable",
         "settled",
+        "synced",
         "leader",
         "leaders",
         "looking",
@@ -726,6 +789,7 @@ def test_completion_of_predicates() -> None:
         "n3.",
     ]
     assert texts("wait until n2") == ["n2."]
+    assert texts("wait until sy") == ["synced"]
     assert texts("expect n2.vote.") == [
         "n2.vote.leader",
         "n2.vote.zxid",
@@ -740,6 +804,7 @@ def test_completion_of_predicates() -> None:
     assert texts("wait until not (") == [
         "stable",
         "settled",
+        "synced",
         "leader",
         "leaders",
         "looking",

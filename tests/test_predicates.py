@@ -249,3 +249,33 @@ def test_describe_round_trips_text_to_tree_to_text(text: str) -> None:
 def test_arbitrary_text_only_ever_raises_CommandError(text: str) -> None:
     with contextlib.suppress(CommandError):
         parse_predicate(text)
+
+
+def test_synced_needs_every_running_learner_in_broadcast_with_the_serving_leader() -> None:
+    """`wait until synced` (issue 14): from the learners' zab phase, beside `stable`."""
+    leader = node(5, L, established=True, zab_phase="BROADCAST")
+    synced = node(3, F, zab_phase="BROADCAST", established=True)
+    syncing = node(4, F, zab_phase="SYNCHRONIZATION")
+    looking = node(1, K, zab_phase="ELECTION")
+
+    def holds(*nodes: NodeView) -> bool:
+        return parse_predicate("synced").evaluate(ClusterView(nodes=nodes))
+
+    assert holds(leader, synced, node(2, None))
+    assert not holds(leader, synced, syncing)
+    assert holds(leader, synced, looking)  # not a learner yet: `stable` speaks of it
+    assert not parse_predicate("stable").evaluate(ClusterView(nodes=(leader, synced, looking)))
+    assert not holds(node(5, L, zab_phase="SYNCHRONIZATION"), synced)  # no serving leader
+    other = NodeView(
+        3, "participant", alive=True, state=F, zab_phase="BROADCAST",
+        current_vote=Vote(2, 0x100000000, 1, 1),
+    )  # fmt: skip
+    assert not holds(leader, other)  # follows another leader
+    assert holds(leader, synced, node(4, F, paused=True))  # paused: not running
+    # a real server whose log did not show its zab phase is not taken as synced
+    unknown = node(3, F, zab_phase="", unknown=frozenset({"zab_phase"}))
+    assert not holds(leader, unknown)
+    # settled is stable and synced
+    settled = parse_predicate("settled")
+    assert settled.evaluate(ClusterView(nodes=(leader, synced)))
+    assert not settled.evaluate(ClusterView(nodes=(leader, syncing)))

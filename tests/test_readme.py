@@ -361,17 +361,6 @@ def test_verify_and_export_run_in_every_form_shown(workdir: Path, trace: str) ->
     assert ran == 1 + 3 * 2  # verify; three formats, with and without --from/--to
 
 
-def type_command(term: ConsoleTerminal, text: str) -> str:
-    """Type `:text` Enter as a person would (reading the screen between the steps) and
-    return the result line the console shows."""
-    term.press(":")
-    term.wait_for(r"esc Leave")
-    term.child.send(text)
-    term.wait_until(lambda screen: f": {text}" in screen, f"{text!r} typed")
-    term.press("enter")
-    return term.wait_for(r"^ ([✓✗] .*)$")[1]
-
-
 def test_replay_opens_the_trace(workdir: Path, trace: str) -> None:
     (example,) = synopses("replay")
     with ConsoleTerminal(expand(example.args, {"FILE": trace})[0], cwd=workdir) as term:
@@ -394,7 +383,8 @@ def test_the_first_session_runs_as_shown(workdir: Path) -> None:
                 path = printed[1]
             else:
                 assert line.command.startswith(":"), line
-                result = type_command(term, line.command[1:])
+                term.command(line.command[1:])
+                result = term.wait_for(r"^ ([✓✗] .*)$")[1]
                 assert result.startswith("✓"), f"README.md:{line.line}: {result}"
                 expect_on_screen(term, line.comment)
     shown = replay.args[1]

@@ -15,11 +15,11 @@ import orjson
 import pytest
 
 from engine.control import commands as c
+from engine.control.breakpoints import event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
 from engine.core.view import ClusterView
 from engine.core.vote import ServerState, zxid_hex
-from engine.replay.breakpoints import event_matches
 from engine.replay.cores import ReplayError, json_diff
 from engine.replay.player import Replayer
 from engine.replay.state import ClusterState, iter_views, replay_to

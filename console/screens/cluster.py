@@ -294,6 +294,8 @@ class ClusterScreen(Screen[None]):
         self.header.set_state(info, view, Lamps(safe, why, live, live_why), extra)
         if self.replay and isinstance(backend, ReplayBackend):
             self._show_position(backend, info)
+        else:
+            self._say_stop(info.stop_reason, 0, info.running)  # the reason names its seq
 
     def _show_position(self, backend: ReplayBackend, info: BackendInfo) -> None:
         try:
@@ -310,10 +312,13 @@ class ClusterScreen(Screen[None]):
         except Exception as exc:
             self.bar.say(f"backend: {describe_exception(exc)}", error=True)
             return
-        # Playback that stops by itself (a breakpoint, the end, a divergence) says so where
-        # the `run` that started it answered; once every command has answered, so that
-        # the answer does not cover it.
-        if info.running:
+        self._say_stop(reason, position, info.running)
+
+    def _say_stop(self, reason: str | None, position: int, running: bool) -> None:
+        """A run that stops by itself (a breakpoint, the end of a replay, a divergence) says
+        so where the `run` that started it answered; once every command has answered, so
+        that the answer does not cover it."""
+        if running:
             self._stop_said = None
         elif reason and not self._busy and (reason, position) != self._stop_said:
             self._stop_said = (reason, position)

@@ -98,7 +98,7 @@ class Header(Widget):
         if info.seed is not None:
             pieces.append((3, Text(f"seed {info.seed}")))
         pieces += [(2, Text(f"t {clock_text(view.t_ms)}")), (2, Text(f"seq {view.seq}"))]
-        if info.runtime == "sim" or info.mode == "replay":
+        if info.runtime == "sim" or info.mode == "replay" or not info.running:
             run = Text(
                 "▶ " if info.running else "‖ ", "bold green" if info.running else "bold yellow"
             )

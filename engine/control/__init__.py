@@ -1,8 +1,18 @@
 """Floor 4, the control surface: the `Cluster` facade the console, the shell and scripts
-drive, and the one command language - its commands and grammar (`commands`), values
+drive, the breakpoints every runtime and the replayer stop at (`breakpoints`), and the one
+command language - its commands and grammar (`commands`), values
 (`values`), predicates, node-word resolution (`resolve`), help and completion.
 
 Imports the core, the trace and the runtimes.
 """
 
-__all__ = ["cluster", "commands", "complete", "help", "predicates", "resolve", "values"]
+__all__ = [
+    "breakpoints",
+    "cluster",
+    "commands",
+    "complete",
+    "help",
+    "predicates",
+    "resolve",
+    "values",
+]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.control import commands as c
+from engine.control.breakpoints import Breakpoints, Hit
 from engine.control.help import help_text
 from engine.control.predicates import CommandError, Predicate
 from engine.control.resolve import chosen, resolve_link, resolve_nodes, resolve_partition
@@ -54,6 +55,11 @@ PACE_INTERVAL_S = 0.01
 """How often a paced simulator catches up with the wall clock."""
 OBSERVE_INTERVAL_S = 0.01
 """Views are built at most this often while waiting (each takes every node's lock)."""
+HALT_WAIT_S = 5.0
+"""How long `halt` waits for the threads' operations under way to end."""
+STEP_WAIT_S = 5.0
+"""How long `step` on threads waits for its events (a lone LOOKING node may be silent
+for up to a minute)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,12 @@ class Cluster:
         """ClusterView.unstable_since_ms, judged whenever the monitor or the simulator's
         loop observes a change (in the simulator: right after the event that made it)."""
         self._sim_running = options.pace and not options.halted
+        self.breaks = Breakpoints()
+        self.stop_reason: str | None = None
+        """Why the run stopped by itself (a breakpoint), until it is let go on."""
+        self._hits = 0
+        self._step_to: int | None = None
+        """Threads: the seq after which a `step` halts the cluster again."""
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
         if self.sim and options.pace:
@@ -259,6 +271,49 @@ class Cluster:
         if event["kind"] in ELECTION_KINDS:
             with self._elections_lock:
                 self._elections.feed(event)
+        if self.breaks.filters or self._step_to is not None:
+            self._check_break(event)
+
+    # --- breakpoints ------------------------------------------------------------------------
+
+    def _check_break(self, event: Event) -> None:
+        """Recorder listener's part: halt after an event a `break on` matches, or the last
+        event of a `step` (threads)."""
+        if self._step_to is not None and event["seq"] >= self._step_to:
+            self._step_to = None
+            self._stop(None)
+        hit = self.breaks.match_event(event)
+        if hit is not None:
+            self._stop(hit)
+
+    def _check_predicates(self) -> None:
+        """Halt once a `break when` predicate became true (threads: the monitor looks after
+        every change it sees; the simulator after every event)."""
+        if self.breaks.predicates and self.stop_reason is None:
+            hit = self.breaks.match_view(self._host_view())
+            if hit is not None:
+                self._stop(hit)
+
+    def _stop(self, hit: Hit | None) -> None:
+        """Halt the run at the next event boundary; a hit says why (the first one until
+        the run goes on)."""
+        if hit is not None:
+            if self.stop_reason is not None:
+                return
+            self.stop_reason = str(hit)
+            self._hits += 1
+        if self.sim:
+            self._sim_running = False
+        else:
+            assert isinstance(self.host, ThreadedRuntime)
+            self.host.halt()
+
+    def _going_on(self) -> None:
+        """The run goes on (run, step, wait): predicates stop it when they become true
+        from here, and what stopped it before is over."""
+        self.stop_reason = None
+        if self.breaks.predicates:
+            self.breaks.arm(self._host_view())
 
     def timeline(self) -> Timeline:
         """The elections and outages so far (engine.trace.elections, fed every event)."""
@@ -310,6 +365,7 @@ class Cluster:
                 if self._closed:
                     return
                 self._observe()
+                self._check_predicates()
             if self.writer is not None:
                 self.writer.flush()
             # Coalesce bursts: a view takes every node's lock, so not more than 100 a second.
@@ -347,9 +403,13 @@ class Cluster:
             "seed": self.seed,
             "trace": str(self.trace_path) if self.trace_path else None,
             "label": self.options.label,
-            "running": self._sim_running if self.sim else True,
+            "running": self._sim_running if self.sim else not self._threads_halted(),
             "speed": self._speed,
+            "stop_reason": self.stop_reason,
         }
+
+    def _threads_halted(self) -> bool:
+        return isinstance(self.host, ThreadedRuntime) and self.host.halted
 
     # --- the simulator's pace (console) --------------------------------------------------------
 
@@ -383,6 +443,8 @@ class Cluster:
         assert isinstance(sim, Simulation)
         with self._lock:
             hit = False
+            hits = self._hits
+            seq = self.recorder.seq
             while not hit and (due := sim.next_due()) is not None and due <= until_ms:
                 sim.run_one()
                 if self._dirty:
@@ -391,6 +453,11 @@ class Cluster:
                     hit = stop is not None and stop()
                 elif cheap and stop is not None:
                     hit = stop()
+                if self.breaks.predicates and self.recorder.seq != seq:
+                    seq = self.recorder.seq
+                    self._check_predicates()
+                if self._hits != hits:
+                    return hit  # a breakpoint: the clock stays at its event
             if not hit:
                 sim.run_until(until_ms)
                 self._observe()
@@ -410,11 +477,12 @@ class Cluster:
             return self._sim_run(self.host.now() + within_ms, condition)
         deadline = time.monotonic() + within_ms / 1000.0
         seen = self._version
+        hits = self._hits
         while True:
             if condition():
                 return True
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self._hits != hits:
                 return False
             self._closing.wait(min(left, OBSERVE_INTERVAL_S))
             seen = self._wait_change(seen, max(deadline - time.monotonic(), 0.0))
@@ -561,7 +629,13 @@ class Cluster:
             case c.Drop(target) | c.Deliver(target):
                 return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
             case c.Wait(ms):
+                if self.sim:
+                    self._going_on()
+                hits, start = self._hits, self.host.now()
                 self.advance(ms)
+                if self.sim and self._hits != hits:
+                    waited = show_ms(self.host.now() - start)
+                    return self._ok(cmd, f"waited {waited}; stopped: {self.stop_reason}")
                 return self._ok(cmd, f"waited {show_ms(ms)}")
             case c.WaitUntil(predicate, within_ms):
                 return self._wait_for(cmd, predicate, within_ms)
@@ -576,17 +650,56 @@ class Cluster:
             case c.Help(topic):
                 return self._ok(cmd, help_text(topic or None))
             case c.Run() | c.Halt() | c.Step() | c.Speed():
+                if isinstance(self.host, ThreadedRuntime):
+                    return self._halt_or_go(cmd, self.host)
                 return self._pace(cmd)
+            case c.BreakWhen() | c.BreakOn() | c.Breaks() | c.Unbreak():
+                answer = self.breaks.execute(cmd, self._host_view())
+                assert answer is not None
+                ok, text = answer
+                return CommandResult(ok, text, cmd)
             case _:
                 raise CommandError(
                     f"{cmd.verb}: not available here (live {self.info['runtime']} cluster)", 0
                 )
 
+    def _halt_or_go(self, cmd: c.Command, host: ThreadedRuntime) -> CommandResult:
+        """run / halt / step on threads: the gate every node thread stops at, and the clock
+        that stops with them (ThreadedRuntime.halt)."""
+        match cmd:
+            case c.Run():
+                self._going_on()
+                host.go()
+                return self._ok(cmd, "running")
+            case c.Halt():
+                host.halt()
+                return self._halted(cmd, host)
+            case c.Step(count):
+                self._going_on()
+                first = self.recorder.seq
+                self._step_to = first + count
+                host.go()
+                if not self.wait_for(lambda: host.halted, STEP_WAIT_S * 1000.0):
+                    host.halt()  # the cluster had less to do than asked
+                self._step_to = None
+                return self._halted(cmd, host, first)
+        raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a speed to set", 0)
+
+    def _halted(
+        self, cmd: c.Command, host: ThreadedRuntime, first: int | None = None
+    ) -> CommandResult:
+        """Wait for the operations under way to end; say where the cluster halted (and how
+        many events a step ran: the operations under way end theirs too)."""
+        if not host.wait_halted(HALT_WAIT_S):
+            raise CommandError(f"{cmd.verb}: threads still busy after {HALT_WAIT_S:g} s", 0)
+        seq = self.recorder.seq
+        at = f"halted at t={host.now():.3f} ms, seq {seq}"
+        return self._ok(cmd, at if first is None else f"ran {seq - first} event(s); {at}")
+
     def _pace(self, cmd: c.Command) -> CommandResult:
-        """run / halt / step / speed: the simulator's clock (the threaded runtime has none)."""
+        """run / halt / step / speed: the simulator's clock."""
         sim = self.host
-        if not isinstance(sim, Simulation):
-            raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a clock to stop", 0)
+        assert isinstance(sim, Simulation)
         if self._pacer is None and isinstance(cmd, c.Run | c.Speed):
             # Without a pacer nothing would move: say so rather than claim to run.
             raise CommandError(
@@ -596,6 +709,7 @@ class Cluster:
             )
         match cmd:
             case c.Run():
+                self._going_on()
                 self._sim_running = True
                 return self._ok(cmd, f"running at {self._speed:g}x")
             case c.Halt():
@@ -606,6 +720,7 @@ class Cluster:
                 return self._ok(cmd, f"speed {factor:g}x")
             case c.Step(count):
                 self._sim_running = False
+                self.stop_reason = None
                 ran = 0
                 while ran < count and sim.run_one():
                     ran += 1
@@ -863,6 +978,9 @@ class Cluster:
 
     def _wait_for(self, cmd: c.Command, predicate: Predicate, within_ms: float) -> CommandResult:
         predicate.check(self.view())
+        if within_ms > 0 and self.sim:
+            self._going_on()
+        hits = self._hits
         ok = (
             self.wait_until(predicate.evaluate, within_ms)
             if within_ms > 0
@@ -870,7 +988,11 @@ class Cluster:
         )
         if ok:
             return self._ok(cmd, f"{predicate.describe()}: holds")
+        if self._hits != hits:
+            return CommandResult(False, f"{predicate.describe()}: stopped: {self.stop_reason}", cmd)
         what = "did not hold" if within_ms == 0 else f"did not hold within {show_ms(within_ms)}"
+        if self._threads_halted():
+            what += " (the cluster is halted: `continue` lets it run)"
         return CommandResult(False, f"{predicate.describe()}: {what}\n{self.status_text()}", cmd)
 
     # --- texts ----------------------------------------------------------------------------------

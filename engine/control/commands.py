@@ -2,8 +2,8 @@
 
 A command is a verb, then its targets, then `key=value` options; `#` starts a comment:
 
-    nodes     3 | n3 | 1,2,5 | leader followers observers looking all majority minority one random
-              | words and sids mixed: leader,3
+    nodes     3 | n3 | 1,2,5 | 1 2 5 | 1-3 | leader followers observers looking all majority
+              minority one random | mixed: leader,3 or 1-3 5 (in a link, commas only)
     link      1->2 (one way) | 1<->2 (both ways) | ends may be node words or * (1->*, leader<->*)
     duration  200ms | 1.5s | 2m | a bare number is milliseconds
     percent   20% | 12.5%
@@ -25,12 +25,11 @@ by engine.control.resolve. Executing commands is the Cluster facade's job.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.control.predicates import CommandError, Cursor, Predicate
+from engine.control.predicates import CommandError, Cursor, Predicate, nearest
 from engine.control.values import (
     ALL,
     BREAKPOINT,
@@ -45,12 +44,12 @@ from engine.control.values import (
     LABEL,
     LINK,
     MODE,
+    NODE_WORDS,
     NODES,
     PERCENT,
     PREDICATE,
     SEEK,
     SID,
-    SID_RE,
     SPEED,
     TARGET,
     ZXID,
@@ -427,7 +426,10 @@ class Verb:
             key = cur.peek()
             opt = next((o for o in self.opts if o.key == key.text.lower()), None)
             if opt is None or not cur.at_option():
-                raise cur.expected(self._what_next(values, seen, key.text))
+                near = [o.key for o in self.opts if o not in seen]
+                if any(a.kind is NODES for a in self.args):
+                    near += NODE_WORDS
+                raise cur.expected(self._what_next(values, seen), near=near)
             if opt in seen:
                 raise cur.problem(f"{opt.key}= is given twice", key)
             cur.take()  # the key
@@ -442,7 +444,7 @@ class Verb:
             raise cur.expected(" or ".join(f"{o.key}={o.kind.metavar}" for o in self.opts))
         return self.cls(**values)
 
-    def _what_next(self, values: dict[str, Any], seen: list[Opt], got: str) -> str:
+    def _what_next(self, values: dict[str, Any], seen: list[Opt]) -> str:
         more = [
             f"{a.keyword} {a.kind.metavar}" for a in self.args if a.keyword and a.name not in values
         ]
@@ -451,10 +453,7 @@ class Verb:
         if pred_open and any(a.kind is PREDICATE for a in self.args):
             more[:0] = ["and", "or"]
         more += [f"{o.key}={o.kind.metavar}" for o in self.opts if o not in seen]
-        text = ", ".join(more) + " or end of line" if more else "end of line"
-        if SID_RE.fullmatch(got) and any(a.kind is NODES for a in self.args):
-            text += " (separate several nodes with commas: 1,2)"
-        return text
+        return ", ".join(more) + " or end of line" if more else "end of line"
 
     def format(self, cmd: Command) -> str:
         defaults = {f.name: f.default for f in dataclasses.fields(cmd)}
@@ -564,20 +563,23 @@ VERBS: tuple[Verb, ...] = (
          (Arg("predicate", PREDICATE), Arg("within_ms", DURATION, keyword="within"))),
     Verb(("mark",), Mark, _S, "Bookmark this moment in the trace", "mark before crash",
          (Arg("label", LABEL, optional=True),)),
-    Verb(("run",), Run, _R, "Run the simulation continuously, or play the replay", "run"),
-    Verb(("halt",), Halt, _R, "Stop the simulation or the replay", "halt"),
-    Verb(("step",), Step, _R, "Advance n events", "step 10", (Arg("count", COUNT, optional=True),)),
+    Verb(("run",), Run, _R, "Let the cluster run on (after halt or a break), or play the replay",
+         "run", aliases=("continue",)),
+    Verb(("halt",), Halt, _R, "Halt the cluster (every node thread, and the clock) or the replay",
+         "halt"),
+    Verb(("step",), Step, _R, "Advance n events (simulator: its events; threads: trace events)",
+         "step 10", (Arg("count", COUNT, optional=True),)),
     Verb(("speed",), Speed, _R, "Set the simulation or replay speed", "speed 0.5x",
          (Arg("factor", SPEED),)),
     Verb(("seek",), Seek, _R, "Go to a seq, a time @t or a mark (replay)", "seek @1.5s",
          (Arg("target", SEEK),)),
-    Verb(("break", "when"), BreakWhen, _R, "Stop playing when a predicate becomes true (replay)",
+    Verb(("break", "when"), BreakWhen, _R, "Halt the run when a predicate becomes true",
          "break when n3.state == LEADING", (Arg("predicate", PREDICATE),)),
-    Verb(("break", "on"), BreakOn, _R, "Stop playing at the next matching event (replay)",
+    Verb(("break", "on"), BreakOn, _R, "Halt the run after the next matching event",
          "break on send from=1 to=3", (Arg("event", EVENT),)),
-    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids (replay)", "breaks"),
-    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or all (replay)",
-         "unbreak b2", (Arg("breakpoint", BREAKPOINT, optional=True),)),
+    Verb(("breaks",), Breaks, _R, "List the breakpoints with their ids", "breaks"),
+    Verb(("unbreak",), Unbreak, _R, "Remove one breakpoint by its id, or all", "unbreak b2",
+         (Arg("breakpoint", BREAKPOINT, optional=True),), aliases=("clear",)),
     Verb(("record",), Record, _R,
          "Say which trace file the run is recorded to (--trace chose it at the start)", "record"),
     Verb(("replay",), Replay, _R, "Replay a trace deterministically", "replay traces/split.jsonl",
@@ -615,11 +617,9 @@ def read_command(cur: Cursor) -> Command:
     word = ALIASES.get(tok.text.lower(), tok.text.lower())
     forms = FORMS.get(word)
     if forms is None:
-        close = difflib.get_close_matches(word, [*FORMS, *ALIASES], n=1)
+        close = nearest(word, [*FORMS, *ALIASES])
         raise cur.problem(
-            f'unknown command "{tok.text}"',
-            tok,
-            f"did you mean {close[0]}?" if close else "try help",
+            f'unknown command "{tok.text}"', tok, f"did you mean {close}?" if close else "try help"
         )
     cur.take()
     cur.verb = word
@@ -631,9 +631,19 @@ def read_command(cur: Cursor) -> Command:
             cur.verb = form.name
             return form.parse(cur)
     plain = [f for f in forms if len(f.words) == 1]
+    second = [f.words[1] for f in subforms]
     if not plain:
-        raise cur.expected(" or ".join(f.words[1] for f in subforms))
-    return plain[0].parse(cur)
+        raise cur.expected(" or ".join(second), near=second)
+    at = cur.peek()
+    try:
+        return plain[0].parse(cur)
+    except CommandError as e:
+        # `wait untl stable`: the second word of another form, misspelt
+        guess = nearest(at.text, second) if at.kind == "word" else None
+        if guess is None or e.column != at.col:
+            raise
+        note = f"did you mean {word} {guess}?"
+        raise cur.problem(f'unknown form "{word} {at.text}"', at, note) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,11 @@ def _table(rows: Iterable[tuple[str, str]], indent: str = "  ", width: int = 0) 
 
 TOPICS: dict[str, Callable[[], str]] = {
     "nodes": lambda: "\n".join(
-        ["Nodes: a sid (3 or n3), a list (1,2,5) or a word:", *_table(NODE_WORDS.items())]
+        [
+            "Nodes: a sid (3 or n3), a list (1,2,5 or 1 2 5), a range (1-3) or a word, mixed",
+            "(1-3,5  leader 3); in a link, lists take commas only (1,2->3):",
+            *_table(NODE_WORDS.items()),
+        ]
     ),
     "links": lambda: "\n".join(
         [

@@ -12,10 +12,11 @@ The tokenizer, the cursor and `CommandError` live here because predicates need t
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeAlias, TypeVar
 
@@ -135,13 +136,16 @@ class Cursor:
         if self.at_end():
             self.hints.extend(categories)
 
-    def expected(self, what: str, *categories: str) -> CommandError:
-        """`verb: expected <what> at column N, got "x"` about the next token."""
+    def expected(self, what: str, *categories: str, near: Iterable[str] = ()) -> CommandError:
+        """`verb: expected <what> at column N, got "x"` about the next token, and `; did you
+        mean y?` when one of the words `near` is a likely misspelling of it."""
         self.hint(*categories)
         tok = self.peek()
         got = {"end": "end of line", "str": tok.text}.get(tok.kind, f'"{tok.text}"')
+        guess = nearest(tok.text, near) if tok.kind == "word" else None
+        note = f"; did you mean {guess}?" if guess else ""
         return CommandError(
-            f"{self._prefix()}expected {what} at column {tok.col}, got {got}", tok.col
+            f"{self._prefix()}expected {what} at column {tok.col}, got {got}{note}", tok.col
         )
 
     def problem(
@@ -155,6 +159,13 @@ class Cursor:
 
     def _prefix(self) -> str:
         return f"{self.verb}: " if self.verb else ""
+
+
+def nearest(word: str, words: Iterable[str]) -> str | None:
+    """The one of `words` that `word` most likely misspells (None if none is close)."""
+    spelled = {w.lower(): w for w in words}
+    close = difflib.get_close_matches(word.lower(), list(spelled), n=1)
+    return spelled[close[0]] if close else None
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -213,6 +224,11 @@ CLUSTER_FIELDS: dict[str, FieldDef[ClusterView]] = {
     ),
     "settled": FieldDef(
         "bool", "stable, and every running learner synced with the leader", lambda v: v.settled
+    ),
+    "synced": FieldDef(
+        "bool",
+        "a leader serves and every running learner has finished syncing with it",
+        lambda v: v.synced,
     ),
     "leader": FieldDef("sid", "the stable leader (none while not stable)", lambda v: v.leader),
     "leaders": FieldDef("int", "how many running nodes are LEADING", lambda v: len(v.leaders)),
@@ -436,7 +452,7 @@ def _unary(cur: Cursor) -> Predicate:
 
 def _term(cur: Cursor) -> Predicate:
     """term := flag | field op operand"""
-    left = _ref(cur, _EXPECTED, "pterm", "word:not")
+    left = _ref(cur, _EXPECTED, "pterm", "word:not", near=(*CLUSTER_FIELDS, "not"))
     if left.kind == "bool":
         if cur.peek().kind == "op" and cur.peek().text in OPERATORS:
             raise cur.problem(f"{left} is true or false: write {left} or not {left}", cur.peek())
@@ -456,10 +472,10 @@ def _is_ref(tok: Token) -> bool:
     )
 
 
-def _ref(cur: Cursor, expected: str, *hints: str) -> Ref:
+def _ref(cur: Cursor, expected: str, *hints: str, near: Iterable[str] = ()) -> Ref:
     tok = cur.peek()
     if not _is_ref(tok):
-        raise cur.expected(expected, *hints)
+        raise cur.expected(expected, *hints, near=near)
     cur.take()
     name = tok.text.lower()
     if name in CLUSTER_FIELDS:
@@ -473,7 +489,9 @@ def _ref(cur: Cursor, expected: str, *hints: str) -> Ref:
             if path
             else f"n{sid} needs a field, like n{sid}.state"
         )
-        raise cur.problem(what, tok, f"fields are {', '.join(NODE_FIELDS)}")
+        guess = nearest(path, NODE_FIELDS) if path else None
+        note = f"did you mean n{sid}.{guess}?" if guess else f"fields are {', '.join(NODE_FIELDS)}"
+        raise cur.problem(what, tok, note)
     return Ref(sid, path, tok.col)
 
 
@@ -490,7 +508,7 @@ def _operand(cur: Cursor, left: Ref) -> Operand:
             raise cur.problem(f"{left} and {right} cannot be compared", tok)
         return right
     if is_state:
-        raise cur.expected(f"a state ({', '.join(STATE_WORDS)})", "state")
+        raise cur.expected(f"a state ({', '.join(STATE_WORDS)})", "state", near=STATE_WORDS)
     sid_like = left.kind == "sid"
     text = tok.text[1:] if sid_like and tok.text[:1] in "nN" else tok.text
     try:

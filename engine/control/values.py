@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.control.predicates import STATE_WORDS, WORD_RE, Cursor, read_predicate
+from engine.control.predicates import STATE_WORDS, WORD_RE, Cursor, Token, read_predicate
 from engine.core.vote import LONG_MAX, ServerState, Sid, parse_zxid, zxid_hex
 
 MAX_MS = 1_000_000_000.0
@@ -93,6 +93,7 @@ EVENT_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "state": ("a node changes state", ("node", "state")),
     "decide": ("a node decides on a leader", ("node", "leader")),
     "timeout": ("a notification timeout fires", ("node",)),
+    "violation": ("an invariant is violated (online check)", ("node",)),
 }
 """Event kinds `break on` stops at, with the filters each accepts."""
 
@@ -142,6 +143,10 @@ _CLOCK_RE = re.compile(r"([0-9]{1,9})m" + _NUMBER + "s", re.IGNORECASE)
 _PERCENT_RE = re.compile(_NUMBER + "%")
 _SPEED_RE = re.compile(_NUMBER + "x?", re.IGNORECASE)
 SID_RE = re.compile(r"[nN]?([0-9]{1,19})")
+RANGE_RE = re.compile(r"[nN]?([0-9]{1,19})-[nN]?([0-9]{1,19})")
+MAX_RANGE = 1000
+"""The most sids one range (`1-5`) may name: no ensemble is that large, and a typo such as
+`1-99999999` must not build a list of millions."""
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000}
 
 
@@ -215,12 +220,16 @@ def _read_sid(cur: Cursor, expected: str = "a sid like 3 or n3", *hints: str) ->
     tok = cur.peek()
     m = SID_RE.fullmatch(tok.text) if tok.kind == "word" else None
     if m is None or int(m[1]) > LONG_MAX:
-        raise cur.expected(expected, *(hints or ("sid",)))
+        near = NODE_WORDS if "nodes" in hints else ()
+        raise cur.expected(expected, *(hints or ("sid",)), near=near)
     cur.take()
     return int(m[1])
 
 
 def _read_nodes(cur: Cursor, expected: str = "", star: bool = False) -> Nodes:
+    """Nodes: items (a sid, a range `1-3`, a node word) separated by commas or, but in a
+    link (`star`), by spaces - `crash 2 3`, `crash 1-3,5`. A link's list takes commas only:
+    in `delay 1->2 200` the 200 is the delay."""
     tok = cur.peek()
     if star and cur.is_op("*"):
         cur.take()
@@ -233,12 +242,38 @@ def _read_nodes(cur: Cursor, expected: str = "", star: bool = False) -> Nodes:
         if item.kind == "word" and item.text.lower() in NODE_WORDS:
             cur.take()
             words[item.text.lower()] = None
+        elif item.kind == "word" and RANGE_RE.fullmatch(item.text):
+            sids.update(_read_range(cur))
         else:
             sids.add(_read_sid(cur, expected or NODES.expected, *hints))
-        if not cur.is_op(","):
+        if cur.is_op(","):
+            cur.take()
+        elif star or not _is_node_item(cur.peek()) or cur.at_option():
+            if not star:
+                cur.hint("nodes")
             return Nodes(tuple(sorted(sids)), tuple(words), col=tok.col)
-        cur.take()
-        expected, hints = "a sid like 3 or n3 or a node word", ("nodes",)
+        expected, hints = "a sid like 3 or n3, a range like 1-3 or a node word", ("nodes",)
+
+
+def _is_node_item(tok: Token) -> bool:
+    return tok.kind == "word" and (
+        tok.text.lower() in NODE_WORDS
+        or SID_RE.fullmatch(tok.text) is not None
+        or RANGE_RE.fullmatch(tok.text) is not None
+    )
+
+
+def _read_range(cur: Cursor) -> range:
+    tok = cur.peek()
+    m = RANGE_RE.fullmatch(tok.text)
+    assert m is not None
+    lo, hi = int(m[1]), int(m[2])
+    if lo > hi:
+        raise cur.problem(f"a range runs upwards, like {hi}-{lo}", tok, got=True)
+    if hi - lo >= MAX_RANGE or hi > LONG_MAX:
+        raise cur.problem(f"a range names at most {MAX_RANGE} nodes", tok, got=True)
+    cur.take()
+    return range(lo, hi + 1)
 
 
 def _read_link(cur: Cursor, expected: str = "") -> Link:
@@ -279,7 +314,9 @@ def _read_state(cur: Cursor) -> ServerState:
     tok = cur.peek()
     state = STATE_WORDS.get(tok.text.upper()) if tok.kind == "word" else None
     if state is None:
-        raise cur.expected("a state (LOOKING, FOLLOWING, LEADING, OBSERVING)", "state")
+        raise cur.expected(
+            "a state (LOOKING, FOLLOWING, LEADING, OBSERVING)", "state", near=STATE_WORDS
+        )
     cur.take()
     return state
 
@@ -288,7 +325,7 @@ def _read_event(cur: Cursor) -> EventFilter:
     tok = cur.peek()
     kind = tok.text.lower() if tok.kind == "word" else ""
     if kind not in EVENT_KINDS:
-        raise cur.expected(EVENT.expected, "event")
+        raise cur.expected(EVENT.expected, "event", near=EVENT_KINDS)
     cur.take()
     keys = EVENT_KINDS[kind][1]
     values: dict[str, Any] = {}
@@ -299,7 +336,7 @@ def _read_event(cur: Cursor) -> EventFilter:
         key = cur.peek().text.lower()
         if key not in keys or _FILTER_FIELDS[key] in values:
             allowed = ", ".join(f"{k}=" for k in keys)
-            raise cur.expected(f"a filter of {kind} events ({allowed}) given once")
+            raise cur.expected(f"a filter of {kind} events ({allowed}) given once", near=keys)
         cur.take()  # the key
         cur.take()  # =
         values[_FILTER_FIELDS[key]] = _read_state(cur) if key == "state" else _read_sid(cur)
@@ -336,7 +373,7 @@ def _show_label(label: str) -> str:
 def read_choice(cur: Cursor, kind: Kind, words: dict[str, Any]) -> Any:
     tok = cur.peek()
     if tok.kind != "word" or tok.text.lower() not in words:
-        raise cur.expected(kind.expected, *kind.hints)
+        raise cur.expected(kind.expected, *kind.hints, near=words)
     cur.take()
     return words[tok.text.lower()]
 
@@ -393,9 +430,9 @@ def _show_seek(target: int | Instant | str) -> str:
 
 NODES: Kind = Kind(
     "<nodes>",
-    "nodes (a sid like 3 or n3, a list 1,2, or one of "
+    "nodes (a sid like 3 or n3, a list 1,2 or 1 2, a range 1-3, or one of "
     + ", ".join(NODE_WORDS)
-    + "; words and sids mix: leader,3)",
+    + "; they mix: leader,3 or 1-3 5)",
     _read_nodes,
     hints=("nodes",),
 )

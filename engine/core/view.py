@@ -198,9 +198,30 @@ class ClusterView:
         return max(serving, key=lambda n: (n.current_epoch, n.sid)).sid
 
     @property
+    def synced(self) -> bool:
+        """A leader serves, and every running learner has finished syncing with it: each
+        running FOLLOWING or OBSERVING node follows the serving leader and its zab phase is
+        BROADCAST (ZK: Learner.syncWithLeader returns on UPTODATE; QuorumPeer.ZabState).
+        Nodes still LOOKING are not learners yet: `stable` speaks of them. A real server
+        whose log did not show its zab phase counts as not synced (nothing is assumed)."""
+        leader = self.serving_leader
+        if leader is None:
+            return False
+        return all(
+            n.current_vote is not None
+            and n.current_vote.leader == leader
+            and n.zab_phase == "BROADCAST"
+            and "zab_phase" not in n.unknown
+            for n in self.nodes
+            if n.alive
+            and not n.paused
+            and n.state in (ServerState.FOLLOWING, ServerState.OBSERVING)
+        )
+
+    @property
     def settled(self) -> bool:
         """Stable, and every running learner has synced with the leader too."""
-        return self.stable and all(n.established for n in self.nodes if n.alive and not n.paused)
+        return self.stable and self.synced
 
     @property
     def stable(self) -> bool:

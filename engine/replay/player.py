@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.control import commands as c
+from engine.control.breakpoints import Breakpoint, Breakpoints
 from engine.control.cluster import Cluster
 from engine.control.help import help_text
 from engine.control.predicates import CommandError, Predicate
 from engine.control.values import EventFilter, Instant
 from engine.core.view import ClusterView, leadership_text, messages_text
-from engine.replay.breakpoints import Breakpoint, event_matches
 from engine.replay.cores import Divergence, ReplayError
 from engine.replay.fork import fork
 from engine.replay.index import Mark, TraceIndex
@@ -101,8 +101,7 @@ class Replayer:
         self.index.open()
         self._cached_view: tuple[ClusterState, ClusterView] | None = None
         self.divergence: Divergence | None = None
-        self._breaks: list[tuple[Breakpoint, Predicate | EventFilter]] = []
-        self._break_counter = 0
+        self.breaks = Breakpoints()
         self.stop_reason: str | None = None
         self.running = False
         self.speed = 1.0
@@ -209,9 +208,10 @@ class Replayer:
             return None
         every = self.checkpoint_every
         checkpoints = self._checkpoints
-        predicates = [(b, p) for b, p in self._breaks if isinstance(p, Predicate)] if breaks else []
-        filters = [(b, f) for b, f in self._breaks if isinstance(f, EventFilter)] if breaks else []
-        before = {b.id: p.evaluate(state.view()) for b, p in predicates}
+        filters = breaks and bool(self.breaks.filters)
+        predicates = breaks and bool(self.breaks.predicates)
+        if predicates:
+            self.breaks.arm(state.view())
         for event in self.stream(state.seq + 1, target):
             divergence = state.apply(event)
             if divergence is not None and self.divergence is None:
@@ -222,19 +222,12 @@ class Replayer:
             if divergence is not None and breaks:
                 self.stop_reason = f"divergence at seq {seq} on n{divergence.node}"
                 return Breakpoint("divergence", str(divergence))
-            for b, f in filters:
-                if event_matches(f, event):
-                    self.stop_reason = f"{b.id}: {b.text.removeprefix('break ')} at seq {seq}"
-                    return b
-            if predicates:
-                view = state.view()
-                for b, p in predicates:
-                    now = p.evaluate(view)
-                    hit = now and not before[b.id]
-                    before[b.id] = now
-                    if hit:
-                        self.stop_reason = f"{b.id}: {b.text.removeprefix('break ')} at seq {seq}"
-                        return b
+            hit = self.breaks.match_event(event) if filters else None
+            if hit is None and predicates:
+                hit = self.breaks.match_view(state.view())
+            if hit is not None:
+                self.stop_reason = str(hit)
+                return hit.breakpoint
         return None
 
     def run_until_break(self, limit: int | None = None) -> Breakpoint | None:
@@ -275,7 +268,7 @@ class Replayer:
 
     @property
     def breakpoints(self) -> list[Breakpoint]:
-        return [b for b, _ in self._breaks]
+        return self.breaks.listed
 
     def break_when(self, predicate: Predicate | str) -> Breakpoint:
         """Stop (while playing) after the event that makes `predicate` true."""
@@ -284,8 +277,7 @@ class Replayer:
             assert isinstance(cmd, c.BreakWhen)
             predicate = cmd.predicate
         with self._lock:
-            predicate.check(self._state.view())
-            return self._add_break(f"break when {predicate}", predicate)
+            return self.breaks.add(predicate, self._state.view())
 
     def break_on(self, event_filter: EventFilter | str) -> Breakpoint:
         """Stop (while playing) after the next event matching the filter."""
@@ -294,20 +286,12 @@ class Replayer:
             assert isinstance(cmd, c.BreakOn)
             event_filter = cmd.event
         with self._lock:
-            return self._add_break(f"break on {event_filter}", event_filter)
-
-    def _add_break(self, text: str, cond: Predicate | EventFilter) -> Breakpoint:
-        self._break_counter += 1
-        bp = Breakpoint(f"b{self._break_counter}", text)
-        self._breaks.append((bp, cond))
-        return bp
+            return self.breaks.add(event_filter, self._state.view())
 
     def remove_breakpoint(self, bp_id: str | None = None) -> int:
         """Remove one breakpoint (or all); returns how many were removed."""
         with self._lock:
-            before = len(self._breaks)
-            self._breaks = [(b, x) for b, x in self._breaks if bp_id is not None and b.id != bp_id]
-            return before - len(self._breaks)
+            return self.breaks.remove(bp_id)
 
     # --- playing ---------------------------------------------------------------------------------
 
@@ -429,21 +413,11 @@ class Replayer:
                     self._play_wall, self._play_t = self._clock(), self.t_at(self.position)
                     self.speed = factor
                 return _ResultText(True, f"speed {factor:g}x")
-            case c.BreakWhen(predicate):
-                bp = self.break_when(predicate)
-                return _ResultText(True, f"{bp.id}: {bp.text}")
-            case c.BreakOn(event):
-                bp = self.break_on(event)
-                return _ResultText(True, f"{bp.id}: {bp.text}")
-            case c.Breaks():
-                listing = [f"{b.id}  {b.text}" for b in self.breakpoints]
-                return _ResultText(True, "\n".join(listing) or "no breakpoints")
-            case c.Unbreak(number):
-                bp_id = None if number is None else f"b{number}"
-                removed = self.remove_breakpoint(bp_id)
-                if bp_id is not None and not removed:
-                    return _ResultText(False, f"unbreak: no breakpoint {bp_id} (see `breaks`)")
-                return _ResultText(True, f"removed {removed} breakpoint(s)")
+            case c.BreakWhen() | c.BreakOn() | c.Breaks() | c.Unbreak():
+                with self._lock:
+                    answer = self.breaks.execute(cmd, self._state.view())
+                assert answer is not None
+                return _ResultText(*answer)
             case c.Mark(label):
                 with self._lock:
                     seq = self.position

@@ -176,6 +176,50 @@ class _PooledThread:
         return True
 
 
+class _Gate:
+    """Where the runtime's threads stop while the cluster is halted (`halt`, a breakpoint,
+    the end of a `step`): between two operations, never inside one, so the cluster halts at
+    an event boundary and every node's state is one its own threads could leave it in.
+
+    A thread marks itself busy and then looks at `open`; the halter closes `open` and then
+    waits until no thread is busy: one of the two always sees the other (GIL order), so
+    no operation starts once the halter saw every thread out of one."""
+
+    __slots__ = ("_cond", "open")
+
+    def __init__(self) -> None:
+        self.open = True
+        self._cond = threading.Condition()
+
+    def close(self) -> None:
+        self.open = False
+
+    def reopen(self) -> None:
+        with self._cond:
+            self.open = True
+            self._cond.notify_all()
+
+    def park(self) -> None:
+        """A thread found the gate closed: say it left its operation, wait until it opens."""
+        with self._cond:
+            self._cond.notify_all()
+            while not self.open:
+                self._cond.wait()
+
+    def wait_quiet(self, busy: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait until `busy()` is False (no thread in an operation); False on timeout."""
+        deadline = _monotonic() + timeout_s
+        with self._cond:
+            while busy():
+                left = deadline - _monotonic()
+                if left <= 0:
+                    return False
+                # a thread that ends its operation without parking (it sleeps) notifies
+                # nobody: look again now and then
+                self._cond.wait(min(left, 0.005))
+        return True
+
+
 class _Worker:
     """One thread running one operation in a loop.
 
@@ -194,6 +238,8 @@ class _Worker:
         "_signal",
         "alive",
         "armed",
+        "busy",
+        "gate",
         "ident",
         "name",
         "on_error",
@@ -212,8 +258,12 @@ class _Worker:
         on_error: Callable[[str, BaseException], None],
         pool: _ThreadPool | None = None,
         recorder: Recorder | None = None,
+        gate: _Gate | None = None,
     ) -> None:
         self.name = name
+        self.gate = gate or _Gate()
+        self.busy = False
+        """In an operation (see _Gate)."""
         self.op = op
         self.alive = alive
         self.on_error = on_error
@@ -276,10 +326,21 @@ class _Worker:
             self._done.release()
 
     def _run(self) -> None:
-        alive, op, signal = self.alive, self.op, self._signal
+        alive, op, signal, gate = self.alive, self.op, self._signal, self.gate
         drain = self.recorder.drain if self.recorder is not None else _nothing
         while alive():
-            while op():
+            while True:
+                self.busy = True
+                if not gate.open:
+                    self.busy = False
+                    gate.park()
+                    if not alive():
+                        return
+                    continue
+                worked = op()
+                self.busy = False
+                if not worked:
+                    break
                 drain()
                 if not alive():
                     return
@@ -341,6 +402,11 @@ class ThreadedRuntime(Host):
         if self._switching:
             _raise_switch_interval()
         self._t0 = time.monotonic()
+        self._frozen: float | None = None
+        """The clock while the cluster is halted: no timer runs out during a halt."""
+        self._halted_wall = 0.0
+        self._gate = _Gate()
+        self._net_busy = False
         self._workers: dict[tuple[Sid, str, Sid | None], _Worker] = {}
         self._all: list[_Worker] = []
         self._prune_at = 64
@@ -367,7 +433,43 @@ class ThreadedRuntime(Host):
     # --- Host hooks ---------------------------------------------------------------------------
 
     def now(self) -> float:
+        frozen = self._frozen
+        if frozen is not None:
+            return frozen
         return (_monotonic() - self._t0) * 1000.0
+
+    # --- halting ------------------------------------------------------------------------------
+
+    @property
+    def halted(self) -> bool:
+        return not self._gate.open
+
+    def halt(self) -> None:
+        """Stop the cluster at its next event boundary: every thread stops before its next
+        operation and the clock stops, so no timeout runs out while halted and each keeps
+        what was left of it. Returns at once (a listener calls it, maybe holding a node's
+        lock); `wait_halted` waits for the operations under way to end."""
+        if self.stopping:
+            return
+        if self._frozen is None:
+            self._frozen = self.now()
+            self._halted_wall = _monotonic()
+        self._gate.close()
+
+    def wait_halted(self, timeout_s: float) -> bool:
+        """Wait until no thread is in an operation (after `halt`); False on timeout."""
+        with self._workers_lock:
+            workers = list(self._all)
+        return self._gate.wait_quiet(
+            lambda: self._net_busy or any(w.busy for w in workers), timeout_s
+        )
+
+    def go(self) -> None:
+        """Let a halted cluster run again, its clock going on from where it stopped."""
+        if self._frozen is not None:
+            self._t0 += _monotonic() - self._halted_wall
+            self._frozen = None
+        self._gate.reopen()
 
     def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
         with self._net_cond:
@@ -444,7 +546,9 @@ class ThreadedRuntime(Host):
         alive: Callable[[], bool],
         start: bool = True,
     ) -> _Worker:
-        worker = _Worker(name, op, alive, self._worker_failed, self._pool, self.recorder)
+        worker = _Worker(
+            name, op, alive, self._worker_failed, self._pool, self.recorder, self._gate
+        )
         with self._workers_lock:
             old = self._workers.get((node.sid, what, peer))
             self._workers[(node.sid, what, peer)] = worker
@@ -574,8 +678,16 @@ class ThreadedRuntime(Host):
                         self._net_cond.wait(None if wait is None else wait / 1000.0)
                     if self.stopping:
                         return
-                    _, _, fn, args = heapq.heappop(self._net_heap)
-                fn(*args)
+                    item = heapq.heappop(self._net_heap)
+                self._net_busy = True
+                if not self._gate.open:  # halted: put it back, run it after `go`
+                    self._net_busy = False
+                    with self._net_cond:
+                        heapq.heappush(self._net_heap, item)
+                    self._gate.park()
+                    continue
+                item[2](*item[3])
+                self._net_busy = False
                 recorder.drain()
         finally:
             recorder.defer_thread(_get_ident(), False)
@@ -589,6 +701,7 @@ class ThreadedRuntime(Host):
             self._switching = False
             _restore_switch_interval()
         self.stopping = True
+        self._gate.reopen()  # parked threads see `stopping` and end
         with self._net_cond:
             self._net_cond.notify_all()
         with self._workers_lock:

@@ -103,10 +103,13 @@ class ConsoleTerminal:
             self.pump(0.05)
 
     def command(self, text: str) -> None:
-        """`:` + text + Enter."""
+        """`:` + text + Enter, as a person types it, reading the screen between the steps:
+        the command line open (keys typed before it opens are key bindings), then the text
+        echoed on it (an Enter that overtakes it would run half a command)."""
         self.press(":")
-        self.wait_until(lambda _: True, "the command line")
+        self.wait_for(r"esc Leave")
         self.child.send(text)
+        self.wait_until(lambda screen: f": {text}" in screen, f"{text!r} typed")
         self.press("enter")
 
     # --- ending -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -104,4 +105,44 @@ def test_a_healthy_cluster_still_shows_its_election_after_30_s(tmp_path: Path) -
         screen = term.wait_for(r"n5 LOOKING → LEADING").string
         assert re.search(r"n\d LOOKING → FOLLOWING", screen)
         assert re.search(r"⋯ [\d,]+ quiet events", screen)
+        assert term.quit() == 0
+
+
+def test_a_person_crashes_the_leader_by_keys_and_sees_the_next_one_elected(
+    tmp_path: Path,
+) -> None:
+    """Issue 14, item 7: `zkfle` as launched (threads), the leader crashed by keys - its
+    sid to select its row, then `c` - the new leader on screen, and `q` quits cleanly:
+    exit status 0, and the trace closed with its footer, which the console writes only
+    once every node thread has stopped."""
+    trace = tmp_path / "t.jsonl"
+    with ConsoleTerminal(["--trace", str(trace)], cwd=tmp_path) as term:
+        old = int(term.wait_for(r"leader n(\d+)")[1])
+        term.press(str(old))
+        term.wait_for(rf"^ n{old} .*LEADING")  # its row
+        term.press("c")
+        term.wait_for(rf"crashed n{old}\b")
+        term.wait_for(rf"^ n{old} +down")
+        new = int(term.wait_for(rf"leader n(?!{old}\b)(\d+)")[1])
+        assert new != old
+        term.wait_for(rf"^ n{new} .*LEADING")
+        assert term.quit() == 0
+    last = json.loads(trace.read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["kind"], last["end"]) == ("footer", "ok")
+
+
+def test_a_break_halts_the_threads_and_the_console_says_which_event_hit(tmp_path: Path) -> None:
+    """Issue 14, item 2, as a person sees it: `break on state state=LEADING` on threads, a
+    crash of the leader, the header's ‖ and the line naming the breakpoint and event."""
+    with ConsoleTerminal(["--no-trace", "--nodes", "3"], cwd=tmp_path) as term:
+        old = int(term.wait_for(r"leader n(\d+)")[1])
+        term.command("break on state state=LEADING")
+        term.wait_for(r"b1: break on state state=LEADING")
+        term.command(f"crash {old}")
+        term.wait_for(r"‖ stopped: b1: on state state=LEADING at seq \d+ \(n\d+ LEADING round")
+        term.wait_for(r" LIVE .*‖ ")
+        term.command("clear")
+        term.wait_for(r"removed 1 breakpoint")
+        term.command("continue")
+        term.wait_for(r" LIVE (?!.*‖ )")
         assert term.quit() == 0

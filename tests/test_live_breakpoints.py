@@ -1,0 +1,192 @@
+"""Breakpoints on a live cluster (issue 14, item 2): `break on` / `break when` halt the
+simulator and the threaded runtime at the next event boundary - on threads every node
+thread stops and the clock stops with them, so no timeout runs out during the halt - and
+`step`, `continue`, `clear` and `breaks` work there as in a replay."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from engine.control.breakpoints import event_matches
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.values import EventFilter
+from engine.runtime.threads import ThreadedRuntime
+
+DEADLINE_S = 30.0
+"""Generous: a loaded machine may be slow to elect."""
+
+
+def eventually(condition: Callable[[], bool], what: str, within_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + within_s
+    pause = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within_s} s: {what}"
+        pause.wait(0.01)
+
+
+def holds_for(condition: Callable[[], bool], seconds: float) -> bool:
+    """Whether `condition` keeps holding for `seconds` (looking every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if not condition():
+            return False
+        pause.wait(0.01)
+    return condition()
+
+
+def event(cluster: Cluster, seq: int) -> dict[str, Any]:
+    (found,) = [e for e in cluster.recorder.recent if e["seq"] == seq]
+    return found
+
+
+def hit_seq(cluster: Cluster) -> int:
+    assert cluster.stop_reason is not None
+    return int(cluster.stop_reason.split(" at seq ")[1].split()[0])
+
+
+def test_break_on_stops_a_simulated_wait_at_the_matching_event() -> None:
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=7, record=False)) as cluster:
+        assert cluster.execute("break on state state=LEADING").text == (
+            "b1: break on state state=LEADING"
+        )
+        assert cluster.execute("start").ok
+        result = cluster.execute("wait 10s")
+        assert result.ok
+        assert "; stopped: b1: on state state=LEADING at seq " in result.text
+        hit = event(cluster, hit_seq(cluster))
+        assert (hit["kind"], hit["state"]) == ("state", "LEADING")
+        assert f"(n{hit['node']} LEADING round 1)" in result.text
+        # halted at that event: the clock stayed there
+        assert cluster.host.now() == hit["t_ms"] < 10_000
+        assert cluster.execute("breaks").text == "b1  break on state state=LEADING"
+        assert cluster.execute("clear b1").text == "removed 1 breakpoint(s)"
+        assert cluster.execute("breaks").text == "no breakpoints"
+        assert cluster.execute("wait until settled within 10s").ok
+
+
+def test_a_break_stops_wait_until_and_says_so() -> None:
+    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=3, record=False)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 10s").ok
+        assert cluster.execute("break when looking > 0").ok
+        assert cluster.execute("crash leader").ok
+        result = cluster.execute("wait until stable within 10s")
+        assert not result.ok
+        assert result.text.startswith("stable: stopped: b1: when looking > 0 at seq ")
+        assert cluster.view().looking  # halted where it became true
+        assert not cluster.view().stable
+        assert cluster.execute("unbreak").ok
+        assert cluster.execute("wait until stable within 10s").ok
+
+
+def test_the_paced_simulator_halts_at_a_break_and_continue_runs_it_on() -> None:
+    options = ClusterOptions(nodes=3, runtime="sim", seed=5, record=False, pace=True, halted=True)
+    with Cluster(options) as cluster:
+        assert cluster.execute("break on decide").ok
+        assert cluster.execute("start").ok
+        assert cluster.execute("speed 10").ok
+        assert cluster.execute("continue").text == "running at 10x"
+        eventually(lambda: cluster.stop_reason is not None, "the break hits")
+        assert cluster.info["running"] is False
+        assert cluster.info["stop_reason"] == cluster.stop_reason
+        hit = event(cluster, hit_seq(cluster))
+        assert hit["kind"] == "step"
+        assert "decided" in hit["output"]
+        seq, now = cluster.recorder.seq, cluster.host.now()
+        assert holds_for(lambda: (cluster.recorder.seq, cluster.host.now()) == (seq, now), 0.3)
+        assert cluster.execute("clear").ok
+        assert cluster.execute("continue").ok
+        assert cluster.info["stop_reason"] is None
+        eventually(lambda: cluster.view().settled, "settled after continue")
+
+
+def started_alone(runtime: str) -> Cluster:
+    """n1 of three, alone: LOOKING, its notification timeout doubling (200, 400, 800 ms)."""
+    cluster = Cluster(ClusterOptions(nodes=3, runtime=runtime, seed=11, record=False))
+    assert cluster.execute("start 1").ok
+    return cluster
+
+
+def test_threads_halt_every_thread_and_the_clock_at_a_break() -> None:
+    with started_alone("threaded") as cluster:
+        host = cluster.host
+        assert isinstance(host, ThreadedRuntime)
+        assert cluster.execute("break on timeout node=1").ok
+        eventually(lambda: cluster.stop_reason is not None, "n1's timeout")
+        hit = event(cluster, hit_seq(cluster))
+        assert hit["kind"] == "step"
+        assert hit["input"]["type"] == "timeout"
+        assert host.wait_halted(DEADLINE_S)  # every thread out of its operation
+        assert cluster.info["running"] is False
+        node = host.nodes[1]
+        seq, now, deadline = cluster.recorder.seq, host.now(), node.deadline
+        assert deadline is not None
+        assert deadline > now  # the next timeout is armed
+        # Halted: nothing is recorded, the clock stands, the timer keeps what it had left,
+        # however long the halt (a timeout would have fired within 800 ms).
+        assert holds_for(lambda: cluster.recorder.seq == seq and host.now() == now, 1.0)
+        assert node.deadline == deadline
+        before_go = time.monotonic()
+        assert cluster.execute("continue").text == "running"
+        assert host.now() - now <= (time.monotonic() - before_go) * 1000.0
+        # the breakpoint is still set: n1's next timeout halts it again, and that timeout
+        # ran out at the deadline it had, on the cluster's clock
+        eventually(lambda: cluster.stop_reason is not None, "the next timeout")
+        fired = event(cluster, hit_seq(cluster))
+        assert fired["input"]["type"] == "timeout"
+        assert fired["t_ms"] >= deadline
+        assert cluster.execute("clear").ok
+        assert cluster.execute("continue").ok
+
+
+def test_threads_step_and_halt() -> None:
+    with started_alone("threaded") as cluster:
+        host = cluster.host
+        assert isinstance(host, ThreadedRuntime)
+        halted = cluster.execute("halt")
+        assert halted.ok
+        assert halted.text.startswith("halted at t=")
+        seq = cluster.recorder.seq
+        assert holds_for(lambda: cluster.recorder.seq == seq, 0.3)
+        assert cluster.execute("start 2,3").ok  # a command acts on a halted cluster
+        seq = cluster.recorder.seq
+        assert holds_for(lambda: cluster.recorder.seq == seq, 0.3)  # ... its threads wait
+        stepped = cluster.execute("step 5")
+        assert stepped.ok, stepped.text
+        assert stepped.text.startswith("ran ")
+        ran = int(stepped.text.split()[1])
+        assert ran >= 5
+        assert stepped.seq == seq + ran + 1  # the events it ran, then its own `cmd` event
+        assert host.halted
+        assert cluster.execute("continue").ok
+        assert cluster.execute("wait until settled within 30s").ok
+        assert cluster.execute("speed 2").text.startswith("speed: only the simulator")
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_break_when_halts_both_runtimes_once_the_predicate_becomes_true(runtime: str) -> None:
+    with Cluster(ClusterOptions(nodes=3, runtime=runtime, seed=2, record=False)) as cluster:
+        assert cluster.execute("break when stable").ok
+        assert cluster.execute("start").ok
+        if runtime == "sim":
+            assert not cluster.execute("wait 10s").text.endswith("waited 10s")
+        eventually(lambda: cluster.stop_reason is not None, "stable")
+        assert cluster.stop_reason is not None
+        assert cluster.stop_reason.startswith("b1: when stable at seq ")
+        assert cluster.view().stable
+        assert cluster.info["running"] is False
+
+
+def test_break_on_violation_matches_a_failed_invariant_only() -> None:
+    broken = {"seq": 9, "kind": "invariant", "node": 2, "name": "OneLeaderPerEpoch", "ok": False}
+    assert event_matches(EventFilter("violation"), broken)
+    assert event_matches(EventFilter("violation", node=2), broken)
+    assert not event_matches(EventFilter("violation", node=3), broken)
+    assert not event_matches(EventFilter("violation"), {**broken, "ok": True})
+    assert not event_matches(EventFilter("violation"), {**broken, "kind": "state"})
