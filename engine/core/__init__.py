@@ -17,4 +17,5 @@ __all__ = [
     "view",
     "vote",
     "wire",
+    "zab",
 ]
