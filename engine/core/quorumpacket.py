@@ -24,6 +24,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.core.jute.archive import JUTE_MAX_BUFFER, MAX_LENGTH, JuteError
 from engine.core.quorum.error import ConfigError
 from engine.core.quorum.parse import parse_dynamic_config
 
@@ -70,22 +71,12 @@ SNAP = 15
 SNAPSHOT_SIGNATURE = "BenWasHere"
 """The string that ends a snapshot dump (ZK: LearnerHandler.run, Learner.syncWithLeader)."""
 
-JUTE_MAX_BUFFER = 0xFFFFF
-"""jute.maxbuffer's default (ZK: BinaryInputArchive.maxBuffer)."""
-MAX_LENGTH = 2 * JUTE_MAX_BUFFER
-"""The largest buffer or string length jute reads: maxBuffer plus extraMaxBuffer, which
-defaults to maxBuffer (ZK: BinaryInputArchive.checkLength)."""
-
 _HEAD = struct.Struct(">iqi")  # type, zxid, data length
 _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
 _SESSION = struct.Struct(">qi")  # session id, timeout
 _NODE_TAIL = 8 + 60  # DataNode: long acl, then StatPersisted (4 longs, 3 ints, 2 longs)
 _LEARNER_INFO = struct.Struct(">qiq")  # serverid, protocolVersion, configVersion
-
-
-class JuteError(Exception):
-    """Bytes jute would refuse; the message names the stream offset."""
 
 
 class _IncompleteError(Exception):

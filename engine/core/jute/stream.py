@@ -1,0 +1,71 @@
+"""One direction of a learner<->leader connection cut into whole records, sans-IO: the
+QuorumPackets written back to back, and after a SNAP the leader's dump (ZK:
+LearnerHandler.run writes it raw between SNAP and NEWLEADER).
+
+`feed(data)` takes bytes as TCP delivered them, in any split, and returns the records they
+complete. Malformed bytes raise `JuteError`, after which the stream is spent: with a wrong
+length there is no next packet to find. A value cut short is read again from its record's
+start when more bytes came; a large record (a dump) is retried only when the buffer has
+doubled, so a dump costs a bounded number of passes however it is split.
+"""
+
+from __future__ import annotations
+
+from engine.core.jute.archive import JuteError, Reader, TruncatedError
+from engine.core.jute.records import QuorumPacket
+from engine.core.jute.snapshot import SnapshotDump
+
+__all__ = ["SNAP", "QuorumStream"]
+
+SNAP = 15
+"""ZK: Leader.SNAP; the dump follows it."""
+_SMALL = 1 << 16
+"""Records shorter than this are retried on every feed."""
+
+
+class QuorumStream:
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._base = 0
+        """Stream offset of _buf[0]."""
+        self._dump_next = False
+        self._retry_at = 0
+        self.error: JuteError | None = None
+
+    @property
+    def offset(self) -> int:
+        """Bytes of the stream consumed by whole records so far."""
+        return self._base
+
+    def feed(self, data: bytes) -> list[QuorumPacket | SnapshotDump]:
+        if self.error is not None:
+            raise self.error
+        self._buf += data
+        if len(self._buf) < self._retry_at:
+            return []
+        items: list[QuorumPacket | SnapshotDump] = []
+        r = Reader(bytes(self._buf), base=self._base)
+        try:
+            while r.left:
+                start = r.pos
+                try:
+                    if self._dump_next:
+                        items.append(SnapshotDump.read_sync(r))
+                        self._dump_next = False
+                    else:
+                        packet = QuorumPacket.read(r)
+                        items.append(packet)
+                        self._dump_next = packet.type == SNAP
+                except TruncatedError:
+                    r.pos = start
+                    self._retry_at = 2 * r.left if r.left > _SMALL else 0
+                    break
+            else:
+                self._retry_at = 0
+        except JuteError as e:
+            self.error = e
+            raise
+        finally:
+            del self._buf[: r.pos]
+            self._base += r.pos
+        return items

@@ -1,0 +1,194 @@
+"""One learner connection to a Zab leader's quorum port over TCP, on its own thread: the
+bytes cut by `QuorumStream`, fed to the pure `ZabLearner`, its actions carried out in order
+against a `ZabStore` (each durable write done before the next action, so before any
+acknowledgement after it) and the socket.
+
+The socket's read timeout is ZooKeeper's: `initLimit` ticks until NEWLEADER, then
+`syncLimit` ticks (ZK: Learner.syncWithLeader's setSoTimeout). The connection ends - and
+`ended` says why, in ZooKeeper's words - on that timeout, on the leader's EOF, on a
+malformed packet (named, as LearnerHandler.packetToString would) or when the learner
+fails; a node would go back to LOOKING then.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.core.jute.archive import JuteError
+from engine.core.jute.stream import QuorumStream
+from engine.core.zab.learner import (
+    Action,
+    Fail,
+    LogTxns,
+    SaveEpoch,
+    Send,
+    TakeSnapshot,
+    TruncateLog,
+    ZabLearner,
+)
+from engine.runtime.transport.tcp import Address, connect_with_timeout, shutdown_socket
+from engine.runtime.zab.store import ZabStore
+
+__all__ = ["LearnerConnection", "LearnerSettings"]
+
+log = logging.getLogger("zkfle.zab")
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerSettings:
+    sid: int
+    observer: bool = False
+    config_version: int = 0
+    tick_time_ms: int = 200
+    init_limit: int = 10
+    sync_limit: int = 5
+
+
+class LearnerConnection:
+    """Follow (or observe) the leader at `leader` with the data in `store`."""
+
+    def __init__(
+        self,
+        settings: LearnerSettings,
+        leader: Address,
+        store: ZabStore,
+        on_end: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.leader = leader
+        self.store = store
+        self.on_end = on_end
+        self.learner: ZabLearner | None = None
+        self.ended: str | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        """Held while the learner steps: readers of its state take it too."""
+
+    def start(self) -> None:
+        """Load the data (ZabStoreError, DurableError or JuteError if it cannot be read), then dial
+        the leader (ZK: Learner.connectToLeader, within initLimit ticks) and run the
+        connection on a thread; `ended` says why it ended."""
+        s = self.settings
+        durable = self.store.epochs.load()
+        snapshot, logged = self.store.load()
+        self.learner = ZabLearner(
+            s.sid,
+            observer=s.observer,
+            accepted_epoch=durable.accepted_epoch,
+            current_epoch=durable.current_epoch,
+            config_version=s.config_version,
+            snapshot=snapshot,
+            log=logged,
+        )
+        self._thread = threading.Thread(target=self._run, name=f"zab-learner-{s.sid}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._sock is not None:
+            shutdown_socket(self._sock)
+        if self._thread is not None:
+            self._thread.join()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot_state(self) -> tuple[str, str | None, int, str]:
+        """(zab state, sync mode, last logged zxid, database fingerprint), read consistently."""
+        assert self.learner is not None
+        with self._lock:
+            lr = self.learner
+            return lr.zab_state, lr.sync_mode, lr.last_logged_zxid, lr.database.fingerprint()
+
+    # --- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        s = self.settings
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        try:
+            problem = connect_with_timeout(
+                sock, self.leader, s.init_limit * s.tick_time_ms / 1000, self._halt.is_set
+            )
+            if problem is not None:
+                self._end(f"Failed connect to {self.leader[0]}:{self.leader[1]}: {problem}")
+                return
+            assert self.learner is not None
+            with self._lock:
+                actions = self.learner.start()
+            if self._carry_out(actions):
+                self._read(sock)
+        finally:
+            sock.close()
+
+    def _read(self, sock: socket.socket) -> None:
+        s = self.settings
+        stream = QuorumStream()
+        assert self.learner is not None
+        while not self._halt.is_set():
+            limit = s.init_limit if self.learner.read_limit == "init" else s.sync_limit
+            sock.settimeout(limit * s.tick_time_ms / 1000)
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                self._end("Read timed out: no packet from the leader")
+                return
+            except OSError as e:
+                self._end(f"Connection to the leader broken: {e}")
+                return
+            if not data:
+                self._end("Connection to the leader closed")
+                return
+            try:
+                items = stream.feed(data)
+            except JuteError as e:
+                self._end(f"Malformed packet from the leader: {e}")
+                return
+            for item in items:
+                with self._lock:
+                    actions = self.learner.receive(item)
+                if not self._carry_out(actions):
+                    return
+
+    def _carry_out(self, actions: list[Action]) -> bool:
+        """Each action in order; False once the connection ended."""
+        assert self._sock is not None
+        for action in actions:
+            if isinstance(action, Send):
+                try:
+                    self._sock.sendall(action.packet.encode())
+                except OSError as e:
+                    self._end(f"Connection to the leader broken: {e}")
+                    return False
+            elif isinstance(action, SaveEpoch):
+                stored = self.store.epochs.stored()
+                accepted, current = stored.accepted_epoch, stored.current_epoch
+                if action.name == "acceptedEpoch":
+                    accepted = action.epoch
+                else:
+                    current = action.epoch
+                self.store.save_epochs(accepted, current, stored.last_zxid)
+            elif isinstance(action, LogTxns):
+                self.store.append(action.entries)
+            elif isinstance(action, TakeSnapshot):
+                self.store.take_snapshot(action.dump, action.zxid)
+            elif isinstance(action, TruncateLog):
+                self.store.truncate(action.zxid)
+            elif isinstance(action, Fail):
+                self._end(action.reason)
+                return False
+        return True
+
+    def _end(self, reason: str) -> None:
+        if self.ended is None:
+            self.ended = "halted" if self._halt.is_set() else reason
+            log.info("sid %d: left the leader: %s", self.settings.sid, self.ended)
+            if self.on_end is not None:
+                self.on_end(self.ended)
