@@ -1,8 +1,14 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from engine.trace.format import TRACE_DIR_ENV
+
+# No time limit per example: speed is for benchmarks, and a loaded machine must not turn a
+# slow example into a failure (hypothesis's default deadline is 200 ms).
+settings.register_profile("zkfle", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("zkfle")
 
 
 @pytest.fixture(autouse=True)
