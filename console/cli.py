@@ -216,7 +216,7 @@ def _stable_elapsed(cluster: Cluster, t0: float) -> float:
     """Time from the start of the run until the cluster was last seen becoming stable (or
     the end of the run if it never was)."""
     last = None
-    for event in cluster.recorder.recent:
+    for event in cluster.recorder.events_after(0):  # a copy: node threads still record
         if event["kind"] == "snapshot" and event.get("stable"):
             if last is None or not last[1]:
                 last = (event["t_ms"], True)
