@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from engine.causes import causes_help
 from engine.predicates import (
     CLUSTER_FIELDS,
     NODE_FIELDS,
@@ -596,7 +597,7 @@ EVENT: Kind = Kind(
 )
 TOPIC: Kind = Kind(
     "<command|topic>",
-    "a command or a topic (nodes, links, predicates, events, values)",
+    "a command or a topic (nodes, links, predicates, events, values, causes)",
     lambda cur: _read_choice(cur, TOPIC, _topics()),
     hints=("topic",),
 )
@@ -1349,6 +1350,7 @@ TOPICS: dict[str, Callable[[], str]] = {
             ),
         ]
     ),
+    "causes": causes_help,
     "values": lambda: "\n".join(
         [
             "Values:",

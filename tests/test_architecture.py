@@ -17,6 +17,8 @@ PURE = [
     "engine/record.py",
     "engine/faults.py",
     "engine/view.py",
+    "engine/explain.py",
+    "engine/causes.py",
     "engine/cnxmanager.py",
 ]
 """Modules that must not read clocks, sleep, draw random numbers, log or use sockets."""

@@ -1,0 +1,156 @@
+"""`zkfle explain`'s inputs: a trace of any runtime, or server logs imported on the fly.
+
+`explain_inputs(paths)` decides which the inputs are (a file whose first line is a trace
+header is a trace; anything else is logs, read by engine.zkimport exactly as `zkfle import`
+reads them, into a temporary trace), streams the trace through engine.explain.Explainer and
+returns a report: the explanations, and notes on what the input lacked. The analysis itself
+is engine.explain's (pure); this module only reads files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.explain import Explainer, Explanation, explanation_text
+from engine.quorum import ConfigError
+from engine.trace import TraceError, read_trace
+from engine.vote import Sid
+from engine.zkimport import LogImportError, import_logs
+
+
+class ExplainError(Exception):
+    """Nothing could be explained: says why, naming the file (and line)."""
+
+
+@dataclass(slots=True)
+class ExplainReport:
+    inputs: list[str]
+    runtime: str
+    explanations: list[Explanation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the input lacked or how it was read (files skipped, lines unplaced, a torn
+    or unfinished trace)."""
+    error: str | None = None
+    """A problem that stopped the reading part way (file and line): the answer is partial."""
+
+    @property
+    def ended_with_leader(self) -> bool:
+        return all(x.ended for x in self.explanations)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "inputs": self.inputs,
+            "runtime": self.runtime,
+            "outages": [x.json() for x in self.explanations],
+            "ended_with_leader": self.ended_with_leader,
+            "notes": self.notes,
+            "error": self.error,
+        }
+
+    def text(self) -> str:
+        total = len(self.explanations)
+        blocks = [explanation_text(x, i, total) for i, x in enumerate(self.explanations, 1)]
+        if not blocks:
+            blocks.append("no outage: the input shows no time without a serving leader")
+        tail = [f"note: {n}" for n in self.notes]
+        if self.error:
+            tail.append(f"error: {self.error} (the answer stops there)")
+        return "\n\n".join(blocks) + ("\n\n" + "\n".join(tail) if tail else "")
+
+
+def is_trace(path: Path) -> bool:
+    """Whether a file begins with a trace header (else it is taken for a log)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and b'"format"' in head
+
+
+def explain_inputs(
+    paths: Sequence[str | os.PathLike[str]], *, config: Path | None = None, myid: Sid | None = None
+) -> ExplainReport:
+    """Explain a trace, or logs (files or directories). Raises ExplainError when nothing can
+    be read; a bad zoo.cfg raises engine.quorum.ConfigError."""
+    given = [str(p) for p in paths]
+    traces = [Path(p) for p in given if Path(p).is_file() and is_trace(Path(p))]
+    if traces:
+        if len(given) > 1:
+            raise ExplainError(
+                f"explain one trace at a time, or server logs (got {len(traces)} trace(s) among"
+                f" {len(given)} inputs: {', '.join(str(t) for t in traces[:3])})"
+            )
+        return explain_trace(traces[0])
+    with tempfile.TemporaryDirectory(prefix="zkfle-explain-") as tmp:
+        trace = Path(tmp) / "imported.jsonl"
+        try:
+            summary = import_logs(given, trace, config=config, myid=myid, label="explain")
+        except LogImportError as e:
+            raise ExplainError(_not_a_log(str(e))) from None
+        report = explain_trace(trace, shown=given)
+        report.notes[:0] = _import_notes(summary.json())
+    return report
+
+
+def _not_a_log(text: str) -> str:
+    """The importer's words for a file that is not a log, for explain (it takes traces too)."""
+    return text.replace("not a ZooKeeper log", "not a ZooKeeper log or zkfle trace")
+
+
+def _import_notes(summary: dict[str, Any]) -> list[str]:
+    """What an import could not place, and files that were not logs, as notes."""
+    notes = [_not_a_log(n) for n in summary["notes"]]
+    unplaced = summary["unplaced"]
+    if unplaced["no_timestamp"] or unplaced["no_server"]:
+        notes.append(
+            f"{unplaced['no_timestamp']} line(s) without a timestamp and {unplaced['no_server']}"
+            " without a server id were left out"
+            + (f" (first: {'; '.join(unplaced['examples'][:3])})" if unplaced["examples"] else "")
+        )
+    notes += [f"warning: {w}" for w in summary["warnings"]]
+    return notes
+
+
+def explain_trace(path: Path, shown: Sequence[str] | None = None) -> ExplainReport:
+    """Every outage of one trace file."""
+    try:
+        trace = read_trace(path)
+    except TraceError as e:
+        raise ExplainError(str(e)) from None
+    header = trace.header
+    try:
+        explainer = Explainer(header)
+    except ConfigError as e:
+        raise ExplainError(f"{path}:1: the header's cluster config: {e}") from None
+    report = ExplainReport(list(shown or [str(path)]), str(header.get("runtime", "?")))
+    try:
+        for event in trace:
+            explainer.feed(event)
+    except TraceError as e:
+        report.error = str(e)
+    report.explanations = explainer.finish()
+    if shown is None:
+        report.notes += trace.notes
+    if header.get("runtime") == "imported":
+        report.notes += _inferred(header)
+    return report
+
+
+def _inferred(header: dict[str, Any]) -> list[str]:
+    source = header.get("source") or {}
+    notes = []
+    if source.get("inferred_cluster"):
+        notes.append(
+            "the ensemble was inferred from the logs (no --config): servers that never logged"
+            " and were never heard from are not counted"
+        )
+    assumed = source.get("assumed") or []
+    if assumed:
+        notes.append(f"assumed (no log line or --config gave them): {', '.join(assumed)}")
+    return notes
