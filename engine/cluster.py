@@ -28,7 +28,15 @@ from engine.config import ConfigError, QuorumPeerConfig, generate_config, load_z
 from engine.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.election import ElectionConfig
 from engine.elections import KINDS as ELECTION_KINDS
-from engine.elections import ElectionTracker, Timeline
+from engine.elections import Election, ElectionTracker, Timeline
+from engine.explain import (
+    KEEP_WINDOWS,
+    WINDOW_KINDS,
+    Explanation,
+    OutageWindows,
+    context_from_header,
+    explain_window,
+)
 from engine.faults import LinkFault
 from engine.host import Host, snapshot_json
 from engine.invariants import InvariantChecker, Violation
@@ -124,6 +132,8 @@ class Cluster:
         self.checker = InvariantChecker(header)
         self._elections = ElectionTracker(qv)
         self._elections_lock = threading.Lock()
+        self._outages = OutageWindows(keep=KEEP_WINDOWS)
+        self._explain_context = context_from_header(header)
         self.violations: list[Violation] = []
         self._pending_violations: list[Violation] = []
         if options.record:
@@ -253,14 +263,29 @@ class Cluster:
             found = self.checker.feed(event)
             if found:
                 self._pending_violations.extend(found)
-        if event["kind"] in ELECTION_KINDS:
+        kind = event["kind"]
+        if kind in ELECTION_KINDS or kind in WINDOW_KINDS:
             with self._elections_lock:
-                self._elections.feed(event)
+                if kind in ELECTION_KINDS:
+                    self._elections.feed(event)
+                self._outages.feed(event, self._elections)
 
     def timeline(self) -> Timeline:
         """The elections and outages so far (engine.elections, fed every event)."""
         with self._elections_lock:
             return self._elections.timeline()
+
+    def explain(self, election: Election) -> Explanation | None:
+        """`zkfle explain` of an election's outage (None: it has none, or its events are
+        older than the last KEEP_WINDOWS outages this cluster keeps)."""
+        outage = election.outage
+        if outage is None:
+            return None
+        with self._elections_lock:
+            window = self._outages.window(outage.started_seq)
+            if window is None and outage.ongoing:
+                window = self._outages.ongoing(self._elections)
+        return explain_window(window, self._explain_context) if window is not None else None
 
     def continue_elections(self, tracker: ElectionTracker) -> None:
         """Continue a run's elections and outages (a fork): `tracker` knows its history."""

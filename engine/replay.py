@@ -60,8 +60,15 @@ import orjson
 from engine import commands as c
 from engine.election import ElectionConfig
 from engine.elections import KINDS as ELECTION_KINDS
-from engine.elections import ElectionTracker, Timeline
+from engine.elections import Election, ElectionTracker, Timeline
 from engine.evidence import Evidence
+from engine.explain import (
+    LEAD_IN,
+    Explanation,
+    context_from_header,
+    explain_window,
+    window_from_events,
+)
 from engine.faults import LinkFault
 from engine.host import peer_view
 from engine.invariants import InvariantChecker, Violation
@@ -1605,6 +1612,16 @@ class Replayer:
         """The elections and outages up to `position` (engine.elections)."""
         with self._lock:
             return self._state.elections.timeline()
+
+    def explain(self, election: Election) -> Explanation | None:
+        """`zkfle explain` of an election's outage, up to `position` if it goes on there."""
+        outage = election.outage
+        if outage is None:
+            return None
+        end = outage.ended_seq if outage.ended_seq is not None else self.position
+        events = self.events(max(1, outage.started_seq - LEAD_IN), end)
+        window = window_from_events(events, outage, election)
+        return explain_window(window, context_from_header(self.header))
 
     def events_after(self, seq: int) -> list[Event]:
         """The events in (seq, position] (the last EVENTS_AFTER_WINDOW of them)."""

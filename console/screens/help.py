@@ -143,7 +143,11 @@ class HelpScreen(ModalScreen[None]):
             table(list(SCREEN_HELP)),
             Text("\nNodes: the ensemble strip (narrow screens leave out columns)", "bold"),
             columns(ensemble.COLUMNS),
-            Text("\nElections: one row per election, newest last (Tab to it, ↑/↓ scroll)", "bold"),
+            Text(
+                "\nElections: one row per election, newest last (Tab to it, ↑/↓ select, Enter"
+                " explains its outage: zkfle explain)",
+                "bold",
+            ),
             columns(timeline.COLUMNS),
             Text(""),
         ]
