@@ -5,21 +5,17 @@ each node did. An outage still going on is explained again every second."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import ClassVar
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from console.backend import Backend, describe_exception
 from console.format import clock_text
+from console.screens.text import TextScreen
 from engine.causes import BY_ID
 from engine.elections import Election
 from engine.explain import Explanation, ms_text
@@ -31,24 +27,16 @@ BAR = 24
 """Cells of the widest phase's bar."""
 
 
-class ExplainScreen(ModalScreen[None]):
-    """Enter on the elections timeline: scroll with the arrows, leave with Esc or q."""
+class ExplainScreen(TextScreen):
+    """Enter on the elections timeline: scroll with the arrows, leave with Esc, q or Enter."""
 
     DEFAULT_CSS = """
-    ExplainScreen { align: center middle; }
-    ExplainScreen > VerticalScroll {
-        width: 95%; max-width: 160; height: 90%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
+    ExplainScreen > VerticalScroll { width: 95%; max-width: 160; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,enter", "dismiss", "Close"),
-        Binding("j,down", "scroll(1)", show=False),
-        Binding("k,up", "scroll(-1)", show=False),
-        Binding("pagedown,space", "scroll(10)", show=False),
-        Binding("pageup", "scroll(-10)", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "dismiss", "Close")]
+
+    WIDTH = 150
 
     def __init__(self, explain: Explain, title: str) -> None:
         super().__init__()
@@ -62,10 +50,6 @@ class ExplainScreen(ModalScreen[None]):
         except Exception as exc:  # the console outlives any engine bug
             return describe_exception(exc)
 
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="explain-scroll"):
-            yield Static(self.body(), id="explain-body")
-
     def on_mount(self) -> None:
         x = self.explanation
         if isinstance(x, Explanation) and not x.ended:
@@ -73,17 +57,7 @@ class ExplainScreen(ModalScreen[None]):
 
     def _again(self) -> None:
         self.explanation = self._run()
-        self.query_one("#explain-body", Static).update(self.body())
-
-    def action_scroll(self, lines: int) -> None:
-        self.query_one("#explain-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
-
-    @property
-    def plain(self) -> str:
-        """What the screen shows, as plain text."""
-        console = Console(width=150, record=True, file=io.StringIO())
-        console.print(self.body())
-        return console.export_text()
+        self.redraw()
 
     def body(self) -> Group:
         x = self.explanation
