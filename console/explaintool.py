@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from console.zktools import add_log_options
-from engine.explainfile import ExplainError, explain_inputs
+from engine.explain import Explanation, explanation_text
+from engine.explainfile import ExplainError, ExplainReport, explain_inputs
 from engine.quorum import ConfigError
 
 EXIT_OK, EXIT_NO_LEADER, EXIT_UNREADABLE = 0, 1, 2
@@ -45,24 +46,62 @@ def add_explain_parser(subparsers: Any) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    out = _Printer(args.json)
     try:
-        report = explain_inputs(args.inputs, config=args.config, myid=args.myid)
+        report = explain_inputs(args.inputs, config=args.config, myid=args.myid, sink=out)
     except (ExplainError, ConfigError) as e:
         if args.json:
-            out = {"inputs": [str(p) for p in args.inputs], "error": str(e), "outages": []}
-            sys.stdout.write(orjson.dumps(out).decode() + "\n")
+            data = {"inputs": [str(p) for p in args.inputs], "error": str(e), "outages": []}
+            out.write(orjson.dumps(data).decode() + "\n")
         print(f"zkfle explain: {e}", file=sys.stderr)
         return EXIT_UNREADABLE
-    try:
-        if args.json:
-            sys.stdout.write(orjson.dumps(report.json()).decode() + "\n")
-        else:
-            print(report.text())
-        sys.stdout.flush()
-    except BrokenPipeError:  # `zkfle explain ... | head`: the reader has what it wanted
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's documented idiom
-
+    out.finish(report)
     if report.error is not None:
         print(f"zkfle explain: {report.error}", file=sys.stderr)
         return EXIT_UNREADABLE
     return EXIT_OK if report.ended_with_leader else EXIT_NO_LEADER
+
+
+class _Printer:
+    """Prints each outage as soon as it is explained (a long input's answer starts at once
+    and is never held in memory whole); with --json, as one object written piece by piece."""
+
+    def __init__(self, json: bool) -> None:
+        self.json = json
+        self.count = 0
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            sys.stdout.write(text)
+        except BrokenPipeError:  # `zkfle explain ... | head`: the reader has what it wanted
+            self.closed = True
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's documented idiom
+
+    def __call__(self, report: ExplainReport, x: Explanation) -> None:
+        self.count += 1
+        if self.json:
+            if self.count == 1:
+                head = {"inputs": report.inputs, "runtime": report.runtime}
+                self.write(orjson.dumps(head).decode()[:-1] + ',"outages":[')
+            else:
+                self.write(",")
+            self.write(orjson.dumps(x.json()).decode())
+        else:
+            self.write(("\n" if self.count > 1 else "") + explanation_text(x, self.count) + "\n")
+
+    def finish(self, report: ExplainReport) -> None:
+        if self.json:
+            if self.count == 0:
+                head = {"inputs": report.inputs, "runtime": report.runtime}
+                self.write(orjson.dumps(head).decode()[:-1] + ',"outages":[')
+            self.write("]," + orjson.dumps(report.json_tail()).decode()[1:] + "\n")
+        else:
+            tail = report.text_tail()
+            self.write(("\n" if self.count and tail else "") + (tail + "\n" if tail else ""))
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,40 +27,62 @@ class ExplainError(Exception):
     """Nothing could be explained: says why, naming the file (and line)."""
 
 
+Sink = Callable[["ExplainReport", Explanation], None]
+"""Takes each explanation as soon as its outage is explained (with the report so far)."""
+
+
 @dataclass(slots=True)
 class ExplainReport:
     inputs: list[str]
     runtime: str
     explanations: list[Explanation] = field(default_factory=list)
+    """Every explanation (empty when they went to a sink instead)."""
+    outages: int = 0
+    ended_with_leader: bool = True
+    """The last outage ended with a leader (the earlier ones always did)."""
     notes: list[str] = field(default_factory=list)
     """What the input lacked or how it was read (files skipped, lines unplaced, a torn
     or unfinished trace)."""
     error: str | None = None
     """A problem that stopped the reading part way (file and line): the answer is partial."""
 
-    @property
-    def ended_with_leader(self) -> bool:
-        return all(x.ended for x in self.explanations)
+    def take(self, x: Explanation, sink: Sink | None) -> None:
+        self.outages += 1
+        self.ended_with_leader = x.ended
+        if sink is None:
+            self.explanations.append(x)
+        else:
+            sink(self, x)
 
     def json(self) -> dict[str, Any]:
         return {
             "inputs": self.inputs,
             "runtime": self.runtime,
             "outages": [x.json() for x in self.explanations],
+            **self.json_tail(),
+        }
+
+    def json_tail(self) -> dict[str, Any]:
+        """The fields after `outages` (known once the input is read)."""
+        return {
             "ended_with_leader": self.ended_with_leader,
             "notes": self.notes,
             "error": self.error,
         }
 
     def text(self) -> str:
-        total = len(self.explanations)
-        blocks = [explanation_text(x, i, total) for i, x in enumerate(self.explanations, 1)]
-        if not blocks:
-            blocks.append("no outage: the input shows no time without a serving leader")
-        tail = [f"note: {n}" for n in self.notes]
+        blocks = [explanation_text(x, i) for i, x in enumerate(self.explanations, 1)]
+        return "\n\n".join([*blocks, self.text_tail()]).strip("\n")
+
+    def text_tail(self) -> str:
+        """What follows the explanations: no outage at all, the notes, the error."""
+        lines = (
+            [] if self.outages else ["no outage: the input shows no time without a serving leader"]
+        )
+        lines += [f"note: {n}" for n in self.notes]
         if self.error:
-            tail.append(f"error: {self.error} (the answer stops there)")
-        return "\n\n".join(blocks) + ("\n\n" + "\n".join(tail) if tail else "")
+            lines.append(f"error: {self.error} (the answer stops there)")
+        return "\n".join(lines)
 
 
 def is_trace(path: Path) -> bool:
@@ -74,10 +96,15 @@ def is_trace(path: Path) -> bool:
 
 
 def explain_inputs(
-    paths: Sequence[str | os.PathLike[str]], *, config: Path | None = None, myid: Sid | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    config: Path | None = None,
+    myid: Sid | None = None,
+    sink: Sink | None = None,
 ) -> ExplainReport:
-    """Explain a trace, or logs (files or directories). Raises ExplainError when nothing can
-    be read; a bad zoo.cfg raises engine.quorum.ConfigError."""
+    """Explain a trace, or logs (files or directories); with a `sink`, each explanation goes
+    to it at once instead of into the report. Raises ExplainError when nothing can be read;
+    a bad zoo.cfg raises engine.quorum.ConfigError."""
     given = [str(p) for p in paths]
     traces = [Path(p) for p in given if Path(p).is_file() and is_trace(Path(p))]
     if traces:
@@ -86,15 +113,16 @@ def explain_inputs(
                 f"explain one trace at a time, or server logs (got {len(traces)} trace(s) among"
                 f" {len(given)} inputs: {', '.join(str(t) for t in traces[:3])})"
             )
-        return explain_trace(traces[0])
+        return explain_trace(traces[0], sink=sink)
     with tempfile.TemporaryDirectory(prefix="zkfle-explain-") as tmp:
         trace = Path(tmp) / "imported.jsonl"
         try:
-            summary = import_logs(given, trace, config=config, myid=myid, label="explain")
+            summary = import_logs(
+                given, trace, config=config, myid=myid, label="explain", log_lines=False
+            )
         except LogImportError as e:
             raise ExplainError(_not_a_log(str(e))) from None
-        report = explain_trace(trace, shown=given)
-        report.notes[:0] = _import_notes(summary.json())
+        report = explain_trace(trace, shown=given, notes=_import_notes(summary.json()), sink=sink)
     return report
 
 
@@ -117,24 +145,31 @@ def _import_notes(summary: dict[str, Any]) -> list[str]:
     return notes
 
 
-def explain_trace(path: Path, shown: Sequence[str] | None = None) -> ExplainReport:
-    """Every outage of one trace file."""
+def explain_trace(
+    path: Path,
+    shown: Sequence[str] | None = None,
+    notes: Sequence[str] = (),
+    sink: Sink | None = None,
+) -> ExplainReport:
+    """Every outage of one trace file (`shown`: the inputs it was imported from, whose
+    `notes` come first)."""
     try:
         trace = read_trace(path)
     except TraceError as e:
         raise ExplainError(str(e)) from None
     header = trace.header
+    report = ExplainReport(list(shown or [str(path)]), str(header.get("runtime", "?")))
+    report.notes += notes
     try:
-        explainer = Explainer(header)
+        explainer = Explainer(header, lambda x: report.take(x, sink))
     except ConfigError as e:
         raise ExplainError(f"{path}:1: the header's cluster config: {e}") from None
-    report = ExplainReport(list(shown or [str(path)]), str(header.get("runtime", "?")))
     try:
         for event in trace:
             explainer.feed(event)
     except TraceError as e:
         report.error = str(e)
-    report.explanations = explainer.finish()
+    explainer.finish()
     if shown is None:
         report.notes += trace.notes
     if header.get("runtime") == "imported":

@@ -402,8 +402,11 @@ def _vote_key(n: dict[str, Any]) -> VoteKey | None:
     return (n["leader"], n["zxid"], n["election_epoch"], n["peer_epoch"])
 
 
-def _read(index: int, f: _File, runs: _Runs, tallies: dict[Source, _Tally]) -> None:
-    """The one pass over a file (see the module doc)."""
+def _read(
+    index: int, f: _File, runs: _Runs, tallies: dict[Source, _Tally], log_lines: bool = True
+) -> None:
+    """The one pass over a file (see the module doc); without `log_lines`, records that are
+    none of the statements engine.zklog knows are counted but make no event."""
 
     def note(text: str) -> None:
         f.note = text
@@ -464,6 +467,8 @@ def _read(index: int, f: _File, runs: _Runs, tallies: dict[Source, _Tally]) -> N
                 tally.formats[fact.variant] += 1
         if item.ms < tally.first_ms:
             tally.first_ms = item.ms
+        if fact is None and not log_lines:
+            continue
         event = _event(item, fact, f.shown, src)
         runs.add(source, (round(item.ms * 1000), base | item.lineno, thread, event))
     for tally in seen.values():
@@ -743,8 +748,11 @@ def import_logs(
     config: Path | None = None,
     myid: Sid | None = None,
     label: str = "import",
+    log_lines: bool = True,
 ) -> ImportSummary:
-    """Read the logs named (files or directories) and write one trace to `out`.
+    """Read the logs named (files or directories) and write one trace to `out`; with
+    `log_lines` False, only the statements engine.zklog recognises become events (what
+    `zkfle explain` reads; the other lines are still counted).
 
     Raises LogImportError when nothing at all could be imported (no file, no timestamped
     line a server could be found for), engine.quorum.ConfigError for a bad zoo.cfg."""
@@ -753,7 +761,7 @@ def import_logs(
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="zkfle-import-") as tmp:
-        runs, tallies = _read_all(files, Path(tmp))
+        runs, tallies = _read_all(files, Path(tmp), log_lines)
         for f in files:
             _decide_ids(f, myid, warnings)
         logs, skipped = _logs_only(files)
@@ -821,18 +829,21 @@ def import_logs(
     )
 
 
-def _read_all(files: list[_File], directory: Path) -> tuple[_Runs, dict[Source, _Tally]]:
+def _read_all(
+    files: list[_File], directory: Path, log_lines: bool = True
+) -> tuple[_Runs, dict[Source, _Tally]]:
     """Read every file (in parallel for big inputs); the runs and counts of all."""
     runs = _Runs(directory)
     tallies: dict[Source, _Tally] = {}
     workers = min(len(files), os.cpu_count() or 1)
     if workers < 2 or sum(_size(f.path) for f in files) < PARALLEL_BYTES:
         for index, f in enumerate(files):
-            _read(index, f, runs, tallies)
+            _read(index, f, runs, tallies, log_lines)
         return runs, tallies
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    n = len(files)
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        done = pool.map(_read_one, range(len(files)), files, [directory] * len(files))
+        done = pool.map(_read_one, range(n), files, [directory] * n, [log_lines] * n)
         for index, (f, file_tallies, file_runs) in enumerate(done):
             files[index] = f  # the copy the worker filled with its evidence
             runs.runs += file_runs
@@ -845,12 +856,12 @@ def _read_all(files: list[_File], directory: Path) -> tuple[_Runs, dict[Source, 
 
 
 def _read_one(
-    index: int, f: _File, directory: Path
+    index: int, f: _File, directory: Path, log_lines: bool
 ) -> tuple[_File, dict[Source, _Tally], list[tuple[Source, Path]]]:
     """One file in a worker process: its evidence, counts and spilled runs."""
     runs = _Runs(directory, f"f{index}-")
     tallies: dict[Source, _Tally] = {}
-    _read(index, f, runs, tallies)
+    _read(index, f, runs, tallies, log_lines)
     runs.spill()
     return f, tallies, runs.runs
 

@@ -18,6 +18,9 @@ PURE = [
     "engine/faults.py",
     "engine/view.py",
     "engine/explain.py",
+    "engine/explain_base.py",
+    "engine/explain_steps.py",
+    "engine/explain_logs.py",
     "engine/causes.py",
     "engine/cnxmanager.py",
 ]

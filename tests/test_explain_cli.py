@@ -42,7 +42,7 @@ def test_a_trace_whose_outages_all_ended(
 ) -> None:
     status, out, err = run(capsys, str(failover))
     assert status == 0, err
-    assert out.startswith("outage 1 of 2: ")
+    assert out.startswith("outage 1: ")
     assert "critical path:" in out
     assert "leader-lost-connection" in out
 
@@ -121,7 +121,7 @@ def test_a_damaged_trace_gives_a_partial_answer_and_names_the_line(
     trace.write_bytes(b"".join(lines))
     status, out, err = run(capsys, str(trace))
     assert status == 2
-    assert out.startswith("outage 1 of 2: ")  # what came before the bad line is explained
+    assert out.startswith("outage 1: ")  # what came before the bad line is explained
     assert f"t.jsonl:{broken + 1}: bad JSON" in err
     assert f"error: {trace}:{broken + 1}: bad JSON" in out
 
