@@ -106,6 +106,14 @@ def test_leader_lost_connection_a_crashed_leader_is_noticed_at_once(tmp_path: Pa
     assert x.phases[0].phase == "detection"
     assert x.trigger == "n5 crashed"
     assert any("n5 did not lead: it was down" in w for w in x.why_not)
+    # what each node did: a new round said as what it proposes, the winner's zab phases
+    nodes = dict(x.nodes)
+    assert nodes[5] == ("0.204s crash",)
+    assert nodes[1][:2] == (
+        "0.204s LOOKING (Connection to the leader closed)",
+        "0.204s round 2, proposes n1",
+    )
+    assert nodes[4][-1] == "0.406s LEADING n4 (broadcast)"
 
 
 def test_leader_lost_sync_timeout_a_paused_leader_is_left_after_the_socket_timeout(

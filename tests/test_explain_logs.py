@@ -191,6 +191,15 @@ def test_a_gc_paused_leader_is_left_after_synclimit_and_the_silence_counts(tmp_p
     (detection,) = named(x, "leader-lost-sync-timeout")
     assert "syncLimit (5 x 2000 ms): Read timed out at 07:05:13.10" in detection
     assert [p.phase for p in x.phases][-2:] == ["discovery", "sync"]
+    # what each server's log shows it did, a state logged in several lines said once
+    n2 = dict(x.nodes)[2]
+    assert n2[:3] == (
+        "07:05:13.104 follow failed read timed out",
+        "07:05:13.106 LOOKING election",
+        "07:05:13.108 new election, zxid 0x100000007",
+    )
+    assert n2[-1] == "07:05:14.300 LEADING broadcast"
+    assert sum("LEADING synchronization" in line for line in n2) == 1
 
 
 def test_a_partial_log_names_what_is_missing(tmp_path: Path) -> None:

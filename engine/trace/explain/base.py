@@ -5,7 +5,7 @@ events, and small readers of events and votes. Pure: no clock, files or threads.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,6 +192,21 @@ class Window:
     def last_ms(self) -> float:
         """The time of its last event."""
         return event_t(self.events[-1]) if self.events else self.outage.started_ms
+
+
+def node_timelines(
+    w: Window, ctx: Context, words: Callable[[Sid, Event], str | None]
+) -> dict[Sid, list[str]]:
+    """What each node did during the outage: the `words` of each of its events that has
+    some, after the event's time (the two walks word different events)."""
+    lines: dict[Sid, list[str]] = {}
+    for e in w.outage_events:
+        sid = event_node(e)
+        if sid is not None:
+            text = words(sid, e)
+            if text is not None:
+                lines.setdefault(sid, []).append(f"{ctx.clock(event_t(e))} {text}")
+    return lines
 
 
 def event_seq(e: Event) -> int:

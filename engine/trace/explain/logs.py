@@ -27,6 +27,7 @@ from engine.trace.explain.base import (
     event_seq,
     event_t,
     ms_text,
+    node_timelines,
     quorum_size,
     vote_key,
     vote_words,
@@ -617,13 +618,10 @@ def _detection_words(ctx: Context, sid: Sid, x: Event) -> tuple[str | None, str]
 
 
 def _evidence_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
-    lines: dict[Sid, list[str]] = {}
     shown: dict[Sid, tuple[Any, ...]] = {}
     """The state each node's timeline last said (servers log a state in several lines)."""
-    for e in w.outage_events:
-        sid = event_node(e)
-        if sid is None:
-            continue
+
+    def words(sid: Sid, e: Event) -> str | None:
         kind = e.get("kind")
         text = None
         if kind == "election":
@@ -632,7 +630,7 @@ def _evidence_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
             zab = e.get("zab")
             now = (e.get("state"), zab if zab != "ELECTION" else None, e.get("sync"))
             if shown.get(sid) == now or (shown.get(sid, (None,))[0] == now[0] and not zab):
-                continue
+                return None
             shown[sid] = now
             text = f"{e.get('state')}" + (f" {str(zab).lower()}" if zab else "")
             if e.get("sync"):
@@ -656,9 +654,9 @@ def _evidence_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
             ):
                 detail = e.get("reason") or e.get("mode") or e.get("peer") or ""
                 text = f"{str(what).replace('_', ' ')} {detail}".strip()
-        if text is not None:
-            lines.setdefault(sid, []).append(f"{ctx.clock(event_t(e))} {text}")
-    return lines
+        return text
+
+    return node_timelines(w, ctx, words)
 
 
 def decided_last(ev: _Evidence, start: float, last: float) -> Sid | None:

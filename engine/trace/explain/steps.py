@@ -31,6 +31,7 @@ from engine.trace.explain.base import (
     event_seq,
     event_t,
     ms_text,
+    node_timelines,
     quorum_size,
     vote_key,
     vote_words,
@@ -701,14 +702,10 @@ def _mark_sync(phases: list[Phase], ctx: Context) -> list[Phase]:
 
 def _step_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
     """What each node did during the outage, from its state changes and timers."""
-    lines: dict[Sid, list[str]] = {}
     last: dict[Sid, tuple[Any, ...]] = {}
-    for e in w.outage_events:
-        sid = event_node(e)
-        if sid is None:
-            continue
+
+    def words(sid: Sid, e: Event) -> str | None:
         kind = e.get("kind")
-        at = ctx.clock(event_t(e))
         text = None
         if kind == "state":
             state, zab = e.get("state"), e.get("zab")
@@ -716,7 +713,7 @@ def _step_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
             prop = as_map(e.get("proposal"))
             now = (state, zab, clock, prop.get("leader"))
             if now == last.get(sid):
-                continue
+                return None
             before = last.get(sid)
             last[sid] = now
             if state == "LOOKING":
@@ -745,9 +742,9 @@ def _step_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
                 text = "notification timeout with no peer reached: connectAll"
             elif inp.get("type") == "learner_connect_failed":
                 text = f"connection to leader n{inp.get('leader')} failed"
-        if text is not None:
-            lines.setdefault(sid, []).append(f"{at} {text}")
-    return lines
+        return text
+
+    return node_timelines(w, ctx, words)
 
 
 def step_path(
