@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from console import tools, zktools
+from console.explaintool import add_explain_parser, cmd_explain
 from engine.bench.cli import add_bench_parser
 from engine.control import commands as c
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_verify_parser(sub)
     tools.add_export_parser(sub)
     zktools.add_zk_parsers(sub)
+    add_explain_parser(sub)
     add_node_parser(sub)
     add_bench_parser(sub)
     return parser
@@ -304,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": cmd_bench,
         "import": zktools.cmd_import,
         "check": zktools.cmd_check,
+        "explain": cmd_explain,
     }
     return commands[args.command](args)
 

@@ -43,10 +43,7 @@ def add_zk_parsers(subparsers: Any) -> None:
         ),
     )
     p.add_argument("logs", nargs="+", metavar="LOGS", help="log files or directories")
-    p.add_argument("--config", type=Path, metavar="ZOO_CFG", help="the ensemble's zoo.cfg")
-    p.add_argument(
-        "--myid", type=int, metavar="N", help="the server id of logs that do not name it"
-    )
+    add_log_options(p)
     p.add_argument(
         "--trace", type=Path, metavar="FILE", help="where to write (default traces/<time>-import)"
     )
@@ -62,6 +59,14 @@ def add_zk_parsers(subparsers: Any) -> None:
     )
     p.add_argument("trace", type=Path, metavar="TRACE", help="a trace with real-server events")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+
+def add_log_options(p: argparse.ArgumentParser) -> None:
+    """How logs are read: the ensemble's zoo.cfg, the id of logs that never name theirs."""
+    p.add_argument("--config", type=Path, metavar="ZOO_CFG", help="the ensemble's zoo.cfg")
+    p.add_argument(
+        "--myid", type=int, metavar="N", help="the server id of logs that do not name it"
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -47,6 +47,11 @@ PURE = [
     "engine/trace/zklog/layout.py",
     "engine/trace/zklog/statements.py",
     "engine/runtime/faults.py",
+    *sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "engine" / "trace" / "explain").rglob("*.py")
+        if p.name != "__init__.py"
+    ),
 ]
 """Modules that must not read clocks, sleep, draw random numbers, log or use sockets."""
 IMPURE = {"threading", "time", "random", "socket", "logging", "os", "asyncio", "_thread"}

@@ -110,6 +110,14 @@ def test_import_generates_imports_and_checks_real_logs(
     assert full["peak_rss_mib"] > 0
     assert result["check"]["events"] == full["events"] + 1  # and the footer
     assert result["check"]["disagreements"] == 0
+    # explain of the same logs: the 3.8 capture's two outages, once per copy of it
+    small, whole = result["explain"]
+    assert whole["bytes"] == full["bytes"]
+    assert whole["outages"] > 3 * small["outages"] > 0
+    assert result["explain_s_per_gib"] > 0
+    live = result["live_explain"]
+    assert 0 < live["median_ms"] <= live["max_ms"]
+    assert live["phases"] >= 4
 
 
 def test_import_takes_existing_logs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,6 +127,8 @@ def test_import_takes_existing_logs(capsys: pytest.CaptureFixture[str]) -> None:
     [run] = result["import"]
     assert run["events"] == 720
     assert result["memory_growth_4x_logs"] is None
+    [explained] = result["explain"]
+    assert explained["outages"] == 2
 
 
 def test_recording_compares_with_and_without_a_trace(

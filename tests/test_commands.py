@@ -341,7 +341,7 @@ BAD: list[tuple[str, str, int]] = [
     ("break on send 3", 'break on: expected end of line at column 15, got "3"', 15),
     ("replay", "replay: expected a file name at column 7, got end of line", 7),
     ("record a", 'record: expected end of line at column 8, got "a"', 8),
-    ("help me", 'help: expected a command or a topic (nodes, links, predicates, events, values) at column 6, got "me"', 6),
+    ("help me", 'help: expected a command or a topic (nodes, links, predicates, events, values, causes) at column 6, got "me"', 6),
     ("quit now", 'quit: expected end of line at column 6, got "now"', 6),
     ("fork 3", 'fork: expected end of line at column 6, got "3"', 6),
     ("unbreak x", 'unbreak: expected all or a breakpoint id like b2 at column 9, got "x"', 9),

@@ -39,6 +39,7 @@ NOT_RUN = {
     "output": "what a command printed (`zkfle import: ...`), shown beside the command",
     "import": "run with its section's session by test_zkimport.py::test_the_readme_session_*",
     "check": "run with its section's session by test_zkimport.py::test_the_readme_session_*",
+    "explain": "run with its section's session by test_explain_cli.py::test_the_readme_session_*",
 }
 """Kinds of command lines that are not run here, and why."""
 

@@ -39,6 +39,7 @@ from console.backend import (
 )
 from console.format import VERBOSE_KINDS, EventFormatter, HealthTracker, LogLine, faulted_nodes
 from console.history import CommandHistory
+from console.screens.explain import ExplainScreen, explainer
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandBar, CommandInput
 from console.widgets.detail import NodeDetail
@@ -575,6 +576,10 @@ class ClusterScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("", self.key_help()))
+
+    def on_elections_timeline_explain(self, message: ElectionsTimeline.Explain) -> None:
+        """Enter on the elections timeline: the selected election's outage explained."""
+        self.app.push_screen(ExplainScreen(*explainer(self.backend, message.election)))
 
     def action_quit(self) -> None:
         self.app.exit()

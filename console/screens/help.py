@@ -3,19 +3,15 @@ table in `engine.control.commands`) and the keys of the screen it was opened fro
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
+from console.screens.text import TextScreen
 from console.widgets import ensemble, timeline
 from console.widgets.columns import Column
 from engine.control.help import help_text
@@ -64,40 +60,17 @@ SCREEN_HELP = (
 """What the screen's words and signs mean, beside the columns of the two tables."""
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(TextScreen):
     """`?` or `help [command|topic]`: scroll with the arrows, leave with Esc, q or ?."""
-
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 90%; max-width: 120; height: 90%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close"),
-        Binding("j,down", "scroll(1)", show=False),
-        Binding("k,up", "scroll(-1)", show=False),
-        Binding("pagedown,space", "scroll(10)", show=False),
-        Binding("pageup", "scroll(-10)", show=False),
     ]
 
     def __init__(self, topic: str = "", keys: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__()
         self.topic = topic
         self.keys = list(keys)
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-scroll"):
-            yield Static(self.body(), id="help-body")
-
-    @property
-    def plain(self) -> str:
-        """The help as plain text."""
-        console = Console(width=120, record=True, file=io.StringIO())
-        console.print(self.body())
-        return console.export_text()
 
     def body(self) -> Group:
         try:
@@ -144,11 +117,11 @@ class HelpScreen(ModalScreen[None]):
             table(list(SCREEN_HELP)),
             Text("\nNodes: the ensemble strip (narrow screens leave out columns)", "bold"),
             columns(ensemble.COLUMNS),
-            Text("\nElections: one row per election, newest last (Tab to it, ↑/↓ scroll)", "bold"),
+            Text(
+                "\nElections: one row per election, newest last (Tab to it, ↑/↓ select, Enter"
+                " explains its outage: zkfle explain)",
+                "bold",
+            ),
             columns(timeline.COLUMNS),
             Text(""),
         ]
-
-    def action_scroll(self, lines: int) -> None:
-        scroll = self.query_one("#help-scroll", VerticalScroll)
-        scroll.scroll_relative(y=lines, animate=False)

@@ -2,9 +2,10 @@
 `engine.trace.elections` timeline (so a replay shows the same rows however it got there).
 
 Beside FLE's own "took" (ZooKeeper's LEADER ELECTION TOOK) each row has the outage it
-ended: the whole time without a serving leader. The rows scroll (↑/↓ when focused); the
-timeline follows the newest row unless scrolled up. One line high, it is a summary of the
-newest elections.
+ended: the whole time without a serving leader. Focused (Tab), ↑/↓ select a row and Enter
+asks for its explanation (`Explain`: the screen shows engine.explain's answer); the
+timeline follows the newest row unless one above it is selected. One line high, it is a
+summary of the newest elections.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -142,7 +144,15 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         Binding("pagedown", "scroll_rows(5)", show=False),
         Binding("home", "scroll_rows(-100000)", show=False),
         Binding("end", "scroll_rows(100000)", "Follow", show=False),
+        Binding("enter", "explain", "Explain"),
     ]
+
+    class Explain(Message):
+        """Enter on a row: explain this election (its outage)."""
+
+        def __init__(self, election: Election) -> None:
+            super().__init__()
+            self.election = election
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -150,7 +160,9 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         self._rows: list[dict[str, Text]] = []
         self._now = 0.0
         self._follow = True
-        """Keep the newest row in sight (until scrolled up)."""
+        """Keep the newest row in sight and selected (until a row above it is selected)."""
+        self._selected = 0
+        """The selected row (shown while the timeline has the focus)."""
         self._layout: tuple[int, list[Column]] | None = None
 
     # --- data ------------------------------------------------------------------------------
@@ -175,8 +187,20 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         self._layout = None
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
         if self._follow:
+            self._selected = max(0, len(self._rows) - 1)
             self.scroll_to(y=self._bottom, animate=False)
         self.refresh()
+
+    @property
+    def selected(self) -> Election | None:
+        """The election of the selected row."""
+        elections = self._timeline.elections
+        return elections[self._selected] if 0 <= self._selected < len(elections) else None
+
+    def action_explain(self) -> None:
+        election = self.selected
+        if election is not None:
+            self.post_message(self.Explain(election))
 
     @property
     def _bottom(self) -> int:
@@ -188,13 +212,26 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         return max(1, self.size.height - 1)
 
     def action_scroll_rows(self, delta: int) -> None:
-        top = max(0, min(self._bottom, int(self.scroll_offset.y) + delta))
-        self._follow = top >= self._bottom
-        self.scroll_to(y=top, animate=False)
+        """Move the selection (and scroll to keep it in sight)."""
+        last = len(self._rows) - 1
+        self._selected = max(0, min(last, self._selected + delta))
+        self._follow = self._selected >= last
+        top = int(self.scroll_offset.y)
+        if self._selected < top:
+            top = self._selected
+        elif self._selected >= top + self._height:
+            top = self._selected - self._height + 1
+        self.scroll_to(y=max(0, min(self._bottom, top)), animate=False)
         self.refresh()
 
     def on_key(self, event: events.Key) -> None:
         forward_late_key(self, event)
+
+    def on_focus(self) -> None:
+        self.refresh()  # the selected row shows while focused
+
+    def on_blur(self) -> None:
+        self.refresh()
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
@@ -237,7 +274,10 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._rows):
             return Text()
-        return row(self._rows[index], cols, RIGHT)
+        line = row(self._rows[index], cols, RIGHT)
+        if index == self._selected and self.has_focus:
+            line.stylize("reverse")
+        return line
 
     def _summary(self, width: int) -> Text:
         """One line: the newest elections that fit, newest last."""

@@ -1,5 +1,7 @@
-"""`zkfle bench import`: `zkfle import` of 1 GiB of ZooKeeper logs, and `zkfle check` of the
-trace it makes (DESIGN §6: import < 60 s with flat memory, check >= 50,000 events/s).
+"""`zkfle bench import`: `zkfle import` of 1 GiB of ZooKeeper logs, `zkfle check` of the
+trace it makes, and `zkfle explain` of the same logs (DESIGN §6: import and explain < 60 s
+with flat memory, check >= 50,000 events/s; issue 16: one live election explained in
+< 100 ms).
 
 The logs are generated from the real ZooKeeper 3.8 capture in tests/data/zklogs (five
 servers: an election, a quorum loss with back-off, a recovery): its lines again and again,
@@ -29,6 +31,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "zklogs" / "3.
 """The real logs the generated ones repeat."""
 TARGET_IMPORT_S = 60.0
 TARGET_CHECK_EVENTS_PER_S = 50_000
+TARGET_EXPLAIN_S = 60.0
+TARGET_LIVE_EXPLAIN_MS = 100.0
+LIVE_REPS = 21
+"""Explanations of one live election timed (the median and the slowest are reported)."""
 
 
 def generate(directory: Path, size: int, sample: Path = SAMPLE) -> tuple[int, int]:
@@ -89,6 +95,7 @@ def bench_import(gib: float, logs: Path | None, log: Callable[[str], None]) -> d
     with tempfile.TemporaryDirectory(prefix="zkfle-bench-import-") as tmp:
         root = Path(tmp)
         runs = []
+        explains: list[dict[str, Any]] = []
         for part in (0.25, 1.0):
             if logs is not None and part < 1.0:
                 continue
@@ -110,6 +117,12 @@ def bench_import(gib: float, logs: Path | None, log: Callable[[str], None]) -> d
                          "cpu_s": round(cpu, 2),
                          "mb_per_s": round(size / 1e6 / wall, 1),
                          "peak_rss_mib": round(peak / 1024)})  # fmt: skip
+            wall, cpu, peak, out = _child(["explain", str(source), "--json"])
+            outages = len(orjson.loads(out)["outages"])
+            log(f"explain: {size / 1e6:.0f} MB, {outages} outages in {wall:.1f} s")
+            explains.append({"part": part, "bytes": size, "outages": outages,
+                             "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                             "peak_rss_mib": round(peak / 1024)})  # fmt: skip
             if source != logs:
                 for p in source.iterdir():
                     p.unlink()
@@ -117,7 +130,8 @@ def bench_import(gib: float, logs: Path | None, log: Callable[[str], None]) -> d
         report = orjson.loads(out)
         log(f"check: {report['events']} events in {wall:.1f} s")
         trace_bytes = trace.stat().st_size
-    full = runs[-1]
+    full, whole = runs[-1], explains[-1]
+    live = bench_live_explain(log)
     return {
         "bench": "import",
         "cpus": os.cpu_count(),
@@ -138,7 +152,41 @@ def bench_import(gib: float, logs: Path | None, log: Callable[[str], None]) -> d
             "peak_rss_mib": round(peak / 1024),
         },
         "check_target_events_per_s": TARGET_CHECK_EVENTS_PER_S,
+        "explain": explains,
+        "explain_target_s_per_gib": TARGET_EXPLAIN_S,
+        "explain_s_per_gib": round(whole["wall_s"] / (whole["bytes"] / (1 << 30)), 1),
+        "explain_memory_growth_4x_logs": (
+            round(whole["peak_rss_mib"] / explains[0]["peak_rss_mib"], 2)
+            if len(explains) > 1
+            else None
+        ),
+        "live_explain": live,
+        "live_explain_target_ms": TARGET_LIVE_EXPLAIN_MS,
     }
+
+
+def bench_live_explain(log: Callable[[str], None]) -> dict[str, Any]:
+    """Explain one live election as the console does (Enter on the timeline): a simulated
+    five-node cluster whose leader crashes, its failover's outage explained LIVE_REPS
+    times from the events the cluster keeps."""
+    from engine.control.cluster import Cluster, ClusterOptions  # only needed here
+
+    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=7, record=False)) as cluster:
+        for line in ("start", "wait until stable within 5s", "crash leader"):
+            cluster.execute(line)
+        cluster.execute("wait until stable within 5s")
+        election = cluster.timeline().elections[-1]
+        times = []
+        for _ in range(LIVE_REPS):
+            t0 = time.perf_counter()
+            x = cluster.explain(election)
+            times.append((time.perf_counter() - t0) * 1000)
+        assert x is not None
+    times.sort()
+    median = times[len(times) // 2]
+    log(f"explain: one live election in {median:.1f} ms (median of {LIVE_REPS})")
+    return {"median_ms": round(median, 2), "max_ms": round(times[-1], 2),
+            "phases": len(x.phases), "wall_ms": round(x.wall_ms, 1)}  # fmt: skip
 
 
 def print_import(r: dict[str, Any]) -> None:
@@ -151,6 +199,21 @@ def print_import(r: dict[str, Any]) -> None:
     print(
         f"  {r['import_s_per_gib']} s per GiB (target {r['import_target_s_per_gib']:.0f});"
         f" peak memory x{r['memory_growth_4x_logs']} for 4x the logs; {r['cpus']} CPUs"
+    )
+    for run in r["explain"]:
+        print(
+            f"explain: {run['bytes'] / 1e6:.0f} MB of logs, {run['outages']} outages in"
+            f" {run['wall_s']} s ({run['cpu_s']} CPU s); peak RSS {run['peak_rss_mib']} MiB"
+        )
+    print(
+        f"  {r['explain_s_per_gib']} s per GiB (target {r['explain_target_s_per_gib']:.0f});"
+        f" peak memory x{r['explain_memory_growth_4x_logs']} for 4x the logs"
+    )
+    live = r["live_explain"]
+    print(
+        f"explain of one live election (simulator, 5 nodes, failover): {live['median_ms']} ms"
+        f" median, {live['max_ms']} ms slowest of {LIVE_REPS} (target"
+        f" {r['live_explain_target_ms']:.0f} ms)"
     )
     c = r["check"]
     print(

@@ -40,7 +40,15 @@ from engine.runtime.host import Host, snapshot_json
 from engine.runtime.sim import Simulation, SimulationStuckError
 from engine.runtime.threads import ThreadedRuntime
 from engine.trace.elections import KINDS as ELECTION_KINDS
-from engine.trace.elections import ElectionTracker, Timeline
+from engine.trace.elections import Election, ElectionTracker, Timeline
+from engine.trace.explain.outage import (
+    KEEP_WINDOWS,
+    WINDOW_KINDS,
+    Explanation,
+    OutageWindows,
+    context_from_header,
+    explain_window,
+)
 from engine.trace.format import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
 from engine.trace.invariants import InvariantChecker, Violation
 from engine.trace.record import durable_json, timing_json, vote_json
@@ -133,6 +141,8 @@ class Cluster:
         self.checker = InvariantChecker(header)
         self._elections = ElectionTracker(qv)
         self._elections_lock = threading.Lock()
+        self._outages = OutageWindows(keep=KEEP_WINDOWS)
+        self._explain_context = context_from_header(header)
         self.violations: list[Violation] = []
         self._pending_violations: list[Violation] = []
         if options.record:
@@ -268,9 +278,12 @@ class Cluster:
             found = self.checker.feed(event)
             if found:
                 self._pending_violations.extend(found)
-        if event["kind"] in ELECTION_KINDS:
+        kind = event["kind"]
+        if kind in ELECTION_KINDS or kind in WINDOW_KINDS:
             with self._elections_lock:
-                self._elections.feed(event)
+                if kind in ELECTION_KINDS:
+                    self._elections.feed(event)
+                self._outages.feed(event, self._elections)
         if self.breaks.filters or self._step_to is not None:
             self._check_break(event)
 
@@ -319,6 +332,18 @@ class Cluster:
         """The elections and outages so far (engine.trace.elections, fed every event)."""
         with self._elections_lock:
             return self._elections.timeline()
+
+    def explain(self, election: Election) -> Explanation | None:
+        """`zkfle explain` of an election's outage (None: it has none, or its events are
+        older than the last KEEP_WINDOWS outages this cluster keeps)."""
+        outage = election.outage
+        if outage is None:
+            return None
+        with self._elections_lock:
+            window = self._outages.window(outage.started_seq)
+            if window is None and outage.ongoing:
+                window = self._outages.ongoing(self._elections)
+        return explain_window(window, self._explain_context) if window is not None else None
 
     def continue_elections(self, tracker: ElectionTracker) -> None:
         """Continue a run's elections and outages (a fork): `tracker` knows its history."""

@@ -68,7 +68,7 @@ DEFAULT_WAIT_MS = 10_000.0
 """How long `wait until` waits when no `within` is given."""
 
 
-TOPIC_NAMES = ("nodes", "links", "predicates", "events", "values")
+TOPIC_NAMES = ("nodes", "links", "predicates", "events", "values", "causes")
 """The help topics besides the commands (engine.control.help.TOPICS explains each)."""
 
 

@@ -1,5 +1,5 @@
 """The command language's help: every command by group, one command's forms, and the
-topics (nodes, links, predicates, events, values).
+topics (nodes, links, predicates, events, values, causes).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from engine.control.values import (
     TARGET,
     ZXID,
 )
+from engine.trace.explain.causes import causes_help
 
 # --- help ----------------------------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ TOPICS: dict[str, Callable[[], str]] = {
             ),
         ]
     ),
+    "causes": causes_help,
 }
 """Help topics besides the commands."""
 

@@ -29,7 +29,14 @@ from engine.replay.index import Mark, TraceIndex
 from engine.replay.parents import open_trace, parent_prefix
 from engine.replay.state import ClusterState
 from engine.replay.verify import verify
-from engine.trace.elections import Timeline
+from engine.trace.elections import Election, Timeline
+from engine.trace.explain.outage import (
+    LEAD_IN,
+    Explanation,
+    context_from_header,
+    explain_window,
+    window_from_events,
+)
 from engine.trace.format import Event
 
 DEFAULT_CHECKPOINT_EVERY = 2000
@@ -256,6 +263,16 @@ class Replayer:
         """The elections and outages up to `position` (engine.trace.elections)."""
         with self._lock:
             return self._state.elections.timeline()
+
+    def explain(self, election: Election) -> Explanation | None:
+        """`zkfle explain` of an election's outage, up to `position` if it goes on there."""
+        outage = election.outage
+        if outage is None:
+            return None
+        end = outage.ended_seq if outage.ended_seq is not None else self.position
+        events = self.events(max(1, outage.started_seq - LEAD_IN), end)
+        window = window_from_events(events, outage, election)
+        return explain_window(window, context_from_header(self.header))
 
     def events_after(self, seq: int) -> list[Event]:
         """The events in (seq, position] (the last EVENTS_AFTER_WINDOW of them)."""

@@ -115,7 +115,8 @@ class ClusterState:
         self._judge = False
         self.evidence = Evidence(self.replay.timing.election.min_notification_interval_ms)
         """Real servers' logged events (trace 1.1): what a node without a core shows."""
-        self.elections = ElectionTracker(self.replay.qv)
+        timing = self.replay.timing
+        self.elections = ElectionTracker(self.replay.qv, timing.sync_limit * timing.tick_time_ms)
         self._handlers: dict[str, Callable[[Event], None]] = {
             "boot": self._on_boot,
             "stop": self._on_stop,

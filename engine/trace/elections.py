@@ -185,6 +185,8 @@ class _Node:
     """Real servers: the last zxid its `New election` line gave."""
     own_vote: tuple[Sid, int | None] | None = None
     """Real servers: (leader, round) of its last loopback LOOKING vote (what it proposed)."""
+    zab_logged: bool = False
+    """Real servers: it logs its zab phases (3.5+: `Peer state changed: leading - ...`)."""
 
 
 @dataclass(slots=True)
@@ -236,8 +238,13 @@ _STOPPED = {"crash": "crashed", "restart": "restarted", "shutdown": "shut down"}
 class ElectionTracker:
     """Feed events in seq order; `timeline()` says what they add up to."""
 
-    def __init__(self, verifier: QuorumVerifier) -> None:
+    def __init__(self, verifier: QuorumVerifier, read_timeout_ms: float | None = None) -> None:
         self.verifier = verifier
+        self.read_timeout_ms = read_timeout_ms
+        """syncLimit x tickTime, when known: a real follower that logs a read timeout has
+        heard nothing from its leader for that long, so the service ended that much earlier
+        than the line (its socket timeout; Learner.readPacket)."""
+        self._silent = 0.0
         self._voters = frozenset(s for s in verifier.voting_members if verifier.weight(s) > 0)
         self.nodes: dict[Sid, _Node] = {}
         self.elections: list[Election] = []
@@ -290,7 +297,7 @@ class ElectionTracker:
         t = event.get("t_ms")
         t_ms = float(t) if isinstance(t, int | float) else 0.0
         self._about = _int(event.get("node"))
-        self._what, self._event = None, event
+        self._what, self._event, self._silent = None, event, 0.0
         handler(self, event, seq, t_ms)
         self._check_service(seq, t_ms)
         return self.version != before
@@ -444,6 +451,8 @@ class ElectionTracker:
         sid, state = self._about, e.get("state")
         if sid is not None and isinstance(state, str):
             zab = e.get("zab")
+            if isinstance(zab, str) and zab != "ELECTION":
+                self._node(sid).zab_logged = True
             self._real_state(sid, state, zab if isinstance(zab, str) else None, seq, t_ms)
 
     def _real_state(self, sid: Sid, state: str, zab: str | None, seq: int, t_ms: float) -> None:
@@ -495,6 +504,9 @@ class ElectionTracker:
                 self._what = f"n{sid} lost its leader n{node.leader}" + (
                     f" ({reason})" if reason else ""
                 )
+                if reason == "read timed out" and self.read_timeout_ms:
+                    self._silent = self.read_timeout_ms
+                    self._what += f": silent for syncLimit, {self.read_timeout_ms:.0f} ms"
                 node.leader = None
         elif what in ("learner_info", "quorum_formed"):
             # The leader names the servers that follow it; its quorum's zxid, the epoch.
@@ -510,6 +522,11 @@ class ElectionTracker:
             zxid = e.get("zxid")
             if what == "quorum_formed" and isinstance(zxid, str):
                 self._node(sid).epoch = _zxid(zxid) >> 32
+            node = self._node(sid)
+            if what == "quorum_formed" and not node.zab_logged and node.state == "LEADING":
+                # Releases before 3.5 log no zab phases: the leader serves once a quorum
+                # acknowledged NEWLEADER (Leader.lead: startZkServer follows that line).
+                self._real_state(sid, "LEADING", "BROADCAST", seq, t_ms)
 
     def _say_paused(self, sids: list[Sid]) -> None:
         if sids:
@@ -651,7 +668,7 @@ class ElectionTracker:
         if now is None:
             about_leader = self._about is None or self._about == before
             trigger = self._words() if about_leader else f"quorum lost: {self._words()}"
-            self.outage = Outage(seq, t_ms, trigger)
+            self.outage = Outage(seq, max(0.0, t_ms - self._silent), trigger)
             return
         self.served = True
         outage = self.outage

@@ -79,8 +79,11 @@ def import_logs(
     config: Path | None = None,
     myid: Sid | None = None,
     label: str = "import",
+    log_lines: bool = True,
 ) -> ImportSummary:
-    """Read the logs named (files or directories) and write one trace to `out`.
+    """Read the logs named (files or directories) and write one trace to `out`; with
+    `log_lines` False, only the statements engine.trace.zklog recognises become events (what
+    `zkfle explain` reads; the other lines are still counted).
 
     Raises LogImportError when nothing at all could be imported (no file, no timestamped
     line a server could be found for), engine.core.quorum.error.ConfigError for a bad zoo.cfg."""
@@ -89,7 +92,7 @@ def import_logs(
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="zkfle-import-") as tmp:
-        runs, tallies = _read_all(files, Path(tmp))
+        runs, tallies = _read_all(files, Path(tmp), log_lines)
         for f in files:
             decide_ids(f, myid, warnings)
         logs, skipped = logs_only(files)
@@ -157,18 +160,21 @@ def import_logs(
     )
 
 
-def _read_all(files: list[LogFile], directory: Path) -> tuple[Runs, dict[Source, Tally]]:
+def _read_all(
+    files: list[LogFile], directory: Path, log_lines: bool = True
+) -> tuple[Runs, dict[Source, Tally]]:
     """Read every file (in parallel for big inputs); the runs and counts of all."""
     runs = Runs(directory)
     tallies: dict[Source, Tally] = {}
     workers = min(len(files), os.cpu_count() or 1)
     if workers < 2 or sum(_size(f.path) for f in files) < PARALLEL_BYTES:
         for index, f in enumerate(files):
-            read_file(index, f, runs, tallies)
+            read_file(index, f, runs, tallies, log_lines)
         return runs, tallies
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        done = pool.map(_read_one, range(len(files)), files, [directory] * len(files))
+        n = len(files)
+        done = pool.map(_read_one, range(n), files, [directory] * n, [log_lines] * n)
         for index, (f, file_tallies, file_runs) in enumerate(done):
             files[index] = f  # the copy the worker filled with its evidence
             runs.runs += file_runs
@@ -181,12 +187,12 @@ def _read_all(files: list[LogFile], directory: Path) -> tuple[Runs, dict[Source,
 
 
 def _read_one(
-    index: int, f: LogFile, directory: Path
+    index: int, f: LogFile, directory: Path, log_lines: bool
 ) -> tuple[LogFile, dict[Source, Tally], list[tuple[Source, Path]]]:
     """One file in a worker process: its evidence, counts and spilled runs."""
     runs = Runs(directory, f"f{index}-")
     tallies: dict[Source, Tally] = {}
-    read_file(index, f, runs, tallies)
+    read_file(index, f, runs, tallies, log_lines)
     runs.spill()
     return f, tallies, runs.runs
 

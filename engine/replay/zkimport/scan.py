@@ -31,8 +31,11 @@ def _vote_key(n: dict[str, Any]) -> VoteKey | None:
     return (n["leader"], n["zxid"], n["election_epoch"], n["peer_epoch"])
 
 
-def read_file(index: int, f: LogFile, runs: Runs, tallies: dict[Source, Tally]) -> None:
-    """The one pass over a file (see the module doc)."""
+def read_file(
+    index: int, f: LogFile, runs: Runs, tallies: dict[Source, Tally], log_lines: bool = True
+) -> None:
+    """The one pass over a file (see the module doc); without `log_lines`, records that are
+    none of the statements engine.trace.zklog knows are counted but make no event."""
 
     def note(text: str) -> None:
         f.note = text
@@ -93,6 +96,8 @@ def read_file(index: int, f: LogFile, runs: Runs, tallies: dict[Source, Tally]) 
                 tally.formats[fact.variant] += 1
         if item.ms < tally.first_ms:
             tally.first_ms = item.ms
+        if fact is None and not log_lines:
+            continue
         event = _event(item, fact, f.shown, src)
         runs.add(source, (round(item.ms * 1000), base | item.lineno, thread, event))
     for tally in seen.values():

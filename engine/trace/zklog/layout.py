@@ -191,7 +191,14 @@ def _thread_myid(thread: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+_DATE_HINT = re.compile(r"\d{4}\\?-\d\d\\?-\d\d")
+"""A date, as every record has one (also with Markdown's escaped dashes): lines without
+one - stack frames, wrapped text - are no records, and are told so without unmangling."""
+
+
 def _parse_other(line: str) -> Record | None:
+    if _DATE_HINT.search(line, 0, 200) is None:
+        return None
     clean = unmangle(line)
     prefix = ""
     compose = _COMPOSE.match(clean)
