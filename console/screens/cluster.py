@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker
 
 from console.backend import (
@@ -39,10 +39,12 @@ from console.backend import (
 )
 from console.format import VERBOSE_KINDS, EventFormatter, HealthTracker, LogLine, faulted_nodes
 from console.history import CommandHistory
+from console.ladder import FilterError, describe, parse_filter
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandBar, CommandInput
 from console.widgets.detail import NodeDetail
 from console.widgets.ensemble import EnsembleTable
+from console.widgets.ladder import SequenceDiagram
 from console.widgets.log import LOG_CAP, MessageLog
 from console.widgets.status import Header, Lamps, PositionBar
 from console.widgets.timeline import ElectionsTimeline
@@ -120,6 +122,7 @@ TYPING_OFF = (
         "verbose",
         "focus_log",
         "close_screen",
+        "switch_view",
     }
 )
 """Single-key actions switched off while the command line has the focus."""
@@ -159,6 +162,7 @@ class ClusterScreen(Screen[None]):
         Binding("minus", "slower", "Slower", key_display="-", show=False),
         Binding("v", "verbose", "All events", show=False),
         Binding("l", "focus_log", "Log", show=False),
+        Binding("s", "switch_view", "Log/diagram"),
         Binding("ctrl+w", "close_screen", "Close", show=False),
         Binding("escape", "dismiss_result", "Dismiss the result", show=False),
         Binding("q", "quit", "Quit"),
@@ -194,6 +198,8 @@ class ClusterScreen(Screen[None]):
         self.ensemble = EnsembleTable(id="ensemble")
         self.detail = NodeDetail(id="detail")
         self.log_view = MessageLog(id="log")
+        self.diagram = SequenceDiagram(id="diagram")
+        self.views = ContentSwitcher(id="views", initial="log")
         self.timeline = ElectionsTimeline(id="timeline")
         self.position_bar = PositionBar(id="position")
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
@@ -210,7 +216,9 @@ class ClusterScreen(Screen[None]):
         yield self.ensemble
         with Horizontal(id="middle"):
             yield self.detail
-            yield self.log_view
+            with self.views:
+                yield self.log_view
+                yield self.diagram
         yield self.timeline
         if self.replay:
             yield self.position_bar
@@ -220,6 +228,7 @@ class ClusterScreen(Screen[None]):
     def on_mount(self) -> None:
         self.detail.border_title = "node"
         self.log_view.border_title = "messages"
+        self.diagram.border_title = "sequence"
         self.timeline.border_title = "elections"
         if self.replay:
             self.detail.replay_clock = 0
@@ -285,6 +294,7 @@ class ClusterScreen(Screen[None]):
             self.cluster_view = view
             self._faults = faulted_nodes(view)
             self.ensemble.show(view, self._faults)
+            self.diagram.set_lanes(list(view.sids))
             self._show_detail()
         elif self.replay:
             self._show_detail()
@@ -322,6 +332,7 @@ class ClusterScreen(Screen[None]):
     def _rewind(self, position: int) -> None:
         self.last_seq = position
         self.log_view.truncate_after(position)
+        self.diagram.truncate_after(position)
         self.health.truncate(position)
         self.formatter.reset()
         if not self.log_view.lines:
@@ -346,6 +357,7 @@ class ClusterScreen(Screen[None]):
         for event in events:
             lines += self.formatter.lines(event)
         self.log_view.add(lines)
+        self.diagram.feed(events)
 
     def _refill(self, position: int) -> None:
         """A replay moved to `position`: the log shows the events before it (the last
@@ -362,6 +374,8 @@ class ClusterScreen(Screen[None]):
             events[:0] = chunk
             lo = start
         self.log_view.clear()
+        self.diagram.clear()
+        self.diagram.feed(events)
         self.formatter.reset()
         for event in events:
             if event.get("seq", 0) > self.last_seq:
@@ -410,6 +424,17 @@ class ClusterScreen(Screen[None]):
         if hints:
             self.bar.say(Text("  ".join(hints), "dim"))
 
+    @on(SequenceDiagram.Selected)
+    def _row_selected(self, event: SequenceDiagram.Selected) -> None:
+        row = event.row
+        if row is None:
+            self.bar.say("")
+        elif row.arrow is not None:
+            self.bar.say(Text("\n".join(describe(row.arrow))))
+        else:
+            where = f"n{row.node} " if row.node is not None else ""
+            self.bar.say(Text(f"seq {row.seq} at {row.t_ms / 1000:.3f}s: {where}{row.text}"))
+
     # --- the command line ---------------------------------------------------------------------
 
     @property
@@ -426,15 +451,30 @@ class ClusterScreen(Screen[None]):
 
     @on(CommandBar.FilterChanged)
     def _filter_changed(self, event: CommandBar.FilterChanged) -> None:
+        if self.views.current == "diagram":
+            self._filter_diagram(event.pattern)
+            return
         self.log_view.pattern = event.pattern.strip()
         self._title_log()
+
+    def _filter_diagram(self, text: str) -> None:
+        try:
+            self.diagram.set_filter(parse_filter(text))
+        except FilterError as e:
+            self.bar.say(str(e), error=True)
+            return
+        self.bar.say("")
+        shown = self.diagram.filter.text
+        self.diagram.border_title = "sequence" + (f" /{shown}" if shown else "")
 
     @on(CommandInput.Left)
     def _left(self) -> None:
         self._leave_bar(clear_filter=self.bar.mode == "filter")
 
     def _leave_bar(self, clear_filter: bool) -> None:
-        if clear_filter:
+        if clear_filter and self.views.current == "diagram":
+            self._filter_diagram("")
+        elif clear_filter:
             self.log_view.pattern = ""
             self._title_log()
         self.bar.close()
@@ -566,7 +606,14 @@ class ClusterScreen(Screen[None]):
         self.bar.open("command")
 
     def action_filter(self) -> None:
-        self.bar.open("filter", self.log_view.pattern)
+        diagram = self.views.current == "diagram"
+        self.bar.open("filter", self.diagram.filter.text if diagram else self.log_view.pattern)
+
+    def action_switch_view(self) -> None:
+        """`s`: the message log or the sequence diagram in the right-hand pane."""
+        showing = "log" if self.views.current == "diagram" else "diagram"
+        self.views.current = showing
+        (self.diagram if showing == "diagram" else self.log_view).focus()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("", self.key_help()))
@@ -588,7 +635,7 @@ class ClusterScreen(Screen[None]):
             self.bar.say(f"no node has sid {digit}", error=True)
 
     def action_focus_log(self) -> None:
-        self.log_view.focus()
+        (self.diagram if self.views.current == "diagram" else self.log_view).focus()
 
     def action_verbose(self) -> None:
         self.log_view.show_verbose = not self.log_view.show_verbose
@@ -694,9 +741,11 @@ class ClusterScreen(Screen[None]):
             self.bar.say("no mark after this position", error=True)
 
     def action_seek_selected(self) -> None:
-        line = self.log_view.selected
+        diagram = self.views.current == "diagram"
+        line = self.diagram.selected if diagram else self.log_view.selected
         if line is None:
-            self.bar.say("select a line in the log first (l, then ↑/↓)", error=True)
+            what = "a row in the diagram" if diagram else "a line in the log"
+            self.bar.say(f"select {what} first (l, then ↑/↓)", error=True)
         else:
             self.run_command(f"seek {line.seq}")
 

@@ -60,6 +60,20 @@ SCREEN_HELP = (
         " ▲ started, ▼ stopped, ★ mark, ✚ healed, !! an invariant broke; ⋯ N quiet events"
         " (PINGs, core steps) counted in place; v shows them",
     ),
+    (
+        "sequence",
+        "s shows the sequence diagram in the log's place (s again: the log): one lane per"
+        " node, one row per message between two nodes, oldest first: ├──▶ delivered, ├╌╌▶ in"
+        " flight, ├──✕ dropped (the reason beside it); ◆ a state change on its lane; ┈┈ a"
+        " command or fault across the lanes. ↑/↓ or a click selects a row and says the"
+        " message's fields and its first 40 wire bytes; in a replay Enter seeks to it. / filters"
+        " it: nodes (3, n3, 1-3), a round (r2), kinds (send, drop, state, zab, note, all;"
+        " quorum packets only with zab or all)",
+    ),
+    (
+        "mouse",
+        "a click selects a node row, a log line or a diagram row; the wheel scrolls every pane",
+    ),
 )
 """What the screen's words and signs mean, beside the columns of the two tables."""
 
@@ -117,7 +131,7 @@ class HelpScreen(ModalScreen[None]):
             parts.append(
                 Text(
                     "\n: opens the command line (Tab completes, ↑/↓ history, Esc leaves); "
-                    "/ filters the log; ctrl+p lists every command.\n",
+                    "/ filters the log (or the diagram); ctrl+p lists every command.\n",
                     "dim",
                 )
             )
