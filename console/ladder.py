@@ -33,14 +33,14 @@ RowKind = Literal["message", "packet", "state", "note"]
 KINDS: dict[str, frozenset[RowKind]] = {
     "send": frozenset({"message"}),
     "notification": frozenset({"message"}),
-    "drop": frozenset({"message"}),
+    "drop": frozenset({"message", "packet"}),
     "zab": frozenset({"packet"}),
     "packet": frozenset({"packet"}),
     "state": frozenset({"state"}),
     "note": frozenset({"note"}),
     "all": frozenset({"message", "packet", "state", "note"}),
 }
-"""The kind words of a filter and the rows each one shows."""
+"""The kind words of a filter and the rows each one shows (`drop`: only the dropped ones)."""
 
 DEFAULT_KINDS: frozenset[RowKind] = frozenset({"message", "state", "note"})
 """Without a kind word the quorum packets (the leader's PINGs, mostly) are left out."""
@@ -101,9 +101,13 @@ class LadderFilter:
     round: int | None = None
     kinds: frozenset[RowKind] = DEFAULT_KINDS
     text: str = ""
+    dropped: bool = False
+    """Only the dropped messages (and the rows of the other kinds named)."""
 
     def passes(self, row: Row) -> bool:
         if row.kind not in self.kinds:
+            return False
+        if self.dropped and row.arrow is not None and row.arrow.fate != "dropped":
             return False
         if row.kind == "note":
             return True
@@ -128,10 +132,12 @@ def parse_filter(text: str) -> LadderFilter:
     nodes: set[Sid] = set()
     kinds: set[RowKind] = set()
     round_: int | None = None
+    dropped = False
     for word in text.replace(",", " ").split():
         low = word.lower()
         if low in KINDS:
             kinds |= KINDS[low]
+            dropped = dropped or low == "drop"
         elif low[:1] == "r" and low[1:].isdigit():
             round_ = int(low[1:])
         elif _sids(low) is not None:
@@ -142,7 +148,7 @@ def parse_filter(text: str) -> LadderFilter:
                 f" ({', '.join(KINDS)})"
             )
     return LadderFilter(
-        frozenset(nodes), round_, frozenset(kinds) or DEFAULT_KINDS, " ".join(text.split())
+        frozenset(nodes), round_, frozenset(kinds) or DEFAULT_KINDS, " ".join(text.split()), dropped
     )
 
 

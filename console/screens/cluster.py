@@ -46,6 +46,7 @@ from console.widgets.detail import NodeDetail
 from console.widgets.ensemble import EnsembleTable
 from console.widgets.ladder import SequenceDiagram
 from console.widgets.log import LOG_CAP, MessageLog
+from console.widgets.plots import PlotsView
 from console.widgets.status import Header, Lamps, PositionBar
 from console.widgets.timeline import ElectionsTimeline
 from engine.control.commands import Fork, Help, Quit, Replay, parse
@@ -162,7 +163,7 @@ class ClusterScreen(Screen[None]):
         Binding("minus", "slower", "Slower", key_display="-", show=False),
         Binding("v", "verbose", "All events", show=False),
         Binding("l", "focus_log", "Log", show=False),
-        Binding("s", "switch_view", "Log/diagram"),
+        Binding("s", "switch_view", "Log/diagram/plots"),
         Binding("ctrl+w", "close_screen", "Close", show=False),
         Binding("escape", "dismiss_result", "Dismiss the result", show=False),
         Binding("q", "quit", "Quit"),
@@ -199,6 +200,7 @@ class ClusterScreen(Screen[None]):
         self.detail = NodeDetail(id="detail")
         self.log_view = MessageLog(id="log")
         self.diagram = SequenceDiagram(id="diagram")
+        self.plots = PlotsView(id="plots")
         self.views = ContentSwitcher(id="views", initial="log")
         self.timeline = ElectionsTimeline(id="timeline")
         self.position_bar = PositionBar(id="position")
@@ -219,6 +221,7 @@ class ClusterScreen(Screen[None]):
             with self.views:
                 yield self.log_view
                 yield self.diagram
+                yield self.plots
         yield self.timeline
         if self.replay:
             yield self.position_bar
@@ -229,6 +232,7 @@ class ClusterScreen(Screen[None]):
         self.detail.border_title = "node"
         self.log_view.border_title = "messages"
         self.diagram.border_title = "sequence"
+        self.plots.border_title = "plots"
         self.timeline.border_title = "elections"
         if self.replay:
             self.detail.replay_clock = 0
@@ -252,6 +256,7 @@ class ClusterScreen(Screen[None]):
                 position = backend.position
                 if position < self.last_seq:
                     self._rewind(position)
+                    self.plots.truncate_after(view.t_ms)
                     rewound = True
                 if position != self._position or rewound:
                     self._position = position
@@ -289,6 +294,7 @@ class ClusterScreen(Screen[None]):
         if events:
             self._take(events)
         self.health.observe(view)
+        self.plots.sample(view)
         self.timeline.set_timeline(timeline, view.t_ms)
         if view != self.cluster_view:
             self.cluster_view = view
@@ -358,6 +364,7 @@ class ClusterScreen(Screen[None]):
             lines += self.formatter.lines(event)
         self.log_view.add(lines)
         self.diagram.feed(events)
+        self.plots.feed(events)
 
     def _refill(self, position: int) -> None:
         """A replay moved to `position`: the log shows the events before it (the last
@@ -376,6 +383,8 @@ class ClusterScreen(Screen[None]):
         self.log_view.clear()
         self.diagram.clear()
         self.diagram.feed(events)
+        self.plots.clear()
+        self.plots.feed(events)
         self.formatter.reset()
         for event in events:
             if event.get("seq", 0) > self.last_seq:
@@ -610,10 +619,11 @@ class ClusterScreen(Screen[None]):
         self.bar.open("filter", self.diagram.filter.text if diagram else self.log_view.pattern)
 
     def action_switch_view(self) -> None:
-        """`s`: the message log or the sequence diagram in the right-hand pane."""
-        showing = "log" if self.views.current == "diagram" else "diagram"
+        """`s`: the message log, the sequence diagram or the plots in the right-hand pane."""
+        order = ("log", "diagram", "plots")
+        showing = order[(order.index(self.views.current or "log") + 1) % len(order)]
         self.views.current = showing
-        (self.diagram if showing == "diagram" else self.log_view).focus()
+        self.views.query_one(f"#{showing}").focus()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("", self.key_help()))
@@ -635,7 +645,7 @@ class ClusterScreen(Screen[None]):
             self.bar.say(f"no node has sid {digit}", error=True)
 
     def action_focus_log(self) -> None:
-        (self.diagram if self.views.current == "diagram" else self.log_view).focus()
+        self.views.query_one(f"#{self.views.current or 'log'}").focus()
 
     def action_verbose(self) -> None:
         self.log_view.show_verbose = not self.log_view.show_verbose

@@ -62,13 +62,20 @@ SCREEN_HELP = (
     ),
     (
         "sequence",
-        "s shows the sequence diagram in the log's place (s again: the log): one lane per"
+        "s shows the sequence diagram in the log's place (s again: the plots; again: the"
+        " log): one lane per"
         " node, one row per message between two nodes, oldest first: ├──▶ delivered, ├╌╌▶ in"
         " flight, ├──✕ dropped (the reason beside it); ◆ a state change on its lane; ┈┈ a"
         " command or fault across the lanes. ↑/↓ or a click selects a row and says the"
         " message's fields and its first 40 wire bytes; in a replay Enter seeks to it. / filters"
-        " it: nodes (3, n3, 1-3), a round (r2), kinds (send, drop, state, zab, note, all;"
-        " quorum packets only with zab or all)",
+        " it: nodes (3, n3, 1-3), a round (r2), kinds (send, drop: only the dropped, state,"
+        " zab: quorum packets, note, all)",
+    ),
+    (
+        "plots",
+        "each node's state over the run, one column a slice of time (█ in the state's"
+        " colour, · down), the notifications sent per second (the last 0.1 s a column) and"
+        " the messages queued (receive, FLE and send queues, one sample a frame)",
     ),
     (
         "mouse",

@@ -198,9 +198,12 @@ class SequenceDiagram(ScrollView, can_focus=True):
 
     # --- drawing --------------------------------------------------------------------------------
 
-    def lanes(self) -> list[Sid]:
-        nodes = self.filter.nodes
-        return [s for s in self.ladder.lanes if not nodes or s in nodes]
+    def lanes(self, width: int) -> list[Sid]:
+        """Every lane if they fit (a row's two ends both in sight); else the filter's."""
+        every, nodes = self.ladder.lanes, self.filter.nodes
+        if not nodes or len(every) * LANE_MIN <= width - SEQ_WIDTH - LABEL_MIN:
+            return every
+        return [s for s in every if s in nodes]
 
     def _geometry(self, width: int, lanes: list[Sid]) -> tuple[int, int]:
         """(lane width, how many lanes fit)."""
@@ -211,9 +214,9 @@ class SequenceDiagram(ScrollView, can_focus=True):
         return lane, min(len(lanes), max(1, (width - SEQ_WIDTH - 1) // lane))
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base = self.rich_style
-        lanes = self.lanes()
+        lanes = self.lanes(width)
         lane_w, fits = self._geometry(width, lanes)
         lanes = lanes[:fits]
         if y == 0:

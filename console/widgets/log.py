@@ -335,7 +335,7 @@ class MessageLog(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         index = int(self.scroll_offset.y) + y
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base = self.rich_style
         if index >= len(self._shown) or width <= 0:
             return Strip.blank(width, base)
@@ -360,6 +360,7 @@ class MessageLog(ScrollView, can_focus=True):
         if wide:
             text.append(f"{line.t_ms / 1000:>9.3f} ", "dim")
         text.append_text(line.body)
+        text.truncate(width, overflow="ellipsis")
         if cursor:
             text.stylize("reverse" if self.has_focus else "underline")
         segments = [

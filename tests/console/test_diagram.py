@@ -41,7 +41,10 @@ async def test_s_shows_the_live_diagram_of_a_simulated_failover(sim_cluster: Clu
         header = text.splitlines()[0]
         assert all(f"n{sid}" in header for sid in range(1, 6))
         await pilot.press("s")
+        assert screen.views.current == "plots"
+        await pilot.press("s")
         assert screen.views.current == "log"
+        assert screen.log_view.has_focus
 
 
 async def test_selecting_an_arrow_shows_its_fields_and_wire_bytes(sim_cluster: Cluster) -> None:

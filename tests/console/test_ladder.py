@@ -133,12 +133,26 @@ def test_the_wire_bytes_are_zookeepers() -> None:
         ("n3", {3}, None, {"message", "state", "note"}),
         ("1,2 4-5 r2", {1, 2, 4, 5}, 2, {"message", "state", "note"}),
         ("drop zab", set(), None, {"message", "packet"}),
+        ("drop", set(), None, {"message", "packet"}),
         ("all n1-n2", {1, 2}, None, {"message", "packet", "state", "note"}),
     ],
 )
 def test_filters(text: str, nodes: set[int], round_: int | None, kinds: set[str]) -> None:
     f = parse_filter(text)
     assert (set(f.nodes), f.round, set(f.kinds)) == (nodes, round_, kinds)
+
+
+def test_drop_keeps_only_the_dropped_messages() -> None:
+    ladder = Ladder()
+    for event in events("lossy_links.jsonl"):
+        ladder.feed(event)
+    only = parse_filter("drop state")
+    kept = [r for r in ladder.rows if only.passes(r)]
+    assert any(r.kind == "state" for r in kept)
+    arrows = [r.arrow for r in kept if r.arrow]
+    assert arrows
+    assert all(a.fate == "dropped" for a in arrows)
+    assert {a.reason for a in arrows} >= {"loss", "capacity"}
 
 
 def test_a_wrong_filter_word_is_named() -> None:
