@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker
 
 from console.backend import (
@@ -39,12 +39,15 @@ from console.backend import (
 )
 from console.format import VERBOSE_KINDS, EventFormatter, HealthTracker, LogLine, faulted_nodes
 from console.history import CommandHistory
+from console.ladder import FilterError, describe, parse_filter
 from console.screens.explain import ExplainScreen, explainer
 from console.screens.help import HelpScreen
 from console.widgets.commandbar import CommandBar, CommandInput
 from console.widgets.detail import NodeDetail
 from console.widgets.ensemble import EnsembleTable
+from console.widgets.ladder import SequenceDiagram
 from console.widgets.log import LOG_CAP, MessageLog
+from console.widgets.plots import PlotsView
 from console.widgets.status import Header, Lamps, PositionBar
 from console.widgets.timeline import ElectionsTimeline
 from engine.control.commands import Fork, Help, Quit, Replay, parse
@@ -121,6 +124,7 @@ TYPING_OFF = (
         "verbose",
         "focus_log",
         "close_screen",
+        "switch_view",
     }
 )
 """Single-key actions switched off while the command line has the focus."""
@@ -160,6 +164,7 @@ class ClusterScreen(Screen[None]):
         Binding("minus", "slower", "Slower", key_display="-", show=False),
         Binding("v", "verbose", "All events", show=False),
         Binding("l", "focus_log", "Log", show=False),
+        Binding("s", "switch_view", "Log/diagram/plots"),
         Binding("ctrl+w", "close_screen", "Close", show=False),
         Binding("escape", "dismiss_result", "Dismiss the result", show=False),
         Binding("q", "quit", "Quit"),
@@ -195,6 +200,9 @@ class ClusterScreen(Screen[None]):
         self.ensemble = EnsembleTable(id="ensemble")
         self.detail = NodeDetail(id="detail")
         self.log_view = MessageLog(id="log")
+        self.diagram = SequenceDiagram(id="diagram")
+        self.plots = PlotsView(id="plots")
+        self.views = ContentSwitcher(id="views", initial="log")
         self.timeline = ElectionsTimeline(id="timeline")
         self.position_bar = PositionBar(id="position")
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
@@ -211,7 +219,10 @@ class ClusterScreen(Screen[None]):
         yield self.ensemble
         with Horizontal(id="middle"):
             yield self.detail
-            yield self.log_view
+            with self.views:
+                yield self.log_view
+                yield self.diagram
+                yield self.plots
         yield self.timeline
         if self.replay:
             yield self.position_bar
@@ -221,6 +232,8 @@ class ClusterScreen(Screen[None]):
     def on_mount(self) -> None:
         self.detail.border_title = "node"
         self.log_view.border_title = "messages"
+        self.diagram.border_title = "sequence"
+        self.plots.border_title = "plots"
         self.timeline.border_title = "elections"
         if self.replay:
             self.detail.replay_clock = 0
@@ -244,6 +257,7 @@ class ClusterScreen(Screen[None]):
                 position = backend.position
                 if position < self.last_seq:
                     self._rewind(position)
+                    self.plots.truncate_after(view.t_ms)
                     rewound = True
                 if position != self._position or rewound:
                     self._position = position
@@ -281,11 +295,13 @@ class ClusterScreen(Screen[None]):
         if events:
             self._take(events)
         self.health.observe(view)
+        self.plots.sample(view)
         self.timeline.set_timeline(timeline, view.t_ms)
         if view != self.cluster_view:
             self.cluster_view = view
             self._faults = faulted_nodes(view)
             self.ensemble.show(view, self._faults)
+            self.diagram.set_lanes(list(view.sids))
             self._show_detail()
         elif self.replay:
             self._show_detail()
@@ -328,6 +344,7 @@ class ClusterScreen(Screen[None]):
     def _rewind(self, position: int) -> None:
         self.last_seq = position
         self.log_view.truncate_after(position)
+        self.diagram.truncate_after(position)
         self.health.truncate(position)
         self.formatter.reset()
         if not self.log_view.lines:
@@ -352,6 +369,8 @@ class ClusterScreen(Screen[None]):
         for event in events:
             lines += self.formatter.lines(event)
         self.log_view.add(lines)
+        self.diagram.feed(events)
+        self.plots.feed(events)
 
     def _refill(self, position: int) -> None:
         """A replay moved to `position`: the log shows the events before it (the last
@@ -368,6 +387,10 @@ class ClusterScreen(Screen[None]):
             events[:0] = chunk
             lo = start
         self.log_view.clear()
+        self.diagram.clear()
+        self.diagram.feed(events)
+        self.plots.clear()
+        self.plots.feed(events)
         self.formatter.reset()
         for event in events:
             if event.get("seq", 0) > self.last_seq:
@@ -416,6 +439,17 @@ class ClusterScreen(Screen[None]):
         if hints:
             self.bar.say(Text("  ".join(hints), "dim"))
 
+    @on(SequenceDiagram.Selected)
+    def _row_selected(self, event: SequenceDiagram.Selected) -> None:
+        row = event.row
+        if row is None:
+            self.bar.say("")
+        elif row.arrow is not None:
+            self.bar.say(Text("\n".join(describe(row.arrow))))
+        else:
+            where = f"n{row.node} " if row.node is not None else ""
+            self.bar.say(Text(f"seq {row.seq} at {row.t_ms / 1000:.3f}s: {where}{row.text}"))
+
     # --- the command line ---------------------------------------------------------------------
 
     @property
@@ -432,15 +466,30 @@ class ClusterScreen(Screen[None]):
 
     @on(CommandBar.FilterChanged)
     def _filter_changed(self, event: CommandBar.FilterChanged) -> None:
+        if self.views.current == "diagram":
+            self._filter_diagram(event.pattern)
+            return
         self.log_view.pattern = event.pattern.strip()
         self._title_log()
+
+    def _filter_diagram(self, text: str) -> None:
+        try:
+            self.diagram.set_filter(parse_filter(text))
+        except FilterError as e:
+            self.bar.say(str(e), error=True)
+            return
+        self.bar.say("")
+        shown = self.diagram.filter.text
+        self.diagram.border_title = "sequence" + (f" /{shown}" if shown else "")
 
     @on(CommandInput.Left)
     def _left(self) -> None:
         self._leave_bar(clear_filter=self.bar.mode == "filter")
 
     def _leave_bar(self, clear_filter: bool) -> None:
-        if clear_filter:
+        if clear_filter and self.views.current == "diagram":
+            self._filter_diagram("")
+        elif clear_filter:
             self.log_view.pattern = ""
             self._title_log()
         self.bar.close()
@@ -572,7 +621,15 @@ class ClusterScreen(Screen[None]):
         self.bar.open("command")
 
     def action_filter(self) -> None:
-        self.bar.open("filter", self.log_view.pattern)
+        diagram = self.views.current == "diagram"
+        self.bar.open("filter", self.diagram.filter.text if diagram else self.log_view.pattern)
+
+    def action_switch_view(self) -> None:
+        """`s`: the message log, the sequence diagram or the plots in the right-hand pane."""
+        order = ("log", "diagram", "plots")
+        showing = order[(order.index(self.views.current or "log") + 1) % len(order)]
+        self.views.current = showing
+        self.views.query_one(f"#{showing}").focus()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("", self.key_help()))
@@ -598,7 +655,7 @@ class ClusterScreen(Screen[None]):
             self.bar.say(f"no node has sid {digit}", error=True)
 
     def action_focus_log(self) -> None:
-        self.log_view.focus()
+        self.views.query_one(f"#{self.views.current or 'log'}").focus()
 
     def action_verbose(self) -> None:
         self.log_view.show_verbose = not self.log_view.show_verbose
@@ -704,9 +761,11 @@ class ClusterScreen(Screen[None]):
             self.bar.say("no mark after this position", error=True)
 
     def action_seek_selected(self) -> None:
-        line = self.log_view.selected
+        diagram = self.views.current == "diagram"
+        line = self.diagram.selected if diagram else self.log_view.selected
         if line is None:
-            self.bar.say("select a line in the log first (l, then ↑/↓)", error=True)
+            what = "a row in the diagram" if diagram else "a line in the log"
+            self.bar.say(f"select {what} first (l, then ↑/↓)", error=True)
         else:
             self.run_command(f"seek {line.seq}")
 

@@ -56,6 +56,27 @@ SCREEN_HELP = (
         " ▲ started, ▼ stopped, ★ mark, ✚ healed, !! an invariant broke; ⋯ N quiet events"
         " (PINGs, core steps) counted in place; v shows them",
     ),
+    (
+        "sequence",
+        "s shows the sequence diagram in the log's place (s again: the plots; again: the"
+        " log): one lane per"
+        " node, one row per message between two nodes, oldest first: ├──▶ delivered, ├╌╌▶ in"
+        " flight, ├──✕ dropped (the reason beside it); ◆ a state change on its lane; ┈┈ a"
+        " command or fault across the lanes. ↑/↓ or a click selects a row and says the"
+        " message's fields and its first 40 wire bytes; in a replay Enter seeks to it. / filters"
+        " it: nodes (3, n3, 1-3), a round (r2), kinds (send, drop: only the dropped, state,"
+        " zab: quorum packets, note, all)",
+    ),
+    (
+        "plots",
+        "each node's state over the run, one column a slice of time (█ in the state's"
+        " colour, · down), the notifications sent per second (the last 0.1 s a column) and"
+        " the messages queued (receive, FLE and send queues, one sample a frame)",
+    ),
+    (
+        "mouse",
+        "a click selects a node row, a log line or a diagram row; the wheel scrolls every pane",
+    ),
 )
 """What the screen's words and signs mean, beside the columns of the two tables."""
 
@@ -90,7 +111,7 @@ class HelpScreen(TextScreen):
             parts.append(
                 Text(
                     "\n: opens the command line (Tab completes, ↑/↓ history, Esc leaves); "
-                    "/ filters the log; ctrl+p lists every command.\n",
+                    "/ filters the log (or the diagram); ctrl+p lists every command.\n",
                     "dim",
                 )
             )

@@ -413,7 +413,7 @@ class EnsembleTable(ScrollView, can_focus=True):
     # --- rendering -----------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base = self.rich_style
         cols = self._columns(width)
         if y == 0:
@@ -440,4 +440,4 @@ class EnsembleTable(ScrollView, can_focus=True):
         return strip
 
     def _strip(self, text: Text, style: Style) -> Strip:
-        return to_strip(text, style, self.app.console, self.size.width)
+        return to_strip(text, style, self.app.console, self.scrollable_content_region.width)

@@ -39,6 +39,17 @@ FOLD_SHOWN = 50
 hidden, as the few packets between two state changes of an election)."""
 
 
+CURSOR_BINDINGS: list[BindingType] = [
+    Binding("up,k", "cursor(-1)", "Up", show=False),
+    Binding("down,j", "cursor(1)", "Down", show=False),
+    Binding("pageup", "cursor(-10)", show=False),
+    Binding("pagedown", "cursor(10)", show=False),
+    Binding("home", "first", show=False),
+    Binding("end", "last", "Follow", show=False),
+]
+"""The keys that move a cursor over rows (the log's and the sequence diagram's)."""
+
+
 class FoldLine(LogLine):
     """A run of quiet events (seq `first`..`seq`), counted in place."""
 
@@ -108,12 +119,7 @@ class MessageLog(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "cursor(-10)", show=False),
-        Binding("pagedown", "cursor(10)", show=False),
-        Binding("home", "first", show=False),
-        Binding("end", "last", "Follow", show=False),
+        *CURSOR_BINDINGS,
         Binding("d", "screen.deliver", "Deliver msg"),
         Binding("x", "screen.drop", "Drop msg"),
         Binding("h", "screen.hold", "Hold link"),
@@ -329,7 +335,7 @@ class MessageLog(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         index = int(self.scroll_offset.y) + y
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base = self.rich_style
         if index >= len(self._shown) or width <= 0:
             return Strip.blank(width, base)
@@ -354,6 +360,7 @@ class MessageLog(ScrollView, can_focus=True):
         if wide:
             text.append(f"{line.t_ms / 1000:>9.3f} ", "dim")
         text.append_text(line.body)
+        text.truncate(width, overflow="ellipsis")
         if cursor:
             text.stylize("reverse" if self.has_focus else "underline")
         segments = [

@@ -304,14 +304,14 @@ class ElectionsTimeline(ScrollView, can_focus=True):
     # --- rendering --------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
+        width, height = self.scrollable_content_region.width, self.size.height
         style = self.rich_style
         if y == 0 and height > 1:
             style = style + self.get_component_rich_style("timeline--header")
         return self._strip(self.line(y, width, height), style)
 
     def _strip(self, text: Text, style: Style) -> Strip:
-        return to_strip(text, style, self.app.console, self.size.width)
+        return to_strip(text, style, self.app.console, self.scrollable_content_region.width)
 
 
 def _item(e: Election, values: dict[str, Text]) -> Text:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 
 from console.history import HISTORY_ENV
 from console.screens.cluster import ClusterScreen
+from engine.control.cluster import Cluster, ClusterOptions
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,18 @@ def history_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "state" / "history"
     monkeypatch.setenv(HISTORY_ENV, str(path))
     return path
+
+
+@pytest.fixture
+def sim_cluster() -> Iterator[Cluster]:
+    """Five nodes on the simulator (seed 1) with n5 leading, not recording."""
+    cluster = Cluster(ClusterOptions(nodes=5, runtime="sim", seed=1, record=False))
+    try:
+        cluster.start()
+        assert cluster.wait_stable(10_000)
+        yield cluster
+    finally:
+        cluster.close()
 
 
 async def wait_for(

@@ -24,17 +24,6 @@ from engine.replay.player import Replayer
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
 
 
-@pytest.fixture
-def sim_cluster() -> Iterator[Cluster]:
-    cluster = Cluster(ClusterOptions(nodes=5, runtime="sim", seed=1, record=False))
-    try:
-        cluster.start()
-        assert cluster.wait_stable(10_000)
-        yield cluster
-    finally:
-        cluster.close()
-
-
 def test_the_cluster_satisfies_the_backend_protocol(sim_cluster: Cluster) -> None:
     backend: Backend = sim_cluster
     assert isinstance(backend, Backend)

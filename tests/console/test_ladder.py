@@ -1,0 +1,187 @@
+"""The sequence diagram's model (console.ladder) on the example traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from console.ladder import FilterError, Ladder, Row, describe, parse_filter, wire_bytes
+from engine.core.vote import ServerState, ToSend, parse_zxid
+from engine.core.wire import encode_notification
+
+EXAMPLES = Path(__file__).parents[2] / "traces" / "examples"
+
+
+def events(name: str) -> list[dict[str, Any]]:
+    lines = (EXAMPLES / name).read_bytes().splitlines()[1:]
+    return [orjson.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize("name", ["fresh_election.jsonl", "threaded_faults.jsonl"])
+def test_what_a_sender_queued_is_what_its_receiver_took_in(name: str) -> None:
+    """Sends are matched to the sender's queued notifications first in, first out
+    (WorkerSender drains sendqueue in order): every message a receiver took in carried
+    the vote the diagram gave it at its send."""
+    ladder = Ladder()
+    at_send: dict[str, dict[str, Any]] = {}
+    for event in events(name):
+        ladder.feed(event)
+        arrow = ladder.arrow(event.get("msg", "")) if event["kind"] == "send" else None
+        if arrow is not None and arrow.fields is not None:
+            at_send[arrow.msg] = dict(arrow.fields)
+    received = [r.arrow for r in ladder.rows if r.arrow and r.arrow.exact]
+    assert len(received) > 10
+    for arrow in received:
+        assert arrow.fields is not None
+        sent = at_send[arrow.msg]
+        assert sent == {k: v for k, v in arrow.fields.items() if k in sent}, arrow.msg
+
+
+def test_every_message_between_two_nodes_is_one_row_with_its_fate() -> None:
+    trace = events("lossy_links.jsonl")
+    ladder = Ladder()
+    for event in trace:
+        ladder.feed(event)
+    sent = {e["msg"] for e in trace if e["kind"] == "send" and e["node"] != e["to"]}
+    drops = {e["msg"]: e["reason"] for e in trace if e["kind"] == "drop"}
+    delivered = {e["msg"] for e in trace if e["kind"] == "deliver"}
+    rows = {r.arrow.msg: r.arrow for r in ladder.rows if r.kind == "message" and r.arrow}
+    assert set(rows) == sent
+    for msg, arrow in rows.items():
+        if msg in drops:
+            assert (arrow.fate, arrow.reason) == ("dropped", drops[msg])
+        elif msg in delivered:
+            assert arrow.fate == "delivered"
+        else:
+            assert arrow.fate == "flight"
+    assert any(a.reason == "loss" for a in rows.values())
+
+
+def test_state_changes_sit_on_their_lanes() -> None:
+    ladder = Ladder()
+    for event in events("leader_failover.jsonl"):
+        ladder.feed(event)
+    assert ladder.lanes == [1, 2, 3, 4, 5]
+    changes = [(r.node, r.text) for r in ladder.rows if r.kind == "state"]
+    assert (5, "LOOKING → LEADING r1") in changes
+    assert (5, "down: crash") in changes
+    assert (4, "FOLLOWING → LOOKING r1") in changes
+    assert (4, "LOOKING → LEADING r2") in changes
+    assert ladder.states[4] == "LEADING"
+    assert any(r.kind == "note" and r.text.startswith("› crash") for r in ladder.rows)
+
+
+def test_the_window_is_bounded() -> None:
+    trace = events("minority_partition.jsonl")
+    ladder = Ladder(cap=50)
+    for event in trace:
+        ladder.feed(event)
+    assert len(ladder.rows) == 50
+    assert ladder.dropped_rows > 0
+    assert ladder.rows[-1].seq <= trace[-1]["seq"]
+    kept = {r.arrow.msg for r in ladder.rows if r.arrow}
+    assert all(ladder.arrow(m) is not None for m in kept)
+
+
+def test_moving_back_forgets_what_came_after() -> None:
+    trace = events("leader_failover.jsonl")
+    cut = trace[len(trace) // 2]["seq"]
+    whole, part = Ladder(), Ladder()
+    for event in trace:
+        whole.feed(event)
+        if event["seq"] <= cut:
+            part.feed(event)
+    whole.truncate_after(cut)
+
+    def shape(rows: list[Row]) -> list[tuple[int, str, str, str]]:
+        return [(r.seq, r.kind, r.text, r.arrow.fate if r.arrow else "") for r in rows]
+
+    assert shape(list(whole.rows)) == shape(list(part.rows))
+    assert whole.states == part.states
+
+
+def test_the_wire_bytes_are_zookeepers() -> None:
+    ladder = Ladder()
+    for event in events("fresh_election.jsonl"):
+        ladder.feed(event)
+    arrow = next(r.arrow for r in ladder.rows if r.arrow and r.arrow.exact)
+    assert arrow.fields is not None
+    f = arrow.fields
+    expected = encode_notification(
+        ToSend(
+            f["leader"],
+            parse_zxid(f["zxid"]),
+            f["election_epoch"],
+            ServerState[f["state"]],
+            arrow.dst,
+            f["peer_epoch"],
+        )
+    )
+    assert wire_bytes(arrow) == expected[:40]
+    text = "\n".join(describe(arrow))
+    assert f"{arrow.msg} n{arrow.src} → n{arrow.dst}" in text
+    assert "0000  00 00 00 00" in text  # state LOOKING is int32 0
+
+
+@pytest.mark.parametrize(
+    ("text", "nodes", "round_", "kinds"),
+    [
+        ("", set(), None, {"message", "state", "note"}),
+        ("n3", {3}, None, {"message", "state", "note"}),
+        ("1,2 4-5 r2", {1, 2, 4, 5}, 2, {"message", "state", "note"}),
+        ("drop zab", set(), None, {"message", "packet"}),
+        ("drop", set(), None, {"message", "packet"}),
+        ("all n1-n2", {1, 2}, None, {"message", "packet", "state", "note"}),
+    ],
+)
+def test_filters(text: str, nodes: set[int], round_: int | None, kinds: set[str]) -> None:
+    f = parse_filter(text)
+    assert (set(f.nodes), f.round, set(f.kinds)) == (nodes, round_, kinds)
+
+
+def test_drop_keeps_only_the_dropped_messages() -> None:
+    ladder = Ladder()
+    for event in events("lossy_links.jsonl"):
+        ladder.feed(event)
+    only = parse_filter("drop state")
+    kept = [r for r in ladder.rows if only.passes(r)]
+    assert any(r.kind == "state" for r in kept)
+    arrows = [r.arrow for r in kept if r.arrow]
+    assert arrows
+    assert all(a.fate == "dropped" for a in arrows)
+    assert {a.reason for a in arrows} >= {"loss", "capacity"}
+
+
+def test_a_wrong_filter_word_is_named() -> None:
+    with pytest.raises(FilterError, match="'leeder' is not a node"):
+        parse_filter("n1 leeder")
+
+
+def test_a_filter_keeps_what_touches_its_nodes_and_round() -> None:
+    ladder = Ladder()
+    for event in events("fresh_election.jsonl"):
+        ladder.feed(event)
+    only = parse_filter("n2 r1 send")
+    kept = [r for r in ladder.rows if only.passes(r)]
+    assert kept
+    for row in kept:
+        assert row.arrow is not None
+        assert 2 in (row.arrow.src, row.arrow.dst)
+        assert row.arrow.round == 1
+
+
+def test_odd_events_are_skipped() -> None:
+    ladder = Ladder()
+    odd: list[dict[str, Any]] = [
+        {},
+        {"seq": "x"},
+        {"seq": 1, "kind": "send", "node": 1},
+        {"seq": 2, "kind": "drop"},
+        {"seq": 3, "kind": "step", "node": 1, "output": {"sends": [{"to": "x"}]}},
+    ]
+    for event in odd:
+        ladder.feed(event)
+    assert list(ladder.rows) == []
