@@ -17,6 +17,7 @@ from engine.control import commands as c
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
 from engine.control.predicates import CommandError, parse_predicate
 from engine.core.quorum.error import ConfigError
+from engine.explore.cli import add_explore_parser, cmd_explore
 from engine.replay.cores import ReplayError
 from engine.replay.player import Replayer
 from engine.runtime.durable import DurableError
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     zktools.add_zk_parsers(sub)
     add_node_parser(sub)
     add_bench_parser(sub)
+    add_explore_parser(sub)
     return parser
 
 
@@ -304,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": cmd_bench,
         "import": zktools.cmd_import,
         "check": zktools.cmd_check,
+        "explore": cmd_explore,
     }
     return commands[args.command](args)
 
