@@ -18,6 +18,7 @@ from engine.control import commands as c
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
 from engine.control.predicates import CommandError, parse_predicate
 from engine.core.quorum.error import ConfigError
+from engine.explore.cli import add_explore_parser, cmd_explore
 from engine.replay.cores import ReplayError
 from engine.replay.player import Replayer
 from engine.runtime.durable import DurableError
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_parser(sub)
     add_node_parser(sub)
     add_bench_parser(sub)
+    add_explore_parser(sub)
     return parser
 
 
@@ -307,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": zktools.cmd_import,
         "check": zktools.cmd_check,
         "explain": cmd_explain,
+        "explore": cmd_explore,
     }
     return commands[args.command](args)
 

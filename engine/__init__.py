@@ -9,10 +9,10 @@ Floors, each importing only from the floors below it (tests/test_architecture.py
 3. `runtime` - what runs the cores
 4. `control` - the Cluster facade and the command language
 5. `replay` - what works on a recorded run
-6. `bench` - `zkfle bench`
+6. `bench` - `zkfle bench`; `explore` - `zkfle explore`
 
 Each package's `__all__` names its public modules (the console imports only those); a
 module it does not name serves its own package.
 """
 
-__all__ = ["bench", "control", "core", "replay", "runtime", "trace"]
+__all__ = ["bench", "control", "core", "explore", "replay", "runtime", "trace"]

@@ -26,6 +26,7 @@ FLOORS = {
     "engine.control": 4,
     "engine.replay": 5,
     "engine.bench": 6,
+    "engine.explore": 6,
     "console": 7,
 }
 """Each package's floor: a module may import from its own floor and the floors below."""

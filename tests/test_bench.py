@@ -82,6 +82,19 @@ def test_sim_counts_five_node_elections(capsys: pytest.CaptureFixture[str]) -> N
     assert result["virtual_ms"]["min"] >= 200.0
 
 
+def test_explore_measures_runs_per_core_on_the_same_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result = run_bench(
+        capsys, "explore", "--runs", "4", "--nodes", "3", "--jobs", "1,2", "--json"
+    )
+    assert status == 0
+    assert result["identical_outcomes"] is True
+    assert [r["jobs"] for r in result["rows"]] == [1, 2]
+    assert result["rows"][0]["scaling"] == 1.0
+    assert all(r["runs_per_s"] > 0 and r["cpu_s"] > 0 for r in result["rows"])
+
+
 def test_verify_re_executes_a_generated_trace(capsys: pytest.CaptureFixture[str]) -> None:
     status, result = run_bench(capsys, "verify", "--events", "1500", "--json")
     assert status == 0

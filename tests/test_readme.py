@@ -192,9 +192,25 @@ def test_every_shell_example_is_run() -> None:
     assert len(synopses("replay")) == 1
     (session,) = [b for b in shell_blocks() if b[0].kind == "console"]
     assert [s.kind for s in session[1:-1]] == ["console-input"] * (len(session) - 2)
-    known = {"run", "shell", "verify", "export", "replay", "console", "console-input"}
+    assert len(examples("explore")) == 2
+    known = {"run", "shell", "verify", "export", "replay", "console", "console-input", "explore"}
     unknown = [s for s in shell_lines() if s.kind not in known | set(NOT_RUN)]
     assert [f"README.md:{s.line}: {s.command}" for s in unknown] == []
+
+
+def test_the_explore_examples_run_as_shown(workdir: Path) -> None:
+    """The slow-election search finds, shrinks and saves one; the JSON one prints a summary."""
+    slow, find = examples("explore")
+    r = zkfle(slow.args, workdir)
+    assert r.returncode == 1, r.stderr
+    assert "found slower-than" in r.stdout
+    (script,) = (workdir / "traces").glob("*-explore/slower-than.fle")
+    assert f"--script {script.relative_to(workdir)}" in r.stdout
+    r = zkfle(find.args, workdir)
+    assert r.returncode in (0, 1), r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["runs"] == 20
+    assert all(f["reproduced"] for f in summary["findings"])
 
 
 def synopses(kind: str) -> list[Shell]:

@@ -14,6 +14,8 @@ Modes (each prints a table, or one JSON object with `--json`):
   peak memory (tracemalloc) at two trace sizes, to show whether memory stays flat;
 * `recording` - the election with and without a trace file (threaded), and the simulator's
   CPU time with and without one: what recording costs;
+* `explore` - `zkfle explore` runs/s per core with 1 local process and with more, on the
+  same runs, and whether their outcomes are identical;
 * `console` - the console (console.app) attached to a 9-node threaded cluster under a
   message storm: frames (polls of the cluster screen) per second, and election latency
   with the console attached vs headless;
@@ -47,6 +49,7 @@ from typing import Any
 import orjson
 
 from engine.bench.elections import bench_elections, print_elections
+from engine.bench.explore import bench_explore, print_explore
 from engine.bench.harness import EXIT_FAILED, EXIT_OK, EXIT_USAGE, JSON, Options, progress_log
 from engine.bench.logs import bench_import, print_import
 from engine.bench.probe import Sample
@@ -150,6 +153,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--gib", type=float, default=1.0, help="how much log to generate")
     p.add_argument("--logs", type=Path, help="import these logs instead of generating them")
     common(p)
+    p = modes.add_parser("explore", help="zkfle explore runs/s per core, 1 job against N")
+    p.add_argument("--runs", type=int, default=200, metavar="R", help="runs per job count")
+    p.add_argument("--nodes", type=int, default=5)
+    p.add_argument("--jobs", type=_sizes, default=_sizes("1,2"), metavar="J,J,...")
+    common(p)
     p = modes.add_parser("console", help="console frames/s under a message storm")
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--nodes", type=int, default=9)
@@ -207,6 +215,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
         printer = print_import
         failed = False
+    elif mode == "explore":
+        result = bench_explore(max(args.runs, 1), max(args.nodes, 2), args.jobs)
+        printer = print_explore
+        failed = not result["identical_outcomes"]
     else:  # argparse refuses other modes; `console` is console.bench's
         print(f"zkfle bench: unknown mode {mode!r}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,81 @@
+"""`zkfle bench explore`: exploration throughput in runs/s per core, and its scaling from
+one local process to several, measured in one run on the same runs (same seeds)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Sequence
+
+from engine.bench.harness import JSON, cpu_busy, machine, print_machine
+from engine.explore import backends
+from engine.explore.run import Spec, prepare
+
+
+def _cpu_s() -> float:
+    """CPU time of this process and of its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def bench_explore(runs: int, nodes: int, jobs: Sequence[int], seed: int = 0) -> JSON:
+    """The same `runs` explored runs with each number of local processes in `jobs`."""
+    spec = Spec(nodes=nodes, seed=seed)
+    sids = prepare(spec)
+    rows: list[JSON] = []
+    baseline = None
+    identical = True
+    for j in jobs:
+        busy = cpu_busy()
+        load = os.getloadavg()[0]
+        cpu0, t0 = _cpu_s(), time.perf_counter()
+        outcomes = sorted(backends.local(spec, range(runs), sids, j), key=lambda o: o.index)
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+        if baseline is None:
+            baseline = outcomes
+        identical = identical and outcomes == baseline
+        rate = runs / wall
+        rows.append(
+            {
+                "jobs": j,
+                "wall_s": round(wall, 2),
+                "cpu_s": round(cpu, 2),
+                "runs_per_s": round(rate, 2),
+                "runs_per_s_per_core": round(rate / j, 2),
+                "runs_per_cpu_s": round(runs / cpu, 2) if cpu else None,
+                "load_avg_1m_before": round(load, 2),
+                "cpu_busy_before": None if busy is None else round(busy, 2),
+            }
+        )
+    for row in rows:
+        row["scaling"] = round(row["runs_per_s"] / rows[0]["runs_per_s"], 2)
+    return {
+        "bench": "explore",
+        "machine": machine(),
+        "nodes": nodes,
+        "runs": runs,
+        "seed": seed,
+        "steps": spec.steps,
+        "identical_outcomes": identical,
+        "rows": rows,
+    }
+
+
+def print_explore(r: JSON) -> None:
+    print_machine(r["machine"])
+    print(
+        f"explore: {r['runs']} runs of {r['nodes']} nodes, {r['steps']} steps, seed {r['seed']};"
+        f" outcomes identical for every job count: {r['identical_outcomes']}"
+    )
+    print("  jobs  wall s  runs/s  per core  runs/CPU s  scaling  load before")
+    for row in r["rows"]:
+        print(
+            f"  {row['jobs']:>4}  {row['wall_s']:>6}  {row['runs_per_s']:>6}"
+            f"  {row['runs_per_s_per_core']:>8}  {row['runs_per_cpu_s']!s:>10}"
+            f"  {row['scaling']:>6}x  {row['load_avg_1m_before']}"
+        )
+
+
+__all__ = ["bench_explore"]
