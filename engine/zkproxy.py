@@ -74,13 +74,12 @@ from engine.quorumpacket import (
 from engine.record import notification_json
 from engine.vote import Sid, zxid_hex
 from engine.wire import (
-    MAX_BUFFER,
-    PROTOCOL_VERSION_V1,
-    PROTOCOL_VERSION_V2,
     WireError,
+    bytes_reader,
     check_frame_length,
     decode_notification,
     encode_initial_message,
+    handshake_size,
     read_initial_message,
 )
 
@@ -371,7 +370,7 @@ class _Flow:
         buf += data
         pos = 0
         if self.handshake:
-            size = _handshake_size(buf)
+            size = handshake_size(buf)
             if size is None or size > len(buf):
                 return
             pos = size
@@ -585,33 +584,6 @@ class _Held:
     msg_id: str
     frame: bytes
     flow: _Flow
-
-
-def _handshake_size(buf: bytearray) -> int | None:
-    """How many bytes the handshake at the start of `buf` has (None: not known yet). A
-    header that is wrong gets the size that lets read_initial_message say what is wrong."""
-    if len(buf) < 8:
-        return None
-    first = int.from_bytes(buf[:8], "big", signed=True)
-    if first not in (PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2):
-        return 8
-    if len(buf) < 20:
-        return None
-    length = int.from_bytes(buf[16:20], "big", signed=True)
-    return 20 + length if 0 < length <= MAX_BUFFER else 20
-
-
-def _reader(data: bytes) -> Callable[[int], bytes]:
-    view = memoryview(data)
-    pos = 0
-
-    def read(n: int) -> bytes:
-        nonlocal pos
-        chunk = bytes(view[pos : pos + n])
-        pos += len(chunk)
-        return chunk
-
-    return read
 
 
 def _packet_json(item: Packet | SnapshotDump) -> dict[str, Any]:
@@ -864,7 +836,7 @@ class ZkProxy:
             conn.close(f"partition {fault.fault_id}: {fault.text}")
             return False
         try:
-            msg = read_initial_message(_reader(raw))
+            msg = read_initial_message(bytes_reader(raw))
         except WireError as e:
             self.bad_frame(flow, str(e), raw, "handshake")
             return False
