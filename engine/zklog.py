@@ -185,7 +185,7 @@ def parse_line(line: str) -> Record | None:
         if base is None:
             base = _second_ms(second)
         if base >= 0:
-            myid = int(tag) if tag else _thread_myid(thread)
+            myid = _sid(tag) if tag else _thread_myid(thread)
             at = f"{date}T{clock}.{millis}"
             ms = base + int(millis)
             return Record(0, line, ms, at, level, thread, logger, myid, message)
@@ -206,7 +206,7 @@ def _second_ms(second: str) -> float:
 
 def _thread_myid(thread: str) -> int | None:
     found = _THREAD_MYID.search(thread) if "myid=" in thread else None
-    return int(found.group(1)) if found else None
+    return _sid(found.group(1)) if found else None
 
 
 def _parse_other(line: str) -> Record | None:
@@ -233,7 +233,7 @@ def _parse_other(line: str) -> Record | None:
     myid: int | None = None
     tag = _MYID_TAG.match(rest)
     if tag is not None:
-        myid = int(tag.group(1)) if tag.group(1) else None
+        myid = _sid(tag.group(1)) if tag.group(1) else None
         rest = rest[tag.end() :]
     rest = rest.lstrip(" -")
     level = ""
@@ -322,15 +322,39 @@ def _stream_of(line: str) -> tuple[str, str]:
 _U64 = 1 << 64
 
 
+class _NotALongError(ValueError):
+    """A number no Java long holds: whatever printed it, it was not ZooKeeper (and int()
+    refuses more than 4300 digits, orjson more than 64 bits)."""
+
+
+def _long(text: str) -> int:
+    """A decimal value ZooKeeper printed (a long or an int)."""
+    value = int(text) if len(text) <= 20 else _U64
+    if not -(1 << 63) <= value < 1 << 63:
+        raise _NotALongError(text)
+    return value
+
+
+def _sid(text: str) -> int | None:
+    """A server id, or None if no server can have it."""
+    try:
+        return _long(text)
+    except _NotALongError:
+        return None
+
+
 def _hex(text: str) -> int:
     """A Long.toHexString value (two's complement, `0x` optional)."""
-    value = int(text[2:] if text[:2] in ("0x", "0X") else text, 16)
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    if len(digits.lstrip("0")) > 16:
+        raise _NotALongError(text)
+    value = int(digits, 16)
     return value - _U64 if value >= 1 << 63 else value
 
 
 def _number(text: str) -> int:
     """A value ZooKeeper printed in decimal, or in hex with `0x`."""
-    return _hex(text) if text[:2] in ("0x", "0X") else int(text)
+    return _hex(text) if text[:2] in ("0x", "0X") else _long(text)
 
 
 def _state(text: str) -> str | None:
@@ -378,9 +402,9 @@ def _notification(message: str, record: Record) -> Fact | None:
         return _notification_3_3_0(body)
     try:
         n: Fields = {
-            "sid": int(labelled["sid"]),
+            "sid": _long(labelled["sid"]),
             "state": _state(labelled["state"]),
-            "leader": int(labelled["leader"]),
+            "leader": _long(labelled["leader"]),
         }
         number = _hex if hex_numbers else _number
         n["zxid"] = zxid_hex(number(labelled["zxid"]))
@@ -414,7 +438,7 @@ def _notification_3_3_0(body: str) -> Fact | None:
     if len(parts) != 7:
         return None
     try:
-        leader, zxid, rnd, myid, sid = (int(parts[i]) for i in (0, 1, 2, 3, 6))
+        leader, zxid, rnd, myid, sid = (_long(parts[i]) for i in (0, 1, 2, 3, 6))
     except ValueError:
         return None
     my_state, state = _state(parts[4]), _state(parts[5])
@@ -443,10 +467,10 @@ def _sending(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     leader, zxid, rnd, to, myid, epoch = m.groups()
-    n: Fields = {"state": "LOOKING", "leader": int(leader), "zxid": zxid_hex(_number(zxid))}
+    n: Fields = {"state": "LOOKING", "leader": _long(leader), "zxid": zxid_hex(_number(zxid))}
     n["election_epoch"] = _number(rnd)
     n["peer_epoch"] = _number(epoch)
-    return Fact("sent", {"to": int(to), "n": n}, myid=int(myid))
+    return Fact("sent", {"to": _long(to), "n": n}, myid=_long(myid))
 
 
 def _sending_reply(message: str, record: Record) -> Fact | None:
@@ -456,8 +480,8 @@ def _sending_reply(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     myid, to, zxid, leader = m.groups()
-    n: Fields = {"leader": int(leader), "zxid": zxid_hex(_hex(zxid))}
-    return Fact("sent", {"to": int(to), "n": n, "reply": True}, myid=int(myid))
+    n: Fields = {"leader": _long(leader), "zxid": zxid_hex(_hex(zxid))}
+    return Fact("sent", {"to": _long(to), "n": n, "reply": True}, myid=_long(myid))
 
 
 _NEW_ELECTION = re.compile(
@@ -470,7 +494,7 @@ def _new_election(message: str, record: Record) -> Fact | None:
     m = _NEW_ELECTION.match(message)
     if m is None:
         return None
-    myid = int(m.group(1))
+    myid = _long(m.group(1))
     proposal = {"leader": myid, "zxid": zxid_hex(_number(m.group(2)))}
     return Fact("election", {"proposal": proposal}, myid=myid)
 
@@ -481,7 +505,7 @@ _TIME_OUT = re.compile(r"Notification time out: (\d+)")
 def _time_out(message: str, record: Record) -> Fact | None:
     """FastLeaderElection.lookForLeader: a poll found nothing; the new (doubled) timeout."""
     m = _TIME_OUT.match(message)
-    return Fact("fle_timeout", {"timeout_ms": int(m.group(1))}) if m else None
+    return Fact("fle_timeout", {"timeout_ms": _long(m.group(1))}) if m else None
 
 
 _ZAB = {"discovery": "DISCOVERY", "synchronization": "SYNCHRONIZATION", "broadcast": "BROADCAST"}
@@ -512,7 +536,7 @@ def _state_line(message: str, record: Record) -> Fact | None:
     m = _TOOK.match(message)
     if m is None:
         return None
-    return Fact("took", {"state": m.group(1), "took_ms": int(m.group(2))})
+    return Fact("took", {"state": m.group(1), "took_ms": _long(m.group(2))})
 
 
 _TOOK = re.compile(r"(FOLLOWING|LEADING|OBSERVING) - LEADER ELECTION TOOK - (\d+)")
@@ -570,7 +594,7 @@ def _cannot_open(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     reason = _connect_reason(record.exception)
-    fields: Fields = {"what": "conn_failed", "peer": int(m.group(1)), "reason": reason}
+    fields: Fields = {"what": "conn_failed", "peer": _long(m.group(1)), "reason": reason}
     fields["address"] = m.group(2)
     return Fact("zk", fields)
 
@@ -593,9 +617,9 @@ def _smaller(message: str, record: Record) -> Fact | None:
         return None
     # 3.5+ names (myId --> sid); before, the pair is (sid, myid).
     if m.group(1) is not None:
-        myid, peer = int(m.group(1)), int(m.group(2))
+        myid, peer = _long(m.group(1)), _long(m.group(2))
     else:
-        peer, myid = int(m.group(3)), int(m.group(4))
+        peer, myid = _long(m.group(3)), _long(m.group(4))
     fields: Fields = {"what": "conn_dropped", "peer": peer, "reason": "smaller sid"}
     return Fact("zk", fields, myid=myid)
 
@@ -607,7 +631,7 @@ def _quorum(message: str, record: Record) -> Fact | None:
         return None
     fields: Fields = {"what": "quorum_formed"}
     if m.group(1) is not None:  # 3.4.6+ names the supporters
-        fields["sids"] = sorted({int(s) for s in re.findall(r"\d+", m.group(1))})
+        fields["sids"] = sorted({_long(s) for s in re.findall(r"\d+", m.group(1))})
     fields["zxid"] = zxid_hex(_number(m.group(2)))
     return Fact("zk", fields)
 
@@ -625,10 +649,10 @@ def _connection(message: str, record: Record) -> Fact | None:
     fields: Fields = {"what": "conn_broken"}
     peer = m.group(1) or next(iter(_WORKER_PEER.findall(record.thread)), None)
     if peer is not None:
-        fields["peer"] = int(peer)
+        fields["peer"] = _long(peer)
     if record.exception:
         fields["exception"] = record.exception
-    return Fact("zk", fields, myid=int(m.group(2)) if m.group(2) else None)
+    return Fact("zk", fields, myid=_long(m.group(2)) if m.group(2) else None)
 
 
 def _shutdown(message: str, record: Record) -> Fact | None:
@@ -672,10 +696,10 @@ def _follower_sid(message: str, record: Record) -> Fact | None:
     learner's own server line, which gives its addresses."""
     m = _NOT_IN_CONFIG.match(message)
     if m is not None:
-        return Fact("zk", {"what": "not_in_config", "peer": int(m.group(1))})
+        return Fact("zk", {"what": "not_in_config", "peer": _long(m.group(1))})
     m = _FOLLOWER_INFO.match(message)
     if m is not None:
-        return Fact("zk", {"what": "learner_info", "peer": int(m.group(1)), "server": m.group(2)})
+        return Fact("zk", {"what": "learner_info", "peer": _long(m.group(1)), "server": m.group(2)})
     return None
 
 
@@ -690,7 +714,7 @@ _NEWLEADER_ACK = re.compile(
 def _epoch_text(text: str) -> int:
     """ZxidUtils.zxidToString `epoch:counter` hex, or a number; the epoch."""
     head = text.split(":")[0].strip(",")
-    return _hex(head) if not head.startswith("-") else int(head)
+    return _hex(head) if not head.startswith("-") else _long(head)
 
 
 def _proposed(message: str, record: Record) -> Fact | None:
@@ -711,7 +735,7 @@ def _newleader(message: str, record: Record) -> Fact | None:
     m = _NEWLEADER_ACK.match(message)
     if m is None:
         return None
-    fields: Fields = {"what": "epoch_mismatch", "peer": int(m.group(1))}
+    fields: Fields = {"what": "epoch_mismatch", "peer": _long(m.group(1))}
     fields["zxid"] = zxid_hex(_hex(m.group(2)))
     fields["peer_zxid"] = zxid_hex(_hex(m.group(3)))
     return Fact("zk", fields)
@@ -727,7 +751,7 @@ def _exception_when(message: str, record: Record) -> Fact | None:
         fields["exception"] = record.exception
         m = _LEADERS_EPOCH.search(record.exception)
         if m is not None:
-            fields["leader_epoch"], fields["accepted_epoch"] = int(m.group(1)), int(m.group(2))
+            fields["leader_epoch"], fields["accepted_epoch"] = _long(m.group(1)), _long(m.group(2))
     return Fact("zk", fields)
 
 
@@ -756,7 +780,7 @@ def _starting(message: str, record: Record) -> Fact | None:
     m = _STARTING.match(message)
     if m is None:
         return None
-    return Fact("zk", {"what": "start"}, myid=int(m.group(1)) if m.group(1) else None)
+    return Fact("zk", {"what": "start"}, myid=_long(m.group(1)) if m.group(1) else None)
 
 
 _CONNECTED = re.compile(r"Successfully connected to leader, using address: (\S+)")
@@ -778,14 +802,14 @@ def _learner(message: str, record: Record) -> Fact | None:
         return Fact("zk", {"what": "leader_connected", "address": m.group(1)})
     m = _CONNECT_FAILED.match(message)
     if m is not None:
-        fields: Fields = {"what": "leader_connect_failed", "tries": int(m.group(1))}
+        fields: Fields = {"what": "leader_connect_failed", "tries": _long(m.group(1))}
         fields["address"] = m.group(2)
         fields["reason"] = _connect_reason(record.exception)
         return Fact("zk", fields)
     m = _DISCONNECTED.match(message)
     if m is not None:
         fields = {"what": "leader_disconnected", "address": m.group(1)}
-        fields["connected_ms"] = int(m.group(2))
+        fields["connected_ms"] = _long(m.group(2))
         fields["synced"] = m.group(3) == "true"
         return Fact("zk", fields)
     return None
@@ -808,7 +832,7 @@ def _setting(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     key = _SETTING_KEYS[m.group(1)]
-    return Fact("zk", {"what": "setting", "key": key, "value": int(m.group(2))})
+    return Fact("zk", {"what": "setting", "key": key, "value": _long(m.group(2))})
 
 
 _Recogniser = Callable[[str, Record], Fact | None]
@@ -850,11 +874,14 @@ _BY_FIRST_WORD: dict[str, tuple[_Recogniser, ...]] = {
 def recognise(record: Record) -> Fact | None:
     """The fact a record states, or None when it is none of ZooKeeper's statements this
     reader knows (a line wrapped by pasting is retried joined)."""
-    fact = _recognise(record.message, record)
-    if fact is None and record.tail:
-        fact = _recognise(" ".join([record.message, *record.tail]), record)
-        if fact is None:
-            fact = _recognise("".join([record.message, *record.tail]), record)
+    try:
+        fact = _recognise(record.message, record)
+        if fact is None and record.tail:
+            fact = _recognise(" ".join([record.message, *record.tail]), record)
+            if fact is None:
+                fact = _recognise("".join([record.message, *record.tail]), record)
+    except _NotALongError:
+        return None  # numbers ZooKeeper cannot print: not its statement
     return fact
 
 
@@ -888,9 +915,9 @@ def id_evidence(record: Record, fact: Fact | None) -> int | None:
     if "y id" in message or "yId" in message or "myid=" in message:
         m = _MY_ID_IS.search(message)
         if m is not None:
-            return int(m.group(1))
+            return _sid(m.group(1))
     if "accepting connections" in message:
         m = _ACCEPTING.match(message)
         if m is not None:
-            return int(m.group(1))
+            return _sid(m.group(1))
     return None
