@@ -24,6 +24,7 @@ and state changes are recorded as observations.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import threading
 from collections import deque
@@ -101,6 +102,8 @@ class Node:
     look_at: float | None = None
     """When the main loop enters lookForLeader next (after an observer's delay)."""
     zab_peers: set[Sid] = field(default_factory=set)
+    zab_conn: dict[Sid, int] = field(default_factory=dict)
+    """Which learner<->leader connection with each peer is the current one."""
     connecting: set[Sid] = field(default_factory=set)
     last_signature: tuple[Any, ...] = ()
     last_event: str = ""
@@ -196,6 +199,8 @@ class Envelope:
     payload: bytes | QuorumPacket
     src_life: int
     dst_life: int
+    conn: int = 0
+    """The learner<->leader connection a packet was written to (Node.zab_conn)."""
 
 
 class Host:
@@ -229,6 +234,8 @@ class Host:
         self._ids_lock = threading.Lock()
         self.link_fifo: dict[tuple[Sid, Sid, str], float] = {}
         """Last arrival time per directed link and plane: TCP keeps order."""
+        self._zab_conns = itertools.count(1)
+        """Numbers learner<->leader connections as they are accepted (Node.zab_conn)."""
         self.held: dict[tuple[Sid, Sid], deque[Envelope]] = {}
         self.in_flight: dict[str, list[Envelope]] = {}
         """Messages on their way (every copy, by id), for `drop`/`deliver m<id>`."""
@@ -590,7 +597,8 @@ class Host:
         if fate.dropped is not None:
             self._drop(node.sid, msg_id, fate.dropped, node.sid, peer, fault=fate.fault_id)
             return
-        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life)
+        conn = node.zab_conn.get(peer, 0) if plane == "quorum" else 0
+        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life, conn)
         if fate.held:
             with self.net_lock:
                 self.held.setdefault((node.sid, peer), deque()).append(env)
@@ -599,7 +607,7 @@ class Host:
             if copy:  # a duplicate is a message of its own: it is delivered or dropped too
                 dup_id = self._next_id(msg_id[0])
                 self.emit("send", node.sid, msg=dup_id, to=peer, dup=msg_id)
-                env = Envelope(dup_id, node.sid, peer, payload, node.life, dst.life)
+                env = Envelope(dup_id, node.sid, peer, payload, node.life, dst.life, conn)
             self._schedule_arrival(env, plane, extra)
 
     def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:
@@ -668,13 +676,12 @@ class Host:
             base = round(_LATENCY_LO + _LATENCY_SPAN * self.rng_latency.random(), 3)
             due = round(self.now() + base + extra_ms, 3)
             key = (env.src, env.dst, plane)
-            link_fifo = self.link_fifo
-            last = link_fifo.get(key, 0.0)
             if extra_ms < 1.0 or plane != "election":
-                # TCP keeps order; only per-notification faults (delay with jitter,
-                # reorder) may let an election message overtake another.
-                due = max(due, last)
-            link_fifo[key] = max(last, due)
+                # TCP keeps order: not before what went on the link before it.
+                due = max(due, self.link_fifo.get(key, 0.0))
+                self.link_fifo[key] = due
+            # A notification held back by a per-message fault (reorder, delay with jitter)
+            # sets no floor: later ones may overtake it, which is what the fault is for.
         return due
 
     def _arrival_fn(self, plane: str) -> Callable[[Envelope], None]:
@@ -857,18 +864,23 @@ class Host:
             listening = (
                 leader.running and core is not None and core.peer_state == ServerState.LEADING
             )
+            conn = next(self._zab_conns)
             if listening:
                 leader.zab_peers.add(learner_sid)
+                leader.zab_conn[learner_sid] = conn
                 self.emit("conn", leader_sid, peer=learner_sid, up=True, plane="quorum")
-        self._zab_connect_result(learner_sid, leader_sid, learner_life, listening)
+        self._zab_connect_result(learner_sid, leader_sid, learner_life, listening, conn)
 
-    def _zab_connect_result(self, learner_sid: Sid, leader_sid: Sid, life: int, ok: bool) -> None:
+    def _zab_connect_result(
+        self, learner_sid: Sid, leader_sid: Sid, life: int, ok: bool, conn: int = 0
+    ) -> None:
         learner = self.nodes[learner_sid]
         with learner.lock:
             if learner.life != life or not learner.alive:
                 return
             if ok:
                 learner.zab_peers.add(leader_sid)
+                learner.zab_conn[leader_sid] = conn
                 learner.inbox.append(LearnerConnected(leader_sid))
             else:
                 learner.inbox.append(LearnerConnectFailed(leader_sid))
@@ -883,6 +895,11 @@ class Host:
         with node.lock:
             assert isinstance(env.payload, QuorumPacket)
             if not self._connected(node, env, node.zab_peers):
+                return
+            if node.zab_conn.get(env.src, 0) != env.conn:
+                # Written to a connection that has closed since: TCP never hands its bytes
+                # to a later connection between the same two servers.
+                self._drop(env.dst, env.msg_id, "closed", env.src, env.dst)
                 return
             self.emit("zdeliver", env.dst, msg=env.msg_id, **{"from": env.src})
             node.inbox.append(PacketReceived(env.src, env.payload))

@@ -523,7 +523,7 @@ class ThreadedRuntime(Host):
         if plane != "election":
             super()._deliver_later(env, plane, extra_ms)
             return
-        due = self._arrival_due(env, "recv_worker", extra_ms)
+        due = self._arrival_due(env, plane, extra_ms)
         inbound = self._inbound.get((env.dst, env.src))
         if inbound is None or self.nodes[env.dst].life != env.dst_life:
             # No RecvWorker to read it: at its arrival time, arrive() records the drop.
