@@ -163,22 +163,16 @@ def zoo_cfg(data: bytes) -> object:
 
 # --- files ---------------------------------------------------------------------------------------
 
-_SCRATCH = Path(os.environ.get("ZKFLE_FUZZ_DIR") or tempfile.gettempdir())
-
-
-@functools.cache
-def _scratch_file() -> Path:
-    fd, name = tempfile.mkstemp(prefix="zkfle-fuzz-", suffix=".jsonl", dir=_SCRATCH)
-    os.close(fd)
-    return Path(name)
+_SCRATCH = os.environ.get("ZKFLE_FUZZ_DIR") or None
 
 
 def trace_file(data: bytes) -> object:
     """A trace file: the header is checked, every event read to the end of the file."""
-    path = _scratch_file()
-    path.write_bytes(data)
-    trace = read_trace(path)
-    return sum(1 for _ in trace), trace.torn_line, trace.complete
+    with tempfile.NamedTemporaryFile(prefix="zkfle-fuzz-", suffix=".jsonl", dir=_SCRATCH) as f:
+        f.write(data)
+        f.flush()
+        trace = read_trace(Path(f.name))
+        return sum(1 for _ in trace), trace.torn_line, trace.complete
 
 
 def zk_log(data: bytes) -> object:

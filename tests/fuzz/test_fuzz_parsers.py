@@ -10,6 +10,7 @@ combinations are.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from engine.control.commands import VERBS
 from engine.control.predicates import CLUSTER_FIELDS, NODE_FIELDS, OPERATORS, STATE_WORDS
 from engine.control.values import EVENT_KINDS, NODE_WORDS
+from tests.fuzz import targets
 from tests.fuzz.targets import TARGETS, check, mutate, seeds
 
 EXAMPLES = {"quorumpacket": 60, "trace": 150, "zklog": 150, "zoocfg": 200, "script": 150}
@@ -93,3 +95,14 @@ def test_commands_from_the_language_s_own_words(words: list[str], gaps: list[str
     for i, word in enumerate(words):
         text += word + (gaps[i] if i < len(gaps) else " ")
     check(TARGETS["command"], text.encode())
+
+
+def test_the_trace_target_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each input is written to a scratch file for read_trace; none may outlive its input
+    (one file per process used to stay in the temp directory for good)."""
+    monkeypatch.setattr(targets, "_SCRATCH", str(tmp_path))
+    for data in [*seeds("trace")[:2], b"", b"{not json\n"]:
+        check(TARGETS["trace"], data)
+    assert list(tmp_path.iterdir()) == []
