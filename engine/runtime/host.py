@@ -586,6 +586,8 @@ class Host:
         """Put a message on the wire: the link's faults decide its fate."""
         plane = "quorum" if isinstance(payload, QuorumPacket) else "election"
         dst = self.nodes[peer]
+        conn = node.zab_conn.get(peer, 0) if plane == "quorum" else 0
+        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life, conn)
         with self.net_lock:
             faults = self.faults
             if not faults.faults:
@@ -594,14 +596,13 @@ class Host:
                 fate = faults.stream_fate(node.sid, peer, self.rng_net)
             else:
                 fate = faults.fate(node.sid, peer, self.rng_net)
+            # A stream's packet waits behind its stalled ones still held after a heal (the
+            # threaded runtime sends while resume_streams drains them): TCP keeps order.
+            if fate.dropped is None and (fate.held or self._stalled(env)):
+                self.held.setdefault((node.sid, peer), deque()).append(env)
+                return
         if fate.dropped is not None:
             self._drop(node.sid, msg_id, fate.dropped, node.sid, peer, fault=fate.fault_id)
-            return
-        conn = node.zab_conn.get(peer, 0) if plane == "quorum" else 0
-        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life, conn)
-        if fate.held:
-            with self.net_lock:
-                self.held.setdefault((node.sid, peer), deque()).append(env)
             return
         for copy, extra in enumerate(fate.delays_ms):
             if copy:  # a duplicate is a message of its own: it is delivered or dropped too
@@ -689,14 +690,43 @@ class Host:
 
     def release(self, a: Sid, b: Sid, count: int | None = None) -> int:
         """Let held messages on a->b go (all, or the first `count`)."""
-        with self.net_lock:
-            queue = self.held.get((a, b), deque())
-            n = len(queue) if count is None else min(count, len(queue))
-            envs = [queue.popleft() for _ in range(n)]
-        for env in envs:
-            plane = "quorum" if isinstance(env.payload, QuorumPacket) else "election"
-            self._schedule_arrival(env, plane, 0.0)
-        return n
+        return self._drain(a, b, count, quorum_only=False)
+
+    def _stalled(self, env: Envelope) -> bool:
+        """Whether packets of `env`'s learner<->leader stream wait in the held queue (the
+        caller holds net_lock)."""
+        queue = self.held.get((env.src, env.dst))
+        return (
+            isinstance(env.payload, QuorumPacket)
+            and queue is not None
+            and any(isinstance(e.payload, QuorumPacket) for e in queue)
+        )
+
+    def _drain(self, a: Sid, b: Sid, count: int | None, quorum_only: bool) -> int:
+        """Send held messages on a->b on their way in order (the first `count`, or all; only
+        learner<->leader packets, and only while the link is open, if `quorum_only`). A
+        packet leaves the queue when its arrival is scheduled, both under net_lock, so one
+        that `_transmit` queues behind it meanwhile arrives after it."""
+        moved = 0
+        while count is None or moved < count:
+            with self.net_lock:
+                if quorum_only and (self.faults.blocked(a, b) or self.faults.held(a, b)):
+                    break
+                queue = self.held.get((a, b), deque())
+                env = next(
+                    (e for e in queue if not quorum_only or isinstance(e.payload, QuorumPacket)),
+                    None,
+                )
+                if env is None:
+                    break
+                queue.remove(env)
+                stream = isinstance(env.payload, QuorumPacket)
+                if stream:  # takes only net_lock (again) and the runtime timer lock
+                    self._schedule_arrival(env, "quorum", 0.0)
+            if not stream:  # a notification's RecvWorker is woken: outside net_lock
+                self._schedule_arrival(env, "election", 0.0)
+            moved += 1
+        return moved
 
     def discard_held(self, a: Sid, b: Sid, count: int | None = None) -> int:
         """Drop held messages on a->b (all, or the first `count`), as the user asked. A
@@ -716,18 +746,9 @@ class Host:
     def resume_streams(self) -> int:
         """Learner<->leader streams stalled by a partition or a hold go on, in order, on
         every link that is open again (after a heal); returns how many packets moved."""
-        ready: list[Envelope] = []
         with self.net_lock:
-            for (a, b), queue in self.held.items():
-                if self.faults.blocked(a, b) or self.faults.held(a, b):
-                    continue
-                ready.extend(e for e in queue if isinstance(e.payload, QuorumPacket))
-                self.held[(a, b)] = deque(
-                    e for e in queue if not isinstance(e.payload, QuorumPacket)
-                )
-        for env in ready:
-            self._schedule_arrival(env, "quorum", 0.0)
-        return len(ready)
+            links = list(self.held)
+        return sum(self._drain(a, b, None, quorum_only=True) for a, b in links)
 
     # --- RecvWorker / WorkerReceiver --------------------------------------------------------
 
