@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.control.cluster import Cluster, ClusterOptions
 from tools import campaign
-from tools.reliability import chaos, crash, fuzz, tcp_abuse, tcp_chaos
+from tools.reliability import Outcome, chaos, crash, fuzz, tcp_abuse, tcp_chaos
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = campaign.SMALL
@@ -70,5 +71,26 @@ def test_no_thread_or_file_leaks_across_node_and_console_cycles() -> None:
 
 def test_the_campaign_names_an_unknown_part() -> None:
     with pytest.raises(SystemExit) as exit_info:
-        campaign.main(["--small", "--only", "fuzz,nope"])
+        campaign.main(["--small", "--only", "wire,nope"])
     assert exit_info.value.code == 2
+
+
+def test_a_trace_cut_just_before_its_last_newline_keeps_its_last_event(tmp_path: Path) -> None:
+    """The campaign's kill 13 cut copy: every byte of the last event there but its newline.
+    That event is whole and read as one, not a torn line; a cut one byte earlier is torn."""
+    trace = tmp_path / "run.jsonl"
+    options = ClusterOptions(nodes=3, runtime="sim", seed=4, trace=trace)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until stable within 5s").ok
+    raw = trace.read_bytes()
+    assert raw.endswith(b"\n")
+    whole, torn = tmp_path / "whole.jsonl", tmp_path / "torn.jsonl"
+    whole.write_bytes(raw[:-1])
+    torn.write_bytes(raw[:-2])
+    outcome = Outcome("cut copies")
+    crash.check_trace(whole, "without its last newline", outcome)
+    crash.check_trace(torn, "cut inside its last event", outcome)
+    assert outcome.ok, outcome.failures
+    assert outcome.counts["traces verified"] == 2
+    assert outcome.counts["torn tails reported"] == 1

@@ -2,12 +2,14 @@
 
     python -m tools.campaign --full                # the campaign RELIABILITY.md reports
     python -m tools.campaign --small               # a minute's taste of every part
-    python -m tools.campaign --full --only fuzz,crash --json results.json
+    python -m tools.campaign --full --only wire,crash --json results.json
 
-Parts: `fuzz` (atheris and the seeded mutation fuzzer on every parser of outside input),
-`crash` (kill -9 while recording and while writing epoch files), `tcp` (TCP abuse during
+Parts: `wire` and `parsers` (atheris and the seeded mutation fuzzer on the wire decoders -
+notifications, handshakes, frames - and on every other parser of outside input), `crash`
+(kill -9 while recording and while writing epoch files), `tcp` (TCP abuse during
 elections of `zkfle node` clusters), `leaks` (node crash/restart and console open/close
-cycles), `chaos` (threaded and TCP chaos runs whose traces must verify). It prints each
+cycles), `chaos` and `tcpchaos` (threaded and TCP chaos runs whose traces must verify).
+Parts are independent: separate `--only` processes may run side by side. It prints each
 part's counts and failures and the machine it ran on; the exit status is 1 if anything
 failed. Atheris comes with `pip install -e '.[campaign]'`; without it the mutation fuzzer
 runs alone (and says so).
@@ -19,13 +21,14 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.reliability import Outcome, chaos, crash, fuzz, leaks, tcp_abuse, tcp_chaos
+from tools.reliability import STARTED, Outcome, chaos, crash, fuzz, leaks, tcp_abuse, tcp_chaos
 
 WIRE = ("notification", "handshake", "frames")
 TEXT = ("quorumpacket", "command", "script", "zoocfg", "trace", "zklog")
@@ -37,26 +40,29 @@ class Size:
     mutations: dict[str, int]
     trace_kills: int
     epoch_kills: int
+    kill_workers: int
     abuse_rounds: int
     abuse: tcp_abuse.AttackPlan
     node_cycles: int
     console_cycles: int
     threaded_chaos: int
+    chaos_workers: int
     tcp_chaos: int
 
 
 FULL = Size(
-    atheris={"notification": 2_000_000, "handshake": 2_000_000, "frames": 1_000_000}
-    | {"quorumpacket": 100_000, "command": 200_000, "script": 100_000}
-    | {"zoocfg": 100_000, "trace": 100_000, "zklog": 100_000},
-    mutations=dict.fromkeys(WIRE, 200_000) | dict.fromkeys(TEXT, 20_000),
-    trace_kills=250,
+    atheris=dict.fromkeys(WIRE, 100_000) | dict.fromkeys(TEXT, 10_000),
+    mutations={"notification": 1_000_000, "handshake": 1_000_000, "frames": 200_000}
+    | dict.fromkeys(TEXT, 20_000),
+    trace_kills=200,
     epoch_kills=300,
+    kill_workers=3,
     abuse_rounds=10,
     abuse=tcp_abuse.AttackPlan(),
     node_cycles=1000,
     console_cycles=100,
     threaded_chaos=200,
+    chaos_workers=4,
     tcp_chaos=50,
 )
 SMALL = Size(
@@ -64,22 +70,32 @@ SMALL = Size(
     mutations=dict.fromkeys(WIRE, 2000) | dict.fromkeys(TEXT, 200),
     trace_kills=2,
     epoch_kills=5,
+    kill_workers=1,
     abuse_rounds=1,
     abuse=tcp_abuse.AttackPlan(garbage=100, slow_loris=2, storm=20, half_open=5),
     node_cycles=10,
     console_cycles=3,
     threaded_chaos=2,
+    chaos_workers=1,
     tcp_chaos=1,
 )
 
 
-def parts(size: Size) -> dict[str, list[Callable[[], Outcome]]]:
+def parts(size: Size, keep: Path | None = None) -> dict[str, Callable[[], Outcome]]:
+    def fuzzing(names: tuple[str, ...]) -> Callable[[], Outcome]:
+        def only(runs: dict[str, int]) -> dict[str, int]:
+            return {name: n for name, n in runs.items() if name in names}
+
+        return lambda: fuzz.run(only(size.atheris), only(size.mutations))
+
     return {
-        "fuzz": [lambda: fuzz.run(size.atheris, size.mutations)],
-        "crash": [lambda: crash.run(size.trace_kills, size.epoch_kills)],
-        "tcp": [lambda: tcp_abuse.run(size.abuse_rounds, size.abuse)],
-        "leaks": [lambda: leaks.run(size.node_cycles, size.console_cycles)],
-        "chaos": [lambda: chaos.run(size.threaded_chaos), lambda: tcp_chaos.run(size.tcp_chaos)],
+        "wire": fuzzing(WIRE),
+        "parsers": fuzzing(TEXT),
+        "crash": lambda: crash.run(size.trace_kills, size.epoch_kills, workers=size.kill_workers),
+        "tcp": lambda: tcp_abuse.run(size.abuse_rounds, size.abuse),
+        "leaks": lambda: leaks.run(size.node_cycles, size.console_cycles),
+        "chaos": lambda: chaos.run(size.threaded_chaos, workers=size.chaos_workers, keep=keep),
+        "tcpchaos": lambda: tcp_chaos.run(size.tcp_chaos),
     }
 
 
@@ -111,10 +127,11 @@ def main(argv: list[str]) -> int:
     sizes = parser.add_mutually_exclusive_group(required=True)
     sizes.add_argument("--full", action="store_true", help="the campaign of RELIABILITY.md")
     sizes.add_argument("--small", action="store_true", help="every part, briefly")
-    parser.add_argument("--only", help="comma-separated parts: fuzz,crash,tcp,leaks,chaos")
+    parser.add_argument("--only", help="comma-separated parts: " + ",".join(parts(SMALL)))
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results here")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep failed runs' traces here")
     args = parser.parse_args(argv)
-    table = parts(FULL if args.full else SMALL)
+    table = parts(FULL if args.full else SMALL, args.keep)
     chosen = args.only.split(",") if args.only else list(table)
     unknown = [p for p in chosen if p not in table]
     if unknown:
@@ -123,14 +140,23 @@ def main(argv: list[str]) -> int:
     print("\n".join(f"{k}: {v}" for k, v in host.items()), flush=True)
     results: dict[str, object] = {"machine": host, "size": "full" if args.full else "small"}
     ok = True
+    # SIGTERM stops the campaign as Ctrl+C does: the part running reports how far it got.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for name in chosen:
-        for part in table[name]:
-            start = time.monotonic()
-            outcome = part()
-            seconds = time.monotonic() - start
-            print(report(outcome, seconds), flush=True)
-            results[outcome.item] = asdict(outcome) | {"seconds": round(seconds)}
-            ok = ok and outcome.ok
+        start = time.monotonic()
+        stopped = False
+        try:
+            outcome = table[name]()
+        except KeyboardInterrupt:
+            stopped = True
+            outcome = STARTED[-1] if STARTED else Outcome(name)
+            outcome.fail("stopped before the end (SIGTERM or Ctrl+C): the counts are partial")
+        seconds = time.monotonic() - start
+        print(report(outcome, seconds), flush=True)
+        results[name] = asdict(outcome) | {"seconds": round(seconds)}
+        ok = ok and outcome.ok
+        if stopped:
+            break
     results["load average at end"] = os.getloadavg()
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
