@@ -41,6 +41,7 @@ __all__ = [
     "UnknownStateError",
     "WireError",
     "build_payload",
+    "bytes_reader",
     "check_frame_length",
     "decode_notification",
     "drop_wildcard_addresses",
@@ -48,6 +49,7 @@ __all__ = [
     "encode_initial_message",
     "encode_notification",
     "format_inet_addr",
+    "handshake_size",
     "is_wildcard_address",
     "java_utf8",
     "parse_inet_addr",
@@ -444,6 +446,35 @@ def read_initial_message(read: Reader) -> InitialMessage:
     except WireError as e:
         raise WireError(f"handshake from sid {sid}: {e}") from None
     return InitialMessage(sid, addresses, first)
+
+
+def handshake_size(data: BytesLike) -> int | None:
+    """How many bytes the handshake at the start of `data` has (None: its header is not all
+    there yet): 8 for a legacy sid or a version nobody reads, else 20 + the address length -
+    20 when that length is invalid, enough for `read_initial_message` to say so."""
+    if len(data) < 8:
+        return None
+    (first,) = _LONG.unpack_from(data)
+    if first not in (PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2):
+        return 8
+    if len(data) < 20:
+        return None
+    (length,) = _INT.unpack_from(data, 16)
+    return 20 + length if 0 < length <= MAX_BUFFER else 20
+
+
+def bytes_reader(data: BytesLike) -> Reader:
+    """A `Reader` over bytes already received: what is left of them, then end of stream."""
+    view = memoryview(data)
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = bytes(view[pos : pos + n])
+        pos += len(chunk)
+        return chunk
+
+    return read
 
 
 def _java_split(text: str, sep: str) -> list[str]:

@@ -24,6 +24,7 @@ and state changes are recorded as observations.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import threading
 from collections import deque
@@ -101,6 +102,8 @@ class Node:
     look_at: float | None = None
     """When the main loop enters lookForLeader next (after an observer's delay)."""
     zab_peers: set[Sid] = field(default_factory=set)
+    zab_conn: dict[Sid, int] = field(default_factory=dict)
+    """Which learner<->leader connection with each peer is the current one."""
     connecting: set[Sid] = field(default_factory=set)
     last_signature: tuple[Any, ...] = ()
     last_event: str = ""
@@ -196,6 +199,8 @@ class Envelope:
     payload: bytes | QuorumPacket
     src_life: int
     dst_life: int
+    conn: int = 0
+    """The learner<->leader connection a packet was written to (Node.zab_conn)."""
 
 
 class Host:
@@ -229,6 +234,8 @@ class Host:
         self._ids_lock = threading.Lock()
         self.link_fifo: dict[tuple[Sid, Sid, str], float] = {}
         """Last arrival time per directed link and plane: TCP keeps order."""
+        self._zab_conns = itertools.count(1)
+        """Numbers learner<->leader connections as they are accepted (Node.zab_conn)."""
         self.held: dict[tuple[Sid, Sid], deque[Envelope]] = {}
         self.in_flight: dict[str, list[Envelope]] = {}
         """Messages on their way (every copy, by id), for `drop`/`deliver m<id>`."""
@@ -579,6 +586,8 @@ class Host:
         """Put a message on the wire: the link's faults decide its fate."""
         plane = "quorum" if isinstance(payload, QuorumPacket) else "election"
         dst = self.nodes[peer]
+        conn = node.zab_conn.get(peer, 0) if plane == "quorum" else 0
+        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life, conn)
         with self.net_lock:
             faults = self.faults
             if not faults.faults:
@@ -587,19 +596,19 @@ class Host:
                 fate = faults.stream_fate(node.sid, peer, self.rng_net)
             else:
                 fate = faults.fate(node.sid, peer, self.rng_net)
+            # A stream's packet waits behind its stalled ones still held after a heal (the
+            # threaded runtime sends while resume_streams drains them): TCP keeps order.
+            if fate.dropped is None and (fate.held or self._stalled(env)):
+                self.held.setdefault((node.sid, peer), deque()).append(env)
+                return
         if fate.dropped is not None:
             self._drop(node.sid, msg_id, fate.dropped, node.sid, peer, fault=fate.fault_id)
-            return
-        env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life)
-        if fate.held:
-            with self.net_lock:
-                self.held.setdefault((node.sid, peer), deque()).append(env)
             return
         for copy, extra in enumerate(fate.delays_ms):
             if copy:  # a duplicate is a message of its own: it is delivered or dropped too
                 dup_id = self._next_id(msg_id[0])
                 self.emit("send", node.sid, msg=dup_id, to=peer, dup=msg_id)
-                env = Envelope(dup_id, node.sid, peer, payload, node.life, dst.life)
+                env = Envelope(dup_id, node.sid, peer, payload, node.life, dst.life, conn)
             self._schedule_arrival(env, plane, extra)
 
     def _schedule_arrival(self, env: Envelope, plane: str, extra_ms: float) -> None:
@@ -668,13 +677,12 @@ class Host:
             base = round(_LATENCY_LO + _LATENCY_SPAN * self.rng_latency.random(), 3)
             due = round(self.now() + base + extra_ms, 3)
             key = (env.src, env.dst, plane)
-            link_fifo = self.link_fifo
-            last = link_fifo.get(key, 0.0)
             if extra_ms < 1.0 or plane != "election":
-                # TCP keeps order; only per-notification faults (delay with jitter,
-                # reorder) may let an election message overtake another.
-                due = max(due, last)
-            link_fifo[key] = max(last, due)
+                # TCP keeps order: not before what went on the link before it.
+                due = max(due, self.link_fifo.get(key, 0.0))
+                self.link_fifo[key] = due
+            # A notification held back by a per-message fault (reorder, delay with jitter)
+            # sets no floor: later ones may overtake it, which is what the fault is for.
         return due
 
     def _arrival_fn(self, plane: str) -> Callable[[Envelope], None]:
@@ -682,14 +690,43 @@ class Host:
 
     def release(self, a: Sid, b: Sid, count: int | None = None) -> int:
         """Let held messages on a->b go (all, or the first `count`)."""
-        with self.net_lock:
-            queue = self.held.get((a, b), deque())
-            n = len(queue) if count is None else min(count, len(queue))
-            envs = [queue.popleft() for _ in range(n)]
-        for env in envs:
-            plane = "quorum" if isinstance(env.payload, QuorumPacket) else "election"
-            self._schedule_arrival(env, plane, 0.0)
-        return n
+        return self._drain(a, b, count, quorum_only=False)
+
+    def _stalled(self, env: Envelope) -> bool:
+        """Whether packets of `env`'s learner<->leader stream wait in the held queue (the
+        caller holds net_lock)."""
+        queue = self.held.get((env.src, env.dst))
+        return (
+            isinstance(env.payload, QuorumPacket)
+            and queue is not None
+            and any(isinstance(e.payload, QuorumPacket) for e in queue)
+        )
+
+    def _drain(self, a: Sid, b: Sid, count: int | None, quorum_only: bool) -> int:
+        """Send held messages on a->b on their way in order (the first `count`, or all; only
+        learner<->leader packets, and only while the link is open, if `quorum_only`). A
+        packet leaves the queue when its arrival is scheduled, both under net_lock, so one
+        that `_transmit` queues behind it meanwhile arrives after it."""
+        moved = 0
+        while count is None or moved < count:
+            with self.net_lock:
+                if quorum_only and (self.faults.blocked(a, b) or self.faults.held(a, b)):
+                    break
+                queue = self.held.get((a, b), deque())
+                env = next(
+                    (e for e in queue if not quorum_only or isinstance(e.payload, QuorumPacket)),
+                    None,
+                )
+                if env is None:
+                    break
+                queue.remove(env)
+                stream = isinstance(env.payload, QuorumPacket)
+                if stream:  # takes only net_lock (again) and the runtime timer lock
+                    self._schedule_arrival(env, "quorum", 0.0)
+            if not stream:  # a notification's RecvWorker is woken: outside net_lock
+                self._schedule_arrival(env, "election", 0.0)
+            moved += 1
+        return moved
 
     def discard_held(self, a: Sid, b: Sid, count: int | None = None) -> int:
         """Drop held messages on a->b (all, or the first `count`), as the user asked. A
@@ -709,18 +746,9 @@ class Host:
     def resume_streams(self) -> int:
         """Learner<->leader streams stalled by a partition or a hold go on, in order, on
         every link that is open again (after a heal); returns how many packets moved."""
-        ready: list[Envelope] = []
         with self.net_lock:
-            for (a, b), queue in self.held.items():
-                if self.faults.blocked(a, b) or self.faults.held(a, b):
-                    continue
-                ready.extend(e for e in queue if isinstance(e.payload, QuorumPacket))
-                self.held[(a, b)] = deque(
-                    e for e in queue if not isinstance(e.payload, QuorumPacket)
-                )
-        for env in ready:
-            self._schedule_arrival(env, "quorum", 0.0)
-        return len(ready)
+            links = list(self.held)
+        return sum(self._drain(a, b, None, quorum_only=True) for a, b in links)
 
     # --- RecvWorker / WorkerReceiver --------------------------------------------------------
 
@@ -857,18 +885,23 @@ class Host:
             listening = (
                 leader.running and core is not None and core.peer_state == ServerState.LEADING
             )
+            conn = next(self._zab_conns)
             if listening:
                 leader.zab_peers.add(learner_sid)
+                leader.zab_conn[learner_sid] = conn
                 self.emit("conn", leader_sid, peer=learner_sid, up=True, plane="quorum")
-        self._zab_connect_result(learner_sid, leader_sid, learner_life, listening)
+        self._zab_connect_result(learner_sid, leader_sid, learner_life, listening, conn)
 
-    def _zab_connect_result(self, learner_sid: Sid, leader_sid: Sid, life: int, ok: bool) -> None:
+    def _zab_connect_result(
+        self, learner_sid: Sid, leader_sid: Sid, life: int, ok: bool, conn: int = 0
+    ) -> None:
         learner = self.nodes[learner_sid]
         with learner.lock:
             if learner.life != life or not learner.alive:
                 return
             if ok:
                 learner.zab_peers.add(leader_sid)
+                learner.zab_conn[leader_sid] = conn
                 learner.inbox.append(LearnerConnected(leader_sid))
             else:
                 learner.inbox.append(LearnerConnectFailed(leader_sid))
@@ -883,6 +916,11 @@ class Host:
         with node.lock:
             assert isinstance(env.payload, QuorumPacket)
             if not self._connected(node, env, node.zab_peers):
+                return
+            if node.zab_conn.get(env.src, 0) != env.conn:
+                # Written to a connection that has closed since: TCP never hands its bytes
+                # to a later connection between the same two servers.
+                self._drop(env.dst, env.msg_id, "closed", env.src, env.dst)
                 return
             self.emit("zdeliver", env.dst, msg=env.msg_id, **{"from": env.src})
             node.inbox.append(PacketReceived(env.src, env.payload))

@@ -79,7 +79,7 @@ def _restore_switch_interval() -> None:
 _get_ident = _thread.get_ident
 
 
-class _ThreadPool:
+class ThreadPool:
     """OS threads for workers: a worker that ends gives its thread back, and the next
     worker (a connection opened later) runs on it instead of starting a new one.
 
@@ -87,13 +87,18 @@ class _ThreadPool:
     51-node cluster opens 1275 connections, four workers each, all in its first
     election. `reserve` starts threads ahead of time (when the cluster is built), so that
     the election only hands them their work. Every thread is still one ZooKeeper thread at
-    a time: a pooled thread runs exactly one worker until that worker ends.
+    a time: a pooled thread runs exactly one worker until that worker ends. A thread whose
+    worker ends while the pool holds more than the reserve exits: a crashed node's workers
+    still ending while its restart starts new ones would otherwise leave the pool at its
+    high-water mark for good (RELIABILITY.md, no leak).
     """
 
     def __init__(self) -> None:
         self._lock = _thread.allocate_lock()
         self._idle: list[_PooledThread] = []
         self._threads: list[_PooledThread] = []
+        self._keep = 0
+        """Threads kept at most once their workers end (the largest reserve asked for)."""
         self.closed = False
 
     def run(self, fn: Callable[[], None]) -> None:
@@ -108,6 +113,7 @@ class _ThreadPool:
     def reserve(self, count: int) -> None:
         """Have at least `count` idle threads."""
         with self._lock:
+            self._keep = max(self._keep, count)
             for _ in range(count - len(self._idle)):
                 self._idle.append(self._new())
 
@@ -121,6 +127,9 @@ class _ThreadPool:
         """A worker ended on `thread`: keep it for the next one (False: it must exit)."""
         with self._lock:
             if self.closed:
+                return False
+            if len(self._threads) > self._keep:
+                self._threads.remove(thread)
                 return False
             self._idle.append(thread)
             return True
@@ -143,7 +152,7 @@ class _ThreadPool:
 class _PooledThread:
     __slots__ = ("_go", "done", "fn", "pool")
 
-    def __init__(self, pool: _ThreadPool) -> None:
+    def __init__(self, pool: ThreadPool) -> None:
         self.pool = pool
         self.fn: Callable[[], None] | None = None
         self._go = _thread.allocate_lock()
@@ -256,7 +265,7 @@ class _Worker:
         op: Callable[[], bool],
         alive: Callable[[], bool],
         on_error: Callable[[str, BaseException], None],
-        pool: _ThreadPool | None = None,
+        pool: ThreadPool | None = None,
         recorder: Recorder | None = None,
         gate: _Gate | None = None,
     ) -> None:
@@ -417,7 +426,7 @@ class ThreadedRuntime(Host):
         """(receiver, sender) -> the receiving side of that election connection."""
         self._arrivals = itertools.count()
         self._workers_lock = threading.Lock()
-        self._pool = _ThreadPool()
+        self._pool = ThreadPool()
         # Threads for every worker a full mesh of connections needs: 3 per node, 2 per
         # direction of each connection between a participant and any other member.
         members = len(qv.all_members)
@@ -627,7 +636,7 @@ class ThreadedRuntime(Host):
         if plane != "election":
             super()._deliver_later(env, plane, extra_ms)
             return
-        due = self._arrival_due(env, "recv_worker", extra_ms)
+        due = self._arrival_due(env, plane, extra_ms)
         inbound = self._inbound.get((env.dst, env.src))
         if inbound is None or self.nodes[env.dst].life != env.dst_life:
             # No RecvWorker to read it: at its arrival time, arrive() records the drop.

@@ -525,9 +525,12 @@ def iter_events(path: str | os.PathLike[str]) -> Iterator[Event]:
 
 
 def _parse_version(path: Path, value: object) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)\.(\d+)", value) if isinstance(value, str) else None
+    # Bounded: int() refuses more than 4300 digits, and no version has ten.
+    m = re.fullmatch(r"([0-9]{1,9})\.([0-9]{1,9})", value) if isinstance(value, str) else None
     if m is None:
-        raise TraceError(path, 1, f'version must be "MAJOR.MINOR", got {value!r}')
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:40] + "..."
+        raise TraceError(path, 1, f'version must be "MAJOR.MINOR", got {shown}')
     return int(m.group(1)), int(m.group(2))
 
 

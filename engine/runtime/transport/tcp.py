@@ -8,9 +8,9 @@ peer that drops the oldest, the receive queue of 100 shared with loopback, the l
 message written to each peer - is `engine.core.cnxmanager.QuorumCnxManager`, guarded here by
 one lock; this module adds the sockets and ZooKeeper's threads around it:
 
-* one Listener thread per election address (ZK: ListenerHandler): accept, then read the
-  handshake on that same thread with a socket timeout of `socket_timeout_ms`
-  (tickTime × syncLimit), as ZooKeeper does without quorum SASL;
+* one Listener thread per election address (ZK: ListenerHandler) accepts; one
+  HandshakeReader thread reads the handshakes of every accepted connection at once, each
+  within `socket_timeout_ms` (tickTime × syncLimit) in all (engine.runtime.transport.handshake);
 * outgoing connects, each on its own short-lived thread (ZK: QuorumConnectionReqThread,
   ZOOKEEPER-3756): `to_send`/`connect_one` never block the caller;
 * per live connection a SendWorker and a RecvWorker thread.
@@ -40,6 +40,9 @@ Differences from ZooKeeper, on purpose
   `bind_retry` attempts (1 s apart) instead of exiting the process (exit code 14).
 * The idle socket of a connection from our own sid (Java never closes it) is closed on
   `halt()`, so that no file descriptor outlives the manager.
+* Handshakes are not read on the Listener thread one after the other with socketTimeout
+  per read, as ZooKeeper reads them without quorum SASL, but all at once with socketTimeout
+  for the whole handshake: silent or slow clients cannot keep peers out of an election.
 * No TLS, no quorum SASL, no multi-address reachability checks.
 """
 
@@ -64,6 +67,7 @@ from engine.core.wire import (
     PROTOCOL_VERSION_V1,
     PROTOCOL_VERSION_V2,
     EndOfStreamError,
+    InitialMessage,
     WireError,
     check_frame_length,
     drop_wildcard_addresses,
@@ -71,8 +75,8 @@ from engine.core.wire import (
     encode_initial_message,
     format_inet_addr,
     read_frame,
-    read_initial_message,
 )
+from engine.runtime.transport.handshake import HandshakeReader
 
 __all__ = [
     "DEFAULT_CNX_TIMEOUT_MS",
@@ -222,11 +226,15 @@ class TcpCnxManager:
         """ZK: inprogressConnections - sids with an outgoing connect in flight."""
         self._servers: list[socket.socket] = []
         self._busy: set[socket.socket] = set()
-        """Sockets in a connect or handshake, shut down by halt() to wake their thread."""
+        """Sockets in a connect, shut down by halt() to wake their thread."""
         self._orphans: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._thread_ids = itertools.count(1)
         self._observer_counter = -1
+        self._handshakes = HandshakeReader(
+            self.socket_timeout_s, self._receive_connection, self._reject
+        )
+        """Reads the handshakes of accepted connections, all at once (see its module)."""
         self._started = False
         self.shutdown = False
         self._halted = threading.Event()
@@ -256,6 +264,7 @@ class TcpCnxManager:
             # An ephemeral port: advertise the one we got.
             self.advertised = tuple(bound)
             self.view[self.my_sid] = tuple(bound)
+        self._spawn(f"HandshakeReader[{self.name}]", self._handshakes.run)
         for server, address in zip(self._servers, bound, strict=True):
             self._spawn(
                 f"ListenerHandler-{format_inet_addr(*address)}[{self.name}]",
@@ -298,6 +307,7 @@ class TcpCnxManager:
                 for cond in self._send_conds.values():
                     cond.notify_all()
         if not already:
+            self._handshakes.close()
             for server in self._servers:
                 shutdown_socket(server)  # wakes accept() at once on Linux
             for conn in conns:
@@ -566,36 +576,13 @@ class TcpCnxManager:
                 except OSError:
                     client.close()
                     continue
-                self._receive_connection(client)
+                self._handshakes.add(client, _remote(client))
         finally:
             server.close()
             log.info("%s: Leaving listener %s", self.name, format_inet_addr(*address))
 
-    def _receive_connection(self, sock: socket.socket) -> None:
-        """Read the handshake (SO_TIMEOUT = socketTimeout), then apply the sid rule."""
-        remote = _remote(sock)
-        with self._lock:
-            if self.shutdown:
-                sock.close()
-                return
-            self._busy.add(sock)
-        try:
-            msg = read_initial_message(sock.recv)
-        except TimeoutError:
-            self._reject(sock, remote, f"no handshake within {self.socket_timeout_s * 1000:.0f} ms")
-            return
-        except EndOfStreamError as e:
-            self._reject(sock, remote, f"handshake: {e}" if not self.shutdown else "halted")
-            return
-        except WireError as e:
-            self._reject(sock, remote, str(e))
-            return
-        except OSError as e:
-            self._reject(sock, remote, f"handshake: {e}")
-            return
-        finally:
-            with self._lock:
-                self._busy.discard(sock)
+    def _receive_connection(self, sock: socket.socket, msg: InitialMessage) -> None:
+        """A handshake was read (engine.runtime.transport.handshake): apply the sid rule."""
         # ZOOKEEPER-2164: a peer advertising 0.0.0.0 is dialled back at its config address.
         msg = drop_wildcard_addresses(msg, self.resolver)
         sid = msg.sid

@@ -66,6 +66,7 @@ from engine.core.quorumpacket import Packet, SnapshotDump, config_version
 from engine.core.vote import Sid, zxid_hex
 from engine.core.wire import (
     WireError,
+    bytes_reader,
     decode_notification,
     encode_initial_message,
     read_initial_message,
@@ -99,19 +100,6 @@ class _Held:
     msg_id: str
     frame: bytes
     flow: Flow
-
-
-def _reader(data: bytes) -> Callable[[int], bytes]:
-    view = memoryview(data)
-    pos = 0
-
-    def read(n: int) -> bytes:
-        nonlocal pos
-        chunk = bytes(view[pos : pos + n])
-        pos += len(chunk)
-        return chunk
-
-    return read
 
 
 def _packet_json(item: Packet | SnapshotDump) -> dict[str, Any]:
@@ -364,7 +352,7 @@ class ZkProxy:
             conn.close(f"partition {fault.fault_id}: {fault.text}")
             return False
         try:
-            msg = read_initial_message(_reader(raw))
+            msg = read_initial_message(bytes_reader(raw))
         except WireError as e:
             self.bad_frame(flow, str(e), raw, "handshake")
             return False

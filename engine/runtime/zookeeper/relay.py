@@ -12,13 +12,7 @@ from typing import Any, Protocol
 
 from engine.core.quorumpacket import JuteError, Packet, QuorumStreamDecoder, SnapshotDump
 from engine.core.vote import Sid
-from engine.core.wire import (
-    MAX_BUFFER,
-    PROTOCOL_VERSION_V1,
-    PROTOCOL_VERSION_V2,
-    WireError,
-    check_frame_length,
-)
+from engine.core.wire import WireError, check_frame_length, handshake_size
 from engine.runtime.faults import NO_FAULT, FaultTable, Link
 from engine.runtime.zookeeper.events import ELECTION, HOST, PAYLOAD_HEX, QUORUM
 
@@ -269,7 +263,7 @@ class Flow:
         buf += data
         pos = 0
         if self.handshake:
-            size = _handshake_size(buf)
+            size = handshake_size(buf)
             if size is None or size > len(buf):
                 return
             pos = size
@@ -476,17 +470,3 @@ class Flow:
         self.stalled.clear()
         for msg_id in lost:
             self.proxy.drop(msg_id, a, b, "closed", None, self.conn.plane)
-
-
-def _handshake_size(buf: bytearray) -> int | None:
-    """How many bytes the handshake at the start of `buf` has (None: not known yet). A
-    header that is wrong gets the size that lets read_initial_message say what is wrong."""
-    if len(buf) < 8:
-        return None
-    first = int.from_bytes(buf[:8], "big", signed=True)
-    if first not in (PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2):
-        return 8
-    if len(buf) < 20:
-        return None
-    length = int.from_bytes(buf[16:20], "big", signed=True)
-    return 20 + length if 0 < length <= MAX_BUFFER else 20

@@ -62,6 +62,32 @@ class Untimed:
     text: str
 
 
+# --- numbers -------------------------------------------------------------------------------------
+
+U64 = 1 << 64
+
+
+class NotALongError(ValueError):
+    """A number no Java long holds: whatever printed it, it was not ZooKeeper (and int()
+    refuses more than 4300 digits, orjson more than 64 bits)."""
+
+
+def java_long(text: str) -> int:
+    """A decimal value ZooKeeper printed (a long or an int)."""
+    value = int(text) if len(text) <= 20 else U64
+    if not -(1 << 63) <= value < 1 << 63:
+        raise NotALongError(text)
+    return value
+
+
+def sid_or_none(text: str) -> int | None:
+    """A server id, or None if no server can have it."""
+    try:
+        return java_long(text)
+    except NotALongError:
+        return None
+
+
 # --- lines ---------------------------------------------------------------------------------------
 
 _TS = (
@@ -159,7 +185,7 @@ def parse_line(line: str) -> Record | None:
         if base is None:
             base = _second_ms(second)
         if base >= 0:
-            myid = int(tag) if tag else _thread_myid(thread)
+            myid = sid_or_none(tag) if tag else _thread_myid(thread)
             at = f"{date}T{clock}.{millis}"
             ms = base + int(millis)
             return Record(0, line, ms, at, level, thread, logger, myid, message)
@@ -188,7 +214,7 @@ def _second_ms(second: str) -> float:
 
 def _thread_myid(thread: str) -> int | None:
     found = _THREAD_MYID.search(thread) if "myid=" in thread else None
-    return int(found.group(1)) if found else None
+    return sid_or_none(found.group(1)) if found else None
 
 
 _DATE_HINT = re.compile(r"\d{4}\\?-\d\d\\?-\d\d")
@@ -222,7 +248,7 @@ def _parse_other(line: str) -> Record | None:
     myid: int | None = None
     tag = _MYID_TAG.match(rest)
     if tag is not None:
-        myid = int(tag.group(1)) if tag.group(1) else None
+        myid = sid_or_none(tag.group(1)) if tag.group(1) else None
         rest = rest[tag.end() :]
     rest = rest.lstrip(" -")
     level = ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.core.vote import zxid_hex
-from engine.trace.zklog.layout import Record
+from engine.trace.zklog.layout import U64, NotALongError, Record, java_long, sid_or_none
 
 Fields = dict[str, Any]
 
@@ -35,18 +35,19 @@ class Fact:
 
 # --- values --------------------------------------------------------------------------------------
 
-_U64 = 1 << 64
-
 
 def _hex(text: str) -> int:
     """A Long.toHexString value (two's complement, `0x` optional)."""
-    value = int(text[2:] if text[:2] in ("0x", "0X") else text, 16)
-    return value - _U64 if value >= 1 << 63 else value
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    if len(digits.lstrip("0")) > 16:
+        raise NotALongError(text)
+    value = int(digits, 16)
+    return value - U64 if value >= 1 << 63 else value
 
 
 def _number(text: str) -> int:
     """A value ZooKeeper printed in decimal, or in hex with `0x`."""
-    return _hex(text) if text[:2] in ("0x", "0X") else int(text)
+    return _hex(text) if text[:2] in ("0x", "0X") else java_long(text)
 
 
 def _state(text: str) -> str | None:
@@ -94,9 +95,9 @@ def _notification(message: str, record: Record) -> Fact | None:
         return _notification_3_3_0(body)
     try:
         n: Fields = {
-            "sid": int(labelled["sid"]),
+            "sid": java_long(labelled["sid"]),
             "state": _state(labelled["state"]),
-            "leader": int(labelled["leader"]),
+            "leader": java_long(labelled["leader"]),
         }
         number = _hex if hex_numbers else _number
         n["zxid"] = zxid_hex(number(labelled["zxid"]))
@@ -130,7 +131,7 @@ def _notification_3_3_0(body: str) -> Fact | None:
     if len(parts) != 7:
         return None
     try:
-        leader, zxid, rnd, myid, sid = (int(parts[i]) for i in (0, 1, 2, 3, 6))
+        leader, zxid, rnd, myid, sid = (java_long(parts[i]) for i in (0, 1, 2, 3, 6))
     except ValueError:
         return None
     my_state, state = _state(parts[4]), _state(parts[5])
@@ -159,10 +160,10 @@ def _sending(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     leader, zxid, rnd, to, myid, epoch = m.groups()
-    n: Fields = {"state": "LOOKING", "leader": int(leader), "zxid": zxid_hex(_number(zxid))}
+    n: Fields = {"state": "LOOKING", "leader": java_long(leader), "zxid": zxid_hex(_number(zxid))}
     n["election_epoch"] = _number(rnd)
     n["peer_epoch"] = _number(epoch)
-    return Fact("sent", {"to": int(to), "n": n}, myid=int(myid))
+    return Fact("sent", {"to": java_long(to), "n": n}, myid=java_long(myid))
 
 
 def _sending_reply(message: str, record: Record) -> Fact | None:
@@ -172,8 +173,8 @@ def _sending_reply(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     myid, to, zxid, leader = m.groups()
-    n: Fields = {"leader": int(leader), "zxid": zxid_hex(_hex(zxid))}
-    return Fact("sent", {"to": int(to), "n": n, "reply": True}, myid=int(myid))
+    n: Fields = {"leader": java_long(leader), "zxid": zxid_hex(_hex(zxid))}
+    return Fact("sent", {"to": java_long(to), "n": n, "reply": True}, myid=java_long(myid))
 
 
 _NEW_ELECTION = re.compile(
@@ -186,7 +187,7 @@ def _new_election(message: str, record: Record) -> Fact | None:
     m = _NEW_ELECTION.match(message)
     if m is None:
         return None
-    myid = int(m.group(1))
+    myid = java_long(m.group(1))
     proposal = {"leader": myid, "zxid": zxid_hex(_number(m.group(2)))}
     return Fact("election", {"proposal": proposal}, myid=myid)
 
@@ -197,7 +198,7 @@ _TIME_OUT = re.compile(r"Notification time out: (\d+)")
 def _time_out(message: str, record: Record) -> Fact | None:
     """FastLeaderElection.lookForLeader: a poll found nothing; the new (doubled) timeout."""
     m = _TIME_OUT.match(message)
-    return Fact("fle_timeout", {"timeout_ms": int(m.group(1))}) if m else None
+    return Fact("fle_timeout", {"timeout_ms": java_long(m.group(1))}) if m else None
 
 
 _ZAB = {"discovery": "DISCOVERY", "synchronization": "SYNCHRONIZATION", "broadcast": "BROADCAST"}
@@ -228,7 +229,7 @@ def _state_line(message: str, record: Record) -> Fact | None:
     m = _TOOK.match(message)
     if m is None:
         return None
-    return Fact("took", {"state": m.group(1), "took_ms": int(m.group(2))})
+    return Fact("took", {"state": m.group(1), "took_ms": java_long(m.group(2))})
 
 
 _TOOK = re.compile(r"(FOLLOWING|LEADING|OBSERVING) - LEADER ELECTION TOOK - (\d+)")
@@ -286,7 +287,7 @@ def _cannot_open(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     reason = _connect_reason(record.exception)
-    fields: Fields = {"what": "conn_failed", "peer": int(m.group(1)), "reason": reason}
+    fields: Fields = {"what": "conn_failed", "peer": java_long(m.group(1)), "reason": reason}
     fields["address"] = m.group(2)
     return Fact("zk", fields)
 
@@ -309,9 +310,9 @@ def _smaller(message: str, record: Record) -> Fact | None:
         return None
     # 3.5+ names (myId --> sid); before, the pair is (sid, myid).
     if m.group(1) is not None:
-        myid, peer = int(m.group(1)), int(m.group(2))
+        myid, peer = java_long(m.group(1)), java_long(m.group(2))
     else:
-        peer, myid = int(m.group(3)), int(m.group(4))
+        peer, myid = java_long(m.group(3)), java_long(m.group(4))
     fields: Fields = {"what": "conn_dropped", "peer": peer, "reason": "smaller sid"}
     return Fact("zk", fields, myid=myid)
 
@@ -323,7 +324,7 @@ def _quorum(message: str, record: Record) -> Fact | None:
         return None
     fields: Fields = {"what": "quorum_formed"}
     if m.group(1) is not None:  # 3.4.6+ names the supporters
-        fields["sids"] = sorted({int(s) for s in re.findall(r"\d+", m.group(1))})
+        fields["sids"] = sorted({java_long(s) for s in re.findall(r"\d+", m.group(1))})
     fields["zxid"] = zxid_hex(_number(m.group(2)))
     return Fact("zk", fields)
 
@@ -341,10 +342,10 @@ def _connection(message: str, record: Record) -> Fact | None:
     fields: Fields = {"what": "conn_broken"}
     peer = m.group(1) or next(iter(_WORKER_PEER.findall(record.thread)), None)
     if peer is not None:
-        fields["peer"] = int(peer)
+        fields["peer"] = java_long(peer)
     if record.exception:
         fields["exception"] = record.exception
-    return Fact("zk", fields, myid=int(m.group(2)) if m.group(2) else None)
+    return Fact("zk", fields, myid=java_long(m.group(2)) if m.group(2) else None)
 
 
 def _shutdown(message: str, record: Record) -> Fact | None:
@@ -388,10 +389,12 @@ def _follower_sid(message: str, record: Record) -> Fact | None:
     learner's own server line, which gives its addresses."""
     m = _NOT_IN_CONFIG.match(message)
     if m is not None:
-        return Fact("zk", {"what": "not_in_config", "peer": int(m.group(1))})
+        return Fact("zk", {"what": "not_in_config", "peer": java_long(m.group(1))})
     m = _FOLLOWER_INFO.match(message)
     if m is not None:
-        return Fact("zk", {"what": "learner_info", "peer": int(m.group(1)), "server": m.group(2)})
+        return Fact(
+            "zk", {"what": "learner_info", "peer": java_long(m.group(1)), "server": m.group(2)}
+        )
     return None
 
 
@@ -406,7 +409,7 @@ _NEWLEADER_ACK = re.compile(
 def _epoch_text(text: str) -> int:
     """ZxidUtils.zxidToString `epoch:counter` hex, or a number; the epoch."""
     head = text.split(":")[0].strip(",")
-    return _hex(head) if not head.startswith("-") else int(head)
+    return _hex(head) if not head.startswith("-") else java_long(head)
 
 
 def _proposed(message: str, record: Record) -> Fact | None:
@@ -427,7 +430,7 @@ def _newleader(message: str, record: Record) -> Fact | None:
     m = _NEWLEADER_ACK.match(message)
     if m is None:
         return None
-    fields: Fields = {"what": "epoch_mismatch", "peer": int(m.group(1))}
+    fields: Fields = {"what": "epoch_mismatch", "peer": java_long(m.group(1))}
     fields["zxid"] = zxid_hex(_hex(m.group(2)))
     fields["peer_zxid"] = zxid_hex(_hex(m.group(3)))
     return Fact("zk", fields)
@@ -443,7 +446,10 @@ def _exception_when(message: str, record: Record) -> Fact | None:
         fields["exception"] = record.exception
         m = _LEADERS_EPOCH.search(record.exception)
         if m is not None:
-            fields["leader_epoch"], fields["accepted_epoch"] = int(m.group(1)), int(m.group(2))
+            fields["leader_epoch"], fields["accepted_epoch"] = (
+                java_long(m.group(1)),
+                java_long(m.group(2)),
+            )
     return Fact("zk", fields)
 
 
@@ -472,7 +478,7 @@ def _starting(message: str, record: Record) -> Fact | None:
     m = _STARTING.match(message)
     if m is None:
         return None
-    return Fact("zk", {"what": "start"}, myid=int(m.group(1)) if m.group(1) else None)
+    return Fact("zk", {"what": "start"}, myid=java_long(m.group(1)) if m.group(1) else None)
 
 
 _CONNECTED = re.compile(r"Successfully connected to leader, using address: (\S+)")
@@ -494,14 +500,14 @@ def _learner(message: str, record: Record) -> Fact | None:
         return Fact("zk", {"what": "leader_connected", "address": m.group(1)})
     m = _CONNECT_FAILED.match(message)
     if m is not None:
-        fields: Fields = {"what": "leader_connect_failed", "tries": int(m.group(1))}
+        fields: Fields = {"what": "leader_connect_failed", "tries": java_long(m.group(1))}
         fields["address"] = m.group(2)
         fields["reason"] = _connect_reason(record.exception)
         return Fact("zk", fields)
     m = _DISCONNECTED.match(message)
     if m is not None:
         fields = {"what": "leader_disconnected", "address": m.group(1)}
-        fields["connected_ms"] = int(m.group(2))
+        fields["connected_ms"] = java_long(m.group(2))
         fields["synced"] = m.group(3) == "true"
         return Fact("zk", fields)
     return None
@@ -524,7 +530,7 @@ def _setting(message: str, record: Record) -> Fact | None:
     if m is None:
         return None
     key = _SETTING_KEYS[m.group(1)]
-    return Fact("zk", {"what": "setting", "key": key, "value": int(m.group(2))})
+    return Fact("zk", {"what": "setting", "key": key, "value": java_long(m.group(2))})
 
 
 _Recogniser = Callable[[str, Record], Fact | None]
@@ -566,11 +572,14 @@ _BY_FIRST_WORD: dict[str, tuple[_Recogniser, ...]] = {
 def recognise(record: Record) -> Fact | None:
     """The fact a record states, or None when it is none of ZooKeeper's statements this
     reader knows (a line wrapped by pasting is retried joined)."""
-    fact = _recognise(record.message, record)
-    if fact is None and record.tail:
-        fact = _recognise(" ".join([record.message, *record.tail]), record)
-        if fact is None:
-            fact = _recognise("".join([record.message, *record.tail]), record)
+    try:
+        fact = _recognise(record.message, record)
+        if fact is None and record.tail:
+            fact = _recognise(" ".join([record.message, *record.tail]), record)
+            if fact is None:
+                fact = _recognise("".join([record.message, *record.tail]), record)
+    except NotALongError:
+        return None  # numbers ZooKeeper cannot print: not its statement
     return fact
 
 
@@ -604,9 +613,9 @@ def id_evidence(record: Record, fact: Fact | None) -> int | None:
     if "y id" in message or "yId" in message or "myid=" in message:
         m = _MY_ID_IS.search(message)
         if m is not None:
-            return int(m.group(1))
+            return sid_or_none(m.group(1))
     if "accepting connections" in message:
         m = _ACCEPTING.match(message)
         if m is not None:
-            return int(m.group(1))
+            return sid_or_none(m.group(1))
     return None

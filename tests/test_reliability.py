@@ -1,0 +1,96 @@
+"""The reliability campaign at its small size, in the suite (RELIABILITY.md has the full
+one: `python -m tools.campaign --full`). Each part checks what it checks at full size - no
+timings: the TCP abuse part must see its elections complete, not complete fast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.control.cluster import Cluster, ClusterOptions
+from tools import campaign
+from tools.reliability import Outcome, chaos, crash, fuzz, tcp_abuse, tcp_chaos
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = campaign.SMALL
+
+
+def test_kill_9_keeps_every_complete_line_and_every_epoch_file(tmp_path: Path) -> None:
+    outcome = crash.run(SMALL.trace_kills, SMALL.epoch_kills, seed=3, work=tmp_path)
+    assert outcome.ok, outcome.failures
+    assert outcome.counts["epoch kills"] == SMALL.epoch_kills
+    assert (
+        outcome.counts.get("trace kills", 0) + outcome.counts.get("ended before the kill", 0)
+        == SMALL.trace_kills
+    )
+    assert outcome.counts["traces verified"] >= 1
+
+
+def test_elections_complete_under_tcp_abuse() -> None:
+    outcome = tcp_abuse.run(SMALL.abuse_rounds, SMALL.abuse)
+    assert outcome.ok, outcome.failures
+    assert outcome.counts["garbage"] == SMALL.abuse.garbage
+    assert outcome.counts["half-open"] > 0
+    assert outcome.counts["slow-loris"] > 0
+    assert "failover ratio" in outcome.counts  # both elections completed, attacked or not
+
+
+def test_threaded_and_tcp_chaos_traces_verify() -> None:
+    threaded = chaos.run(SMALL.threaded_chaos)
+    assert threaded.ok, threaded.failures
+    assert threaded.counts["threaded traces verified"] == SMALL.threaded_chaos
+    tcp = tcp_chaos.run(SMALL.tcp_chaos)
+    assert tcp.ok, tcp.failures
+    assert tcp.counts["traces verified"] >= 3
+
+
+def test_the_mutation_fuzzer_runs_every_target() -> None:
+    outcome = fuzz.run({}, SMALL.mutations)
+    assert outcome.ok, outcome.failures
+    assert {k for k in outcome.counts if k.endswith(" inputs")} == {
+        f"mutation {name} inputs" for name in SMALL.mutations
+    }
+
+
+def test_no_thread_or_file_leaks_across_node_and_console_cycles() -> None:
+    """In a process of its own: the suite's other threads would blur the counts."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.campaign", "--small", "--only", "leaks"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "## no leak: ok" in proc.stdout
+
+
+def test_the_campaign_names_an_unknown_part() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        campaign.main(["--small", "--only", "wire,nope"])
+    assert exit_info.value.code == 2
+
+
+def test_a_trace_cut_just_before_its_last_newline_keeps_its_last_event(tmp_path: Path) -> None:
+    """The campaign's kill 13 cut copy: every byte of the last event there but its newline.
+    That event is whole and read as one, not a torn line; a cut one byte earlier is torn."""
+    trace = tmp_path / "run.jsonl"
+    options = ClusterOptions(nodes=3, runtime="sim", seed=4, trace=trace)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until stable within 5s").ok
+    raw = trace.read_bytes()
+    assert raw.endswith(b"\n")
+    whole, torn = tmp_path / "whole.jsonl", tmp_path / "torn.jsonl"
+    whole.write_bytes(raw[:-1])
+    torn.write_bytes(raw[:-2])
+    outcome = Outcome("cut copies")
+    crash.check_trace(whole, "without its last newline", outcome)
+    crash.check_trace(torn, "cut inside its last event", outcome)
+    assert outcome.ok, outcome.failures
+    assert outcome.counts["traces verified"] == 2
+    assert outcome.counts["torn tails reported"] == 1

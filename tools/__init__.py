@@ -1,0 +1,1 @@
+"""Tools run from the repository: the reliability campaign (`python -m tools.campaign`)."""
