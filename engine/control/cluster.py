@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -54,6 +55,17 @@ PACE_INTERVAL_S = 0.01
 """How often a paced simulator catches up with the wall clock."""
 OBSERVE_INTERVAL_S = 0.01
 """Views are built at most this often while waiting (each takes every node's lock)."""
+ELECTION_BACKLOG = 4096
+"""Events the election tracker may be behind before it is fed without being asked."""
+_LISTEN_ROLES = {
+    kind: (
+        kind in ("state", "boot", "stop", "fault", "heal", "cmd"),
+        kind in CHECKED_KINDS,
+        kind in ELECTION_KINDS,
+    )
+    for kind in sorted(CHECKED_KINDS | ELECTION_KINDS)
+}
+"""Per event kind: (views may change, the invariant checker reads it, the tracker reads it)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,10 @@ class Cluster:
         self.checker = InvariantChecker(header)
         self._elections = ElectionTracker(qv)
         self._elections_lock = threading.Lock()
+        self._election_backlog: deque[Event] = deque()
+        """Events for the tracker not yet fed to it (see `_listen`): appended by the
+        listener, taken from the left under the tracker's lock, so none is lost or fed
+        twice while the two run on different threads."""
         self.violations: list[Violation] = []
         self._pending_violations: list[Violation] = []
         if options.record:
@@ -246,28 +262,44 @@ class Cluster:
     def _listen(self, event: Event) -> None:
         """Recorder listener: called one event at a time, in seq order, possibly on another
         thread than the event's and while node locks are held, so it only takes notes."""
-        if event["kind"] in ("state", "boot", "stop", "fault", "heal", "cmd"):
+        role = _LISTEN_ROLES.get(event["kind"])
+        if role is None:  # messages: nothing here reads them
+            return
+        changes, checked, election = role
+        if changes:
             self._dirty = True
             if not self.sim:
                 with self._version_cond:
                     self._version += 1
                     self._version_cond.notify_all()
-        if event["kind"] in CHECKED_KINDS:
+        if checked:
             found = self.checker.feed(event)
             if found:
                 self._pending_violations.extend(found)
-        if event["kind"] in ELECTION_KINDS:
-            with self._elections_lock:
-                self._elections.feed(event)
+        if election:
+            # The tracker is fed when someone asks for the timeline (or the backlog is
+            # long): scripts and benchmarks that never ask do not pay for it per event.
+            backlog = self._election_backlog
+            backlog.append(event)
+            if len(backlog) >= ELECTION_BACKLOG:
+                self._feed_elections()
+
+    def _feed_elections(self) -> None:
+        with self._elections_lock:
+            backlog, feed = self._election_backlog, self._elections.feed
+            while backlog:
+                feed(backlog.popleft())
 
     def timeline(self) -> Timeline:
         """The elections and outages so far (engine.trace.elections, fed every event)."""
+        self._feed_elections()
         with self._elections_lock:
             return self._elections.timeline()
 
     def continue_elections(self, tracker: ElectionTracker) -> None:
         """Continue a run's elections and outages (a fork): `tracker` knows its history."""
         with self._elections_lock:
+            self._election_backlog.clear()
             self._elections = tracker
 
     def _observe(self) -> None:
@@ -383,8 +415,7 @@ class Cluster:
         assert isinstance(sim, Simulation)
         with self._lock:
             hit = False
-            while not hit and (due := sim.next_due()) is not None and due <= until_ms:
-                sim.run_one()
+            while not hit and sim.run_next(until_ms):
                 if self._dirty:
                     self._dirty = False
                     self._observe()
