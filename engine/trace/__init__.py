@@ -1,8 +1,18 @@
-"""Floor 2, the trace as data: the JSON Lines format and its reader and writer, the JSON
-forms of the core's values, the recorder, the invariants, and what a trace's events mean
-(elections and outages, real servers' evidence, ZooKeeper's own log lines).
+"""Floor 2, the trace as data: the JSON Lines format and its reader and writer (plain,
+gzip or Zstandard), the JSON forms of the core's values, the recorder, the invariants, and
+what a trace's events mean (elections and outages, real servers' evidence, ZooKeeper's own
+log lines).
 
 Imports the core only.
 """
 
-__all__ = ["elections", "evidence", "format", "invariants", "record", "recorder", "zklog"]
+__all__ = [
+    "compressed",
+    "elections",
+    "evidence",
+    "format",
+    "invariants",
+    "record",
+    "recorder",
+    "zklog",
+]
