@@ -11,6 +11,7 @@ import pytest
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.replay.export import export_lines
 from engine.replay.index import TraceIndex
+from engine.replay.player import Replayer
 from engine.replay.verify import verify
 from engine.replay.zkcheck import check
 from engine.replay.zkimport.importer import import_logs
@@ -74,6 +75,30 @@ def test_replay_reads_any_event_of_a_compressed_trace_forwards_and_back(
         assert list(index.stream(1, last)) == events
     finally:
         index.close()
+
+
+@pytest.mark.parametrize(("suffix", "magic"), SUFFIXES)
+def test_the_replayer_seeks_a_compressed_trace_as_the_plain_one(
+    tmp_path: Path, suffix: str, magic: bytes
+) -> None:
+    plain, packed = tmp_path / "run.jsonl", tmp_path / f"run.{suffix}"
+    _record(plain)
+    _record(packed)
+    views = []
+    for path in (plain, packed):
+        replayer = Replayer(str(path))
+        try:
+            end = replayer.seek(10**9)
+            at_end = replayer.view()
+            replayer.seek(end // 3)
+            early = replayer.view()
+            replayer.seek(end)
+            assert replayer.view() == at_end
+            views.append((end, early, at_end))
+        finally:
+            replayer.close()
+    assert views[0] == views[1]
+    assert views[0][2].leader is not None
 
 
 @pytest.mark.parametrize(("suffix", "magic"), SUFFIXES)
