@@ -103,6 +103,60 @@ def test_verify_re_executes_a_generated_trace(capsys: pytest.CaptureFixture[str]
     assert result["peak_traced_bytes_full"] >= result["peak_traced_bytes_quarter"] > 0
 
 
+def test_sim_reports_every_repetition_with_the_load_before_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result = run_bench(capsys, "sim", "--seconds", "0.02", "--reps", "2", "--json")
+    assert status == 0
+    assert len(result["reps"]) == 2
+    for rep in result["reps"]:
+        assert rep["elections"] >= 1
+        assert rep["elections_per_cpu_s"] > 0
+        assert rep["loadavg"] >= 0
+        assert "busy" in rep
+    span = result["per_cpu_s"]
+    assert span["n"] == 2
+    assert span["min"] <= span["median"] <= span["max"]
+    assert result["elections"] == sum(rep["elections"] for rep in result["reps"])
+
+
+def test_sim_prints_the_load_and_the_median_with_its_spread(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out = run_bench(capsys, "sim", "--seconds", "0.02", "--reps", "2")
+    assert status == 0
+    assert out.startswith("machine: ")
+    assert out.count("load ") >= 3  # the machine's, and one before each repetition
+    assert "median [min-max]" in out
+
+
+def test_verify_reports_bytes_per_event_plain_gzip_and_zstandard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result = run_bench(capsys, "verify", "--events", "1500", "--reps", "2", "--json")
+    assert status == 0
+    assert result["ok"]
+    assert len(result["reps"]) == 2
+    rows = {row["format"]: row for row in result["formats"]}
+    assert list(rows) == ["jsonl", "jsonl.gz", "jsonl.zst"]
+    assert all(row["ok"] for row in rows.values())
+    assert rows["jsonl"]["bytes"] == result["trace_bytes"]
+    for packed in ("jsonl.gz", "jsonl.zst"):
+        assert 0 < rows[packed]["bytes_per_event"] < rows["jsonl"]["bytes_per_event"] / 4
+
+
+def test_a_bench_that_cannot_measure_says_why_and_fails(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = argparse.ArgumentParser(prog="zkfle")
+    cli.add_bench_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "verify", "--events", "10", "--formats", "jsonl.bz2"])
+    assert console_bench.cmd_bench(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "zkfle bench verify: unknown trace format 'jsonl.bz2'" in captured.err
+
+
 def test_verify_takes_an_existing_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = tmp_path / "given.jsonl"
     written = make_trace(trace, 800, nodes=3)

@@ -50,7 +50,15 @@ import orjson
 
 from engine.bench.elections import bench_elections, print_elections
 from engine.bench.explore import bench_explore, print_explore
-from engine.bench.harness import EXIT_FAILED, EXIT_OK, EXIT_USAGE, JSON, Options, progress_log
+from engine.bench.harness import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    JSON,
+    BenchError,
+    Options,
+    progress_log,
+)
 from engine.bench.logs import bench_import, print_import
 from engine.bench.probe import Sample
 from engine.bench.proxy import bench_proxy, print_proxy
@@ -132,12 +140,20 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--zk-measure", metavar="PATH", help="ZooKeeper's measuring script")
     common(p)
     p = modes.add_parser("sim", help="five-node simulator elections per second on one core")
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=float, default=10.0, help="per repetition")
     p.add_argument("--nodes", type=int, default=5)
+    p.add_argument("--reps", type=int, default=3, metavar="R")
     common(p)
     p = modes.add_parser("verify", help="re-execution speed and memory of `zkfle verify`")
     p.add_argument("--events", type=int, default=1_000_000, help="size of the generated trace")
     p.add_argument("--trace", type=Path, help="verify this trace instead of generating one")
+    p.add_argument("--reps", type=int, default=3, metavar="R", help="timed verifications")
+    p.add_argument(
+        "--formats",
+        default="jsonl,jsonl.gz,jsonl.zst",
+        metavar="F,F,...",
+        help="trace files to verify: plain, gzip, Zstandard (bytes per event of each)",
+    )
     common(p)
     p = modes.add_parser("recording", help="election time with and without a trace file")
     clusters(p, "9", 5)
@@ -182,6 +198,14 @@ def _options(args: argparse.Namespace, zk: bool) -> Options:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run one bench mode; 0 when it ran (targets missed are reported, not failures),
     1 when a measurement failed (a cluster never became stable, a trace diverged)."""
+    try:
+        return _bench(args)
+    except BenchError as e:
+        print(f"zkfle bench {args.bench_mode}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _bench(args: argparse.Namespace) -> int:
     mode = args.bench_mode
     result: JSON
     printer: Callable[[JSON], None]
@@ -192,14 +216,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = result["election"] + result.get("failover", [])
         failed = any(r["ok"] < r["reps"] for r in rows)
     elif mode == "sim":
-        result = bench_sim(args.seconds, nodes=args.nodes)
+        result = bench_sim(args.seconds, nodes=args.nodes, reps=args.reps)
         printer = print_sim
         failed = result["failed"] > 0
     elif mode == "verify":
         log = progress_log(Options(quiet=args.quiet or args.json))
-        result = bench_verify(args.events, args.trace, log)
+        result = bench_verify(args.events, args.trace, log, args.reps, args.formats.split(","))
         printer = print_verify
-        failed = not result["timed"]["ok"]
+        failed = not result["ok"]
     elif mode == "recording":
         result = bench_recording(_options(args, zk=False), args.sim_elections)
         printer = print_recording

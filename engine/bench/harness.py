@@ -30,6 +30,11 @@ TARGETS = {
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+
+class BenchError(Exception):
+    """A bench cannot measure what it was asked to (said on stderr, exit status 1)."""
+
+
 JSON = dict[str, Any]
 
 
@@ -166,4 +171,4 @@ def print_machine(m: JSON) -> None:
     )
 
 
-__all__ = ["FLOOR_MS", "Options", "machine"]
+__all__ = ["FLOOR_MS", "BenchError", "Options", "machine"]

@@ -12,6 +12,7 @@ from typing import IO
 import orjson
 
 from engine.replay.cores import ReplayError
+from engine.trace.compressed import open_trace_file
 from engine.trace.format import Event, Trace, TraceError
 
 
@@ -37,7 +38,7 @@ class TraceIndex:
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
         offsets, times, marks = self.offsets, self.times, self.marks
-        with open(path, "rb") as f:
+        with open_trace_file(path) as f:
             pos = len(f.readline())
             try:
                 for event in trace:
@@ -52,7 +53,7 @@ class TraceIndex:
         self.total = len(offsets)
 
     def open(self) -> None:
-        self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._file = open_trace_file(self.path)
 
     def read(self, lo: int, hi: int) -> Iterator[Event]:
         """The events lo..hi (1-based, inclusive)."""

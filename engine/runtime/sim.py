@@ -10,10 +10,11 @@ seed and the same commands give the same events, byte for byte, whatever PYTHONH
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import random
 from collections.abc import Callable, Mapping
+from heapq import heappop as _heappop
+from heapq import heappush as _heappush
 from typing import Any
 
 from engine.core.peer.io import Timing
@@ -60,6 +61,8 @@ class Simulation(Host):
             "receiver": self.worker_receiver,
             "main": self.main,
         }
+        self._run_op_bound = self._run_op
+        """Made once: every wake schedules it."""
 
     # --- Host hooks ---------------------------------------------------------------------------
 
@@ -73,7 +76,7 @@ class Simulation(Host):
     def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
         now = self._now
         due = round(t_ms if t_ms > now else now, 3)
-        heapq.heappush(self._heap, (due, next(self._counter), fn, args))
+        _heappush(self._heap, (due, next(self._counter), fn, args))
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
         key = (node.sid, what, peer)
@@ -87,7 +90,7 @@ class Simulation(Host):
         now = self._now
         t = now + (delay if delay > 0.0 else 0.0)
         due = round(t if t > now else now, 3)
-        heapq.heappush(self._heap, (due, next(self._counter), self._run_op, (key,)))
+        _heappush(self._heap, (due, next(self._counter), self._run_op_bound, (key,)))
 
     def timer_changed(self, node: Node) -> None:
         sid = node.sid
@@ -120,9 +123,14 @@ class Simulation(Host):
 
     def run_one(self) -> bool:
         """Run the next event; False when nothing is scheduled."""
-        if not self._heap:
+        return bool(self._heap) and self.run_next(self._heap[0][0])
+
+    def run_next(self, until_ms: float) -> bool:
+        """Run the next event if one is due by `until_ms`; False if none is."""
+        heap = self._heap
+        if not heap or heap[0][0] > until_ms:
             return False
-        due, _, fn, args = heapq.heappop(self._heap)
+        due, _, fn, args = _heappop(heap)
         if due > self._now:
             self._now = due
             self._same_time = 0
@@ -142,8 +150,7 @@ class Simulation(Host):
     def run_until(self, t_ms: float, stop: Callable[[], bool] | None = None) -> bool:
         """Run events up to virtual time `t_ms`, or until `stop()` holds (checked after each
         event; time then stays at that event). Returns whether `stop` held."""
-        while self._heap and self._heap[0][0] <= t_ms:
-            self.run_one()
+        while self.run_next(t_ms):
             if stop is not None and stop():
                 return True
         self._now = max(self._now, t_ms)

@@ -35,6 +35,8 @@ from typing import IO, Any, TypeAlias
 
 import orjson
 
+from engine.trace.compressed import CorruptTraceError, encoder_for, open_trace_file
+
 Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
@@ -138,12 +140,15 @@ class TraceWriter:
         self._pending = bytearray()
         self._oldest = 0.0  # time.monotonic() of the oldest pending line
         self._next_seq = 1
+        self._encoder = encoder_for(self.path)
+        """For `.jsonl.gz` and `.jsonl.zst`: every flush is compressed and sync-flushed."""
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644
         )
         first = orjson.dumps(dict(header), option=orjson.OPT_APPEND_NEWLINE)
         self.size = len(first)
-        """Bytes written so far, header included (some may still wait in the buffer)."""
+        """Bytes written so far, header included (some may still wait in the buffer);
+        of a compressed trace, before compression."""
         self._write_all(first)
 
     @property
@@ -206,6 +211,8 @@ class TraceWriter:
                 return
             try:
                 self._flush_locked()
+                if self._encoder is not None:
+                    self._write_raw(self._encoder.finish())
                 os.fsync(self._fd)
             finally:
                 os.close(self._fd)
@@ -223,6 +230,11 @@ class TraceWriter:
             self._pending.clear()
 
     def _write_all(self, data: bytes | bytearray) -> None:
+        if self._encoder is not None:
+            data = self._encoder.encode(data)
+        self._write_raw(data)
+
+    def _write_raw(self, data: bytes | bytearray) -> None:
         assert self._fd is not None
         written = os.write(self._fd, data)
         while written < len(data):  # a short write (a signal, a full disk): write the rest
@@ -233,7 +245,8 @@ class TraceWriter:
 class RotatingTraceWriter:
     """A TraceWriter that goes on in a new file once the current one holds `max_bytes`.
 
-    Part 2 of `run.jsonl` is `run.part2.jsonl`, and so on. A part ends with a footer whose
+    Part 2 of `run.jsonl` is `run.part2.jsonl` (of `run.jsonl.zst`, `run.part2.jsonl.zst`),
+    and so on. A part ends with a footer whose
     `end` is "rotated" and whose `next` names the next part; the next part's header is the
     run's, with `parent` naming the part before it and its last seq - the header of a fork
     (traces/README.md), so that replaying or verifying a part replays the parts before it
@@ -269,7 +282,8 @@ class RotatingTraceWriter:
 
     def _rotate(self, t_ms: float) -> None:
         self.parts += 1
-        name = f"{self.first.stem}.part{self.parts}{self.first.suffix}"
+        stem, dot, suffix = self.first.name.partition(".")
+        name = f"{stem}.part{self.parts}{dot}{suffix}"
         last = self.writer.next_seq - 1
         footer = {**self.writer.footer_event(t_ms, "rotated"), "next": name}
         previous = self.writer.path
@@ -393,51 +407,55 @@ class Trace:
         lineno = 1
         footer: Event | None = None
         try:
-            f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - the generator owns it
+            f: IO[bytes] = open_trace_file(path)
         except OSError as e:
             raise TraceError(path, 0, f"cannot open: {e.strerror or e}") from None
         with f:
-            f.readline()  # the header, checked by read_trace
-            for raw in f:
-                lineno += 1
-                try:
-                    event = loads(raw)
-                except orjson.JSONDecodeError as e:
-                    if not f.read(1):  # nothing after it: the last line, torn by a crash
+            try:
+                f.readline()  # the header, checked by read_trace
+                for raw in f:
+                    lineno += 1
+                    try:
+                        event = loads(raw)
+                    except orjson.JSONDecodeError as e:
+                        if not f.read(1):  # nothing after it: the last line, torn by a crash
+                            if raw.strip():
+                                self._torn(lineno, raw)
+                            break
+                        problem = "empty line"
                         if raw.strip():
-                            self._torn(lineno, raw)
-                        break
-                    problem = (
-                        f"bad JSON at column {e.pos + 1}: {e.msg}" if raw.strip() else "empty line"
-                    )
-                    raise TraceError(path, lineno, problem) from None
-                if type(event) is not dict:
-                    raise TraceError(path, lineno, "an event must be a JSON object")
-                seq = event.get("seq")
-                if seq != expected or type(seq) is not int:
-                    raise TraceError(path, lineno, _seq_problem(seq, expected))
-                if footer is not None:
-                    raise TraceError(path, lineno, f"event after the footer (seq {footer['seq']})")
-                kind = event.get("kind")
-                if type(kind) is not str:
-                    raise TraceError(path, lineno, f"seq {seq}: 'kind' must be a string")
-                t_ms = event.get("t_ms")
-                if type(t_ms) is not float and type(t_ms) is not int:
-                    raise TraceError(path, lineno, f"seq {seq}: 't_ms' must be a number")
-                fields = required.get(kind)
-                if fields is not None and not event.keys() >= fields:
-                    missing = ", ".join(sorted(fields - event.keys()))
-                    raise TraceError(path, lineno, f"seq {seq}: {kind} event lacks {missing}")
-                if kind == "footer":
-                    if event["events"] != seq - 1:
-                        problem = f"footer says {event['events']} events, the file has {seq - 1}"
+                            problem = f"bad JSON at column {e.pos + 1}: {e.msg}"
+                        raise TraceError(path, lineno, problem) from None
+                    if type(event) is not dict:
+                        raise TraceError(path, lineno, "an event must be a JSON object")
+                    seq = event.get("seq")
+                    if seq != expected or type(seq) is not int:
+                        raise TraceError(path, lineno, _seq_problem(seq, expected))
+                    if footer is not None:
+                        problem = f"event after the footer (seq {footer['seq']})"
                         raise TraceError(path, lineno, problem)
-                    footer = event
-                expected += 1
-                if to_seq is not None and seq > to_seq:
-                    return  # not at the end: torn_line and footer stay as they were
-                if seq >= from_seq:
-                    yield event
+                    kind = event.get("kind")
+                    if type(kind) is not str:
+                        raise TraceError(path, lineno, f"seq {seq}: 'kind' must be a string")
+                    t_ms = event.get("t_ms")
+                    if type(t_ms) is not float and type(t_ms) is not int:
+                        raise TraceError(path, lineno, f"seq {seq}: 't_ms' must be a number")
+                    fields = required.get(kind)
+                    if fields is not None and not event.keys() >= fields:
+                        missing = ", ".join(sorted(fields - event.keys()))
+                        raise TraceError(path, lineno, f"seq {seq}: {kind} event lacks {missing}")
+                    if kind == "footer":
+                        if event["events"] != seq - 1:
+                            says = f"footer says {event['events']} events"
+                            raise TraceError(path, lineno, f"{says}, the file has {seq - 1}")
+                        footer = event
+                    expected += 1
+                    if to_seq is not None and seq > to_seq:
+                        return  # not at the end: torn_line and footer stay as they were
+                    if seq >= from_seq:
+                        yield event
+            except CorruptTraceError as e:  # a compressed file's data is damaged
+                raise TraceError(path, lineno + 1, str(e)) from None
         self.footer = footer
         if footer is None:
             self._note(f"no footer: the run did not finish (last seq {expected - 1})")
@@ -473,7 +491,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
     """Open a trace: read and check its header now; iterate the result for the events."""
     p = Path(path)
     try:
-        with open(p, "rb") as f:
+        with open_trace_file(p) as f:
             raw = f.readline(MAX_HEADER_BYTES)  # a file without newlines is not read whole
             rest = f.read(1)
     except OSError as e:

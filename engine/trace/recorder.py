@@ -20,6 +20,8 @@ from engine.core.view import DELIVERED_DROP_REASONS, MessageCounts
 
 Event = dict[str, Any]
 
+_MESSAGE_KINDS = frozenset(("send", "deliver", "drop"))
+"""The kinds the message counters count."""
 RECENT_EVENTS = 5000
 """How many recent events the recorder keeps for the console's message log."""
 
@@ -85,24 +87,28 @@ class Recorder:
                 event: Event = {"seq": seq, "t_ms": t, "kind": kind, **fields}
             else:
                 event = {"seq": seq, "t_ms": t, "kind": kind, "node": node, **fields}
-            if kind == "send":
-                self.sent += 1
-            elif kind == "deliver":
-                self.delivered += 1
-            elif kind == "drop" and str(fields.get("msg"))[:1] == "m":  # notifications only
-                self.dropped += 1
-                if fields.get("reason") in DELIVERED_DROP_REASONS:
-                    self.delivered -= 1
+            if kind in _MESSAGE_KINDS:
+                self._count(kind, fields)
             self.recent.append(event)
             self._pending.append(event)
         ident = _get_ident()
-        if ident == self._handing_thread or (self._deferring and ident in self._deferring):
+        if ident == self._handing_thread or ident in self._deferring:
             return event  # a listener's own event, or a worker's: handed over later
         if self._handing.acquire(blocking=False):  # the usual case: nobody else is at it
             self._hand_over(ident)
         if self._pending:
             self.drain(wait=True)
         return event
+
+    def _count(self, kind: str, fields: dict[str, Any]) -> None:
+        if kind == "send":
+            self.sent += 1
+        elif kind == "deliver":
+            self.delivered += 1
+        elif str(fields.get("msg"))[:1] == "m":  # a drop; of notifications only
+            self.dropped += 1
+            if fields.get("reason") in DELIVERED_DROP_REASONS:
+                self.delivered -= 1
 
     def defer_thread(self, ident: int, defer: bool = True) -> None:
         """Let thread `ident`'s events wait in the queue until it calls `drain`."""
@@ -129,12 +135,10 @@ class Recorder:
                 with lock:
                     batch = self._pending
                     self._pending = []
-                listeners, sinks = tuple(self.listeners), tuple(self.sinks)
+                takers = [*self.listeners, *[sink.write for sink in self.sinks]]
                 for event in batch:
-                    for listener in listeners:
-                        listener(event)
-                    for sink in sinks:
-                        sink.write(event)
+                    for take in takers:
+                        take(event)
         finally:
             self._handing_thread = None
             self._handing.release()

@@ -56,6 +56,7 @@ from engine.replay.zkimport.servers import (
 )
 from engine.replay.zkimport.sources import LogFile, Source, Tally
 from engine.replay.zkimport.summary import ImportSummary
+from engine.trace.compressed import EncodedFile, encoder_for
 from engine.trace.format import make_header
 
 PARALLEL_BYTES = 64 << 20
@@ -212,7 +213,8 @@ def _write(
     tmp = path.with_name(path.name + ".part")
     seq = 0
     last = 0
-    with open(tmp, "wb") as out:
+    with open(tmp, "wb") as f:
+        out = EncodedFile(f, encoder_for(path))
         out.write(orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
         write = out.write
         for us, _, sid, body in events:
@@ -222,7 +224,8 @@ def _write(
             write(b'{"seq":%d,"t_ms":%d.%03d,"node":%d,%b\n' % (seq, ms, frac, sid, body[1:]))
         footer = {"seq": seq + 1, "t_ms": last / 1000, "kind": "footer", "events": seq, "end": "ok"}
         out.write(orjson.dumps(footer, option=orjson.OPT_APPEND_NEWLINE))
-        out.flush()
-        os.fsync(out.fileno())
+        out.finish()
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return seq
