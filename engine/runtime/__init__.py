@@ -1,9 +1,20 @@
 """Floor 3, the runtimes: what runs the cores - ZooKeeper's threads as operations (`host`),
 on real threads and the wall clock (`threads`) or one thread in virtual time (`sim`), one
 server as its own process over TCP (`node`, `transport`), link faults, durable state -
-and real ZooKeeper servers behind a recording proxy (`zookeeper`).
+and real ZooKeeper servers behind a recording proxy (`zookeeper`); `protocol` is what the
+Cluster facade asks of any of them.
 
 Imports the core and the trace.
 """
 
-__all__ = ["durable", "faults", "host", "node", "sim", "threads", "transport", "zookeeper"]
+__all__ = [
+    "durable",
+    "faults",
+    "host",
+    "node",
+    "protocol",
+    "sim",
+    "threads",
+    "transport",
+    "zookeeper",
+]
