@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "runtime", None) == "zookeeper":
         # Its JVMs run in their own sessions: a SIGTERM must unwind through the cluster's
         # close (which kills them by pid) as Ctrl+C does, not end us and leave them.
-        signal.signal(signal.SIGTERM, _terminate)
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal went away
+            signal.signal(sig, _terminate)
     return commands[args.command](args)
 
 

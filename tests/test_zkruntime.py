@@ -9,10 +9,12 @@ exception).
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -20,6 +22,9 @@ import pytest
 
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.vote import ServerState
+from engine.replay.fork import ForkError, fork
+from engine.replay.player import Replayer
+from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
 from engine.runtime.zookeeper.server import java_missing
 from engine.trace.format import read_trace
 from tests.zkproxied import java_processes_in
@@ -133,39 +138,31 @@ def test_partition_a_minority_heal_and_refusals(cluster: Cluster) -> None:
     assert c.wait_until(lambda v: v.node(minority).accepted_epoch == before + 5, WITHIN_MS)
 
 
-def test_run_json_on_real_servers_and_the_trace(tmp_path: Path) -> None:
+def test_run_json_on_real_servers_and_check_of_its_trace(tmp_path: Path) -> None:
     trace = tmp_path / "run.jsonl"
     data = tmp_path / "servers"
+    script = tmp_path / "failover.fle"
+    script.write_text(
+        "start\nwait until stable within 90s\nwrite 2\ncrash leader\nwait until stable within 90s\n"
+    )
+    command = [*ZKFLE, "run", "--runtime", "zookeeper", "--nodes", "3", "--tick", "200"]
+    command += ["--data-dir", str(data), "--trace", str(trace), "--script", str(script)]
     done = subprocess.run(
-        [
-            *ZKFLE,
-            "run",
-            "--runtime",
-            "zookeeper",
-            "--nodes",
-            "3",
-            "--tick",
-            "200",
-            "--data-dir",
-            str(data),
-            "--trace",
-            str(trace),
-            "--json",
-        ],
+        [*command, "--json"],
         capture_output=True,
         text=True,
-        timeout=WITHIN_MS / 1000 * 2,
+        timeout=WITHIN_MS / 1000 * 3,
         check=False,
     )
     assert done.returncode == 0, done.stderr
     result = orjson.loads(done.stdout)
     assert result["stable"] is True
     assert result["leader"] in (1, 2, 3)
-    assert result["quorum"] == {"up": 3, "needed": 2}
-    assert [n["alive"] for n in result["nodes"]] == [True, True, True]
+    assert result["quorum"] == {"up": 2, "needed": 2}
+    assert sorted(n["alive"] for n in result["nodes"]) == [False, True, True]
     leader = result["nodes"][result["leader"] - 1]
     assert leader["state"] == "LEADING"
-    assert leader["current_epoch"] >= 1
+    assert leader["current_epoch"] >= 2  # the second leader's epoch, from its data dir
     m = result["messages"]
     assert m["sent"] == m["delivered"] + m["dropped"] + m["in_flight"]
     assert m["sent"] > 0
@@ -179,7 +176,29 @@ def test_run_json_on_real_servers_and_the_trace(tmp_path: Path) -> None:
     # The proxy's record, the servers' logs and zkfle's own commands, in one trace.
     assert {"send", "deliver", "zsend", "conn", "peer_state", "took", "cmd", "snapshot"} <= kinds
     took = [e for e in events if e["kind"] == "took"]
-    assert all("at" in e and e["src"].endswith(".log:" + e["src"].rsplit(":", 1)[1]) for e in took)
+    assert took
+    assert all(e["at"] and e["src"].startswith(f"n{e['node']}/zookeeper.log:") for e in took)
+
+    # The replay shows it; a fork would need cores of ours, which never ran.
+    replayer = Replayer(trace)
+    try:
+        # As the last command (the failover's `wait until stable`) answered; after it the
+        # run's end stops every server.
+        replayer.seek(max(e["seq"] for e in events if e["kind"] == "cmd"))
+        view = replayer.state.view()
+        assert view.leader == result["leader"]
+        assert sorted(n.alive for n in view.nodes) == [False, True, True]
+        with pytest.raises(ForkError, match="a real ZooKeeper trace has no cores"):
+            fork(replayer)
+    finally:
+        replayer.close()
+
+    # Both elections, as the servers logged them, agree with the model.
+    checked = subprocess.run(
+        [*ZKFLE, "check", str(trace)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "no disagreement with the model" in checked.stdout + checked.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -234,4 +253,35 @@ def test_no_java_is_left_after_an_exception(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="boom"):
         fail_while_running()
+    assert java_processes_in(data) == []
+
+
+def test_a_server_that_cannot_start_is_reported_while_the_others_elect(tmp_path: Path) -> None:
+    data = tmp_path / "servers"
+    options = ClusterOptions(nodes=3, runtime="zookeeper", tick_ms=200, data_dir=data)
+    c = Cluster(replace(options, trace=tmp_path / "t.jsonl"))
+    try:
+        runtime = c.runtime
+        assert isinstance(runtime, ZooKeeperRuntime)
+        with socket.socket() as taken:  # n1's client port is in use
+            taken.bind(("127.0.0.1", runtime.server(1).client_port))
+            taken.listen()
+            assert c.start().ok
+            assert c.wait_until(lambda v: v.stable and not v.node(1).alive, WITHIN_MS), (
+                c.status_text()
+            )
+
+            def exited() -> list[dict[str, object]]:
+                return [
+                    e
+                    for e in list(c.recorder.recent)
+                    if e["kind"] == "zk" and e.get("what") == "exited" and e.get("node") == 1
+                ]
+
+            assert c.wait_for(lambda: bool(exited()), WITHIN_MS)
+            assert "Address already in use" in str(exited()[0]["tail"])
+            assert c.view().node(1).last_event.startswith("exited with status")
+            assert "log line(s) kept verbatim; undecodable on the wire: none" in c.status_text()
+    finally:
+        c.close()
     assert java_processes_in(data) == []

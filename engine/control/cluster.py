@@ -147,6 +147,9 @@ class Cluster:
                 self.writer = RotatingTraceWriter(path, header, options.trace_max_bytes)
             self.recorder.sinks.append(self.writer)
         self.recorder.listeners.append(self._listen)
+        version = header.get("zookeeper", {}).get("version")
+        self._runtime_label = f"{options.runtime} {version}" if version else options.runtime
+        """What the console's header and the shell's greeting call the runtime."""
         for sid, durable in self._initial_durable.items():
             self.runtime.show_durable(sid, durable)  # shown while the node is down
         self._view_lock = threading.Lock()
@@ -380,7 +383,7 @@ class Cluster:
     def info(self) -> dict[str, Any]:
         return {
             "mode": "live",
-            "runtime": self.options.runtime,
+            "runtime": self._runtime_label,
             "seed": self.seed,
             "trace": str(self.trace_path) if self.trace_path else None,
             "label": self.options.label,
@@ -926,7 +929,7 @@ class Cluster:
             )
         if view.faults:
             lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
-        return "\n".join(lines)
+        return "\n".join(lines + self.runtime.notes())
 
     def faults_text(self) -> str:
         view = self.view()

@@ -281,6 +281,9 @@ class Host:
     def describe(self) -> dict[str, Any]:
         return {}
 
+    def notes(self) -> list[str]:
+        return []
+
     def life(self, sid: Sid) -> Life:
         node = self.nodes[sid]
         return "down" if not node.alive else "paused" if node.paused else "running"

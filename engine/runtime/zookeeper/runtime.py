@@ -150,6 +150,8 @@ class ZooKeeperRuntime:
         self.recorder = recorder
         self.version = zookeeper_version()
         self._t0 = time.monotonic()
+        self._wall0_ms = time.time() * 1000.0
+        """The run's start on the wall clock, which the servers' log timestamps use."""
         observers = [
             sid for sid, s in qv.all_members.items() if s.learner_type == LearnerType.OBSERVER
         ]
@@ -419,13 +421,17 @@ class ZooKeeperRuntime:
                 event = record_event(item, fact)
                 if item.exception is not None and "exception" not in event:
                     event["exception"] = item.exception
+                # When the server says it happened (same host, same clock; the JVM logs
+                # in UTC), on the run's clock: when the line was read can be a poll later,
+                # and `zkfle check` infers timeouts from these times.
+                t_ms = item.ms - self._wall0_ms
             else:  # a line before any timestamp: kept verbatim
                 fact, event = None, {"kind": "log", "text": item.text}
+                t_ms = self.now()
             if fact is None:
                 w.unknown_lines += 1
             event["src"] = f"{name}:{item.lineno}"
             kind = event.pop("kind")
-            t_ms = self.now()
             with self._lock:
                 self._evidence.apply({"kind": kind, "node": sid, **event}, t_ms)
                 self._noted_from_log(w, kind, event, t_ms)
@@ -453,9 +459,9 @@ class ZooKeeperRuntime:
             if news:
                 self._forget(sid)
                 status = w.server.process.returncode if w.server.process else None
-                self.emit(
-                    "zk", sid, what="exited", status=status, tail=w.server.log_tail(LOG_TAIL_LINES)
-                )
+                with self._lock:
+                    w.last_event = f"exited with status {status}"
+                self.emit("zk", sid, what="exited", status=status, tail=_last_words(w.server))
             return
         if w.paused:
             return  # it would not answer
@@ -563,13 +569,21 @@ class ZooKeeperRuntime:
             unknown=frozenset(unknown),
         )
 
-    def log_tail(self, sid: Sid) -> str:
-        return self._watched[sid].server.log_tail(LOG_TAIL_LINES)
+    def server(self, sid: Sid) -> ZkServer:
+        """Server `sid`: its directory, ports and process."""
+        return self._watched[sid].server
 
-    def unknown_lines(self) -> int:
-        """Log lines the reader did not recognise (kept as `log` events)."""
+    def notes(self) -> list[str]:
+        """What `status` adds: log lines the reader did not recognise (each kept as a `log`
+        event) and what the proxy could not decode (garbage, truncated, oversized)."""
         with self._lock:
-            return sum(w.unknown_lines for w in self._watched.values())
+            unknown = sum(w.unknown_lines for w in self._watched.values())
+        bad = self.proxy.stats().undecodable if not self._stopped.is_set() else {}
+        undecodable = ", ".join(f"{n} {why}" for why, n in sorted(bad.items())) or "none"
+        return [
+            f"zookeeper {self.version}: {unknown} log line(s) kept verbatim;"
+            f" undecodable on the wire: {undecodable}"
+        ]
 
     # --- the end ----------------------------------------------------------------------------------
 
@@ -608,3 +622,11 @@ def _vote(n: Mapping[str, Any] | None) -> Vote | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _last_words(server: ZkServer) -> str:
+    """The last lines of a server's log and console output without stack frames: what it
+    said as it ended (the exception's message, `Exiting JVM with code 1`)."""
+    lines = server.log_tail(10 * LOG_TAIL_LINES).splitlines()
+    said = [line for line in lines if not line.startswith(("\tat ", "\t... "))]
+    return "\n".join(said[-LOG_TAIL_LINES:])
