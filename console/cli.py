@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from engine.replay.cores import ReplayError
 from engine.replay.player import Replayer
 from engine.runtime.durable import DurableError
 from engine.runtime.node import add_node_parser, cmd_node
+from engine.runtime.protocol import UnavailableError
 from engine.trace.format import TraceError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
@@ -39,6 +41,12 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--transport", choices=("memory", "tcp"), default="memory")
     g.add_argument("--sim", action="store_true", help="the deterministic simulator (virtual time)")
+    g.add_argument(
+        "--runtime",
+        choices=("threaded", "sim", "zookeeper"),
+        help="what runs the cluster: our threads (the default), the simulator (= --sim), or"
+        " real Apache ZooKeeper servers behind zkfle's recording proxy",
+    )
     g.add_argument("--seed", type=int, help="seed of the simulator and of random choices")
     g.add_argument("--tick", type=int, metavar="MS", help="tickTime in ms (default 200)")
     g.add_argument("--init-limit", type=int, metavar="N", help="initLimit in ticks (default 10)")
@@ -123,11 +131,14 @@ def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
             "--nodes must be at least 1 and --observers at least 0"
             f" (got {args.nodes}, {args.observers})"
         )
+    runtime = args.runtime or ("sim" if args.sim else "threaded")
+    if args.sim and runtime != "sim":
+        raise ConfigError(f"--sim and --runtime {runtime} contradict each other")
     return ClusterOptions(
         nodes=args.nodes,
         observers=args.observers,
         config=args.config,
-        runtime="sim" if args.sim else "threaded",
+        runtime=runtime,
         transport=args.transport,
         seed=args.seed,
         tick_ms=args.tick,
@@ -156,13 +167,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     label = args.script.stem if args.script is not None else "run"
     try:
         cluster = Cluster(_options(args, label))
-    except (ConfigError, DurableError, OSError, ValueError) as e:
+    except (ConfigError, DurableError, OSError, ValueError, UnavailableError) as e:
         return _usage_error(str(e))
     status = EXIT_OK
     elapsed = 0.0
     failures: list[dict[str, Any]] = []
     try:
-        t0 = cluster.host.now()
+        t0 = cluster.runtime.now()
         if script:
             for line in script:
                 result = cluster.run(line.command)
@@ -228,7 +239,7 @@ def _stable_elapsed(cluster: Cluster, t0: float) -> float:
             last = (event["t_ms"], False)
     if last is not None and last[1]:
         return float(last[0]) - t0
-    return cluster.host.now() - t0
+    return cluster.runtime.now() - t0
 
 
 def _usage_error(message: str) -> int:
@@ -242,7 +253,7 @@ def _live_cluster(args: argparse.Namespace, label: str, pace: bool) -> Cluster |
     With `pace`, a simulated cluster's clock follows the wall clock (`run`/`halt`/`speed`)."""
     try:
         cluster = Cluster(replace(_options(args, label), pace=pace))
-    except (ConfigError, DurableError, OSError, ValueError) as e:
+    except (ConfigError, DurableError, OSError, ValueError, UnavailableError) as e:
         return _usage_error(str(e))
     result = cluster.start()
     if not result.ok:
@@ -311,7 +322,16 @@ def main(argv: list[str] | None = None) -> int:
         "explain": cmd_explain,
         "explore": cmd_explore,
     }
+    if getattr(args, "runtime", None) == "zookeeper":
+        # Its JVMs run in their own sessions: a SIGTERM must unwind through the cluster's
+        # close (which kills them by pid) as Ctrl+C does, not end us and leave them.
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal went away
+            signal.signal(sig, _terminate)
     return commands[args.command](args)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.control.cluster import Cluster, ClusterOptions
+from engine.explore.schedule import MIXES
 from engine.trace.format import read_trace
-from tests.chaos import MIXES, TOPOLOGIES, chaos_script, run_script
+from tests.chaos import TOPOLOGIES, chaos_script, run_script
 
 SEED = 50794138
 

@@ -66,7 +66,7 @@ def test_without_java_a_start_says_what_to_install(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no java here
     assert java_missing() == (
-        "no `java` on PATH (install Debian's `zookeeper` package (apt-get install zookeeper),"
+        "no `java` on PATH (install Debian's `zookeeper` package: apt-get install -y zookeeper,"
         " which brings a JRE)"
     )
     server = ZkServer(1, tmp_path / "n1", 2181, {1: ServerAddress(2888, 3888)})

@@ -115,16 +115,21 @@ class ProxiedEnsemble:
 
     def our_java_processes(self) -> list[int]:
         """Processes still running whose command line names this ensemble's directory."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if str(self.directory).encode() in cmdline and b"QuorumPeerMain" in cmdline:
-                    found.append(int(entry))
-        return found
+        return java_processes_in(self.directory)
+
+
+def java_processes_in(directory: Path) -> list[int]:
+    """Live ZooKeeper JVMs whose command line names `directory` (found in /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(directory).encode() in cmdline and b"QuorumPeerMain" in cmdline:
+                found.append(int(entry))
+    return found
 
 
 def socket_inodes(pid: int) -> set[int]:

@@ -37,8 +37,10 @@ from engine.core.vote import ServerState, Sid, zxid_hex
 from engine.runtime.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.runtime.faults import LinkFault
 from engine.runtime.host import Host, snapshot_json
+from engine.runtime.protocol import RefusedError, Runtime
 from engine.runtime.sim import Simulation, SimulationStuckError
 from engine.runtime.threads import ThreadedRuntime
+from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
 from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import Election, ElectionTracker, Timeline
 from engine.trace.explain.outage import (
@@ -59,6 +61,9 @@ SNAPSHOT_EVERY = 1000
 WRITE_TIMEOUT_MS = 5000.0
 CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
 """What the online invariant checker reads (messages themselves never break an invariant)."""
+VIEW_KINDS = frozenset(("state", "boot", "stop", "fault", "heal", "cmd", "peer_state", "zk"))
+"""Events after which views may show something new (`peer_state` and `zk`: a real server's
+log, or what its `srvr` says)."""
 PACE_INTERVAL_S = 0.01
 """How often a paced simulator catches up with the wall clock."""
 OBSERVE_INTERVAL_S = 0.01
@@ -79,7 +84,8 @@ class ClusterOptions:
     config: Path | None = None
     """A zoo.cfg; replaces nodes/observers."""
     runtime: str = "threaded"
-    """"threaded" (wall clock) or "sim" (virtual time, seeded)."""
+    """"threaded" (wall clock), "sim" (virtual time, seeded) or "zookeeper" (real Java
+    servers behind the recording proxy, engine.runtime.zookeeper.runtime)."""
     transport: str = "memory"
     seed: int | None = None
     tick_ms: int | None = None
@@ -134,10 +140,14 @@ class Cluster:
         self.rng = random.Random(f"{self.seed}:commands")
         self.sim = options.runtime == "sim"
         self._tmp: Path | None = None
-        stores = self._stores(options, sorted(qv.all_members))
         self.recorder = Recorder()
         self.writer: TraceWriter | RotatingTraceWriter | None = None
-        header = self._header(stores)
+        self.runtime: Runtime = self._make_runtime(options, sorted(qv.all_members))
+        try:
+            header = self._header()
+        except BaseException:
+            self.runtime.stop()
+            raise
         self.checker = InvariantChecker(header)
         self._elections = ElectionTracker(qv)
         self._elections_lock = threading.Lock()
@@ -153,10 +163,11 @@ class Cluster:
                 self.writer = RotatingTraceWriter(path, header, options.trace_max_bytes)
             self.recorder.sinks.append(self.writer)
         self.recorder.listeners.append(self._listen)
-        runtime_cls = Simulation if self.sim else ThreadedRuntime
-        self.host: Host = runtime_cls(qv, self.timing, stores, self.recorder, self.seed)
+        version = header.get("zookeeper", {}).get("version")
+        self._runtime_label = f"{options.runtime} {version}" if version else options.runtime
+        """What the console's header and the shell's greeting call the runtime."""
         for sid, durable in self._initial_durable.items():
-            self.host.nodes[sid].durable = durable  # shown while the node is down
+            self.runtime.show_durable(sid, durable)  # shown while the node is down
         self._view_lock = threading.Lock()
         self._cached_view: tuple[float, int, ClusterView] | None = None
         self._dirty = False
@@ -170,7 +181,7 @@ class Cluster:
         self._lock = threading.RLock()
         """Serialises commands (and, in the simulator, every run of the event loop)."""
         self._closed = False
-        self._started_at = self.host.now()
+        self._started_at = self.runtime.now()
         self._unstable_since: float | None = self._started_at
         """ClusterView.unstable_since_ms, judged whenever the monitor or the simulator's
         loop observes a change (in the simulator: right after the event that made it)."""
@@ -225,13 +236,13 @@ class Cluster:
             stores[sid] = store
         return stores
 
-    def _header(self, stores: dict[Sid, Store]) -> Event:
+    def _header(self) -> Event:
         qv = self.config.quorum_verifier
         initial: dict[str, Any] = {}
         self._initial_durable: dict[Sid, Durable] = {}
-        for sid, store in sorted(stores.items()):
+        for sid in self.runtime.sids:
             try:
-                durable = store.stored()
+                durable = self.runtime.stored(sid) or Durable()
             except DurableError:  # unreadable: a start will say why
                 durable = Durable()
             self._initial_durable[sid] = durable
@@ -241,22 +252,51 @@ class Cluster:
             for sid, qs in sorted(qv.all_members.items())
         ]
         t = self.timing
-        return make_header(
-            config=qv.to_string(),
-            servers=servers,
-            timing=timing_json(t),
-            initial=initial,
-            runtime="sim" if self.sim else "threaded",
-            transport=self.options.transport,
-            seed=self.seed,
-            label=self.options.label,
-            created=datetime.now(UTC),
-            parent=self.options.parent,
+        return (
+            make_header(
+                config=qv.to_string(),
+                servers=servers,
+                timing=timing_json(t),
+                initial=initial,
+                runtime=self.options.runtime,
+                # Real servers speak ZooKeeper's protocol over TCP, through the proxy.
+                transport="tcp" if self.options.runtime == "zookeeper" else self.options.transport,
+                seed=self.seed,
+                label=self.options.label,
+                created=datetime.now(UTC),
+                parent=self.options.parent,
+            )
+            | self.runtime.describe()
         )
+
+    def _make_runtime(self, options: ClusterOptions, sids: list[Sid]) -> Runtime:
+        qv = self.config.quorum_verifier
+        if options.runtime == "zookeeper":
+            root = options.data_dir
+            if root is None:
+                root = self._tmp = Path(tempfile.mkdtemp(prefix="zkfle-zk-"))
+            try:
+                return ZooKeeperRuntime(
+                    qv, self.timing, self.recorder, self.seed, Path(root), options.initial
+                )
+            except BaseException:
+                self._remove_tmp()
+                raise
+        stores = self._stores(options, sids)
+        if self.sim:
+            return Simulation(qv, self.timing, stores, self.recorder, self.seed)
+        return ThreadedRuntime(qv, self.timing, stores, self.recorder, self.seed)
+
+    @property
+    def host(self) -> Host:
+        """The runtime of our own cores (threads or simulator): what a fork and tests
+        reach into. The facade itself only uses `runtime`."""
+        assert isinstance(self.runtime, Host), f"no Host in a {self.runtime.kind} cluster"
+        return self.runtime
 
     @property
     def sids(self) -> list[Sid]:
-        return sorted(self.host.nodes)
+        return self.runtime.sids
 
     @property
     def trace_path(self) -> Path | None:
@@ -268,7 +308,7 @@ class Cluster:
     def _listen(self, event: Event) -> None:
         """Recorder listener: called one event at a time, in seq order, possibly on another
         thread than the event's and while node locks are held, so it only takes notes."""
-        if event["kind"] in ("state", "boot", "stop", "fault", "heal", "cmd"):
+        if event["kind"] in VIEW_KINDS:
             self._dirty = True
             if not self.sim:
                 with self._version_cond:
@@ -318,8 +358,8 @@ class Cluster:
         if self.sim:
             self._sim_running = False
         else:
-            assert isinstance(self.host, ThreadedRuntime)
-            self.host.halt()
+            assert isinstance(self.runtime, ThreadedRuntime)
+            self.runtime.halt()
 
     def _going_on(self) -> None:
         """The run goes on (run, step, wait): predicates stop it when they become true
@@ -358,12 +398,12 @@ class Cluster:
             fields = v.event_fields()
             fields.pop("kind")
             fields.pop("node", None)
-            self.host.emit("invariant", v.node, **fields)
-        stable = self.host.stable_leader() is not None
+            self.runtime.emit("invariant", v.node, **fields)
+        stable = self.runtime.stable_leader() is not None
         if stable:
             self._unstable_since = None
         elif self._unstable_since is None:
-            self._unstable_since = self.host.now()
+            self._unstable_since = self.runtime.now()
         if (
             stable != self._last_stable
             or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
@@ -371,9 +411,9 @@ class Cluster:
             self._snapshot()
 
     def _snapshot(self, view: ClusterView | None = None) -> None:
-        view = view or self.host.view()
+        view = view or self.runtime.view()
         self._last_stable = view.stable
-        self.host.emit("snapshot", **snapshot_json(view))
+        self.runtime.emit("snapshot", **snapshot_json(view))
         self._last_snapshot_seq = self.recorder.seq
 
     def _wait_change(self, seen: int, timeout_s: float) -> int:
@@ -415,7 +455,7 @@ class Cluster:
             return cached[2]
 
     def _host_view(self) -> ClusterView:
-        return replace(self.host.view(), unstable_since_ms=self._unstable_since)
+        return replace(self.runtime.view(), unstable_since_ms=self._unstable_since)
 
     def events_after(self, seq: int) -> list[Event]:
         return self.recorder.events_after(seq)
@@ -424,7 +464,7 @@ class Cluster:
     def info(self) -> dict[str, Any]:
         return {
             "mode": "live",
-            "runtime": "sim" if self.sim else "threaded",
+            "runtime": self._runtime_label,
             "seed": self.seed,
             "trace": str(self.trace_path) if self.trace_path else None,
             "label": self.options.label,
@@ -434,7 +474,7 @@ class Cluster:
         }
 
     def _threads_halted(self) -> bool:
-        return isinstance(self.host, ThreadedRuntime) and self.host.halted
+        return isinstance(self.runtime, ThreadedRuntime) and self.runtime.halted
 
     # --- the simulator's pace (console) --------------------------------------------------------
 
@@ -446,14 +486,14 @@ class Cluster:
             elapsed, last = now - last, now
             with self._lock:  # after `halt` has answered, the clock does not move
                 if self._sim_running:
-                    self._sim_run(self.host.now() + elapsed * 1000.0 * self._speed)
+                    self._sim_run(self.runtime.now() + elapsed * 1000.0 * self._speed)
 
     # --- running the clock -----------------------------------------------------------------
 
     def advance(self, ms: float) -> None:
         """Let `ms` pass on the cluster's clock (virtual in the simulator)."""
         if self.sim:
-            self._sim_run(self.host.now() + ms)
+            self._sim_run(self.runtime.now() + ms)
         else:
             deadline = time.monotonic() + ms / 1000.0
             while (left := deadline - time.monotonic()) > 0:
@@ -464,7 +504,7 @@ class Cluster:
     ) -> bool:
         """Run the simulator up to `until_ms` or until `stop()` holds. `stop` is checked
         after state changes only, or after every event if it is `cheap`."""
-        sim = self.host
+        sim = self.runtime
         assert isinstance(sim, Simulation)
         with self._lock:
             hit = False
@@ -499,7 +539,7 @@ class Cluster:
         if condition():
             return True
         if self.sim:
-            return self._sim_run(self.host.now() + within_ms, condition)
+            return self._sim_run(self.runtime.now() + within_ms, condition)
         deadline = time.monotonic() + within_ms / 1000.0
         seen = self._version
         hits = self._hits
@@ -513,7 +553,7 @@ class Cluster:
             seen = self._wait_change(seen, max(deadline - time.monotonic(), 0.0))
 
     def wait_stable(self, within_ms: float = 30_000.0) -> bool:
-        return self.wait_for(lambda: self.host.stable_leader() is not None, within_ms)
+        return self.wait_for(lambda: self.runtime.stable_leader() is not None, within_ms)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -536,6 +576,8 @@ class Cluster:
                 result = self._dispatch(command)
             except (CommandError, DurableError) as e:
                 result = CommandResult(False, str(e), command)
+            except RefusedError as e:
+                result = CommandResult(False, f"{command.verb}: {e}", command)
             except SimulationStuckError as e:
                 result = CommandResult(
                     False, f"{command.verb}: the simulation stopped: {e}", command
@@ -551,7 +593,7 @@ class Cluster:
         with self._lock:
             fields: dict[str, Any] = {"text": text, "ok": result.ok}
             fields["result" if result.ok else "error"] = result.text
-            seq = self.recorder.emit_fields("cmd", self.host.now(), None, fields)["seq"]
+            seq = self.recorder.emit_fields("cmd", self.runtime.now(), None, fields)["seq"]
             self._observe()
             self._snapshot()
             return int(seq)
@@ -571,21 +613,21 @@ class Cluster:
             case c.Crash(nodes, for_ms):
                 sids, note = self._acting_on(cmd, self._nodes(nodes), "running", "paused")
                 for sid in sids:
-                    self.host.crash(sid)
+                    self.runtime.crash(sid)
                 if for_ms is not None:
-                    self.host.call_later(for_ms, self._restart_later, sids)
+                    self.runtime.call_later(for_ms, self._restart_later, sids)
                 return self._ok(cmd, f"crashed {_names(sids)}{note}")
             case c.Pause(nodes, for_ms):
                 sids, note = self._acting_on(cmd, self._nodes(nodes), "running")
                 for sid in sids:
-                    self.host.pause(sid)
+                    self.runtime.pause(sid)
                 if for_ms is not None:
-                    self.host.call_later(for_ms, self._resume_later, sids)
+                    self.runtime.call_later(for_ms, self._resume_later, sids)
                 return self._ok(cmd, f"paused {_names(sids)}{note}")
             case c.Resume(nodes):
                 sids, note = self._acting_on(cmd, self._nodes(nodes), "paused")
                 for sid in sids:
-                    self.host.resume(sid)
+                    self.runtime.resume(sid)
                 return self._ok(cmd, f"resumed {_names(sids)}{note}")
             case c.Timeout(nodes):
                 return self._fire_timeouts(cmd, self._nodes(nodes))
@@ -649,17 +691,17 @@ class Cluster:
             case c.Release(link, mode):
                 limit = None if mode == "all" else 1
                 ends, pairs = self._links(link)
-                released = sum(self.host.release(a, b, limit) for a, b in sorted(pairs))
+                released = sum(self.runtime.release(a, b, limit) for a, b in sorted(pairs))
                 return self._ok(cmd, f"released {released} held message(s) on {ends}")
             case c.Drop(target) | c.Deliver(target):
                 return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
             case c.Wait(ms):
                 if self.sim:
                     self._going_on()
-                hits, start = self._hits, self.host.now()
+                hits, start = self._hits, self.runtime.now()
                 self.advance(ms)
                 if self.sim and self._hits != hits:
-                    waited = show_ms(self.host.now() - start)
+                    waited = show_ms(self.runtime.now() - start)
                     return self._ok(cmd, f"waited {waited}; stopped: {self.stop_reason}")
                 return self._ok(cmd, f"waited {show_ms(ms)}")
             case c.WaitUntil(predicate, within_ms):
@@ -667,7 +709,7 @@ class Cluster:
             case c.Expect(predicate, within_ms):
                 return self._wait_for(cmd, predicate, within_ms or 0.0)
             case c.Mark(label):
-                self.host.emit("mark", label=label or f"mark@{self.recorder.seq + 1}")
+                self.runtime.emit("mark", label=label or f"mark@{self.recorder.seq + 1}")
                 return self._ok(cmd, f"marked seq {self.recorder.seq}")
             case c.Record():
                 where = str(self.trace_path) if self.trace_path else "nowhere (--no-trace)"
@@ -675,8 +717,8 @@ class Cluster:
             case c.Help(topic):
                 return self._ok(cmd, help_text(topic or None))
             case c.Run() | c.Halt() | c.Step() | c.Speed():
-                if isinstance(self.host, ThreadedRuntime):
-                    return self._halt_or_go(cmd, self.host)
+                if isinstance(self.runtime, ThreadedRuntime):
+                    return self._halt_or_go(cmd, self.runtime)
                 return self._pace(cmd)
             case c.BreakWhen() | c.BreakOn() | c.Breaks() | c.Unbreak():
                 answer = self.breaks.execute(cmd, self._host_view())
@@ -722,9 +764,10 @@ class Cluster:
         return self._ok(cmd, at if first is None else f"ran {seq - first} event(s); {at}")
 
     def _pace(self, cmd: c.Command) -> CommandResult:
-        """run / halt / step / speed: the simulator's clock."""
-        sim = self.host
-        assert isinstance(sim, Simulation)
+        """run / halt / step / speed: the simulator's clock (the threaded runtime has none)."""
+        sim = self.runtime
+        if not isinstance(sim, Simulation):
+            raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a clock to stop", 0)
         if self._pacer is None and isinstance(cmd, c.Run | c.Speed):
             # Without a pacer nothing would move: say so rather than claim to run.
             raise CommandError(
@@ -762,8 +805,7 @@ class Cluster:
         return named, set(resolve_link(named, view, self.rng))
 
     def _life(self, sid: Sid) -> str:
-        node = self.host.nodes[sid]
-        return "down" if not node.alive else "paused" if node.paused else "running"
+        return self.runtime.life(sid)
 
     def _acting_on(
         self, cmd: c.Command, sids: tuple[Sid, ...], *lives: str
@@ -785,7 +827,7 @@ class Cluster:
         return acted, f"; {note}" if note else ""
 
     def _start(self, cmd: c.Command, sids: tuple[Sid, ...], note: str = "") -> CommandResult:
-        refused = self.host.boot_many(list(sids))
+        refused = self.runtime.boot_many(list(sids))
         started = tuple(s for s in sids if s not in refused)
         lines = [f"{cmd.verb}ed {_names(started)}{note}"] if started else [note[2:]] * bool(note)
         return CommandResult(not refused, "\n".join(lines + _refusals(refused)), cmd)
@@ -793,24 +835,16 @@ class Cluster:
     def _restart_later(self, sids: tuple[Sid, ...]) -> None:
         for sid in sids:
             try:
-                self.host.boot(sid)
+                self.runtime.boot(sid)
             except DurableError as e:
-                self.host.emit("cmd", text=f"restart n{sid}", ok=False, error=str(e))
+                self.runtime.emit("cmd", text=f"restart n{sid}", ok=False, error=str(e))
 
     def _resume_later(self, sids: tuple[Sid, ...]) -> None:
         for sid in sids:
-            self.host.resume(sid)
+            self.runtime.resume(sid)
 
     def _fire_timeouts(self, cmd: c.Command, sids: tuple[Sid, ...]) -> CommandResult:
-        fired = []
-        for sid in sids:
-            node = self.host.nodes[sid]
-            with node.lock:
-                core = node.core
-                if core is not None and core.election.in_election and node.running:
-                    node.forced_timeout = True  # recorded as Timeout(forced=True)
-                    self.host.wake(node, "main")
-                    fired.append(sid)
+        fired = [sid for sid in sids if self.runtime.force_timeout(sid)]
         if not fired:
             raise CommandError(f"timeout: none of {_names(sids)} is waiting in lookForLeader", 0)
         return self._ok(cmd, f"fired the notification timeout of {_names(tuple(fired))}")
@@ -841,14 +875,19 @@ class Cluster:
 
         self.recorder.listeners.append(listen)
         try:
-            self.host.client_write(leader, count)
-            if self.sim:
-                self._sim_run(self.host.now() + WRITE_TIMEOUT_MS, done.is_set, cheap=True)
+            committed = self.runtime.client_write(leader, count)
+            if committed is not None:
+                done.set()
+            elif self.sim:
+                self._sim_run(self.runtime.now() + WRITE_TIMEOUT_MS, done.is_set, cheap=True)
             else:
                 done.wait(WRITE_TIMEOUT_MS / 1000.0)
         finally:
             self.recorder.listeners.remove(listen)
-        zxids = [z for e in outcome for z in e["output"].get("committed", ())]
+        if committed is not None:
+            zxids = [zxid_hex(z) for z in committed]
+        else:
+            zxids = [z for e in outcome for z in e["output"].get("committed", ())]
         errors = [e["output"]["write_error"] for e in outcome if "write_error" in e["output"]]
         if errors:
             raise CommandError(f"write: {errors[0]}", 0)
@@ -862,16 +901,15 @@ class Cluster:
         return self._ok(cmd, f"n{leader} committed {count} transaction(s): {span}")
 
     def _set(self, cmd: c.Set) -> CommandResult:
-        node = self.host.nodes.get(cmd.sid)
-        if node is None:
+        if cmd.sid not in self.sids:
             raise CommandError(f"set: no node {cmd.sid} in this cluster", 0)
-        if node.alive:
+        if self.runtime.life(cmd.sid) != "down":
             raise CommandError(
                 f"set: n{cmd.sid} is running; crash it first (or set it before start)", 0
             )
         try:
             # As stored, unchecked: a state that refused to start keeps what `set` does not name.
-            stored: Durable | None = node.store.stored()
+            stored: Durable | None = self.runtime.stored(cmd.sid)
         except DurableError as e:
             if None in (cmd.current_epoch, cmd.accepted_epoch, cmd.zxid):
                 raise CommandError(
@@ -884,8 +922,7 @@ class Cluster:
             old.accepted_epoch if cmd.accepted_epoch is None else cmd.accepted_epoch,
             old.last_zxid if cmd.zxid is None else cmd.zxid,
         )
-        node.store.save(updated)
-        node.durable = updated
+        self.runtime.save_durable(cmd.sid, updated)
         return self._ok(cmd, f"n{cmd.sid}: {_describe_durable(updated)}")
 
     def _add_fault(
@@ -899,7 +936,7 @@ class Cluster:
     ) -> CommandResult:
         self._fault_counter += 1
         fid = f"f{self._fault_counter}"
-        expires = None if for_ms is None else self.host.now() + for_ms
+        expires = None if for_ms is None else self.runtime.now() + for_ms
         fault = LinkFault(
             fid,
             kind,
@@ -909,9 +946,8 @@ class Cluster:
             nodes=frozenset(nodes or ()),
             **params,
         )
-        with self.host.net_lock:
-            self.host.faults.add(fault)
-        self.host.emit(
+        self.runtime.add_fault(fault)
+        self.runtime.emit(
             "fault",
             id=fid,
             text=cmd.text,
@@ -920,42 +956,39 @@ class Cluster:
             nodes=list(fault.sids),
         )
         if for_ms is not None:
-            self.host.call_later(for_ms, self._expire, fid)
+            self.runtime.call_later(for_ms, self._expire, fid)
         return self._ok(cmd, f"{fid}: {cmd.text}")
 
     def continue_faults(self, counter: int, faults: list[LinkFault]) -> None:
         """Continue a run's faults (a fork): the next id after `counter`, these active."""
         self._fault_counter = max(self._fault_counter, counter)
         for fault in faults:
-            with self.host.net_lock:
-                self.host.faults.add(fault)
+            self.runtime.add_fault(fault)
             if fault.expires_ms is not None:
-                self.host.call_at(fault.expires_ms, self._expire, fault.fault_id)
+                self.runtime.call_at(fault.expires_ms, self._expire, fault.fault_id)
 
     def _expire(self, fid: str) -> None:
-        with self.host.net_lock:
-            fault = self.host.faults.remove(fid)
+        fault = self.runtime.remove_fault(fid)
         if fault is not None:
             self._healed([fault.fault_id], [fault])
 
     def _healed(self, ids: list[str], faults: list[LinkFault]) -> None:
-        self.host.emit("heal", ids=ids)
+        self.runtime.emit("heal", ids=ids)
         for fault in faults:
             if fault.kind == "hold":
                 for a, b in sorted(fault.links):
-                    self.host.release(a, b)
-        self.host.resume_streams()
+                    self.runtime.release(a, b)
+        self.runtime.resume_streams()
         # Queued notifications wait for the next connectOne; nodes retry on their own.
 
     def _heal(self, cmd: c.Command, fid: str | None) -> CommandResult:
-        with self.host.net_lock:
-            if fid is None:
-                removed = self.host.faults.clear()
-            else:
-                one = self.host.faults.remove(fid)
-                if one is None:
-                    raise CommandError(f"heal: no active fault {fid} (see `faults`)", 0)
-                removed = [one]
+        if fid is None:
+            removed = self.runtime.clear_faults()
+        else:
+            one = self.runtime.remove_fault(fid)
+            if one is None:
+                raise CommandError(f"heal: no active fault {fid} (see `faults`)", 0)
+            removed = [one]
         ids = [f.fault_id for f in removed]
         if ids:
             self._healed(ids, removed)
@@ -966,11 +999,11 @@ class Cluster:
         done = [healed] if healed.startswith("healed") else []
         paused = tuple(s for s in self.sids if self._life(s) == "paused")
         for sid in paused:
-            self.host.resume(sid)
+            self.runtime.resume(sid)
         if paused:
             done.append(f"resumed {_names(paused)}")
         down = tuple(s for s in self.sids if self._life(s) == "down")
-        refused = self.host.boot_many(list(down))
+        refused = self.runtime.boot_many(list(down))
         restarted = tuple(s for s in down if s not in refused)
         if restarted:
             done.append(f"restarted {_names(restarted)}")
@@ -985,7 +1018,7 @@ class Cluster:
         verb = "delivered" if deliver else "dropped"
         if isinstance(target, MessageId):
             msg_id = str(target)
-            done = (self.host.deliver_message if deliver else self.host.drop_message)(msg_id)
+            done = (self.runtime.deliver_message if deliver else self.runtime.drop_message)(msg_id)
             if not done:
                 raise CommandError(
                     f"{cmd.verb}: {msg_id} is not on the wire (already delivered, dropped, or"
@@ -996,7 +1029,7 @@ class Cluster:
         n = 0
         ends, pairs = self._links(target)
         for a, b in sorted(pairs):
-            n += self.host.release(a, b, 1) if deliver else self.host.discard_held(a, b, 1)
+            n += self.runtime.release(a, b, 1) if deliver else self.runtime.discard_held(a, b, 1)
         if n == 0:
             raise CommandError(f"{cmd.verb}: no held message on {ends} (use `hold` first)", 0)
         return self._ok(cmd, f"{verb} {n} message(s) on {ends}")
@@ -1044,7 +1077,7 @@ class Cluster:
             )
         if view.faults:
             lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
-        return "\n".join(lines)
+        return "\n".join(lines + self.runtime.notes())
 
     def faults_text(self) -> str:
         view = self.view()
@@ -1113,8 +1146,7 @@ class Cluster:
         with self._lock:
             self._observe()
             self._closed = True
-        if isinstance(self.host, ThreadedRuntime):
-            self.host.stop()
+        self.runtime.stop()
         if self._monitor is not None:
             with self._version_cond:
                 self._version += 1
@@ -1123,7 +1155,10 @@ class Cluster:
         self.violations.extend(self.checker.finish())
         if self.writer is not None:
             final = end or ("violation" if self.violations else "ok")
-            self.writer.close(self.writer.footer_event(round(self.host.now(), 3), final))
+            self.writer.close(self.writer.footer_event(round(self.runtime.now(), 3), final))
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -1150,7 +1185,7 @@ _NOTHING_TO_DO = {
 """What a node command that found nothing to act on adds to its one line."""
 
 
-def _refusals(refused: Mapping[Sid, DurableError]) -> list[str]:
+def _refusals(refused: Mapping[Sid, Exception]) -> list[str]:
     return [f"n{sid} refuses to start: {e}" for sid, e in sorted(refused.items())]
 
 

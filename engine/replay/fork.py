@@ -73,10 +73,12 @@ def fork(
     """A live simulated cluster continuing from `replayer.position`, recording a new trace
     (default `traces/<time>-fork.jsonl`) whose header names the replayed trace as parent.
     `seed` (default: the parent's) seeds the fork's latencies, scheduling and faults."""
-    if replayer.header.get("runtime") == "imported":
+    runtime = replayer.header.get("runtime")
+    if runtime in ("imported", "zookeeper"):
         raise ForkError(
-            "an imported trace has no cores to continue from (its servers were real"
-            " ZooKeeper); `zkfle check` runs their notifications through the model instead"
+            f"{'an imported' if runtime == 'imported' else 'a real ZooKeeper'} trace has no"
+            " cores to continue from (its servers were real ZooKeeper); `zkfle check` runs"
+            " their notifications through the model instead"
         )
     position, state = replayer.snapshot()
     parent = {"trace": replayer.path, "seq": position}

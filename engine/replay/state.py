@@ -211,6 +211,8 @@ class ClusterState:
         node.new_life()
         self._judge = True
         node.last_event = str(event.get("reason", "stop"))
+        if node.sid in self.evidence:  # a real server that zkfle killed
+            self.evidence.stopped(node.sid, node.last_event)
         for key in [k for k in self.pending_eof if node.sid in k]:
             del self.pending_eof[key]
 

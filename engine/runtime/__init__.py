@@ -2,9 +2,20 @@
 on real threads and the wall clock (`threads`) or one thread in virtual time (`sim`), one
 server as its own process over TCP (`node`, `transport`), link faults, durable state -
 Zab to a real leader (`zab`), and real ZooKeeper servers behind a recording proxy
-(`zookeeper`).
+(`zookeeper`); `protocol` is what the Cluster facade asks of any of them.
 
 Imports the core and the trace.
 """
 
-__all__ = ["durable", "faults", "host", "node", "sim", "threads", "transport", "zab", "zookeeper"]
+__all__ = [
+    "durable",
+    "faults",
+    "host",
+    "node",
+    "protocol",
+    "sim",
+    "threads",
+    "transport",
+    "zab",
+    "zookeeper",
+]

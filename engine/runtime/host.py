@@ -58,7 +58,8 @@ from engine.core.view import ClusterView, FaultView, NodeView, quorum_count, sta
 from engine.core.vote import LearnerType, ServerState, Sid, ToSend, Vote, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
 from engine.runtime.durable import DurableError, Store
-from engine.runtime.faults import NO_FAULT, FaultTable
+from engine.runtime.faults import NO_FAULT, FaultTable, LinkFault
+from engine.runtime.protocol import Life
 from engine.trace.record import (
     durable_json,
     input_json,
@@ -204,7 +205,11 @@ class Envelope:
 
 
 class Host:
-    """The cluster's nodes, network and recorder, and the operations of ZooKeeper's threads."""
+    """The cluster's nodes, network and recorder, and the operations of ZooKeeper's threads.
+    Answers engine.runtime.protocol.Runtime for the Cluster facade."""
+
+    kind = ""
+    """The trace header's `runtime` (each subclass names itself)."""
 
     def __init__(
         self,
@@ -270,6 +275,58 @@ class Host:
     def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
         """An election connection a<->b opened while the nodes were in these lives (the
         threaded runtime starts the connection's workers here)."""
+
+    def stop(self) -> None:
+        """Stop what the runtime runs (the threaded runtime's threads)."""
+
+    # --- what the Cluster facade asks (engine.runtime.protocol.Runtime) ------------------------
+
+    @property
+    def sids(self) -> list[Sid]:
+        return sorted(self.nodes)
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+    def notes(self) -> list[str]:
+        return []
+
+    def life(self, sid: Sid) -> Life:
+        node = self.nodes[sid]
+        return "down" if not node.alive else "paused" if node.paused else "running"
+
+    def stored(self, sid: Sid) -> Durable | None:
+        return self.nodes[sid].store.stored()
+
+    def save_durable(self, sid: Sid, durable: Durable) -> None:
+        node = self.nodes[sid]
+        node.store.save(durable)
+        node.durable = durable
+
+    def show_durable(self, sid: Sid, durable: Durable) -> None:
+        self.nodes[sid].durable = durable
+
+    def force_timeout(self, sid: Sid) -> bool:
+        node = self.nodes[sid]
+        with node.lock:
+            core = node.core
+            if core is None or not core.election.in_election or not node.running:
+                return False
+            node.forced_timeout = True  # recorded as Timeout(forced=True)
+            self.wake(node, "main")
+            return True
+
+    def add_fault(self, fault: LinkFault) -> None:
+        with self.net_lock:
+            self.faults.add(fault)
+
+    def remove_fault(self, fault_id: str) -> LinkFault | None:
+        with self.net_lock:
+            return self.faults.remove(fault_id)
+
+    def clear_faults(self) -> list[LinkFault]:
+        with self.net_lock:
+            return self.faults.clear()
 
     # --- recording ------------------------------------------------------------------------------
 
@@ -827,6 +884,7 @@ class Host:
             return True
 
     def client_write(self, sid: Sid, count: int) -> None:
+        """The core commits later: `committed`/`write_error` come in its step outputs."""
         node = self.nodes[sid]
         with node.lock:
             node.inbox.append(ClientWrite(count))

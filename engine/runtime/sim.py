@@ -39,6 +39,8 @@ class SimulationStuckError(RuntimeError):
 class Simulation(Host):
     """A cluster in virtual time."""
 
+    kind = "sim"
+
     def __init__(
         self,
         qv: QuorumVerifier,

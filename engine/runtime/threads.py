@@ -398,6 +398,8 @@ anyway, so waiting it out would only cost a second wake-up per message. Delays f
 class ThreadedRuntime(Host):
     """A cluster of nodes, each with ZooKeeper's threads."""
 
+    kind = "threaded"
+
     def __init__(
         self,
         qv: QuorumVerifier,

@@ -41,6 +41,7 @@ class _Server:
 
     __slots__ = (
         "current_epoch",
+        "down",
         "established",
         "last_event",
         "last_zxid",
@@ -58,6 +59,8 @@ class _Server:
 
     def __init__(self) -> None:
         self.seen = False
+        self.down = False
+        """Its process ended (a `stop` of a run that killed it)."""
         self.state: ServerState | None = None
         self.zab: str | None = None
         self.logicalclock: int | None = None
@@ -77,7 +80,7 @@ class _Server:
     def restarted(self) -> None:
         """The process started again: a new election object, LOOKING; what it keeps on
         disk (currentEpoch, its last zxid) stays known."""
-        self.seen = True
+        self.seen, self.down = True, False
         self.state, self.zab, self.logicalclock = ServerState.LOOKING, "ELECTION", 0
         self.proposal = self.vote = self.leader = None
         self.not_timeout_ms = None
@@ -108,6 +111,15 @@ class Evidence:
         if server is None:
             server = self.servers[sid] = _Server()
         return server
+
+    def stopped(self, sid: Sid, reason: str) -> None:
+        """The server's process ended (zkfle killed it: a run of `--runtime zookeeper`);
+        what it keeps on disk stays known, the rest is gone until it starts again."""
+        s = self._server(sid)
+        s.down = True
+        s.state, s.zab, s.established = None, None, False
+        s.vote = s.leader = s.proposal = None
+        s.last_event = reason
 
     def apply(self, event: Mapping[str, Any], t_ms: float) -> None:
         """Take one real-server event (kinds engine.trace.format.REAL_KINDS)."""
@@ -222,13 +234,13 @@ class Evidence:
             ("current_epoch", s.current_epoch),
             ("last_zxid", s.last_zxid),
         ):
-            if value is None:
-                unknown.add(name)
+            if value is None and not (s.down and name not in ("current_epoch", "last_zxid")):
+                unknown.add(name)  # (a server that is down has no state to know)
         return NodeView(
             sid=sid,
             learner_type=learner_type,
             weight=weight,
-            alive=s.seen,
+            alive=s.seen and not s.down,
             state=s.state,
             logicalclock=s.logicalclock or 0,
             proposal=s.proposal,

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from engine.control import commands as c
 from engine.control.values import Nodes
-from tests.chaos import MIXES, Nemesis, Topology, derive_seed
+from engine.explore.schedule import MIXES, Nemesis
+from tests.chaos import Topology, derive_seed
 from tools.reliability import Outcome
 from tools.reliability.nodes import NodeCluster, verify_traces
 
@@ -134,7 +135,7 @@ class Runner:
 def chaos_run(index: int, nodes: int, steps: int, outcome: Outcome, work: Path) -> None:
     topology = Topology(f"tcp{nodes}", nodes)
     seed = derive_seed("tcp", nodes, steps, index)
-    script = Nemesis(topology, random.Random(f"nemesis:{seed}"), MIX).script(steps)
+    script = Nemesis(topology.sids, random.Random(f"nemesis:{seed}"), MIX).script(steps)
     where = f"tcp chaos {topology.name} seed {seed}"
     cluster = NodeCluster(work, nodes, tick_ms=100)
     runner = Runner(cluster, random.Random(seed))

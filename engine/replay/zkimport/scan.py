@@ -22,7 +22,7 @@ from engine.replay.zkimport.sources import (
     keep_first,
 )
 from engine.trace.zklog.layout import Record, Untimed
-from engine.trace.zklog.statements import Fact, id_evidence, recognise
+from engine.trace.zklog.statements import Fact, id_evidence, recognise, record_event
 
 
 def _vote_key(n: dict[str, Any]) -> VoteKey | None:
@@ -156,13 +156,7 @@ def _event(record: Record, fact: Fact | None, shown: str, src: bytes) -> bytes:
             level,
             text,
         )
-    if fact is None:
-        event: dict[str, Any] = {"kind": "log", "at": record.at}
-        if record.level:
-            event["level"] = record.level
-        event["text"] = record.text
-    else:
-        event = {"kind": fact.kind, "at": record.at, **fact.fields}
+    event = record_event(record, fact)
     event["src"] = f"{shown}:{record.lineno}"
     if record.exception is not None and "exception" not in event:
         event["exception"] = record.exception

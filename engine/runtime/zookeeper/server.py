@@ -59,7 +59,7 @@ JVM_OPTIONS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel
 EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 LOWEST_PORT = 10000
 """Ports for servers are drawn from LOWEST_PORT up, outside the ephemeral range."""
-INSTALL_HINT = "install Debian's `zookeeper` package (apt-get install zookeeper)"
+INSTALL_HINT = "install Debian's `zookeeper` package: apt-get install -y zookeeper"
 
 LOG4J = """\
 log4j.rootLogger=INFO, FILE

@@ -619,3 +619,16 @@ def id_evidence(record: Record, fact: Fact | None) -> int | None:
         if m is not None:
             return sid_or_none(m.group(1))
     return None
+
+
+def record_event(record: Record, fact: Fact | None) -> dict[str, Any]:
+    """A record as a trace event's own fields (without seq, time, node and `src`): the
+    fact's kind and fields, or a `log` event keeping the line verbatim."""
+    if fact is None:
+        event: dict[str, Any] = {"kind": "log", "at": record.at}
+        if record.level:
+            event["level"] = record.level
+        event["text"] = record.text
+    else:
+        event = {"kind": fact.kind, "at": record.at, **fact.fields}
+    return event

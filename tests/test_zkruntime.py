@@ -1,0 +1,287 @@
+"""`--runtime zookeeper`: the Cluster facade on three real ZooKeeper 3.8 servers.
+
+Needs java and Debian's `zookeeper` package; skipped otherwise (with the reason). Few tests,
+each one ensemble (tickTime 200 ms), every wait bounded; each checks that no JVM of its
+directory is left afterwards, whatever way the run ended (close, Ctrl+C, SIGTERM, an
+exception).
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.core.vote import ServerState
+from engine.replay.fork import ForkError, fork
+from engine.replay.player import Replayer
+from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
+from engine.runtime.zookeeper.server import java_missing
+from engine.trace.format import read_trace
+from tests.zkproxied import java_processes_in
+
+pytestmark = pytest.mark.zk
+
+MISSING = java_missing()
+if MISSING is not None:
+    pytest.skip(f"real ZooKeeper cannot run here: {MISSING}", allow_module_level=True)
+
+WITHIN_MS = 90_000.0
+"""JVMs start slowly on a loaded machine: every wait on them is bounded by this."""
+ZKFLE = [sys.executable, "-m", "console.cli"]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    data = tmp_path / "servers"
+    c = Cluster(
+        ClusterOptions(
+            nodes=3,
+            runtime="zookeeper",
+            tick_ms=200,
+            data_dir=data,
+            trace=tmp_path / "run.jsonl",
+            seed=7,
+        )
+    )
+    try:
+        assert c.start().ok
+        assert c.wait_stable(WITHIN_MS), c.status_text()
+        yield c
+    finally:
+        c.close()
+    assert java_processes_in(data) == []
+
+
+def ok(c: Cluster, command: str) -> str:
+    result = c.execute(command)
+    assert result.ok, f"{command}: {result.text}\n{c.status_text()}"
+    return result.text
+
+
+def test_crash_leader_write_pause_and_restart(cluster: Cluster) -> None:
+    c = cluster
+    first = c.view().leader
+    assert first is not None
+
+    text = ok(c, "write 3")
+    assert f"n{first} committed 3 transaction(s)" in text
+    epoch = c.view().node(first).current_epoch
+    assert epoch >= 1
+    # The zxids are ZooKeeper's own: this epoch's, and every server reaches the last.
+    last = int(text.rsplit("..", 1)[1], 16)
+    assert last >> 32 == epoch
+    assert c.wait_until(lambda v: all(n.last_zxid >= last for n in v.nodes), WITHIN_MS)
+
+    ok(c, f"crash {first}")
+    assert c.view().node(first).state is None
+    assert c.wait_until(lambda v: v.stable and v.leader != first, WITHIN_MS), c.status_text()
+    second = c.view().leader
+    assert second is not None
+    assert c.view().node(second).current_epoch > epoch  # a new epoch, from the data dir
+
+    follower = next(s for s in c.sids if s not in (first, second))
+    ok(c, f"pause {follower}")
+    assert c.view().node(follower).paused
+    assert c.execute(f"pause {follower}").ok is False  # only running nodes
+    ok(c, f"resume {follower}")
+
+    ok(c, f"restart {first}")
+    assert c.wait_until(
+        lambda v: v.stable and all(n.alive for n in v.nodes) and v.leader == second, WITHIN_MS
+    ), c.status_text()
+    assert c.view().node(first).state == ServerState.FOLLOWING
+
+
+def test_partition_a_minority_heal_and_refusals(cluster: Cluster) -> None:
+    c = cluster
+    leader = c.view().leader
+    assert leader is not None
+    minority = next(s for s in c.sids if s != leader)
+    text = ok(c, f"isolate {minority}")
+    assert text.startswith("f1: isolate")
+    # The majority keeps serving; the isolated server loses its leader and looks.
+    assert c.wait_until(
+        lambda v: v.serving_leader == leader and v.node(minority).state == ServerState.LOOKING,
+        WITHIN_MS,
+    ), c.status_text()
+    assert c.execute("faults").text.startswith("f1")
+    ok(c, "heal")
+    assert c.wait_until(lambda v: v.stable and v.leader == leader, WITHIN_MS), c.status_text()
+    assert c.view().node(minority).state == ServerState.FOLLOWING
+    dropped = [
+        e for e in c.recorder.recent if e["kind"] == "drop" and e.get("reason") == "partition"
+    ]
+    assert dropped, "the proxy dropped what crossed the partition"
+
+    # What a real server cannot do is refused in one line.
+    result = c.execute("timeout all")
+    assert not result.ok
+    assert "cannot be fired from outside" in result.text
+    assert "\n" not in result.text
+    ok(c, f"crash {minority}")
+    result = c.execute(f"set {minority} zxid=0x500000001")
+    assert not result.ok
+    assert "transaction log" in result.text
+    # Epochs are files of the data dir: a stopped server's can be written.
+    before = c.view().node(minority).current_epoch
+    ok(c, f"set {minority} epoch={before + 5}")
+    assert c.wait_until(lambda v: v.node(minority).accepted_epoch == before + 5, WITHIN_MS)
+
+
+def test_run_json_on_real_servers_and_check_of_its_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "run.jsonl"
+    data = tmp_path / "servers"
+    script = tmp_path / "failover.fle"
+    script.write_text(
+        "start\nwait until stable within 90s\nwrite 2\ncrash leader\nwait until stable within 90s\n"
+    )
+    command = [*ZKFLE, "run", "--runtime", "zookeeper", "--nodes", "3", "--tick", "200"]
+    command += ["--data-dir", str(data), "--trace", str(trace), "--script", str(script)]
+    done = subprocess.run(
+        [*command, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=WITHIN_MS / 1000 * 3,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = orjson.loads(done.stdout)
+    assert result["stable"] is True
+    assert result["leader"] in (1, 2, 3)
+    assert result["quorum"] == {"up": 2, "needed": 2}
+    assert sorted(n["alive"] for n in result["nodes"]) == [False, True, True]
+    leader = result["nodes"][result["leader"] - 1]
+    assert leader["state"] == "LEADING"
+    assert leader["current_epoch"] >= 2  # the second leader's epoch, from its data dir
+    m = result["messages"]
+    assert m["sent"] == m["delivered"] + m["dropped"] + m["in_flight"]
+    assert m["sent"] > 0
+    assert java_processes_in(data) == []
+
+    opened = read_trace(trace)
+    header, events = opened.header, list(opened)
+    assert header["runtime"] == "zookeeper"
+    assert header["zookeeper"]["version"].startswith("3.")
+    kinds = {e["kind"] for e in events}
+    # The proxy's record, the servers' logs and zkfle's own commands, in one trace.
+    assert {"send", "deliver", "zsend", "conn", "peer_state", "took", "cmd", "snapshot"} <= kinds
+    took = [e for e in events if e["kind"] == "took"]
+    assert took
+    assert all(e["at"] and e["src"].startswith(f"n{e['node']}/zookeeper.log:") for e in took)
+
+    # The replay shows it; a fork would need cores of ours, which never ran.
+    replayer = Replayer(trace)
+    try:
+        # As the last command (the failover's `wait until stable`) answered; after it the
+        # run's end stops every server.
+        replayer.seek(max(e["seq"] for e in events if e["kind"] == "cmd"))
+        view = replayer.state.view()
+        assert view.leader == result["leader"]
+        assert sorted(n.alive for n in view.nodes) == [False, True, True]
+        with pytest.raises(ForkError, match="a real ZooKeeper trace has no cores"):
+            fork(replayer)
+    finally:
+        replayer.close()
+
+    # Both elections, as the servers logged them, agree with the model.
+    checked = subprocess.run(
+        [*ZKFLE, "check", str(trace)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "no disagreement with the model" in checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_no_java_is_left_after_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    data = tmp_path / "servers"
+    script = tmp_path / "long.fle"
+    script.write_text("start\nwait until stable within 90s\nmark up\nwait 5m\n")
+    proc = subprocess.Popen(
+        [
+            *ZKFLE,
+            "run",
+            "--runtime",
+            "zookeeper",
+            "--nodes",
+            "3",
+            "--data-dir",
+            str(data),
+            "--script",
+            str(script),
+            "--no-trace",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + WITHIN_MS / 1000
+        for line in proc.stdout:  # the run prints each command once it is done
+            if "mark up" in line or time.monotonic() > deadline:
+                break
+        assert len(java_processes_in(data)) == 3
+        proc.send_signal(sig)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert java_processes_in(data) == []
+
+
+def test_no_java_is_left_after_an_exception(tmp_path: Path) -> None:
+    data = tmp_path / "servers"
+    options = ClusterOptions(nodes=3, runtime="zookeeper", data_dir=data, record=False)
+
+    def fail_while_running() -> None:
+        with Cluster(options) as c:
+            assert c.start().ok
+            assert c.wait_until(lambda v: all(n.alive for n in v.nodes), WITHIN_MS)
+            assert len(java_processes_in(data)) == 3
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_while_running()
+    assert java_processes_in(data) == []
+
+
+def test_a_server_that_cannot_start_is_reported_while_the_others_elect(tmp_path: Path) -> None:
+    data = tmp_path / "servers"
+    options = ClusterOptions(nodes=3, runtime="zookeeper", tick_ms=200, data_dir=data)
+    c = Cluster(replace(options, trace=tmp_path / "t.jsonl"))
+    try:
+        runtime = c.runtime
+        assert isinstance(runtime, ZooKeeperRuntime)
+        with socket.socket() as taken:  # n1's client port is in use
+            taken.bind(("127.0.0.1", runtime.server(1).client_port))
+            taken.listen()
+            assert c.start().ok
+            assert c.wait_until(lambda v: v.stable and not v.node(1).alive, WITHIN_MS), (
+                c.status_text()
+            )
+
+            def exited() -> list[dict[str, object]]:
+                return [
+                    e
+                    for e in list(c.recorder.recent)
+                    if e["kind"] == "zk" and e.get("what") == "exited" and e.get("node") == 1
+                ]
+
+            assert c.wait_for(lambda: bool(exited()), WITHIN_MS)
+            assert "Address already in use" in str(exited()[0]["tail"])
+            assert c.view().node(1).last_event.startswith("exited with status")
+            assert "log line(s) kept verbatim; undecodable on the wire: none" in c.status_text()
+    finally:
+        c.close()
+    assert java_processes_in(data) == []
