@@ -390,8 +390,9 @@ def test_the_first_session_runs_as_shown(workdir: Path) -> None:
     (session,) = [b for b in shell_blocks() if b[0].kind == "console"]
     launch, *typed, replay = session
     assert (launch.args, replay.kind) == ([], "replay")
+    leaders: list[str] = []
     with ConsoleTerminal(launch.args, cwd=workdir) as term:
-        expect_on_screen(term, launch.comment)
+        expect_on_screen(term, launch.comment, leaders)
         for line in typed:
             if line.command == "q":
                 assert term.quit() == 0
@@ -403,7 +404,7 @@ def test_the_first_session_runs_as_shown(workdir: Path) -> None:
                 term.command(line.command[1:])
                 result = term.wait_for(r"^ ([✓✗] .*)$")[1]
                 assert result.startswith("✓"), f"README.md:{line.line}: {result}"
-                expect_on_screen(term, line.comment)
+                expect_on_screen(term, line.comment, leaders)
     shown = replay.args[1]
     assert re.fullmatch(shown.replace("<time>", r"\d{8}-\d{6}"), path), (shown, path)
     with ConsoleTerminal([replay.args[0], path], cwd=workdir) as term:
@@ -411,13 +412,18 @@ def test_the_first_session_runs_as_shown(workdir: Path) -> None:
         assert term.quit() == 0
 
 
-def expect_on_screen(term: ConsoleTerminal, comment: str) -> None:
-    """What a first-session comment promises, on the screen."""
-    if m := re.search(r"watch n(\d+) become leader|n(\d+) takes over", comment):
-        term.wait_for(rf"leader n{m[1] or m[2]}\b")
-    if m := re.search(r"n(\d+) comes back and follows n(\d+)", comment):
+def expect_on_screen(term: ConsoleTerminal, comment: str, leaders: list[str]) -> None:
+    """What a first-session comment promises, on the screen; `leaders` are the leaders seen
+    so far, newest last."""
+    if m := re.search(r"watch n(\d+) become leader", comment):
+        term.wait_for(rf"leader n{m[1]}\b")
+        leaders.append(m[1])
+    if "a new leader takes over" in comment:
+        others = "|".join(str(sid) for sid in range(1, 6) if str(sid) not in leaders)
+        leaders.append(term.wait_for(rf"leader n({others})\b")[1])
+    if m := re.search(r"n(\d+) comes back and follows the new leader", comment):
         term.wait_for(rf"^ n{m[1]} +FOLLOWING")
-        term.wait_for(rf"leader n{m[2]}\b")
+        term.wait_for(rf"leader n{leaders[-1]}\b")
 
 
 # --- the Python API ----------------------------------------------------------------------------

@@ -196,5 +196,7 @@ def test_an_observer_syncs_and_forwards_writes_through_the_proxy(
     types = [e.fields["packet"]["type"] for e in ens.events.of("zsend")]
     assert "OBSERVERINFO" in types
     assert "INFORM" in types  # the leader tells observers what was committed
-    assert ens.proxy.stats().undecodable == {}
+    # Nothing garbled; a stream may end inside a frame when a server closes a connection
+    # while the other side writes (the smaller-sid rule, a learner given up on).
+    assert set(ens.proxy.stats().undecodable) <= {"truncated"}
     assert direct_java_connections(ens.pids) == []
