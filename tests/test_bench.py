@@ -19,6 +19,7 @@ import pytest
 
 from console import bench as console_bench
 from engine.bench import cli, zk
+from engine.bench.plot import plot_phase
 from engine.bench.probe import StabilityProbe
 from engine.bench.verify import make_trace
 from engine.control.cluster import Cluster, ClusterOptions
@@ -70,6 +71,51 @@ def test_the_text_table_names_the_floor_and_the_columns(
     assert "x floor" in out
     assert "ours/ZK" in out
     assert any(line.split()[:1] == ["3"] for line in out.splitlines())
+
+
+def test_plot_draws_each_phase_after_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = run_bench(capsys, "failover", "--sizes", "3", *FAST, "--plot")
+    assert status == 0
+    table, _, charts = out.partition("election: took (ms;")
+    assert "x floor" in table
+    assert "failover: took (ms;" in charts
+    bars = [line for line in charts.splitlines() if line.lstrip().startswith("N=3")]
+    assert len(bars) == 2  # one bar per phase; no ZooKeeper in this run
+    assert all("█" in bar and "│" in bar for bar in bars)
+
+
+def span(median: float, slowest: float) -> dict[str, float]:
+    return {"median": median, "min": median, "max": slowest}
+
+
+def test_a_bar_runs_to_its_median_and_on_to_its_slowest_on_one_scale() -> None:
+    rows = [
+        {"n": 3, "took_ms": span(210.0, 230.0), "zookeeper": {"took_max_ms": span(600.0, 800.0)}},
+        {"n": 5, "took_ms": span(400.0, 400.0)},
+    ]
+    title, ours3, zk3, ours5, axis = plot_phase("election: took", rows, 200.0)
+    assert "floor 200 ms" in title
+    assert ours3.split()[:2] == ["N=3", "ours"]
+    assert zk3.split()[0] == "zk"
+    assert ours5.split()[:2] == ["N=5", "ours"]
+    width = len(axis)  # 800 ms, the slowest of all, is the last column
+    for line, median, slowest in ((ours3, 210, 230), (zk3, 600, 800), (ours5, 400, 400)):
+        bar = line[13:]
+        assert bar.count("█") + bar.count("│") in range(
+            round(median / 800 * 56), round(median / 800 * 56) + 2
+        )
+        assert bar.rstrip().endswith(str(median))
+        assert ("┤" in bar) == (slowest > median)
+    floor_col = 13 + round(200 / 800 * 56)
+    assert {line[floor_col] for line in (ours3, zk3, ours5)} == {"│"}
+    assert axis.rstrip().endswith("800")
+    assert width <= 13 + 57
+
+
+def test_nothing_to_plot_is_said() -> None:
+    assert plot_phase("failover: took", [{"n": 3, "took_ms": None}], 200.0) == [
+        "failover: took: nothing to plot (no repetition became stable)"
+    ]
 
 
 def test_sim_counts_five_node_elections(capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,7 +48,7 @@ from typing import Any
 
 import orjson
 
-from engine.bench.elections import bench_elections, print_elections
+from engine.bench.elections import bench_elections, print_elections, print_elections_plot
 from engine.bench.explore import bench_explore, print_explore
 from engine.bench.harness import (
     EXIT_FAILED,
@@ -87,6 +87,13 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     modes = bench.add_subparsers(dest="bench_mode", metavar="MODE", required=True)
 
+    def plot(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--plot",
+            action="store_true",
+            help="also draw the election times as bars, against the floor and ZooKeeper",
+        )
+
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -120,6 +127,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         p.add_argument(
             "--zk", action="store_true", help="also measure real ZooKeeper 3.8 in the same run"
         )
+        plot(p)
         p.add_argument(
             "--zk-measure",
             metavar="PATH",
@@ -138,6 +146,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = modes.add_parser("zk", help="election and failover, side by side with real ZooKeeper")
     clusters(p, "3,5,7,9", 5)
     p.add_argument("--zk-measure", metavar="PATH", help="ZooKeeper's measuring script")
+    plot(p)
     common(p)
     p = modes.add_parser("sim", help="five-node simulator elections per second on one core")
     p.add_argument("--seconds", type=float, default=10.0, help="per repetition")
@@ -212,7 +221,7 @@ def _bench(args: argparse.Namespace) -> int:
     if mode in ("election", "failover", "zk"):
         opts = _options(args, zk=mode == "zk" or getattr(args, "zk", False))
         result = bench_elections(opts, failover=mode != "election")
-        printer = print_elections
+        printer = print_elections_plot if args.plot else print_elections
         rows = result["election"] + result.get("failover", [])
         failed = any(r["ok"] < r["reps"] for r in rows)
     elif mode == "sim":

@@ -19,6 +19,7 @@ from engine.bench.harness import (
     summary,
     wait_idle,
 )
+from engine.bench.plot import plot_phase
 from engine.bench.probe import Sample, election_rep
 from engine.bench.zk import run_zookeeper, zk_measure_path, zk_phase
 
@@ -156,6 +157,15 @@ def print_elections(result: JSON) -> None:
         "took = ZooKeeper's 'LEADER ELECTION TOOK' (lookForLeader start -> decision), max over"
         " nodes; stable = one leader established with a quorum, all following it"
     )
+
+
+def print_elections_plot(result: JSON) -> None:
+    """The table, then each phase as bars (`--plot`)."""
+    print_elections(result)
+    for phase in ("election", "failover"):
+        if phase in result:
+            print()
+            print("\n".join(plot_phase(f"{phase}: took", result[phase], FLOOR_MS)))
 
 
 __all__ = ["bench_elections"]
