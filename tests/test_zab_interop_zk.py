@@ -44,9 +44,12 @@ if MISSING is not None:
 
 DEADLINE_S = 90.0
 """JVMs start slowly on a loaded machine; every wait is bounded by this."""
+INIT_LIMIT = 50
+"""Ticks a learner has to sync (10 s): a SNAP of 1,000 znodes written and fsynced by our
+learner on a loaded machine must not run into the leader's initLimit."""
 SETTINGS = ZkSettings(
     tick_time_ms=200,
-    init_limit=10,
+    init_limit=INIT_LIMIT,
     sync_limit=5,
     jvm_options=(*JVM_OPTIONS, "-Dzookeeper.snapshotSizeFactor=-1"),
 )
@@ -126,7 +129,9 @@ def follow(
     modes: list[str] = []
     for _ in range(3):
         conn = LearnerConnection(
-            LearnerSettings(1, observer=observer, tick_time_ms=200, init_limit=10, sync_limit=5),
+            LearnerSettings(
+                1, observer=observer, tick_time_ms=200, init_limit=INIT_LIMIT, sync_limit=5
+            ),
             (HOST, leader.view[3].quorum_port),
             store,
         )
