@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -99,8 +100,37 @@ def main(argv: list[str] | None = None) -> int:
     directory = args.keep or Path(tempfile.mkdtemp(prefix="zkcampaign-"))
     directory.mkdir(parents=True, exist_ok=True)
     names = list(CATALOGUE)
-    results = []
+    results: list[dict[str, Any]] = []
     t0 = time.monotonic()
+    # The JVMs run in their own sessions: SIGTERM/SIGHUP unwind through the cluster's close
+    # (which kills them) as Ctrl+C does, and the runs done so far are still summed up.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    try:
+        _campaign(args, names, directory, results)
+    except KeyboardInterrupt:
+        print(f"zkcampaign: stopped after {len(results)} run(s)", file=sys.stderr)
+    total = sum(len(r.get("disagreements", ())) for r in results)
+    summary = {
+        "runs": len(results),
+        "partial": len(results) < args.runs,
+        "seconds": round(time.monotonic() - t0, 1),
+        "runs_with_disagreements": sum(1 for r in results if r.get("disagreements")),
+        "disagreements": total,
+        "unreadable": sum(1 for r in results if "error" in r),
+        "results": results,
+    }
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0 if total == 0 else 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _campaign(
+    args: argparse.Namespace, names: list[str], directory: Path, results: list[dict[str, Any]]
+) -> None:
     for i in range(args.runs):
         seed = args.seed + i
         if i < 2 * len(names):  # the catalogue twice, then random schedules
@@ -115,17 +145,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{' ' + result['error'] if 'error' in result else ''}",
             file=sys.stderr,
         )
-    total = sum(len(r.get("disagreements", ())) for r in results)
-    summary = {
-        "runs": len(results),
-        "seconds": round(time.monotonic() - t0, 1),
-        "runs_with_disagreements": sum(1 for r in results if r.get("disagreements")),
-        "disagreements": total,
-        "unreadable": sum(1 for r in results if "error" in r),
-        "results": results,
-    }
-    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
-    return 0 if total == 0 else 1
 
 
 if __name__ == "__main__":
