@@ -44,6 +44,7 @@ from engine.runtime.transport.tcp import (
     Address,
     TransportError,
     connect_with_timeout,
+    join_threads,
     open_listener,
     shutdown_socket,
 )
@@ -60,7 +61,6 @@ _GREETING = struct.Struct(">4sq")
 _LENGTH = struct.Struct(">i")
 MAX_PACKET = 1 << 16
 """Largest JSON packet accepted (ours are under 100 bytes)."""
-JOIN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,13 +175,7 @@ class QuorumPlane:
             shutdown_socket(conn.sock)
         for sock in busy:
             shutdown_socket(sock)
-        stuck = []
-        for thread in list(self._threads):
-            if thread is threading.current_thread():
-                continue
-            thread.join(JOIN_TIMEOUT_S)
-            if thread.is_alive():
-                stuck.append(thread.name)
+        stuck = join_threads(list(self._threads))
         if stuck:
             raise TransportError(f"threads did not stop: {', '.join(stuck)}")
 

@@ -164,6 +164,19 @@ def shutdown_socket(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+def join_threads(threads: list[threading.Thread]) -> list[str]:
+    """Join every thread but the caller's, each within JOIN_TIMEOUT_S; the names of those
+    still running after it."""
+    stuck = []
+    for thread in threads:
+        if thread is threading.current_thread():
+            continue
+        thread.join(JOIN_TIMEOUT_S)
+        if thread.is_alive():
+            stuck.append(thread.name)
+    return stuck
+
+
 def _remote(sock: socket.socket) -> str:
     try:
         host, port = sock.getpeername()[:2]
@@ -316,13 +329,7 @@ class TcpCnxManager:
                 shutdown_socket(sock)
             for sock in orphans:
                 sock.close()
-        stuck = []
-        for thread in list(self._threads):
-            if thread is threading.current_thread():
-                continue
-            thread.join(JOIN_TIMEOUT_S)
-            if thread.is_alive():
-                stuck.append(thread.name)
+        stuck = join_threads(list(self._threads))
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._in_progress.clear()
