@@ -8,6 +8,7 @@ exception).
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -290,7 +291,14 @@ def test_a_server_that_cannot_start_is_reported_while_the_others_elect(tmp_path:
             assert c.wait_for(lambda: bool(exited()), WITHIN_MS)
             assert "Address already in use" in str(exited()[0]["tail"])
             assert c.view().node(1).last_event.startswith("exited with status")
-            assert "log line(s) kept verbatim; undecodable on the wire: none" in c.status_text()
+            # A frame torn at a connection's end is ZooKeeper's own doing, not the proxy's:
+            # SendWorker.send writes the length and the body as two unbuffered writes, and a
+            # replaced connection's socket can close between them. Nothing else may appear.
+            assert re.search(
+                r"log line\(s\) kept verbatim; undecodable on the wire: (none|\d+ truncated)$",
+                c.status_text(),
+                re.M,
+            ), c.status_text()
     finally:
         c.close()
     assert java_processes_in(data) == []
