@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from console.format import EventFormatter, LogLine
-from engine.core.vote import ServerState, Vote
+from engine.core.vote import LONG_MIN, ServerState, Vote, zxid_hex
 from engine.replay.export import export_lines
 from engine.replay.fork import ForkError
 from engine.replay.player import Replayer
 from engine.replay.verify import verify
 from engine.replay.zkimport.importer import import_logs
 from engine.trace.elections import ElectionTracker
+from engine.trace.evidence import Evidence
 from engine.trace.format import read_trace
 from tests.zklogs import DATA
 
@@ -127,3 +128,16 @@ def test_the_elections_timeline_from_real_servers(failover: Path) -> None:
     assert first.trigger == "start"
     assert second.trigger == "quorum lost: n1 lost its leader n3 (eof)"
     assert timeline.elections[0].leader_took_ms == 474.0
+
+
+def test_an_observers_new_election_does_not_give_it_a_zxid() -> None:
+    # A non-voter proposes Long.MIN_VALUE as its zxid ("New election. My id = 4, proposed
+    # zxid=0x8000000000000000"): that is no last zxid, so it stays unknown, not -0x8000….
+    evidence = Evidence(200)
+    proposal = {"leader": str(LONG_MIN), "zxid": zxid_hex(LONG_MIN)}
+    evidence.apply({"kind": "election", "node": 4, "proposal": proposal}, 10.0)
+    observer = evidence.view(4, "observer", 0)
+    assert "last_zxid" in observer.unknown
+    assert observer.last_zxid == 0
+    evidence.apply({"kind": "election", "node": 1, "proposal": {"leader": 1, "zxid": "0x5"}}, 20.0)
+    assert evidence.view(1, "participant", 1).last_zxid == 5

@@ -32,7 +32,7 @@ from engine.control.values import Link, MessageId, Nodes, show_ms
 from engine.core.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
 from engine.core.election import ElectionConfig
 from engine.core.peer.io import Durable, Timing
-from engine.core.view import ClusterView, leadership_text, messages_text
+from engine.core.view import ClusterView, NodeView, leadership_text, messages_text
 from engine.core.vote import ServerState, Sid, zxid_hex
 from engine.runtime.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.runtime.faults import LinkFault
@@ -1071,9 +1071,11 @@ class Cluster:
             state = n.state.name if n.state is not None else "-"
             flag = " paused" if n.paused else ""
             lines.append(
-                f"n{n.sid:<3} {state:<10} round={n.logicalclock}"
-                f" vote={vote.leader if vote else '-'} zab={n.zab_phase.lower()}"
-                f" epoch={n.current_epoch} zxid={zxid_hex(n.last_zxid)}{flag}"
+                f"n{n.sid:<3} {state:<10} round={_known(n, 'logicalclock', str(n.logicalclock))}"
+                f" vote={vote.leader if vote else '-'}"
+                f" zab={_known(n, 'zab_phase', n.zab_phase.lower())}"
+                f" epoch={_known(n, 'current_epoch', str(n.current_epoch))}"
+                f" zxid={_known(n, 'last_zxid', zxid_hex(n.last_zxid))}{flag}"
             )
         if view.faults:
             lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
@@ -1170,6 +1172,11 @@ class Cluster:
 
 
 @functools.lru_cache(maxsize=32)
+def _known(n: NodeView, field: str, text: str) -> str:
+    """`?` for what a real server's evidence does not say (NodeView.unknown)."""
+    return "?" if field in n.unknown else text
+
+
 def _generated_config(
     nodes: int, observers: int, overrides: tuple[tuple[str, Any], ...]
 ) -> QuorumPeerConfig:

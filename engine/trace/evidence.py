@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.core.view import NodeView
-from engine.core.vote import ServerState, Sid, Vote, parse_zxid
+from engine.core.vote import LONG_MIN, ServerState, Sid, Vote, parse_zxid
 
 NEVER_LOGGED = frozenset(
     {
@@ -136,7 +136,10 @@ class Evidence:
             s.started_ms, s.not_timeout_ms = t_ms, self.min_interval
             s.vote = s.leader = None
             s.logicalclock = s.logicalclock + 1 if s.logicalclock is not None else None
-            s.last_zxid = _zxid(event.get("proposal"))
+            zxid = _zxid(event.get("proposal"))
+            # A non-voter proposes Long.MIN_VALUE (FastLeaderElection.getInitLastLoggedZxid):
+            # that says nothing of its log.
+            s.last_zxid = zxid if zxid != LONG_MIN else None
             s.last_event = "new election"
         elif kind == "fle_timeout":
             value = event.get("timeout_ms")

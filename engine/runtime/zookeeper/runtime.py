@@ -547,6 +547,8 @@ class ZooKeeperRuntime:
         zab = "BROADCAST" if established else logged.zab_phase
         if not zab:
             unknown.add("zab_phase")
+        if w.zxid is None and "last_zxid" in logged.unknown:
+            unknown.add("last_zxid")
         return NodeView(
             sid=sid,
             learner_type=learner_type,
