@@ -24,13 +24,12 @@ Modes (each prints a table, or one JSON object with `--json`):
   (engine.bench.proxy).
 
 Every figure is given as a ratio measured in the same run (DESIGN §6): to the floor - one
-finalizeWait, 200 ms - and, with `--zk` (or mode `zk`), to real ZooKeeper 3.8 measured by
-`tools/zk/measure.py` (`--zk-measure`, env ZKFLE_ZK_MEASURE, default
-`../shared/tools/zk/measure.py` next to the repository). Without ZooKeeper or that script
-the benchmark says so and reports ours alone.
+finalizeWait, 200 ms - and, with `--zk` (or mode `zk`), to real ZooKeeper 3.8 measured in
+the same run by zkfle's own `--runtime zookeeper` (engine.bench.zk). Without java or
+ZooKeeper the benchmark says so and reports ours alone.
 
 Wall-clock figures depend on what else the machine runs: before each repetition the bench
-waits (at most `--idle-wait` seconds) until the CPU is mostly idle, as measure.py does, and
+waits (at most `--idle-wait` seconds) until the CPU is mostly idle, and
 reports how busy the machine was. The simulator figures are CPU time, which load affects
 much less.
 
@@ -65,7 +64,6 @@ from engine.bench.proxy import bench_proxy, print_proxy
 from engine.bench.recording import bench_recording, print_recording
 from engine.bench.sim import bench_sim, print_sim
 from engine.bench.verify import bench_verify, print_verify
-from engine.bench.zk import ZK_MEASURE_ENV
 
 
 def _sizes(text: str) -> list[int]:
@@ -128,12 +126,6 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
             "--zk", action="store_true", help="also measure real ZooKeeper 3.8 in the same run"
         )
         plot(p)
-        p.add_argument(
-            "--zk-measure",
-            metavar="PATH",
-            help=f"ZooKeeper's measuring script (env {ZK_MEASURE_ENV}; default "
-            "../shared/tools/zk/measure.py next to the repository)",
-        )
 
     p = modes.add_parser("election", help="threaded in-memory election time per cluster size")
     clusters(p, "3,5,7,9,51", 5)
@@ -145,7 +137,6 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     common(p)
     p = modes.add_parser("zk", help="election and failover, side by side with real ZooKeeper")
     clusters(p, "3,5,7,9", 5)
-    p.add_argument("--zk-measure", metavar="PATH", help="ZooKeeper's measuring script")
     plot(p)
     common(p)
     p = modes.add_parser("sim", help="five-node simulator elections per second on one core")
@@ -199,7 +190,6 @@ def _options(args: argparse.Namespace, zk: bool) -> Options:
         idle_threshold=args.idle_threshold,
         idle_wait_s=args.idle_wait,
         zk=zk,
-        zk_measure=getattr(args, "zk_measure", None),
         quiet=args.quiet or False,
     )
 

@@ -21,7 +21,7 @@ from engine.bench.harness import (
 )
 from engine.bench.plot import plot_phase
 from engine.bench.probe import Sample, election_rep
-from engine.bench.zk import run_zookeeper, zk_measure_path, zk_phase
+from engine.bench.zk import run_zookeeper, zk_phase
 
 
 def _phase_result(n: int, samples: list[Sample], zk: JSON | None) -> JSON:
@@ -64,7 +64,7 @@ def bench_elections(opts: Options, failover: bool) -> JSON:
             zk, zk_note = run_zookeeper(
                 zk_sizes,
                 opts.reps,
-                zk_measure_path(opts.zk_measure),
+                within_ms=opts.within_ms,
                 idle_threshold=opts.idle_threshold,
                 idle_wait_s=opts.idle_wait_s,
                 log=log,

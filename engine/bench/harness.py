@@ -93,8 +93,8 @@ def cpu_busy(interval_s: float = 0.25) -> float | None:
 
 
 def wait_idle(threshold: float, max_wait_s: float) -> float | None:
-    """Wait (at most `max_wait_s`) until at most `threshold` of the CPUs are busy, as
-    tools/zk/measure.py does on shared hosts; returns the last busy fraction seen."""
+    """Wait (at most `max_wait_s`) until at most `threshold` of the CPUs are busy (on a
+    shared host); returns the last busy fraction seen."""
     if max_wait_s <= 0:
         return None
     deadline = time.monotonic() + max_wait_s
@@ -152,7 +152,6 @@ class Options:
     idle_threshold: float = 0.25
     idle_wait_s: float = 20.0
     zk: bool = False
-    zk_measure: str | None = None
     quiet: bool = False
 
 

@@ -210,7 +210,7 @@ def election_rep(
         if not failover or not ok or first.leader is None:
             return first, None
         cluster.wait_until(lambda v: v.settled, within_ms)
-        cluster.advance(100.0)  # let the last pings and acks land, as measure.py settles
+        cluster.advance(100.0)  # let the last pings and acks land
         leader = first.leader
         probe.arm(not_leader=leader)
         cluster.execute(f"crash {leader}")

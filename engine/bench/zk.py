@@ -1,90 +1,184 @@
-"""Real Apache ZooKeeper 3.8 measured in the same run, by tools/zk/measure.py: the figures
-our elections are compared with (`--zk`, mode `zk`).
+"""Real Apache ZooKeeper measured in the same run (`--zk`, mode `zk`): the figures our
+elections are compared with.
+
+Each repetition is a fresh ensemble of Debian's ZooKeeper on 127.0.0.1, run by zkfle's own
+runtime (`--runtime zookeeper`: the Cluster facade, the recording proxy between the servers,
+the servers' logs read as events), with the same generated config as our threaded clusters
+(tickTime 200 ms, initLimit 10, syncLimit 5). It is timed as they are:
+
+* the first election: ZooKeeper's own "LEADER ELECTION TOOK" (the leader's, and the largest
+  over the servers), and the span from the first "New election" to the last decision, both
+  on the servers' log clocks;
+* the failover: the leader is SIGKILLed once everybody follows it; the survivors' "took",
+  and the time from the kill until `srvr` says a new leader serves (polled every 50 ms);
+* in both, the notifications the proxy carried between servers (a server's notifications
+  to itself never reach the wire).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import orjson
+from engine.bench.harness import JSON, summary, wait_idle
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.runtime.zookeeper.events import ELECTION
+from engine.runtime.zookeeper.server import java_missing, zookeeper_version
 
-from engine.bench.harness import JSON
-
-ZK_JAR = Path("/usr/share/java/zookeeper.jar")
-"""Real ZooKeeper is installed when this exists (Debian package `zookeeper`)."""
-ZK_MEASURE_ENV = "ZKFLE_ZK_MEASURE"
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_ZK_MEASURE = REPO.parent / "shared" / "tools" / "zk" / "measure.py"
-
-
-# --- real ZooKeeper ---------------------------------------------------------------------------
+SETTLE_MS = 100.0
+"""After the first election, before the kill: let the last pings and acks land (as the
+threaded bench does)."""
 
 
-def zk_measure_path(option: str | None) -> Path:
-    return Path(option or os.environ.get(ZK_MEASURE_ENV) or DEFAULT_ZK_MEASURE)
+@dataclass
+class _Phase:
+    """What the recorder saw of one phase (the first election, or the failover), read off
+    the events as they are recorded (a recorder listener: a few field updates only)."""
+
+    since_ms: float = 0.0
+    first_election_ms: float | None = None
+    last_took_at_ms: float | None = None
+    took_ms: dict[int, float] = field(default_factory=dict)
+    serving_ms: dict[int, float] = field(default_factory=dict)
+    """When `srvr` first said each server leads."""
+    sent: int = 0
+    delivered: int = 0
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        kind = event["kind"]
+        if kind in ("send", "deliver"):
+            if event.get("plane") == ELECTION:
+                if kind == "send":
+                    self.sent += 1
+                else:
+                    self.delivered += 1
+            return
+        t, node = float(event["t_ms"]), event.get("node")
+        if t < self.since_ms or not isinstance(node, int):
+            return
+        if kind == "election":
+            if self.first_election_ms is None or t < self.first_election_ms:
+                self.first_election_ms = t
+        elif kind == "took" and isinstance(event.get("took_ms"), int | float):
+            self.took_ms[node] = float(event["took_ms"])
+            self.last_took_at_ms = max(t, self.last_took_at_ms or t)
+        elif kind == "zk" and event.get("what") == "serving" and event.get("mode") == "leader":
+            self.serving_ms.setdefault(node, t)
+
+
+@dataclass
+class _Rep:
+    leader: int
+    first: _Phase
+    new_leader: int | None = None
+    failover: _Phase | None = None
+    killed_at_ms: float = 0.0
+    error: str | None = None
+
+
+def _one_ensemble(n: int, within_ms: float, directory: Path) -> _Rep:
+    """Start n servers, time their first election; kill the leader, time the next."""
+    options = ClusterOptions(
+        nodes=n, runtime="zookeeper", data_dir=directory, record=False, label="bench-zk"
+    )
+    with Cluster(options) as cluster:
+        phase = _Phase()
+        cluster.recorder.listeners.append(lambda e: phase(e))
+        cluster.start()
+        if not cluster.wait_until(lambda v: v.settled, within_ms):
+            return _Rep(0, phase, error=f"no leader within {within_ms / 1000:g} s")
+        cluster.wait_until(lambda v: len(phase.took_ms) == n, within_ms)
+        leader = cluster.view().leader
+        assert leader is not None  # settled
+        first = phase
+        cluster.advance(SETTLE_MS)
+        phase = _Phase(since_ms=cluster.view().t_ms)
+        cluster.execute(f"crash {leader}")
+        rep = _Rep(leader, first, killed_at_ms=phase.since_ms)
+        if not cluster.wait_until(lambda v: v.stable and v.leader != leader, within_ms):
+            rep.error = f"no new leader within {within_ms / 1000:g} s of the kill"
+            return rep
+        rep.new_leader = cluster.view().leader
+        cluster.wait_until(lambda v: rep.new_leader in phase.serving_ms, within_ms)
+        rep.failover = phase
+        return rep
+
+
+def _first_election(rep: _Rep) -> dict[str, float | None]:
+    p = rep.first
+    span = (
+        p.last_took_at_ms - p.first_election_ms
+        if p.last_took_at_ms is not None and p.first_election_ms is not None
+        else None
+    )
+    return {
+        "zk_took_leader_ms": p.took_ms.get(rep.leader),
+        "zk_took_max_ms": max(p.took_ms.values(), default=None),
+        "log_fle_span_ms": span,
+        "msgs.sent": p.sent,
+        "msgs.recv": p.delivered,
+    }
+
+
+def _failover(rep: _Rep) -> dict[str, float | None]:
+    p = rep.failover
+    if p is None or rep.new_leader is None:
+        return {}
+    serving = p.serving_ms.get(rep.new_leader)
+    return {
+        "zk_took_new_leader_ms": p.took_ms.get(rep.new_leader),
+        "zk_took_max_ms": max(p.took_ms.values(), default=None),
+        "wall_new_leader_serving_ms": serving - rep.killed_at_ms if serving is not None else None,
+        "msgs.sent": p.sent,
+        "msgs.recv": p.delivered,
+    }
 
 
 def run_zookeeper(
     sizes: Sequence[int],
     reps: int,
-    script: Path,
     *,
+    within_ms: float,
     idle_threshold: float,
     idle_wait_s: float,
     log: Callable[[str], None],
 ) -> tuple[JSON | None, str | None]:
-    """Measure real ZooKeeper with measure.py; (its summary per size, None) or (None, why not)."""
-    if not ZK_JAR.exists():
-        return None, f"ZooKeeper is not installed ({ZK_JAR} missing)"
-    if not script.is_file():
-        return None, f"no ZooKeeper measuring script at {script}"
-    with tempfile.TemporaryDirectory(prefix="zkfle-bench-zk-") as tmp:
-        out = Path(tmp) / "zk.json"
-        cmd = [
-            sys.executable,
-            str(script),
-            "--sizes",
-            ",".join(map(str, sizes)),
-            "--reps",
-            str(reps),
-            "--out",
-            str(out),
-            "--idle-threshold",
-            str(idle_threshold),
-            "--idle-wait",
-            str(idle_wait_s),
-        ]
-        log(f"ZooKeeper: {' '.join(cmd)}")
-        tail: list[str] = []
-        try:
-            with subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            ) as proc:
-                assert proc.stdout is not None
-                for line in proc.stdout:  # its progress: one line per trial
-                    line = line.rstrip()
-                    tail = [*tail[-2:], line]
-                    if line.startswith("N="):
-                        log(f"  zk {line}")
-                returncode = proc.wait(timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return None, f"measure.py failed: {e}"
-        if returncode != 0 or not out.exists():
-            return None, f"measure.py exited {returncode}: {' | '.join(tail)}"
-        try:
-            data = orjson.loads(out.read_bytes())
-        except orjson.JSONDecodeError as e:
-            return None, f"measure.py wrote unreadable JSON: {e}"
-    result: JSON = {"meta": data.get("meta", {}), "sizes": {}}
+    """Measure real ZooKeeper: (its summary per size, None) or (None, why it cannot run)."""
+    problem = java_missing()
+    if problem is not None:
+        return None, f"real ZooKeeper cannot run here: {problem}"
+    result: JSON = {"meta": {}, "sizes": {}}
     for n in sizes:
-        s = data.get("summary", {}).get(str(n))
-        if s:
-            result["sizes"][n] = s
+        rows: dict[str, list[float | None]] = {}
+        ok = failed = 0
+        for rep in range(reps):
+            busy = wait_idle(idle_threshold, idle_wait_s)
+            with tempfile.TemporaryDirectory(prefix="zkfle-bench-zk-") as tmp:
+                got = _one_ensemble(n, within_ms, Path(tmp))
+            if got.error is not None:
+                failed += 1
+                log(f"  zk N={n} rep={rep}: {got.error}")
+                continue
+            ok += 1
+            first, after = _first_election(got), _failover(got)
+            for phase, values in (("initial", first), ("failover", after)):
+                for key, value in values.items():
+                    rows.setdefault(f"{phase}.{key}", []).append(value)
+            log(
+                f"  zk N={n} rep={rep} took={first['zk_took_max_ms']} leader=n{got.leader}"
+                f" | failover {after.get('wall_new_leader_serving_ms')}"
+                f" took={after.get('zk_took_max_ms')} busy={busy}"
+            )
+        size: JSON = {"ok": ok, "failed": failed}
+        size.update({key: summary(values) for key, values in rows.items()})
+        result["sizes"][n] = size
+    result["meta"] = {
+        "zookeeper": zookeeper_version(),
+        "how": "zkfle --runtime zookeeper (generated config, recording proxy)",
+    }
     return result, None
 
 
