@@ -401,6 +401,34 @@ def test_reading_files_in_parallel_gives_the_same_trace(
     assert sorted(summary.servers) == [1, 2, 3]
 
 
+def test_merging_many_runs_in_passes_gives_the_same_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more runs than the merge takes at once, a source's runs are first merged on
+    disk (so the merge's memory does not grow with the logs): the trace is the same."""
+    one = tmp_path / "one.jsonl"
+    import_logs([DATA / "3.8-failover"], one)
+    monkeypatch.setattr(runs, "RUN_EVENTS", 20)
+    monkeypatch.setattr(runs, "SPILL_CHUNK", 7)
+    monkeypatch.setattr(runs, "MAX_MERGE", 3)
+    counts: list[int] = []
+    compact = runs.Runs.compact
+
+    def counted(self: runs.Runs) -> None:
+        counts.append(len(self.runs))
+        compact(self)
+        counts.append(len(self.runs))
+        counts.append(len({source for source, _ in self.runs}))
+
+    monkeypatch.setattr(runs.Runs, "compact", counted)
+    passes = tmp_path / "passes.jsonl"
+    import_logs([DATA / "3.8-failover"], passes)
+    before, after, sources = counts
+    assert before > 3 * sources  # many runs per source ...
+    assert after <= max(3, sources)  # ... merged down to what one merge takes (or one each)
+    assert passes.read_bytes() == one.read_bytes()
+
+
 def test_the_readme_session_runs_as_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

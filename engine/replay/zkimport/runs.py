@@ -5,9 +5,10 @@ corrected clock.
 from __future__ import annotations
 
 import heapq
+import itertools
 import marshal
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from engine.core.vote import Sid
@@ -15,8 +16,11 @@ from engine.replay.zkimport.sources import Source
 
 RUN_EVENTS = 200_000
 """Events sorted in memory at a time; more are spilled to sorted runs on disk."""
-SPILL_CHUNK = 4096
+SPILL_CHUNK = 1024
 """Events per marshalled chunk of a run: the merge holds one chunk of every run at a time."""
+MAX_MERGE = 64
+"""Runs merged at once: with more, a source's runs are first merged into fewer on disk, so
+that the merge's memory (a chunk per run) does not grow with the logs."""
 
 
 _Spilled = tuple[int, int, str, bytes]
@@ -33,6 +37,7 @@ class Runs:
         self.batch: dict[Source, list[_Spilled]] = {}
         self.size = 0
         self.runs: list[tuple[Source, Path]] = []
+        self.written = 0
 
     def add(self, source: Source, event: _Spilled) -> None:
         events = self.batch.get(source)
@@ -46,15 +51,39 @@ class Runs:
     def spill(self) -> None:
         for source, events in self.batch.items():
             events.sort(key=_ORDER)
-            path = self.directory / f"{self.name}{len(self.runs)}.bin"
-            with open(path, "wb") as out:
-                for start in range(0, len(events), SPILL_CHUNK):
-                    chunk = marshal.dumps(events[start : start + SPILL_CHUNK])
-                    out.write(len(chunk).to_bytes(4, "little"))
-                    out.write(chunk)
-            self.runs.append((source, path))
+            self.runs.append((source, self._write(events)))
         self.batch = {}
         self.size = 0
+
+    def _write(self, events: Iterable[_Spilled]) -> Path:
+        """A sorted run on disk, in chunks of SPILL_CHUNK events."""
+        path = self.directory / f"{self.name}{self.written}.bin"
+        self.written += 1
+        it = iter(events)
+        with open(path, "wb") as out:
+            while chunk := list(itertools.islice(it, SPILL_CHUNK)):
+                data = marshal.dumps(chunk)
+                out.write(len(data).to_bytes(4, "little"))
+                out.write(data)
+        return path
+
+    def compact(self) -> None:
+        """Merge runs of one source on disk until at most MAX_MERGE runs are left (or every
+        source has one run); each pass reads MAX_MERGE runs of the source that has most."""
+        fan_in = MAX_MERGE
+        while len(self.runs) > fan_in:
+            by_source: dict[Source, list[Path]] = {}
+            for source, path in self.runs:
+                by_source.setdefault(source, []).append(path)
+            source, paths = max(by_source.items(), key=lambda item: len(item[1]))
+            if len(paths) < 2:
+                return
+            group = paths[:fan_in]
+            merged = self._write(heapq.merge(*(self.read(p) for p in group), key=_ORDER))
+            for path in group:
+                path.unlink()
+            taken = set(group)
+            self.runs = [r for r in self.runs if r[1] not in taken] + [(source, merged)]
 
     @staticmethod
     def read(path: Path) -> Iterator[_Spilled]:
@@ -74,6 +103,7 @@ def merged_runs(
     by one offset and stay sorted; a run whose lines are placed thread by thread (a stream
     naming several servers before it split) is placed and sorted in memory."""
     runs.spill()
+    runs.compact()
 
     def shifted(source: Source, path: Path) -> Iterator[tuple[int, int, Sid, bytes]]:
         whole = place(source, "")
