@@ -51,6 +51,22 @@ def test_election_reports_took_stable_and_messages(capsys: pytest.CaptureFixture
     assert result["machine"]["nproc"] >= 1
 
 
+def test_failover_over_tcp_runs_our_nodes_on_loopback_sockets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result = run_bench(
+        capsys, "failover", "--sizes", "3", *FAST, "--transport", "tcp", "--json"
+    )
+    assert status == 0
+    assert result["transport"] == "tcp"
+    (first,) = result["election"]
+    (after,) = result["failover"]
+    assert (first["ok"], first["leaders"], after["ok"], after["leaders"]) == (1, [3], 1, [2])
+    assert first["took_ms"]["median"] >= 200.0
+    status, out = run_bench(capsys, "election", "--sizes", "3", *FAST, "--transport", "tcp")
+    assert "election: threaded, TCP over loopback, no trace" in out
+
+
 def test_failover_elects_another_leader(capsys: pytest.CaptureFixture[str]) -> None:
     status, result = run_bench(capsys, "failover", "--sizes", "3", *FAST, "--json")
     assert status == 0

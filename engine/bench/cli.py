@@ -125,7 +125,16 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         p.add_argument(
             "--zk", action="store_true", help="also measure real ZooKeeper 3.8 in the same run"
         )
+        transport(p)
         plot(p)
+
+    def transport(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--transport",
+            choices=("memory", "tcp"),
+            default="memory",
+            help="our nodes' transport: in-memory queues, or ZooKeeper's wire over loopback",
+        )
 
     p = modes.add_parser("election", help="threaded in-memory election time per cluster size")
     clusters(p, "3,5,7,9,51", 5)
@@ -137,6 +146,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     common(p)
     p = modes.add_parser("zk", help="election and failover, side by side with real ZooKeeper")
     clusters(p, "3,5,7,9", 5)
+    transport(p)
     plot(p)
     common(p)
     p = modes.add_parser("sim", help="five-node simulator elections per second on one core")
@@ -190,6 +200,7 @@ def _options(args: argparse.Namespace, zk: bool) -> Options:
         idle_threshold=args.idle_threshold,
         idle_wait_s=args.idle_wait,
         zk=zk,
+        transport=getattr(args, "transport", "memory"),
         quiet=args.quiet or False,
     )
 

@@ -78,7 +78,13 @@ def bench_elections(opts: Options, failover: bool) -> JSON:
         seconds: list[Sample] = []
         for rep in range(opts.reps):
             busy = wait_idle(opts.idle_threshold, opts.idle_wait_s)
-            first, second = election_rep(n, within_ms=opts.within_ms, failover=failover, busy=busy)
+            first, second = election_rep(
+                n,
+                within_ms=opts.within_ms,
+                failover=failover,
+                busy=busy,
+                transport=opts.transport,
+            )
             firsts.append(first)
             if second is not None:
                 seconds.append(second)
@@ -98,7 +104,7 @@ def bench_elections(opts: Options, failover: bool) -> JSON:
     result: JSON = {
         "bench": "failover" if failover else "election",
         "runtime": "threaded",
-        "transport": "memory",
+        "transport": opts.transport,
         "trace": False,
         "floor_ms": FLOOR_MS,
         "machine": machine(),
@@ -136,12 +142,16 @@ def _print_phase(title: str, rows: list[JSON], time_label: str) -> None:
         print("  cluster built before start (thread pool included): " + ", ".join(builds))
 
 
+_TRANSPORTS = {"memory": "in-memory", "tcp": "TCP over loopback"}
+
+
 def print_elections(result: JSON) -> None:
     print_machine(result["machine"])
     if result.get("zookeeper_note"):
         print(f"ZooKeeper not measured: {result['zookeeper_note']}")
     _print_phase(
-        f"election: threaded, in-memory, no trace; floor {FLOOR_MS:.0f} ms (finalizeWait)",
+        f"election: threaded, {_TRANSPORTS[result['transport']]}, no trace;"
+        f" floor {FLOOR_MS:.0f} ms (finalizeWait)",
         result["election"],
         "boot->stable",
     )

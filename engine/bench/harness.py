@@ -152,6 +152,7 @@ class Options:
     idle_threshold: float = 0.25
     idle_wait_s: float = 20.0
     zk: bool = False
+    transport: str = "memory"
     quiet: bool = False
 
 

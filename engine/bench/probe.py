@@ -196,11 +196,18 @@ def election_rep(
     failover: bool = False,
     busy: float | None = None,
     runtime: str = "threaded",
+    transport: str = "memory",
 ) -> tuple[Sample, Sample | None]:
     """One fresh cluster of `n` nodes: its first election, then (with `failover`) the
     election after its leader crashed."""
     options = ClusterOptions(
-        nodes=n, runtime=runtime, record=trace is not None, trace=trace, label="bench", seed=n
+        nodes=n,
+        runtime=runtime,
+        transport=transport,
+        record=trace is not None,
+        trace=trace,
+        label="bench",
+        seed=n,
     )
     with probed_cluster(options) as (cluster, probe):
         probe.arm()
