@@ -13,6 +13,8 @@ edge: package `__init__.py` files import nothing (tested below), so it cannot cl
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -296,3 +298,22 @@ def test_engine_code_never_uses_hash_or_the_global_random() -> None:
             )
             line = getattr(node, "lineno", 0)
             assert not global_random, f"{path.name}:{line} uses the global random"
+
+
+def test_a_cluster_of_our_cores_loads_no_zookeeper_client() -> None:
+    """kazoo and asyncio serve the zookeeper runtime alone: the facade imports it when such a
+    cluster is made, so `zkfle run --sim` and every explored run start without them."""
+    code = (
+        "import sys\n"
+        "from engine.control.cluster import Cluster, ClusterOptions\n"
+        "with Cluster(ClusterOptions(nodes=3, runtime='sim', record=False)) as cluster:\n"
+        "    cluster.start()\n"
+        "    assert cluster.wait_stable(10_000.0)\n"
+        "print(sorted(m for m in ('kazoo', 'asyncio', 'engine.runtime.zookeeper.runtime')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -40,7 +40,6 @@ from engine.runtime.host import Host, snapshot_json
 from engine.runtime.protocol import RefusedError, Runtime
 from engine.runtime.sim import Simulation, SimulationStuckError
 from engine.runtime.threads import ThreadedRuntime
-from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
 from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import Election, ElectionTracker, Timeline
 from engine.trace.explain.outage import (
@@ -275,6 +274,10 @@ class Cluster:
             root = options.data_dir
             if root is None:
                 root = self._tmp = Path(tempfile.mkdtemp(prefix="zkfle-zk-"))
+            # Imported here: it brings kazoo and asyncio, which a simulated or threaded
+            # cluster (every `zkfle run --sim`, every explored run) never uses.
+            from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
+
             try:
                 return ZooKeeperRuntime(
                     qv, self.timing, self.recorder, self.seed, Path(root), options.initial
