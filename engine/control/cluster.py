@@ -1174,12 +1174,12 @@ class Cluster:
         self.close("aborted" if exc[0] is not None else None)
 
 
-@functools.lru_cache(maxsize=32)
 def _known(n: NodeView, field: str, text: str) -> str:
     """`?` for what a real server's evidence does not say (NodeView.unknown)."""
     return "?" if field in n.unknown else text
 
 
+@functools.lru_cache(maxsize=32)
 def _generated_config(
     nodes: int, observers: int, overrides: tuple[tuple[str, Any], ...]
 ) -> QuorumPeerConfig:
