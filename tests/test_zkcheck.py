@@ -87,6 +87,36 @@ def test_the_fragments_agree_as_far_as_they_go(traces: dict[str, Path], name: st
     assert check(traces[name]).ok
 
 
+RUNS = Path(__file__).parent / "data" / "zkruns"
+"""One server's evidence from real runs under `--runtime zookeeper` (tests/data/zkruns)."""
+
+
+@pytest.mark.parametrize(
+    ("name", "sid"),
+    [
+        # FastLeaderElection.lookForLeader polls what WorkerReceiver queued before it began
+        # right after its first sendNotifications; WorkerReceiver then answers the round-1
+        # loopback copy (a LOOKING vote of an older round) with the round-2 vote.
+        ("poll-before-loopback", 2),
+        # The finalize loop polls finalizeWait again after each vote that is not better: a
+        # vote logged just before the wait's end restarted it, and so did the next one.
+        ("finalize-restarted", 2),
+        # The votes that made the quorum were logged around the end of the notification
+        # wait; the decision came one finalize wait after the last of them.
+        ("finalize-after-held", 3),
+        # WorkerReceiver reads the state for its line and again for its branch: a line in
+        # the millisecond the server left FOLLOWING still says FOLLOWING.
+        ("state-read-twice", 1),
+    ],
+)
+def test_real_runs_under_load_agree_with_the_model(name: str, sid: int) -> None:
+    report = check(RUNS / f"{name}.jsonl")
+    assert report.ok, report.text()
+    node = report.nodes[sid]
+    assert node.checked_decisions == node.decisions >= 1, node.unchecked
+    assert node.sends_checked >= 2
+
+
 # --- disagreements ------------------------------------------------------------------------------
 
 
