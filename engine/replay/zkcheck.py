@@ -86,6 +86,9 @@ stamped when it is logged; threads hand over through queues)."""
 LATE_MS = 1000.0
 """How long after a wait's end the server's evidence may take to say how the wait ended
 (threads log late on a busy machine); after that the model's own timing decides."""
+RACE_MS = 1.0
+"""A log timestamp's resolution: a notification line and a state change this close may
+have raced inside WorkerReceiver (see `_just_left`)."""
 MAX_EXPECTED = 1000
 """Sends remembered per recipient for comparison (bounded: most traces show few sends)."""
 
@@ -747,7 +750,7 @@ def _just_left(model: _Model, my_state: str, t: float) -> bool:
     the state once for its `Notification:` line and again to choose its branch, and the
     main thread's setPeerState can come in between (FastLeaderElection.WorkerReceiver.run)."""
     left = model.left
-    return left is not None and left[0] == my_state and t - left[1] <= TOLERANCE_MS
+    return left is not None and left[0] == my_state and t - left[1] <= RACE_MS
 
 
 def _proposal(fle: FastLeaderElection, sid: Sid) -> ToSend:
