@@ -63,8 +63,8 @@ def _lamps(lamps: Lamps, short: bool) -> Text:
 
 class Header(Widget):
     """Mode, runtime, seed, clock, seq, faults, the serving leader and quorum, the two lamps
-    (and what is wrong, if anything), and the trace file (the first thing left out when
-    the width is short)."""
+    (and what is wrong, if anything), a real ZooKeeper run's model check, and the trace
+    file (the first thing left out when the width is short)."""
 
     DEFAULT_CSS = """
     Header { height: 1; background: $panel; color: $text; }
@@ -114,6 +114,12 @@ class Header(Widget):
         pieces.append((1, cluster_text(view)))
         at = len(pieces)
         pieces.append((0, _lamps(lamps, short=False)))
+        if info.check is not None:
+            bad = not info.check.startswith("ok")
+            style = LAMP_STYLES["bad" if bad else "ok"]
+            # ZooKeeper's own verdict: kept before the seed (a real run's seed only
+            # drives the proxy's random faults).
+            pieces.append((1 if bad else 2, Text.assemble("check: ", (info.check, style))))
         if not lamps.safe:
             pieces.append((1, Text(lamps.safety_why, LAMP_STYLES["bad"])))
         elif lamps.liveness != "ok":
