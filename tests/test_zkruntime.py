@@ -21,7 +21,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from console.widgets.ensemble import cells
 from engine.control.cluster import Cluster, ClusterOptions
+from engine.core.view import ClusterView
 from engine.core.vote import ServerState
 from engine.replay.fork import ForkError, fork
 from engine.replay.player import Replayer
@@ -137,6 +139,29 @@ def test_partition_a_minority_heal_and_refusals(cluster: Cluster) -> None:
     before = c.view().node(minority).current_epoch
     ok(c, f"set {minority} epoch={before + 5}")
     assert c.wait_until(lambda v: v.node(minority).accepted_epoch == before + 5, WITHIN_MS)
+
+
+def test_queue_panels_show_what_the_proxy_holds_per_link(cluster: Cluster) -> None:
+    """Issue 10: a real server's send queues are not visible; where the threads runtime
+    shows them, a real run shows the notifications the proxy holds on each link, marked
+    as the proxy's."""
+    c = cluster
+    view = c.view()
+    assert all(n.send_queues == tuple((p, 0) for p in c.sids if p != n.sid) for n in view.nodes)
+    assert all("send_queues" in n.proxied and "send_queues" not in n.unknown for n in view.nodes)
+    late = max(s for s in c.sids if s != view.leader)
+    ok(c, f"hold *->{late}")
+    ok(c, f"crash {late}")
+    ok(c, f"restart {late}")  # it looks; the others' answers to its votes are held
+
+    def held(v: ClusterView) -> list[int]:
+        return [dict(n.send_queues)[late] for n in v.nodes if n.sid != late]
+
+    assert c.wait_until(lambda v: sum(held(v)) >= 2, WITHIN_MS), c.status_text()
+    sender = next(n for n in c.view().nodes if n.sid != late and dict(n.send_queues)[late])
+    assert cells(sender, [])["sendq"].plain == f"{late}:{dict(sender.send_queues)[late]}p"
+    ok(c, f"release *->{late}")
+    assert c.wait_until(lambda v: v.stable and sum(held(v)) == 0, WITHIN_MS), c.status_text()
 
 
 def test_run_json_on_real_servers_and_check_of_its_trace(tmp_path: Path) -> None:
