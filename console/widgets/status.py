@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 from console.backend import BackendInfo, BreakpointLike, MarkLike
@@ -48,6 +50,8 @@ class Lamps:
 
 
 LAMP_STYLES = {"ok": "bold green", "wait": "bold yellow", "bad": "bold red"}
+CHECK_LABEL = "check: "
+"""Begins the model check's lamp."""
 PATH_MIN = 12
 """The fewest cells the trace's file name is shown in (else it is left out)."""
 
@@ -70,10 +74,15 @@ class Header(Widget):
     Header { height: 1; background: $panel; color: $text; }
     """
 
+    class CheckPressed(Message):
+        """The model check's lamp was clicked: list what it found (`check`)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state: tuple[BackendInfo, ClusterView, Lamps, str] | None = None
         self._text = Text()
+        self._check_cells: range = range(0)
+        """Where the last rendered line shows the check lamp."""
 
     def set_state(self, info: BackendInfo, view: ClusterView, lamps: Lamps, extra: str) -> None:
         state = (info, view, lamps, extra)
@@ -119,7 +128,7 @@ class Header(Widget):
             style = LAMP_STYLES["bad" if bad else "ok"]
             # ZooKeeper's own verdict: kept before the seed (a real run's seed only
             # drives the proxy's random faults).
-            pieces.append((1 if bad else 2, Text.assemble("check: ", (info.check, style))))
+            pieces.append((1 if bad else 2, Text.assemble(CHECK_LABEL, (info.check, style))))
         if not lamps.safe:
             pieces.append((1, Text(lamps.safety_why, LAMP_STYLES["bad"])))
         elif lamps.liveness != "ok":
@@ -145,7 +154,16 @@ class Header(Widget):
         return _fit(pieces, width)
 
     def render(self) -> Text:
-        return self.line(self.size.width)
+        line = self.line(self.size.width)
+        lamp = self._state[0].check if self._state is not None else None
+        at = line.plain.find(CHECK_LABEL) if lamp else -1
+        width = len(CHECK_LABEL) + len(lamp or "")
+        self._check_cells = range(at, at + width) if at >= 0 else range(0)
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        if event.x in self._check_cells:
+            self.post_message(self.CheckPressed())
 
 
 _Position = tuple[
