@@ -67,6 +67,9 @@ class BackendInfo:
     whole trace in the background): `diverges at seq 812 on n3`."""
     stop_reason: str | None = None
     """Why a live cluster halted by itself (a breakpoint), until it runs on."""
+    check: str | None = None
+    """The live model check of a real ZooKeeper run: `ok (N events)` or `K
+    disagreement(s)` (the `check` command lists them); None without one."""
 
 
 class ResultLike(Protocol):
@@ -223,6 +226,7 @@ def read_info(backend: Backend) -> BackendInfo:
     speed = get("speed", 1.0)
     divergence = get("divergence")
     stop_reason = get("stop_reason")
+    check = get("check")
     return BackendInfo(
         mode=mode,
         runtime=str(get("runtime", "?")),
@@ -233,6 +237,7 @@ def read_info(backend: Backend) -> BackendInfo:
         speed=float(speed) if isinstance(speed, int | float) else 1.0,
         divergence=str(divergence) if divergence else None,
         stop_reason=str(stop_reason) if stop_reason else None,
+        check=str(check) if check else None,
     )
 
 

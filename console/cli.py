@@ -21,6 +21,7 @@ from engine.control.predicates import CommandError, parse_predicate
 from engine.core.quorum.error import ConfigError
 from engine.explore.cli import add_explore_parser, cmd_explore
 from engine.replay.cores import ReplayError
+from engine.replay.livecheck import LiveCheck
 from engine.replay.player import Replayer
 from engine.runtime.durable import DurableError
 from engine.runtime.node import add_node_parser, cmd_node
@@ -149,6 +150,7 @@ def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
         record=not args.no_trace,
         trace_max_bytes=args.trace_max_size,
         label=label,
+        check=LiveCheck.of,  # the `check` lamp of real ZooKeeper runs
     )
 
 

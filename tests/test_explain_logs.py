@@ -182,9 +182,10 @@ def test_a_gc_paused_leader_is_left_after_synclimit_and_the_silence_counts(tmp_p
     x = report.explanations[-1]
     adds_up(x)
     assert x.leader == 2
-    # the outage began when the leader fell silent, syncLimit before the read timeouts
-    assert x.start_at == "2026-03-09T07:05:03.104"
-    assert x.wall_ms == pytest.approx(11_196, abs=1)
+    # the outage began when the leader fell silent, syncLimit before the first follower's
+    # read timeout (n1's, 4 ms before the one that took the leader's quorum: issue 16)
+    assert x.start_at == "2026-03-09T07:05:03.100"
+    assert x.wall_ms == pytest.approx(11_200, abs=1)
     assert x.verdict.startswith("No leader for 11.20 s.")
     assert "(highest zxid)" in x.verdict
     assert x.causes[0] == "leader-lost-sync-timeout"
@@ -310,14 +311,20 @@ def measured(trace: Path, begin: str, leader: int) -> float:
     return float(end["t_ms"] - start["t_ms"])
 
 
-def test_the_real_failover_leader_killed_eof_election_sync(tmp_path: Path) -> None:
-    report = explain_inputs([ZKLOGS / "3.8-failover"])
+def last_outage(tmp_path: Path, capture: str, leader: int) -> tuple[Explanation, float]:
+    """A real capture's last outage explained, and its wall time as the logs show it (from
+    the first follower losing its leader to `leader` in broadcast)."""
+    report = explain_inputs([ZKLOGS / capture])
     assert report.ended_with_leader
     x = report.explanations[-1]
     adds_up(x)
-    trace = tmp_path / "fo.jsonl"
-    import_logs([ZKLOGS / "3.8-failover"], trace)
-    wall = measured(trace, "follow_failed", 2)
+    trace = tmp_path / f"{capture}.jsonl"
+    import_logs([ZKLOGS / capture], trace)
+    return x, measured(trace, "follow_failed", leader)
+
+
+def test_the_real_failover_leader_killed_eof_election_sync(tmp_path: Path) -> None:
+    x, wall = last_outage(tmp_path, "3.8-failover", 2)
     assert abs(x.wall_ms - wall) <= 0.05 * wall
     assert x.leader == 2
     assert x.causes[0] == "leader-lost-connection"
@@ -327,6 +334,24 @@ def test_the_real_failover_leader_killed_eof_election_sync(tmp_path: Path) -> No
     assert "EOF" in x.phases[0].text
     assert "n1's connection refused at first" in x.phases[3].text
     assert "DIFF to n1" in x.phases[4].text
+
+
+def test_a_killed_leader_s_outage_begins_at_the_first_eof(tmp_path: Path) -> None:
+    """Issue 16: n3 was killed; n1 read EOF at once, n2 (frozen) 101 ms later, which took
+    n3's quorum. The outage began at n1's EOF: n2's late reading is its detection, on the
+    critical path, and the path adds up to the wall time the logs show."""
+    x, wall = last_outage(tmp_path, "3.8-kill-late-follower", 2)
+    assert x.wall_ms == pytest.approx(wall, abs=1)
+    assert x.start_at == "2026-12-06T14:41:38.038"
+    assert x.verdict.startswith(
+        "No leader for 549 ms. It began at 14:41:38.038: n1 lost its leader n3 (eof),"
+        " its quorum gone 101 ms later"
+    )
+    assert x.causes == ("leader-lost-connection",)
+    detection = x.phases[0]
+    assert (detection.node, detection.phase, detection.start) == (2, "detection", x.start)
+    assert detection.ms == pytest.approx(117, abs=1)
+    assert "at 14:41:38.139, 100 ms after the outage began" in detection.text
 
 
 def test_the_real_quorum_loss_waits_for_a_third_server(tmp_path: Path) -> None:

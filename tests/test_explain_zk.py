@@ -5,9 +5,9 @@ within 5 % of the wall time measured from outside: from the moment we made the f
 clock; the servers log in UTC on the same machine) to the log line of the new leader
 reaching broadcast (`Peer state changed: leading - broadcast`).
 
-A killed leader is not here: its followers read EOF at moments a loaded machine spreads
-apart, and the outage as engine.trace.elections detects it begins only when the leader's
-quorum is gone - the second EOF - so the first EOF's lead is outside the explanation.
+A killed leader too: its followers read EOF at moments a loaded machine spreads apart
+(here one of them is kept frozen until the other has left), and the outage begins at the
+first EOF, not at the second, which takes the leader's quorum.
 
 Needs java and Debian's `zookeeper` package; skipped otherwise (with the reason). Every
 JVM is killed by pid and the proxy stopped at the end (tests.zkproxied.ProxiedEnsemble).
@@ -27,7 +27,7 @@ import pytest
 from engine.replay.explainfile import explain_inputs
 from engine.runtime.faults import LinkFault
 from engine.runtime.zookeeper.server import ZkSettings, java_missing
-from engine.trace.explain.outage import Explanation
+from engine.trace.explain.outage import Explanation, explanation_text
 from tests.zkproxied import ProxiedEnsemble, wait_until
 
 pytestmark = pytest.mark.zk
@@ -130,3 +130,31 @@ def test_a_leader_cut_off_at_the_proxy_is_left_after_synclimit(
     within_5_percent(x, broadcast_after(ens, new, fault_ms) - fault_ms)
     # the followers hear nothing (the proxy holds the connections open): a read timeout
     assert x.causes[0] == "leader-lost-sync-timeout", x.causes
+
+
+def test_a_killed_leader_is_left_at_its_first_follower_s_eof(ensemble: ProxiedEnsemble) -> None:
+    """Issue 16: the outage begins at the first follower's EOF, so detection is on the
+    critical path; the second follower is frozen until the first has left, as a busy
+    machine can keep one from reading its EOF."""
+    ens = ensemble
+    old = ens.leader()
+    first, late = (sid for sid in sorted(ens.servers) if sid != old)
+    ens.servers[late].signal(signal.SIGSTOP)
+    fault_ms = time.time() * 1000.0
+    ens.servers[old].stop(kill=True)
+    log = ens.servers[first].log_path
+    wait_until(
+        lambda: "Exception when following the leader" in log.read_text(errors="replace"),
+        lambda: f"n{first} logs leaving its dead leader: {ens.modes()}",
+        JAVA_DEADLINE_S,
+    )
+    resumed_ms = time.time() * 1000.0
+    ens.servers[late].signal(signal.SIGCONT)
+    new = new_leader(ens, old)
+    x = explained(ens, new)
+    within_5_percent(x, broadcast_after(ens, new, fault_ms) - fault_ms)
+    assert x.causes[0] == "leader-lost-connection", explanation_text(x, 1)
+    assert x.start_at is not None
+    began = datetime.fromisoformat(x.start_at).replace(tzinfo=UTC).timestamp() * 1000.0
+    assert began < resumed_ms, (x.start_at, x.verdict)
+    assert f"n{first} lost its leader n{old}" in x.verdict

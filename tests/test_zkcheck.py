@@ -13,9 +13,15 @@ from typing import Any
 import orjson
 import pytest
 
+from console.backend import BackendInfo
 from console.cli import main
+from console.widgets.status import Header, Lamps
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.core.view import ClusterView
+from engine.replay.livecheck import LiveCheck
 from engine.replay.zkcheck import CheckError, Disagreement, check
 from engine.replay.zkimport.importer import import_logs
+from engine.trace.format import read_trace
 from tests.zklogs import DATA, FRAGMENTS, REAL
 
 Event = dict[str, Any]
@@ -85,6 +91,36 @@ def test_debug_logs_check_every_vote_sent(traces: dict[str, Path]) -> None:
 @pytest.mark.parametrize("name", FRAGMENTS)
 def test_the_fragments_agree_as_far_as_they_go(traces: dict[str, Path], name: str) -> None:
     assert check(traces[name]).ok
+
+
+RUNS = Path(__file__).parent / "data" / "zkruns"
+"""One server's evidence from real runs under `--runtime zookeeper` (tests/data/zkruns)."""
+
+
+@pytest.mark.parametrize(
+    ("name", "sid"),
+    [
+        # FastLeaderElection.lookForLeader polls what WorkerReceiver queued before it began
+        # right after its first sendNotifications; WorkerReceiver then answers the round-1
+        # loopback copy (a LOOKING vote of an older round) with the round-2 vote.
+        ("poll-before-loopback", 2),
+        # The finalize loop polls finalizeWait again after each vote that is not better: a
+        # vote logged just before the wait's end restarted it, and so did the next one.
+        ("finalize-restarted", 2),
+        # The votes that made the quorum were logged around the end of the notification
+        # wait; the decision came one finalize wait after the last of them.
+        ("finalize-after-held", 3),
+        # WorkerReceiver reads the state for its line and again for its branch: a line in
+        # the millisecond the server left FOLLOWING still says FOLLOWING.
+        ("state-read-twice", 1),
+    ],
+)
+def test_real_runs_under_load_agree_with_the_model(name: str, sid: int) -> None:
+    report = check(RUNS / f"{name}.jsonl")
+    assert report.ok, report.text()
+    node = report.nodes[sid]
+    assert node.checked_decisions == node.decisions >= 1, node.unchecked
+    assert node.sends_checked >= 2
 
 
 # --- disagreements ------------------------------------------------------------------------------
@@ -276,3 +312,62 @@ def test_zkfle_check_of_what_it_cannot_check_exits_2(
     assert f"{garbage}:1:" in capsys.readouterr().err
     with pytest.raises(CheckError, match="cannot read"):
         check(tmp_path / "missing.jsonl")
+
+
+# --- live: the console's `check` lamp -----------------------------------------------------------
+
+
+def test_the_live_check_turns_at_the_event_that_disagrees(
+    traces: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue 10: fed one event at a time as a run records them, the check is the lamp in
+    the header, `check` lists each disagreement with its event, and at the end it says what
+    `zkfle check` says of the trace."""
+
+    def follow(events: list[Event]) -> None:
+        first(events, lambda e: e.get("node") == 3 and e.get("state") == "LEADING")["state"] = (
+            "FOLLOWING"
+        )
+
+    path = changed(traces["3.8-failover"], tmp_path / "t.jsonl", follow)
+    trace = read_trace(path)
+    live = LiveCheck(trace.header, str(path))
+    events = list(trace)
+    wrong = first(events, lambda e: e.get("node") == 3 and e.get("state") == "FOLLOWING")
+    for e in events:
+        before = live.summary()
+        live.feed(e)
+        if e is wrong:
+            assert before.lamp == f"ok ({e['seq'] - 1} events)"
+            break
+    turned = live.summary()
+    assert turned.lamp == "1 disagreement(s)"
+    header = Header()
+    view = ClusterView(t_ms=0.0, seq=wrong["seq"], nodes=(), faults=())
+    lamps = Lamps(True, "", "ok", "")
+    header.set_state(BackendInfo("live", "zookeeper 3.8.0", check=turned.lamp), view, lamps, "")
+    assert "check: 1 disagreement(s)" in header.line(200).plain
+    (line,) = turned.disagreements
+    assert line.startswith("n3 step")
+    assert "decision: model LEADING for n3 round 1" in line
+    assert f"event: seq {wrong['seq']} " in line
+    assert "kind=peer_state" in line
+    assert turned.text().splitlines()[1:] == line.splitlines()
+    for e in events[events.index(wrong) + 1 :]:
+        live.feed(e)
+    live.finish()
+    end, recorded = live.summary(), check(path)
+    assert end.finished
+    assert [d.split("\n")[0] for d in end.disagreements] == [str(d) for d in recorded.disagreements]
+    assert end.events == recorded.events
+
+
+def test_our_own_runtimes_have_no_live_check(traces: dict[str, Path]) -> None:
+    header = dict(read_trace(traces["3.8-failover"]).header, runtime="sim")
+    assert LiveCheck.of(header, "sim.jsonl") is None
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", record=False, check=LiveCheck.of)) as c:
+        assert c.check_summary() is None
+        result = c.execute("check")
+        assert not result.ok
+        assert "only runs of real ZooKeeper servers" in result.text
+        assert "check" not in c.result_json(0.0)

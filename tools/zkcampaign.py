@@ -4,7 +4,7 @@ Each run starts three real servers with `--runtime zookeeper` (small tickTime), 
 schedule - a scenario of the catalogue below or a seeded random fault schedule - records
 the trace, and runs `zkfle check` on it. The summary (JSON on stdout, one line per run on
 stderr) counts runs, checked decisions and votes, and every disagreement with its node,
-seq and text, so that each can be explained (docs/zkcheck-campaign.md) or fixed.
+seq and text, so that each can be explained (docs/zkcampaign.md) or fixed.
 """
 
 from __future__ import annotations

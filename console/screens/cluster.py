@@ -456,6 +456,10 @@ class ClusterScreen(Screen[None]):
     def typing(self) -> bool:
         return isinstance(self.focused, CommandInput)
 
+    @on(Header.CheckPressed)
+    def _check_pressed(self) -> None:
+        self.run_command("check")
+
     @on(CommandBar.Submitted)
     def _submitted(self, event: CommandBar.Submitted) -> None:
         # Enter empties the command line and lets go of it, after an error too: the line is

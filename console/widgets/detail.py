@@ -229,7 +229,10 @@ class NodeDetail(VerticalScroll):
                 known("fle_recvqueue", val("fq", node.fle_recvqueue, str(node.fle_recvqueue))),
             ),
         )
-        grid.add_row("send", known("send_queues", sends if sends.plain else Text("-", "dim")))
+        sends = sends if sends.plain else Text("-", "dim")
+        if "send_queues" in node.proxied:
+            sends.append(" at the proxy: held or delayed", "dim italic")
+        grid.add_row("send", known("send_queues", sends))
         grid.add_row(
             "epochs",
             Text.assemble(

@@ -80,8 +80,21 @@ COLUMNS = (
     Column("recvset", "rset", 4, drop=9, help="recvset: votes received in this round"),
     Column("rq", "rq", 3, drop=4, help="QuorumCnxManager's receive queue (capacity 100)"),
     Column("fq", "fq", 3, drop=11, help="FLE's recvqueue: notifications for lookForLeader"),
-    Column("sq", "sq", 3, drop=5, help="messages in the send queues, all peers (1 each)"),
-    Column("sendq", "send queues", 11, drop=12, help="send queue depth per peer: peer:depth"),
+    Column(
+        "sq",
+        "sq",
+        3,
+        drop=5,
+        help="messages in the send queues, all peers (1 each); p: real servers' notifications"
+        " held or delayed at the proxy",
+    ),
+    Column(
+        "sendq",
+        "send queues",
+        11,
+        drop=12,
+        help="send queue depth per peer: peer:depth (p: at the proxy, for real servers)",
+    ),
     Column(
         "epoch",
         "epoch",
@@ -148,6 +161,9 @@ def cells(
     """Every column's value for one node (`mark`: see console.format.deciding; `?` where
     its evidence does not say)."""
     out = _cells(node, faults, mark)
+    if "send_queues" in node.proxied and node.alive:
+        for key in ("sq", "sendq"):  # not the server's queues: the proxy's, per link
+            out[key] = Text.assemble(out[key], ("p", "dim"))
     if node.unknown:
         unknown = node.unknown
         for key, name in UNKNOWN_FIELDS.items():

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 from console.backend import BackendInfo, BreakpointLike, MarkLike
@@ -48,6 +50,8 @@ class Lamps:
 
 
 LAMP_STYLES = {"ok": "bold green", "wait": "bold yellow", "bad": "bold red"}
+CHECK_LABEL = "check: "
+"""Begins the model check's lamp."""
 PATH_MIN = 12
 """The fewest cells the trace's file name is shown in (else it is left out)."""
 
@@ -63,17 +67,22 @@ def _lamps(lamps: Lamps, short: bool) -> Text:
 
 class Header(Widget):
     """Mode, runtime, seed, clock, seq, faults, the serving leader and quorum, the two lamps
-    (and what is wrong, if anything), and the trace file (the first thing left out when
-    the width is short)."""
+    (and what is wrong, if anything), a real ZooKeeper run's model check, and the trace
+    file (the first thing left out when the width is short)."""
 
     DEFAULT_CSS = """
     Header { height: 1; background: $panel; color: $text; }
     """
 
+    class CheckPressed(Message):
+        """The model check's lamp was clicked: list what it found (`check`)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state: tuple[BackendInfo, ClusterView, Lamps, str] | None = None
         self._text = Text()
+        self._check_cells: range = range(0)
+        """Where the last rendered line shows the check lamp."""
 
     def set_state(self, info: BackendInfo, view: ClusterView, lamps: Lamps, extra: str) -> None:
         state = (info, view, lamps, extra)
@@ -114,6 +123,12 @@ class Header(Widget):
         pieces.append((1, cluster_text(view)))
         at = len(pieces)
         pieces.append((0, _lamps(lamps, short=False)))
+        if info.check is not None:
+            bad = not info.check.startswith("ok")
+            style = LAMP_STYLES["bad" if bad else "ok"]
+            # ZooKeeper's own verdict: kept before the seed (a real run's seed only
+            # drives the proxy's random faults).
+            pieces.append((1 if bad else 2, Text.assemble(CHECK_LABEL, (info.check, style))))
         if not lamps.safe:
             pieces.append((1, Text(lamps.safety_why, LAMP_STYLES["bad"])))
         elif lamps.liveness != "ok":
@@ -139,7 +154,16 @@ class Header(Widget):
         return _fit(pieces, width)
 
     def render(self) -> Text:
-        return self.line(self.size.width)
+        line = self.line(self.size.width)
+        lamp = self._state[0].check if self._state is not None else None
+        at = line.plain.find(CHECK_LABEL) if lamp else -1
+        width = len(CHECK_LABEL) + len(lamp or "")
+        self._check_cells = range(at, at + width) if at >= 0 else range(0)
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        if event.x in self._check_cells:
+            self.post_message(self.CheckPressed())
 
 
 _Position = tuple[

@@ -1,7 +1,8 @@
 """Floor 4, the control surface: the `Cluster` facade the console, the shell and scripts
 drive, the breakpoints every runtime and the replayer stop at (`breakpoints`), and the one
 command language - its commands and grammar (`commands`), values
-(`values`), predicates, node-word resolution (`resolve`), help and completion.
+(`values`), predicates, node-word resolution (`resolve`), help and completion; what it
+asks of a model check that follows a live run (`modelcheck`).
 
 Imports the core, the trace and the runtimes.
 """
@@ -12,6 +13,7 @@ __all__ = [
     "commands",
     "complete",
     "help",
+    "modelcheck",
     "predicates",
     "resolve",
     "values",

@@ -26,6 +26,7 @@ from typing import Any
 from engine.control import commands as c
 from engine.control.breakpoints import Breakpoints, Hit
 from engine.control.help import help_text
+from engine.control.modelcheck import CheckSummary, MakeCheck, ModelCheck
 from engine.control.predicates import CommandError, Predicate
 from engine.control.resolve import chosen, resolve_link, resolve_nodes, resolve_partition
 from engine.control.values import Link, MessageId, Nodes, show_ms
@@ -105,6 +106,9 @@ class ClusterOptions:
     the console wants; scripts leave it off and move time with `wait`."""
     halted: bool = False
     """With `pace`: start with the clock stopped until `run` (a fork waits at its step)."""
+    check: MakeCheck | None = None
+    """Builds the model check that follows the run (the front end passes
+    engine.replay.livecheck's, which checks real ZooKeeper runs)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,11 @@ class Cluster:
             else:
                 self.writer = RotatingTraceWriter(path, header, options.trace_max_bytes)
             self.recorder.sinks.append(self.writer)
+        self.model_check: ModelCheck | None = None
+        if options.check is not None:
+            self.model_check = options.check(header, str(self.trace_path or "<live run>"))
+        if self.model_check is not None:
+            self.recorder.listeners.append(self.model_check.feed)
         self.recorder.listeners.append(self._listen)
         version = header.get("zookeeper", {}).get("version")
         self._runtime_label = f"{options.runtime} {version}" if version else options.runtime
@@ -474,6 +483,7 @@ class Cluster:
             "running": self._sim_running if self.sim else not self._threads_halted(),
             "speed": self._speed,
             "stop_reason": self.stop_reason,
+            "check": summary.lamp if (summary := self.check_summary()) else None,
         }
 
     def _threads_halted(self) -> bool:
@@ -640,6 +650,16 @@ class Cluster:
                 return self._set(cmd)
             case c.Status():
                 return self._ok(cmd, self.status_text())
+            case c.Check():
+                summary = self.check_summary()
+                if summary is None:
+                    return CommandResult(
+                        False,
+                        "check: only runs of real ZooKeeper servers (--runtime zookeeper) are"
+                        " model-checked as they go; `zkfle check TRACE` checks a recorded one",
+                        cmd,
+                    )
+                return self._ok(cmd, summary.text())
             case c.Partition(groups, for_ms):
                 parts = resolve_partition(groups, self.view(), self.rng)
                 links = {(a, b) for g in parts for h in parts if g != h for a in g for b in h}
@@ -1082,7 +1102,14 @@ class Cluster:
             )
         if view.faults:
             lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
+        summary = self.check_summary()
+        if summary is not None:
+            lines.append(f"check: {summary.lamp}")
         return "\n".join(lines + self.runtime.notes())
+
+    def check_summary(self) -> CheckSummary | None:
+        """The live model check so far (None: this run has none)."""
+        return self.model_check.summary() if self.model_check is not None else None
 
     def faults_text(self) -> str:
         view = self.view()
@@ -1137,7 +1164,7 @@ class Cluster:
             "trace": str(self.trace_path) if self.trace_path else None,
             "failures": list(failures),
             "violations": [str(v) for v in self.violations],
-        }
+        } | ({"check": summary.json()} if (summary := self.check_summary()) else {})
 
     # --- closing --------------------------------------------------------------------------------
 
@@ -1152,6 +1179,8 @@ class Cluster:
             self._observe()
             self._closed = True
         self.runtime.stop()
+        if self.model_check is not None:
+            self.model_check.finish()
         if self._monitor is not None:
             with self._version_cond:
                 self._version += 1

@@ -161,6 +161,11 @@ class Status(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Check(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class Partition(Command):
     groups: tuple[Nodes, ...]
     for_ms: float | None = None
@@ -520,6 +525,9 @@ VERBS: tuple[Verb, ...] = (
           _epoch_opt("current_epoch", "currentEpoch"),
           _epoch_opt("accepted_epoch", "acceptedEpoch")), needs_option=True),
     Verb(("status",), Status, _C, "Show the ensemble and every node", "status"),
+    Verb(("check",), Check, _C,
+         "List where a real ZooKeeper run disagreed with the election model, as it goes",
+         "check"),
     Verb(("partition",), Partition, _F,
          "Cut the cluster into groups; the nodes not named form one more group",
          "partition 1,2|3,4,5", (Arg("groups", GROUPS),), (FOR,)),
@@ -692,6 +700,7 @@ __all__ = [
     "Block",
     "BreakOn",
     "BreakWhen",
+    "Check",
     "Command",
     "Crash",
     "Delay",

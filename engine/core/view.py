@@ -61,6 +61,11 @@ class NodeView:
     here are placeholders the console shows as unknown. Names are this class's fields,
     and `current_vote.zxid` / `.election_epoch` / `.peer_epoch` for a vote whose leader
     alone is known."""
+    proxied: frozenset[str] = frozenset()
+    """Fields a recording proxy fills in for a real server that does not show them
+    (`--runtime zookeeper`): `send_queues` then counts, per peer, the notifications the
+    proxy holds (`hold`) or delays (`delay`, `reorder`) on the link to it - in flight
+    between the servers, not in the server's own send queue."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@ after the ancestors a fork or a later part names: `parents`), verify it (`verify
 rebuild what the console shows (`state`, `tracked`) and move through it in time
 (`player`, on an `index` of the file), continue it live (`fork`),
 export it (`export`); and for real ZooKeeper servers, make a trace of their logs
-(`zkimport`, with `clockskew`) and run their notifications through the model (`zkcheck`);
+(`zkimport`, with `clockskew`) and run their notifications through the model (`zkcheck`,
+and live as a run goes: `livecheck`);
 explain the outages of a trace or of server logs (`explainfile`, on engine.trace.explain).
 
 Imports the core, the trace, the runtimes and the control surface.
@@ -14,6 +15,7 @@ __all__ = [
     "explainfile",
     "export",
     "fork",
+    "livecheck",
     "player",
     "state",
     "verify",

@@ -445,6 +445,10 @@ class Replayer:
                 return _ResultText(True, self.status_text())
             case c.Help(topic):
                 return _ResultText(True, help_text(topic or None))
+            case c.Check():
+                return _ResultText(
+                    False, f"check: a recorded run is checked by `zkfle check {self.path}`"
+                )
         return _ResultText(
             False,
             f"{cmd.verb}: a replay is read-only; fork it to continue as a live simulated cluster",

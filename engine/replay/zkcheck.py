@@ -86,6 +86,9 @@ stamped when it is logged; threads hand over through queues)."""
 LATE_MS = 1000.0
 """How long after a wait's end the server's evidence may take to say how the wait ended
 (threads log late on a busy machine); after that the model's own timing decides."""
+RACE_MS = 1.0
+"""A log timestamp's resolution: a notification line and a state change this close may
+have raced inside WorkerReceiver (see `_just_left`)."""
 MAX_EXPECTED = 1000
 """Sends remembered per recipient for comparison (bounded: most traces show few sends)."""
 
@@ -239,6 +242,8 @@ class _Model:
         self.decided_at = 0.0
         self.real_state = ServerState.LOOKING
         """The state the server's last peer_state line named."""
+        self.left: tuple[str, float] | None = None
+        """The state that line changed from, and when."""
         self.loopback: deque[tuple[ToSend, bool]] = deque()
         """Votes the model sent to itself, in order (True: may be missing, see haveDelivered)."""
         self.sent: dict[Sid, deque[tuple[ToSend, bool]]] = {}
@@ -265,6 +270,7 @@ class _Model:
         self.pending_zxid = None
         self.decided = None
         self.real_state = ServerState.LOOKING
+        self.left = None
         self.loopback.clear()
         self.sent.clear()
         self.held.clear()
@@ -436,8 +442,8 @@ class Checker:
 
     def _release(self, model: _Model, why: str) -> None:
         """Process the held notifications: the server polled them (`polled`), or its wait
-        ran out first (`timed out`, `decided`: already applied), or no evidence came in
-        time (`late`: the model's timing decides)."""
+        ran out first (`timed out`: already applied), or no evidence came in time (`late`:
+        the model's timing decides)."""
         held, model.held = model.held, []
         for i, (event, n, n_json, t) in enumerate(held):
             if (
@@ -458,12 +464,26 @@ class Checker:
         model.fle.sendqueue.clear()
 
     def _server_decided(self, model: _Model, t: float) -> None:
-        """The server shows it decided: a finalize wait ran out then."""
+        """The server shows at `t` that it decided: a finalize wait ran out then. A held
+        notification was polled inside that wait - which restarts it (lookForLeader's
+        finalize loop polls finalizeWait again after a vote that is not better) - unless
+        the wait had run out before it came, or restarting the wait then would have put the
+        decision after `t`."""
+        held, model.held = model.held, []
+        for event, n, n_json, t_n in held:
+            fle = model.fle
+            if (
+                self._waiting(model)
+                and fle.finalizing
+                and (
+                    t_n > model.deadline + TOLERANCE_MS
+                    or t_n + fle.config.finalize_wait_ms > t + TOLERANCE_MS
+                )
+            ):
+                self._time_out(model, t_n, optional=True)
+            self._take(model, event, n, n_json, t_n)
         if self._waiting(model) and model.fle.finalizing:
             self._time_out(model, t, optional=True)
-            self._release(model, "decided")
-        else:
-            self._release(model, "polled")
 
     def _still_looking(self, model: _Model, event: Event, t: float) -> None:
         """The server shows it is LOOKING at `t`: a model decision before that is wrong."""
@@ -535,6 +555,7 @@ class Checker:
             and model.pending_zxid is None
             and model.decided is None
             and my_state != model.host.peer_state.name
+            and not _just_left(model, my_state, t)
         ):
             self._disagree(model, event, "my_state", model.host.peer_state.name, my_state)
         if n.sid == model.sid and n.state == ServerState.LOOKING:
@@ -548,6 +569,10 @@ class Checker:
         # WorkerReceiver's answers: logged (at DEBUG) only while decided, so they may be
         # missing from the evidence.
         model.take_sends(optional=True)
+        self._poll(model, t)
+
+    def _poll(self, model: _Model, t: float) -> None:
+        """lookForLeader's main thread takes what waits in `recvqueue` at `t`."""
         fle = model.fle
         while self._waiting(model) and fle.recvqueue:
             model.report.steps += 1
@@ -641,6 +666,11 @@ class Checker:
         model.last_poll = float(event.get("t_ms", 0.0))
         model.loopback.clear()
         model.take_sends()
+        # What WorkerReceiver queued before lookForLeader began is polled right after the
+        # first sendNotifications, before that broadcast's loopback copy has made its way
+        # back through WorkerSender and WorkerReceiver (which answers it, as any LOOKING
+        # notification of an older round, with the vote of the round the poll moved to).
+        self._poll(model, model.last_poll)
 
     def _timeout(self, model: _Model, event: Event, t: float) -> None:
         value = event.get("timeout_ms")
@@ -673,6 +703,8 @@ class Checker:
             return
         state = ServerState[name]
         before, model.real_state = model.real_state, state
+        if before != state:
+            model.left = (before.name, t)
         if state == ServerState.LOOKING or before == state:
             self._release(model, "polled")
             if state == ServerState.LOOKING and model.decided is None:
@@ -711,6 +743,14 @@ class Checker:
                 name + (f" (leader n{real_leader})" if real_leader is not None else ""),
             )
             model.host.peer_state = state
+
+
+def _just_left(model: _Model, my_state: str, t: float) -> bool:
+    """`my_state` is the state the server left a moment before `t`: WorkerReceiver reads
+    the state once for its `Notification:` line and again to choose its branch, and the
+    main thread's setPeerState can come in between (FastLeaderElection.WorkerReceiver.run)."""
+    left = model.left
+    return left is not None and left[0] == my_state and t - left[1] <= RACE_MS
 
 
 def _proposal(fle: FastLeaderElection, sid: Sid) -> ToSend:

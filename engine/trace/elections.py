@@ -34,7 +34,10 @@ Real servers' logs (trace 1.1) say less, and the tracker reads them for what the
 `peer_state` line is a state change, `took` a decision (for the leader of the server's own
 last loopback vote), the leader's `Follower sid`/`Have quorum of supporters` lines name its
 learners and the epoch, `New election` gives the credential's zxid and the own votes its
-epoch. Nothing is guessed: an election whose round no log shows has round None.
+epoch. Nothing is guessed: an election whose round no log shows has round None. A
+leader's end shows in its followers' logs (EOF, a read timeout after syncLimit); when the
+one that takes its quorum comes after another's within one read timeout, the outage began
+at the first: a killed leader's followers read EOF at moments a busy machine spreads apart.
 
 Pure: no clock, threads or I/O. Events with missing or odd fields are read as well as they
 can be and never raise.
@@ -271,6 +274,10 @@ class ElectionTracker:
         self._unnamed: dict[Sid, tuple[float, int, float]] = {}
         """Real learners that logged their `took` for a leader not yet known: (took_ms,
         seq, t_ms), until a leader names them."""
+        self._lost: dict[Sid, tuple[Sid, int, float, str]] = {}
+        """Real followers that logged losing their leader: (leader, seq, when its silence
+        began or its connection ended, in words), for the outage that leader's loss of
+        its quorum begins (`_check_service`)."""
 
     def clone(self) -> ElectionTracker:
         """An independent copy (replay checkpoints, forks); records are shared, immutable."""
@@ -282,6 +289,7 @@ class ElectionTracker:
         other._blocks = dict(self._blocks)
         other._pauses = dict(self._pauses)
         other._unnamed = dict(self._unnamed)
+        other._lost = dict(self._lost)
         return other
 
     # --- feeding ----------------------------------------------------------------------------
@@ -507,6 +515,7 @@ class ElectionTracker:
                 if reason == "read timed out" and self.read_timeout_ms:
                     self._silent = self.read_timeout_ms
                     self._what += f": silent for syncLimit, {self.read_timeout_ms:.0f} ms"
+                self._lost[sid] = (node.leader, seq, t_ms - self._silent, self._what)
                 node.leader = None
         elif what in ("learner_info", "quorum_formed"):
             # The leader names the servers that follow it; its quorum's zxid, the epoch.
@@ -668,7 +677,13 @@ class ElectionTracker:
         if now is None:
             about_leader = self._about is None or self._about == before
             trigger = self._words() if about_leader else f"quorum lost: {self._words()}"
-            self.outage = Outage(seq, max(0.0, t_ms - self._silent), trigger)
+            start = (seq, t_ms - self._silent)
+            if not about_leader and before is not None:
+                first = self._first_loss(before, start[1])
+                if first is not None:
+                    gone = f"its quorum gone {start[1] - first[1]:.0f} ms later"
+                    start, trigger = first[:2], f"{first[2]}, {gone}"
+            self.outage = Outage(start[0], max(0.0, start[1]), trigger)
             return
         self.served = True
         outage = self.outage
@@ -683,6 +698,21 @@ class ElectionTracker:
         last = self.elections[-1] if self.elections else None
         if last is not None and last.status == ELECTED and last.ended_seq == seq:
             self.elections[-1] = replace(last, outage=ended)
+
+    def _first_loss(self, leader: Sid, at: float) -> tuple[int, float, str] | None:
+        """The first of `leader`'s followers to lose it, within one read timeout before
+        `at`, when its quorum is lost at `at`: the leader's end began there, not at the
+        loss that took its quorum (a killed leader's followers read EOF at moments a busy
+        machine spreads apart; a silent one's time out a ping apart). Followers that left
+        it longer ago left for reasons of their own."""
+        window = self.read_timeout_ms
+        lost = [v[1:] for v in self._lost.values() if v[0] == leader]
+        for sid in [s for s, v in self._lost.items() if v[0] == leader]:
+            del self._lost[sid]
+        if not window:
+            return None
+        earlier = [x for x in lost if 0.0 < at - x[1] <= window]
+        return min(earlier, key=lambda x: (x[1], x[0]), default=None)
 
     # --- reading ----------------------------------------------------------------------------
 

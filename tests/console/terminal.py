@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,9 @@ import pexpect
 import pyte
 
 ZKFLE = Path(sys.executable).with_name("zkfle")
+QUIT_DEADLINE_S = 20.0
+"""How long a console may take to unwind (kill every JVM it started) after its terminal
+closed, on a loaded machine."""
 
 
 class ConsoleTerminal:
@@ -114,7 +118,7 @@ class ConsoleTerminal:
 
     # --- ending -------------------------------------------------------------------------------
 
-    def quit(self, timeout: float = 20.0) -> int:
+    def quit(self, timeout: float = QUIT_DEADLINE_S) -> int:
         """Press `q` and wait for the process to end; its exit status."""
         self.press("q")
         deadline = time.monotonic() + timeout
@@ -134,6 +138,14 @@ class ConsoleTerminal:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self.child.isalive():
+            # A closed terminal first, as a user's would be: the console unwinds and kills
+            # what it started (real servers' JVMs run in their own process groups, so a
+            # SIGKILL here would leave them behind); force only if it does not end.
+            self.child.kill(signal.SIGHUP)
+            deadline = time.monotonic() + QUIT_DEADLINE_S
+            while self.child.isalive() and time.monotonic() < deadline:
+                self.pump(0.1)
         if self.child.isalive():
             self.child.terminate(force=True)
         self.child.close(force=True)

@@ -3,10 +3,13 @@ console at every size from 80x24 to 250x70 (a cut line ends in an ellipsis)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from textual import events
 
 from console.app import ZkfleApp
+from console.backend import BackendInfo
 from console.widgets.ladder import SequenceDiagram
 from console.widgets.log import MessageLog
 from tests.console.conftest import cluster_screen, enter_command, wait_for
@@ -69,3 +72,26 @@ async def test_a_line_too_long_for_its_pane_ends_in_an_ellipsis(size: tuple[int,
         cut = [row for row in rows if "xxxxxxxx" in row]
         assert cut
         assert all(row.rstrip().endswith("…") for row in cut), cut
+
+
+class _Checked(FakeBackend):
+    """A real ZooKeeper run's backend as the header sees it: with a model check's lamp."""
+
+    @property
+    def info(self) -> BackendInfo:
+        return replace(super().info, runtime="zookeeper 3.8.0", check="1 disagreement(s)")
+
+
+async def test_a_click_on_the_check_lamp_lists_the_disagreements() -> None:
+    """Issue 10: the lamp is pressed to see what it found (the `check` command)."""
+    backend = _Checked()
+    async with ZkfleApp(backend).run_test(size=(160, 36)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: "check: 1 disagreement(s)" in screen.header.text, "lamp")
+        at = screen.header.text.index("check: ")
+        assert await pilot.click(screen.header, offset=(at + 9, 0))
+        await wait_for(pilot, lambda: backend.executed == ["check"], "the check command")
+        assert await pilot.click(screen.header, offset=(at - 3, 0))  # beside it: nothing
+        await enter_command(pilot, "status")  # commands run in order: any check comes first
+        await wait_for(pilot, lambda: "status" in backend.executed, "status")
+        assert backend.executed == ["check", "status"]

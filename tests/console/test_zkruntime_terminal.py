@@ -33,6 +33,8 @@ def test_the_console_on_real_servers_shows_a_leader_and_leaves_no_java(tmp_path:
         term.wait_for(rf"zookeeper {zookeeper_version()}")
         term.wait_for(r"LEADING", JAVA_DEADLINE_S)
         term.wait_for(r"leader n\d", JAVA_DEADLINE_S)
+        # the live model check of what the servers logged (issue 10)
+        term.wait_for(r"check: ok \(\d+ events\)")
         assert len(java_processes_in(data)) == 3
         term.command("crash leader")
         term.wait_for(r"crashed n\d")

@@ -18,7 +18,8 @@ runtime answers engine.runtime.protocol.Runtime:
   server serves only once its leader established the epoch with a quorum), else from its
   log; epochs from the data dir's currentEpoch/acceptedEpoch files; vote and logicalclock
   from the last notification it sent (the proxy decodes it); whom a learner follows from
-  its FOLLOWERINFO/OBSERVERINFO. What a real server does not expose is in `unknown`.
+  its FOLLOWERINFO/OBSERVERINFO; in place of send queues, what the proxy holds or delays
+  per link (`proxied`). What a real server does not expose is in `unknown`.
 
 What cannot be done to a real server is refused with one line: forcing the notification
 timeout, and `set zxid=` (a server's last zxid comes from its transaction log; `write`
@@ -48,7 +49,7 @@ from engine.core.vote import LearnerType, ServerState, Sid, Vote, parse_zxid
 from engine.runtime.durable import DurableError
 from engine.runtime.faults import LinkFault
 from engine.runtime.protocol import Life, RefusedError, UnavailableError
-from engine.runtime.zookeeper.events import ELECTION, ProxyEvent
+from engine.runtime.zookeeper.events import ELECTION, LinkDepth, ProxyError, ProxyEvent
 from engine.runtime.zookeeper.proxy import ZkProxy
 from engine.runtime.zookeeper.server import (
     ZkServer,
@@ -81,10 +82,11 @@ NEVER_SHOWN = frozenset(
         "not_timeout_ms",
         "fle_recvqueue",
         "recv_queue",
-        "send_queues",
     }
 )
 """NodeView fields a real server shows neither on the wire, in `srvr` nor in its log."""
+PROXIED = frozenset({"send_queues"})
+"""NodeView fields the proxy fills in (what it holds per link; see NodeView.proxied)."""
 _PARTIAL_VOTE = frozenset(
     {"current_vote.zxid", "current_vote.election_epoch", "current_vote.peer_epoch"}
 )
@@ -489,8 +491,12 @@ class ZooKeeperRuntime:
     def view(self) -> ClusterView:
         if self._final is not None:
             return self._final
+        try:
+            depths = self.proxy.depths()
+        except ProxyError:  # stopping
+            depths = {}
         with self._lock:
-            nodes = tuple(self._node_view(sid) for sid in self.sids)
+            nodes = tuple(self._node_view(sid, depths) for sid in self.sids)
             faults = tuple(FaultView(f.fault_id, f.text, f.sids) for f in self._faults.values())
         return ClusterView(
             t_ms=self.now(),
@@ -504,7 +510,7 @@ class ZooKeeperRuntime:
     def stable_leader(self) -> Sid | None:
         return stable_leader(self.view().nodes)
 
-    def _node_view(self, sid: Sid) -> NodeView:
+    def _node_view(self, sid: Sid, depths: Mapping[tuple[Sid, Sid], LinkDepth]) -> NodeView:
         w = self._watched[sid]
         learner_type = self.qv.all_members[sid].learner_type.word
         weight = self.qv.weight(sid) if sid in self.qv.voting_members else 0
@@ -568,7 +574,14 @@ class ZooKeeperRuntime:
             last_event=w.last_event,
             election_started_ms=w.started_ms,
             election_took_ms=w.took_ms,
+            send_queues=tuple(
+                (peer, d.held + d.delayed)
+                for peer in self.sids
+                if peer != sid
+                for d in [depths.get((sid, peer), LinkDepth())]
+            ),
             unknown=frozenset(unknown),
+            proxied=PROXIED,
         )
 
     def server(self, sid: Sid) -> ZkServer:

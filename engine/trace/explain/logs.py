@@ -512,10 +512,17 @@ class _EvidenceWalk:
                     if y.get("kind") == "zk" and y.get("what") in LEFT_LEADER
                 ]
                 best = min(group, key=lambda y: LEFT_LEADER[str(y.get("what"))])
-                cause, text = _detection_words(ctx, sid, best)
-                waited = ctx.sync_limit * ctx.tick_ms if cause == "leader-lost-sync-timeout" else 0
+                read_timeout = ctx.sync_limit * ctx.tick_ms
                 lo = min(event_t(y) for y in group)
-                self.add(sid, "detection", lo - waited, cause, text, event_seq(began))
+                cause, text = _detection_words(ctx, sid, best, lo - self.start)
+                if cause == "leader-lost-sync-timeout":
+                    lo -= read_timeout
+                elif cause == "leader-lost-connection" and lo - self.start <= read_timeout:
+                    # Its leader was gone since the outage began (the first follower's EOF,
+                    # engine.trace.elections); reading the end of its own connection took it
+                    # this long (a busy or frozen JVM): detection, not an unknown gap.
+                    lo = self.start
+                self.add(sid, "detection", lo, cause, text, event_seq(began))
                 return None
             if kind == "zk" and what in ("epoch_mismatch", "leader_connect_failed"):
                 mismatch = what == "epoch_mismatch"
@@ -592,8 +599,11 @@ def _up_at(ev: _Evidence, ctx: Context, t: float) -> int:
     return up
 
 
-def _detection_words(ctx: Context, sid: Sid, x: Event) -> tuple[str | None, str]:
-    """What a server's log says about how it left its leader."""
+def _detection_words(
+    ctx: Context, sid: Sid, x: Event, late_ms: float = 0.0
+) -> tuple[str | None, str]:
+    """What a server's log says about how it left its leader (`late_ms` after the outage
+    began)."""
     what, reason = x.get("what"), str(x.get("reason") or "")
     at = ctx.clock(event_t(x))
     if what == "shutdown" and x.get("role") == "leader":
@@ -610,6 +620,8 @@ def _detection_words(ctx: Context, sid: Sid, x: Event) -> tuple[str | None, str]
         return "epoch-mismatch", f"n{sid} refused its leader's epoch at {at}"
     if reason in ("eof", "reset", "") or what in ("leader_disconnected", "conn_broken"):
         how = reason.upper() if reason in ("eof",) else (reason or "closed")
+        if late_ms >= 1:
+            at += f", {ms_text(late_ms)} after the outage began"
         return (
             "leader-lost-connection",
             f"n{sid}'s connection to its leader closed ({how}) at {at}: it went LOOKING at once",
