@@ -7,6 +7,7 @@ algorithm would have logged it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytest
 from console.backend import BackendInfo
 from console.cli import main
 from console.widgets.status import Header, Lamps
-from engine.control.cluster import Cluster, ClusterOptions
-from engine.core.view import ClusterView
+from engine.control.cluster import Cluster, ClusterOptions, shadowed
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import Vote
 from engine.replay.livecheck import LiveCheck
 from engine.replay.zkcheck import CheckError, Disagreement, check
 from engine.replay.zkimport.importer import import_logs
@@ -371,3 +373,45 @@ def test_our_own_runtimes_have_no_live_check(traces: dict[str, Path]) -> None:
         assert not result.ok
         assert "only runs of real ZooKeeper servers" in result.text
         assert "check" not in c.result_json(0.0)
+
+
+def test_the_shadow_engine_gives_what_a_real_server_keeps_inside_lookforleader(
+    traces: dict[str, Path],
+) -> None:
+    """Issue 10: recvset, outofelection, the proposal and the round of a real server come
+    from the live check's model of it, while the model tracks it; the facade puts them in
+    the server's view marked as derived, in place of unknowns only."""
+    trace = read_trace(traces["3.8-failover"])
+    live = LiveCheck(trace.header, "t.jsonl")
+    assert live.derived(1) is None  # no model of n1 before its events
+    events = list(trace)
+    decided = first(events, lambda e: e.get("node") == 1 and e.get("state") == "FOLLOWING")
+    for e in events[: events.index(decided) + 1]:
+        live.feed(e)
+    d = live.derived(1)
+    assert d is not None
+    assert (d.logicalclock, d.proposal.leader) == (1, 3)
+    backers = [sid for sid, vote in d.recvset if vote.leader == 3]
+    assert len(backers) >= 2  # a quorum of three backed n3 when n1 followed it
+    assert live.derived(9) is None
+
+    real = NodeView(
+        1,
+        "participant",
+        alive=True,
+        proposal=Vote(3, 0, -1, 0),
+        logicalclock=1,
+        unknown=frozenset({"recvset", "outofelection", "finalizing"}),
+    )
+    shown = shadowed(real, live)
+    assert shown.recvset == d.recvset
+    assert shown.derived == {"recvset", "outofelection"}  # the wire gave the proposal
+    assert shown.unknown == {"finalizing"}
+    looking = replace(real, unknown=real.unknown | {"proposal", "logicalclock"})
+    assert shadowed(looking, live).derived == {
+        "recvset",
+        "outofelection",
+        "proposal",
+        "logicalclock",
+    }
+    assert shadowed(replace(real, sid=9), live).derived == frozenset()  # not tracked

@@ -26,6 +26,7 @@ from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.view import ClusterView
 from engine.core.vote import ServerState
 from engine.replay.fork import ForkError, fork
+from engine.replay.livecheck import LiveCheck
 from engine.replay.player import Replayer
 from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
 from engine.runtime.zookeeper.server import java_missing
@@ -54,6 +55,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             data_dir=data,
             trace=tmp_path / "run.jsonl",
             seed=7,
+            check=LiveCheck.of,
         )
     )
     try:
@@ -75,6 +77,11 @@ def test_crash_leader_write_pause_and_restart(cluster: Cluster) -> None:
     c = cluster
     first = c.view().leader
     assert first is not None
+    # What a real server keeps inside lookForLeader, from the live check's model of it
+    # (the shadow engine), marked as derived: a quorum backed the leader in some recvset.
+    shadowed = [n for n in c.view().nodes if "recvset" in n.derived]
+    assert shadowed, c.status_text()
+    assert max(sum(v.leader == first for _, v in n.recvset) for n in shadowed) >= 2
 
     text = ok(c, "write 3")
     assert f"n{first} committed 3 transaction(s)" in text

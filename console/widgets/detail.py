@@ -123,8 +123,13 @@ class NodeDetail(VerticalScroll):
         unknown = node.unknown
 
         def known(field: str, text: Text) -> Text:
-            """`unknown` for a field the node's evidence (an imported log) does not give."""
-            return Text("unknown", "dim italic") if field in unknown else text
+            """`unknown` for a field the node's evidence (an imported log) does not give;
+            a field the shadow engine derived is marked as such."""
+            if field in unknown:
+                return Text("unknown", "dim italic")
+            if field in node.derived:
+                return Text.assemble(text, (" ≈ derived", "dim italic"))
+            return text
 
         state = Text("unknown", "dim italic") if "state" in unknown else state_text(node)
         title = Text.assemble((f"n{sid} ", "bold"), state)
@@ -159,12 +164,15 @@ class NodeDetail(VerticalScroll):
         elif p is not None:
             grid.add_row(
                 "proposal",
-                Text.assemble(
-                    val("p.epoch", p.peer_epoch, f"e{p.peer_epoch}"),
-                    " ",
-                    val("p.zxid", p.zxid, zxid_hex(p.zxid)),
-                    " ",
-                    val("p.leader", p.leader, f"n{p.leader}", "bold"),
+                known(
+                    "proposal",
+                    Text.assemble(
+                        val("p.epoch", p.peer_epoch, f"e{p.peer_epoch}"),
+                        " ",
+                        val("p.zxid", p.zxid, zxid_hex(p.zxid)),
+                        " ",
+                        val("p.leader", p.leader, f"n{p.leader}", "bold"),
+                    ),
                 ),
             )
         v = node.current_vote
@@ -251,7 +259,7 @@ class NodeDetail(VerticalScroll):
         tables = [
             Group(Text(name, "bold"), Text("  unknown (the log does not show it)", "dim italic"))
             if name in unknown
-            else self._votes(name, sid, votes, now, hold, compact)
+            else self._votes(name, sid, votes, now, hold, compact, name in node.derived)
             for name, votes in (("recvset", node.recvset), ("outofelection", node.outofelection))
         ]
         return Group(title, grid, *tables)
@@ -264,9 +272,10 @@ class NodeDetail(VerticalScroll):
         now: float,
         hold: float,
         compact: bool,
+        derived: bool = False,
     ) -> RenderableType:
         table = Table(
-            title=f"{name} ({len(votes)})",
+            title=f"{name} ({len(votes)})" + (" ≈ derived by the model" if derived else ""),
             title_justify="left",
             title_style="bold",
             show_edge=False,

@@ -53,7 +53,14 @@ COLUMNS = (
         help="the ZAB phase: elect(ion), disc(overy), sync(hronization), bcast (broadcast:"
         " established)",
     ),
-    Column("lc", "lc", 3, drop=2, help="logicalclock: the FLE round the node is in"),
+    Column(
+        "lc",
+        "lc",
+        3,
+        drop=2,
+        help="logicalclock: the FLE round the node is in (≈: a real server's, as its model"
+        " derives it)",
+    ),
     Column(
         "proposal",
         "proposal",
@@ -77,7 +84,14 @@ COLUMNS = (
         drop=10,
         help="the notification timeout lookForLeader waits (200 ms, doubling to 60 s)",
     ),
-    Column("recvset", "rset", 4, drop=9, help="recvset: votes received in this round"),
+    Column(
+        "recvset",
+        "rset",
+        4,
+        drop=9,
+        help="recvset: votes received in this round (≈: a real server's, derived by the shadow"
+        " engine - the live check's model fed the notifications it logged)",
+    ),
     Column("rq", "rq", 3, drop=4, help="QuorumCnxManager's receive queue (capacity 100)"),
     Column("fq", "fq", 3, drop=11, help="FLE's recvqueue: notifications for lookForLeader"),
     Column(
@@ -164,6 +178,10 @@ def cells(
     if "send_queues" in node.proxied and node.alive:
         for key in ("sq", "sendq"):  # not the server's queues: the proxy's, per link
             out[key] = Text.assemble(out[key], ("p", "dim"))
+    if node.derived and node.alive:
+        for key, name in UNKNOWN_FIELDS.items():
+            if name in node.derived:  # the shadow engine's, not the server's own
+                out[key] = Text.assemble(out[key], ("≈", "dim"))
     if node.unknown:
         unknown = node.unknown
         for key, name in UNKNOWN_FIELDS.items():

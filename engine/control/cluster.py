@@ -467,7 +467,11 @@ class Cluster:
             return cached[2]
 
     def _host_view(self) -> ClusterView:
-        return replace(self.runtime.view(), unstable_since_ms=self._unstable_since)
+        view = self.runtime.view()
+        if self.model_check is not None:
+            check = self.model_check
+            view = replace(view, nodes=tuple(shadowed(n, check) for n in view.nodes))
+        return replace(view, unstable_since_ms=self._unstable_since)
 
     def events_after(self, seq: int) -> list[Event]:
         return self.recorder.events_after(seq)
@@ -1201,6 +1205,29 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close("aborted" if exc[0] is not None else None)
+
+
+SHADOWED = frozenset({"recvset", "outofelection", "proposal", "logicalclock"})
+"""What the shadow engine can give of a real server's election (NodeView.derived)."""
+
+
+def shadowed(n: NodeView, check: ModelCheck) -> NodeView:
+    """A real server's view with what its model derives in place of what it does not show
+    (marked in `derived`); unchanged while the model does not track the server."""
+    missing = n.unknown & SHADOWED
+    if not n.alive or not missing:
+        return n
+    d = check.derived(n.sid)
+    if d is None:
+        return n
+    values: dict[str, Any] = {
+        "recvset": d.recvset,
+        "outofelection": d.outofelection,
+        "proposal": d.proposal,
+        "logicalclock": d.logicalclock,
+    }
+    filled = {name: values[name] for name in missing}
+    return replace(n, unknown=n.unknown - missing, derived=missing, **filled)
 
 
 def _known(n: NodeView, field: str, text: str) -> str:

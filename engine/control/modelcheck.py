@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.core.vote import Sid, Vote
+
 
 @dataclass(frozen=True, slots=True)
 class CheckSummary:
@@ -45,6 +47,17 @@ class CheckSummary:
         return {"events": self.events, "disagreements": list(self.disagreements)}
 
 
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A real server's election state as the model that tracks it has it (the shadow
+    engine): what ZooKeeper keeps inside lookForLeader and never shows."""
+
+    logicalclock: int
+    proposal: Vote
+    recvset: tuple[tuple[Sid, Vote], ...]
+    outofelection: tuple[tuple[Sid, Vote], ...]
+
+
 class ModelCheck(Protocol):
     """Fed every event of the run, in seq order (a recorder listener)."""
 
@@ -56,6 +69,10 @@ class ModelCheck(Protocol):
 
     def summary(self) -> CheckSummary:
         """Cheap: read by the console every frame."""
+        ...
+
+    def derived(self, sid: Sid) -> Derived | None:
+        """Server `sid`'s election state from its model, while the model tracks it."""
         ...
 
 

@@ -61,6 +61,11 @@ class NodeView:
     here are placeholders the console shows as unknown. Names are this class's fields,
     and `current_vote.zxid` / `.election_epoch` / `.peer_epoch` for a vote whose leader
     alone is known."""
+    derived: frozenset[str] = frozenset()
+    """Fields the shadow engine computes for a real server that does not show them
+    (`--runtime zookeeper`): `recvset`, `outofelection` and, when the wire has not said
+    them, `proposal` and `logicalclock`, from the live model check's FastLeaderElection
+    fed the notifications the server logged, in its order (engine.replay.zkcheck)."""
     proxied: frozenset[str] = frozenset()
     """Fields a recording proxy fills in for a real server that does not show them
     (`--runtime zookeeper`): `send_queues` then counts, per peer, the notifications the

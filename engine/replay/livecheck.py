@@ -13,7 +13,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.control.modelcheck import CheckSummary
+from engine.control.modelcheck import CheckSummary, Derived
+from engine.core.vote import Sid
 from engine.replay.zkcheck import Checker, CheckError
 
 SHOWN_FIELDS = 6
@@ -53,6 +54,19 @@ class LiveCheck:
 
     def summary(self) -> CheckSummary:
         return self._summary
+
+    def derived(self, sid: Sid) -> Derived | None:
+        with self._lock:
+            model = self._checker.models.get(sid)
+            if model is None or not model.in_sync:
+                return None  # not tracking the server (yet, or since a desync)
+            fle = model.fle
+            return Derived(
+                fle.logicalclock,
+                fle.get_vote(),
+                tuple(sorted(fle.recvset.items())),
+                tuple(sorted(fle.outofelection.items())),
+            )
 
     def _publish(self, found: int, event: Mapping[str, Any] | None, finished: bool = False) -> None:
         """A new immutable summary (read without the lock by the console)."""
