@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from engine.explore import backends
 from engine.explore.goals import FIND, NOTIFICATIONS_ABOVE, Goals
 from engine.explore.run import TAIL, Outcome, Spec, execute, explore_one, prepare, schedule
+from engine.explore.search import Tally, settle
 from engine.explore.shrink import ddmin, shrink
 
 ZKFLE = [sys.executable, "-m", "console.cli"]
@@ -119,6 +121,30 @@ def test_verify_re_executes_every_runs_trace() -> None:
         outcome = explore_one(spec, index, sids)
         assert outcome.events > 0
         assert not outcome.hits, outcome.hits
+
+
+@pytest.mark.parametrize(
+    ("find", "fewest"), [("n2.logicalclock > 1", 2), ("n5.logicalclock > 1", 5)]
+)
+def test_shrinking_tries_fewer_nodes_down_to_those_the_finding_names(
+    tmp_path: Path, find: str, fewest: int
+) -> None:
+    """Issue 12's closing note: shrinking kept the exploration's N. A finding that needs
+    no more servers is saved on the fewest it still shows on (never fewer than its goal
+    names), and the saved script and seed reproduce it there."""
+    spec = Spec(nodes=5, goals=Goals(find=find))
+    sids = prepare(spec)
+    tally = Tally()
+    tally.add(next(o for o in (explore_one(spec, i, sids) for i in range(40)) if o.hits))
+    finding = tally.ordered()[0]
+    settle(finding, spec, tmp_path)
+    assert finding.reproduced
+    assert finding.nodes is not None
+    assert fewest <= finding.nodes < 5 if fewest < 5 else finding.nodes == 5
+    assert finding.to_json()["nodes"] == finding.nodes
+    again = execute(replace(spec, nodes=finding.nodes), finding.first.seed, list(finding.lines))
+    assert [h.goal for h in again.hits] == [FIND]
+    assert f"on {finding.nodes} nodes" in (tmp_path / "find.fle").read_text()
 
 
 # --- the command line --------------------------------------------------------------------------
