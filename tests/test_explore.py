@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,8 @@ def test_outcomes_are_identical_in_one_process_on_local_processes_and_on_dask() 
     sids = prepare(spec)
     indices = range(8)
     one = _by_index(backends.local(spec, indices, sids, jobs=1))
-    two = _by_index(backends.local(spec, indices, sids, jobs=2))
+    forked = _by_index(backends.local(spec, indices, sids, jobs=2, start="fork"))
+    spawned = _by_index(backends.local(spec, indices, sids, jobs=2, start="spawn"))
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -232,8 +234,32 @@ def test_outcomes_are_identical_in_one_process_on_local_processes_and_on_dask() 
     ):
         on_dask = _by_index(backends.dask(spec, indices, sids, cluster.scheduler_address))
     assert [o.index for o in one] == list(indices)
-    assert one == two == on_dask
+    assert one == forked == spawned == on_dask
     assert any(o.hits for o in one)  # the goals were reached somewhere: hits compared too
+
+
+def test_workers_are_forked_unless_this_process_runs_other_threads() -> None:
+    """A forked worker has zkfle imported at once; a process with other threads spawns
+    them instead (a fork would copy locks those threads may hold)."""
+    code = "from engine.explore import backends; print(backends.start_method())"
+    alone = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert alone.stdout.strip() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="other")
+    other.start()
+    try:
+        assert backends.start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join(timeout=10)
+    assert not other.is_alive()
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:

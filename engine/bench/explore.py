@@ -58,6 +58,7 @@ def bench_explore(runs: int, nodes: int, jobs: Sequence[int], seed: int = 0) -> 
         "runs": runs,
         "seed": seed,
         "steps": spec.steps,
+        "start_method": backends.start_method(),
         "identical_outcomes": identical,
         "rows": rows,
     }
@@ -66,8 +67,9 @@ def bench_explore(runs: int, nodes: int, jobs: Sequence[int], seed: int = 0) -> 
 def print_explore(r: JSON) -> None:
     print_machine(r["machine"])
     print(
-        f"explore: {r['runs']} runs of {r['nodes']} nodes, {r['steps']} steps, seed {r['seed']};"
-        f" outcomes identical for every job count: {r['identical_outcomes']}"
+        f"explore: {r['runs']} runs of {r['nodes']} nodes, {r['steps']} steps, seed {r['seed']},"
+        f" workers {r['start_method']}ed; outcomes identical for every job count:"
+        f" {r['identical_outcomes']}"
     )
     print("  jobs  wall s  runs/s  per core  runs/CPU s  scaling  load before")
     for row in r["rows"]:
