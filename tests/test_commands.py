@@ -603,8 +603,10 @@ def test_a_links_drawn_ends_are_disjoint() -> None:
         assert len(pairs) == 6  # every link from the majority to the minority
         both = resolve_link(parse("block 1<->one").link, RUNNING, random.Random(seed))  # type: ignore[attr-defined]
         assert len(both) == 2  # `one` is never n1 itself
-    # The far end's other words still name what they name.
+    # The far end's other words still name what they name, and a near end naming every
+    # node leaves the far end's draw alone.
     assert len(resolve_link(parse("block majority->*").link, RUNNING, random.Random(0))) == 3 * 5  # type: ignore[attr-defined]
+    assert len(resolve_link(parse("block *->majority").link, RUNNING, random.Random(0))) == 3 * 5  # type: ignore[attr-defined]
 
 
 def test_a_link_with_no_two_different_nodes_is_an_error() -> None:

@@ -110,11 +110,13 @@ def chosen(spec: Nodes, sids: tuple[Sid, ...]) -> Nodes:
 def resolve_link(link: Link, view: ClusterView, rng: Rng) -> tuple[tuple[Sid, Sid], ...]:
     """The directed (from, to) pairs a link names, sorted; a node never links to itself.
 
-    The far end's drawn words draw among the nodes the near end did not name, so
-    `block majority->minority` cuts two disjoint groups, as `partition majority|minority`
-    does (drawn apart, a minority overlapped the majority and cut fewer links)."""
+    The far end's drawn words draw among the nodes the near end did not name (unless it
+    named them all: `*->majority`), so `block majority->minority` cuts two disjoint groups,
+    as `partition majority|minority` does (drawn alike, a minority overlapped the majority
+    and cut fewer links)."""
     src = resolve_nodes(link.src, view, rng)
-    dst = _resolve(link.dst, view, rng, (), drawn_apart=src)
+    everyone = {"*", "all"} & set(link.src.words)
+    dst = _resolve(link.dst, view, rng, (), drawn_apart=() if everyone else src)
     pairs = {(a, b) for a in src for b in dst if a != b}
     if link.both:
         pairs |= {(b, a) for a, b in pairs}
