@@ -155,6 +155,10 @@ def test_explore_measures_runs_per_core_on_the_same_runs(
     assert [r["jobs"] for r in result["rows"]] == [1, 2]
     assert result["rows"][0]["scaling"] == 1.0
     assert all(r["runs_per_s"] > 0 and r["cpu_s"] > 0 for r in result["rows"])
+    # The machine's own ceiling, measured beside: one process is the unit.
+    assert [r["ceiling"] > 0 for r in result["rows"]] == [True, True]
+    assert result["rows"][0]["ceiling"] == 1.0
+    assert result["start_method"] in ("fork", "spawn")
 
 
 def test_verify_re_executes_a_generated_trace(capsys: pytest.CaptureFixture[str]) -> None:

@@ -591,6 +591,26 @@ def test_links_resolve_to_directed_pairs(text: str, pairs: list[tuple[int, int]]
     assert resolve_link(block.link, MIXED, random.Random(0)) == tuple(pairs)  # type: ignore[attr-defined]
 
 
+def test_a_links_drawn_ends_are_disjoint() -> None:
+    """`block majority->minority` drew its minority from every running participant, so it
+    overlapped the majority and cut fewer links than the split it names (closing note of
+    issue 12): the far end draws among the nodes the near end left, as a partition does."""
+    for seed in range(30):
+        pairs = resolve_link(parse("block majority->minority").link, RUNNING, random.Random(seed))  # type: ignore[attr-defined]
+        majority = {a for a, _ in pairs}
+        minority = {b for _, b in pairs}
+        assert len(majority) == 3
+        assert len(minority) == 2
+        assert not majority & minority
+        assert len(pairs) == 6  # every link from the majority to the minority
+        both = resolve_link(parse("block 1<->one").link, RUNNING, random.Random(seed))  # type: ignore[attr-defined]
+        assert len(both) == 2  # `one` is never n1 itself
+    # The far end's other words still name what they name, and a near end naming every
+    # node leaves the far end's draw alone.
+    assert len(resolve_link(parse("block majority->*").link, RUNNING, random.Random(0))) == 3 * 5  # type: ignore[attr-defined]
+    assert len(resolve_link(parse("block *->majority").link, RUNNING, random.Random(0))) == 3 * 5  # type: ignore[attr-defined]
+
+
 def test_a_link_with_no_two_different_nodes_is_an_error() -> None:
     with pytest.raises(CommandError, match="link leader->5 joins no two different nodes"):
         resolve_link(parse("block leader->5").link, MIXED, random.Random(0))  # type: ignore[attr-defined]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from engine.explore import backends
 from engine.explore.goals import FIND, NOTIFICATIONS_ABOVE, Goals
 from engine.explore.run import TAIL, Outcome, Spec, execute, explore_one, prepare, schedule
+from engine.explore.search import Tally, settle
 from engine.explore.shrink import ddmin, shrink
 
 ZKFLE = [sys.executable, "-m", "console.cli"]
@@ -121,6 +124,31 @@ def test_verify_re_executes_every_runs_trace() -> None:
         assert not outcome.hits, outcome.hits
 
 
+@pytest.mark.parametrize(
+    ("find", "fewest"), [("n2.logicalclock > 1", 2), ("n5.logicalclock > 1", 5)]
+)
+def test_shrinking_tries_fewer_nodes_down_to_those_the_finding_names(
+    tmp_path: Path, find: str, fewest: int
+) -> None:
+    """Issue 12's closing note: shrinking kept the exploration's N. A finding that needs
+    no more servers is saved on the fewest it still shows on (never fewer than its goal
+    names), and the saved script and seed reproduce it there."""
+    spec = Spec(nodes=5, goals=Goals(find=find))
+    sids = prepare(spec)
+    tally = Tally()
+    tally.add(next(o for o in (explore_one(spec, i, sids) for i in range(40)) if o.hits))
+    finding = tally.ordered()[0]
+    settle(finding, spec, tmp_path)
+    assert finding.reproduced
+    assert finding.nodes is not None
+    assert fewest <= finding.nodes <= 5
+    assert (finding.nodes < 5) == (fewest < 5)  # n5 needs five: fewer are not tried
+    assert finding.to_json()["nodes"] == finding.nodes
+    again = execute(replace(spec, nodes=finding.nodes), finding.first.seed, list(finding.lines))
+    assert [h.goal for h in again.hits] == [FIND]
+    assert f"on {finding.nodes} nodes" in (tmp_path / "find.fle").read_text()
+
+
 # --- the command line --------------------------------------------------------------------------
 
 
@@ -194,7 +222,8 @@ def test_outcomes_are_identical_in_one_process_on_local_processes_and_on_dask() 
     sids = prepare(spec)
     indices = range(8)
     one = _by_index(backends.local(spec, indices, sids, jobs=1))
-    two = _by_index(backends.local(spec, indices, sids, jobs=2))
+    forked = _by_index(backends.local(spec, indices, sids, jobs=2, start="fork"))
+    spawned = _by_index(backends.local(spec, indices, sids, jobs=2, start="spawn"))
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -206,8 +235,32 @@ def test_outcomes_are_identical_in_one_process_on_local_processes_and_on_dask() 
     ):
         on_dask = _by_index(backends.dask(spec, indices, sids, cluster.scheduler_address))
     assert [o.index for o in one] == list(indices)
-    assert one == two == on_dask
+    assert one == forked == spawned == on_dask
     assert any(o.hits for o in one)  # the goals were reached somewhere: hits compared too
+
+
+def test_workers_are_forked_unless_this_process_runs_other_threads() -> None:
+    """A forked worker has zkfle imported at once; a process with other threads spawns
+    them instead (a fork would copy locks those threads may hold)."""
+    code = "from engine.explore import backends; print(backends.start_method())"
+    alone = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert alone.stdout.strip() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="other")
+    other.start()
+    try:
+        assert backends.start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join(timeout=10)
+    assert not other.is_alive()
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:

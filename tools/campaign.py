@@ -95,7 +95,7 @@ def parts(size: Size, keep: Path | None = None) -> dict[str, Callable[[], Outcom
         "tcp": lambda: tcp_abuse.run(size.abuse_rounds, size.abuse),
         "leaks": lambda: leaks.run(size.node_cycles, size.console_cycles),
         "chaos": lambda: chaos.run(size.threaded_chaos, workers=size.chaos_workers, keep=keep),
-        "tcpchaos": lambda: tcp_chaos.run(size.tcp_chaos),
+        "tcpchaos": lambda: tcp_chaos.run(size.tcp_chaos, keep=keep),
     }
 
 

@@ -54,14 +54,26 @@ def resolve_nodes(spec: Nodes, view: ClusterView, rng: Rng) -> tuple[Sid, ...]:
     return _resolve(spec, view, rng, ())
 
 
-def _resolve(spec: Nodes, view: ClusterView, rng: Rng, taken: Collection[Sid]) -> tuple[Sid, ...]:
+DRAWN = ("majority", "minority", "one", "random")
+"""Words that draw their nodes with the rng."""
+
+
+def _resolve(
+    spec: Nodes,
+    view: ClusterView,
+    rng: Rng,
+    taken: Collection[Sid],
+    drawn_apart: Collection[Sid] = (),
+) -> tuple[Sid, ...]:
+    """`taken` nodes are named by no word; `drawn_apart` ones by no drawn word."""
     missing = [s for s in spec.sids if s not in view.sids]
     if missing:
         have = ", ".join(map(str, sorted(view.sids))) or "none"
         raise CommandError(f"no node {missing[0]} in this cluster (sids: {have})", spec.col)
     chosen = set(spec.sids)
     for word in spec.words:
-        chosen.update(_resolve_word(word, spec.col, view, rng, {*taken, *chosen}))
+        apart = drawn_apart if word in DRAWN else ()
+        chosen.update(_resolve_word(word, spec.col, view, rng, {*taken, *chosen, *apart}))
     return tuple(sorted(chosen))
 
 
@@ -96,8 +108,15 @@ def chosen(spec: Nodes, sids: tuple[Sid, ...]) -> Nodes:
 
 
 def resolve_link(link: Link, view: ClusterView, rng: Rng) -> tuple[tuple[Sid, Sid], ...]:
-    """The directed (from, to) pairs a link names, sorted; a node never links to itself."""
-    src, dst = resolve_nodes(link.src, view, rng), resolve_nodes(link.dst, view, rng)
+    """The directed (from, to) pairs a link names, sorted; a node never links to itself.
+
+    The far end's drawn words draw among the nodes the near end did not name (unless it
+    named them all: `*->majority`), so `block majority->minority` cuts two disjoint groups,
+    as `partition majority|minority` does (drawn alike, a minority overlapped the majority
+    and cut fewer links)."""
+    src = resolve_nodes(link.src, view, rng)
+    everyone = {"*", "all"} & set(link.src.words)
+    dst = _resolve(link.dst, view, rng, (), drawn_apart=() if everyone else src)
     pairs = {(a, b) for a in src for b in dst if a != b}
     if link.both:
         pairs |= {(b, a) for a, b in pairs}

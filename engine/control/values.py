@@ -28,7 +28,7 @@ NODE_WORDS: dict[str, str] = {
     "all": "every configured node",
     "majority": "a random smallest majority of the participants, from the running ones",
     "minority": "a random largest minority of the participants, from the running ones"
-    " (beside majority: the running participants it left)",
+    " (beside majority, in a partition or a link: the running participants it left)",
     "one": "one random node",
     "random": "a random non-empty set of nodes",
 }

@@ -183,7 +183,8 @@ def _reproduce(args: argparse.Namespace, finding: Finding) -> list[str]:
     cluster = (
         f"--config {args.config}"
         if args.config is not None
-        else f"--nodes {args.nodes}" + (f" --observers {args.observers}" if args.observers else "")
+        else f"--nodes {finding.nodes}"
+        + (f" --observers {args.observers}" if args.observers else "")
     )
     timing = "".join(
         f" {flag} {value}"
@@ -244,6 +245,8 @@ def _print(args: argparse.Namespace, tally: Tally, findings: list[Finding], elap
         print(f"found {f.key} in {f.runs} run{'s' * (f.runs != 1)}; first: run {f.first.index}")
         print(f"  {f.hit.detail}")
         shrunk = f"shrunk from {len(f.first.lines)} to {len(f.lines)} lines"
+        if f.nodes is not None and f.nodes < args.nodes:
+            shrunk += f" and from {args.nodes} to {f.nodes} nodes"
         print(f"  {shrunk} ({f.shrink_tests} runs): {f.script}")
         if not f.reproduced:
             print("  the saved script did not reach the goal again (a bug in zkfle: report it)")

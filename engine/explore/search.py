@@ -8,13 +8,17 @@ things whatever the backend and however many jobs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.control.predicates import CommandError
 from engine.explore.goals import VIOLATION, Hit, Metrics
-from engine.explore.run import Outcome, Spec, execute
-from engine.explore.shrink import shrink
+from engine.explore.run import Outcome, Spec, execute, prepare
+from engine.explore.shrink import Lines, Test, shrink
+
+FEWEST_NODES = 2
+"""The smallest ensemble shrinking tries (a single server runs no election)."""
 
 
 def hit_key(hit: Hit) -> str:
@@ -35,6 +39,9 @@ class Finding:
     lines: tuple[str, ...] = ()
     """The shrunk script."""
     shrink_tests: int = 0
+    nodes: int | None = None
+    """The participants the shrunk script runs on: the exploration's, or fewer when the
+    finding survives it (None with a zoo.cfg, whose servers stay)."""
     script: Path | None = None
     trace: Path | None = None
     reproduced: bool = False
@@ -49,6 +56,7 @@ class Finding:
             "seed": self.first.seed,
             "lines": len(self.first.lines),
             "shrunk_lines": len(self.lines),
+            "nodes": self.nodes,
             "script": str(self.script) if self.script else None,
             "trace": str(self.trace) if self.trace else None,
             "reproduced": self.reproduced,
@@ -89,19 +97,26 @@ def settle(
     shrinking: bool = True,
     on_test: Callable[[], None] | None = None,
 ) -> None:
-    """Shrink `finding` (unless not `shrinking`), save its script and a recorded trace of
-    it in `out`, and check that the saved script still reaches the goal."""
+    """Shrink `finding` (unless not `shrinking`): to the fewest nodes it survives, then
+    its lines and options; save its script and a recorded trace of it in `out`, and check
+    that the saved script still reaches the goal."""
 
-    def test(lines: tuple[str, ...]) -> tuple[str, ...] | None:
-        if on_test is not None:
-            on_test()
-        outcome = execute(spec, finding.first.seed, list(lines))
-        return outcome.lines if any(hit_key(h) == finding.key for h in outcome.hits) else None
+    def test_on(on: Spec) -> Test:
+        def test(lines: Lines) -> Lines | None:
+            if on_test is not None:
+                on_test()
+            outcome = execute(on, finding.first.seed, list(lines))
+            hit = any(hit_key(h) == finding.key for h in outcome.hits)
+            return outcome.lines if hit else None
+
+        return test
 
     finding.lines = finding.first.lines
     if shrinking:
-        shrunk = shrink(finding.first.lines, test)
-        finding.lines, finding.shrink_tests = shrunk.lines, shrunk.tests
+        spec, finding.lines, tried = fewer_nodes(spec, finding.lines, test_on)
+        shrunk = shrink(finding.lines, test_on(spec))
+        finding.lines, finding.shrink_tests = shrunk.lines, tried + shrunk.tests
+    finding.nodes = spec.nodes if spec.config_text is None else None
     out.mkdir(parents=True, exist_ok=True)
     name = finding.key.replace(":", "-")
     finding.script = out / f"{name}.fle"
@@ -111,11 +126,34 @@ def settle(
     finding.reproduced = any(hit_key(h) == finding.key for h in again.hits)
 
 
+def fewer_nodes(
+    spec: Spec, lines: Lines, test_on: Callable[[Spec], Test]
+) -> tuple[Spec, Lines, int]:
+    """The smallest ensemble (participants, from `FEWEST_NODES` up; the observers stay)
+    on which `lines` with the same seed still reach the goal, the lines that ran there (a
+    line naming a server it lacks is refused and left out) and the candidates run. A
+    zoo.cfg's servers, weights and groups are kept as they are."""
+    tried = 0
+    if spec.config_text is None:
+        for nodes in range(FEWEST_NODES, spec.nodes):
+            smaller = replace(spec, nodes=nodes)
+            try:
+                prepare(smaller)  # a `find` predicate may name a server it lacks
+            except CommandError:
+                continue
+            tried += 1
+            ran = test_on(smaller)(lines)
+            if ran is not None:
+                return smaller, ran, tried
+    return spec, lines, tried
+
+
 def _script_text(finding: Finding) -> str:
     head = [
         f"# zkfle explore: {finding.key}",
         f"# {finding.hit.detail}",
         f"# run {finding.first.index}, seed {finding.first.seed}; shrunk from"
-        f" {len(finding.first.lines)} to {len(finding.lines)} lines",
+        f" {len(finding.first.lines)} to {len(finding.lines)} lines"
+        + (f" on {finding.nodes} nodes" if finding.nodes is not None else ""),
     ]
     return "\n".join([*head, *finding.lines]) + "\n"

@@ -381,11 +381,13 @@ class _Inbound:
     """What travels on one direction of an election connection and has not been read yet
     (the receiving socket's buffer): (arrival time, order, message), earliest first."""
 
-    __slots__ = ("heap", "lock")
+    __slots__ = ("closed", "heap", "lock")
 
     def __init__(self) -> None:
         self.heap: list[tuple[float, int, Envelope]] = []
         self.lock = _thread.allocate_lock()
+        self.closed = False
+        """Its RecvWorker has ended: nothing reads the heap any more."""
 
 
 LATENCY_SLACK_MS = LINK_LATENCY_MS[1]
@@ -640,13 +642,17 @@ class ThreadedRuntime(Host):
             return
         due = self._arrival_due(env, plane, extra_ms)
         inbound = self._inbound.get((env.dst, env.src))
-        if inbound is None or self.nodes[env.dst].life != env.dst_life:
-            # No RecvWorker to read it: at its arrival time, arrive() records the drop.
-            self.call_at(due, self.arrive, env)
-            return
-        with inbound.lock:
-            heapq.heappush(inbound.heap, (due, next(self._arrivals), env))
-        self.wake(self.nodes[env.dst], "recv_worker", env.src)
+        if inbound is not None and self.nodes[env.dst].life == env.dst_life:
+            with inbound.lock:
+                queued = not inbound.closed
+                if queued:
+                    heapq.heappush(inbound.heap, (due, next(self._arrivals), env))
+            if queued:
+                self.wake(self.nodes[env.dst], "recv_worker", env.src)
+                return
+        # No RecvWorker reads it (its node crashed or the connection closed; peers send to
+        # a crashed node until they notice): at its arrival time, arrive() records the drop.
+        self.call_at(due, self.arrive, env)
 
     def _recv_worker(self, inbound: _Inbound) -> bool:
         """RecvWorker: read the next message that has arrived, if one has."""
@@ -666,12 +672,14 @@ class ThreadedRuntime(Host):
         return max(due - LATENCY_SLACK_MS - self.now(), 0.0) / 1000.0
 
     def _recv_worker_exit(self, inbound: _Inbound) -> None:
-        """The connection closed: what it still carried is lost (arrive() says why)."""
-        if self.stopping:
-            return
+        """The connection closed: what it still carried is lost (arrive() says why), and
+        what reaches it later too (_deliver_later)."""
         with inbound.lock:
+            inbound.closed = True
             left = [env for _, _, env in sorted(inbound.heap)]
             inbound.heap.clear()
+        if self.stopping:
+            return
         for env in left:
             self.arrive(env)
 

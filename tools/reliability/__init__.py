@@ -33,6 +33,8 @@ class Outcome:
         self.last_progress = time.monotonic()
         self.lock = threading.Lock()
         """Parts may count from several threads."""
+        self.failed = 0
+        """Failures reported, all of them (`failures` keeps the first 50)."""
         STARTED.append(self)
 
     @property
@@ -51,5 +53,6 @@ class Outcome:
     def fail(self, text: str) -> None:
         print(f"failure: {self.item}: {text}", file=sys.stderr, flush=True)
         with self.lock:
+            self.failed += 1
             if len(self.failures) < 50:
                 self.failures.append(text)

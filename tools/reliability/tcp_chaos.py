@@ -18,6 +18,7 @@ and the nodes are stopped. Checked:
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -132,7 +133,13 @@ class Runner:
         return time.monotonic()
 
 
-def chaos_run(index: int, nodes: int, steps: int, outcome: Outcome, work: Path) -> None:
+def chaos_run(
+    index: int, nodes: int, steps: int, outcome: Outcome, work: Path, keep: Path | None = None
+) -> None:
+    """Run `index` of `nodes` nodes in `work`; if it fails, its traces and logs are copied
+    into `keep`/tcpN-SEED (a run on real processes is not repeated exactly: what it left
+    is all there is to look at)."""
+    failed = outcome.failed
     topology = Topology(f"tcp{nodes}", nodes)
     seed = derive_seed("tcp", nodes, steps, index)
     script = Nemesis(topology.sids, random.Random(f"nemesis:{seed}"), MIX).script(steps)
@@ -161,15 +168,20 @@ def chaos_run(index: int, nodes: int, steps: int, outcome: Outcome, work: Path) 
         if len(sids) > 1:
             outcome.fail(f"{where}: epoch {epoch} established by {sorted(sids)}")
     verify_traces(sorted(work.glob("n*.jsonl")), where, outcome)
+    if keep is not None and outcome.failed > failed:
+        kept = shutil.copytree(work, keep / f"{topology.name}-{seed}", dirs_exist_ok=True)
+        outcome.notes.append(f"{where}: its traces and logs are kept in {kept}")
 
 
-def run(count: int, steps: int = 20, nodes: tuple[int, ...] = (3, 5)) -> Outcome:
+def run(
+    count: int, steps: int = 20, nodes: tuple[int, ...] = (3, 5), keep: Path | None = None
+) -> Outcome:
     outcome = Outcome("TCP chaos")
     with tempfile.TemporaryDirectory(prefix="zkfle-tcpchaos-") as tmp:
         for i in range(count):
             work = Path(tmp) / f"run-{i}"
             work.mkdir()
-            chaos_run(i, nodes[i % len(nodes)], steps, outcome, work)
+            chaos_run(i, nodes[i % len(nodes)], steps, outcome, work, keep)
     return outcome
 
 
