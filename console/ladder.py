@@ -2,7 +2,7 @@
 
 One lane per node; one row per message a node sent to another (its arrow ends delivered,
 dropped with the reason, or still in flight), per state change of a node (on its lane),
-and per command, fault, heal or broken invariant (across every lane), in the order
+and per command, fault, heal, broken invariant or breakpoint hit (across every lane), in the order
 of the trace, as the seed's and `zkfle export --format mermaid` draw elections. A node's
 own loopback notifications are left out: they carry no news.
 
@@ -45,7 +45,7 @@ KINDS: dict[str, frozenset[RowKind]] = {
 DEFAULT_KINDS: frozenset[RowKind] = frozenset({"message", "state", "note"})
 """Without a kind word the quorum packets (the leader's PINGs, mostly) are left out."""
 
-NOTES = frozenset({"cmd", "fault", "heal", "invariant"})
+NOTES = frozenset({"cmd", "fault", "heal", "invariant", "break"})
 """Kinds drawn across every lane (a mark is its `mark` command's row)."""
 
 
@@ -358,6 +358,8 @@ def _note(kind: Any, e: Mapping[str, Any]) -> str:
     if kind == "heal":
         ids = e.get("ids")
         return "heal " + (",".join(str(i) for i in ids) if isinstance(ids, list) else "")
+    if kind == "break":
+        return f"‖ {e.get('id', 'b?')} halted at seq {e.get('at', '?')}: {e.get('text', '')}"
     return f"VIOLATED {e.get('name', '?')}: {e.get('detail', '')}"
 
 

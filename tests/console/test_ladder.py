@@ -185,3 +185,11 @@ def test_odd_events_are_skipped() -> None:
     for event in odd:
         ladder.feed(event)
     assert list(ladder.rows) == []
+
+
+def test_a_breakpoint_hit_runs_across_the_lanes() -> None:
+    ladder = Ladder()
+    hit = {"seq": 9, "t_ms": 1.0, "kind": "break", "id": "b2", "text": "break on drop", "at": 8}
+    ladder.feed(hit)
+    (row,) = ladder.rows
+    assert (row.kind, row.text) == ("note", "‖ b2 halted at seq 8: break on drop")
