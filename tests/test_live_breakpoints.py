@@ -16,6 +16,7 @@ import pytest
 from engine.control.breakpoints import event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
+from engine.replay.player import Replayer
 from engine.replay.verify import verify
 from engine.runtime.threads import ThreadedRuntime
 from engine.trace.format import read_trace, validate
@@ -298,3 +299,11 @@ def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
     assert "why" not in hits[1]
     assert validate(trace) == []
     assert verify(trace).ok
+    with Replayer(trace) as replay:  # a replay can go where the session halted
+        labels = {m.label: m.seq for m in replay.marks}
+        assert labels == {
+            f"b1@{hits[0]['at']}": hits[0]["at"],
+            f"b2@{hits[1]['at']}": hits[1]["at"],
+        }
+        assert replay.seek_mark(f"b2@{hits[1]['at']}") == hits[1]["at"]
+        assert replay.view().looking
