@@ -401,10 +401,12 @@ class Cluster:
                 window = self._outages.ongoing(self._elections)
         return explain_window(window, self._explain_context) if window is not None else None
 
-    def continue_elections(self, tracker: ElectionTracker) -> None:
-        """Continue a run's elections and outages (a fork): `tracker` knows its history."""
+    def continue_elections(self, tracker: ElectionTracker, unstable_since: float | None) -> None:
+        """Continue a run's elections and outages (a fork): `tracker` knows its history, and
+        an outage under way began at `unstable_since` (not when the fork was made)."""
         with self._elections_lock:
             self._elections = tracker
+        self._unstable_since = unstable_since
 
     def _observe(self) -> None:
         """Emit what the listener noted: invariant results, stability snapshots."""
