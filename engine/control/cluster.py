@@ -61,6 +61,8 @@ SNAPSHOT_EVERY = 1000
 WRITE_TIMEOUT_MS = 5000.0
 CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
 """What the online invariant checker reads (messages themselves never break an invariant)."""
+BOOKKEEPING_KINDS = frozenset(("cmd", "mark", "break", "snapshot", "invariant"))
+"""What the facade records about the run, not the run's own events (a `step` skips them)."""
 VIEW_KINDS = frozenset(("state", "boot", "stop", "fault", "heal", "cmd", "peer_state", "zk"))
 """Events after which views may show something new (`peer_state` and `zk`: a real server's
 log, or what its `srvr` says)."""
@@ -190,8 +192,8 @@ class Cluster:
         self.stop_reason: str | None = None
         """Why the run stopped by itself (a breakpoint), until it is let go on."""
         self._hits = 0
-        self._step_to: int | None = None
-        """Threads: the seq after which a `step` halts the cluster again."""
+        self._step_left: int | None = None
+        """How many more of the run's events a `step` records before it halts."""
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
         if self.sim and options.pace:
@@ -311,9 +313,7 @@ class Cluster:
         if event["kind"] in VIEW_KINDS:
             self._dirty = True
             if not self.sim:
-                with self._version_cond:
-                    self._version += 1
-                    self._version_cond.notify_all()
+                self._changed()
         if event["kind"] in CHECKED_KINDS:
             found = self.checker.feed(event)
             if found:
@@ -331,10 +331,12 @@ class Cluster:
         """The recorder's gate (under its lock, on whichever thread emits): halt right after
         an event a `break on` matches, or the last event of a `step`, so that it is the
         last event recorded until the run goes on (Recorder.gate)."""
-        if self._step_to is not None and event["seq"] >= self._step_to:
-            self._step_to = None
-            self._halt_runtime()
-            return {}
+        if self._step_left is not None and event["kind"] not in BOOKKEEPING_KINDS:
+            self._step_left -= 1
+            if self._step_left == 0:
+                self._step_left = None
+                self._halt_runtime()
+                return {}
         hit = self.breaks.match_event(event)
         if hit is None:
             return None
@@ -343,7 +345,7 @@ class Cluster:
 
     def _arm_gate(self) -> None:
         """Ask the recorder about every event only while a `break on` or a `step` needs it."""
-        wanted = self.breaks.filters or self._step_to is not None
+        wanted = self.breaks.filters or self._step_left is not None
         self.recorder.gate = self._at_event if wanted else None
 
     def _check_predicates(self) -> None:
@@ -370,6 +372,7 @@ class Cluster:
         else:
             assert isinstance(self.runtime, ThreadedRuntime)
             self.runtime.halt()
+            self._changed()  # `step` waits for the halt; no event may follow to say so
 
     def _going_on(self) -> bool:
         """The run goes on (run, step, wait): predicates stop it when they become true
@@ -379,10 +382,9 @@ class Cluster:
         if self.breaks.predicates:
             self.breaks.arm(self._host_view())
         self.recorder.release()
-        if self.recorder.holding:
-            return False
-        self._observe()
-        return True
+        if not self.recorder.holding:
+            self._observe()
+        return not self.recorder.holding
 
     def timeline(self) -> Timeline:
         """The elections and outages so far (engine.trace.elections, fed every event)."""
@@ -436,6 +438,13 @@ class Cluster:
         self._last_stable = view.stable
         self.runtime.emit("snapshot", **snapshot_json(view))
         self._last_snapshot_seq = self.recorder.seq
+
+    def _changed(self) -> None:
+        """Wake whoever waits for a change (threads: views, the halt). Its lock is never
+        held while emitting, so the recorder's gate may call it."""
+        with self._version_cond:
+            self._version += 1
+            self._version_cond.notify_all()
 
     def _wait_change(self, seen: int, timeout_s: float) -> int:
         """Wait until the version of what views show moves past `seen` (or the timeout)."""
@@ -770,29 +779,38 @@ class Cluster:
                 self.recorder.hold()
                 return self._halted(cmd, host)
             case c.Step(count):
-                first = self.recorder.seq
-                self._step_to = first + count
-                self._arm_gate()
-                if self._going_on():  # the held events come first
+
+                def run() -> None:
                     host.go()
                     if not self.wait_for(lambda: host.halted, STEP_WAIT_S * 1000.0):
                         host.halt()  # the cluster had less to do than asked
                         self.recorder.hold()
-                self._step_to = None
-                self._arm_gate()
-                return self._halted(cmd, host, first)
+
+                return self._halted(cmd, host, self._step(count, run))
         raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a speed to set", 0)
 
+    def _step(self, count: int, run: Callable[[], None]) -> int:
+        """`step n`: record n more of the run's events (those held first: they happened
+        first) and halt right after the last; `run` lets the runtime go until the recorder's
+        gate halts it. Returns how many were recorded (fewer if a breakpoint hit)."""
+        self._step_left = count
+        self._arm_gate()
+        if self._going_on():
+            run()
+        ran = count - (self._step_left or 0)
+        self._step_left = None
+        self._arm_gate()
+        return ran
+
     def _halted(
-        self, cmd: c.Command, host: ThreadedRuntime, first: int | None = None
+        self, cmd: c.Command, host: ThreadedRuntime, ran: int | None = None
     ) -> CommandResult:
         """Wait for the operations under way to end (what they record is held); say where
         the cluster halted (and how many events a step ran)."""
         if not host.wait_halted(HALT_WAIT_S):
             raise CommandError(f"{cmd.verb}: threads still busy after {HALT_WAIT_S:g} s", 0)
-        seq = self.recorder.seq
-        at = f"halted at t={host.now():.3f} ms, seq {seq}"
-        return self._ok(cmd, at if first is None else f"ran {seq - first} event(s); {at}")
+        at = f"halted at t={host.now():.3f} ms, seq {self.recorder.seq}"
+        return self._ok(cmd, at if ran is None else f"ran {ran} event(s); {at}")
 
     def _pace(self, cmd: c.Command) -> CommandResult:
         """run / halt / step / speed: the simulator's clock (the threaded runtime has none)."""
@@ -820,16 +838,13 @@ class Cluster:
                 return self._ok(cmd, f"speed {factor:g}x")
             case c.Step(count):
                 self._sim_running = False
-                first = self.recorder.seq
-                self._step_to = first + count
-                self._arm_gate()
-                if self._going_on():  # the held events come first
+
+                def run() -> None:
                     while not self.recorder.holding and sim.run_one():
                         pass
-                self._step_to = None
-                self._arm_gate()
+
+                ran = self._step(count, run)
                 self._observe()
-                ran = self.recorder.seq - first
                 return self._ok(cmd, f"ran {ran} event(s); t={sim.now():.3f} ms")
         raise AssertionError(cmd)
 

@@ -81,8 +81,9 @@ class Recorder:
         self._deferring: set[int] = set()
         self.gate: Gate | None = None
         """Called with each event as it gets its seq, under the recorder's lock (so it must
-        be quick, take no lock and emit nothing): None goes on; a dict holds every later
-        event, and a non-empty one is recorded at once, next, as a `break` event's fields."""
+        be quick, emit nothing and take no lock that anyone holds while emitting): None
+        goes on; a dict holds every later event, and a non-empty one is recorded at once,
+        next, as a `break` event's fields."""
         self._held: list[tuple[str, float, int | None, dict[str, Any]]] | None = None
         """While holding: the events emitted since, in order, not yet numbered."""
 
