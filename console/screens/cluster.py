@@ -87,8 +87,10 @@ NODE_KEYS = frozenset(
     | {"deliver", "drop", "hold"}
 )
 """Actions that change the cluster (refused in a replay)."""
-REPLAY_KEYS = frozenset({"step", "back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
-SIM_KEYS = frozenset({"run_halt", "faster", "slower"})
+REPLAY_KEYS = frozenset({"back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
+SIM_KEYS = frozenset({"faster", "slower"})
+"""Keys for a clock with a speed (a replay's, the simulator's); space (run/halt) and n
+(step) work on threads too: a live threaded cluster halts and steps like the others."""
 KEY_COMMANDS = {
     "crash": "crash <node>",
     "restart": "restart <node>",
