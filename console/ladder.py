@@ -197,6 +197,7 @@ class Ladder:
     _queued: dict[Sid, deque[tuple[Sid, Mapping[str, Any]]]] = field(default_factory=dict)
 
     def clear(self) -> None:
+        self.lanes.clear()
         self.rows.clear()
         self.states.clear()
         self.paused.clear()

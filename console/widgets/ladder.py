@@ -120,12 +120,6 @@ class SequenceDiagram(ScrollView, can_focus=True):
             self._cursor = None
         self._changed()
 
-    def clear(self) -> None:
-        self.ladder.clear()
-        self._shown = []
-        self._cursor = None
-        self._changed()
-
     def refill(
         self,
         events: Sequence[Mapping[str, Any]],

@@ -49,9 +49,8 @@ class TraceIndex:
                     times.append(float(event["t_ms"]))
                     if event["kind"] == "mark":
                         marks.append(Mark(event["seq"], float(event["t_ms"]), str(event["label"])))
-                    elif event["kind"] == "break":  # where a live session halted: `b1@812`
-                        at = int(event["at"])
-                        marks.append(Mark(at, float(event["t_ms"]), f"{event['id']}@{at}"))
+                    elif event["kind"] == "break":  # where a live session halted
+                        marks.append(Mark(int(event["at"]), float(event["t_ms"]), event["id"]))
             except TraceError as e:
                 raise ReplayError.of(e) from None
         self.total = len(offsets)

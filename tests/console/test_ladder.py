@@ -284,6 +284,18 @@ def test_lanes_are_down_where_they_were_after_a_seek_or_a_step_back(tmp_path: Pa
     assert whole.down == down_at[whole.rows[-1].seq]
 
 
+def test_a_refilled_window_has_each_lane_once(tmp_path: Path) -> None:
+    """A seek in a replay refills the diagram: its lanes were drawn twice (n1 n1 n2 n2 ...)."""
+    trace = run_with_downs(tmp_path / "t.jsonl")
+    ladder = Ladder()
+    ladder.set_lanes([1, 2, 3, 4, 5])
+    ladder.refill(trace[:100], {5}, [])
+    assert ladder.lanes == [1, 2, 3, 4, 5]
+    ladder.clear()
+    ladder.feed(trace[0])
+    assert ladder.lanes == [trace[0]["node"]]
+
+
 def test_a_fork_s_lanes_run_from_its_first_snapshot() -> None:
     ladder = Ladder()
     ladder.set_lanes([1, 2, 3])
