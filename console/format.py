@@ -365,6 +365,13 @@ def _body(
         return Text.assemble(("✚ ", "bold green"), f"healed {names}")
     if kind == "mark":
         return Text.assemble(("★ ", "bold magenta"), (str(e.get("label", "")), "magenta"))
+    if kind == "break":
+        why = f" ({e['why']})" if e.get("why") else ""
+        return Text.assemble(
+            ("‖ ", "bold yellow"),
+            (f"{e.get('id', 'b?')} {e.get('text', '')}", "bold yellow"),
+            f" halted at seq {e.get('at', '?')}{why}",
+        )
     if kind == "conn":
         up = bool(e.get("up"))
         return Text(

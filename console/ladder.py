@@ -2,9 +2,11 @@
 
 One lane per node; one row per message a node sent to another (its arrow ends delivered,
 dropped with the reason, or still in flight), per state change of a node (on its lane),
-and per command, fault, heal or broken invariant (across every lane), in the order
+and per command, fault, heal, broken invariant or breakpoint hit (across every lane), in the order
 of the trace, as the seed's and `zkfle export --format mermaid` draw elections. A node's
-own loopback notifications are left out: they carry no news.
+own loopback notifications are left out: they carry no news. Each row knows which lanes
+are down at it (not started, crashed or paused), so that a lane is drawn down from its
+node's crash (or pause) to its restart (or resume), which are rows of their own.
 
 A `send` event names only the message id and the recipient; what it carries is the
 notification the sender's core queued (ZK: FastLeaderElection.sendqueue, which
@@ -17,7 +19,7 @@ never costs more per frame than a quiet one. Pure: no Textual, no Rich, no clock
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,6 +31,8 @@ ROW_CAP = 2000
 
 Fate = Literal["flight", "delivered", "dropped"]
 RowKind = Literal["message", "packet", "state", "note"]
+Life = Literal["", "boot", "stop", "pause", "resume"]
+"""What a state row says about its node's life (boot: it started or restarted)."""
 
 KINDS: dict[str, frozenset[RowKind]] = {
     "send": frozenset({"message"}),
@@ -45,7 +49,7 @@ KINDS: dict[str, frozenset[RowKind]] = {
 DEFAULT_KINDS: frozenset[RowKind] = frozenset({"message", "state", "note"})
 """Without a kind word the quorum packets (the leader's PINGs, mostly) are left out."""
 
-NOTES = frozenset({"cmd", "fault", "heal", "invariant"})
+NOTES = frozenset({"cmd", "fault", "heal", "invariant", "break"})
 """Kinds drawn across every lane (a mark is its `mark` command's row)."""
 
 
@@ -91,6 +95,9 @@ class Row:
     """A state row's new state (LOOKING, ..., `down`)."""
     round: int | None = None
     """A state row's logicalclock."""
+    life: Life = ""
+    down: frozenset[Sid] = frozenset()
+    """The lanes that are down (not started, crashed or paused) once this row happened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +185,11 @@ class Ladder:
     rows: deque[Row] = field(default_factory=deque)
     states: dict[Sid, str] = field(default_factory=dict)
     """Each lane's state now (LOOKING, ..., `down`; `?` when the window does not say)."""
+    paused: set[Sid] = field(default_factory=set)
+    _seen: set[Sid] = field(default_factory=set)
+    """Lanes whose node's life an event told (a boot, stop or state)."""
+    down: frozenset[Sid] = frozenset()
+    """The lanes down now: `states` says `down`, or paused (shared by the rows: O(1))."""
     last_seq: int = 0
     dropped_rows: int = 0
     """Rows let go of at the window's start since the last clear."""
@@ -185,8 +197,12 @@ class Ladder:
     _queued: dict[Sid, deque[tuple[Sid, Mapping[str, Any]]]] = field(default_factory=dict)
 
     def clear(self) -> None:
+        self.lanes.clear()
         self.rows.clear()
         self.states.clear()
+        self.paused.clear()
+        self._seen.clear()
+        self.down = frozenset()
         self._arrows.clear()
         self._queued.clear()
         self.last_seq = 0
@@ -195,6 +211,44 @@ class Ladder:
     def set_lanes(self, sids: list[Sid]) -> None:
         for sid in sids:
             self._lane(sid)
+
+    def refill(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        down_after: set[Sid],
+        before: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Start over with `events`, a window that may begin mid-run. Which lanes were down
+        at its start is read back from the end, where `down_after` were down (not started
+        or crashed: each `boot` and `stop` in the window says when that changed), and which
+        were paused is read forward from the last `snapshot` in `before` (the events just
+        before the window): a pause or resume is a command, and a snapshot follows every
+        command; a node that steps runs again (a timed resume)."""
+        down = set(down_after)
+        for e in reversed(events):
+            node = _int(e.get("node"))
+            if node is not None and e.get("kind") == "boot":
+                down.add(node)
+            elif node is not None and e.get("kind") == "stop":
+                down.discard(node)
+        paused: set[Sid] = set()
+        for e in before:
+            node = _int(e.get("node"))
+            if e.get("kind") == "snapshot":
+                paused = {sid for sid, p in paused_flags(e).items() if p}
+            elif node is not None and e.get("kind") in ("step", "boot", "stop"):
+                paused.discard(node)
+        lanes = sorted(self.states)
+        self.clear()
+        for sid in lanes:
+            self._lane(sid)
+            if sid not in down:
+                self.states[sid] = "?"
+            self._seen.add(sid)
+        self.paused = paused - down
+        self._down_changed()
+        for e in events:
+            self.feed(e)
 
     def arrow(self, msg: str) -> Arrow | None:
         return self._arrows.get(msg)
@@ -212,6 +266,8 @@ class Ladder:
         if node is not None:
             self._lane(node)
         if kind == "step" and node is not None:
+            if node in self.paused:  # it consumed an input: it runs again (a timed resume)
+                self._life(seq, t_ms, node, "resume")
             self._step(node, e)
         elif kind in ("send", "zsend") and node is not None:
             self._send(seq, t_ms, node, e)
@@ -223,10 +279,15 @@ class Ladder:
             self._state(seq, t_ms, node, e)
         elif kind == "boot" and node is not None:
             self._queued.pop(node, None)
-            self._set_state(seq, t_ms, node, "LOOKING", "boot", None)
+            self.paused.discard(node)
+            self._set_state(seq, t_ms, node, "LOOKING", "boot", None, "boot")
         elif kind == "stop" and node is not None:
             self._queued.pop(node, None)
-            self._set_state(seq, t_ms, node, "down", f"down: {e.get('reason', '')}", None)
+            self.paused.discard(node)
+            reason = f"down: {e.get('reason', '')}"
+            self._set_state(seq, t_ms, node, "down", reason, None, "stop")
+        elif kind == "snapshot":
+            self._snapshot(seq, t_ms, e)
         elif kind in NOTES and not (kind == "invariant" and e.get("ok", True)):
             self._add(Row(seq, t_ms, "note", node, text=_note(kind, e)))
 
@@ -247,6 +308,9 @@ class Ladder:
             self.states[sid] = next(
                 (r.state for r in reversed(self.rows) if r.kind == "state" and r.node == sid), "?"
             )
+        if self.rows:
+            self.down = self.rows[-1].down
+            self.paused = {s for s in self.down if self.states.get(s) != "down"}
 
     # --- events -------------------------------------------------------------------------------
 
@@ -255,8 +319,13 @@ class Ladder:
             self.states[sid] = "down"
             self.lanes.append(sid)
             self.lanes.sort()
+            self._down_changed()
+
+    def _down_changed(self) -> None:
+        self.down = frozenset(s for s, st in self.states.items() if st == "down") | self.paused
 
     def _add(self, row: Row) -> None:
+        row.down = self.down
         self.rows.append(row)
         if len(self.rows) > self.cap:
             gone = self.rows.popleft()
@@ -344,10 +413,59 @@ class Ladder:
         self._set_state(seq, t_ms, node, state, text, lc)
 
     def _set_state(
-        self, seq: int, t_ms: float, node: Sid, state: str, text: str, lc: int | None
+        self,
+        seq: int,
+        t_ms: float,
+        node: Sid,
+        state: str,
+        text: str,
+        lc: int | None,
+        life: Life = "",
     ) -> None:
+        was_down = self.states.get(node) == "down"
         self.states[node] = state
-        self._add(Row(seq, t_ms, "state", node, text=text, round=lc, state=state))
+        self._seen.add(node)
+        if was_down != (state == "down") or life:
+            self._down_changed()
+        self._add(Row(seq, t_ms, "state", node, text=text, round=lc, state=state, life=life))
+
+    def _life(self, seq: int, t_ms: float, node: Sid, life: Life) -> None:
+        """A paused node stops consuming, or consumes again: a row on its lane."""
+        if life == "pause":
+            self.paused.add(node)
+        else:
+            self.paused.discard(node)
+        self._down_changed()
+        state = self.states.get(node, "?")
+        text = "paused" if life == "pause" else "resumed"
+        self._add(Row(seq, t_ms, "state", node, text=text, state=state, life=life))
+
+    def _snapshot(self, seq: int, t_ms: float, e: Mapping[str, Any]) -> None:
+        """The whole cluster at one instant (after every command): pauses and resumes
+        show here, and a lane whose life the events never told (a fork starts with a
+        snapshot) learns that its node runs."""
+        for sid, is_paused in paused_flags(e).items():
+            self._lane(sid)
+            if sid not in self._seen:
+                self._seen.add(sid)
+                self.states[sid] = "?"
+                self._down_changed()
+            if is_paused != (sid in self.paused) and self.states[sid] != "down":
+                self._life(seq, t_ms, sid, "pause" if is_paused else "resume")
+
+
+def paused_flags(e: Mapping[str, Any]) -> dict[Sid, bool]:
+    """Whether each running node a `snapshot` names was paused. Only that is read from
+    it: on threads a snapshot is taken a little before it is numbered, so a boot or a
+    crash may sit between the two (the `boot` and `stop` events say those exactly)."""
+    nodes = e.get("nodes")
+    flags: dict[Sid, bool] = {}
+    for summary in nodes if isinstance(nodes, list) else ():
+        if isinstance(summary, Mapping) and summary.get("alive") is True:
+            sid = _int(summary.get("sid"))
+            if sid is not None:
+                flags[sid] = summary.get("paused") is True
+    return flags
 
 
 def _note(kind: Any, e: Mapping[str, Any]) -> str:
@@ -358,6 +476,8 @@ def _note(kind: Any, e: Mapping[str, Any]) -> str:
     if kind == "heal":
         ids = e.get("ids")
         return "heal " + (",".join(str(i) for i in ids) if isinstance(ids, list) else "")
+    if kind == "break":
+        return f"‖ {e.get('id', 'b?')} halted at seq {e.get('at', '?')}: {e.get('text', '')}"
     return f"VIOLATED {e.get('name', '?')}: {e.get('detail', '')}"
 
 

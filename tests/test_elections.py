@@ -203,6 +203,21 @@ def test_a_fork_continues_the_timeline_of_its_parent() -> None:
     assert summary(after[-1]) == (ELECTED, 5, 3)  # n4 crashed; n5, restarted, has the top sid
 
 
+def test_a_fork_made_during_an_outage_goes_on_counting_it() -> None:
+    """The header's `electing 201ms` (ClusterView.unstable_since_ms) of a fork is its
+    parent's, not the time since the run began."""
+    with Replayer(EXAMPLES / "leader_failover.jsonl") as r:
+        r.seek(630)  # n5 crashed, n4 elected, not yet established
+        parent = r.view()
+        assert parent.unstable_since_ms is not None
+        assert parent.unstable_since_ms > 0
+        live = fork(r, trace_path=None)
+        try:
+            assert live.view().unstable_since_ms == parent.unstable_since_ms
+        finally:
+            live.close()
+
+
 # --- odd input ------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,10 @@ import pytest
 from engine.control.breakpoints import event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
+from engine.replay.player import Replayer
+from engine.replay.verify import verify
 from engine.runtime.threads import ThreadedRuntime
+from engine.trace.format import read_trace, validate
 
 DEADLINE_S = 30.0
 """Generous: a loaded machine may be slow to elect."""
@@ -159,10 +163,8 @@ def test_threads_step_and_halt() -> None:
         assert holds_for(lambda: cluster.recorder.seq == seq, 0.3)  # ... its threads wait
         stepped = cluster.execute("step 5")
         assert stepped.ok, stepped.text
-        assert stepped.text.startswith("ran ")
-        ran = int(stepped.text.split()[1])
-        assert ran >= 5
-        assert stepped.seq == seq + ran + 1  # the events it ran, then its own `cmd` event
+        assert stepped.text.startswith("ran 5 event(s); halted at")
+        assert len(run_events(cluster, seq)) == 5
         assert host.halted
         assert cluster.execute("continue").ok
         assert cluster.execute("wait until settled within 30s").ok
@@ -190,3 +192,122 @@ def test_break_on_violation_matches_a_failed_invariant_only() -> None:
     assert not event_matches(EventFilter("violation", node=3), broken)
     assert not event_matches(EventFilter("violation"), {**broken, "ok": True})
     assert not event_matches(EventFilter("violation"), {**broken, "kind": "state"})
+
+
+MARKS = frozenset(("break", "cmd", "mark", "snapshot", "invariant"))
+"""What the cluster records about a run, beside the run's own events (while it is halted,
+the user's commands and why it halted; snapshots once it goes on)."""
+
+
+def run_events(cluster: Cluster, after: int = 0) -> list[dict[str, Any]]:
+    return [e for e in cluster.recorder.events_after(after) if e["kind"] not in MARKS]
+
+
+def last_run_event(cluster: Cluster) -> dict[str, Any]:
+    return run_events(cluster)[-1]
+
+
+@pytest.mark.parametrize(
+    ("rule", "kind"),
+    [("deliver from=1", "deliver"), ("send to=3", "send"), ("state", "state"), ("decide", "step")],
+)
+def test_threads_halt_exactly_at_the_event_that_hit(rule: str, kind: str) -> None:
+    """The event a `break on` matched is the last one recorded while halted, however many
+    operations were under way on other threads; each `step` records exactly one more."""
+    for seed in range(4):
+        options = ClusterOptions(nodes=5, runtime="threaded", seed=seed, record=False)
+        with Cluster(options) as cluster:
+            host = cluster.host
+            assert isinstance(host, ThreadedRuntime)
+            assert cluster.execute(f"break on {rule}").ok
+            assert cluster.execute("start").ok
+            eventually(lambda: cluster.stop_reason is not None, f"a {rule} hits")
+            assert host.wait_halted(DEADLINE_S)
+            hit = hit_seq(cluster)
+            assert event(cluster, hit)["kind"] == kind
+            assert last_run_event(cluster)["seq"] == hit
+            (mark,) = [e for e in cluster.recorder.recent if e["kind"] == "break"]
+            assert (mark["seq"], mark["at"], mark["id"]) == (hit + 1, hit, "b1")
+            assert holds_for(lambda: last_run_event(cluster)["seq"] == hit, 0.2)  # noqa: B023
+            assert cluster.execute("clear").ok
+            for _ in range(3):
+                before = cluster.recorder.seq
+                stepped = cluster.execute("step")
+                assert stepped.text.startswith("ran 1 event(s); halted at"), stepped.text
+                assert len(run_events(cluster, before)) == 1
+            before = cluster.recorder.seq
+            stepped = cluster.execute("step 7")
+            assert stepped.text.startswith("ran 7 event(s)"), stepped.text
+            assert len(run_events(cluster, before)) == 7
+            assert holds_for(lambda: len(run_events(cluster, before)) == 7, 0.2)  # noqa: B023
+            assert cluster.execute("continue").text == "running"
+
+
+def test_a_halt_holds_what_a_command_does_until_the_run_goes_on() -> None:
+    """Halted, a command still acts (n2 and n3 start) but the run's events wait for
+    `continue`, so the trace shows the halt where it was: after the hit, only commands."""
+    with started_alone("threaded") as cluster:
+        host = cluster.host
+        assert isinstance(host, ThreadedRuntime)
+        assert cluster.execute("halt").ok
+        seq = cluster.recorder.seq
+        assert cluster.execute("start 2,3").ok
+        assert host.nodes[2].alive
+        assert [e["kind"] for e in cluster.recorder.events_after(seq)] == ["cmd"]
+        assert cluster.recorder.holding
+        assert cluster.execute("step").ok
+        (boot,) = run_events(cluster, seq)
+        assert (boot["kind"], boot["node"]) == ("boot", 2)
+        assert cluster.execute("continue").ok
+        assert cluster.execute("wait until settled within 30s").ok
+        assert not cluster.recorder.holding
+
+
+def test_the_simulator_halts_exactly_too_and_steps_one_event() -> None:
+    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=7, record=False)) as cluster:
+        assert cluster.execute("break on send from=1 to=1").ok
+        assert cluster.execute("start").ok
+        assert "stopped: b1" in cluster.execute("wait 10s").text
+        hit = hit_seq(cluster)
+        # n1's loopback send: its deliver happens in the same operation, yet waits
+        assert last_run_event(cluster)["seq"] == hit
+        assert cluster.execute("step").text.startswith("ran 1 event(s)")
+        delivered = last_run_event(cluster)
+        assert (delivered["kind"], delivered["seq"]) == ("deliver", hit + 3)
+        assert cluster.execute("clear").ok
+        assert cluster.execute("wait until settled within 10s").ok
+
+
+def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    options = ClusterOptions(nodes=3, runtime="sim", seed=7, trace=trace)
+    with Cluster(options) as cluster:
+        assert cluster.execute("break on state state=LEADING").ok
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait 10s").ok
+        assert cluster.execute("break when looking > 0").ok
+        assert cluster.execute("crash leader").ok
+        assert cluster.execute("wait 10s").ok
+    events = list(read_trace(trace).events())
+    hits = [e for e in events if e["kind"] == "break"]
+    assert [(h["id"], h["text"]) for h in hits] == [
+        ("b1", "break on state state=LEADING"),
+        ("b2", "break when looking > 0"),
+    ]
+    on_state = events[hits[0]["seq"] - 2]
+    assert (on_state["seq"], on_state["kind"], on_state["state"]) == (
+        hits[0]["at"],
+        "state",
+        "LEADING",
+    )
+    assert hits[0]["why"].endswith("LEADING round 1")
+    assert "why" not in hits[1]
+    assert validate(trace) == []
+    assert verify(trace).ok
+    with Replayer(trace) as replay:  # a replay can go where the session halted
+        assert [(m.label, m.seq) for m in replay.marks] == [
+            ("b1", hits[0]["at"]),
+            ("b2", hits[1]["at"]),
+        ]
+        assert replay.seek_mark("b2") == hits[1]["at"]
+        assert replay.view().looking

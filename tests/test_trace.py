@@ -99,7 +99,7 @@ def test_round_trip_keeps_header_and_events(tmp_path: Path) -> None:
         w.close(w.footer_event(4.0))
     trace = read_trace(path)
     assert trace.header == header()
-    assert trace.version == (1, 1)
+    assert trace.version == (1, 2)
     got = list(trace)
     assert got[:3] == events
     assert got[3] == {"seq": 4, "t_ms": 4.0, "kind": "footer", "events": 3, "end": "ok"}
@@ -281,6 +281,19 @@ def test_a_real_server_event_lacking_its_fields_is_named(tmp_path: Path) -> None
     bad = {"seq": 1, "t_ms": 0.0, "kind": "recv", "node": 1, "n": {"sid": 2}}
     err = trace_error(write_lines(tmp_path / "t.jsonl", [header(), bad]))
     assert (err.line, err.message) == (2, "seq 1: recv event lacks my_state")
+
+
+def test_a_break_event_lacking_its_fields_is_named_and_a_whole_one_is_valid(
+    tmp_path: Path,
+) -> None:
+    """1.2's `break` (where a breakpoint halted a live run) is checked like the others."""
+    hit = {"seq": 1, "t_ms": 0.0, "kind": "break", "id": "b1", "text": "break on drop", "at": 0}
+    good = write_lines(tmp_path / "good.jsonl", [header(), hit])
+    assert [e["kind"] for e in read_trace(good)] == ["break"]
+    assert validate(good) == []
+    bad = {k: v for k, v in hit.items() if k != "at"}
+    err = trace_error(write_lines(tmp_path / "bad.jsonl", [header(), bad]))
+    assert (err.line, err.message) == (2, "seq 1: break event lacks at")
 
 
 def test_a_seq_gap_is_reported(tmp_path: Path) -> None:

@@ -75,6 +75,9 @@ FPS = 20
 
 REFILL_EVENTS = 20_000
 """After a seek, the log reads back at most this many events for what led there."""
+SNAPSHOT_LOOKBACK = 2_000
+"""How far before a refilled window the diagram looks for a snapshot (a live cluster
+records one after every command and at least every 1000 events)."""
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
 """The `+`/`-` ladder of speeds."""
@@ -84,8 +87,10 @@ NODE_KEYS = frozenset(
     | {"deliver", "drop", "hold"}
 )
 """Actions that change the cluster (refused in a replay)."""
-REPLAY_KEYS = frozenset({"step", "back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
-SIM_KEYS = frozenset({"run_halt", "faster", "slower"})
+REPLAY_KEYS = frozenset({"back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
+SIM_KEYS = frozenset({"faster", "slower"})
+"""Keys for a clock with a speed (a replay's, the simulator's); space (run/halt) and n
+(step) work on threads too: a live threaded cluster halts and steps like the others."""
 KEY_COMMANDS = {
     "crash": "crash <node>",
     "restart": "restart <node>",
@@ -387,8 +392,11 @@ class ClusterScreen(Screen[None]):
             events[:0] = chunk
             lo = start
         self.log_view.clear()
-        self.diagram.clear()
-        self.diagram.feed(events)
+        # who was paused at the window's start: the last snapshot before it says
+        before = backend.events(max(1, lo - SNAPSHOT_LOOKBACK), lo - 1) if lo > 1 else []
+        last = max((i for i, e in enumerate(before) if e.get("kind") == "snapshot"), default=0)
+        down = {n.sid for n in backend.view().nodes if not n.alive}
+        self.diagram.refill(events, down, before[last:])
         self.plots.clear()
         self.plots.feed(events)
         self.formatter.reset()

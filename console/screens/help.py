@@ -61,11 +61,12 @@ SCREEN_HELP = (
         "s shows the sequence diagram in the log's place (s again: the plots; again: the"
         " log): one lane per"
         " node, one row per message between two nodes, oldest first: ├──▶ delivered, ├╌╌▶ in"
-        " flight, ├──✕ dropped (the reason beside it); ◆ a state change on its lane; ┈┈ a"
-        " command or fault across the lanes. ↑/↓ or a click selects a row and says the"
-        " message's fields and its first 40 wire bytes; in a replay Enter seeks to it. / filters"
-        " it: nodes (3, n3, 1-3), a round (r2), kinds (send, drop: only the dropped, state,"
-        " zab: quorum packets, note, all)",
+        " flight, ├──✕ dropped (the reason beside it); ◆ a state change on its lane; a lane is"
+        " blank while its node is down, from ▼ crash or ‖ pause to ▲ start or ▷ resume; ┈┈ a"
+        " command, fault or breakpoint hit across the lanes. ↑/↓ or a click selects a row and"
+        " says the message's fields and its first 40 wire bytes; in a replay Enter seeks to it."
+        " / filters it: nodes (3, n3, 1-3), a round (r2), kinds (send, drop: only the dropped,"
+        " state, zab: quorum packets, note, all)",
     ),
     (
         "plots",

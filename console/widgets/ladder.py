@@ -4,14 +4,16 @@ A line-API `ScrollView` under a fixed line of lane names: only the visible rows 
 so a long window costs nothing until it is scrolled to. An arrow runs from its sender's
 lane to its receiver's: solid once delivered, dashed while in flight, red and ending in
 `✕` with the reason when dropped. A state change is a `◆` on its lane in the state's
-colour; a command or fault runs across every lane. Lanes the filter leaves out are not
-drawn; an arrow to one of them runs to the edge. The cursor (↑/↓, a click) selects a row
-and says so with `Selected`; without a cursor the diagram follows the newest row.
+colour; a command or fault runs across every lane. A lane is blank while its node is
+down: from its crash (`▼`) or pause (`‖`) to its restart (`▲`) or resume (`▷`). Lanes the
+filter leaves out are not drawn; an arrow to one of them runs to the edge. The cursor
+(↑/↓, a click) selects a row and says so with `Selected`; without a cursor the diagram
+follows the newest row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -35,6 +37,7 @@ LABEL_MIN = 26
 LANE_MIN, LANE_MAX = 4, 12
 
 FATE_STYLES = {"delivered": "", "flight": "dim", "dropped": "red"}
+LIFE_GLYPHS = {"": "◆", "boot": "▲", "stop": "▼", "pause": "‖", "resume": "▷"}
 
 
 class SequenceDiagram(ScrollView, can_focus=True):
@@ -117,9 +120,15 @@ class SequenceDiagram(ScrollView, can_focus=True):
             self._cursor = None
         self._changed()
 
-    def clear(self) -> None:
-        self.ladder.clear()
-        self._shown = []
+    def refill(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        down_after: set[Sid],
+        before: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Show only `events`, a window that may begin mid-run (Ladder.refill)."""
+        self.ladder.refill(events, down_after, before)
+        self._shown = [r for r in self.ladder.rows if self.filter.passes(r)]
         self._cursor = None
         self._changed()
 
@@ -253,15 +262,17 @@ class SequenceDiagram(ScrollView, can_focus=True):
     def _row(self, row: Row, lanes: list[Sid], lane_w: int) -> Text:
         cells = [(" ", "")] * (len(lanes) * lane_w)
         mid = lane_w // 2
-        for i in range(len(lanes)):
-            cells[i * lane_w + mid] = ("│", "dim")
+        for i, sid in enumerate(lanes):
+            if sid not in row.down:
+                cells[i * lane_w + mid] = ("│", "dim")
         label: Text
         if row.arrow is not None:
             label = self._arrow(row.arrow, row.kind, cells, lanes, lane_w)
         elif row.kind == "state" and row.node is not None:
             style = STATE_STYLES.get(row.state, "bold")
             if row.node in lanes:
-                cells[lanes.index(row.node) * lane_w + mid] = ("◆", style)
+                glyph = LIFE_GLYPHS[row.life]
+                cells[lanes.index(row.node) * lane_w + mid] = (glyph, style)
             label = Text.assemble((f"n{row.node} ", "bold"), (row.text, style))
         else:
             for at in range(len(cells)):

@@ -98,6 +98,14 @@ class Hit:
     seq: int
     why: str
 
+    def event_fields(self) -> dict[str, Any]:
+        """The trace's `break` event: which breakpoint hit, on the event at which seq."""
+        fields: dict[str, Any] = {"id": self.breakpoint.id, "text": self.breakpoint.text}
+        fields["at"] = self.seq
+        if self.why:
+            fields["why"] = self.why
+        return fields
+
     def __str__(self) -> str:
         return (
             f"{self.breakpoint.id}: {self.breakpoint.text.removeprefix('break ')} at seq {self.seq}"

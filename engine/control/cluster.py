@@ -61,6 +61,8 @@ SNAPSHOT_EVERY = 1000
 WRITE_TIMEOUT_MS = 5000.0
 CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
 """What the online invariant checker reads (messages themselves never break an invariant)."""
+BOOKKEEPING_KINDS = frozenset(("cmd", "mark", "break", "snapshot", "invariant"))
+"""What the facade records about the run, not the run's own events (a `step` skips them)."""
 VIEW_KINDS = frozenset(("state", "boot", "stop", "fault", "heal", "cmd", "peer_state", "zk"))
 """Events after which views may show something new (`peer_state` and `zk`: a real server's
 log, or what its `srvr` says)."""
@@ -198,8 +200,8 @@ class Cluster:
         self.stop_reason: str | None = None
         """Why the run stopped by itself (a breakpoint), until it is let go on."""
         self._hits = 0
-        self._step_to: int | None = None
-        """Threads: the seq after which a `step` halts the cluster again."""
+        self._step_left: int | None = None
+        """How many more of the run's events a `step` records before it halts."""
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
         if self.sim and options.pace:
@@ -323,9 +325,7 @@ class Cluster:
         if event["kind"] in VIEW_KINDS:
             self._dirty = True
             if not self.sim:
-                with self._version_cond:
-                    self._version += 1
-                    self._version_cond.notify_all()
+                self._changed()
         if event["kind"] in CHECKED_KINDS:
             found = self.checker.feed(event)
             if found:
@@ -336,49 +336,67 @@ class Cluster:
                 if kind in ELECTION_KINDS:
                     self._elections.feed(event)
                 self._outages.feed(event, self._elections)
-        if self.breaks.filters or self._step_to is not None:
-            self._check_break(event)
 
     # --- breakpoints ------------------------------------------------------------------------
 
-    def _check_break(self, event: Event) -> None:
-        """Recorder listener's part: halt after an event a `break on` matches, or the last
-        event of a `step` (threads)."""
-        if self._step_to is not None and event["seq"] >= self._step_to:
-            self._step_to = None
-            self._stop(None)
+    def _at_event(self, event: Event) -> dict[str, Any] | None:
+        """The recorder's gate (under its lock, on whichever thread emits): halt right after
+        an event a `break on` matches, or the last event of a `step`, so that it is the
+        last event recorded until the run goes on (Recorder.gate)."""
+        if self._step_left is not None and event["kind"] not in BOOKKEEPING_KINDS:
+            self._step_left -= 1
+            if self._step_left == 0:
+                self._step_left = None
+                self._halt_runtime()
+                return {}
         hit = self.breaks.match_event(event)
-        if hit is not None:
-            self._stop(hit)
+        if hit is None:
+            return None
+        self._hit(hit)
+        return hit.event_fields()
+
+    def _arm_gate(self) -> None:
+        """Ask the recorder about every event only while a `break on` or a `step` needs it."""
+        wanted = self.breaks.filters or self._step_left is not None
+        self.recorder.gate = self._at_event if wanted else None
 
     def _check_predicates(self) -> None:
         """Halt once a `break when` predicate became true (threads: the monitor looks after
         every change it sees; the simulator after every event)."""
-        if self.breaks.predicates and self.stop_reason is None:
-            hit = self.breaks.match_view(self._host_view())
+        if self.breaks.predicates and self.stop_reason is None and not self.recorder.holding:
+            view = self._host_view()
+            hit = self.breaks.match_view(view)
             if hit is not None:
-                self._stop(hit)
+                self._hit(hit)
+                self.recorder.hold()
+                self.recorder.emit_fields("break", view.t_ms, None, hit.event_fields())
 
-    def _stop(self, hit: Hit | None) -> None:
-        """Halt the run at the next event boundary; a hit says why (the first one until
-        the run goes on)."""
-        if hit is not None:
-            if self.stop_reason is not None:
-                return
-            self.stop_reason = str(hit)
-            self._hits += 1
+    def _hit(self, hit: Hit) -> None:
+        """A breakpoint hit: say why, and halt."""
+        self.stop_reason = str(hit)
+        self._hits += 1
+        self._halt_runtime()
+
+    def _halt_runtime(self) -> None:
+        """Stop the clock (it returns at once: the recorder's gate calls it)."""
         if self.sim:
             self._sim_running = False
         else:
             assert isinstance(self.runtime, ThreadedRuntime)
             self.runtime.halt()
+            self._changed()  # `step` waits for the halt; no event may follow to say so
 
-    def _going_on(self) -> None:
+    def _going_on(self) -> bool:
         """The run goes on (run, step, wait): predicates stop it when they become true
-        from here, and what stopped it before is over."""
+        from here, what stopped it before is over, and what was held is recorded. False if
+        a held event hit a breakpoint again (the run stays halted there)."""
         self.stop_reason = None
         if self.breaks.predicates:
             self.breaks.arm(self._host_view())
+        self.recorder.release()
+        if not self.recorder.holding:
+            self._observe()
+        return not self.recorder.holding
 
     def timeline(self) -> Timeline:
         """The elections and outages so far (engine.trace.elections, fed every event)."""
@@ -397,10 +415,12 @@ class Cluster:
                 window = self._outages.ongoing(self._elections)
         return explain_window(window, self._explain_context) if window is not None else None
 
-    def continue_elections(self, tracker: ElectionTracker) -> None:
-        """Continue a run's elections and outages (a fork): `tracker` knows its history."""
+    def continue_elections(self, tracker: ElectionTracker, unstable_since: float | None) -> None:
+        """Continue a run's elections and outages (a fork): `tracker` knows its history, and
+        an outage under way began at `unstable_since` (not when the fork was made)."""
         with self._elections_lock:
             self._elections = tracker
+        self._unstable_since = unstable_since
 
     def _observe(self) -> None:
         """Emit what the listener noted: invariant results, stability snapshots."""
@@ -423,10 +443,20 @@ class Cluster:
             self._snapshot()
 
     def _snapshot(self, view: ClusterView | None = None) -> None:
+        if self.recorder.holding:
+            self._last_stable = None  # halted: one follows the held events (_going_on)
+            return
         view = view or self.runtime.view()
         self._last_stable = view.stable
         self.runtime.emit("snapshot", **snapshot_json(view))
         self._last_snapshot_seq = self.recorder.seq
+
+    def _changed(self) -> None:
+        """Wake whoever waits for a change (threads: views, the halt). Its lock is never
+        held while emitting, so the recorder's gate may call it."""
+        with self._version_cond:
+            self._version += 1
+            self._version_cond.notify_all()
 
     def _wait_change(self, seen: int, timeout_s: float) -> int:
         """Wait until the version of what views show moves past `seen` (or the timeout)."""
@@ -526,6 +556,9 @@ class Cluster:
         with self._lock:
             hit = False
             hits = self._hits
+            self.recorder.release()  # what a step held comes before what runs now
+            if self._hits != hits:
+                return False
             seq = self.recorder.seq
             while not hit and (due := sim.next_due()) is not None and due <= until_ms:
                 sim.run_one()
@@ -723,10 +756,9 @@ class Cluster:
             case c.Drop(target) | c.Deliver(target):
                 return self._drop_or_deliver(cmd, target, isinstance(cmd, c.Deliver))
             case c.Wait(ms):
-                if self.sim:
-                    self._going_on()
                 hits, start = self._hits, self.runtime.now()
-                self.advance(ms)
+                if not self.sim or self._going_on():
+                    self.advance(ms)
                 if self.sim and self._hits != hits:
                     waited = show_ms(self.runtime.now() - start)
                     return self._ok(cmd, f"waited {waited}; stopped: {self.stop_reason}")
@@ -748,8 +780,11 @@ class Cluster:
                     return self._halt_or_go(cmd, self.runtime)
                 return self._pace(cmd)
             case c.BreakWhen() | c.BreakOn() | c.Breaks() | c.Unbreak():
+                if not isinstance(self.runtime, Host):
+                    raise CommandError(f"{cmd.verb}: real servers cannot be halted", 0)
                 answer = self.breaks.execute(cmd, self._host_view())
                 assert answer is not None
+                self._arm_gate()
                 ok, text = answer
                 return CommandResult(ok, text, cmd)
             case _:
@@ -762,33 +797,47 @@ class Cluster:
         that stops with them (ThreadedRuntime.halt)."""
         match cmd:
             case c.Run():
-                self._going_on()
+                if not self._going_on():
+                    return self._ok(cmd, f"stopped: {self.stop_reason}")
                 host.go()
                 return self._ok(cmd, "running")
             case c.Halt():
                 host.halt()
+                self.recorder.hold()
                 return self._halted(cmd, host)
             case c.Step(count):
-                self._going_on()
-                first = self.recorder.seq
-                self._step_to = first + count
-                host.go()
-                if not self.wait_for(lambda: host.halted, STEP_WAIT_S * 1000.0):
-                    host.halt()  # the cluster had less to do than asked
-                self._step_to = None
-                return self._halted(cmd, host, first)
+
+                def run() -> None:
+                    host.go()
+                    if not self.wait_for(lambda: host.halted, STEP_WAIT_S * 1000.0):
+                        host.halt()  # the cluster had less to do than asked
+                        self.recorder.hold()
+
+                return self._halted(cmd, host, self._step(count, run))
         raise CommandError(f"{cmd.verb}: only the simulator (--sim) has a speed to set", 0)
 
+    def _step(self, count: int, run: Callable[[], None]) -> int:
+        """`step n`: record n more of the run's events (those held first: they happened
+        first) and halt right after the last; `run` lets the runtime go until the recorder's
+        gate halts it. Returns how many were recorded (fewer if a breakpoint hit)."""
+        self._step_left = count
+        self._arm_gate()
+        if self._going_on():
+            run()
+        ran = count - (self._step_left or 0)
+        self._step_left = None
+        self._arm_gate()
+        return ran
+
     def _halted(
-        self, cmd: c.Command, host: ThreadedRuntime, first: int | None = None
+        self, cmd: c.Command, host: ThreadedRuntime, ran: int | None = None
     ) -> CommandResult:
-        """Wait for the operations under way to end; say where the cluster halted (and how
-        many events a step ran: the operations under way end theirs too)."""
+        """Wait for the operations under way to end (what they record is held); say where
+        the cluster halted (and how many events a step ran)."""
         if not host.wait_halted(HALT_WAIT_S):
             raise CommandError(f"{cmd.verb}: threads still busy after {HALT_WAIT_S:g} s", 0)
-        seq = self.recorder.seq
-        at = f"halted at t={host.now():.3f} ms, seq {seq}"
-        return self._ok(cmd, at if first is None else f"ran {seq - first} event(s); {at}")
+        at = f"halted at t={host.now():.3f} ms, seq {self.recorder.seq}"
+        return self._ok(cmd, at if ran is None else f"ran {ran} event(s); {at}")
 
     def _pace(self, cmd: c.Command) -> CommandResult:
         """run / halt / step / speed: the simulator's clock (the threaded runtime has none)."""
@@ -804,7 +853,8 @@ class Cluster:
             )
         match cmd:
             case c.Run():
-                self._going_on()
+                if not self._going_on():
+                    return self._ok(cmd, f"stopped: {self.stop_reason}")
                 self._sim_running = True
                 return self._ok(cmd, f"running at {self._speed:g}x")
             case c.Halt():
@@ -815,10 +865,12 @@ class Cluster:
                 return self._ok(cmd, f"speed {factor:g}x")
             case c.Step(count):
                 self._sim_running = False
-                self.stop_reason = None
-                ran = 0
-                while ran < count and sim.run_one():
-                    ran += 1
+
+                def run() -> None:
+                    while not self.recorder.holding and sim.run_one():
+                        pass
+
+                ran = self._step(count, run)
                 self._observe()
                 return self._ok(cmd, f"ran {ran} event(s); t={sim.now():.3f} ms")
         raise AssertionError(cmd)
@@ -1063,12 +1115,11 @@ class Cluster:
 
     def _wait_for(self, cmd: c.Command, predicate: Predicate, within_ms: float) -> CommandResult:
         predicate.check(self.view())
-        if within_ms > 0 and self.sim:
-            self._going_on()
         hits = self._hits
+        waits = within_ms > 0 and (not self.sim or self._going_on())
         ok = (
             self.wait_until(predicate.evaluate, within_ms)
-            if within_ms > 0
+            if waits
             else predicate.evaluate(self.view())
         )
         if ok:
@@ -1180,6 +1231,8 @@ class Cluster:
         if self._pacer is not None:
             self._pacer.join(5.0)
         with self._lock:
+            self.recorder.gate = None
+            self.recorder.release()  # a halted run's held events belong to its trace
             self._observe()
             self._closed = True
         self.runtime.stop()

@@ -575,7 +575,7 @@ VERBS: tuple[Verb, ...] = (
          "run", aliases=("continue",)),
     Verb(("halt",), Halt, _R, "Halt the cluster (every node thread, and the clock) or the replay",
          "halt"),
-    Verb(("step",), Step, _R, "Advance n events (simulator: its events; threads: trace events)",
+    Verb(("step",), Step, _R, "Go on n events, then halt (live: the run's own, not commands)",
          "step 10", (Arg("count", COUNT, optional=True),)),
     Verb(("speed",), Speed, _R, "Set the simulation or replay speed", "speed 0.5x",
          (Arg("factor", SPEED),)),

@@ -379,19 +379,24 @@ def read_choice(cur: Cursor, kind: Kind, words: dict[str, Any]) -> Any:
 
 
 def _read_fault(cur: Cursor) -> int | None:
-    tok = cur.peek()
-    m = re.fullmatch(r"[fF]([0-9]{1,9})", tok.text) if tok.kind == "word" else None
-    if m is None and not cur.is_word("all"):
-        raise cur.expected(FAULT.expected, *FAULT.hints)
-    cur.take()
-    return int(m[1]) if m else None
+    return _read_id(cur, FAULT, "f")
 
 
 def _read_breakpoint(cur: Cursor) -> int | None:
+    return _read_id(cur, BREAKPOINT, "b")
+
+
+def _read_id(cur: Cursor, kind: Kind, prefix: str) -> int | None:
+    """`f3`/`b2` (either case) or `all`; a bare number is the id's most likely meaning."""
     tok = cur.peek()
-    m = re.fullmatch(r"[bB]([0-9]{1,9})", tok.text) if tok.kind == "word" else None
+    pattern = f"[{prefix}{prefix.upper()}]([0-9]{{1,9}})"
+    m = re.fullmatch(pattern, tok.text) if tok.kind == "word" else None
     if m is None and not cur.is_word("all"):
-        raise cur.expected(BREAKPOINT.expected, *BREAKPOINT.hints)
+        if tok.text.isdigit():
+            raise cur.problem(
+                f"expected {kind.expected}", tok, f"did you mean {prefix}{tok.text}?", True
+            )
+        raise cur.expected(kind.expected, *kind.hints)
     cur.take()
     return int(m[1]) if m else None
 

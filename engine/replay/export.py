@@ -251,6 +251,7 @@ _DESCRIBERS: dict[str, Callable[[Event], str]] = {
     "invariant": lambda e: (
         f"{e['name']} {'ok' if e['ok'] else 'VIOLATED'} {e.get('detail') or ''}".rstrip()
     ),
+    "break": lambda e: f"{e['id']} hit at seq {e['at']}: {e['text']} {e.get('why', '')}".rstrip(),
     "footer": lambda e: f"events={e['events']} end={e['end']}",
     # a real server's evidence (trace 1.1): what it logged, at its own time
     "recv": lambda e: f"<- n{e['n']['sid']} {_logged_vote(e['n'])} (my state {e['my_state']})",

@@ -158,7 +158,7 @@ def _install(cluster: Cluster, state: ClusterState) -> None:
     sim.set_clock(state.t_ms)
     sim.continue_ids(state.max_ids["m"], state.max_ids["p"])
     cluster.continue_faults(state.max_ids["f"], [f.link_fault() for f in state.faults.values()])
-    cluster.continue_elections(state.elections)
+    cluster.continue_elections(state.elections, state.unstable_since)
     recorder = cluster.recorder
     recorder.sent, recorder.delivered, recorder.dropped = state.sent, state.delivered, state.dropped
     for sid in sorted(state.nodes):

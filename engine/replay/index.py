@@ -18,7 +18,8 @@ from engine.trace.format import Event, Trace, TraceError
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A `mark` event of the trace (or one made during this replay session)."""
+    """A `mark` event of the trace, a breakpoint's hit (a `break` event: the position it
+    halted at), or a mark made during this replay session."""
 
     seq: int
     t_ms: float
@@ -48,6 +49,8 @@ class TraceIndex:
                     times.append(float(event["t_ms"]))
                     if event["kind"] == "mark":
                         marks.append(Mark(event["seq"], float(event["t_ms"]), str(event["label"])))
+                    elif event["kind"] == "break":  # where a live session halted
+                        marks.append(Mark(int(event["at"]), float(event["t_ms"]), event["id"]))
             except TraceError as e:
                 raise ReplayError.of(e) from None
         self.total = len(offsets)

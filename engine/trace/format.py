@@ -41,12 +41,13 @@ Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
 FORMAT_NAME = "zkfle-trace"
-VERSION = "1.1"
-MAJOR, MINOR = 1, 1
+VERSION = "1.2"
+MAJOR, MINOR = 1, 2
 """1.1 added the kinds of real servers' evidence (recv, sent, election, fle_timeout,
 peer_state, took, zk, log) and the runtime `imported`, and ends every message: a loopback
 send has its `deliver`, a `dup` copy is a message of its own. A 1.1 reader reads 1.0 files
-(their loopback sends count as delivered at once)."""
+(their loopback sends count as delivered at once). 1.2 added `break`: where a breakpoint
+halted the run (an observation: a 1.1 reader skips it)."""
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""
@@ -77,6 +78,7 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "mark": ("label",),
     "snapshot": ("nodes", "stable"),
     "invariant": ("name", "ok"),
+    "break": ("id", "text", "at"),
     "footer": ("events", "end"),
     # 1.1: what a real server logged (zkfle import) or was seen doing
     "recv": ("node", "n", "my_state"),
@@ -91,7 +93,7 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
 """Fields every event of a known kind must have, besides `seq`, `t_ms` and `kind`."""
 _REQUIRED_SETS = {kind: frozenset(fields) for kind, fields in EVENT_FIELDS.items()}
 
-URGENT_KINDS = frozenset({"cmd", "fault", "heal", "mark", "stop", "invariant", "footer"})
+URGENT_KINDS = frozenset({"cmd", "fault", "heal", "mark", "stop", "invariant", "break", "footer"})
 """Rare events a writer hands to the kernel at once: they matter most after a crash."""
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "traces" / "schema.json"

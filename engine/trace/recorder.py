@@ -24,6 +24,11 @@ _MESSAGE_KINDS = frozenset(("send", "deliver", "drop"))
 """The kinds the message counters count."""
 RECENT_EVENTS = 5000
 """How many recent events the recorder keeps for the console's message log."""
+PASSING_KINDS = frozenset(("cmd", "mark", "break"))
+"""What is recorded while the recorder holds: what the user did and why the run halted."""
+
+Gate = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""Recorder.gate: None lets the run go on; a dict holds it (see `Recorder.gate`)."""
 
 
 class Sink(Protocol):
@@ -45,6 +50,12 @@ class Recorder:
     holds its node's lock. Under the lock, each of those threads waited for all of that;
     under the GIL, a thread that blocks on a lock gives up the GIL and waits to get it
     back behind every other runnable thread - milliseconds with a 51-node cluster's 5000.
+
+    A run halts exactly at an event through `gate`, which sees each event as it gets its
+    seq: when the gate says halt, every later event (but the user's `cmd`, `mark` and
+    `break`) is held, unnumbered, until `release`; the threads that emit them are never
+    blocked (they may hold their node's lock, which views and commands take too), and
+    the threaded runtime parks them between operations.
 
     `emit` returns once its event has been handed over (the caller may wait for another
     thread to finish handing over a batch), so a command that emits knows its listeners saw
@@ -68,9 +79,40 @@ class Recorder:
         self._handing = threading.Lock()
         self._handing_thread: int | None = None
         self._deferring: set[int] = set()
+        self.gate: Gate | None = None
+        """Called with each event as it gets its seq, under the recorder's lock (so it must
+        be quick, emit nothing and take no lock that anyone holds while emitting): None
+        goes on; a dict holds every later event, and a non-empty one is recorded at once,
+        next, as a `break` event's fields."""
+        self._held: list[tuple[str, float, int | None, dict[str, Any]]] | None = None
+        """While holding: the events emitted since, in order, not yet numbered."""
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def hold(self) -> None:
+        """Hold every later event until `release` (a halt that no event caused)."""
+        with self._lock:
+            if self._held is None:
+                self._held = []
+
+    def release(self) -> int:
+        """Record the held events, in order, and stop holding - unless one of them meets
+        the gate again, which holds the rest. Returns how many were recorded."""
+        with self._lock:
+            held, self._held = self._held or [], None
+            done = 0
+            while done < len(held) and self._held is None:
+                self._stamp(*held[done])
+                done += 1
+            if self._held is not None:
+                self._held.extend(held[done:])
+        self.drain(wait=True)
+        return done
 
     def emit(self, kind: str, t_ms: float, node: int | None = None, **fields: Any) -> Event:
-        """Record one event; returns it with its `seq`."""
+        """Record one event; returns it with its `seq` (none yet if it is held)."""
         return self.emit_fields(kind, t_ms, node, fields)
 
     def emit_fields(
@@ -82,15 +124,10 @@ class Recorder:
     def emit_rounded(self, kind: str, t: float, node: int | None, fields: dict[str, Any]) -> Event:
         """`emit_fields` for a time already rounded to the microsecond."""
         with self._lock:
-            self.seq = seq = self.seq + 1
-            if node is None:
-                event: Event = {"seq": seq, "t_ms": t, "kind": kind, **fields}
-            else:
-                event = {"seq": seq, "t_ms": t, "kind": kind, "node": node, **fields}
-            if kind in _MESSAGE_KINDS:
-                self._count(kind, fields)
-            self.recent.append(event)
-            self._pending.append(event)
+            if self._held is not None and kind not in PASSING_KINDS:
+                self._held.append((kind, t, node, dict(fields)))
+                return {"t_ms": t, "kind": kind, "node": node, **fields}
+            event = self._stamp(kind, t, node, fields)
         ident = _get_ident()
         if ident == self._handing_thread or ident in self._deferring:
             return event  # a listener's own event, or a worker's: handed over later
@@ -98,6 +135,25 @@ class Recorder:
             self._hand_over(ident)
         if self._pending:
             self.drain(wait=True)
+        return event
+
+    def _stamp(self, kind: str, t: float, node: int | None, fields: dict[str, Any]) -> Event:
+        """With the lock held: number the event, count it, queue it, ask the gate."""
+        self.seq = seq = self.seq + 1
+        if node is None:
+            event: Event = {"seq": seq, "t_ms": t, "kind": kind, **fields}
+        else:
+            event = {"seq": seq, "t_ms": t, "kind": kind, "node": node, **fields}
+        if kind in _MESSAGE_KINDS:
+            self._count(kind, fields)
+        self.recent.append(event)
+        self._pending.append(event)
+        if self.gate is not None and self._held is None:
+            halt = self.gate(event)
+            if halt is not None:
+                self._held = []
+                if halt:
+                    self._stamp("break", t, None, halt)
         return event
 
     def _count(self, kind: str, fields: dict[str, Any]) -> None:

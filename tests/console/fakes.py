@@ -495,6 +495,9 @@ class FakeBackend:
             case c.Halt():
                 self.running = False
                 return CommandResult(True, "halted")
+            case c.Step(count):
+                self.running = False
+                return CommandResult(True, f"ran {count} event(s)")
             case c.Speed(factor):
                 self.speed = factor
                 return CommandResult(True, f"speed {factor:g}x")

@@ -41,6 +41,22 @@ async def test_starts_on_a_backend_and_shows_the_leader() -> None:
         assert screen.detail.border_title == "node n1"
 
 
+async def test_space_halts_and_runs_a_threaded_cluster_and_n_steps_it() -> None:
+    """README: space runs/halts the cluster, on threads too; a halted one steps with n."""
+    fake = FakeBackend(runtime="threaded")
+    async with ZkfleApp(fake).run_test(size=(120, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: screen.cluster_view is not None, "the first view")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: fake.executed == ["halt"], "halt")
+        await pilot.press("n", "N")
+        await wait_for(pilot, lambda: fake.executed[1:] == ["step", "step 10"], "two steps")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: fake.executed[3:] == ["run"], "run")
+        await pilot.press("plus")  # a speed is the simulator's and a replay's only
+        assert fake.executed[4:] == []
+
+
 async def test_typed_crash_executes_and_the_new_view_shows_the_failover() -> None:
     fake = FakeBackend()
     async with ZkfleApp(fake).run_test(size=(80, 24)) as pilot:

@@ -9,8 +9,11 @@ import orjson
 import pytest
 
 from console.ladder import FilterError, Ladder, Row, describe, parse_filter, wire_bytes
+from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.vote import ServerState, ToSend, parse_zxid
 from engine.core.wire import encode_notification
+from engine.replay.player import Replayer
+from engine.trace.format import read_trace
 
 EXAMPLES = Path(__file__).parents[2] / "traces" / "examples"
 
@@ -185,3 +188,119 @@ def test_odd_events_are_skipped() -> None:
     for event in odd:
         ladder.feed(event)
     assert list(ladder.rows) == []
+
+
+def test_a_breakpoint_hit_runs_across_the_lanes() -> None:
+    ladder = Ladder()
+    hit = {"seq": 9, "t_ms": 1.0, "kind": "break", "id": "b2", "text": "break on drop", "at": 8}
+    ladder.feed(hit)
+    (row,) = ladder.rows
+    assert (row.kind, row.text) == ("note", "‖ b2 halted at seq 8: break on drop")
+
+
+def run_with_downs(trace: Path) -> list[dict[str, Any]]:
+    """A simulated run in which n5 (the leader) crashes and restarts and n2 pauses and
+    resumes twice, the second time by itself (`for=`), recorded to `trace`."""
+    options = ClusterOptions(nodes=5, runtime="sim", seed=7, trace=trace)
+    with Cluster(options) as cluster:
+        for command in (
+            "start 1-4",
+            "wait 300ms",
+            "start 5",
+            "wait until settled within 10s",
+            "crash 5",
+            "pause 2",
+            "wait until stable within 10s",
+            "resume 2",
+            "restart 5",
+            "pause 2 for=500ms",
+            "wait 2s",
+        ):
+            assert cluster.execute(command).ok, command
+    return list(read_trace(trace).events())
+
+
+def lives(ladder: Ladder, sid: int) -> list[tuple[int, str, bool]]:
+    return [(r.seq, r.life, sid in r.down) for r in ladder.rows if r.node == sid and r.life]
+
+
+def test_a_down_node_s_lane_is_down_from_its_crash_or_pause_to_its_restart_or_resume(
+    tmp_path: Path,
+) -> None:
+    trace = run_with_downs(tmp_path / "t.jsonl")
+    ladder = Ladder()
+    ladder.set_lanes([1, 2, 3, 4, 5])  # as the console does, from the cluster's view
+    for event in trace:
+        ladder.feed(event)
+    seq_of = {(e["kind"], e.get("node")): e["seq"] for e in reversed(trace)}  # the first
+    boot5 = seq_of[("boot", 5)]
+    stop5 = seq_of[("stop", 5)]
+    boots = [e["seq"] for e in trace if e["kind"] == "boot" and e["node"] == 5]
+    assert lives(ladder, 5) == [
+        (boot5, "boot", False),
+        (stop5, "stop", True),
+        (boots[1], "boot", False),
+    ]
+    n2 = lives(ladder, 2)
+    assert [(life, down) for _, life, down in n2] == [
+        ("boot", False),
+        ("pause", True),
+        ("resume", False),
+        ("pause", True),
+        ("resume", False),  # the timed one: n2 stepped again
+    ]
+    for row in ladder.rows:
+        assert (5 in row.down) == (row.seq < boot5 or stop5 <= row.seq < boots[1]), row
+        paused = any(a[0] <= row.seq < b[0] for a, b in zip(n2[1::2], n2[2::2], strict=True))
+        assert (2 in row.down) == (paused or row.seq < n2[0][0]), row
+
+
+def test_lanes_are_down_where_they_were_after_a_seek_or_a_step_back(tmp_path: Path) -> None:
+    """A replay refills the diagram with the events before its position (a window that may
+    begin mid-run) and the view there; each row's lanes are down as in the whole run."""
+    path = tmp_path / "t.jsonl"
+    trace = run_with_downs(path)
+    whole = Ladder()
+    whole.set_lanes([1, 2, 3, 4, 5])
+    for event in trace:
+        whole.feed(event)
+    down_at = {r.seq: r.down for r in whole.rows}
+    replayer = Replayer(path)
+    windows = [(len(trace) * k // 8, len(trace) * (k + 4) // 8) for k in range(1, 5)]
+    for first, position in windows:
+        replayer.seek(trace[position - 1]["seq"])
+        down = {n.sid for n in replayer.view().nodes if not n.alive}
+        before = trace[:first]
+        last = max(i for i, e in enumerate(before) if e["kind"] == "snapshot")
+        part = Ladder()
+        part.set_lanes([1, 2, 3, 4, 5])
+        part.refill(trace[first:position], down, before[last:])
+        # (a lane whose state the window does not say shows its first state row too)
+        common = [r for r in part.rows if r.seq in down_at]
+        assert len(common) > len(part.rows) * 0.9
+        assert [(r.seq, r.down) for r in common] == [(r.seq, down_at[r.seq]) for r in common]
+    cut = trace[len(trace) // 2]["seq"]
+    whole.truncate_after(cut)
+    assert whole.down == down_at[whole.rows[-1].seq]
+
+
+def test_a_refilled_window_has_each_lane_once(tmp_path: Path) -> None:
+    """A seek in a replay refills the diagram: its lanes were drawn twice (n1 n1 n2 n2 ...)."""
+    trace = run_with_downs(tmp_path / "t.jsonl")
+    ladder = Ladder()
+    ladder.set_lanes([1, 2, 3, 4, 5])
+    ladder.refill(trace[:100], {5}, [])
+    assert ladder.lanes == [1, 2, 3, 4, 5]
+    ladder.clear()
+    ladder.feed(trace[0])
+    assert ladder.lanes == [trace[0]["node"]]
+
+
+def test_a_fork_s_lanes_run_from_its_first_snapshot() -> None:
+    ladder = Ladder()
+    ladder.set_lanes([1, 2, 3])
+    nodes = [{"sid": s, "alive": s != 3, "paused": s == 2} for s in (1, 2, 3)]
+    ladder.feed({"seq": 1, "t_ms": 0.0, "kind": "snapshot", "nodes": nodes, "stable": False})
+    ladder.feed({"seq": 2, "t_ms": 0.0, "kind": "cmd", "text": "run", "ok": True})
+    assert ladder.rows[-1].down == {2, 3}
+    assert ladder.states[1] == "?"
