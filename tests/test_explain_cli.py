@@ -13,6 +13,7 @@ import pytest
 
 from console.cli import main
 from engine.control.cluster import Cluster, ClusterOptions
+from engine.replay.explainfile import LOG_LAG_MS, in_time_order
 
 ZKLOGS = Path(__file__).resolve().parent / "data" / "zklogs"
 
@@ -186,3 +187,18 @@ def main_help_causes() -> str:
     from engine.control.help import help_text
 
     return help_text("causes")
+
+
+def test_a_real_runs_events_are_explained_in_time_order_within_the_log_lag() -> None:
+    """A real server's log line reaches a `--runtime zookeeper` trace after the frames and
+    commands recorded meanwhile: explain takes the events by time within LOG_LAG_MS."""
+    late = [
+        {"seq": 1, "t_ms": 100.0, "kind": "cmd"},
+        {"seq": 2, "t_ms": 150.0, "kind": "stop"},  # a crash, recorded at once
+        {"seq": 3, "t_ms": 140.0, "kind": "peer_state"},  # the leader's line, read later
+        {"seq": 4, "t_ms": 5000.0, "kind": "cmd"},
+        {"seq": 5, "t_ms": 120.0, "kind": "peer_state"},  # later than the lag: as it came
+        {"seq": 6, "t_ms": 5100.0, "kind": "cmd"},
+    ]
+    ordered = [e["seq"] for e in in_time_order(late, LOG_LAG_MS)]
+    assert ordered == [1, 3, 2, 5, 4, 6]

@@ -215,8 +215,7 @@ def test_run_json_on_real_servers_and_check_of_its_trace(tmp_path: Path) -> None
     # The replay shows it; a fork would need cores of ours, which never ran.
     replayer = Replayer(trace)
     try:
-        # As the last command (the failover's `wait until stable`) answered; after it the
-        # run's end stops every server.
+        # As the last command (the failover's `wait until stable`) answered.
         replayer.seek(max(e["seq"] for e in events if e["kind"] == "cmd"))
         view = replayer.state.view()
         assert view.leader == result["leader"]
@@ -239,6 +238,20 @@ def test_run_json_on_real_servers_and_check_of_its_trace(tmp_path: Path) -> None
     report = orjson.loads(checked.stdout)
     assert report["disagreements"] == result["check"]["disagreements"] == []
     assert result["check"]["events"] == report["events"] - 1  # all but the footer
+
+    # Explained with each log line at its own time: the first election and the failover,
+    # each ended by its leader; the run's end (every JVM killed) is no outage.
+    explained = subprocess.run(
+        [*ZKFLE, "explain", "--json", str(trace)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert explained.returncode == 0, explained.stdout + explained.stderr
+    outages = orjson.loads(explained.stdout)["outages"]
+    assert len(outages) == 2, [o["verdict"] for o in outages]
+    assert outages[-1]["leader"] == result["leader"]
 
 
 def wait_for_jvms(data: Path, count: int) -> None:

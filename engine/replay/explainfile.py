@@ -10,9 +10,10 @@ only reads files.
 
 from __future__ import annotations
 
+import heapq
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,8 +166,11 @@ def explain_trace(
         explainer = Explainer(header, lambda x: report.take(x, sink))
     except ConfigError as e:
         raise ExplainError(f"{path}:1: the header's cluster config: {e}") from None
+    events: Iterable[dict[str, Any]] = trace
+    if header.get("runtime") == "zookeeper":
+        events = in_time_order(trace, LOG_LAG_MS)
     try:
-        for event in trace:
+        for event in events:
             explainer.feed(event)
     except TraceError as e:
         report.error = str(e)
@@ -176,6 +180,26 @@ def explain_trace(
     if header.get("runtime") == "imported":
         report.notes += _inferred(header)
     return report
+
+
+LOG_LAG_MS = 2000.0
+"""How late a real server's log line may be recorded in a `--runtime zookeeper` trace after
+the proxy's frames and the commands, which are recorded as they happen (the runtime reads
+the logs every 50 ms, and a busy JVM writes them later): within this window the events are
+explained in time order, each log line at its own time (the server's clock)."""
+
+
+def in_time_order(events: Iterable[dict[str, Any]], lag_ms: float) -> Iterator[dict[str, Any]]:
+    """The events by `t_ms` (then seq), for events at most `lag_ms` out of order; memory
+    holds one window of them."""
+    window: list[tuple[float, int, dict[str, Any]]] = []
+    for i, event in enumerate(events):
+        t = float(event.get("t_ms", 0.0))
+        heapq.heappush(window, (t, i, event))
+        while window[0][0] < t - lag_ms:
+            yield heapq.heappop(window)[2]
+    while window:
+        yield heapq.heappop(window)[2]
 
 
 def _inferred(header: dict[str, Any]) -> list[str]:
