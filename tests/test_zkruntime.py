@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -227,31 +228,29 @@ def test_run_json_on_real_servers_and_check_of_its_trace(tmp_path: Path) -> None
 
     # Both elections, as the servers logged them, agree with the model: as the run went
     # (the live check `run --json` reports) and on the recorded trace, event for event.
-    checked = subprocess.run(
-        [*ZKFLE, "check", "--json", str(trace)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    report = orjson.loads(checked.stdout)
+    report = zkfle_json("check", trace)
     assert report["disagreements"] == result["check"]["disagreements"] == []
     assert result["check"]["events"] == report["events"] - 1  # all but the footer
 
     # Explained with each log line at its own time: the first election and the failover,
     # each ended by its leader; the run's end (every JVM killed) is no outage.
-    explained = subprocess.run(
-        [*ZKFLE, "explain", "--json", str(trace)],
+    outages = zkfle_json("explain", trace)["outages"]
+    assert len(outages) == 2, [o["verdict"] for o in outages]
+    assert outages[-1]["leader"] == result["leader"]
+
+
+def zkfle_json(command: str, trace: Path) -> dict[str, Any]:
+    """`zkfle COMMAND --json TRACE`, which must exit 0; its JSON."""
+    done = subprocess.run(
+        [*ZKFLE, command, "--json", str(trace)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert explained.returncode == 0, explained.stdout + explained.stderr
-    outages = orjson.loads(explained.stdout)["outages"]
-    assert len(outages) == 2, [o["verdict"] for o in outages]
-    assert outages[-1]["leader"] == result["leader"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict[str, Any] = orjson.loads(done.stdout)
+    return result
 
 
 def wait_for_jvms(data: Path, count: int) -> None:
