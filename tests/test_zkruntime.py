@@ -26,11 +26,13 @@ from console.widgets.ensemble import cells
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.view import ClusterView
 from engine.core.vote import ServerState
+from engine.replay.explainfile import explain_trace
 from engine.replay.fork import ForkError, fork
 from engine.replay.livecheck import LiveCheck
 from engine.replay.player import Replayer
 from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
 from engine.runtime.zookeeper.server import java_missing
+from engine.trace.explain.outage import explanation_text
 from engine.trace.format import read_trace
 from tests.zkproxied import java_processes_in
 
@@ -353,3 +355,34 @@ def test_a_server_that_cannot_start_is_reported_while_the_others_elect(tmp_path:
     finally:
         c.close()
     assert java_processes_in(data) == []
+
+
+def test_explain_charges_a_wait_to_the_cut_that_dropped_it(tmp_path: Path) -> None:
+    """Issue 16: the leader dies while every link is cut at the proxy; the survivors look
+    and hear nothing until the heal. No log says why: the trace's fault does, and explain
+    charges their wait up to the heal to it (peer-unreachable), the rest to the timeout."""
+    data, trace = tmp_path / "servers", tmp_path / "cut.jsonl"
+    options = ClusterOptions(nodes=3, runtime="zookeeper", tick_ms=200, data_dir=data)
+    c = Cluster(replace(options, trace=trace))
+    try:
+        assert c.start().ok
+        assert c.wait_stable(WITHIN_MS), c.status_text()
+        old = c.view().leader
+        ok(c, "partition 1 | 2 | 3")
+        ok(c, f"crash {old}")
+        assert c.wait_until(lambda v: len(v.looking) == 2, WITHIN_MS), c.status_text()
+        c.advance(1500.0)  # the survivors' notification timeouts back off meanwhile
+        ok(c, "heal")
+        assert c.wait_until(lambda v: v.stable and v.leader != old, WITHIN_MS), c.status_text()
+        new = c.view().leader
+    finally:
+        c.close()
+    assert java_processes_in(data) == []
+    x = explain_trace(trace).explanations[-1]
+    assert (x.ended, x.leader) == (True, new), x.verdict
+    assert "peer-unreachable" in x.causes, explanation_text(x, 1)
+    (cut,) = [p for p in x.phases if p.phase == "fault"]
+    assert cut.node != old
+    assert cut.text.startswith("f1 partition")
+    assert cut.ms >= 1000.0  # at least the wait we made, up to the heal
+    assert sum(p.ms for p in x.phases) == pytest.approx(x.wall_ms, abs=1e-6)

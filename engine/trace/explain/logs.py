@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.core.vote import Sid
@@ -52,6 +53,13 @@ class _Evidence:
             self.by_node.setdefault(sid, []).append(e)
         for sid, evs in self.by_node.items():
             self.times[sid] = [event_t(e) for e in evs]
+        self.cuts = _cuts(events)
+        """Links the recording proxy cut (`--runtime zookeeper`), which no log shows."""
+
+    def cut_of(self, sid: Sid, lo: float, hi: float) -> _Cut | None:
+        """The longest cut of a link of `sid` that lasted over part of [lo, hi]."""
+        cuts = [c for c in self.cuts if sid in c.sids and c.t0 < hi and c.t1 > lo]
+        return max(cuts, key=lambda c: min(c.t1, hi) - max(c.t0, lo), default=None)
 
     def before(self, sid: Sid, t: float, slack: float = 0.0) -> list[Event]:
         """The node's events at or before t (+ slack), newest last."""
@@ -65,6 +73,35 @@ class _Evidence:
 
 
 _REAL = frozenset({"recv", "sent", "election", "fle_timeout", "peer_state", "took", "zk"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A fault that dropped traffic between real servers, from `t0` to its heal `t1`."""
+
+    fault_id: str
+    text: str
+    sids: frozenset[Sid]
+    t0: float
+    t1: float
+
+
+def _cuts(events: Sequence[Event]) -> list[_Cut]:
+    """The link cuts (`fault` op block: partition, isolate, block) of a real run's trace."""
+    open_: dict[str, tuple[str, frozenset[Sid], float]] = {}
+    cuts: list[_Cut] = []
+    for e in events:
+        kind = e.get("kind")
+        if kind == "fault" and e.get("op") == "block":
+            links = e.get("links") or []
+            sids = frozenset(s for link in links for s in link if isinstance(s, int))
+            open_[str(e.get("id"))] = (str(e.get("text", "")), sids, event_t(e))
+        elif kind == "heal":
+            for fault_id in e.get("ids") or list(open_):
+                if (opened := open_.pop(str(fault_id), None)) is not None:
+                    cuts.append(_Cut(str(fault_id), *opened, event_t(e)))
+    cuts += [_Cut(fid, text, sids, t0, float("inf")) for fid, (text, sids, t0) in open_.items()]
+    return cuts
 
 
 def _state_of(e: Event) -> str | None:
@@ -462,7 +499,17 @@ class _EvidenceWalk:
             peers = ", ".join(f"n{p}" for p in sorted({str(x.get("peer")) for x in failed}))
             text += f"; its connections to {peers} failed ({failed[-1].get('reason')})"
         lo = min(event_t(prior[-1]), began) if prior else began
-        self.add(sid, "wait", lo, cause, text, event_seq(e))
+        cut = ev.cut_of(sid, lo, min(self.bound, event_t(e)))
+        if cut is not None:
+            # The proxy dropped its notifications (`--runtime zookeeper`): the wait up to
+            # the heal went to the cut; what it waited after the heal, to its timeout.
+            if cut.t1 < self.bound:
+                self.add(sid, "wait", cut.t1, cause, text + "; after the heal", event_seq(e))
+            why = f"{cut.fault_id} {cut.text} dropped what n{sid} and its peers sent"
+            self.add(sid, "fault", max(lo, cut.t0), "peer-unreachable", why, event_seq(e))
+            text += "; before the cut"
+        if cut is None or self.bound > lo:
+            self.add(sid, "wait", lo, cause, text, event_seq(e))
         if not prior:
             return None
         p = prior[-1]
