@@ -33,39 +33,43 @@ Failure = dict[str, Any]
 """One entry of `run --json`'s `failures`: file, line, predicate, seq."""
 
 
-def _cluster_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("cluster")
-    g.add_argument("--nodes", type=int, default=5, metavar="N", help="participants (default 5)")
-    g.add_argument("--observers", type=int, default=0, metavar="M", help="observers (default 0)")
-    g.add_argument(
-        "--config", type=Path, metavar="ZOO_CFG", help="a zoo.cfg instead of --nodes/--observers"
-    )
-    g.add_argument("--transport", choices=("memory", "tcp"), default="memory")
-    g.add_argument("--sim", action="store_true", help="the deterministic simulator (virtual time)")
-    g.add_argument(
+def _cluster_options(parser: argparse.ArgumentParser, under_command: bool = False) -> None:
+    """The cluster's options. Under a command an option left out keeps what was given before
+    the command (`zkfle --nodes 3 run` is `zkfle run --nodes 3`), else the default."""
+    group = parser.add_argument_group("cluster")
+
+    def add(*names: str, **kw: Any) -> None:
+        group.add_argument(*names, **(kw | {"default": argparse.SUPPRESS} if under_command else kw))
+
+    add("--nodes", type=int, default=5, metavar="N", help="participants (default 5)")
+    add("--observers", type=int, default=0, metavar="M", help="observers (default 0)")
+    add("--config", type=Path, metavar="ZOO_CFG", help="a zoo.cfg instead of --nodes/--observers")
+    add("--transport", choices=("memory", "tcp"), default="memory")
+    add("--sim", action="store_true", help="the deterministic simulator (virtual time)")
+    add(
         "--runtime",
         choices=("threaded", "sim", "zookeeper"),
         help="what runs the cluster: our threads (the default), the simulator (= --sim), or"
         " real Apache ZooKeeper servers behind zkfle's recording proxy",
     )
-    g.add_argument("--seed", type=int, help="seed of the simulator and of random choices")
-    g.add_argument("--tick", type=int, metavar="MS", help="tickTime in ms (default 200)")
-    g.add_argument("--init-limit", type=int, metavar="N", help="initLimit in ticks (default 10)")
-    g.add_argument("--sync-limit", type=int, metavar="N", help="syncLimit in ticks (default 5)")
-    g.add_argument(
+    add("--seed", type=int, help="seed of the simulator and of random choices")
+    add("--tick", type=int, metavar="MS", help="tickTime in ms (default 200)")
+    add("--init-limit", type=int, metavar="N", help="initLimit in ticks (default 10)")
+    add("--sync-limit", type=int, metavar="N", help="syncLimit in ticks (default 5)")
+    add(
         "--data-dir",
         type=Path,
         metavar="DIR",
         help="durable state of the nodes (default: a temp dir)",
     )
-    g.add_argument(
+    add(
         "--trace",
         type=Path,
         metavar="FILE",
         help="trace file (default traces/<time>-<label>.jsonl)",
     )
-    g.add_argument("--no-trace", action="store_true", help="record nothing")
-    g.add_argument(
+    add("--no-trace", action="store_true", help="record nothing")
+    add(
         "--trace-max-size",
         type=_size,
         metavar="SIZE",
@@ -100,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run a scenario headless and print the final state")
-    _cluster_options(run)
+    _cluster_options(run, under_command=True)
     run.add_argument(
         "--script", type=Path, metavar="FILE", help="a .fle script (one command per line)"
     )
@@ -113,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="without a script: how long to wait for a leader (default 30000)",
     )
     shell = sub.add_parser("shell", help="a command-line REPL on a live cluster")
-    _cluster_options(shell)
+    _cluster_options(shell, under_command=True)
     replay = sub.add_parser("replay", help="the console on a recorded trace: step, seek, fork")
     replay.add_argument("file", type=Path, metavar="FILE", help="a trace (.jsonl)")
     tools.add_verify_parser(sub)

@@ -182,3 +182,20 @@ def test_run_without_a_script_names_its_failed_wait(capsys: pytest.CaptureFixtur
     assert (
         err == f"zkfle run: wait until: stable: did not hold within 100ms (seq {failure['seq']})\n"
     )
+
+
+def test_cluster_options_before_the_command_count_as_after_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`zkfle --nodes 3 --sim run` ran five threaded nodes: the command's own defaults
+    replaced what was given before it. An option given after the command still wins."""
+    options = ["--nodes", "3", "--sim", "--seed", "1", "--no-trace"]
+    status, before, _ = run(capsys, *options, "run", "--json")
+    assert status == 0
+    status, after, _ = run(capsys, "run", *options, "--json")
+    assert before == after  # the same simulated run, to the microsecond
+    result = orjson.loads(before)
+    assert len(result["nodes"]) == 3
+    assert result["trace"] is None
+    status, out, _ = run(capsys, "--nodes", "3", "run", "--nodes", "4", "--sim", "--json")
+    assert len(orjson.loads(out)["nodes"]) == 4
