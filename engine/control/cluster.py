@@ -560,8 +560,7 @@ class Cluster:
             if self._hits != hits:
                 return False
             seq = self.recorder.seq
-            while not hit and (due := sim.next_due()) is not None and due <= until_ms:
-                sim.run_one()
+            while not hit and sim.run_next(until_ms):  # one call per event: most of a run
                 if self._dirty:
                     self._dirty = False
                     self._observe()
