@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.core.jute import stream as stream_module
 from engine.core.jute.archive import JuteError, Reader, TruncatedError, Writer
 from engine.core.jute.records import ACL, Id, LearnerInfo, QuorumPacket
 from engine.core.jute.snapshot import SnapshotDump, SnapshotFile
@@ -300,3 +301,23 @@ def test_mutated_vectors_raise_only_jute_error(
 @given(st.binary(max_size=200))
 def test_random_bytes_raise_only_jute_error(data: bytes) -> None:
     decode_everything(data)
+
+
+def test_a_dump_cut_short_is_read_when_the_sender_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large dump cut short waits for the buffer to double before it is parsed again; if
+    its end and NEWLEADER are less than that, nothing more comes (the leader awaits our
+    ACK), so the reader says the sender paused and the records come out."""
+    monkeypatch.setattr(stream_module, "_SMALL", 64)  # the capture's dump counts as large
+    data = vector("rejoin-snap.leader")
+    whole = QuorumStream().feed(data)
+    dump_at = next(i for i, item in enumerate(whole) if isinstance(item, SnapshotDump))
+    head = len(encode_items(whole[:dump_at]))
+    cut = head + len(encode_items([whole[dump_at]])) - 100  # 100 bytes short of its end
+    stream = QuorumStream()
+    got = stream.feed(data[:cut])
+    assert got == whole[:dump_at]
+    assert stream.deferring
+    assert stream.feed(data[cut:]) == []  # less than the doubling: deferred
+    got += stream.feed(b"", settle=True)
+    assert got == whole
+    assert not stream.deferring

@@ -6,7 +6,9 @@ LearnerHandler.run writes it raw between SNAP and NEWLEADER).
 complete. Malformed bytes raise `JuteError`, after which the stream is spent: with a wrong
 length there is no next packet to find. A value cut short is read again from its record's
 start when more bytes came; a large record (a dump) is retried only when the buffer has
-doubled, so a dump costs a bounded number of passes however it is split.
+doubled, so a dump costs a bounded number of passes however it is split - or when the
+reader says the sender has paused (`settle`): a dump's end followed by NEWLEADER may be
+less than the doubling, and the leader then waits for our ACK.
 """
 
 from __future__ import annotations
@@ -37,11 +39,17 @@ class QuorumStream:
         """Bytes of the stream consumed by whole records so far."""
         return self._base
 
-    def feed(self, data: bytes) -> list[QuorumPacket | SnapshotDump]:
+    @property
+    def deferring(self) -> bool:
+        """A large record cut short waits for the buffer to double before it is read again:
+        if the sender has paused, say so with `feed(b"", settle=True)` (its end may be here)."""
+        return self._retry_at > 0
+
+    def feed(self, data: bytes, *, settle: bool = False) -> list[QuorumPacket | SnapshotDump]:
         if self.error is not None:
             raise self.error
         self._buf += data
-        if len(self._buf) < self._retry_at:
+        if len(self._buf) < self._retry_at and not settle:
             return []
         items: list[QuorumPacket | SnapshotDump] = []
         r = Reader(bytes(self._buf), base=self._base)

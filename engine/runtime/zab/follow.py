@@ -13,6 +13,7 @@ fails; a node would go back to LOOKING then.
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -148,6 +149,10 @@ class LearnerConnection:
                 return
             try:
                 items = stream.feed(data)
+                if stream.deferring and not select.select([sock], [], [], 0)[0]:
+                    # A dump cut short, and nothing more to read now: the leader paused,
+                    # and its end (then NEWLEADER, awaiting our ACK) may be here already.
+                    items += stream.feed(b"", settle=True)
             except JuteError as e:
                 self._end(f"Malformed packet from the leader: {e}")
                 return
