@@ -141,3 +141,23 @@ def test_an_observers_new_election_does_not_give_it_a_zxid() -> None:
     assert observer.last_zxid == 0
     evidence.apply({"kind": "election", "node": 1, "proposal": {"leader": 1, "zxid": "0x5"}}, 20.0)
     assert evidence.view(1, "participant", 1).last_zxid == 5
+
+
+def test_status_says_what_the_logs_do_not_give_as_a_question_mark(failover: Path) -> None:
+    """A real server's round or zab phase the logs have not shown is `?` in `status`, not
+    a made-up 0 or blank (NodeView.shown, as the live real runtime's status does)."""
+    with Replayer(failover) as replay:
+        for seq in range(1, replay.total + 1):
+            replay.seek(seq)
+            view = replay.view()
+            lacking = [n for n in view.nodes if n.alive and "logicalclock" in n.unknown]
+            if lacking:
+                break
+        else:
+            raise AssertionError("no live server without a known round")
+        n = lacking[0]
+        (line,) = [x for x in replay.status_text().splitlines() if x.startswith(f"n{n.sid} ")]
+        assert "round=? " in line
+        known = [m for m in view.nodes if m.alive and "logicalclock" not in m.unknown]
+        for m in known:
+            assert f"round={m.logicalclock} " in replay.status_text()

@@ -85,25 +85,26 @@ def _one_ensemble(n: int, within_ms: float, directory: Path) -> _Rep:
         nodes=n, runtime="zookeeper", data_dir=directory, record=False, label="bench-zk"
     )
     with Cluster(options) as cluster:
-        phase = _Phase()
-        cluster.recorder.listeners.append(lambda e: phase(e))
+        first = _Phase()
+        phases = [first]  # the listener feeds the newest
+        cluster.recorder.listeners.append(lambda e: phases[-1](e))
         cluster.start()
         if not cluster.wait_until(lambda v: v.settled, within_ms):
-            return _Rep(0, phase, error=f"no leader within {within_ms / 1000:g} s")
-        cluster.wait_until(lambda v: len(phase.took_ms) == n, within_ms)
+            return _Rep(0, first, error=f"no leader within {within_ms / 1000:g} s")
+        cluster.wait_until(lambda v: len(first.took_ms) == n, within_ms)
         leader = cluster.view().leader
         assert leader is not None  # settled
-        first = phase
         cluster.advance(SETTLE_MS)
-        phase = _Phase(since_ms=cluster.view().t_ms)
+        failover = _Phase(since_ms=cluster.view().t_ms)
+        phases.append(failover)
         cluster.execute(f"crash {leader}")
-        rep = _Rep(leader, first, killed_at_ms=phase.since_ms)
+        rep = _Rep(leader, first, killed_at_ms=failover.since_ms)
         if not cluster.wait_until(lambda v: v.stable and v.leader != leader, within_ms):
             rep.error = f"no new leader within {within_ms / 1000:g} s of the kill"
             return rep
         rep.new_leader = cluster.view().leader
-        cluster.wait_until(lambda v: rep.new_leader in phase.serving_ms, within_ms)
-        rep.failover = phase
+        cluster.wait_until(lambda v: rep.new_leader in failover.serving_ms, within_ms)
+        rep.failover = failover
         return rep
 
 

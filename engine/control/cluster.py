@@ -1148,11 +1148,11 @@ class Cluster:
             state = n.state.name if n.state is not None else "-"
             flag = " paused" if n.paused else ""
             lines.append(
-                f"n{n.sid:<3} {state:<10} round={_known(n, 'logicalclock', str(n.logicalclock))}"
+                f"n{n.sid:<3} {state:<10} round={n.shown('logicalclock', str(n.logicalclock))}"
                 f" vote={vote.leader if vote else '-'}"
-                f" zab={_known(n, 'zab_phase', n.zab_phase.lower())}"
-                f" epoch={_known(n, 'current_epoch', str(n.current_epoch))}"
-                f" zxid={_known(n, 'last_zxid', zxid_hex(n.last_zxid))}{flag}"
+                f" zab={n.shown('zab_phase', n.zab_phase.lower())}"
+                f" epoch={n.shown('current_epoch', str(n.current_epoch))}"
+                f" zxid={n.shown('last_zxid', zxid_hex(n.last_zxid))}{flag}"
             )
         if view.faults:
             lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
@@ -1280,11 +1280,6 @@ def shadowed(n: NodeView, check: ModelCheck) -> NodeView:
     }
     filled = {name: values[name] for name in missing}
     return replace(n, unknown=n.unknown - missing, derived=missing, **filled)
-
-
-def _known(n: NodeView, field: str, text: str) -> str:
-    """`?` for what a real server's evidence does not say (NodeView.unknown)."""
-    return "?" if field in n.unknown else text
 
 
 @functools.lru_cache(maxsize=32)

@@ -72,6 +72,10 @@ class NodeView:
     proxy holds (`hold`) or delays (`delay`, `reorder`) on the link to it - in flight
     between the servers, not in the server's own send queue."""
 
+    def shown(self, field: str, text: str) -> str:
+        """`text`, or `?` for a field the evidence does not give (see `unknown`)."""
+        return "?" if field in self.unknown else text
+
 
 @dataclass(frozen=True, slots=True)
 class FaultView:

@@ -469,7 +469,10 @@ class Replayer:
         ]
         for n in v.nodes:
             state = n.state.name if n.state is not None else "down"
-            lines.append(f"n{n.sid:<3} {state:<10} round={n.logicalclock} zab={n.zab_phase}")
+            lines.append(
+                f"n{n.sid:<3} {state:<10} round={n.shown('logicalclock', str(n.logicalclock))}"
+                f" zab={n.shown('zab_phase', n.zab_phase)}"
+            )
         found = self.first_divergence
         if found is not None:
             lines.append(f"diverges: {found}")
