@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,17 +19,14 @@ from engine.core.vote import make_zxid
 from engine.core.zab.database import OPEN_ACL_UNSAFE, Database
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
 from engine.runtime.zab.store import ZabStore, ZabStoreError
+from tests import zkproxied
 
 DATA = Path(__file__).parent / "data" / "zab"
 DEADLINE_S = 30.0
 
 
 def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {DEADLINE_S} s: {what()}")
-        time.sleep(0.02)
+    zkproxied.wait_until(pred, what, DEADLINE_S)
 
 
 class FakeLeader:

@@ -14,7 +14,6 @@ ACLs and stat). tickTime 200 ms; every JVM is killed by pid at the end.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -35,6 +34,7 @@ from engine.runtime.zookeeper.server import (
     make_ensemble,
     wait_for,
 )
+from tests import zkproxied
 
 pytestmark = pytest.mark.zk
 
@@ -56,11 +56,7 @@ SETTINGS = ZkSettings(
 
 
 def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {DEADLINE_S} s: {what()}")
-        time.sleep(0.05)
+    zkproxied.wait_until(pred, what, DEADLINE_S)
 
 
 @pytest.fixture
@@ -146,10 +142,14 @@ def follow(
 
 
 def assert_same_as_leader(conn: LearnerConnection, leader: ZkServer, reader: KazooClient) -> None:
-    want = leader_zxid(leader)
+    # The leader's zxid is read again each time: srvr may answer before the leader applied
+    # the txn a client just saw committed (its closeSession, say), which we may have already.
     wait_until(
-        lambda: conn.ended is not None or conn.snapshot_state()[2] == want,
-        lambda: f"our zxid to reach 0x{want:x}: {conn.snapshot_state()[:3]} {conn.ended}",
+        lambda: conn.ended is not None or conn.snapshot_state()[2] == leader_zxid(leader),
+        lambda: (
+            f"our zxid to reach the leader's 0x{leader_zxid(leader):x}:"
+            f" {conn.snapshot_state()[:3]} {conn.ended}"
+        ),
     )
     assert conn.ended is None, conn.ended
     assert conn.snapshot_state()[3] == java_fingerprint(reader)
