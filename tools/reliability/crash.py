@@ -41,10 +41,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 ROUNDS = 40
 SCRIPT = (
-    "start\nwait until stable within 10s\n"
+    "start\nwait until stable within 60s\n"
     + (
-        "write 3\ncrash leader\nwait until stable within 10s\nrestart all\n"
-        "wait until settled within 10s\nwrite 1\n"
+        "write 3\ncrash leader\nwait until stable within 60s\nrestart all\n"
+        "wait until settled within 60s\nwrite 1\n"
     )
     * ROUNDS
 )
