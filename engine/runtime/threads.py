@@ -40,6 +40,7 @@ from engine.core.peer.io import Timing
 from engine.core.peer.mainthread import main_due
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
+from engine.runtime import futexhash
 from engine.runtime.durable import Store
 from engine.runtime.host import LINK_LATENCY_MS, Envelope, Host, Node
 from engine.trace.recorder import Recorder
@@ -493,7 +494,9 @@ class ThreadedRuntime(Host):
         members = len(qv.all_members)
         voters = len(qv.voting_members)
         links = voters * (voters - 1) // 2 + voters * (members - voters)
-        self._pool.reserve(3 * members + 4 * links)
+        threads = 3 * members + 4 * links
+        futexhash.widen(threads)
+        self._pool.reserve(threads)
         self._network = _Timers("Network", self, self._gate)
         """Delayed deliveries, the learner<->leader connections, expiring faults."""
         self._connector = _Timers("Connector", self, self._gate)
