@@ -5,7 +5,7 @@ threaded process gets a private table sized by its CPUs, not its threads: 16 buc
 two CPUs. A 51-node cluster has ~5 250 threads asleep on their locks, ~330 per bucket, and
 each wake-up walks its bucket under the bucket's spinlock: futex_wake alone took 23 % of
 such a process's time (perf), and it spent more time in the kernel than in Python. A lock
-hand-off between two threads beside 5 000 sleeping ones took 46 µs with 16 buckets and
+round trip between two threads beside 5 000 sleeping ones took 46 µs with 16 buckets and
 13 µs with 4 096. `widen` asks for a table of about two buckets per thread; on other
 kernels and systems the request fails and nothing changes (the global table is used).
 """
