@@ -268,6 +268,11 @@ class Host:
     def call_later(self, delay_ms: float, fn: Callable[..., None], *args: Any) -> None:
         self.call_at(self.now() + max(delay_ms, 0.0), fn, *args)
 
+    def connect_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        """`call_at` for opening an election connection (the threaded runtime opens them
+        on a thread of their own, as ZooKeeper's connection executor does)."""
+        self.call_at(t_ms, fn, *args)
+
     def timer_changed(self, node: Node) -> None:
         """The main thread's deadline or pending lookForLeader moved."""
         raise NotImplementedError
@@ -561,8 +566,8 @@ class Host:
             if self.faults.blocked(node.sid, peer) or self.faults.blocked(peer, node.sid):
                 return
         node.connecting.add(peer)
-        delay = 2 * self._latency(node.sid, peer)
-        self.call_later(delay, self._connection_opened, node.sid, peer, node.life, other.life)
+        due = self.now() + 2 * self._latency(node.sid, peer)
+        self.connect_at(due, self._connection_opened, node.sid, peer, node.life, other.life)
 
     def _connection_opened(self, a: Sid, b: Sid, life_a: int, life_b: int) -> None:
         na, nb = self.nodes[a], self.nodes[b]

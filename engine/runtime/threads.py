@@ -10,8 +10,9 @@ A notification goes from the SendWorker straight into the RecvWorker's inbound q
 socket), stamped with the time it arrives after the link's latency; the RecvWorker reads it
 at that time, as a socket read returns once the bytes are there. One network thread runs
 everything else that is due later: delayed or held messages of the learner<->leader
-connections, connection set-up and tear-down, expiring faults. (Going through it cost every
+connections, their set-up and tear-down, expiring faults. (Going through it cost every
 notification one more thread hand-off, and made one thread the bottleneck of all traffic.)
+A connector thread opens the election connections, apart from it.
 
 Threads under the GIL: a hand-off between two threads is their cost, more than the Python
 they run. A worker sleeps on a bare lock (released to wake it: ~3x cheaper than
@@ -26,6 +27,7 @@ recorded in consumption order (under the node's lock), so the trace replays exac
 from __future__ import annotations
 
 import _thread
+import gc
 import heapq
 import itertools
 import sys
@@ -39,6 +41,7 @@ from engine.core.peer.io import Timing
 from engine.core.peer.mainthread import main_due
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
+from engine.runtime import futexhash
 from engine.runtime.durable import Store
 from engine.runtime.host import LINK_LATENCY_MS, Envelope, Host, Node
 from engine.trace.recorder import Recorder
@@ -54,26 +57,35 @@ under the same load, 3 runs each: N = 51 elected in a median 2.1-2.4 s with 50 m
 alone and, with the console in the same process, let its frames delay the election."""
 LARGE_CLUSTER = 16
 _monotonic = time.monotonic
-_switch_lock = threading.Lock()
-_switch_users = 0
+_large_lock = threading.Lock()
+_large_users = 0
 _switch_before = 0.005
 
 
-def _raise_switch_interval() -> None:
-    global _switch_users, _switch_before
-    with _switch_lock:
-        if _switch_users == 0:
+def _enter_large() -> None:
+    """A large cluster (LARGE_CLUSTER members or more) is built and runs: raise the switch
+    interval (SWITCH_INTERVAL_S), and leave what the process holds now - the cluster's
+    nodes, workers and thread pool - out of the cyclic GC's full collections until the
+    last large runtime stops. A full collection walks every object holding the GIL, so
+    every node thread waits: at N = 51 three of them fell inside each election, 50-190 ms
+    each, and found nothing to collect (gc.callbacks). Objects still die by their
+    reference counts; cycles among the frozen ones are collected after `_leave_large`."""
+    global _large_users, _switch_before
+    with _large_lock:
+        if _large_users == 0:
             _switch_before = sys.getswitchinterval()
             sys.setswitchinterval(max(_switch_before, SWITCH_INTERVAL_S))
-        _switch_users += 1
+        gc.freeze()
+        _large_users += 1
 
 
-def _restore_switch_interval() -> None:
-    global _switch_users
-    with _switch_lock:
-        _switch_users -= 1
-        if _switch_users == 0:
+def _leave_large() -> None:
+    global _large_users
+    with _large_lock:
+        _large_users -= 1
+        if _large_users == 0:
             sys.setswitchinterval(_switch_before)
+            gc.unfreeze()
 
 
 _get_ident = _thread.get_ident
@@ -390,6 +402,63 @@ class _Inbound:
         """Its RecvWorker has ended: nothing reads the heap any more."""
 
 
+class _Timers:
+    """Calls due at times on the runtime's clock, and the one thread that runs them in
+    time order (a call due at the same time as another runs after it).
+
+    Halted (see _Gate), the thread puts back what fell due and parks; `busy` says it is
+    in a call, for `wait_halted`."""
+
+    def __init__(self, name: str, runtime: ThreadedRuntime, gate: _Gate) -> None:
+        self._runtime = runtime
+        self._gate = gate
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._order = itertools.count()
+        self.busy = False
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def call_at(self, t_ms: float, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (t_ms, next(self._order), fn, args))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        """Wake the thread so that it sees the runtime stopping (then `thread.join`)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        runtime = self._runtime
+        recorder, gate, heap, cond = runtime.recorder, self._gate, self._heap, self._cond
+        recorder.defer_thread(_get_ident())  # like a worker: hand events over unlocked
+        try:
+            while True:
+                with cond:
+                    while not runtime.stopping:
+                        wait = heap[0][0] - runtime.now() if heap else None
+                        if wait is not None and wait <= 0:
+                            break
+                        cond.wait(None if wait is None else wait / 1000.0)
+                    if runtime.stopping:
+                        return
+                    item = heapq.heappop(heap)
+                self.busy = True
+                if not gate.open:  # halted: put it back, run it after `go`
+                    self.busy = False
+                    with cond:
+                        heapq.heappush(heap, item)
+                    gate.park()
+                    continue
+                item[2](*item[3])
+                self.busy = False
+                recorder.drain()
+        finally:
+            recorder.defer_thread(_get_ident(), False)
+            recorder.drain()
+
+
 LATENCY_SLACK_MS = LINK_LATENCY_MS[1]
 """A RecvWorker reads a message this much before its arrival time: the in-memory link's
 base latency (at most this) is shorter than the thread hand-off that carries the message
@@ -411,15 +480,12 @@ class ThreadedRuntime(Host):
         seed: int = 0,
     ) -> None:
         super().__init__(qv, timing, stores, recorder, seed)
-        self._switching = len(qv.all_members) >= LARGE_CLUSTER
-        if self._switching:
-            _raise_switch_interval()
+        self._large = len(qv.all_members) >= LARGE_CLUSTER
         self._t0 = time.monotonic()
         self._frozen: float | None = None
         """The clock while the cluster is halted: no timer runs out during a halt."""
         self._halted_wall = 0.0
         self._gate = _Gate()
-        self._net_busy = False
         self._workers: dict[tuple[Sid, str, Sid | None], _Worker] = {}
         self._all: list[_Worker] = []
         self._prune_at = 64
@@ -436,12 +502,18 @@ class ThreadedRuntime(Host):
         members = len(qv.all_members)
         voters = len(qv.voting_members)
         links = voters * (voters - 1) // 2 + voters * (members - voters)
-        self._pool.reserve(3 * members + 4 * links)
-        self._net_cond = threading.Condition()
-        self._net_heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
-        self._net_counter = itertools.count()
-        self._net_thread = threading.Thread(target=self._network, name="Network", daemon=True)
-        self._net_thread.start()
+        threads = 3 * members + 4 * links
+        futexhash.widen(threads)
+        self._pool.reserve(threads)
+        if self._large:
+            _enter_large()
+        self._network = _Timers("Network", self, self._gate)
+        """Delayed deliveries, the learner<->leader connections, expiring faults."""
+        self._connector = _Timers("Connector", self, self._gate)
+        """Opening election connections (ZK: QuorumCnxManager's connection executor): the
+        thousands a large cluster opens at its start must not delay the network's other
+        work - a learner's connect to its leader waited behind them for tens of seconds
+        (N = 101), past initLimit, and the election began again."""
 
     # --- Host hooks ---------------------------------------------------------------------------
 
@@ -474,7 +546,8 @@ class ThreadedRuntime(Host):
         with self._workers_lock:
             workers = list(self._all)
         return self._gate.wait_quiet(
-            lambda: self._net_busy or any(w.busy for w in workers), timeout_s
+            lambda: self._network.busy or self._connector.busy or any(w.busy for w in workers),
+            timeout_s,
         )
 
     def go(self) -> None:
@@ -485,9 +558,10 @@ class ThreadedRuntime(Host):
         self._gate.reopen()
 
     def call_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
-        with self._net_cond:
-            heapq.heappush(self._net_heap, (t_ms, next(self._net_counter), fn, args))
-            self._net_cond.notify()
+        self._network.call_at(t_ms, fn, args)
+
+    def connect_at(self, t_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        self._connector.call_at(t_ms, fn, args)
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
         worker = self._workers.get((node.sid, what, peer))
@@ -683,54 +757,26 @@ class ThreadedRuntime(Host):
         for env in left:
             self.arrive(env)
 
-    def _network(self) -> None:
-        """Run delayed deliveries and connection events when they are due."""
-        recorder = self.recorder
-        recorder.defer_thread(_get_ident())  # like a worker: hand events over unlocked
-        try:
-            while True:
-                with self._net_cond:
-                    while not self.stopping:
-                        wait = self._net_heap[0][0] - self.now() if self._net_heap else None
-                        if wait is not None and wait <= 0:
-                            break
-                        self._net_cond.wait(None if wait is None else wait / 1000.0)
-                    if self.stopping:
-                        return
-                    item = heapq.heappop(self._net_heap)
-                self._net_busy = True
-                if not self._gate.open:  # halted: put it back, run it after `go`
-                    self._net_busy = False
-                    with self._net_cond:
-                        heapq.heappush(self._net_heap, item)
-                    self._gate.park()
-                    continue
-                item[2](*item[3])
-                self._net_busy = False
-                recorder.drain()
-        finally:
-            recorder.defer_thread(_get_ident(), False)
-            recorder.drain()
-
     # --- shutdown -----------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop every thread and wait for them; no thread is left behind."""
-        if self._switching:
-            self._switching = False
-            _restore_switch_interval()
+        if self._large:
+            self._large = False
+            _leave_large()
         self.stopping = True
         self._gate.reopen()  # parked threads see `stopping` and end
-        with self._net_cond:
-            self._net_cond.notify_all()
+        timers = (self._network, self._connector)
+        for t in timers:
+            t.stop()
         with self._workers_lock:
             workers = list(self._all)
         for w in workers:
             w.wake()
-        self._net_thread.join(JOIN_TIMEOUT_S)
+        for t in timers:
+            t.thread.join(JOIN_TIMEOUT_S)
         stuck = [w.name for w in workers if not w.join(JOIN_TIMEOUT_S)]
-        if self._net_thread.is_alive():
-            stuck.append("Network")
+        stuck += [t.thread.name for t in timers if t.thread.is_alive()]
         threads = self._pool.close()
         idle = sum(1 for t in threads if not t.join(JOIN_TIMEOUT_S))
         if idle:
@@ -743,8 +789,7 @@ class ThreadedRuntime(Host):
         """Names of the threads still running (for tests and `status`)."""
         with self._workers_lock:
             names = [w.name for w in self._all if w.is_alive()]
-        if self._net_thread.is_alive():
-            names.append(self._net_thread.name)
+        names += [t.thread.name for t in (self._network, self._connector) if t.thread.is_alive()]
         if self._pool.closed:
             left = self._pool.alive()
             if left:
