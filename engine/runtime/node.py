@@ -22,16 +22,22 @@ connections, so `zkfle verify` re-executes the node's trace.
 With Java servers
 -----------------
 The election is ZooKeeper's, byte for byte: Java servers log our notifications and count
-our votes, and we count theirs. What follows the election is not: zkfle does not speak
-Zab (reference §12.6), so
+our votes, and we count theirs. After it:
 
-* as a learner of a Java leader, the node connects to the leader's quorum port and waits
-  for a zkfle greeting that never comes; after initLimit ticks without a packet (or when
-  the Java leader's LearnerHandler gives up first and closes the connection) it goes back
-  to LOOKING, exactly as a ZooKeeper follower that cannot sync, rejoins the established
-  ensemble through its FOLLOWING/LEADING replies, and tries again - FOLLOWING for
-  initLimit ticks, then LOOKING, in a cycle. The Java leader does not count it and does
-  not need it while its other followers form a quorum.
+* as a learner of a Java leader, the node follows (or observes) it over Zab. The node
+  dials the leader's quorum port as always; a zkfle leader greets first (our framing,
+  engine.runtime.transport.quorum), a Java leader sends nothing before FOLLOWERINFO and
+  waits initLimit ticks for it. So the plane waits for a greeting at most half of those
+  ticks (`zab_probe_ms`, at most 1 s: a zkfle leader greets from its accept thread at
+  once) and then hands the socket to ZooKeeper's learner (engine.runtime.zab.follow, the
+  data in the dataDir as ZabStore keeps it). This keeps zkfle-only clusters on their
+  framing until our leader speaks Zab, sends nothing new towards Java, and a wrong guess
+  fails safe: the connection closes and the node re-elects. The learner's every change
+  of phase, sync mode, epoch or zxid - once durable - reaches the core as a `ZabProgress`
+  input, so the core's state, the trace and `verify` follow Zab too; its end (the
+  leader's EOF, initLimit/syncLimit ticks of silence, a packet it refuses) sends the node
+  back to LOOKING with ZooKeeper's reason. On start the node votes with the last zxid of
+  its txn log and snapshots (ZK: getLastLoggedZxid) when it has them.
 * as the leader elected by Java servers, the node listens on its quorum port; a Java
   follower sends FOLLOWERINFO in jute, which is not our greeting, so the connection is
   closed at once (logged) and the follower goes back to LOOKING. Without a quorum of

@@ -1,10 +1,11 @@
-"""The learner-leader connection between zkfle nodes over TCP (our framing, not Zab).
+"""The learner-leader connection between zkfle nodes over TCP (our framing, not Zab), and
+the hand-over of a connection whose leader speaks Zab.
 
 After an election a learner dials its leader's quorum port (ZK: Learner.connectToLeader)
 and the two exchange the post-election packets of `engine.core.peer` (FOLLOWERINFO,
 LEADERINFO, ACKEPOCH, NEWLEADER, UPTODATE, PING, PROPOSAL, ...). ZooKeeper speaks Zab
-there, in jute records; zkfle does not implement Zab. Between zkfle nodes these packets
-travel in a small framing of our own:
+there, in jute records; between zkfle nodes these packets travel in a small framing of
+our own (until zkfle's leader speaks Zab):
 
 * the leader greets every accepted connection first: `b"ZKFL"` + int64 sid;
 * a learner that got a greeting answers the same way with its own sid, then both sides
@@ -282,7 +283,7 @@ class QuorumPlane:
             sock.close()
             log.warning(
                 "%s: quorum connection from %s is not a zkfle learner (first bytes %s: "
-                "ZooKeeper's Zab, which zkfle does not speak); closed",
+                "ZooKeeper's Zab: zkfle does not lead Java learners yet); closed",
                 self.name,
                 remote,
                 head[:8].hex(" "),
