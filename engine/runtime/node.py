@@ -850,7 +850,8 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="durable state (currentEpoch, acceptedEpoch) (default: dataDir of the zoo.cfg)",
+        help="durable state: currentEpoch, acceptedEpoch and, after following a Java leader, "
+        "its txn log and snapshots (default: dataDir of the zoo.cfg)",
     )
     parser.add_argument(
         "--trace",

@@ -690,7 +690,6 @@ class QuorumPeer:
         self.deadline = None
         self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
         learning.sync_mode = p.sync_mode
-        learning.new_epoch = p.accepted_epoch
         if p.zab in _LEARNER_PHASES:
             if p.zab == ZabState.BROADCAST and learning.zab != ZabState.BROADCAST:
                 self.update_election_vote(p.current_epoch)
