@@ -234,8 +234,10 @@ class TcpNode:
     def zab_probe_ms(self) -> float:
         """How long our learner waits for a zkfle leader's greeting: half of the initLimit
         ticks a Java leader waits for FOLLOWERINFO (the other half is the learner's), at
-        most a second - a zkfle leader greets from its accept thread at once."""
-        return min(self.timing.init_limit * self.timing.tick_time_ms / 2, ZAB_PROBE_MAX_MS)
+        most a second - a zkfle leader greets from its accept thread at once. (initLimit 0,
+        which only a config with a single voter allows, is no limit in ZooKeeper.)"""
+        half = self.timing.init_limit * self.timing.tick_time_ms / 2
+        return min(half, ZAB_PROBE_MAX_MS) if half > 0 else ZAB_PROBE_MAX_MS
 
     # --- clock and recording ------------------------------------------------------------------
 
