@@ -9,6 +9,12 @@ cannot send them as a DIFF from its log and sends a SNAP), it comes back from it
 files and syncs again, then receives further writes. Each time its last zxid and the
 digest of its tree equal the Java leader's, read through a client (every znode, its data,
 ACLs and stat). tickTime 200 ms; every JVM is killed by pid at the end.
+
+The same with `zkfle node` as server 1 (issue 11, test (a) and the zkfle-observer half of
+(d)): its vote loses, it follows 3 - the Java leader sends no zkfle greeting, so the node
+runs ZooKeeper's learner on that connection - syncs by DIFF on the empty tree, is stopped,
+restarted on its data dir after 1,000 writes (it votes with the zxid it synced) and syncs by
+SNAP, then takes further writes; and as an observer (peerType=observer).
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
-from engine.core.jute.records import ACL, Id, StatPersisted
-from engine.core.zab.database import ZnodeRow, tree_fingerprint
+from engine.core.config import load_zoo_cfg
+from engine.core.vote import zxid_hex
+from engine.core.zab.learner import ZabLearner
+from engine.replay.verify import verify
+from engine.runtime.node import TcpNode
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
 from engine.runtime.zab.store import ZabStore
 from engine.runtime.zookeeper.server import (
@@ -35,6 +44,7 @@ from engine.runtime.zookeeper.server import (
     wait_for,
 )
 from tests import zkproxied
+from tests.zabcheck import java_fingerprint, leader_zxid
 
 pytestmark = pytest.mark.zk
 
@@ -60,51 +70,25 @@ def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
 
 
 @pytest.fixture
-def java(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[int, ZkServer]]:
-    """Java servers 2 and 3 running, 3 leading; server 1 (ours) is an observer in the
-    config when the test is parametrized with `observer`."""
+def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[int, ZkServer]]:
+    """Servers 1, 2, 3 configured, none started, every JVM killed at the end; server 1
+    (ours) is an observer in the config when the test is parametrized with `observer`."""
     observers = (1,) if getattr(request, "param", None) == "observer" else ()
-    servers = make_ensemble(tmp_path / "ensemble", (1, 2, 3), SETTINGS, observers)
+    made = make_ensemble(tmp_path / "ensemble", (1, 2, 3), SETTINGS, observers)
     try:
-        servers[2].start()
-        servers[3].start()
-        wait_for([servers[2], servers[3]], {2: {"follower"}, 3: {"leader"}}, DEADLINE_S)
-        yield servers
+        yield made
     finally:
-        for server in servers.values():
+        for server in made.values():
             server.stop(kill=True)
 
 
-def leader_zxid(leader: ZkServer) -> int:
-    answer = leader.four_letter_word("srvr") or ""
-    match = re.search(r"^Zxid: (0x[0-9a-f]+)", answer, re.MULTILINE)
-    assert match, answer
-    return int(match.group(1), 16)
-
-
-def java_fingerprint(client: KazooClient) -> str:
-    """The tree as a client reads it, in Database.fingerprint's terms."""
-    rows = []
-    stack = ["/"]
-    while stack:
-        path = stack.pop()
-        data, stat = client.get(path)
-        acls, _ = client.get_acls(path)
-        acl = tuple(ACL(a.perms, Id(a.id.scheme, a.id.id)) for a in acls)
-        persisted = StatPersisted(
-            stat.czxid,
-            stat.mzxid,
-            stat.ctime,
-            stat.mtime,
-            stat.version,
-            stat.cversion,
-            stat.aversion,
-            stat.ephemeralOwner,
-            stat.pzxid,
-        )
-        rows.append(ZnodeRow(path, data, acl, persisted, stat.numChildren))
-        stack += [f"{path.rstrip('/')}/{c}" for c in client.get_children(path)]
-    return tree_fingerprint(rows)
+@pytest.fixture
+def java(servers: dict[int, ZkServer]) -> dict[int, ZkServer]:
+    """Java servers 2 and 3 running, 3 leading."""
+    servers[2].start()
+    servers[3].start()
+    wait_for([servers[2], servers[3]], {2: {"follower"}, 3: {"leader"}}, DEADLINE_S)
+    return servers
 
 
 def _synced_or_ended(conn: LearnerConnection) -> bool:
@@ -155,6 +139,24 @@ def assert_same_as_leader(conn: LearnerConnection, leader: ZkServer, reader: Kaz
     assert conn.snapshot_state()[3] == java_fingerprint(reader)
 
 
+def write_many(writer: KazooClient) -> None:
+    """1,000 creates under /app: more than the leader's committed log keeps (500)."""
+    writes = [writer.create_async(f"/app/n{i:04d}", str(i).encode()) for i in range(1000)]
+    for w in writes:
+        w.get(timeout=60)
+
+
+def write_more(writer: KazooClient) -> None:
+    """After write_many: a setData, a delete, a multi and an ephemeral create."""
+    writer.set("/app/n0001", b"changed")
+    writer.delete("/app/n0002")
+    t = writer.transaction()
+    t.check("/app", 1)
+    t.create("/app/multi", b"m")
+    t.commit()
+    writer.create("/app/eph", b"", ephemeral=True)
+
+
 def test_our_learner_follows_a_java_leader_by_snap_and_broadcast(
     java: dict[int, ZkServer], tmp_path: Path
 ) -> None:
@@ -174,19 +176,11 @@ def test_our_learner_follows_a_java_leader_by_snap_and_broadcast(
         assert conn.ended == "halted"
         assert not conn.alive()
 
-        writes = [writer.create_async(f"/app/n{i:04d}", str(i).encode()) for i in range(1000)]
-        for w in writes:
-            w.get(timeout=60)
+        write_many(writer)
         conn, modes = follow(java, store)  # back from its own files
         assert modes[0] == "SNAP"  # a retry after a closed connection may then DIFF
 
-        writer.set("/app/n0001", b"changed")
-        writer.delete("/app/n0002")
-        t = writer.transaction()
-        t.check("/app", 1)
-        t.create("/app/multi", b"m")
-        t.commit()
-        writer.create("/app/eph", b"", ephemeral=True)
+        write_more(writer)
         assert_same_as_leader(conn, java[3], reader)
     finally:
         if conn is not None:
@@ -197,7 +191,18 @@ def test_our_learner_follows_a_java_leader_by_snap_and_broadcast(
     assert not conn.alive()
 
 
-@pytest.mark.parametrize("java", ["observer"], indirect=True)
+def write_observed(writer: KazooClient, same_as_leader: Callable[[], None]) -> None:
+    """20 creates (half of them ephemeral) and a delete, then the writer's closeSession
+    (its ephemerals go); `same_as_leader` after each."""
+    for i in range(20):
+        writer.create(f"/o{i:02d}", b"x", ephemeral=i % 2 == 0)
+    writer.delete("/o01")
+    same_as_leader()
+    writer.stop()
+    same_as_leader()
+
+
+@pytest.mark.parametrize("servers", ["observer"], indirect=True)
 def test_our_observer_follows_a_java_leader_by_inform(
     java: dict[int, ZkServer], tmp_path: Path
 ) -> None:
@@ -210,15 +215,152 @@ def test_our_observer_follows_a_java_leader_by_inform(
     try:
         # The leader counts us as its synced observer (ZK: Leader.getObservingLearners).
         assert java[3].mntr().get("zk_synced_observers") == "1"
-        for i in range(20):
-            writer.create(f"/o{i:02d}", b"x", ephemeral=i % 2 == 0)
-        writer.delete("/o01")
-        assert_same_as_leader(conn, java[3], reader)
-        writer.stop()  # closeSession: the ephemerals go
-        assert_same_as_leader(conn, java[3], reader)
+        write_observed(writer, partial(assert_same_as_leader, conn, java[3], reader))
     finally:
         conn.stop()
         for client in (writer, reader):
             client.stop()
             client.close()
     assert not conn.alive()
+
+
+# --- zkfle node as server 1 ----------------------------------------------------------------------
+
+
+class Lines(list[str]):
+    """What the node prints, one line per state change."""
+
+    def __str__(self) -> str:
+        return "\n".join(self)
+
+
+def start_node(ours: ZkServer, trace: Path, *, observer: bool = False) -> tuple[TcpNode, Lines]:
+    """`zkfle node` on server 1's zoo.cfg and data dir, as a Java server 1 would run."""
+    ours.write_config()  # zoo.cfg and data/myid; the data dir stays
+    if observer:
+        with open(ours.config_path, "a") as f:
+            f.write("peerType=observer\n")
+    out = Lines()
+    node = TcpNode(load_zoo_cfg(str(ours.config_path)), trace=trace, out=out.append)
+    node.start()
+    return node, out
+
+
+def wait_synced(node: TcpNode, out: Lines, role: str, leader: int) -> None:
+    wait_until(
+        lambda: f"n1: {role}: synced with leader {leader}" in str(out),
+        lambda: f"our node to sync with {leader}:\n{out}\n{node.status()}",
+    )
+
+
+def node_matches_leader(node: TcpNode, leader: ZkServer, reader: KazooClient) -> None:
+    """The node's core reports the leader's zxid; its learner's tree is the leader's."""
+    wait_until(
+        lambda: node.status().get("last_zxid") == zxid_hex(leader_zxid(leader)),
+        lambda: f"our zxid to reach the leader's {zxid_hex(leader_zxid(leader))}: {node.status()}",
+    )
+    with node.lock:
+        conn = node.zab_conn
+    assert conn is not None
+    assert conn.snapshot_state()[3] == java_fingerprint(reader)
+
+
+def stored_tree(store: ZabStore, config: str) -> tuple[int, str]:
+    """The last zxid and the tree that the node's files hold (ZK: loadDataBase)."""
+    snapshot, logged = store.load()
+    db = ZabLearner(
+        1,
+        observer=False,
+        accepted_epoch=0,
+        current_epoch=0,
+        config_version=0,
+        snapshot=snapshot,
+        log=logged,
+        config=config.encode(),
+    ).database
+    return db.last_processed_zxid, db.fingerprint()
+
+
+def sync_modes(out: Lines) -> list[str]:
+    return re.findall(r"n1: (?:FOLLOWING|OBSERVING): (DIFF|TRUNC|SNAP) from leader", str(out))
+
+
+def test_zkfle_node_follows_a_java_leader_by_diff_then_snap(
+    servers: dict[int, ZkServer], tmp_path: Path
+) -> None:
+    """Our node and Java server 2 start together: 2 wins (the larger sid), and its epoch
+    needs our node - a quorum of two. Its history equals ours (empty), so it sends a DIFF
+    (ZK: LearnerHandler.syncFollower, peerLastZxid == lastProcessedZxid). Server 3 joins."""
+    node, out = start_node(servers[1], tmp_path / "n1-a.jsonl")
+    writer = KazooClient(hosts=f"{HOST}:{servers[3].client_port}", timeout=10.0)
+    reader = KazooClient(hosts=f"{HOST}:{servers[2].client_port}", timeout=10.0)
+    try:
+        servers[2].start()
+        wait_synced(node, out, "FOLLOWING", 2)
+        assert "n1: LOOKING → FOLLOWING leader=2" in str(out)
+        assert sync_modes(out) == ["DIFF"], str(out)
+        assert node.status()["zab"] == "BROADCAST"
+        assert servers[2].mode() == "leader"
+        servers[3].start()
+        wait_for([servers[2], servers[3]], {2: {"leader"}, 3: {"follower"}}, DEADLINE_S)
+        writer.start(timeout=30)
+        reader.start(timeout=30)
+        writer.create("/app", b"v0")
+        writer.set("/app", b"v1")
+        node_matches_leader(node, servers[2], reader)
+        synced = node.status()
+        node.stop()
+        assert node.threads() == []
+        assert "FOLLOWING → LOOKING" not in str(out), str(out)  # it stayed with its leader
+
+        write_many(writer)
+        # Restarted on its data dir, it votes with what it synced (ZK: getLastLoggedZxid,
+        # currentEpoch), then syncs by SNAP: the 1,000 writes overflow the leader's
+        # committed log and snapshotSizeFactor=-1 forbids a DIFF from its txn log files.
+        node, out = start_node(servers[1], tmp_path / "n1-b.jsonl")
+        assert out[0].endswith(
+            f"currentEpoch {synced['current_epoch']}, acceptedEpoch "
+            f"{synced['accepted_epoch']}, lastZxid {synced['last_zxid']})"
+        ), out[0]
+        wait_synced(node, out, "FOLLOWING", 2)
+        assert sync_modes(out)[0] == "SNAP", str(out)
+
+        write_more(writer)
+        node_matches_leader(node, servers[2], reader)
+        leader_has = (leader_zxid(servers[2]), java_fingerprint(reader))
+    finally:
+        node.stop()
+        for client in (writer, reader):
+            client.stop()
+            client.close()
+    assert node.threads() == []
+    # What it acknowledged is on disk: its files hold the leader's tree.
+    assert stored_tree(node.zab_store, node.config_text) == leader_has
+    result = verify(tmp_path / "n1-b.jsonl")
+    assert result.ok, (result.divergence, result.violations)
+
+
+@pytest.mark.parametrize("servers", ["observer"], indirect=True)
+def test_zkfle_node_observes_a_java_ensemble(java: dict[int, ZkServer], tmp_path: Path) -> None:
+    """Issue 11 (d), our half: peerType=observer; OBSERVERINFO, sync, then INFORMs."""
+    node, out = start_node(java[1], tmp_path / "n1.jsonl", observer=True)
+    writer = reader = None
+    try:
+        wait_synced(node, out, "OBSERVING", 3)
+        # The leader counts us as its synced observer (ZK: Leader.getObservingLearners).
+        assert java[3].mntr().get("zk_synced_observers") == "1"
+        writer = KazooClient(hosts=f"{HOST}:{java[2].client_port}", timeout=10.0)
+        reader = KazooClient(hosts=f"{HOST}:{java[3].client_port}", timeout=10.0)
+        writer.start(timeout=30)
+        reader.start(timeout=30)
+        write_observed(writer, partial(node_matches_leader, node, java[3], reader))
+        assert "OBSERVING → LOOKING" not in str(out)
+    finally:
+        node.stop()
+        for client in (writer, reader):
+            if client is not None:
+                client.stop()
+                client.close()
+    assert node.threads() == []
+    result = verify(tmp_path / "n1.jsonl")
+    assert result.ok, (result.divergence, result.violations)

@@ -109,6 +109,19 @@ def last_commit(name: str) -> int:
 # --- replays of real 3.8 conversations ------------------------------------------------------
 
 
+def test_a_fresh_database_is_the_tree_java_starts_from() -> None:
+    """ZK: the DataTree constructor and initConfigInZKDatabase - /zookeeper, its quota and
+    its config (world-readable only, the quorum config text): what a DIFF onto an empty
+    data dir applies txns to, and what the leader's first SNAP holds."""
+    java = Database.from_dump(*first_snap())
+    config = java.nodes["/zookeeper/config"].data
+    assert config is not None
+    assert config.startswith(b"server.1=")
+    ours = Database.initial(config)
+    assert ours.fingerprint() == java.fingerprint()
+    assert ours.dump().acls == first_snap()[0].acls
+
+
 def test_a_fresh_follower_syncs_by_snap_like_java() -> None:
     learner = ZabLearner(1, observer=False, accepted_epoch=0, current_epoch=0, config_version=0)
     actions = replay(learner, "join")

@@ -137,6 +137,10 @@ def _input(i: Mapping[str, Any], msg: Any) -> str:
         return f"disconnected n{i['peer']}"
     if kind == "write":
         return f"write {i['count']}"
+    if kind == "zab":
+        mode = f" {i['sync_mode']}" if "sync_mode" in i else ""
+        ended = f" ended: {i['ended']}" if "ended" in i else ""
+        return f"zab n{i['leader']}: {i['zab']}{mode} {i['last_zxid']}{ended}"
     return str(kind)
 
 

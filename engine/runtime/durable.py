@@ -98,11 +98,13 @@ class DurableStore:
             )
         return recovered
 
-    def load(self) -> Durable:
-        """Read the state as ZooKeeper does on start; a fresh directory gives zeros."""
-        last_zxid = self._number(LAST_ZXID, zxid=True)
+    def load(self, last_logged_zxid: int | None = None) -> Durable:
+        """Read the state as ZooKeeper does on start; a fresh directory gives zeros.
+        `last_logged_zxid` is the txn log's when the node keeps one (engine.runtime.zab.store):
+        it, not the `lastZxid` file, is then the last zxid (ZK: getLastLoggedZxid)."""
+        last_zxid = last_logged_zxid
         if last_zxid is None:
-            last_zxid = 0
+            last_zxid = self._number(LAST_ZXID, zxid=True) or 0
         where = f"{self.dir}: "
         current = self._number(CURRENT_EPOCH)
         if current is None:

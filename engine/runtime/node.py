@@ -22,16 +22,22 @@ connections, so `zkfle verify` re-executes the node's trace.
 With Java servers
 -----------------
 The election is ZooKeeper's, byte for byte: Java servers log our notifications and count
-our votes, and we count theirs. What follows the election is not: zkfle does not speak
-Zab (reference §12.6), so
+our votes, and we count theirs. After it:
 
-* as a learner of a Java leader, the node connects to the leader's quorum port and waits
-  for a zkfle greeting that never comes; after initLimit ticks without a packet (or when
-  the Java leader's LearnerHandler gives up first and closes the connection) it goes back
-  to LOOKING, exactly as a ZooKeeper follower that cannot sync, rejoins the established
-  ensemble through its FOLLOWING/LEADING replies, and tries again - FOLLOWING for
-  initLimit ticks, then LOOKING, in a cycle. The Java leader does not count it and does
-  not need it while its other followers form a quorum.
+* as a learner of a Java leader, the node follows (or observes) it over Zab. The node
+  dials the leader's quorum port as always; a zkfle leader greets first (our framing,
+  engine.runtime.transport.quorum), a Java leader sends nothing before FOLLOWERINFO and
+  waits initLimit ticks for it. So the plane waits for a greeting at most half of those
+  ticks (`zab_probe_ms`, at most 1 s: a zkfle leader greets from its accept thread at
+  once) and then hands the socket to ZooKeeper's learner (engine.runtime.zab.follow, the
+  data in the dataDir as ZabStore keeps it). This keeps zkfle-only clusters on their
+  framing until our leader speaks Zab, sends nothing new towards Java, and a wrong guess
+  fails safe: the connection closes and the node re-elects. The learner's every change
+  of phase, sync mode, epoch or zxid - once durable - reaches the core as a `ZabProgress`
+  input, so the core's state, the trace and `verify` follow Zab too; its end (the
+  leader's EOF, initLimit/syncLimit ticks of silence, a packet it refuses) sends the node
+  back to LOOKING with ZooKeeper's reason. On start the node votes with the last zxid of
+  its txn log and snapshots (ZK: getLastLoggedZxid) when it has them.
 * as the leader elected by Java servers, the node listens on its quorum port; a Java
   follower sends FOLLOWERINFO in jute, which is not our greeting, so the connection is
   closed at once (logged) and the follower goes back to LOOKING. Without a quorum of
@@ -52,6 +58,7 @@ import logging
 import random
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -64,6 +71,7 @@ from typing import Any
 
 from engine.core.config import QuorumPeerConfig, load_zoo_cfg
 from engine.core.election import ElectionConfig
+from engine.core.jute.archive import JuteError
 from engine.core.peer.io import (
     ClosePeer,
     ConnectToLeader,
@@ -80,16 +88,19 @@ from engine.core.peer.io import (
     SendPacket,
     Timing,
     ZabAction,
+    ZabProgress,
     ZabState,
 )
 from engine.core.peer.mainthread import main_due, next_main_input
 from engine.core.peer.quorumpeer import PeerError, QuorumPeer
 from engine.core.quorum.error import ConfigError
-from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
+from engine.core.vote import LearnerType, ServerState, Sid, ToSend, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
 from engine.runtime.durable import DurableError, DurableStore
 from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
 from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
+from engine.runtime.zab.follow import LearnerConnection, LearnerSettings, LearnerView
+from engine.runtime.zab.store import ZabStore, ZabStoreError
 from engine.trace.format import TraceWriter, default_trace_path, make_header
 from engine.trace.record import (
     durable_json,
@@ -111,6 +122,8 @@ JOIN_TIMEOUT_S = 5.0
 _IDLE_S = 0.2
 """The main thread wakes at least this often when idle, to hand the trace to the kernel."""
 _RECV_POLL_S = 0.5
+ZAB_PROBE_MAX_MS = 1000
+"""Longest wait for a zkfle leader's greeting before taking the leader to speak Zab."""
 
 
 class NodeError(Exception):
@@ -162,6 +175,12 @@ class TcpNode:
         )
         self.socket_timeout_ms = self._socket_timeout_ms(cfg)
         self.store = DurableStore(self.data_dir)
+        self.zab_store = ZabStore(self.data_dir)
+        self.zab_conn: LearnerConnection | None = None
+        """The Zab learner running on the connection to a Java leader, if any."""
+        self._zab_leader: Sid | None = None
+        self._retired: list[LearnerConnection] = []
+        """Zab learners closed but maybe not finished: stop() joins them."""
         self.seed = seed if seed is not None else secrets.randbelow(1 << 31)
         self.rng_observer = random.Random(f"{self.seed}:observer")
         self.out = out if out is not None else _print_line
@@ -212,6 +231,14 @@ class TcpNode:
                     pass
         return max(cfg.tick_time_ms * cfg.sync_limit, 1)
 
+    def zab_probe_ms(self) -> float:
+        """How long our learner waits for a zkfle leader's greeting: half of the initLimit
+        ticks a Java leader waits for FOLLOWERINFO (the other half is the learner's), at
+        most a second - a zkfle leader greets from its accept thread at once. (initLimit 0,
+        which only a config with a single voter allows, is no limit in ZooKeeper.)"""
+        half = self.timing.init_limit * self.timing.tick_time_ms / 2
+        return min(half, ZAB_PROBE_MAX_MS) if half > 0 else ZAB_PROBE_MAX_MS
+
     # --- clock and recording ------------------------------------------------------------------
 
     def now(self) -> float:
@@ -255,8 +282,8 @@ class TcpNode:
             raise NodeError("already started")
         self.started = True
         try:
-            self.durable = self.store.load()
-        except DurableError as e:
+            self.durable = self.store.load(self.zab_store.last_logged_zxid())
+        except (DurableError, ZabStoreError) as e:
             raise NodeError(str(e)) from None
         try:
             core = QuorumPeer(self.myid, self.qv, self.durable, self.timing)
@@ -292,9 +319,11 @@ class TcpNode:
                 joined=self._learner_joined,
                 packet=self._packet,
                 closed=self._quorum_closed,
+                zab=self._zab_handover,
             ),
             name=f"myid={self.myid}",
             greeting_timeout_ms=self.timing.init_limit * self.timing.tick_time_ms or 10_000,
+            zab_probe_ms=self.zab_probe_ms(),
         )
         self._spawn(f"QuorumPeer[myid={self.myid}]", self._main_loop)
         self._spawn(f"WorkerSender[myid={self.myid}]", self._worker_sender)
@@ -356,6 +385,11 @@ class TcpNode:
             self._main_cond.notify_all()
             self._sender_cond.notify_all()
             qcm, plane = self.qcm, self.plane
+            zab = self._retired + ([self.zab_conn] if self.zab_conn is not None else [])
+            self.zab_conn, self._retired = None, []
+        for conn in zab:
+            conn.halt()
+            conn.join(JOIN_TIMEOUT_S)
         problems = []
         for part in (plane, qcm):
             if part is None:
@@ -380,6 +414,9 @@ class TcpNode:
     def threads(self) -> list[str]:
         """Names of every thread of this node still running (transports included)."""
         names = [t.name for t in self._threads if t.is_alive()]
+        with self.lock:
+            zab = self._retired + ([self.zab_conn] if self.zab_conn is not None else [])
+        names += [f"zab-learner-{self.myid}" for conn in zab if conn.alive()]
         for part in (self.qcm, self.plane):
             if part is not None:
                 names += part.threads()
@@ -426,6 +463,7 @@ class TcpNode:
                 accepted_epoch=core.durable.accepted_epoch,
                 last_zxid=zxid_hex(core.durable.last_zxid),
                 established=core.zab_state == ZabState.BROADCAST,
+                sync_mode=core.sync_mode,
             )
             return d
 
@@ -435,7 +473,7 @@ class TcpNode:
         """Feed one input to the core (caller holds the lock) and carry out the output."""
         core = self.core
         assert core is not None
-        before = (core.peer_state, core.zab_state)
+        before = (core.peer_state, core.zab_state, core.sync_mode)
         signature = state_signature(core)
         now = round(self.now(), 3)
         out = core.step(event, now)
@@ -489,7 +527,9 @@ class TcpNode:
             log.error("n%s: cannot restart the election connections: %s", self.myid, e)
         self.qcm = qcm
 
-    def _report(self, core: QuorumPeer, out: Output, before: tuple[ServerState, str]) -> None:
+    def _report(
+        self, core: QuorumPeer, out: Output, before: tuple[ServerState, str, str | None]
+    ) -> None:
         state, zab = core.peer_state, core.zab_state
         if out.reason:
             self.last_reason = out.reason
@@ -503,13 +543,21 @@ class TcpNode:
         elif before[0] != state:
             why = f" ({out.reason})" if out.reason else ""
             self.out(f"n{self.myid}: {before[0].name} → {state.name}{why}")
+        leader = core.current_vote.leader
+        if core.sync_mode is not None and core.sync_mode != before[2]:
+            self.out(
+                f"n{self.myid}: {state.name}: {core.sync_mode} from leader {leader} "
+                f"(acceptedEpoch {core.durable.accepted_epoch})"
+            )
         if zab == ZabState.BROADCAST and before[1] != ZabState.BROADCAST:
             epoch = core.durable.current_epoch
             if state == ServerState.LEADING:
                 self.out(f"n{self.myid}: LEADING: epoch {epoch} established with a quorum")
             else:
-                leader = core.current_vote.leader
-                self.out(f"n{self.myid}: {state.name}: synced with leader {leader}, epoch {epoch}")
+                how = f" (UPTODATE, zxid {zxid_hex(core.durable.last_zxid)})"
+                self.out(
+                    f"n{self.myid}: {state.name}: synced with leader {leader}, epoch {epoch}{how}"
+                )
         if out.restart_election:
             self.out(f"n{self.myid}: election restarted (a newer config arrived)")
 
@@ -531,8 +579,84 @@ class TcpNode:
                 return
             budget = self.timing.init_limit * self.timing.tick_time_ms
             plane.connect(action.leader, leader.addr, budget or self.cfg.cnx_timeout_ms)
-        elif isinstance(action, ClosePeer) and plane.close(action.peer):
+        elif isinstance(action, ClosePeer) and (
+            self._close_zab(action.peer) or plane.close(action.peer)
+        ):
             self.emit("conn", peer=action.peer, up=False, plane="quorum", reason="closed")
+
+    # --- the Zab learner of a Java leader (caller of _close_zab holds the lock) ------------------
+
+    def _zab_handover(self, leader: Sid, sock: socket.socket) -> None:
+        """The leader sent no zkfle greeting: it speaks Zab, so ZooKeeper's learner runs on
+        the socket, with the data kept in the data dir (engine.runtime.zab)."""
+        with self.lock:
+            core = self.core
+            if core is None or self.stopping or self.zab_conn is not None:
+                sock.close()
+                return
+            t = self.timing
+            settings = LearnerSettings(
+                self.myid,
+                observer=core.learner_type == LearnerType.OBSERVER,
+                config_version=self.qv.version,
+                tick_time_ms=t.tick_time_ms,
+                init_limit=t.init_limit,
+                sync_limit=t.sync_limit,
+                config=self.config_text,
+            )
+            address = self.qv.all_members[leader].addr[0]
+            conn = LearnerConnection(settings, address, self.zab_store)
+            conn.on_progress = lambda view: self._zab_moved(conn, leader, view)
+            conn.on_end = lambda reason: self._zab_ended(conn, leader, reason)
+            self.zab_conn, self._zab_leader = conn, leader
+            log.info(
+                "n%s: leader %s sent no zkfle greeting: following it over Zab", self.myid, leader
+            )
+            try:
+                conn.start(sock)  # loads the data dir: ZooKeeper's loadDataBase
+            except (ZabStoreError, DurableError, JuteError) as e:
+                sock.close()
+                self.zab_conn = None
+                d = core.durable
+                reason = f"cannot load the data dir: {e}"
+                self._inbox(
+                    ZabProgress(
+                        leader,
+                        core.zab_state,
+                        None,
+                        d.accepted_epoch,
+                        d.current_epoch,
+                        d.last_zxid,
+                        reason,
+                    )
+                )
+
+    def _zab_moved(self, conn: LearnerConnection, leader: Sid, view: LearnerView) -> None:
+        with self.lock:
+            if conn is self.zab_conn:
+                self._inbox(ZabProgress(leader, *view))
+
+    def _zab_ended(self, conn: LearnerConnection, leader: Sid, reason: str) -> None:
+        with self.lock:
+            if conn is not self.zab_conn:
+                return
+            self._retire_zab()
+            self.emit("conn", peer=leader, up=False, plane="quorum", reason=reason)
+            self._inbox(ZabProgress(leader, *conn.view(), ended=reason))
+
+    def _close_zab(self, peer: Sid) -> bool:
+        """Close the Zab learner's connection with `peer`, if it has one."""
+        conn = self.zab_conn
+        if conn is None or self._zab_leader != peer:
+            return False
+        conn.halt()  # its thread ends without the lock we hold: stop() joins it
+        self._retire_zab()
+        return True
+
+    def _retire_zab(self) -> None:
+        if self.zab_conn is not None:
+            self._retired = [c for c in self._retired if c.alive()] + [self.zab_conn]
+        self.zab_conn = self._zab_leader = None
 
     def _leader_port(self, core: QuorumPeer) -> None:
         """ZK: the Leader binds the quorum port while it leads."""
@@ -728,7 +852,8 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="durable state (currentEpoch, acceptedEpoch) (default: dataDir of the zoo.cfg)",
+        help="durable state: currentEpoch, acceptedEpoch and, after following a Java leader, "
+        "its txn log and snapshots (default: dataDir of the zoo.cfg)",
     )
     parser.add_argument(
         "--trace",

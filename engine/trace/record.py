@@ -30,6 +30,7 @@ from engine.core.peer.io import (
     Timeout,
     Timing,
     ZabAction,
+    ZabProgress,
 )
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.vote import Notification, ServerState, ToSend, Vote, parse_zxid, zxid_hex
@@ -157,9 +158,42 @@ def input_json(event: Input, config: str) -> JSON:
             return {"type": "packet", "from": peer, "packet": packet_json(packet)}
         case Disconnected(peer):
             return {"type": "disconnected", "peer": peer}
+        case ZabProgress():
+            return zab_progress_json(event)
         case ClientWrite(count):
             return {"type": "write", "count": count}
     raise AssertionError(event)
+
+
+def zab_progress_json(p: ZabProgress) -> JSON:
+    d: JSON = {"type": "zab", "leader": p.leader, "zab": p.zab}
+    if p.sync_mode is not None:
+        d["sync_mode"] = p.sync_mode
+    d.update(
+        accepted_epoch=p.accepted_epoch, current_epoch=p.current_epoch, last_zxid=_hex(p.last_zxid)
+    )
+    if p.ended is not None:
+        d["ended"] = p.ended
+    return d
+
+
+def _zab_progress_from(d: JSON) -> ZabProgress:
+    sync_mode, ended = d.get("sync_mode"), d.get("ended")
+    if not isinstance(d["zab"], str) or not isinstance(sync_mode, str | None):
+        raise RecordError(
+            f"zab phase and sync mode must be strings, got {d['zab']!r}, {sync_mode!r}"
+        )
+    if not isinstance(ended, str | None):
+        raise RecordError(f"field 'ended' must be a string, got {ended!r}")
+    return ZabProgress(
+        _int(d, "leader"),
+        d["zab"],
+        sync_mode,
+        _int(d, "accepted_epoch"),
+        _int(d, "current_epoch"),
+        _zxid(d, "last_zxid"),
+        ended,
+    )
 
 
 def input_from(d: JSON, config: str) -> Input:
@@ -182,6 +216,8 @@ def input_from(d: JSON, config: str) -> Input:
                 return PacketReceived(_int(d, "from"), packet_from(d["packet"]))
             case "disconnected":
                 return Disconnected(_int(d, "peer"))
+            case "zab":
+                return _zab_progress_from(d)
             case "write":
                 return ClientWrite(_int(d, "count"))
     except (KeyError, TypeError) as e:

@@ -111,6 +111,25 @@ class Disconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class ZabProgress:
+    """Learner side, when the leader speaks Zab (a Java leader): where the node's Zab
+    learner (engine.core.zab.learner, run by the runtime) stands, its data already durable
+    in the data dir. The runtime reports each change of phase, sync mode, epoch or zxid,
+    and finally `ended` (why the connection ended, in ZooKeeper's words)."""
+
+    leader: Sid
+    zab: str
+    """DISCOVERY, SYNCHRONIZATION or BROADCAST (ZK: QuorumPeer.ZabState)."""
+    sync_mode: str | None
+    """DIFF, TRUNC or SNAP once the leader chose (ZK: QuorumPeer.SyncMode)."""
+    accepted_epoch: int
+    current_epoch: int
+    last_zxid: Zxid
+    """ZK: QuorumPeer.getLastLoggedZxid, the last txn applied to the learner's database."""
+    ended: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientWrite:
     """`write n`: n transactions submitted to this node (only a leader accepts them)."""
 
@@ -126,6 +145,7 @@ Input: TypeAlias = (
     | LearnerConnectFailed
     | PacketReceived
     | Disconnected
+    | ZabProgress
     | ClientWrite
 )
 
@@ -137,6 +157,7 @@ MAIN_THREAD_INPUTS = (  # every input but Receive (the WorkerReceiver thread)
     LearnerConnectFailed,
     PacketReceived,
     Disconnected,
+    ZabProgress,
     ClientWrite,
 )
 

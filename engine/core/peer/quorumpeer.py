@@ -53,6 +53,7 @@ from engine.core.peer.io import (
     Timeout,
     Timing,
     ZabAction,
+    ZabProgress,
     ZabState,
 )
 from engine.core.quorum.verifier import QuorumVerifier
@@ -123,6 +124,8 @@ class _Learning:
     new_epoch: int = -1
     read_limit: int = 0
     """Ticks of silence tolerated: initLimit until NEWLEADER, then syncLimit."""
+    sync_mode: str | None = None
+    """DIFF, TRUNC or SNAP once the leader chose (ZK: QuorumPeer.SyncMode)."""
 
 
 class PeerError(Exception):
@@ -182,6 +185,11 @@ class QuorumPeer:
         return ZabState.ELECTION
 
     @property
+    def sync_mode(self) -> str | None:
+        """How this learner synced with its leader (DIFF, TRUNC, SNAP), once it knows."""
+        return self.learning.sync_mode if self.learning is not None else None
+
+    @property
     def established(self) -> bool:
         """Leader: epoch established with a quorum; learner: synced with its leader."""
         return self.zab_state == ZabState.BROADCAST
@@ -217,6 +225,8 @@ class QuorumPeer:
                 self._packet_received(peer, packet)
             case Disconnected(peer):
                 self._disconnected(peer)
+            case ZabProgress():
+                self._zab_progress(event)
             case ClientWrite(count):
                 self._client_write(count)
             case _:
@@ -630,8 +640,10 @@ class QuorumPeer:
         kind = packet.kind
         if kind == "LEADERINFO" and learning.new_epoch == -1:
             self._register_with_leader(sid, packet.epoch)
-        elif kind == "SNAP" and packet.zxid != self.durable.last_zxid:
-            self._persist(last_zxid=packet.zxid)
+        elif kind == "SNAP":
+            learning.sync_mode = "SNAP"
+            if packet.zxid != self.durable.last_zxid:
+                self._persist(last_zxid=packet.zxid)
         elif kind == "NEWLEADER":
             self._persist(current_epoch=learning.new_epoch)
             learning.read_limit = self.timing.sync_limit
@@ -666,6 +678,26 @@ class QuorumPeer:
         learning.zab = ZabState.SYNCHRONIZATION
         self._to_leader(QuorumPacket("ACKEPOCH", ack_epoch, self.durable.last_zxid))
 
+    def _zab_progress(self, p: ZabProgress) -> None:
+        """The runtime's Zab learner of a Java leader moved on (ZK: Learner.registerWithLeader,
+        syncWithLeader, then the packet loop of Follower / Observer). Its epochs and zxid
+        are on disk already - it made them durable before acknowledging - so they are
+        mirrored here, not persisted again; its socket times its own reads (initLimit, then
+        syncLimit ticks), so the core's read timer stops."""
+        learning = self.learning
+        if learning is None or learning.leader != p.leader or not learning.connected:
+            return  # a late report from a connection the node already left
+        self.deadline = None
+        self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
+        learning.sync_mode = p.sync_mode
+        if p.zab in _LEARNER_PHASES:
+            if p.zab == ZabState.BROADCAST and learning.zab != ZabState.BROADCAST:
+                self.update_election_vote(p.current_epoch)
+            learning.zab = p.zab
+        if p.ended is not None:
+            learning.connected = False  # gone already: nothing to close
+            self._back_to_looking(p.ended)
+
     def _to_leader(self, packet: QuorumPacket) -> None:
         assert self.learning is not None
         self._out.zab.append(SendPacket(self.learning.leader, packet))
@@ -687,6 +719,9 @@ class QuorumPeer:
         elif self.learning is not None and self.learning.leader == sid and self.learning.connected:
             self.learning.connected = False
             self._back_to_looking("Connection to the leader closed")
+
+
+_LEARNER_PHASES = (ZabState.DISCOVERY, ZabState.SYNCHRONIZATION, ZabState.BROADCAST)
 
 
 class _Outbox:

@@ -43,6 +43,9 @@ OPEN_UNSAFE_ACL_ID = -1
 """The ACL cache index of a null ACL list (ZK: ReferenceCountedACLCache.OPEN_UNSAFE_ACL_ID)."""
 OPEN_ACL_UNSAFE = (ACL(31, Id("world", "anyone")),)
 """ZK: ZooDefs.Ids.OPEN_ACL_UNSAFE."""
+READ_ACL_UNSAFE = (ACL(1, Id("world", "anyone")),)
+"""ZK: ZooDefs.Ids.READ_ACL_UNSAFE."""
+_EMPTY_STAT = StatPersisted(0, 0, 0, 0, 0, 0, 0, 0, 0)
 CONTAINER_EPHEMERAL_OWNER = -(1 << 63)
 """ZK: EphemeralType.CONTAINER_EPHEMERAL_OWNER (Long.MIN_VALUE)."""
 _TTL_OWNER = 0xFF << 56
@@ -90,7 +93,7 @@ class Database:
     """ZK: ZKDatabase with its DataTree; `last_processed_zxid` is lastProcessedZxid."""
 
     def __init__(self) -> None:
-        root = _Node(b"", OPEN_UNSAFE_ACL_ID, StatPersisted(0, 0, 0, 0, 0, 0, 0, 0, 0))
+        root = _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT)
         self.nodes: dict[str, _Node] = {"": root}
         self.sessions: dict[int, int] = {}
         self.acls: dict[int, tuple[ACL, ...]] = {}
@@ -98,6 +101,20 @@ class Database:
         self._acl_refs: dict[int, int] = {}
         self._next_acl = 0
         self.last_processed_zxid = 0
+
+    @classmethod
+    def initial(cls, config: bytes) -> Database:
+        """What a server holds before any snapshot or txn (ZK: the DataTree constructor):
+        /zookeeper, /zookeeper/quota and /zookeeper/config, world-readable only
+        (ZOOKEEPER-2014: setACL with version -1, so aversion -1) and holding the quorum
+        config text (ZKDatabase.initConfigInZKDatabase: setData with version -1)."""
+        db = cls()
+        db.nodes[""].children.add("zookeeper")
+        db.nodes["/zookeeper"] = _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT, {"config", "quota"})
+        db.nodes["/zookeeper/quota"] = _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT)
+        stat = replace(_EMPTY_STAT, version=-1, aversion=-1)
+        db.nodes["/zookeeper/config"] = _Node(config, db._convert_acls(READ_ACL_UNSAFE), stat)
+        return db
 
     # --- snapshots ------------------------------------------------------------------------
 

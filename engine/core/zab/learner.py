@@ -129,7 +129,8 @@ class ZabLearner:
     `snapshot` and `log` are what the server has on disk: the last snapshot (dump, zxid)
     and the txns logged after it, committed or not. The in-memory database is rebuilt from
     them, as ZooKeeper reloads it on every new leader (lastLoggedZxid counts every logged
-    txn)."""
+    txn); without a snapshot it starts as ZooKeeper's fresh database, whose
+    /zookeeper/config holds `config`, the quorum config text (QuorumVerifier.toString)."""
 
     def __init__(
         self,
@@ -141,8 +142,10 @@ class ZabLearner:
         config_version: int,
         snapshot: tuple[SnapshotDump, int] | None = None,
         log: tuple[TxnEntry, ...] = (),
+        config: bytes = b"",
     ) -> None:
         self.sid = sid
+        self.config = config
         self.observer = observer
         self.accepted_epoch = accepted_epoch
         self.current_epoch = current_epoch
@@ -176,7 +179,7 @@ class ZabLearner:
     def _load(self, count: int) -> Database:
         """ZK: ZKDatabase.loadDataBase: the snapshot, then the first `count` logged txns."""
         if self._snapshot is None:
-            db = Database()
+            db = Database.initial(self.config)
         else:
             db = Database.from_dump(*self._snapshot)
         for entry in self._log[:count]:

@@ -3,7 +3,7 @@
 `tcp` is QuorumCnxManager over real sockets in ZooKeeper's own wire format (it can talk
 to Java ZooKeeper servers), with `handshake` reading the handshakes of the connections it
 accepts; `quorum` carries the post-election packets between zkfle nodes in a small
-framing of our own (it speaks no Zab).
+framing of our own, and hands a connection whose leader speaks Zab to the Zab learner.
 """
 
 __all__ = ["handshake", "quorum", "tcp"]

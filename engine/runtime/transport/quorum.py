@@ -1,24 +1,27 @@
-"""The learner-leader connection between zkfle nodes over TCP (our framing, not Zab).
+"""The learner-leader connection between zkfle nodes over TCP (our framing, not Zab), and
+the hand-over of a connection whose leader speaks Zab.
 
 After an election a learner dials its leader's quorum port (ZK: Learner.connectToLeader)
 and the two exchange the post-election packets of `engine.core.peer` (FOLLOWERINFO,
 LEADERINFO, ACKEPOCH, NEWLEADER, UPTODATE, PING, PROPOSAL, ...). ZooKeeper speaks Zab
-there, in jute records; zkfle does not implement Zab. Between zkfle nodes these packets
-travel in a small framing of our own:
+there, in jute records; between zkfle nodes these packets travel in a small framing of
+our own (until zkfle's leader speaks Zab):
 
 * the leader greets every accepted connection first: `b"ZKFL"` + int64 sid;
 * a learner that got a greeting answers the same way with its own sid, then both sides
   send frames: int32 length + the packet as JSON (`engine.trace.record.packet_json`).
 
-Against ZooKeeper this fails cleanly and on ZooKeeper's own timers:
+With ZooKeeper:
 
-* our learner connected to a Java leader waits for a greeting that never comes (a Java
-  leader waits for FOLLOWERINFO first) and sends nothing; the learner's read timeout
-  (initLimit ticks) or the Java LearnerHandler's own timeout ends the connection, and the
-  node goes back to LOOKING as a ZooKeeper follower would;
+* our learner connected to a Java leader gets no greeting: a Java leader sends nothing
+  before the learner's FOLLOWERINFO, and waits initLimit ticks for it. When the plane is
+  given a `zab_probe_ms` and a `zab` hook, a leader silent for that long is taken to speak
+  Zab and the socket is handed to the hook (`zkfle node` runs ZooKeeper's learner on it,
+  engine.runtime.zab.follow); without them the learner waits for the greeting until the
+  core's read timeout or the Java leader closes the connection;
 * a Java follower connected to our leader sends FOLLOWERINFO, whose first four bytes are
   not `ZKFL`: the leader logs it and closes the connection, the follower sees EOF and
-  goes back to LOOKING.
+  goes back to LOOKING (zkfle does not lead Java learners yet).
 
 `QuorumPlane` is that connection manager: an accept thread while leading, one thread
 per connection, hooks for everything that becomes a core input or a trace event.
@@ -72,7 +75,9 @@ class QuorumHooks:
     * `connect_failed(leader, reason)` - that attempt failed (refused, timed out);
     * `joined(sid)` - a zkfle learner greeted our leader;
     * `packet(peer, packet)` - a packet arrived;
-    * `closed(peer, reason)` - a connection ended by the peer or an error (not by `close`).
+    * `closed(peer, reason)` - a connection ended by the peer or an error (not by `close`);
+    * `zab(leader, sock)` - our learner's leader sent no greeting within `zab_probe_ms`: it
+      speaks Zab; the connected socket is the hook's now (the plane forgets it).
     """
 
     connected: Callable[[Sid], None] | None = None
@@ -80,6 +85,7 @@ class QuorumHooks:
     joined: Callable[[Sid], None] | None = None
     packet: Callable[[Sid, QuorumPacket], None] | None = None
     closed: Callable[[Sid, str], None] | None = None
+    zab: Callable[[Sid, socket.socket], None] | None = None
 
 
 class _Conn:
@@ -127,11 +133,15 @@ class QuorumPlane:
         *,
         name: str | None = None,
         greeting_timeout_ms: float = 10_000,
+        zab_probe_ms: float | None = None,
     ) -> None:
         self.my_sid = my_sid
         self.hooks = hooks
         self.greeting_timeout_s = greeting_timeout_ms / 1000.0
         """How long our leader waits for a learner's first bytes (ZK: initLimit ticks)."""
+        self.zab_probe_s = zab_probe_ms / 1000.0 if zab_probe_ms is not None else None
+        """How long our learner waits for a zkfle greeting before taking the leader to speak
+        Zab (with the `zab` hook; None: wait for it)."""
         self.name = name or f"myid={my_sid}"
         self._lock = threading.Lock()
         self._conns: dict[Sid, _Conn] = {}
@@ -273,7 +283,7 @@ class QuorumPlane:
             sock.close()
             log.warning(
                 "%s: quorum connection from %s is not a zkfle learner (first bytes %s: "
-                "ZooKeeper's Zab, which zkfle does not speak); closed",
+                "ZooKeeper's Zab: zkfle does not lead Java learners yet); closed",
                 self.name,
                 remote,
                 head[:8].hex(" "),
@@ -312,7 +322,10 @@ class QuorumPlane:
         if self.hooks.connected is not None:
             self.hooks.connected(leader)
         try:
-            head = _read_exactly(sock, _GREETING.size)
+            head = self._read_greeting(sock)
+        except TimeoutError:
+            self._hand_over(conn)
+            return
         except (OSError, EndOfStreamError) as e:
             self._ended(conn, f"no greeting from the leader: {e}")
             return
@@ -335,6 +348,32 @@ class QuorumPlane:
             self._ended(conn, f"send failed: {e}")
             return
         self._read_packets(conn)
+
+    def _read_greeting(self, sock: socket.socket) -> bytes:
+        """The leader's greeting; TimeoutError if it sent nothing within the Zab probe."""
+        if self.zab_probe_s is None or self.hooks.zab is None:
+            return _read_exactly(sock, _GREETING.size)
+        sock.settimeout(self.zab_probe_s)
+        first = sock.recv(_GREETING.size)
+        sock.settimeout(None)
+        if not first:
+            raise EndOfStreamError(f"end of stream after 0 of {_GREETING.size} bytes")
+        return first + _read_exactly(sock, _GREETING.size - len(first))
+
+    def _hand_over(self, conn: _Conn) -> None:
+        """The leader stayed silent: it speaks Zab. The socket goes to the `zab` hook, the
+        frames queued for a zkfle leader are dropped."""
+        with self._lock:
+            if self._conns.get(conn.peer) is conn:
+                del self._conns[conn.peer]
+            mine = conn.running and not self.shutdown
+            conn.running = False
+        if not mine or self.hooks.zab is None:
+            conn.sock.close()  # closed meanwhile by `close` or `halt`
+            return
+        conn.pending.clear()
+        conn.sock.settimeout(None)
+        self.hooks.zab(conn.peer, conn.sock)
 
     def _dial(
         self, addresses: tuple[Address, ...], timeout_s: float

@@ -3,6 +3,11 @@ bytes cut by `QuorumStream`, fed to the pure `ZabLearner`, its actions carried o
 against a `ZabStore` (each durable write done before the next action, so before any
 acknowledgement after it) and the socket.
 
+`zkfle node` hands it the socket it already opened to a leader that sent no zkfle greeting
+(engine.runtime.node); tests dial a leader with it directly. `on_progress` hears of every
+change of phase, sync mode, epoch or zxid - after the actions that made it durable - and
+`on_end` of the end, both on the connection's thread.
+
 The socket's read timeout is ZooKeeper's: `initLimit` ticks until NEWLEADER, then
 `syncLimit` ticks (ZK: Learner.syncWithLeader's setSoTimeout). The connection ends - and
 `ended` says why, in ZooKeeper's words - on that timeout, on the leader's EOF, on a
@@ -18,6 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.core.jute.archive import JuteError
 from engine.core.jute.stream import QuorumStream
@@ -34,7 +40,7 @@ from engine.core.zab.learner import (
 from engine.runtime.transport.tcp import Address, connect_with_timeout, shutdown_socket
 from engine.runtime.zab.store import ZabStore
 
-__all__ = ["LearnerConnection", "LearnerSettings"]
+__all__ = ["LearnerConnection", "LearnerSettings", "LearnerView"]
 
 log = logging.getLogger("zkfle.zab")
 
@@ -47,6 +53,18 @@ class LearnerSettings:
     tick_time_ms: int = 200
     init_limit: int = 10
     sync_limit: int = 5
+    config: str = ""
+    """The quorum config text (QuorumVerifier.toString): /zookeeper/config of a fresh tree."""
+
+
+class LearnerView(NamedTuple):
+    """Where the learner stands (what a node's core mirrors)."""
+
+    zab_state: str
+    sync_mode: str | None
+    accepted_epoch: int
+    current_epoch: int
+    last_zxid: int
 
 
 class LearnerConnection:
@@ -58,11 +76,15 @@ class LearnerConnection:
         leader: Address,
         store: ZabStore,
         on_end: Callable[[str], None] | None = None,
+        on_progress: Callable[[LearnerView], None] | None = None,
     ) -> None:
         self.settings = settings
         self.leader = leader
         self.store = store
         self.on_end = on_end
+        self.on_progress = on_progress
+        self._shown: LearnerView | None = None
+        """What on_progress heard last."""
         self.learner: ZabLearner | None = None
         self.ended: str | None = None
         self._sock: socket.socket | None = None
@@ -71,10 +93,11 @@ class LearnerConnection:
         self._lock = threading.Lock()
         """Held while the learner steps: readers of its state take it too."""
 
-    def start(self) -> None:
+    def start(self, sock: socket.socket | None = None) -> None:
         """Load the data (ZabStoreError, DurableError or JuteError if it cannot be read), then dial
-        the leader (ZK: Learner.connectToLeader, within initLimit ticks) and run the
-        connection on a thread; `ended` says why it ended."""
+        the leader (ZK: Learner.connectToLeader, within initLimit ticks) - unless `sock` is
+        a connection to it already up, which the learner then owns - and run the connection
+        on a thread; `ended` says why it ended."""
         s = self.settings
         durable = self.store.epochs.load()
         snapshot, logged = self.store.load()
@@ -86,19 +109,38 @@ class LearnerConnection:
             config_version=s.config_version,
             snapshot=snapshot,
             log=logged,
+            config=s.config.encode(),
         )
-        self._thread = threading.Thread(target=self._run, name=f"zab-learner-{s.sid}", daemon=True)
+        self._sock = sock
+        self._thread = threading.Thread(
+            target=self._run, args=(sock,), name=f"zab-learner-{s.sid}", daemon=True
+        )
         self._thread.start()
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Close the connection without waiting for its thread (`join` does)."""
         self._halt.set()
         if self._sock is not None:
             shutdown_socket(self._sock)
+
+    def join(self, timeout_s: float | None = None) -> None:
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout_s)
+
+    def stop(self) -> None:
+        self.halt()
+        self.join()
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def view(self) -> LearnerView:
+        assert self.learner is not None
+        with self._lock:
+            lr = self.learner
+            return LearnerView(
+                lr.zab_state, lr.sync_mode, lr.accepted_epoch, lr.current_epoch, lr.last_logged_zxid
+            )
 
     def snapshot_state(self) -> tuple[str, str | None, int, str]:
         """(zab state, sync mode, last logged zxid, database fingerprint), read consistently."""
@@ -109,18 +151,19 @@ class LearnerConnection:
 
     # --- the thread -------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, adopted: socket.socket | None) -> None:
         s = self.settings
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = adopted or socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock = sock
         try:
-            problem = connect_with_timeout(
-                sock, self.leader, s.init_limit * s.tick_time_ms / 1000, self._halt.is_set
-            )
-            if problem is not None:
-                self._end(f"Failed connect to {self.leader[0]}:{self.leader[1]}: {problem}")
-                return
+            if adopted is None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                problem = connect_with_timeout(
+                    sock, self.leader, s.init_limit * s.tick_time_ms / 1000, self._halt.is_set
+                )
+                if problem is not None:
+                    self._end(f"Failed connect to {self.leader[0]}:{self.leader[1]}: {problem}")
+                    return
             assert self.learner is not None
             with self._lock:
                 actions = self.learner.start()
@@ -189,7 +232,17 @@ class LearnerConnection:
             elif isinstance(action, Fail):
                 self._end(action.reason)
                 return False
+        self._report()
         return True
+
+    def _report(self) -> None:
+        """on_progress, if the learner moved since it last heard."""
+        if self.on_progress is None:
+            return
+        view = self.view()
+        if view != self._shown:
+            self._shown = view
+            self.on_progress(view)
 
     def _end(self, reason: str) -> None:
         if self.ended is None:

@@ -69,6 +69,14 @@ class ZabStore:
             entries += [e for e in log.entries if e.zxid > after]
         return snapshot, tuple(entries)
 
+    def last_logged_zxid(self) -> int | None:
+        """The zxid of the last txn logged, or of the snapshot if none follows it; None when
+        there is neither (ZK: FileTxnSnapLog.restore, which getLastLoggedZxid reports)."""
+        snapshot, logged = self.load()
+        if logged:
+            return logged[-1].zxid
+        return snapshot[1] if snapshot is not None else None
+
     def take_snapshot(self, dump: SnapshotDump, zxid: int) -> None:
         data = SnapshotFile(FileHeader(SNAP_MAGIC, _VERSION, -1), dump, None).encode()
         self._write_new(self.dir / f"snapshot.{zxid:x}", data)

@@ -1,0 +1,176 @@
+"""How `zkfle node` follows a leader that speaks Zab, without Java: the core mirrors the
+Zab learner's reports (the `zab` input, recorded and replayed like any other), the quorum
+plane hands a silent leader's socket over, and a restart votes with the txn log's zxid."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.core.peer.io import (
+    ConnectToLeader,
+    Durable,
+    LearnerConnected,
+    LookForLeader,
+    Output,
+    Poll,
+    Receive,
+    SendPacket,
+    Timeout,
+    ZabProgress,
+)
+from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.vote import Notification, ServerState, make_zxid
+from engine.core.zab.database import Database
+from engine.runtime.durable import DurableStore
+from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane, greeting
+from engine.runtime.zab.store import ZabStore
+from engine.trace.record import RecordError, input_from, input_json
+from tests import zkproxied
+from tests.harness import make_verifier
+from tests.test_zab_follow import FakeLeader, entry
+
+DEADLINE_S = 30.0
+ZXID = make_zxid(1, 5)
+
+
+def following_core() -> tuple[QuorumPeer, Output]:
+    """Server 1 of three, told by 2 and 3 that 3 leads epoch 1: it follows 3, connected."""
+    core = QuorumPeer(1, make_verifier([1, 2, 3], []))
+    core.step(LookForLeader(), 0.0)
+    for sid, state in ((3, ServerState.LEADING), (2, ServerState.FOLLOWING)):
+        core.step(Receive(Notification(3, make_zxid(1, 0), 1, state, sid, 1)), 1.0)
+    while core.peer_state == ServerState.LOOKING:
+        decided = core.step(Poll(), 2.0)
+    assert (core.peer_state, decided.zab) == (ServerState.FOLLOWING, (ConnectToLeader(3),))
+    out = core.step(LearnerConnected(3), 3.0)
+    assert isinstance(out.zab[0], SendPacket)
+    assert core.deadline is not None  # the core's own read timeout, until Zab reports
+    return core, out
+
+
+def progress(zab: str, mode: str | None = None, ended: str | None = None) -> ZabProgress:
+    return ZabProgress(3, zab, mode, 1, 1 if zab == "BROADCAST" else 0, ZXID, ended)
+
+
+def test_the_core_mirrors_the_zab_learner_and_votes_with_what_it_synced() -> None:
+    core, _ = following_core()
+    out = core.step(progress("DISCOVERY"), 4.0)
+    # The Zab connection times its own reads (initLimit, then syncLimit ticks).
+    assert (core.deadline, out.wait_ms, out.zab) == (None, None, ())
+    out = core.step(progress("SYNCHRONIZATION", "SNAP"), 5.0)
+    assert (core.zab_state, core.sync_mode) == ("SYNCHRONIZATION", "SNAP")
+    # The learner made it durable before acknowledging: mirrored, not written twice.
+    assert out.persist is None
+    assert core.durable == Durable(current_epoch=0, accepted_epoch=1, last_zxid=ZXID)
+    core.step(progress("BROADCAST", "SNAP"), 6.0)
+    assert core.established
+    assert core.current_vote.peer_epoch == 1  # ZK: updateElectionVote after UPTODATE
+    core.step(Timeout(True), 1e9)  # no timer of the core's runs out while Zab follows
+    assert core.peer_state == ServerState.FOLLOWING
+
+    out = core.step(progress("BROADCAST", "SNAP", ended="Read timed out"), 7.0)
+    assert (core.peer_state, out.reason) == (ServerState.LOOKING, "Read timed out")
+    assert out.zab == ()  # the connection is gone already: nothing to close
+    own = core.step(LookForLeader(), 8.0).sends[0]
+    assert (own.leader, own.zxid, own.peer_epoch) == (1, ZXID, 1)
+
+
+def test_a_late_report_from_a_connection_left_behind_changes_nothing() -> None:
+    core, _ = following_core()
+    before = core.durable
+    out = core.step(ZabProgress(2, "BROADCAST", "DIFF", 7, 7, make_zxid(7, 1), "gone"), 4.0)
+    assert (out.persist, out.reason, core.durable) == (None, None, before)
+    assert core.zab_state == "DISCOVERY"
+    assert core.deadline is not None
+
+
+@pytest.mark.parametrize(
+    "p",
+    [
+        progress("DISCOVERY"),
+        progress("SYNCHRONIZATION", "DIFF"),
+        progress("CLOSED", "TRUNC", ended="Leaders epoch, 1 is less than accepted epoch, 2"),
+    ],
+)
+def test_zab_inputs_are_recorded_and_read_back(p: ZabProgress) -> None:
+    assert input_from(input_json(p, ""), "") == p
+
+
+def test_a_bad_zab_input_names_the_field() -> None:
+    recorded = input_json(progress("DISCOVERY"), "")
+    with pytest.raises(RecordError, match="last_zxid"):
+        input_from({**recorded, "last_zxid": 5}, "")
+    with pytest.raises(RecordError, match="ended"):
+        input_from({**recorded, "ended": 5}, "")
+
+
+# --- the quorum plane: a leader that does not greet --------------------------------------------
+
+
+@pytest.fixture
+def planes() -> Iterator[list[QuorumPlane]]:
+    made: list[QuorumPlane] = []
+    yield made
+    for plane in made:
+        plane.halt()
+
+
+def test_a_silent_leader_gets_the_socket_handed_to_zab(planes: list[QuorumPlane]) -> None:
+    leader = FakeLeader(lambda conn: None)
+    handed: list[tuple[int, socket.socket]] = []
+    plane = QuorumPlane(
+        1, QuorumHooks(zab=lambda sid, s: handed.append((sid, s))), zab_probe_ms=100
+    )
+    planes.append(plane)
+    try:
+        plane.connect(3, [leader.address], 5_000)
+        zkproxied.wait_until(lambda: handed, lambda: "the socket to be handed over", DEADLINE_S)
+        sid, sock = handed[0]
+        with sock:
+            sock.sendall(b"FOLLOWERINFO")  # what the Zab learner would send first
+            zkproxied.wait_until(
+                lambda: leader.received == b"FOLLOWERINFO",
+                lambda: f"the leader to read it: {leader.received!r}",
+                DEADLINE_S,
+            )
+        assert sid == 3
+        assert plane.connected() == []  # the plane forgot it
+    finally:
+        leader.close()
+
+
+def test_a_greeting_leader_keeps_zkfle_framing(planes: list[QuorumPlane]) -> None:
+    leader = FakeLeader(lambda conn: None, greet=greeting(3))
+    handed: list[int] = []
+    plane = QuorumPlane(1, QuorumHooks(zab=lambda sid, s: handed.append(sid)), zab_probe_ms=100)
+    planes.append(plane)
+    try:
+        plane.connect(3, [leader.address], 5_000)
+        zkproxied.wait_until(
+            lambda: leader.received == greeting(1),
+            lambda: f"our greeting back: {leader.received!r}",
+            DEADLINE_S,
+        )
+        assert handed == []
+    finally:
+        leader.close()
+
+
+# --- the data dir ---------------------------------------------------------------------------
+
+
+def test_a_restart_votes_with_the_txn_logs_last_zxid(tmp_path: Path) -> None:
+    """ZK: getLastLoggedZxid reloads the database: the snapshot and the txns logged after
+    it - not the lastZxid file, which a learner of a Java leader does not write."""
+    store = ZabStore(tmp_path)
+    assert store.last_logged_zxid() is None
+    store.save_epochs(1, 1, 0)
+    store.append((entry(1), entry(2)))
+    assert store.last_logged_zxid() == make_zxid(1, 2)
+    assert DurableStore(tmp_path).load(store.last_logged_zxid()) == Durable(1, 1, make_zxid(1, 2))
+    store.take_snapshot(Database.initial(b"").dump(), make_zxid(1, 3))
+    assert store.last_logged_zxid() == make_zxid(1, 3)
