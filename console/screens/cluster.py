@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker
 
@@ -211,6 +212,8 @@ class ClusterScreen(Screen[None]):
         self.timeline = ElectionsTimeline(id="timeline")
         self.position_bar = PositionBar(id="position")
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
+        self.poll_timer: Timer | None = None
+        """Polls the backend FPS times a second once mounted."""
 
     @property
     def zkfle(self) -> Navigator:
@@ -244,7 +247,7 @@ class ClusterScreen(Screen[None]):
             self.detail.replay_clock = 0
         self.ensemble.focus()
         self.poll()
-        self.set_interval(1 / FPS, self.poll, name="poll")
+        self.poll_timer = self.set_interval(1 / FPS, self.poll, name="poll")
 
     def on_unmount(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
