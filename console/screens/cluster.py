@@ -311,7 +311,7 @@ class ClusterScreen(Screen[None]):
             self.ensemble.show(view, self._faults)
             self.diagram.set_lanes(list(view.sids))
             self._show_detail()
-        elif self.replay:
+        elif self.replay or self.detail.behind:
             self._show_detail()
         safe, why = self.health.safety(view)
         live, live_why = self.health.liveness(view)
