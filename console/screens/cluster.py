@@ -3,8 +3,8 @@
 The screen polls its backend on a timer (`FPS` times a second, fewer while its frames
 take more than `UI_CPU_BUDGET` of a CPU): one `view()`, the new events, the info. It never
 renders per event: bursts are coalesced into one frame, only changed cells are redrawn,
-and the log keeps the last `LOG_CAP` lines. Commands run on a
-worker thread, one at a time in the order typed, so the UI never waits for the engine.
+and the log keeps the last `LOG_CAP` lines. Commands run on a worker thread, one at a
+time in the order typed, so the UI never waits for the engine.
 Every key runs a command of the language (shown in the log like a typed one), except for
 the ones that only move around the screen.
 """
@@ -75,9 +75,10 @@ class Navigator(Protocol):
 FPS = 40
 """Frames per second at most: how often the screen polls its backend."""
 UI_CPU_BUDGET = 0.3
-"""The most of one CPU the console's thread may use, averaged over about a second: past
-it, frames are left out. Node threads share the interpreter's lock with the console; under
-a storm every frame has much to draw, and the cluster keeps the rest."""
+"""The most of one CPU the console's frames (polling and drawing) may take, averaged over
+about a second: past it, frames are left out. Node threads share the interpreter's lock
+with the console; under a storm every frame has much to draw, and the cluster keeps the
+rest."""
 
 REFILL_EVENTS = 20_000
 """After a seek, the log reads back at most this many events for what led there."""
@@ -279,7 +280,8 @@ class ClusterScreen(Screen[None]):
             self._frame_cpu += time.thread_time() - cpu
 
     def _compositor_refresh(self) -> None:
-        """Textual draws what the frame refreshed: counted in the frame's CPU time."""
+        """Textual draws what the frame refreshed (Screen's own method, extended): counted
+        in the frame's CPU time."""
         cpu = time.thread_time()
         super()._compositor_refresh()
         self._frame_cpu += time.thread_time() - cpu
