@@ -185,7 +185,6 @@ def bench_console(
                         "frame_p99_ms": percentile(ms, 99),
                         "frame_busy_fraction": round(sum(frames) / span, 3),
                         "ui_cpu_fraction": round((c1 - c0) / span, 3),
-                        "frames_cpu_share": round(screen.cpu_share, 3),
                         "ui_cpu_ms_per_frame": round((c1 - c0) * 1000 / len(frames), 2)
                         if frames
                         else None,
@@ -208,7 +207,6 @@ def bench_console(
         "load_after": machine()["loadavg"],
         "nodes": nodes,
         "fps_cap": screens.FPS,
-        "cpu_budget": screens.UI_CPU_BUDGET,
         **result,
         "target_frames_per_s": FRAMES_TARGET,
         "target_ratio": OVERHEAD_TARGET,
@@ -236,8 +234,6 @@ def print_console(r: JSON) -> None:
         f" {r['target_frames_per_s']:.0f}); frame (poll) p50 {fmt_num(r['frame_p50_ms'])} ms,"
         f" p99 {fmt_num(r['frame_p99_ms'])} ms; UI thread CPU"
         f" {fmt_num(r['ui_cpu_ms_per_frame'])} ms a frame, {r['ui_cpu_fraction']:.0%} of the time"
-        f" (the frames' share at the end {r['frames_cpu_share']:.0%}, budget"
-        f" {r['cpu_budget']:.0%}: past it frames are left out)"
     )
     ratio = r["took_ratio"]
     print(

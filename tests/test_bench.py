@@ -296,7 +296,6 @@ def test_console_counts_frames_under_a_storm(
     assert result["frames"] >= 1
     assert result["storm_events"] > 0
     assert 0 < result["frame_p50_ms"] <= result["frame_p99_ms"]
-    assert result["frames_cpu_share"] > 0
     # two pairs of elections, one of each pair with the console drawing
     assert result["took_ms_drawing"]["n"] == result["took_ms_stopped"]["n"] == 2
     assert len(result["took_ratios"]) == 2

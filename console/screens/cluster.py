@@ -1,7 +1,7 @@
 """Provides the cluster screen: every panel of one backend, live or replayed.
 
-The screen polls its backend on a timer (`FPS` times a second, fewer while its frames
-take more than `UI_CPU_BUDGET` of a CPU): one `view()`, the new events, the info. It never
+The screen polls its backend on a timer (`FPS` times a second): one `view()`, the new
+events, the info. It never
 renders per event: bursts are coalesced into one frame, only changed cells are redrawn,
 and the log keeps the last `LOG_CAP` lines. Commands run on a worker thread, one at a
 time in the order typed, so the UI never waits for the engine.
@@ -73,12 +73,10 @@ class Navigator(Protocol):
 
 
 FPS = 40
-"""Frames per second at most: how often the screen polls its backend."""
-UI_CPU_BUDGET = 0.3
-"""The most of one CPU the console's frames (polling and drawing) may take, averaged over
-about a second: past it, frames are left out. Node threads share the interpreter's lock
-with the console; under a storm every frame has much to draw, and the cluster keeps the
-rest."""
+"""Frames per second at most: how often the screen polls its backend. Frames more often
+are smaller: under a storm a frame's work grows with the events since the last one, and
+a long frame keeps the node threads from the interpreter's lock longer (measured: a cap
+on the console's CPU that left frames out made elections slower, not faster)."""
 
 REFILL_EVENTS = 20_000
 """After a seek, the log reads back at most this many events for what led there."""
@@ -219,12 +217,7 @@ class ClusterScreen(Screen[None]):
         self.position_bar = PositionBar(id="position")
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
         self.poll_timer: Timer | None = None
-        """Ticks FPS times a second once mounted."""
-        self._last_tick = time.monotonic()
-        self._frame_cpu = 0.0
-        """CPU time of this thread since the last tick in frames: polls and drawing."""
-        self.cpu_share = 0.0
-        """The share of a CPU the frames used lately (see UI_CPU_BUDGET)."""
+        """Polls FPS times a second once mounted."""
 
     @property
     def zkfle(self) -> Navigator:
@@ -258,33 +251,12 @@ class ClusterScreen(Screen[None]):
             self.detail.replay_clock = 0
         self.ensemble.focus()
         self.poll()
-        self.poll_timer = self.set_interval(1 / FPS, self.tick, name="poll")
+        self.poll_timer = self.set_interval(1 / FPS, self.poll, name="poll")
 
     def on_unmount(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- polling the backend ------------------------------------------------------------------
-
-    def tick(self) -> None:
-        """A frame, unless the frames are over their CPU budget (an average over about a
-        second of the CPU time each frame took, polling and drawing)."""
-        wall = time.monotonic()
-        span, self._last_tick = wall - self._last_tick, wall
-        if span > 0:
-            weight = min(1.0, span)
-            self.cpu_share += weight * (self._frame_cpu / span - self.cpu_share)
-        self._frame_cpu = 0.0
-        if self.cpu_share <= UI_CPU_BUDGET:
-            cpu = time.thread_time()
-            self.poll()
-            self._frame_cpu += time.thread_time() - cpu
-
-    def _compositor_refresh(self) -> None:
-        """Textual draws what the frame refreshed (Screen's own method, extended): counted
-        in the frame's CPU time."""
-        cpu = time.thread_time()
-        super()._compositor_refresh()
-        self._frame_cpu += time.thread_time() - cpu
 
     def poll(self) -> None:
         """One frame: read the backend, feed the new events, redraw what changed."""
