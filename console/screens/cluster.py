@@ -1,9 +1,10 @@
 """Provides the cluster screen: every panel of one backend, live or replayed.
 
 The screen polls its backend on a timer (`FPS` times a second): one `view()`, the new
-events, the info. It never renders per event: bursts are coalesced into one frame, only
-changed cells are redrawn, and the log keeps the last `LOG_CAP` lines. Commands run on a
-worker thread, one at a time in the order typed, so the UI never waits for the engine.
+events, the info. It never
+renders per event: bursts are coalesced into one frame, only changed cells are redrawn,
+and the log keeps the last `LOG_CAP` lines. Commands run on a worker thread, one at a
+time in the order typed, so the UI never waits for the engine.
 Every key runs a command of the language (shown in the log like a typed one), except for
 the ones that only move around the screen.
 """
@@ -23,6 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker
 
@@ -70,8 +72,11 @@ class Navigator(Protocol):
     def leave(self, screen: ClusterScreen) -> None: ...
 
 
-FPS = 20
-"""Frames per second: how often the screen polls its backend."""
+FPS = 40
+"""Frames per second at most: how often the screen polls its backend. Frames more often
+are smaller: under a storm a frame's work grows with the events since the last one, and
+a long frame keeps the node threads from the interpreter's lock longer (measured: a cap
+on the console's CPU that left frames out made elections slower, not faster)."""
 
 REFILL_EVENTS = 20_000
 """After a seek, the log reads back at most this many events for what led there."""
@@ -211,6 +216,8 @@ class ClusterScreen(Screen[None]):
         self.timeline = ElectionsTimeline(id="timeline")
         self.position_bar = PositionBar(id="position")
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
+        self.poll_timer: Timer | None = None
+        """Polls FPS times a second once mounted."""
 
     @property
     def zkfle(self) -> Navigator:
@@ -244,7 +251,7 @@ class ClusterScreen(Screen[None]):
             self.detail.replay_clock = 0
         self.ensemble.focus()
         self.poll()
-        self.set_interval(1 / FPS, self.poll, name="poll")
+        self.poll_timer = self.set_interval(1 / FPS, self.poll, name="poll")
 
     def on_unmount(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -308,7 +315,7 @@ class ClusterScreen(Screen[None]):
             self.ensemble.show(view, self._faults)
             self.diagram.set_lanes(list(view.sids))
             self._show_detail()
-        elif self.replay:
+        elif self.replay or self.detail.behind:
             self._show_detail()
         safe, why = self.health.safety(view)
         live, live_why = self.health.liveness(view)

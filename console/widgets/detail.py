@@ -13,17 +13,24 @@ import time
 from collections.abc import Hashable
 
 from rich.console import Console, Group, RenderableType
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
 
 from console.format import DECIDING, STATE_SHORT, STATE_STYLES, deciding, ms_text, state_text
 from engine.core.view import NodeView
 from engine.core.vote import Sid, Vote, zxid_hex
 
 HOLD_S = 1.5
+LIVE_HZ = 5
+"""A live node is drawn again at most this often: under a storm its queues change with
+every message, drawing its tables costs more than the rest of a frame (Rich's Table),
+and the ensemble strip shows the same queues at the full frame rate."""
 COMPACT_BELOW = 50
 """Below this width the pane abbreviates (r2 for round 2, K/F/L/O for states)."""
 VOTE_COLUMNS = ("sid", "round", "epoch", "zxid", "leader", "state")
@@ -37,6 +44,9 @@ class ChangeTracker:
 
     def __init__(self) -> None:
         self._seen: dict[Hashable, tuple[object, float]] = {}
+        self.lit = False
+        """Some value said changed since `lit` was last cleared (it is shown highlighted
+        until its hold is over)."""
 
     def changed(self, key: Hashable, value: object, now: float, hold: float) -> bool:
         """Record `value`; True if it changed within `hold` of `now` (never at first sight)."""
@@ -46,8 +56,11 @@ class ChangeTracker:
             return False
         if old[0] != value:
             self._seen[key] = (value, now)
+            self.lit = True
             return True
-        return now - old[1] < hold
+        lit = now - old[1] < hold
+        self.lit |= lit
+        return lit
 
     def value(self, key: Hashable) -> object | None:
         """The value last recorded for `key` (None if never seen)."""
@@ -62,19 +75,69 @@ class ChangeTracker:
         self._seen.clear()
 
 
-class NodeDetail(VerticalScroll):
-    """The selected node in detail (scrolls when the pane is small)."""
+class DetailBody(Widget):
+    """The detail pane's text: a Rich renderable drawn into lines once per change, which
+    asks for a layout of the screen only when its height changes. (A Static draws a
+    renderable twice per update, once to measure its height, and asks for a layout every
+    time: under a storm the node changes every frame.)"""
 
     DEFAULT_CSS = """
-    NodeDetail > Static { width: 100%; }
+    DetailBody { height: auto; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._body = Static(id="detail-body")
-        self._tracker = ChangeTracker()
-        self._last: tuple[NodeView | None, float, float] | None = None
         self._renderable: RenderableType = ""
+        self._lines: list[list[Segment]] = []
+        self._width = -1
+        """The width the lines were drawn for (-1: not drawn)."""
+
+    def update(self, renderable: RenderableType) -> None:
+        height = len(self._lines)
+        self._renderable, self._width = renderable, -1
+        width = self.size.width
+        self.refresh(layout=width <= 0 or len(self._lines_for(width)) != height)
+
+    def _lines_for(self, width: int) -> list[list[Segment]]:
+        if width != self._width:
+            self._width = width
+            console = self.app.console
+            options = self.app.console_options.update_width(width).update(highlight=False)
+            rendered = console.render(self._renderable, options) if width > 0 else ()
+            self._lines = list(
+                Segment.split_and_crop_lines(rendered, width, include_new_lines=False, pad=False)
+            )
+        return self._lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines_for(width))
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._lines_for(self.size.width)
+        base = self.visual_style.rich_style
+        if y >= len(lines):
+            return Strip.blank(self.size.width, base)
+        return Strip(Segment.apply_style(lines[y], base))  # unpadded, as a Static's
+
+
+class NodeDetail(VerticalScroll):
+    """The selected node in detail (scrolls when the pane is small)."""
+
+    DEFAULT_CSS = """
+    NodeDetail > DetailBody { width: 100%; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._body = DetailBody(id="detail-body")
+        self._tracker = ChangeTracker()
+        self._last: tuple[NodeView | None, float | None, float] | None = None
+        self._renderable: RenderableType = ""
+        self._drawn_at = float("-inf")
+        self._lit = False
+        """The last drawing highlights a change."""
+        self.behind = False
+        """A live node changed since it was last drawn (LIVE_HZ): show it again."""
         self.replay_clock: float | None = None
         """Replay: a counter bumped at every step (highlights last one step)."""
 
@@ -87,11 +150,23 @@ class NodeDetail(VerticalScroll):
             now, hold = self.replay_clock, 1.0
         else:
             now, hold = time.monotonic(), HOLD_S
-        key = (node, now if self.replay_clock is not None else round(now * 4), hold)
+        # Live, a highlight ends with time: drawn again while one shows (4 times a second).
+        clock = now if self.replay_clock is not None else round(now * 4) if self._lit else None
+        key = (node, clock, hold)
         if key == self._last:
+            self.behind = False
             return
+        last = self._last[0] if self._last is not None else None
+        same = node is not None and last is not None and last.sid == node.sid
+        if self.replay_clock is None and same and now - self._drawn_at < 1 / LIVE_HZ:
+            self.behind = True
+            return
+        self.behind = False
+        self._drawn_at = now
         self._last = key
+        self._tracker.lit = False
         self._renderable = self.render_node(node, now, hold)
+        self._lit = self._tracker.lit
         self._body.update(self._renderable)
 
     @property

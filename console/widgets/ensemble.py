@@ -292,6 +292,10 @@ class EnsembleTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._sids: tuple[Sid, ...] = ()
         self._cells: dict[Sid, dict[str, Text]] = {}
+        self._shown: dict[Sid, tuple[NodeView, list[str], tuple[Credential, int] | None]] = {}
+        """What each row's cells were made from: a node that did not change since the
+        last frame is not made into cells again."""
+        self._widths_of: dict[Sid, dict[str, int]] = {}
         self._widths: dict[str, int] = {}
         self._cursor = 0
         self._leader: int | None = None
@@ -338,6 +342,7 @@ class EnsembleTable(ScrollView, can_focus=True):
             selected = self.selected_sid
             self._sids = view.sids
             self._cache.clear()
+            self._shown.clear()
             self._cursor = self._sids.index(selected) if selected in self._sids else 0
             self.refresh(layout=True)
             if selected not in self._sids:
@@ -345,13 +350,17 @@ class EnsembleTable(ScrollView, can_focus=True):
         mark = proposal_mark(view)
         widths: dict[str, int] = {}
         for y, node in enumerate(view.nodes):
-            values = cells(node, faults.get(node.sid, []), mark)
-            for key, text in values.items():
-                widths[key] = max(widths.get(key, 0), text.cell_len)
-            if self._cells.get(node.sid) != values:
-                self._cells[node.sid] = values
-                self._cache = {k: v for k, v in self._cache.items() if k[0] != y}
-                self.refresh()
+            shown = (node, faults.get(node.sid, []), mark)
+            if self._shown.get(node.sid) != shown:  # else its cells are those drawn
+                self._shown[node.sid] = shown
+                values = cells(*shown)
+                self._widths_of[node.sid] = {k: text.cell_len for k, text in values.items()}
+                if self._cells.get(node.sid) != values:
+                    self._cells[node.sid] = values
+                    self._cache = {k: v for k, v in self._cache.items() if k[0] != y}
+                    self.refresh()
+            for key, width in self._widths_of[node.sid].items():
+                widths[key] = max(widths.get(key, 0), width)
         if widths != self._widths:
             self._widths = widths
             self._layout = None

@@ -29,6 +29,7 @@ from console.format import STATE_STYLES
 from console.ladder import Arrow, Ladder, LadderFilter, Row
 from console.widgets.commandbar import forward_late_key
 from console.widgets.log import CURSOR_BINDINGS
+from console.widgets.scrolling import set_virtual_size
 from engine.core.vote import Sid
 
 SEQ_WIDTH = 7
@@ -144,7 +145,7 @@ class SequenceDiagram(ScrollView, can_focus=True):
             del self._shown[:gone]
 
     def _changed(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._shown) + 1)
+        set_virtual_size(self, Size(self.size.width, len(self._shown) + 1))
         if self._cursor is None:
             self.scroll_to(y=max(0, len(self._shown) + 1 - self.size.height), animate=False)
         self.refresh()

@@ -30,6 +30,7 @@ from textual.strip import Strip
 
 from console.format import LogLine
 from console.widgets.commandbar import forward_late_key
+from console.widgets.scrolling import set_virtual_size
 
 LOG_CAP = 2000
 """Lines kept of each sort, shown and quiet; the full history is in the trace file."""
@@ -151,7 +152,8 @@ class MessageLog(ScrollView, can_focus=True):
         self._next_id = 0
         self._cursor: int | None = None
         """Index into `_shown`; None follows the tail."""
-        self._cache: dict[tuple[int, bool, bool, bool], Strip] = {}
+        self._cache: dict[int, dict[tuple[bool, bool, bool], Strip]] = {}
+        """Drawn lines by entry id, then by how they were drawn (wide, cursor, focus)."""
         self._width = 0
 
     # --- content ----------------------------------------------------------------------------------
@@ -175,6 +177,7 @@ class MessageLog(ScrollView, can_focus=True):
     def add(self, lines: Iterable[LogLine]) -> None:
         """Append lines (only the last `cap` of each sort are kept)."""
         changed = False
+        shown = len(self._shown)
         for line in lines:
             changed = True
             if line.verbose:
@@ -186,7 +189,11 @@ class MessageLog(ScrollView, can_focus=True):
         for entries in (self._entries, self._quiet):
             if len(entries) > self.cap + self.cap // 4:
                 self._trim(entries)
-        self._changed()
+        if len(self._shown) != shown:
+            self._changed()
+        elif self._shown and isinstance(self._shown[-1].line, FoldLine):
+            # Only quiet events (a healthy cluster's PINGs): the last line counts them.
+            self.refresh_line(len(self._shown) - 1)
 
     def _append(self, entries: list[_Entry], line: LogLine) -> _Entry:
         entry = _Entry(self._next_id, line)
@@ -201,7 +208,7 @@ class MessageLog(ScrollView, can_focus=True):
         last = self._entries[-1] if self._entries else None
         if last is not None and isinstance(last.line, FoldLine):
             last.line.add(line)
-            self._cache = {k: v for k, v in self._cache.items() if k[0] != last.id}
+            self._cache.pop(last.id, None)  # a storm folds here at every quiet event
             if last.line.count == FOLD_SHOWN and not self.show_verbose and self._passes(last.line):
                 self._shown.append(last)
         else:
@@ -232,7 +239,8 @@ class MessageLog(ScrollView, can_focus=True):
         self._shown = [e for e in self._shown if e.id not in gone]
         if self._cursor is not None:
             self._cursor = max(0, self._cursor - (before - len(self._shown)))
-        self._cache = {k: v for k, v in self._cache.items() if k[0] not in gone}
+        for gone_id in gone:
+            self._cache.pop(gone_id, None)
 
     def _passes(self, line: LogLine) -> bool:
         if isinstance(line, FoldLine) and line.count < FOLD_SHOWN:
@@ -264,7 +272,7 @@ class MessageLog(ScrollView, can_focus=True):
     def _changed(self) -> None:
         if self._cursor is not None and self._cursor >= len(self._shown):
             self._cursor = len(self._shown) - 1 if self._shown else None
-        self.virtual_size = Size(self.size.width, len(self._shown))
+        set_virtual_size(self, Size(self.size.width, len(self._shown)))
         if self._cursor is None:
             self.scroll_to(y=max(0, len(self._shown) - self.size.height), animate=False)
         self.refresh()
@@ -342,14 +350,15 @@ class MessageLog(ScrollView, can_focus=True):
         entry = self._shown[index]
         wide = width >= 70
         cursor = index == self._cursor
-        key = (entry.id, wide, cursor, cursor and self.has_focus)
-        strip = self._cache.get(key)
+        key = (wide, cursor, cursor and self.has_focus)
+        drawn = self._cache.get(entry.id)
+        strip = drawn.get(key) if drawn is not None else None
         if strip is None or self._width != width:
             strip = self._render_entry(entry.line, wide, cursor, base, width)
-            self._cache[key] = strip
-            self._width = width
             if len(self._cache) > 4 * max(50, self.size.height):
                 self._cache.clear()
+            self._cache.setdefault(entry.id, {})[key] = strip
+            self._width = width
         return strip
 
     def _render_entry(

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from console.format import clock_text, ms_text
 from console.widgets.columns import Column, fit, header, row, to_strip
 from console.widgets.commandbar import forward_late_key
+from console.widgets.scrolling import set_virtual_size
 from engine.trace.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
 
 COLUMNS = (
@@ -164,6 +165,10 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         self._selected = 0
         """The selected row (shown while the timeline has the focus)."""
         self._layout: tuple[int, list[Column]] | None = None
+        self._strips: dict[int, tuple[dict[str, Text], tuple[object, ...], Strip]] = {}
+        """Each drawn row's strip by id(values), with its values and what else it was drawn
+        from: the rows of ended elections are the same values from one frame to the next
+        and are drawn once."""
 
     # --- data ------------------------------------------------------------------------------
 
@@ -184,8 +189,10 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         }
         self._timeline, self._now = timeline, now_ms
         self._rows = [kept.get(id(e)) or row_cells(e, now_ms) for e in timeline.elections]
+        rows = {id(values) for values in self._rows}
+        self._strips = {k: v for k, v in self._strips.items() if k in rows}
         self._layout = None
-        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        set_virtual_size(self, Size(self.size.width, len(self._rows) + 1))
         if self._follow:
             self._selected = max(0, len(self._rows) - 1)
             self.scroll_to(y=self._bottom, animate=False)
@@ -308,7 +315,17 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         style = self.rich_style
         if y == 0 and height > 1:
             style = style + self.get_component_rich_style("timeline--header")
-        return self._strip(self.line(y, width, height), style)
+        index = int(self.scroll_offset.y) + y - 1
+        if y == 0 or height <= 1 or not 0 <= index < len(self._rows):
+            return self._strip(self.line(y, width, height), style)
+        values = self._rows[index]
+        drawn = (index == self._selected and self.has_focus, self._columns(width), style)
+        cached = self._strips.get(id(values))
+        if cached is not None and cached[0] is values and cached[1] == drawn:
+            return cached[2]
+        strip = self._strip(self.line(y, width, height), style)
+        self._strips[id(values)] = (values, drawn, strip)
+        return strip
 
     def _strip(self, text: Text, style: Style) -> Strip:
         return to_strip(text, style, self.app.console, self.scrollable_content_region.width)

@@ -184,10 +184,15 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--nodes", type=int, default=5)
     p.add_argument("--jobs", type=_sizes, default=_sizes("1,2"), metavar="J,J,...")
     common(p)
-    p = modes.add_parser("console", help="console frames/s under a message storm")
-    p.add_argument("--seconds", type=float, default=5.0)
+    p = modes.add_parser(
+        "console", help="console frames/s under a storm; an election with and without it"
+    )
+    p.add_argument("--seconds", type=float, default=5.0, help="of the storm")
     p.add_argument("--nodes", type=int, default=9)
-    p.add_argument("--reps", type=int, default=5, metavar="R")
+    p.add_argument("--reps", type=int, default=5, metavar="R", help="pairs of elections")
+    p.add_argument(
+        "--profile", type=Path, metavar="FILE", help="cProfile the UI thread in the storm"
+    )
     common(p)
     return bench
 
