@@ -4,6 +4,7 @@ any step (engine.replay, engine.replay.fork)."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -483,6 +484,28 @@ def test_fork_after_the_crash_elects_and_its_trace_verifies(tmp_path: Path) -> N
         rf.seek(rf.total)
         assert rf.view().leader == 4
         assert rf.divergence is None
+
+
+def test_a_fork_records_one_snapshot_after_its_mark(tmp_path: Path) -> None:
+    """The first command of a run (a fork's `mark`) was followed by two identical
+    snapshots: one because stability was not known yet, one because a command was run."""
+    out = tmp_path / "fork.jsonl"
+    with Replayer(FAILOVER) as r:
+        r.seek(40)
+        r.fork(seed=3, trace_path=out).close()
+    kinds = [e["kind"] for e in events_of(out)]
+    assert kinds[:4] == ["mark", "cmd", "snapshot", kinds[3]]
+    assert kinds[3] != "snapshot"
+
+
+def test_no_run_records_two_snapshots_in_a_row(tmp_path: Path) -> None:
+    out = tmp_path / "run.jsonl"
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=7, trace=out)) as cluster:
+        for line in ("start", "wait until stable within 5s", "crash leader", "wait 2s"):
+            assert cluster.execute(line).ok
+    kinds = [e["kind"] for e in events_of(out)]
+    assert kinds.count("snapshot") >= 4
+    assert ("snapshot", "snapshot") not in itertools.pairwise(kinds)
 
 
 @pytest.mark.parametrize("when", [0.25, 0.5, 0.75])

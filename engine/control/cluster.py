@@ -422,8 +422,9 @@ class Cluster:
             self._elections = tracker
         self._unstable_since = unstable_since
 
-    def _observe(self) -> None:
-        """Emit what the listener noted: invariant results, stability snapshots."""
+    def _observe(self, snapshot: bool = False) -> None:
+        """Emit what the listener noted: invariant results, stability snapshots (one in any
+        case with `snapshot`: after a command)."""
         while self._pending_violations:
             v = self._pending_violations.pop(0)
             self.violations.append(v)
@@ -437,7 +438,8 @@ class Cluster:
         elif self._unstable_since is None:
             self._unstable_since = self.runtime.now()
         if (
-            stable != self._last_stable
+            snapshot
+            or stable != self._last_stable
             or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
         ):
             self._snapshot()
@@ -643,8 +645,7 @@ class Cluster:
             fields: dict[str, Any] = {"text": text, "ok": result.ok}
             fields["result" if result.ok else "error"] = result.text
             seq = self.recorder.emit_fields("cmd", self.runtime.now(), None, fields)["seq"]
-            self._observe()
-            self._snapshot()
+            self._observe(snapshot=True)
             return int(seq)
 
     def _ok(self, command: c.Command, text: str) -> CommandResult:
