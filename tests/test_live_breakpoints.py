@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from engine.control.breakpoints import event_matches
+from engine.control.breakpoints import describe_event, event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
 from engine.replay.player import Replayer
+from engine.replay.state import rebuild
 from engine.replay.verify import verify
 from engine.runtime.threads import ThreadedRuntime
 from engine.trace.format import read_trace, validate
@@ -75,7 +76,8 @@ def test_break_on_stops_a_simulated_wait_at_the_matching_event() -> None:
 
 
 def test_a_break_stops_wait_until_and_says_so() -> None:
-    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=3, record=False)) as cluster:
+    options = ClusterOptions(nodes=5, runtime="sim", seed=3, record=False, shadow=rebuild)
+    with Cluster(options) as cluster:
         assert cluster.execute("start").ok
         assert cluster.execute("wait until settled within 10s").ok
         assert cluster.execute("break when looking > 0").ok
@@ -173,7 +175,8 @@ def test_threads_step_and_halt() -> None:
 
 @pytest.mark.parametrize("runtime", ["sim", "threaded"])
 def test_break_when_halts_both_runtimes_once_the_predicate_becomes_true(runtime: str) -> None:
-    with Cluster(ClusterOptions(nodes=3, runtime=runtime, seed=2, record=False)) as cluster:
+    options = ClusterOptions(nodes=3, runtime=runtime, seed=2, record=False, shadow=rebuild)
+    with Cluster(options) as cluster:
         assert cluster.execute("break when stable").ok
         assert cluster.execute("start").ok
         if runtime == "sim":
@@ -280,7 +283,7 @@ def test_the_simulator_halts_exactly_too_and_steps_one_event() -> None:
 
 def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
-    options = ClusterOptions(nodes=3, runtime="sim", seed=7, trace=trace)
+    options = ClusterOptions(nodes=3, runtime="sim", seed=7, trace=trace, shadow=rebuild)
     with Cluster(options) as cluster:
         assert cluster.execute("break on state state=LEADING").ok
         assert cluster.execute("start").ok
@@ -301,7 +304,7 @@ def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
         "LEADING",
     )
     assert hits[0]["why"].endswith("LEADING round 1")
-    assert "why" not in hits[1]
+    assert hits[1]["why"] == describe_event(events[hits[1]["at"] - 1])  # what made it true
     assert validate(trace) == []
     assert verify(trace).ok
     with Replayer(trace) as replay:  # a replay can go where the session halted
@@ -311,3 +314,49 @@ def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
         ]
         assert replay.seek_mark("b2") == hits[1]["at"]
         assert replay.view().looking
+
+
+EXACT = [
+    ((), "stable", ("start",)),
+    ((), "leader == 5", ("start",)),
+    ((), "n2.state == FOLLOWING", ("start",)),
+    (("start", "wait until stable within 30s"), "n3.logicalclock >= 2", ("crash leader",)),
+]
+"""(what runs before the breakpoint is set, the predicate, what runs after)."""
+
+
+@pytest.mark.parametrize("runtime", ["threaded", "sim"])
+@pytest.mark.parametrize(("before", "predicate", "after"), EXACT, ids=[p for _, p, _ in EXACT])
+def test_break_when_halts_at_the_event_a_replay_stops_at(
+    tmp_path: Path, runtime: str, before: tuple[str, ...], predicate: str, after: tuple[str, ...]
+) -> None:
+    """Exact as `break on`: the predicate is judged after each event on the cluster its
+    events rebuild, so the run halts at the event after which a replay of the trace sees
+    it true first, and records nothing more until it goes on."""
+    for seed in range(3):
+        trace = tmp_path / f"{seed}.jsonl"
+        options = ClusterOptions(nodes=5, runtime=runtime, seed=seed, trace=trace, shadow=rebuild)
+        with Cluster(options) as cluster:
+            for line in before:
+                assert cluster.execute(line).ok, line
+            set_at = cluster.execute(f"break when {predicate}").seq
+            for line in after:
+                assert cluster.execute(line).ok, line
+            if runtime == "sim":
+                assert "; stopped: b1" in cluster.execute("wait 10s").text
+            eventually(lambda: cluster.stop_reason is not None, predicate)
+            if isinstance(cluster.host, ThreadedRuntime):
+                assert cluster.host.wait_halted(DEADLINE_S)
+            hit = hit_seq(cluster)
+            assert last_run_event(cluster)["seq"] == hit
+            assert holds_for(lambda: last_run_event(cluster)["seq"] == hit, 0.2)  # noqa: B023
+        events = list(read_trace(trace).events())
+        (mark,) = [e for e in events if e["kind"] == "break"]
+        assert (mark["seq"], mark["at"]) == (hit + 1, hit)
+        with Replayer(trace) as replay:
+            assert set_at is not None
+            replay.seek(set_at)
+            assert not replay.view().stable if predicate == "stable" else True
+            replay.break_when(predicate)
+            assert replay.run_until_break() is not None
+            assert replay.position == hit, (seed, replay.stop_reason, cluster.stop_reason)

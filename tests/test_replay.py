@@ -220,7 +220,7 @@ def test_break_when_stops_after_the_event_that_makes_it_true() -> None:
         assert bp.text == "break when not n5.alive"
         assert r.run_until_break() == bp
         assert r.position == crash
-        assert r.stop_reason == f"b1: when not n5.alive at seq {crash}"
+        assert r.stop_reason == f"b1: when not n5.alive at seq {crash} (n5 stops: crash)"
         # Edge-triggered: it does not fire again while it stays true.
         assert r.run_until_break() is None
         assert r.position == r.total

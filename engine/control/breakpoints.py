@@ -72,6 +72,12 @@ def describe_event(event: Mapping[str, Any]) -> str:
             return f"{event.get('msg')} n{src}->n{dst} dropped: {event.get('reason')}"
         case "state":
             return f"n{node} {event.get('state')} round {event.get('logicalclock')}"
+        case "stop":
+            return f"n{node} stops: {event.get('reason')}"
+        case "boot":
+            return f"n{node} starts"
+        case "cmd":
+            return f"`{event.get('text')}`"
         case "invariant":
             return f"{event.get('name')} violated: {event.get('detail')}"
         case "step":
@@ -169,13 +175,14 @@ class Breakpoints:
                 return Hit(b, int(event["seq"]), describe_event(event))
         return None
 
-    def match_view(self, view: ClusterView) -> Hit | None:
-        """The first predicate that became true since the last view shown."""
+    def match_view(self, view: ClusterView, event: Mapping[str, Any] | None = None) -> Hit | None:
+        """The first predicate that became true since the last view shown (at `event`, the
+        one that made `view`, which the hit then describes)."""
         hit = None
         for b, p in self.predicates:
             now = p.evaluate(view)
             if hit is None and now and not self._before.get(b.id, True):
-                hit = Hit(b, view.seq, "")
+                hit = Hit(b, view.seq, describe_event(event) if event is not None else "")
             self._before[b.id] = now
         return hit
 

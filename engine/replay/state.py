@@ -636,15 +636,21 @@ def _pop_tosend(queue: deque[ToSend], to: Sid) -> ToSend | None:
 def replay_to(path: str | os.PathLike[str], seq: int | None = None) -> ClusterState:
     """A fresh `ClusterState` after event `seq` (the end if None), streaming."""
     trace = open_trace(path)
-    state = ClusterState(trace.header, str(path))
-    for event in parent_prefix(path, trace.header):
-        state.apply(event)
-    state.seq = 0
     try:
-        for event in trace.events(1, seq):
-            state.apply(event)
+        return rebuild(trace.header, str(path), trace.events(1, seq))
     except TraceError as e:
         raise ReplayError.of(e) from None
+
+
+def rebuild(header: Mapping[str, Any], path: str, events: Iterable[Event]) -> ClusterState:
+    """The `ClusterState` of a trace (after its ancestors) once `events` are applied: what
+    the live cluster judges `break when` on (engine.control.shadow.MakeShadow)."""
+    state = ClusterState(header, path)
+    for event in parent_prefix(path, header):
+        state.apply(event)
+    state.seq = 0
+    for event in events:
+        state.apply(event)
     return state
 
 
@@ -674,4 +680,4 @@ def iter_views(
         raise ReplayError.of(e) from None
 
 
-__all__ = ["ClusterState"]
+__all__ = ["ClusterState", "rebuild"]
