@@ -76,6 +76,8 @@ def describe_event(event: Mapping[str, Any]) -> str:
             return f"n{node} stops: {event.get('reason')}"
         case "boot":
             return f"n{node} starts"
+        case "pause" | "resume":
+            return f"n{node} {kind}s"
         case "cmd":
             return f"`{event.get('text')}`"
         case "invariant":

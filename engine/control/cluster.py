@@ -66,11 +66,15 @@ from engine.trace.recorder import Event, Recorder
 SNAPSHOT_EVERY = 1000
 """A `snapshot` event every this many events (and after every command)."""
 WRITE_TIMEOUT_MS = 5000.0
-CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
+CHECKED_KINDS = frozenset(
+    ("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd", "pause", "resume")
+)
 """What the online invariant checker reads (messages themselves never break an invariant)."""
 BOOKKEEPING_KINDS = frozenset(("cmd", "mark", "break", "snapshot", "invariant"))
 """What the facade records about the run, not the run's own events (a `step` skips them)."""
-VIEW_KINDS = frozenset(("state", "boot", "stop", "fault", "heal", "cmd", "peer_state", "zk"))
+VIEW_KINDS = frozenset(
+    ("state", "boot", "stop", "pause", "resume", "fault", "heal", "cmd", "peer_state", "zk")
+)
 """Events after which views may show something new (`peer_state` and `zk`: a real server's
 log, or what its `srvr` says)."""
 PACE_INTERVAL_S = 0.01

@@ -131,6 +131,8 @@ class ClusterState:
             "heal": self._on_heal,
             "cmd": self._on_cmd,
             "snapshot": self._on_snapshot,
+            "pause": self._on_pause,
+            "resume": self._on_pause,
             "state": self._on_state,
             **dict.fromkeys(REAL_KINDS, self._on_real),
         }
@@ -523,6 +525,16 @@ class ClusterState:
 
     def _on_real(self, event: Event) -> None:
         self.evidence.apply(event, self.t_ms)
+
+    def _on_pause(self, event: Event) -> None:
+        """`pause` and `resume` (1.3): what older traces show only in snapshots."""
+        node = self._node(event)
+        paused = event["kind"] == "pause" and node.alive
+        if node.paused != paused:
+            node.paused = paused
+            if not paused:
+                self._resumed(node)
+            self._judge = True
 
     def _on_snapshot(self, event: Event) -> None:
         for summary in event.get("nodes") or []:
