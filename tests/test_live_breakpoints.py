@@ -21,6 +21,7 @@ from engine.replay.state import rebuild
 from engine.replay.verify import verify
 from engine.runtime.threads import ThreadedRuntime
 from engine.trace.format import read_trace, validate
+from engine.trace.recorder import RECENT_EVENTS
 
 DEADLINE_S = 30.0
 """Generous: a loaded machine may be slow to elect."""
@@ -360,3 +361,24 @@ def test_break_when_halts_at_the_event_a_replay_stops_at(
             replay.break_when(predicate)
             assert replay.run_until_break() is not None
             assert replay.position == hit, (seed, replay.stop_reason, cluster.stop_reason)
+
+
+def test_break_when_needs_the_run_s_events_from_its_start() -> None:
+    """Judged on the cluster its events rebuild: without a trace, only while the recorder
+    still keeps the first event; a cluster built without the shadow says it cannot."""
+    options = ClusterOptions(nodes=5, runtime="sim", seed=3, record=False, shadow=rebuild)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("break when leaders > 1").ok  # the run's start is kept
+        assert cluster.execute("clear").ok
+        assert cluster.execute("wait 20s").ok
+        assert cluster.recorder.seq > RECENT_EVENTS
+        refused = cluster.execute("break when looking > 0")
+        assert not refused.ok
+        assert "records no trace (--no-trace)" in refused.text
+        assert cluster.execute("breaks").text == "no breakpoints"
+        assert not cluster.recorder.holding  # the events held while it tried go on
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=3, record=False)) as cluster:
+        refused = cluster.execute("break when stable")
+        assert not refused.ok
+        assert refused.text.startswith("break when: this cluster cannot judge predicates")

@@ -61,7 +61,7 @@ from engine.trace.format import (
 )
 from engine.trace.invariants import InvariantChecker, Violation
 from engine.trace.record import durable_json, timing_json, vote_json
-from engine.trace.recorder import Event, Recorder
+from engine.trace.recorder import RECENT_EVENTS, Event, Recorder
 
 SNAPSHOT_EVERY = 1000
 """A `snapshot` event every this many events (and after every command)."""
@@ -409,7 +409,11 @@ class Cluster:
         holds the recorder, so that no event goes unjudged meanwhile."""
         make = self.options.shadow
         if make is None:
-            raise CommandError(f"{verb}: this cluster judges no predicates (no shadow)", 0)
+            raise CommandError(
+                f"{verb}: this cluster cannot judge predicates at events (it was built"
+                " without ClusterOptions.shadow)",
+                0,
+            )
         self.recorder.drain(wait=True)
         if self.writer is not None:
             self.writer.flush()
@@ -421,8 +425,9 @@ class Cluster:
             events = iter(self.recorder.events_after(0))
             if self.recorder.seq and next(iter(self.recorder.recent))["seq"] != 1:
                 raise CommandError(
-                    f"{verb}: judged on the run's events, and this run records no trace"
-                    " (--no-trace) and keeps only its last ones; record a trace to use it",
+                    f"{verb}: judged on the run's events from the start, and this run records"
+                    f" no trace (--no-trace) and keeps only its last {RECENT_EVENTS} (it is at"
+                    f" seq {self.recorder.seq}); record a trace to use it",
                     0,
                 )
         try:
