@@ -382,3 +382,28 @@ def test_break_when_needs_the_run_s_events_from_its_start() -> None:
         refused = cluster.execute("break when stable")
         assert not refused.ok
         assert refused.text.startswith("break when: this cluster cannot judge predicates")
+
+
+def test_break_when_set_while_the_threads_run_halts_where_it_became_true(tmp_path: Path) -> None:
+    """Set in the middle of an election, while every node thread records: the shadow is
+    rebuilt from the trace while their events wait, and judges those first."""
+    for seed in range(3):
+        trace = tmp_path / f"{seed}.jsonl"
+        options = ClusterOptions(
+            nodes=5, runtime="threaded", seed=seed, trace=trace, shadow=rebuild
+        )
+        with Cluster(options) as cluster:
+            assert cluster.execute("start").ok
+            assert cluster.execute("break when stable").ok
+            assert cluster.execute("break when leaders > 1").ok  # a second one, running
+            assert cluster.execute("continue").text == "running"  # arms again, running
+            eventually(lambda: cluster.stop_reason is not None, "stable")
+            assert isinstance(cluster.host, ThreadedRuntime)
+            assert cluster.host.wait_halted(DEADLINE_S)
+            hit = hit_seq(cluster)
+            assert last_run_event(cluster)["seq"] == hit
+        with Replayer(trace) as replay:
+            replay.seek(hit - 1)
+            assert not replay.view().stable
+            replay.seek(hit)
+            assert replay.view().stable

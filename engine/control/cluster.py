@@ -456,6 +456,7 @@ class Cluster:
         a held event hit a breakpoint again (the run stays halted there)."""
         self.stop_reason = None
         if self._shadow is not None:
+            self.recorder.hold()  # a run already going changes the shadow on its threads
             self.breaks.arm(self._shadow.view())
         self.recorder.release()
         if not self.recorder.holding:
@@ -849,13 +850,15 @@ class Cluster:
 
     def _break_command(self, cmd: c.Command) -> CommandResult:
         """break when|on, breaks, unbreak; the first `break when` builds the shadow (its
-        predicates are judged on it), holding the run's events meanwhile, and the last one
-        removed drops it (no cost per event without one)."""
+        predicates are judged on it) and the last one removed drops it (no cost per event
+        without one). A `break when` holds the run's events meanwhile: the gate changes the
+        shadow with each, on the threads that emit them."""
         holding = self.recorder.holding
         try:
-            if isinstance(cmd, c.BreakWhen) and self._shadow is None:
+            if isinstance(cmd, c.BreakWhen):
                 self.recorder.hold()
-                self._shadow = self._build_shadow(cmd.verb)
+                if self._shadow is None:
+                    self._shadow = self._build_shadow(cmd.verb)
             view = self._shadow.view() if self._shadow is not None else self._host_view()
             answer = self.breaks.execute(cmd, view)
             assert answer is not None
