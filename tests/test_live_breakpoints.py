@@ -407,3 +407,19 @@ def test_break_when_set_while_the_threads_run_halts_where_it_became_true(tmp_pat
             assert not replay.view().stable
             replay.seek(hit)
             assert replay.view().stable
+
+
+def test_a_hit_says_what_its_event_did() -> None:
+    def step(inp: dict[str, Any], **output: Any) -> dict[str, Any]:
+        return {"seq": 5, "kind": "step", "node": 2, "input": inp, "output": output}
+
+    packet = {"type": "packet", "from": 3, "packet": {"type": "LEADERINFO", "epoch": 1}}
+    assert describe_event(step(packet)) == "n2 takes LEADERINFO from n3"
+    lost = step({"type": "disconnected", "peer": 5}, reason="Connection to the leader closed")
+    assert describe_event(lost) == "n2 loses its connection to n5: Connection to the leader closed"
+    vote = {"type": "receive", "n": {"sid": 4, "leader": 4}}
+    assert describe_event(step(vote)) == "n2 takes a notification from n4"
+    decided = step({"type": "timeout"}, decided={"leader": 4})
+    assert describe_event(decided) == "n2 decides on leader n4"
+    assert describe_event({"kind": "pause", "node": 2}) == "n2 pauses"
+    assert describe_event({"kind": "stop", "node": 2, "reason": "crash"}) == "n2 stops: crash"

@@ -83,11 +83,30 @@ def describe_event(event: Mapping[str, Any]) -> str:
         case "invariant":
             return f"{event.get('name')} violated: {event.get('detail')}"
         case "step":
-            decided = event.get("output", {}).get("decided")
+            output = event.get("output", {})
+            decided = output.get("decided")
             if isinstance(decided, Mapping):
                 return f"n{node} decides on leader n{decided.get('leader')}"
-            return f"n{node} {event.get('input', {}).get('type')}"
+            why = output.get("reason")  # why it went LOOKING (QuorumPeer's log line)
+            return f"n{node} {_input_words(event.get('input', {}))}" + (f": {why}" if why else "")
     return f"{kind}" if node is None else f"{kind} on n{node}"
+
+
+def _input_words(inp: Mapping[str, Any]) -> str:
+    """A core step's input in a few words (the trace's `step.input`)."""
+    match inp.get("type"):
+        case "packet":
+            packet = inp.get("packet")
+            name = packet.get("type") if isinstance(packet, Mapping) else "a packet"
+            return f"takes {name} from n{inp.get('from')}"
+        case "receive":
+            n = inp.get("n")
+            return f"takes a notification from n{n.get('sid') if isinstance(n, Mapping) else '?'}"
+        case "disconnected":
+            return f"loses its connection to n{inp.get('peer')}"
+        case "timeout":
+            return "times out"
+    return str(inp.get("type"))
 
 
 @dataclass(frozen=True, slots=True)
