@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from engine.control.breakpoints import describe_event, event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
+from engine.core.view import ClusterView
 from engine.replay.player import Replayer
 from engine.replay.state import rebuild
 from engine.replay.verify import verify
@@ -423,3 +424,30 @@ def test_a_hit_says_what_its_event_did() -> None:
     assert describe_event(decided) == "n2 decides on leader n4"
     assert describe_event({"kind": "pause", "node": 2}) == "n2 pauses"
     assert describe_event({"kind": "stop", "node": 2, "reason": "crash"}) == "n2 stops: crash"
+
+
+class FailingShadow:
+    """A shadow whose reconstruction breaks at the first `state` event (as a bug would)."""
+
+    def __init__(self, header: Mapping[str, Any], name: str, events: Iterable[Any]) -> None:
+        self.state = rebuild(header, name, events)
+
+    def apply(self, event: dict[str, Any]) -> object:
+        if event["kind"] == "state":
+            raise ValueError("no such state")
+        return self.state.apply(event)
+
+    def view(self) -> ClusterView:
+        return self.state.view()
+
+
+def test_a_shadow_that_fails_halts_the_run_and_removes_what_it_cannot_judge() -> None:
+    options = ClusterOptions(nodes=3, runtime="sim", seed=3, record=False, shadow=FailingShadow)
+    with Cluster(options) as cluster:
+        assert cluster.execute("break when stable").ok
+        assert cluster.execute("start").ok  # its boots record the first state events
+        assert cluster.stop_reason is not None
+        assert cluster.stop_reason.startswith("b1: when stable at seq")
+        assert cluster.stop_reason.endswith("(cannot judge it any more, removed: no such state)")
+        assert cluster.execute("breaks").text == "no breakpoints"
+        assert cluster.execute("wait until stable within 10s").ok

@@ -387,11 +387,13 @@ class Cluster:
             return {}
         return None
 
-    def _unjudged(self, event: Event, error: Exception) -> dict[str, Any]:
+    def _unjudged(self, event: Event, error: Exception) -> dict[str, Any] | None:
         """The shadow failed on `event` (a bug): halt there, drop the `break when`s that
         can no longer be judged and say so."""
         self._shadow = None
         dropped = [b for b, _ in self.breaks.predicates]
+        if not dropped:
+            return None  # the last one was removed meanwhile
         for b in dropped:
             self.breaks.remove(b.id)
         hit = Hit(dropped[0], int(event["seq"]), f"cannot judge it any more, removed: {error}")
@@ -859,8 +861,8 @@ class Cluster:
                 self.recorder.hold()
                 if self._shadow is None:
                     self._shadow = self._build_shadow(cmd.verb)
-            view = self._shadow.view() if self._shadow is not None else self._host_view()
-            answer = self.breaks.execute(cmd, view)
+            shadow = self._shadow if isinstance(cmd, c.BreakWhen) else None
+            answer = self.breaks.execute(cmd, shadow.view() if shadow else self._host_view())
             assert answer is not None
             if not self.breaks.predicates:
                 self._shadow = None
