@@ -402,7 +402,7 @@ class ElectionTracker:
         if sid is None:
             return
         node = self._node(sid)
-        node.paused = e.get("kind") == "pause" and node.alive
+        node.paused = e.get("kind") == "pause"  # recorded of running servers only
         if node.paused:
             self._say_paused([sid])
         else:

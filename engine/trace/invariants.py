@@ -269,7 +269,7 @@ class InvariantChecker:
 
     def _on_pause(self, event: Event) -> None:
         _, node = self._node(event)
-        node.paused = event["kind"] == "pause" and node.alive
+        node.paused = event["kind"] == "pause"  # recorded of running nodes only
 
     def _on_snapshot(self, event: Event) -> None:
         self._snapshot_stable = event.get("stable") is True
