@@ -23,6 +23,7 @@ from engine.explore.cli import add_explore_parser, cmd_explore
 from engine.replay.cores import ReplayError
 from engine.replay.livecheck import LiveCheck
 from engine.replay.player import Replayer
+from engine.replay.state import rebuild
 from engine.runtime.durable import DurableError
 from engine.runtime.node import add_node_parser, cmd_node
 from engine.runtime.protocol import UnavailableError
@@ -155,6 +156,7 @@ def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
         trace_max_bytes=args.trace_max_size,
         label=label,
         check=LiveCheck.of,  # the `check` lamp of real ZooKeeper runs
+        shadow=rebuild,  # what `break when` is judged on at each event
     )
 
 

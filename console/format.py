@@ -386,6 +386,10 @@ def _body(
         return Text.assemble((f"{me} ▲ started", "bold green"), what)
     if kind == "stop":
         return Text(f"{me} ▼ {e.get('reason', 'stopped')}", "bold red")
+    if kind == "pause":
+        return Text(f"{me} ‖ paused", "bold yellow")
+    if kind == "resume":
+        return Text(f"{me} ▷ resumed", "bold green")
     if kind == "invariant":
         return Text.assemble(
             ("!! ", "bold red"),

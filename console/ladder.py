@@ -221,9 +221,9 @@ class Ladder:
         """Start over with `events`, a window that may begin mid-run. Which lanes were down
         at its start is read back from the end, where `down_after` were down (not started
         or crashed: each `boot` and `stop` in the window says when that changed), and which
-        were paused is read forward from the last `snapshot` in `before` (the events just
-        before the window): a pause or resume is a command, and a snapshot follows every
-        command; a node that steps runs again (a timed resume)."""
+        were paused is read forward through `before` (the events just before the window):
+        `pause` and `resume` (trace 1.3) say it; in older traces the last `snapshot` does (one
+        follows every command) and a node that steps runs again (a timed resume)."""
         down = set(down_after)
         for e in reversed(events):
             node = _int(e.get("node"))
@@ -236,7 +236,9 @@ class Ladder:
             node = _int(e.get("node"))
             if e.get("kind") == "snapshot":
                 paused = {sid for sid, p in paused_flags(e).items() if p}
-            elif node is not None and e.get("kind") in ("step", "boot", "stop"):
+            elif node is not None and e.get("kind") == "pause":
+                paused.add(node)
+            elif node is not None and e.get("kind") in ("step", "boot", "stop", "resume"):
                 paused.discard(node)
         lanes = sorted(self.states)
         self.clear()
@@ -266,7 +268,7 @@ class Ladder:
         if node is not None:
             self._lane(node)
         if kind == "step" and node is not None:
-            if node in self.paused:  # it consumed an input: it runs again (a timed resume)
+            if node in self.paused:  # before trace 1.3, a timed resume shows only so
                 self._life(seq, t_ms, node, "resume")
             self._step(node, e)
         elif kind in ("send", "zsend") and node is not None:
@@ -286,6 +288,9 @@ class Ladder:
             self.paused.discard(node)
             reason = f"down: {e.get('reason', '')}"
             self._set_state(seq, t_ms, node, "down", reason, None, "stop")
+        elif kind in ("pause", "resume") and node is not None:
+            if (node in self.paused) != (kind == "pause") and self.states.get(node) != "down":
+                self._life(seq, t_ms, node, "pause" if kind == "pause" else "resume")
         elif kind == "snapshot":
             self._snapshot(seq, t_ms, e)
         elif kind in NOTES and not (kind == "invariant" and e.get("ok", True)):
@@ -441,9 +446,9 @@ class Ladder:
         self._add(Row(seq, t_ms, "state", node, text=text, state=state, life=life))
 
     def _snapshot(self, seq: int, t_ms: float, e: Mapping[str, Any]) -> None:
-        """The whole cluster at one instant (after every command): pauses and resumes
-        show here, and a lane whose life the events never told (a fork starts with a
-        snapshot) learns that its node runs."""
+        """The whole cluster at one instant (after every command): in traces before 1.3
+        pauses and resumes show here only, and a lane whose life the events never told (a
+        fork starts with a snapshot) learns that its node runs."""
         for sid, is_paused in paused_flags(e).items():
             self._lane(sid)
             if sid not in self._seen:

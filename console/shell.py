@@ -38,7 +38,9 @@ from engine.core.view import ClusterView
 
 PROMPT = "zkfle> "
 
-SHOWN_KINDS = frozenset({"state", "boot", "stop", "fault", "heal", "mark", "invariant"})
+SHOWN_KINDS = frozenset(
+    {"state", "boot", "stop", "pause", "resume", "fault", "heal", "mark", "invariant"}
+)
 """What the shell reports from the event stream (messages are too many to print)."""
 
 

@@ -67,7 +67,7 @@ def states(cluster: Cluster) -> dict[int, str]:
 def ever_led(cluster: Cluster) -> set[int]:
     return {
         e["node"]
-        for e in cluster.recorder.recent
+        for e in cluster.recorder.events_after(0)  # under its lock: threads append to it
         if e["kind"] == "state" and e["state"] == "LEADING"
     }
 

@@ -132,10 +132,13 @@ def test_a_paused_leader_ends_the_service_when_it_is_paused() -> None:
         paused_at = c.view().t_ms
         run(c, "wait until stable within 10s")
         timeline = c.timeline()
+        events = list(c.recorder.recent)
     elected = timeline.elections[-1]
     assert summary(elected) == (ELECTED, 4, 2)
     assert elected.outage is not None
     assert (elected.outage.trigger, elected.outage.started_ms) == ("n5 paused", paused_at)
+    (pause,) = [e for e in events if e["kind"] == "pause"]  # trace 1.3: at the pause itself
+    assert (pause["node"], elected.outage.started_seq) == (5, pause["seq"])
     # followers notice the silence only after syncLimit ticks: the outage includes that
     assert elected.outage.duration_ms(0) > elected.started_ms - paused_at
 

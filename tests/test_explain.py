@@ -138,6 +138,24 @@ def test_leader_lost_sync_timeout_a_paused_leader_is_left_after_the_socket_timeo
     assert any("n3 did not lead: it was paused" in w for w in x.why_not)
 
 
+def test_a_timed_resume_ends_the_pause_it_explains(tmp_path: Path) -> None:
+    """n1 paused for 500 ms as the leader crashed: it resumed by itself (a `resume` event,
+    trace 1.3, where before only its next step hinted at it), took part and lost to n2
+    on the sid; it is not taken for paused when the outage ended."""
+    script = [
+        "start",
+        "wait until stable within 5s",
+        "pause 1 for=500ms",
+        "crash leader",
+        "wait until stable within 20s",
+    ]
+    path = run(tmp_path, 3, script)
+    x = the(explain(path))
+    assert "chose n2 (highest sid)" in x.verdict
+    crash = next(e["seq"] for e in events(path) if e["kind"] == "stop")
+    assert x.why_not == (f"n3 did not lead: it was down (crash at seq {crash})",)
+
+
 def test_quorum_lost_a_leader_that_hears_no_acks_steps_down(tmp_path: Path) -> None:
     script = [
         "start",

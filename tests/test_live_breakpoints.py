@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.control.breakpoints import event_matches
+from engine.control.breakpoints import describe_event, event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
+from engine.core.view import ClusterView
 from engine.replay.player import Replayer
+from engine.replay.state import rebuild
 from engine.replay.verify import verify
 from engine.runtime.threads import ThreadedRuntime
 from engine.trace.format import read_trace, validate
+from engine.trace.recorder import RECENT_EVENTS
 
 DEADLINE_S = 30.0
 """Generous: a loaded machine may be slow to elect."""
@@ -75,7 +78,8 @@ def test_break_on_stops_a_simulated_wait_at_the_matching_event() -> None:
 
 
 def test_a_break_stops_wait_until_and_says_so() -> None:
-    with Cluster(ClusterOptions(nodes=5, runtime="sim", seed=3, record=False)) as cluster:
+    options = ClusterOptions(nodes=5, runtime="sim", seed=3, record=False, shadow=rebuild)
+    with Cluster(options) as cluster:
         assert cluster.execute("start").ok
         assert cluster.execute("wait until settled within 10s").ok
         assert cluster.execute("break when looking > 0").ok
@@ -173,7 +177,8 @@ def test_threads_step_and_halt() -> None:
 
 @pytest.mark.parametrize("runtime", ["sim", "threaded"])
 def test_break_when_halts_both_runtimes_once_the_predicate_becomes_true(runtime: str) -> None:
-    with Cluster(ClusterOptions(nodes=3, runtime=runtime, seed=2, record=False)) as cluster:
+    options = ClusterOptions(nodes=3, runtime=runtime, seed=2, record=False, shadow=rebuild)
+    with Cluster(options) as cluster:
         assert cluster.execute("break when stable").ok
         assert cluster.execute("start").ok
         if runtime == "sim":
@@ -280,7 +285,7 @@ def test_the_simulator_halts_exactly_too_and_steps_one_event() -> None:
 
 def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
-    options = ClusterOptions(nodes=3, runtime="sim", seed=7, trace=trace)
+    options = ClusterOptions(nodes=3, runtime="sim", seed=7, trace=trace, shadow=rebuild)
     with Cluster(options) as cluster:
         assert cluster.execute("break on state state=LEADING").ok
         assert cluster.execute("start").ok
@@ -301,7 +306,7 @@ def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
         "LEADING",
     )
     assert hits[0]["why"].endswith("LEADING round 1")
-    assert "why" not in hits[1]
+    assert hits[1]["why"] == describe_event(events[hits[1]["at"] - 1])  # what made it true
     assert validate(trace) == []
     assert verify(trace).ok
     with Replayer(trace) as replay:  # a replay can go where the session halted
@@ -311,3 +316,138 @@ def test_a_hit_is_recorded_in_the_trace(tmp_path: Path) -> None:
         ]
         assert replay.seek_mark("b2") == hits[1]["at"]
         assert replay.view().looking
+
+
+EXACT = [
+    ((), "stable", ("start",)),
+    ((), "leader == 5", ("start",)),
+    ((), "n2.state == FOLLOWING", ("start",)),
+    (("start", "wait until stable within 30s"), "n3.logicalclock >= 2", ("crash leader",)),
+]
+"""(what runs before the breakpoint is set, the predicate, what runs after)."""
+
+
+@pytest.mark.parametrize("runtime", ["threaded", "sim"])
+@pytest.mark.parametrize(("before", "predicate", "after"), EXACT, ids=[p for _, p, _ in EXACT])
+def test_break_when_halts_at_the_event_a_replay_stops_at(
+    tmp_path: Path, runtime: str, before: tuple[str, ...], predicate: str, after: tuple[str, ...]
+) -> None:
+    """Exact as `break on`: the predicate is judged after each event on the cluster its
+    events rebuild, so the run halts at the event after which a replay of the trace sees
+    it true first, and records nothing more until it goes on."""
+    for seed in range(3):
+        trace = tmp_path / f"{seed}.jsonl"
+        options = ClusterOptions(nodes=5, runtime=runtime, seed=seed, trace=trace, shadow=rebuild)
+        with Cluster(options) as cluster:
+            for line in before:
+                assert cluster.execute(line).ok, line
+            set_at = cluster.execute(f"break when {predicate}").seq
+            for line in after:
+                assert cluster.execute(line).ok, line
+            if runtime == "sim":
+                assert "; stopped: b1" in cluster.execute("wait 10s").text
+            eventually(lambda: cluster.stop_reason is not None, predicate)
+            if isinstance(cluster.host, ThreadedRuntime):
+                assert cluster.host.wait_halted(DEADLINE_S)
+            hit = hit_seq(cluster)
+            assert last_run_event(cluster)["seq"] == hit
+            assert holds_for(lambda: last_run_event(cluster)["seq"] == hit, 0.2)  # noqa: B023
+        events = list(read_trace(trace).events())
+        (mark,) = [e for e in events if e["kind"] == "break"]
+        assert (mark["seq"], mark["at"]) == (hit + 1, hit)
+        with Replayer(trace) as replay:
+            assert set_at is not None
+            replay.seek(set_at)
+            assert not replay.view().stable if predicate == "stable" else True
+            replay.break_when(predicate)
+            assert replay.run_until_break() is not None
+            assert replay.position == hit, (seed, replay.stop_reason, cluster.stop_reason)
+
+
+def test_break_when_needs_the_run_s_events_from_its_start() -> None:
+    """Judged on the cluster its events rebuild: without a trace, only while the recorder
+    still keeps the first event; a cluster built without the shadow says it cannot."""
+    options = ClusterOptions(nodes=5, runtime="sim", seed=3, record=False, shadow=rebuild)
+    with Cluster(options) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("break when leaders > 1").ok  # the run's start is kept
+        assert cluster.execute("clear").ok
+        assert cluster.execute("wait 20s").ok
+        assert cluster.recorder.seq > RECENT_EVENTS
+        refused = cluster.execute("break when looking > 0")
+        assert not refused.ok
+        assert "records no trace (--no-trace)" in refused.text
+        assert cluster.execute("breaks").text == "no breakpoints"
+        assert not cluster.recorder.holding  # the events held while it tried go on
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=3, record=False)) as cluster:
+        refused = cluster.execute("break when stable")
+        assert not refused.ok
+        assert refused.text.startswith("break when: this cluster cannot judge predicates")
+
+
+def test_break_when_set_while_the_threads_run_halts_where_it_became_true(tmp_path: Path) -> None:
+    """Set in the middle of an election, while every node thread records: the shadow is
+    rebuilt from the trace while their events wait, and judges those first."""
+    for seed in range(3):
+        trace = tmp_path / f"{seed}.jsonl"
+        options = ClusterOptions(
+            nodes=5, runtime="threaded", seed=seed, trace=trace, shadow=rebuild
+        )
+        with Cluster(options) as cluster:
+            assert cluster.execute("start").ok
+            assert cluster.execute("break when stable").ok
+            assert cluster.execute("break when leaders > 1").ok  # a second one, running
+            assert cluster.execute("continue").text == "running"  # arms again, running
+            eventually(lambda: cluster.stop_reason is not None, "stable")
+            assert isinstance(cluster.host, ThreadedRuntime)
+            assert cluster.host.wait_halted(DEADLINE_S)
+            hit = hit_seq(cluster)
+            assert last_run_event(cluster)["seq"] == hit
+        with Replayer(trace) as replay:
+            replay.seek(hit - 1)
+            assert not replay.view().stable
+            replay.seek(hit)
+            assert replay.view().stable
+
+
+def test_a_hit_says_what_its_event_did() -> None:
+    def step(inp: dict[str, Any], **output: Any) -> dict[str, Any]:
+        return {"seq": 5, "kind": "step", "node": 2, "input": inp, "output": output}
+
+    packet = {"type": "packet", "from": 3, "packet": {"type": "LEADERINFO", "epoch": 1}}
+    assert describe_event(step(packet)) == "n2 takes LEADERINFO from n3"
+    lost = step({"type": "disconnected", "peer": 5}, reason="Connection to the leader closed")
+    assert describe_event(lost) == "n2 loses its connection to n5: Connection to the leader closed"
+    vote = {"type": "receive", "n": {"sid": 4, "leader": 4}}
+    assert describe_event(step(vote)) == "n2 takes a notification from n4"
+    decided = step({"type": "timeout"}, decided={"leader": 4})
+    assert describe_event(decided) == "n2 decides on leader n4"
+    assert describe_event({"kind": "pause", "node": 2}) == "n2 pauses"
+    assert describe_event({"kind": "stop", "node": 2, "reason": "crash"}) == "n2 stops: crash"
+
+
+class FailingShadow:
+    """A shadow whose reconstruction breaks at the first `state` event (as a bug would)."""
+
+    def __init__(self, header: Mapping[str, Any], name: str, events: Iterable[Any]) -> None:
+        self.state = rebuild(header, name, events)
+
+    def apply(self, event: dict[str, Any]) -> object:
+        if event["kind"] == "state":
+            raise ValueError("no such state")
+        return self.state.apply(event)
+
+    def view(self) -> ClusterView:
+        return self.state.view()
+
+
+def test_a_shadow_that_fails_halts_the_run_and_removes_what_it_cannot_judge() -> None:
+    options = ClusterOptions(nodes=3, runtime="sim", seed=3, record=False, shadow=FailingShadow)
+    with Cluster(options) as cluster:
+        assert cluster.execute("break when stable").ok
+        assert cluster.execute("start").ok  # its boots record the first state events
+        assert cluster.stop_reason is not None
+        assert cluster.stop_reason.startswith("b1: when stable at seq")
+        assert cluster.stop_reason.endswith("(cannot judge it any more, removed: no such state)")
+        assert cluster.execute("breaks").text == "no breakpoints"
+        assert cluster.execute("wait until stable within 10s").ok

@@ -4,6 +4,7 @@ any step (engine.replay, engine.replay.fork)."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -24,6 +25,7 @@ from engine.replay.cores import ReplayError, json_diff
 from engine.replay.player import Replayer
 from engine.replay.state import ClusterState, iter_views, replay_to
 from engine.replay.verify import verify
+from engine.trace.format import validate
 from engine.trace.record import vote_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,7 +221,7 @@ def test_break_when_stops_after_the_event_that_makes_it_true() -> None:
         assert bp.text == "break when not n5.alive"
         assert r.run_until_break() == bp
         assert r.position == crash
-        assert r.stop_reason == f"b1: when not n5.alive at seq {crash}"
+        assert r.stop_reason == f"b1: when not n5.alive at seq {crash} (n5 stops: crash)"
         # Edge-triggered: it does not fire again while it stays true.
         assert r.run_until_break() is None
         assert r.position == r.total
@@ -483,6 +485,75 @@ def test_fork_after_the_crash_elects_and_its_trace_verifies(tmp_path: Path) -> N
         rf.seek(rf.total)
         assert rf.view().leader == 4
         assert rf.divergence is None
+
+
+PAUSES = (
+    "start",
+    "wait until stable within 30s",
+    "pause 2",
+    "resume 2",
+    "pause 3 for=300ms",
+    "wait until not n3.paused within 30s",
+    "pause 1",
+    "pause 1",  # refused: n1 is paused already
+    "reset",
+    "wait until stable within 30s",
+)
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_pause_and_resume_are_events_that_replay_follows_exactly(
+    tmp_path: Path, runtime: str
+) -> None:
+    """Trace 1.3: a pause and its end are events of their own on every runtime, the timed
+    resume of `pause for=` and `reset`'s too, so a replay knows a node paused at that
+    event (before, only from the next snapshot, or from the node's next step)."""
+    out = tmp_path / "t.jsonl"
+    with Cluster(ClusterOptions(nodes=3, runtime=runtime, seed=5, trace=out)) as cluster:
+        for line in PAUSES:
+            cluster.execute(line)
+    assert validate(out) == []
+    events = events_of(out)
+    lives = [(e["kind"], e["node"]) for e in events if e["kind"] in ("pause", "resume")]
+    assert lives == [
+        ("pause", 2),
+        ("resume", 2),
+        ("pause", 3),
+        ("resume", 3),
+        ("pause", 1),
+        ("resume", 1),
+    ]
+    result = verify(out)
+    assert result.ok, result
+    with Replayer(out) as r:
+        for e in events:
+            if e["kind"] in ("pause", "resume"):
+                r.seek(e["seq"] - 1)
+                assert r.view().node(e["node"]).paused is (e["kind"] == "resume")
+                r.seek(e["seq"])
+                assert r.view().node(e["node"]).paused is (e["kind"] == "pause")
+
+
+def test_a_fork_records_one_snapshot_after_its_mark(tmp_path: Path) -> None:
+    """The first command of a run (a fork's `mark`) was followed by two identical
+    snapshots: one because stability was not known yet, one because a command was run."""
+    out = tmp_path / "fork.jsonl"
+    with Replayer(FAILOVER) as r:
+        r.seek(40)
+        r.fork(seed=3, trace_path=out).close()
+    kinds = [e["kind"] for e in events_of(out)]
+    assert kinds[:4] == ["mark", "cmd", "snapshot", kinds[3]]
+    assert kinds[3] != "snapshot"
+
+
+def test_no_run_records_two_snapshots_in_a_row(tmp_path: Path) -> None:
+    out = tmp_path / "run.jsonl"
+    with Cluster(ClusterOptions(nodes=3, runtime="sim", seed=7, trace=out)) as cluster:
+        for line in ("start", "wait until stable within 5s", "crash leader", "wait 2s"):
+            assert cluster.execute(line).ok
+    kinds = [e["kind"] for e in events_of(out)]
+    assert kinds.count("snapshot") >= 4
+    assert ("snapshot", "snapshot") not in itertools.pairwise(kinds)
 
 
 @pytest.mark.parametrize("when", [0.25, 0.5, 0.75])

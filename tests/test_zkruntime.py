@@ -107,6 +107,10 @@ def test_crash_leader_write_pause_and_restart(cluster: Cluster) -> None:
     assert c.view().node(follower).paused
     assert c.execute(f"pause {follower}").ok is False  # only running nodes
     ok(c, f"resume {follower}")
+    # SIGSTOP and SIGCONT are trace events of their own (trace 1.3)
+    recorded = c.recorder.events_after(0)  # under its lock: the proxy's threads record on
+    lives = [(e["kind"], e["node"]) for e in recorded if e["kind"] in ("pause", "resume")]
+    assert lives == [("pause", follower), ("resume", follower)]
 
     ok(c, f"restart {first}")
     assert c.wait_until(

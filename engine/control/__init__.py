@@ -2,7 +2,8 @@
 drive, the breakpoints every runtime and the replayer stop at (`breakpoints`), and the one
 command language - its commands and grammar (`commands`), values
 (`values`), predicates, node-word resolution (`resolve`), help and completion; what it
-asks of a model check that follows a live run (`modelcheck`).
+asks of a model check that follows a live run (`modelcheck`) and of the reconstruction
+that judges `break when` at each event (`shadow`).
 
 Imports the core, the trace and the runtimes.
 """
@@ -16,5 +17,6 @@ __all__ = [
     "modelcheck",
     "predicates",
     "resolve",
+    "shadow",
     "values",
 ]

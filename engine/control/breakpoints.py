@@ -72,14 +72,41 @@ def describe_event(event: Mapping[str, Any]) -> str:
             return f"{event.get('msg')} n{src}->n{dst} dropped: {event.get('reason')}"
         case "state":
             return f"n{node} {event.get('state')} round {event.get('logicalclock')}"
+        case "stop":
+            return f"n{node} stops: {event.get('reason')}"
+        case "boot":
+            return f"n{node} starts"
+        case "pause" | "resume":
+            return f"n{node} {kind}s"
+        case "cmd":
+            return f"`{event.get('text')}`"
         case "invariant":
             return f"{event.get('name')} violated: {event.get('detail')}"
         case "step":
-            decided = event.get("output", {}).get("decided")
+            output = event.get("output", {})
+            decided = output.get("decided")
             if isinstance(decided, Mapping):
                 return f"n{node} decides on leader n{decided.get('leader')}"
-            return f"n{node} {event.get('input', {}).get('type')}"
+            why = output.get("reason")  # why it went LOOKING (QuorumPeer's log line)
+            return f"n{node} {_input_words(event.get('input', {}))}" + (f": {why}" if why else "")
     return f"{kind}" if node is None else f"{kind} on n{node}"
+
+
+def _input_words(inp: Mapping[str, Any]) -> str:
+    """A core step's input in a few words (the trace's `step.input`)."""
+    match inp.get("type"):
+        case "packet":
+            packet = inp.get("packet")
+            name = packet.get("type") if isinstance(packet, Mapping) else "a packet"
+            return f"takes {name} from n{inp.get('from')}"
+        case "receive":
+            n = inp.get("n")
+            return f"takes a notification from n{n.get('sid') if isinstance(n, Mapping) else '?'}"
+        case "disconnected":
+            return f"loses its connection to n{inp.get('peer')}"
+        case "timeout":
+            return "times out"
+    return str(inp.get("type"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +196,14 @@ class Breakpoints:
                 return Hit(b, int(event["seq"]), describe_event(event))
         return None
 
-    def match_view(self, view: ClusterView) -> Hit | None:
-        """The first predicate that became true since the last view shown."""
+    def match_view(self, view: ClusterView, event: Mapping[str, Any] | None = None) -> Hit | None:
+        """The first predicate that became true since the last view shown (at `event`, the
+        one that made `view`, which the hit then describes)."""
         hit = None
         for b, p in self.predicates:
             now = p.evaluate(view)
             if hit is None and now and not self._before.get(b.id, True):
-                hit = Hit(b, view.seq, "")
+                hit = Hit(b, view.seq, describe_event(event) if event is not None else "")
             self._before[b.id] = now
         return hit
 

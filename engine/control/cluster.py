@@ -29,6 +29,7 @@ from engine.control.help import help_text
 from engine.control.modelcheck import CheckSummary, MakeCheck, ModelCheck
 from engine.control.predicates import CommandError, Predicate
 from engine.control.resolve import chosen, resolve_link, resolve_nodes, resolve_partition
+from engine.control.shadow import MakeShadow, Shadow
 from engine.control.values import Link, MessageId, Nodes, show_ms
 from engine.core.config import ConfigError, QuorumPeerConfig, generate_config, load_zoo_cfg
 from engine.core.election import ElectionConfig
@@ -51,19 +52,29 @@ from engine.trace.explain.outage import (
     context_from_header,
     explain_window,
 )
-from engine.trace.format import RotatingTraceWriter, TraceWriter, default_trace_path, make_header
+from engine.trace.format import (
+    RotatingTraceWriter,
+    TraceWriter,
+    default_trace_path,
+    make_header,
+    read_trace,
+)
 from engine.trace.invariants import InvariantChecker, Violation
 from engine.trace.record import durable_json, timing_json, vote_json
-from engine.trace.recorder import Event, Recorder
+from engine.trace.recorder import RECENT_EVENTS, Event, Recorder
 
 SNAPSHOT_EVERY = 1000
 """A `snapshot` event every this many events (and after every command)."""
 WRITE_TIMEOUT_MS = 5000.0
-CHECKED_KINDS = frozenset(("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd"))
+CHECKED_KINDS = frozenset(
+    ("boot", "stop", "step", "state", "fault", "heal", "snapshot", "cmd", "pause", "resume")
+)
 """What the online invariant checker reads (messages themselves never break an invariant)."""
 BOOKKEEPING_KINDS = frozenset(("cmd", "mark", "break", "snapshot", "invariant"))
 """What the facade records about the run, not the run's own events (a `step` skips them)."""
-VIEW_KINDS = frozenset(("state", "boot", "stop", "fault", "heal", "cmd", "peer_state", "zk"))
+VIEW_KINDS = frozenset(
+    ("state", "boot", "stop", "pause", "resume", "fault", "heal", "cmd", "peer_state", "zk")
+)
 """Events after which views may show something new (`peer_state` and `zk`: a real server's
 log, or what its `srvr` says)."""
 PACE_INTERVAL_S = 0.01
@@ -111,6 +122,9 @@ class ClusterOptions:
     check: MakeCheck | None = None
     """Builds the model check that follows the run (the front end passes
     engine.replay.livecheck's, which checks real ZooKeeper runs)."""
+    shadow: MakeShadow | None = None
+    """Builds the reconstruction `break when` is judged on at each event (the front end
+    passes engine.replay.state.rebuild; without one, `break when` is refused)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +168,7 @@ class Cluster:
             self.runtime.stop()
             raise
         self.checker = InvariantChecker(header)
+        self._trace_header = header
         self._elections = ElectionTracker(qv)
         self._elections_lock = threading.Lock()
         self._outages = OutageWindows(keep=KEEP_WINDOWS)
@@ -202,6 +217,9 @@ class Cluster:
         self._hits = 0
         self._step_left: int | None = None
         """How many more of the run's events a `step` records before it halts."""
+        self._shadow: Shadow | None = None
+        """While a `break when` is set: the cluster as its recorded events show it (fed by
+        the recorder's gate), which the predicates are judged on (engine.control.shadow)."""
         self._speed = 1.0
         self._pacer: threading.Thread | None = None
         if self.sim and options.pace:
@@ -341,35 +359,83 @@ class Cluster:
 
     def _at_event(self, event: Event) -> dict[str, Any] | None:
         """The recorder's gate (under its lock, on whichever thread emits): halt right after
-        an event a `break on` matches, or the last event of a `step`, so that it is the
-        last event recorded until the run goes on (Recorder.gate)."""
+        an event a `break on` matches, an event after which a `break when` predicate holds
+        on the shadow (and did not before it), or the last event of a `step`, so that it is
+        the last event recorded until the run goes on (Recorder.gate)."""
+        shadow = self._shadow
+        if shadow is not None:
+            try:
+                shadow.apply(event)
+            except Exception as e:  # the run goes on without the predicates: say why
+                return self._unjudged(event, e)
+        if self.recorder.holding:
+            return None  # what passes a halt (a command) is for the shadow only
+        stepped = False
         if self._step_left is not None and event["kind"] not in BOOKKEEPING_KINDS:
             self._step_left -= 1
-            if self._step_left == 0:
+            stepped = self._step_left == 0
+            if stepped:
                 self._step_left = None
-                self._halt_runtime()
-                return {}
         hit = self.breaks.match_event(event)
-        if hit is None:
-            return None
+        if hit is None and shadow is not None and self.breaks.predicates:
+            hit = self.breaks.match_view(shadow.view(), event)
+        if hit is not None:
+            self._hit(hit)
+            return hit.event_fields()
+        if stepped:
+            self._halt_runtime()
+            return {}
+        return None
+
+    def _unjudged(self, event: Event, error: Exception) -> dict[str, Any] | None:
+        """The shadow failed on `event` (a bug): halt there, drop the `break when`s that
+        can no longer be judged and say so."""
+        self._shadow = None
+        dropped = [b for b, _ in self.breaks.predicates]
+        if not dropped:
+            return None  # the last one was removed meanwhile
+        for b in dropped:
+            self.breaks.remove(b.id)
+        hit = Hit(dropped[0], int(event["seq"]), f"cannot judge it any more, removed: {error}")
         self._hit(hit)
         return hit.event_fields()
 
     def _arm_gate(self) -> None:
-        """Ask the recorder about every event only while a `break on` or a `step` needs it."""
-        wanted = self.breaks.filters or self._step_left is not None
+        """Ask the recorder about every event only while a breakpoint or a `step` needs it."""
+        wanted = self.breaks.filters or self._step_left is not None or self._shadow is not None
         self.recorder.gate = self._at_event if wanted else None
 
-    def _check_predicates(self) -> None:
-        """Halt once a `break when` predicate became true (threads: the monitor looks after
-        every change it sees; the simulator after every event)."""
-        if self.breaks.predicates and self.stop_reason is None and not self.recorder.holding:
-            view = self._host_view()
-            hit = self.breaks.match_view(view)
-            if hit is not None:
-                self._hit(hit)
-                self.recorder.hold()
-                self.recorder.emit_fields("break", view.t_ms, None, hit.event_fields())
+    def _build_shadow(self, verb: str) -> Shadow:
+        """The shadow at the last recorded event, rebuilt from the run's trace (or, without
+        one, from the recorder's recent events while they go back to the start). The caller
+        holds the recorder, so that no event goes unjudged meanwhile."""
+        make = self.options.shadow
+        if make is None:
+            raise CommandError(
+                f"{verb}: this cluster cannot judge predicates at events (it was built"
+                " without ClusterOptions.shadow)",
+                0,
+            )
+        self.recorder.drain(wait=True)
+        if self.writer is not None:
+            self.writer.flush()
+            name = str(self.writer.path)
+            trace = read_trace(name)
+            header, events = trace.header, trace.events()
+        else:
+            name, header = "<live run>", self._trace_header
+            events = iter(self.recorder.events_after(0))
+            if self.recorder.seq and next(iter(self.recorder.recent))["seq"] != 1:
+                raise CommandError(
+                    f"{verb}: judged on the run's events from the start, and this run records"
+                    f" no trace (--no-trace) and keeps only its last {RECENT_EVENTS} (it is at"
+                    f" seq {self.recorder.seq}); record a trace to use it",
+                    0,
+                )
+        try:
+            return make(header, name, events)
+        except Exception as e:  # ReplayError and what a broken trace file raises
+            raise CommandError(f"{verb}: cannot rebuild the run from {name}: {e}", 0) from e
 
     def _hit(self, hit: Hit) -> None:
         """A breakpoint hit: say why, and halt."""
@@ -391,8 +457,9 @@ class Cluster:
         from here, what stopped it before is over, and what was held is recorded. False if
         a held event hit a breakpoint again (the run stays halted there)."""
         self.stop_reason = None
-        if self.breaks.predicates:
-            self.breaks.arm(self._host_view())
+        if self._shadow is not None:
+            self.recorder.hold()  # a run already going changes the shadow on its threads
+            self.breaks.arm(self._shadow.view())
         self.recorder.release()
         if not self.recorder.holding:
             self._observe()
@@ -422,8 +489,9 @@ class Cluster:
             self._elections = tracker
         self._unstable_since = unstable_since
 
-    def _observe(self) -> None:
-        """Emit what the listener noted: invariant results, stability snapshots."""
+    def _observe(self, snapshot: bool = False) -> None:
+        """Emit what the listener noted: invariant results, stability snapshots (one in any
+        case with `snapshot`: after a command)."""
         while self._pending_violations:
             v = self._pending_violations.pop(0)
             self.violations.append(v)
@@ -437,7 +505,8 @@ class Cluster:
         elif self._unstable_since is None:
             self._unstable_since = self.runtime.now()
         if (
-            stable != self._last_stable
+            snapshot
+            or stable != self._last_stable
             or self.recorder.seq - self._last_snapshot_seq >= SNAPSHOT_EVERY
         ):
             self._snapshot()
@@ -472,7 +541,6 @@ class Cluster:
                 if self._closed:
                     return
                 self._observe()
-                self._check_predicates()
             if self.writer is not None:
                 self.writer.flush()
             # Coalesce bursts: a view takes every node's lock, so not more than 100 a second.
@@ -559,7 +627,6 @@ class Cluster:
             self.recorder.release()  # what a step held comes before what runs now
             if self._hits != hits:
                 return False
-            seq = self.recorder.seq
             while not hit and sim.run_next(until_ms):  # one call per event: most of a run
                 if self._dirty:
                     self._dirty = False
@@ -567,9 +634,6 @@ class Cluster:
                     hit = stop is not None and stop()
                 elif cheap and stop is not None:
                     hit = stop()
-                if self.breaks.predicates and self.recorder.seq != seq:
-                    seq = self.recorder.seq
-                    self._check_predicates()
                 if self._hits != hits:
                     return hit  # a breakpoint: the clock stays at its event
             if not hit:
@@ -643,8 +707,7 @@ class Cluster:
             fields: dict[str, Any] = {"text": text, "ok": result.ok}
             fields["result" if result.ok else "error"] = result.text
             seq = self.recorder.emit_fields("cmd", self.runtime.now(), None, fields)["seq"]
-            self._observe()
-            self._snapshot()
+            self._observe(snapshot=True)
             return int(seq)
 
     def _ok(self, command: c.Command, text: str) -> CommandResult:
@@ -781,15 +844,34 @@ class Cluster:
             case c.BreakWhen() | c.BreakOn() | c.Breaks() | c.Unbreak():
                 if not isinstance(self.runtime, Host):
                     raise CommandError(f"{cmd.verb}: real servers cannot be halted", 0)
-                answer = self.breaks.execute(cmd, self._host_view())
-                assert answer is not None
-                self._arm_gate()
-                ok, text = answer
-                return CommandResult(ok, text, cmd)
+                return self._break_command(cmd)
             case _:
                 raise CommandError(
                     f"{cmd.verb}: not available here (live {self.info['runtime']} cluster)", 0
                 )
+
+    def _break_command(self, cmd: c.Command) -> CommandResult:
+        """break when|on, breaks, unbreak; the first `break when` builds the shadow (its
+        predicates are judged on it) and the last one removed drops it (no cost per event
+        without one). A `break when` holds the run's events meanwhile: the gate changes the
+        shadow with each, on the threads that emit them."""
+        holding = self.recorder.holding
+        try:
+            if isinstance(cmd, c.BreakWhen):
+                self.recorder.hold()
+                if self._shadow is None:
+                    self._shadow = self._build_shadow(cmd.verb)
+            shadow = self._shadow if isinstance(cmd, c.BreakWhen) else None
+            answer = self.breaks.execute(cmd, shadow.view() if shadow else self._host_view())
+            assert answer is not None
+            if not self.breaks.predicates:
+                self._shadow = None
+            self._arm_gate()
+        finally:
+            if not holding:
+                self.recorder.release()  # judged from here on: they may halt the run
+        ok, text = answer
+        return CommandResult(ok, text, cmd)
 
     def _halt_or_go(self, cmd: c.Command, host: ThreadedRuntime) -> CommandResult:
         """run / halt / step on threads: the gate every node thread stops at, and the clock
@@ -1231,6 +1313,7 @@ class Cluster:
             self._pacer.join(5.0)
         with self._lock:
             self.recorder.gate = None
+            self._shadow = None
             self.recorder.release()  # a halted run's held events belong to its trace
             self._observe()
             self._closed = True

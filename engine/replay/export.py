@@ -239,6 +239,8 @@ def _snapshot(e: Event) -> str:
 _DESCRIBERS: dict[str, Callable[[Event], str]] = {
     "boot": lambda e: _durable(e["durable"]),
     "stop": lambda e: str(e["reason"]),
+    "pause": lambda e: "paused",
+    "resume": lambda e: "resumed",
     "step": lambda e: f"{_input(e['input'], e.get('msg'))} {_output(e['output'])}",
     "send": lambda e: f"{e['msg']} -> n{e['to']}",
     "zsend": lambda e: f"{e['msg']} -> n{e['to']} {_packet(e['packet'])}",
@@ -326,6 +328,8 @@ def _mermaid_event(event: Event, states: dict[int, tuple[str, str]], span: str) 
     if kind == "stop":
         states.pop(node, None)
         return [f"    Note over n{node}: {_md(str(event['reason']))}"]
+    if kind in ("pause", "resume"):
+        return [f"    Note over n{node}: {'paused' if kind == 'pause' else 'resumed'}"]
     if kind == "drop" and "from" in event and "to" in event and event["from"] != event["to"]:
         return [f"    n{event['from']}-xn{event['to']}: {_md(_drop(event))}"]
     if not span:

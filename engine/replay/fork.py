@@ -37,7 +37,7 @@ from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPa
 from engine.core.vote import ToSend
 from engine.core.wire import encode_notification
 from engine.replay.parents import parent_prefix
-from engine.replay.state import ClusterState
+from engine.replay.state import ClusterState, rebuild
 from engine.replay.tracked import Msg
 from engine.runtime.host import Envelope, Node
 from engine.runtime.sim import Simulation
@@ -134,6 +134,7 @@ def fork_state(
                 parent=parent,
                 pace=True,  # live like `zkfle --sim`: `run` lets the clock follow the wall
                 halted=True,
+                shadow=rebuild,
             )
         )
     finally:

@@ -231,7 +231,7 @@ class Replayer:
                 return Breakpoint("divergence", str(divergence))
             hit = self.breaks.match_event(event) if filters else None
             if hit is None and predicates:
-                hit = self.breaks.match_view(state.view())
+                hit = self.breaks.match_view(state.view(), event)
             if hit is not None:
                 self.stop_reason = str(hit)
                 return hit.breakpoint

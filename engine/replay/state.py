@@ -131,6 +131,8 @@ class ClusterState:
             "heal": self._on_heal,
             "cmd": self._on_cmd,
             "snapshot": self._on_snapshot,
+            "pause": self._on_pause,
+            "resume": self._on_pause,
             "state": self._on_state,
             **dict.fromkeys(REAL_KINDS, self._on_real),
         }
@@ -524,6 +526,16 @@ class ClusterState:
     def _on_real(self, event: Event) -> None:
         self.evidence.apply(event, self.t_ms)
 
+    def _on_pause(self, event: Event) -> None:
+        """`pause` and `resume` (1.3): what older traces show only in snapshots."""
+        node = self._node(event)
+        paused = event["kind"] == "pause" and node.alive
+        if node.paused != paused:
+            node.paused = paused
+            if not paused:
+                self._resumed(node)
+            self._judge = True
+
     def _on_snapshot(self, event: Event) -> None:
         for summary in event.get("nodes") or []:
             node = self.nodes.get(summary.get("sid", -1)) if isinstance(summary, dict) else None
@@ -636,15 +648,21 @@ def _pop_tosend(queue: deque[ToSend], to: Sid) -> ToSend | None:
 def replay_to(path: str | os.PathLike[str], seq: int | None = None) -> ClusterState:
     """A fresh `ClusterState` after event `seq` (the end if None), streaming."""
     trace = open_trace(path)
-    state = ClusterState(trace.header, str(path))
-    for event in parent_prefix(path, trace.header):
-        state.apply(event)
-    state.seq = 0
     try:
-        for event in trace.events(1, seq):
-            state.apply(event)
+        return rebuild(trace.header, str(path), trace.events(1, seq))
     except TraceError as e:
         raise ReplayError.of(e) from None
+
+
+def rebuild(header: Mapping[str, Any], path: str, events: Iterable[Event]) -> ClusterState:
+    """The `ClusterState` of a trace (after its ancestors) once `events` are applied: what
+    the live cluster judges `break when` on (engine.control.shadow.MakeShadow)."""
+    state = ClusterState(header, path)
+    for event in parent_prefix(path, header):
+        state.apply(event)
+    state.seq = 0
+    for event in events:
+        state.apply(event)
     return state
 
 
@@ -674,4 +692,4 @@ def iter_views(
         raise ReplayError.of(e) from None
 
 
-__all__ = ["ClusterState"]
+__all__ = ["ClusterState", "rebuild"]

@@ -430,7 +430,10 @@ class Host:
     def pause(self, sid: Sid) -> None:
         node = self.nodes[sid]
         with node.lock:
-            node.paused = node.alive
+            if not node.alive or node.paused:
+                return
+            node.paused = True
+            self.emit("pause", sid)
             self.timer_changed(node)
 
     def resume(self, sid: Sid) -> None:
@@ -439,6 +442,7 @@ class Host:
             if not node.paused:
                 return
             node.paused = False
+            self.emit("resume", sid)
             self.timer_changed(node)
             for what in ("sender", "receiver", "main"):
                 self.wake(node, what)

@@ -69,11 +69,12 @@ Credential: TypeAlias = tuple[int, Zxid, Sid]
 CREDENTIAL_FIELDS = ("epoch", "zxid", "sid")
 
 KINDS = frozenset(
-    {"boot", "stop", "state", "snapshot", "fault", "heal", "recv", "election", "peer_state"}
-    | {"took", "zk"}
+    {"boot", "stop", "state", "snapshot", "pause", "resume", "fault", "heal", "recv", "election"}
+    | {"peer_state", "took", "zk"}
 )
 """The event kinds the tracker reads: the engine's, and real servers' evidence (trace 1.1:
-what `zkfle import` read from their logs)."""
+what `zkfle import` read from their logs). Pauses are `pause`/`resume` events (1.3); in
+older traces a snapshot shows them."""
 
 
 def deciding_field(winner: Credential, other: Credential) -> int | None:
@@ -395,6 +396,17 @@ class ElectionTracker:
                 paused.append(sid)
             node.paused = now
         self._say_paused(paused)
+
+    def _on_pause(self, e: Event, seq: int, t_ms: float) -> None:
+        sid = self._about
+        if sid is None:
+            return
+        node = self._node(sid)
+        node.paused = e.get("kind") == "pause"  # recorded of running servers only
+        if node.paused:
+            self._say_paused([sid])
+        else:
+            self._what = f"n{sid} resumed"
 
     def _on_fault(self, e: Event, seq: int, t_ms: float) -> None:
         fid, op = str(e.get("id", "?")), e.get("op")
@@ -756,6 +768,8 @@ _HANDLERS: dict[str, _Handler] = {
     "stop": ElectionTracker._on_stop,
     "state": ElectionTracker._on_state,
     "snapshot": ElectionTracker._on_snapshot,
+    "pause": ElectionTracker._on_pause,
+    "resume": ElectionTracker._on_pause,
     "fault": ElectionTracker._on_fault,
     "heal": ElectionTracker._on_heal,
     "recv": ElectionTracker._on_recv,

@@ -41,13 +41,14 @@ Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
 FORMAT_NAME = "zkfle-trace"
-VERSION = "1.2"
-MAJOR, MINOR = 1, 2
+VERSION = "1.3"
+MAJOR, MINOR = 1, 3
 """1.1 added the kinds of real servers' evidence (recv, sent, election, fle_timeout,
 peer_state, took, zk, log) and the runtime `imported`, and ends every message: a loopback
 send has its `deliver`, a `dup` copy is a message of its own. A 1.1 reader reads 1.0 files
 (their loopback sends count as delivered at once). 1.2 added `break`: where a breakpoint
-halted the run (an observation: a 1.1 reader skips it)."""
+halted the run (an observation: a 1.1 reader skips it). 1.3 added `pause` and `resume`: a
+node stopped consuming and went on (before, only a `cmd` and the next `snapshot` said so)."""
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""
@@ -79,6 +80,8 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "snapshot": ("nodes", "stable"),
     "invariant": ("name", "ok"),
     "break": ("id", "text", "at"),
+    "pause": ("node",),
+    "resume": ("node",),
     "footer": ("events", "end"),
     # 1.1: what a real server logged (zkfle import) or was seen doing
     "recv": ("node", "n", "my_state"),
@@ -93,7 +96,9 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
 """Fields every event of a known kind must have, besides `seq`, `t_ms` and `kind`."""
 _REQUIRED_SETS = {kind: frozenset(fields) for kind, fields in EVENT_FIELDS.items()}
 
-URGENT_KINDS = frozenset({"cmd", "fault", "heal", "mark", "stop", "invariant", "break", "footer"})
+URGENT_KINDS = frozenset(
+    {"cmd", "fault", "heal", "mark", "stop", "pause", "resume", "invariant", "break", "footer"}
+)
 """Rare events a writer hands to the kernel at once: they matter most after a crash."""
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "traces" / "schema.json"

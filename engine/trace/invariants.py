@@ -113,7 +113,7 @@ class _Node:
 
     alive: bool = False
     paused: bool = False
-    """As the last snapshot showed it (pause and resume are commands, not core events)."""
+    """As its last `pause`/`resume` (1.3) or, in older traces, the last snapshot showed it."""
     state: str | None = None
     zab: str = "ELECTION"
     vote_leader: Sid | None = None
@@ -162,6 +162,8 @@ class InvariantChecker:
             "fault": self._on_fault,
             "heal": self._on_heal,
             "snapshot": self._on_snapshot,
+            "pause": self._on_pause,
+            "resume": self._on_pause,
         }
 
     def feed(self, event: Event) -> list[Violation]:
@@ -264,6 +266,10 @@ class InvariantChecker:
         ids = event.get("ids")
         for fault_id in ids if isinstance(ids, list) else []:
             self._faults.pop(str(fault_id), None)
+
+    def _on_pause(self, event: Event) -> None:
+        _, node = self._node(event)
+        node.paused = event["kind"] == "pause"  # recorded of running nodes only
 
     def _on_snapshot(self, event: Event) -> None:
         self._snapshot_stable = event.get("stable") is True

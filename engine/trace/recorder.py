@@ -83,7 +83,8 @@ class Recorder:
         """Called with each event as it gets its seq, under the recorder's lock (so it must
         be quick, emit nothing and take no lock that anyone holds while emitting): None
         goes on; a dict holds every later event, and a non-empty one is recorded at once,
-        next, as a `break` event's fields."""
+        next, as a `break` event's fields. While holding it still sees what passes (and
+        its answer is ignored), so that it knows every recorded event."""
         self._held: list[tuple[str, float, int | None, dict[str, Any]]] | None = None
         """While holding: the events emitted since, in order, not yet numbered."""
 
@@ -148,9 +149,9 @@ class Recorder:
             self._count(kind, fields)
         self.recent.append(event)
         self._pending.append(event)
-        if self.gate is not None and self._held is None:
+        if self.gate is not None:
             halt = self.gate(event)
-            if halt is not None:
+            if halt is not None and self._held is None:
                 self._held = []
                 if halt:
                     self._stamp("break", t, None, halt)

@@ -247,8 +247,12 @@ def test_a_down_node_s_lane_is_down_from_its_crash_or_pause_to_its_restart_or_re
         ("pause", True),
         ("resume", False),
         ("pause", True),
-        ("resume", False),  # the timed one: n2 stepped again
+        ("resume", False),  # the timed one
     ]
+    # each at its own event (trace 1.3), not at the snapshot after the command or, for
+    # the timed resume, at n2's next step
+    pauses = [(e["seq"], e["kind"]) for e in trace if e["kind"] in ("pause", "resume")]
+    assert [(seq, life) for seq, life, _ in n2[1:]] == pauses
     for row in ladder.rows:
         assert (5 in row.down) == (row.seq < boot5 or stop5 <= row.seq < boots[1]), row
         paused = any(a[0] <= row.seq < b[0] for a, b in zip(n2[1::2], n2[2::2], strict=True))

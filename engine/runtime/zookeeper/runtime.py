@@ -257,11 +257,13 @@ class ZooKeeperRuntime:
         self._watched[sid].server.signal(signal.SIGSTOP)
         with self._lock:
             self._watched[sid].paused = True
+        self.emit("pause", sid)
 
     def resume(self, sid: Sid) -> None:
         self._watched[sid].server.signal(signal.SIGCONT)
         with self._lock:
             self._watched[sid].paused = False
+        self.emit("resume", sid)
 
     # --- durable state ------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ __all__ = [
 WINDOW_KINDS = frozenset(
     {"step", "send", "deliver", "state", "boot", "stop", "cmd", "fault", "heal", "conn"}
     | {"zsend", "zdeliver", "recv", "sent", "election", "fle_timeout", "peer_state", "took"}
-    | {"zk"}
+    | {"zk", "pause", "resume"}
 )
 """The kinds an explanation reads (not the `log` lines of imported traces, snapshots,
 drops, invariants: most of a trace's volume)."""
@@ -583,14 +583,14 @@ def _why_not(
     )
 
 
-_STATUS_KINDS = frozenset({"fault", "heal", "stop", "boot", "cmd", "zk"})
+_STATUS_KINDS = frozenset({"fault", "heal", "stop", "boot", "pause", "resume", "cmd", "zk"})
 
 
 def _statuses(w: Window) -> dict[Sid, str]:
     """Who was down, paused or cut off when the outage ended (`was down (crash at seq 12)`,
     `was paused`, `was cut off by f1 (isolate 3)`), from the window's events."""
     down: dict[Sid, Event] = {}
-    paused: set[str] = set()
+    paused: set[Sid] = set()
     cuts: dict[str, tuple[str, set[Sid]]] = {}
     for e in w.events:
         kind = e.get("kind")
@@ -605,20 +605,22 @@ def _statuses(w: Window) -> dict[Sid, str]:
                 cuts.pop(str(i), None)
         elif kind == "stop" and sid is not None:
             down[sid] = e
+            paused.discard(sid)
+        elif kind in ("pause", "resume") and sid is not None:
+            paused = paused | {sid} if kind == "pause" else paused - {sid}
         elif (kind == "boot" or (kind == "zk" and e.get("what") == "start")) and sid is not None:
             down.pop(sid, None)
-        elif kind == "cmd" and e.get("ok"):
+        elif kind == "cmd" and e.get("ok"):  # traces before 1.3 have no `pause` events
             words = str(e.get("result", "")).split()
             if words and words[0] in ("paused", "resumed"):
-                named = {w.strip(",") for w in words[1:]}
+                named = {int(w[1:]) for w in (w.strip(",") for w in words[1:]) if w[1:].isdigit()}
                 paused = paused | named if words[0] == "paused" else paused - named
     out: dict[Sid, str] = {}
     for fid, (text, ends) in sorted(cuts.items(), reverse=True):
         for sid in ends:
             out[sid] = f"was cut off by {fid} ({text})"
-    for name in paused:
-        if name[1:].isdigit():
-            out[int(name[1:])] = "was paused"
+    for sid in paused:
+        out[sid] = "was paused"
     for sid, stop in down.items():
         out[sid] = f"was down ({stop.get('reason', 'stopped')} at seq {event_seq(stop)})"
     return out
