@@ -615,12 +615,20 @@ class ZooKeeperRuntime:
             timer.cancel()
         if threading.current_thread() is not self._watcher:
             self._watcher.join(5.0)
+        # The logs one last time, from servers frozen first: `srvr` can show a leader whose
+        # last lines the watcher's last poll had not read, and a server killed before
+        # another would make that one log the loss of its peer.
+        running = [w for w in self._watched.values() if w.server.alive()]
+        for w in running:
+            w.server.signal(signal.SIGSTOP)
+        if threading.current_thread() is self._watcher or not self._watcher.is_alive():
+            for sid in self.sids:  # (a watcher stuck mid-read keeps its offsets)
+                self._read_log(sid)
         # Not recorded as `stop` events: the run's end is the footer, as on our runtimes,
         # and not an outage (a shut-down server in imported logs is one).
-        for w in self._watched.values():
-            if w.server.alive():
-                w.expected_down = True
-                w.server.stop(kill=True)
+        for w in running:
+            w.expected_down = True
+            w.server.stop(kill=True)
         self.proxy.stop()
 
 
