@@ -158,3 +158,47 @@ def test_a_killed_leader_is_left_at_its_first_follower_s_eof(ensemble: ProxiedEn
     began = datetime.fromisoformat(x.start_at).replace(tzinfo=UTC).timestamp() * 1000.0
     assert began < resumed_ms, (x.start_at, x.verdict)
     assert f"n{first} lost its leader n{old}" in x.verdict
+
+
+def test_peers_that_refuse_connections_are_named_from_the_logs_alone(tmp_path: Path) -> None:
+    """Issue 16: "a node alone and LOOKING while its peers refuse connections". Every link
+    is cut at the proxy as the servers start, so each one's connects to the others are
+    refused (the proxy stops listening on a cut link's ports) and each logs them, looking
+    alone with its notification timeout backing off, until the heal. The servers' logs
+    alone name peer-unreachable."""
+    ens = ProxiedEnsemble(tmp_path / "ensemble", (1, 2, 3), SETTINGS)
+    try:
+        ens.proxy.start()
+        links = {(a, b) for a in ens.servers for b in ens.servers if a != b}
+        ens.proxy.add_fault(LinkFault("f1", "block", frozenset(links), "partition 1|2|3"))
+        for server in ens.servers.values():
+            server.start()
+            assert server.pid is not None
+            ens.pids.append(server.pid)
+
+        def backed_off(sid: int) -> bool:
+            path = ens.servers[sid].log_path
+            log = path.read_text(errors="replace") if path.exists() else ""
+            return "Connection refused" in log and "Notification time out: 800" in log
+
+        wait_until(
+            lambda: all(backed_off(sid) for sid in ens.servers),
+            lambda: "every server refused by its peers and backing off",
+            JAVA_DEADLINE_S,
+        )
+        ens.proxy.clear_faults()
+        wait_until(ens.serving, lambda: f"a leader after the heal: {ens.modes()}", JAVA_DEADLINE_S)
+        x = explained(ens, ens.leader())
+    finally:
+        ens.close()
+    assert ens.our_java_processes() == []
+    assert "peer-unreachable" in x.causes, explanation_text(x, 1)
+    waits = [p for p in x.phases if p.cause == "peer-unreachable"]
+    # waits for a notification, or votes that travelled once a connection was made at last
+    assert all(p.phase in ("wait", "connect") and "(refused)" in p.text for p in waits), (
+        explanation_text(x, 1)
+    )
+    assert any("ran (by its own log)" in p.text for p in waits), explanation_text(x, 1)
+    # however long the back-off had grown, a wait while running peers refused is theirs
+    backoff = [p for p in x.phases if p.cause == "notification-backoff"]
+    assert not any("(refused)" in p.text for p in backoff), explanation_text(x, 1)
