@@ -444,3 +444,24 @@ def test_a_capture_in_another_release_s_statements_explains_the_same(name: str) 
         ]
 
     assert said(explain_inputs([ZKLOGS / name])) == said(explain_inputs([ZKLOGS / RENDERED[name]]))
+
+
+def test_the_real_partitioned_start_waits_on_peers_that_refuse(tmp_path: Path) -> None:
+    """3.8-partitioned-start: three servers start behind a partition at the proxy, which
+    refuses their connects to each other; each looks alone, its notification timeout
+    backing off, until the heal. Peers whose own logs show them running refused it: its
+    waits are theirs (peer-unreachable), not the back-off's, even where a wait logged no
+    new refusal (ZooKeeper did not retry within it)."""
+    report = explain_inputs([ZKLOGS / "3.8-partitioned-start"])
+    (x,) = report.explanations
+    adds_up(x)
+    assert x.leader == 3
+    assert x.causes[0] == "peer-unreachable"
+    waits = [p for p in x.phases if p.phase == "wait"]
+    assert [p.cause for p in waits] == ["peer-unreachable", "peer-unreachable"]
+    assert "its connections to n1, n2 failed (refused)" in waits[0].text
+    assert "failed" not in waits[1].text  # no attempt logged in it
+    assert all(
+        "n1, n2 ran (by their logs) but could not be reached since its election began" in p.text
+        for p in waits
+    )

@@ -487,8 +487,8 @@ class _EvidenceWalk:
             if x.get("kind") in ("election", "fle_timeout", "recv") and x is not e
         ]
         failed = [x for x in ev.between(sid, began, event_t(e)) if x.get("what") == "conn_failed"]
-        up_peers = [x for x in failed if _running(ev, as_int(x.get("peer")), event_t(x))]
-        if up_peers:
+        unreachable = _unreachable_peers(ev, sid, event_t(e))
+        if unreachable:
             # Peers whose own logs show them running refused it or could not be reached (a
             # firewall, a partition, a name that does not resolve): that is why it heard
             # nothing, however long its back-off had grown.
@@ -504,9 +504,11 @@ class _EvidenceWalk:
         if failed:
             peers = ", ".join(f"n{p}" for p in sorted({str(x.get("peer")) for x in failed}))
             text += f"; its connections to {peers} failed ({failed[-1].get('reason')})"
-            if up_peers:
-                running = sorted({str(x.get("peer")) for x in up_peers})
-                text += f", though {', '.join(f'n{p}' for p in running)} ran (by its own log)"
+        if unreachable:
+            names = ", ".join(f"n{p}" for p in unreachable)
+            text += (
+                f"; {names} ran (by their logs) but could not be reached since its election began"
+            )
         lo = min(event_t(prior[-1]), began) if prior else began
         cut = ev.cut_of(sid, lo, min(self.bound, event_t(e)))
         if cut is not None:
@@ -640,6 +642,25 @@ def _connection_trouble(
             f" {len(dropped)} times (only the one the larger sid opens survives)",
         )
     return None
+
+
+def _unreachable_peers(ev: _Evidence, sid: Sid, t: float) -> list[Sid]:
+    """Peers `sid`'s connections failed to, in its election up to t, while their own logs
+    show them running, and that it has not heard from since its election began."""
+    election = _last_election(ev, sid, t)
+    since = event_t(election) if election is not None else t
+    seen = ev.between(sid, since, t)
+    heard = {as_int(as_map(x.get("n")).get("sid")) for x in seen if x.get("kind") == "recv"}
+    return sorted(
+        {
+            peer
+            for x in seen
+            if x.get("what") == "conn_failed"
+            and (peer := as_int(x.get("peer"))) is not None
+            and peer not in heard
+            and _running(ev, peer, event_t(x))
+        }
+    )
 
 
 def _up_at(ev: _Evidence, ctx: Context, t: float) -> int:
