@@ -465,3 +465,19 @@ def test_the_real_partitioned_start_waits_on_peers_that_refuse(tmp_path: Path) -
         "n1, n2 ran (by their logs) but could not be reached since its election began" in p.text
         for p in waits
     )
+
+
+def test_the_real_slow_snapshot_is_sync_slow_with_its_span(tmp_path: Path) -> None:
+    """3.8-sync-slow: n3 is killed; n2 leads and syncs n1 with a SNAP across a link that
+    delays what n2 sends by 800 ms. Discovery and sync take 1.71 s of initLimit's 3 s:
+    sync-slow, with the spans the leader logged (leading - discovery, - synchronization,
+    - broadcast)."""
+    x = explain_inputs([ZKLOGS / "3.8-sync-slow"]).explanations[-1]
+    adds_up(x)
+    assert x.leader == 2
+    assert x.causes[0] == "sync-slow"
+    discovery, sync = x.phases[-2:]
+    assert (discovery.phase, discovery.cause, discovery.ms) == ("discovery", "sync-slow", 839)
+    assert (sync.phase, sync.cause, sync.ms) == ("sync", "sync-slow", 874)
+    assert "SNAP to n1" in sync.text
+    assert "1.71 s of initLimit's 3.00 s" in sync.text
