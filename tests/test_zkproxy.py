@@ -270,7 +270,7 @@ def test_a_connection_on_a_blocked_link_is_refused_either_way(net: Net) -> None:
         for plane in (ELECTION, QUORUM):
             with pytest.raises(ConnectionRefusedError):
                 net.dial(a, b, plane)
-    # The ports stay the proxy's meanwhile: nothing else can listen there.
+    # The ports stay bound meanwhile: a socket that does not share them cannot take them.
     with socket.socket() as other, pytest.raises(OSError, match="Address already in use"):
         other.bind((HOST, net.proxy.peer_ports(1, 2)[1]))
     s = net.dial(1, 3, ELECTION)  # other links are open

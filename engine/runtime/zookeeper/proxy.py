@@ -514,7 +514,8 @@ class ZkProxy:
     def _gate(self) -> None:
         """Stop listening on the ports of links cut either way, listen again once healed.
         A socket that stops listening (shutdown of its receiving side: Linux) stays bound,
-        so connects to its port are refused and nothing else can take the port."""
+        so connects to its port are refused and a socket that does not ask to share the
+        port (SO_REUSEADDR) cannot take it meanwhile."""
         for port, sock in sorted(self._sockets.items()):
             a, b, _ = port
             cut = self.faults.blocked(a, b) or self.faults.blocked(b, a)
