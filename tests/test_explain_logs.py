@@ -383,6 +383,9 @@ FRAGMENTS = {
     "3.4.5-server3.log": (3, True),
     "3.4.14": (3, True),
     "3.5.10": (3, True),  # its zab phase lines show n3 established
+    "3.6.4": (2, True),  # these three render a whole capture: its last outage
+    "3.7.2": (2, True),
+    "3.9.3": (2, True),
     "docker-compose.log": (3, True),
     "kubernetes": (3, True),
     "confluent-zookeeper.log": (3, True),
@@ -414,3 +417,67 @@ def test_every_log_format_is_explained_as_far_as_it_goes(name: str) -> None:
         assert last.phases[-1].cause == "unknown"
     if votes:  # the election is there: the votes, finalizeWait, the decision
         assert any(p.phase == "decision" for p in last.phases)
+
+
+RENDERED = {"3.6.4": "3.8-failover", "3.7.2": "3.8-quorum-loss", "3.9.3": "3.8-kill-late-follower"}
+"""Fragments that render a real 3.8 capture in another release's statements and layout."""
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_a_capture_in_another_release_s_statements_explains_the_same(name: str) -> None:
+    """3.6/3.7 print `Notification time out: 400` and `...NotificationInterval=200` where
+    3.8/3.9 add ` ms`; the line numbers, the years and the lines kept differ (so the traces
+    begin at other lines). What explain says does not."""
+
+    def said(report: ExplainReport) -> list[tuple[object, ...]]:
+        return [
+            (
+                x.wall_ms,
+                x.leader,
+                x.causes,
+                x.verdict,
+                x.why_leader,
+                x.why_not,
+                *((p.node, p.phase, p.start - x.start, p.ms, p.cause, p.text) for p in x.phases),
+            )
+            for x in report.explanations
+        ]
+
+    assert said(explain_inputs([ZKLOGS / name])) == said(explain_inputs([ZKLOGS / RENDERED[name]]))
+
+
+def test_the_real_partitioned_start_waits_on_peers_that_refuse(tmp_path: Path) -> None:
+    """3.8-partitioned-start: three servers start behind a partition at the proxy, which
+    refuses their connects to each other; each looks alone, its notification timeout
+    backing off, until the heal. Peers whose own logs show them running refused it: its
+    waits are theirs (peer-unreachable), not the back-off's, even where a wait logged no
+    new refusal (ZooKeeper did not retry within it)."""
+    report = explain_inputs([ZKLOGS / "3.8-partitioned-start"])
+    (x,) = report.explanations
+    adds_up(x)
+    assert x.leader == 3
+    assert x.causes[0] == "peer-unreachable"
+    waits = [p for p in x.phases if p.phase == "wait"]
+    assert [p.cause for p in waits] == ["peer-unreachable", "peer-unreachable"]
+    assert "its connections to n1, n2 failed (refused)" in waits[0].text
+    assert "failed" not in waits[1].text  # no attempt logged in it
+    assert all(
+        "n1, n2 ran (by their logs) but could not be reached since its election began" in p.text
+        for p in waits
+    )
+
+
+def test_the_real_slow_snapshot_is_sync_slow_with_its_span(tmp_path: Path) -> None:
+    """3.8-sync-slow: n3 is killed; n2 leads and syncs n1 with a SNAP across a link that
+    delays what n2 sends by 800 ms. Discovery and sync take 1.71 s of initLimit's 3 s:
+    sync-slow, with the spans the leader logged (leading - discovery, - synchronization,
+    - broadcast)."""
+    x = explain_inputs([ZKLOGS / "3.8-sync-slow"]).explanations[-1]
+    adds_up(x)
+    assert x.leader == 2
+    assert x.causes[0] == "sync-slow"
+    discovery, sync = x.phases[-2:]
+    assert (discovery.phase, discovery.cause, discovery.ms) == ("discovery", "sync-slow", 839)
+    assert (sync.phase, sync.cause, sync.ms) == ("sync", "sync-slow", 874)
+    assert "SNAP to n1" in sync.text
+    assert "1.71 s of initLimit's 3.00 s" in sync.text

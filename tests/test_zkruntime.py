@@ -408,3 +408,39 @@ def test_explain_charges_a_wait_to_the_cut_that_dropped_it(tmp_path: Path) -> No
     (heal,) = [e for e in read_trace(trace) if e["kind"] == "heal"]
     assert all(fault["t_ms"] <= p.start < p.start + p.ms <= heal["t_ms"] + 1e-6 for p in cuts)
     assert sum(p.ms for p in x.phases) == pytest.approx(x.wall_ms, abs=1e-6)
+
+
+TIMESTAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+
+
+def test_closing_right_after_srvr_shows_a_new_leader_keeps_the_last_log_lines(
+    tmp_path: Path,
+) -> None:
+    """Issue 16: the watcher reads the logs every poll, and `srvr` can show a new leader
+    before its last lines were read; a close right then stopped the watcher with them
+    unread, so the trace could end without the leadership the console showed. The close
+    reads every log one last time: the trace holds each log's last record, and explain
+    ends the failover with the leader srvr named."""
+    data, trace = tmp_path / "servers", tmp_path / "close.jsonl"
+    options = ClusterOptions(nodes=3, runtime="zookeeper", tick_ms=200, data_dir=data)
+    c = Cluster(replace(options, trace=trace))
+    try:
+        assert c.start().ok
+        assert c.wait_stable(WITHIN_MS), c.status_text()
+        old = c.view().leader
+        ok(c, f"crash {old}")
+        assert c.wait_until(lambda v: v.stable and v.leader != old, WITHIN_MS), c.status_text()
+        new = c.view().leader
+        runtime = c.runtime
+        assert isinstance(runtime, ZooKeeperRuntime)
+        logs = {sid: runtime.server(sid).log_path for sid in c.sids}
+    finally:
+        c.close()
+    assert java_processes_in(data) == []
+    sources = {e.get("src") for e in read_trace(trace)}
+    for sid, log in logs.items():
+        lines = log.read_text(errors="replace").splitlines()
+        last = max(i for i, line in enumerate(lines, 1) if TIMESTAMPED.match(line))
+        assert f"n{sid}/{log.name}:{last}" in sources, (sid, lines[last - 1])
+    x = explain_trace(trace).explanations[-1]
+    assert (x.ended, x.leader) == (True, new), explanation_text(x, 1)

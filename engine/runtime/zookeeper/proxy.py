@@ -27,8 +27,12 @@ Faults come from engine.runtime.faults (`LinkFault`, as the Cluster makes them):
   one from a blocked side reaches the other side only at the heal. `delay` and `loss`
   (one retransmission per lost segment) add latency in order, `hold` stalls the stream
   until `release` (the whole stream goes on); a stream has no duplicates or reordering.
-* a new connection on a link blocked either way is refused (closed at once): TCP's
-  handshake needs both ways.
+* a new connection on a link blocked either way is refused: TCP's handshake needs both
+  ways. Each port serves one server's dials to one peer, so while a link is cut the
+  proxy stops listening on the ports of both its ends' dials (the ports stay bound): the
+  dialler's connect is refused as by a down peer or a firewall's REJECT, and ZooKeeper
+  logs it so (`Cannot open channel to 2 ... Connection refused`). One accepted just
+  before the cut is closed at once.
 
 ZooKeeper details the proxy has to respect (see docs/zkproxy.md for what was checked on
 real 3.8 servers):
@@ -90,9 +94,21 @@ LEARNER_CONNECT_TRIES = 5
 """ZK: Learner.LeaderConnector tries a connect to the leader 5 times ..."""
 LEARNER_CONNECT_DELAY_MS = 100.0
 """... leaderConnectDelayDuringRetryMs (100 ms) apart."""
+LISTEN_BACKLOG = 50
+"""Java's ServerSocket default backlog."""
 CONTROL_TIMEOUT_S = 10.0
 """A control call waits this long for the loop; the loop never blocks, so only a dead loop
 takes that long."""
+
+
+Port = tuple[Sid, Sid, str]
+"""A listening port of the proxy: (dialler, peer, plane)."""
+
+
+def _reusable_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
 
 
 @dataclass(slots=True)
@@ -156,13 +172,16 @@ class ZkProxy:
         self.first_listener_error: BaseException | None = None
         self._ids = {"m": 0, "p": 0}
         self._events: queue.SimpleQueue[ProxyEvent | None] = queue.SimpleQueue()
-        self._servers: list[asyncio.Server] = []
+        self._servers: dict[Port, asyncio.Server] = {}
+        """What accepts on each port (serving a duplicate of its socket; see `_gate`)."""
+        self._shut: set[Port] = set()
+        """Ports not listening: their link is cut."""
         self._loop_thread: threading.Thread | None = None
         self._event_thread: threading.Thread | None = None
         self._state = "new"
         self._startup_error: Exception | None = None
-        self.ports: dict[tuple[Sid, Sid, str], int] = {}
-        self._sockets: dict[tuple[Sid, Sid, str], socket.socket] = {}
+        self.ports: dict[Port, int] = {}
+        self._sockets: dict[Port, socket.socket] = {}
         try:
             for a in self.upstream:
                 for b in self.upstream:
@@ -174,11 +193,17 @@ class ZkProxy:
             raise ProxyError(f"zkproxy: cannot listen on {HOST}: {e}") from None
 
     def _listen(self, a: Sid, b: Sid, plane: str) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sockets[(a, b, plane)] = sock
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, 0))
-        sock.listen(50)  # Java's ServerSocket default backlog
+        # Bound by number (a port the OS chose for a first socket): a socket bound to port 0
+        # gives its port up when it stops listening (`_gate`), one bound by number keeps it.
+        probe = _reusable_socket()
+        try:
+            probe.bind((HOST, 0))
+            sock = _reusable_socket()
+            self._sockets[(a, b, plane)] = sock
+            sock.bind(probe.getsockname())
+        finally:
+            probe.close()
+        sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
         self.ports[(a, b, plane)] = sock.getsockname()[1]
 
@@ -219,8 +244,8 @@ class ZkProxy:
         asyncio.set_event_loop(loop)
         try:
             for (a, b, plane), sock in sorted(self._sockets.items()):
-                serving = loop.create_server(self._acceptor(plane, a, b), sock=sock)
-                self._servers.append(loop.run_until_complete(serving))
+                serving = loop.create_server(self._acceptor(plane, a, b), sock=sock.dup())
+                self._servers[(a, b, plane)] = loop.run_until_complete(serving)
         except Exception as e:  # reported by start(), which stops the loop
             self._startup_error = e
         started.set()
@@ -232,7 +257,7 @@ class ZkProxy:
             for task in tasks:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            for server in self._servers:
+            for server in self._servers.values():
                 loop.run_until_complete(server.wait_closed())
             loop.run_until_complete(asyncio.sleep(0))
             loop.close()
@@ -261,7 +286,7 @@ class ZkProxy:
         self._state = "stopped"
 
     def _shutdown(self) -> None:
-        for server in self._servers:
+        for server in self._servers.values():
             server.close()
         for conn in sorted(self.conns, key=lambda c: (c.a, c.b, c.plane)):
             conn.close("proxy stopped")
@@ -459,7 +484,11 @@ class ZkProxy:
 
     def add_fault(self, fault: LinkFault) -> None:
         """Start a fault (made as the Cluster makes them: engine.runtime.faults.LinkFault)."""
-        self._call(self.faults.add, fault)
+        self._call(self._add, fault)
+
+    def _add(self, fault: LinkFault) -> None:
+        self.faults.add(fault)
+        self._gate()
 
     def remove_fault(self, fault_id: str) -> LinkFault | None:
         """Heal one fault; returns it, or None if no such fault is active."""
@@ -473,12 +502,44 @@ class ZkProxy:
         fault = self.faults.remove(fault_id)
         if fault is not None:
             self._healed([fault])
+            self._gate()
         return fault
 
     def _clear(self) -> list[LinkFault]:
         removed = self.faults.clear()
         self._healed(removed)
+        self._gate()
         return removed
+
+    def _gate(self) -> None:
+        """Stop listening on the ports of links cut either way, listen again once healed.
+        A socket that stops listening (shutdown of its receiving side: Linux) stays bound,
+        so connects to its port are refused and a socket that does not ask to share the
+        port (SO_REUSEADDR) cannot take it meanwhile."""
+        for port, sock in sorted(self._sockets.items()):
+            a, b, _ = port
+            cut = self.faults.blocked(a, b) or self.faults.blocked(b, a)
+            if cut is not None and port not in self._shut:
+                self._shut.add(port)
+                sock.shutdown(socket.SHUT_RD)
+                server = self._servers.pop(port, None)
+                if server is not None:  # closes its duplicate; the socket stays
+                    server.close()
+            elif cut is None and port in self._shut:
+                self._shut.discard(port)
+                sock.listen(LISTEN_BACKLOG)  # connects wait in the backlog until served
+                self.loop.create_task(self._serve(port))
+
+    async def _serve(self, port: Port) -> None:
+        """Accept on `port` again (unless it was cut again meanwhile)."""
+        if port in self._shut or port in self._servers or self._state != "running":
+            return
+        a, b, plane = port
+        server = await self.loop.create_server(
+            self._acceptor(plane, a, b), sock=self._sockets[port].dup(), start_serving=False
+        )
+        self._servers[port] = server
+        await server.start_serving()
 
     def _healed(self, faults: list[LinkFault]) -> None:
         for fault in faults:

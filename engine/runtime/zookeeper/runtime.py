@@ -164,6 +164,8 @@ class ZooKeeperRuntime:
         settings = ZkSettings(timing.tick_time_ms, timing.init_limit, timing.sync_limit, extra)
         servers = make_ensemble(directory, sorted(qv.all_members), settings, observers)
         self._lock = threading.RLock()
+        self._reading = threading.RLock()
+        """One reader of the logs at a time: the watcher, or the last read at close."""
         self._watched = {sid: _Watched(server) for sid, server in servers.items()}
         self._faults: dict[str, LinkFault] = {}
         self._evidence = Evidence(timing.election.min_notification_interval_ms)
@@ -402,6 +404,10 @@ class ZooKeeperRuntime:
 
     def _read_log(self, sid: Sid) -> None:
         """The server's new complete log lines as events."""
+        with self._reading:
+            self._read_new_lines(sid)
+
+    def _read_new_lines(self, sid: Sid) -> None:
         w = self._watched[sid]
         try:
             with open(w.server.log_path, "rb") as f:
@@ -617,12 +623,23 @@ class ZooKeeperRuntime:
             timer.cancel()
         if threading.current_thread() is not self._watcher:
             self._watcher.join(5.0)
+        # The logs one last time, from servers frozen first: `srvr` can show a leader whose
+        # last lines the watcher's last poll had not read, and a server killed before
+        # another would make that one log the loss of its peer. (A watcher still at work
+        # on a loaded machine asks frozen servers nothing, and reads before or after.)
+        running = [w for w in self._watched.values() if w.server.alive()]
+        with self._lock:
+            for w in running:
+                w.paused = True
+        for w in running:
+            w.server.signal(signal.SIGSTOP)
+        for sid in self.sids:
+            self._read_log(sid)
         # Not recorded as `stop` events: the run's end is the footer, as on our runtimes,
         # and not an outage (a shut-down server in imported logs is one).
-        for w in self._watched.values():
-            if w.server.alive():
-                w.expected_down = True
-                w.server.stop(kill=True)
+        for w in running:
+            w.expected_down = True
+            w.server.stop(kill=True)
         self.proxy.stop()
 
 

@@ -487,8 +487,14 @@ class _EvidenceWalk:
             if x.get("kind") in ("election", "fle_timeout", "recv") and x is not e
         ]
         failed = [x for x in ev.between(sid, began, event_t(e)) if x.get("what") == "conn_failed"]
-        if expired is not None and expired > ctx.min_interval_ms:
-            cause: str | None = "notification-backoff"
+        unreachable = _unreachable_peers(ev, sid, event_t(e))
+        if unreachable:
+            # Peers whose own logs show them running refused it or could not be reached (a
+            # firewall, a partition, a name that does not resolve): that is why it heard
+            # nothing, however long its back-off had grown.
+            cause: str | None = "peer-unreachable"
+        elif expired is not None and expired > ctx.min_interval_ms:
+            cause = "notification-backoff"
         else:
             cause = "peer-unreachable" if failed else None
         text = (
@@ -498,6 +504,11 @@ class _EvidenceWalk:
         if failed:
             peers = ", ".join(f"n{p}" for p in sorted({str(x.get("peer")) for x in failed}))
             text += f"; its connections to {peers} failed ({failed[-1].get('reason')})"
+        if unreachable:
+            names = ", ".join(f"n{p}" for p in unreachable)
+            text += (
+                f"; {names} ran (by their logs) but could not be reached since its election began"
+            )
         lo = min(event_t(prior[-1]), began) if prior else began
         cut = ev.cut_of(sid, lo, min(self.bound, event_t(e)))
         if cut is not None:
@@ -633,17 +644,37 @@ def _connection_trouble(
     return None
 
 
+def _unreachable_peers(ev: _Evidence, sid: Sid, t: float) -> list[Sid]:
+    """Peers `sid`'s connections failed to, in its election up to t, while their own logs
+    show them running, and that it has not heard from since its election began."""
+    election = _last_election(ev, sid, t)
+    since = event_t(election) if election is not None else t
+    seen = ev.between(sid, since, t)
+    heard = {as_int(as_map(x.get("n")).get("sid")) for x in seen if x.get("kind") == "recv"}
+    return sorted(
+        {
+            peer
+            for x in seen
+            if x.get("what") == "conn_failed"
+            and (peer := as_int(x.get("peer"))) is not None
+            and peer not in heard
+            and _running(ev, peer, event_t(x))
+        }
+    )
+
+
 def _up_at(ev: _Evidence, ctx: Context, t: float) -> int:
-    """Voters whose logs show them up just before t: they logged before, and what they log
+    """Voters whose logs show them up just before t."""
+    return sum(_running(ev, sid, t) for sid in ctx.voters)
+
+
+def _running(ev: _Evidence, sid: Sid | None, t: float) -> bool:
+    """Whether `sid`'s log shows it up just before t: it logged before, and what it logs
     next is not a start (a server that starts again was down before it)."""
-    up = 0
-    for sid in ctx.voters:
-        if not ev.before(sid, t - 1):
-            continue
-        after = ev.between(sid, t - 1, float("inf"))
-        if not after or not (after[0].get("kind") == "zk" and after[0].get("what") == "start"):
-            up += 1
-    return up
+    if sid is None or not ev.before(sid, t - 1):
+        return False
+    after = ev.between(sid, t - 1, float("inf"))
+    return not after or not (after[0].get("kind") == "zk" and after[0].get("what") == "start")
 
 
 def _detection_words(
