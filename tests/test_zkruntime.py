@@ -8,6 +8,7 @@ exception).
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -278,24 +279,31 @@ def test_no_java_is_left_after_a_signal(tmp_path: Path, sig: signal.Signals) -> 
     data = tmp_path / "servers"
     script = tmp_path / "long.fle"
     script.write_text("start\nwait until stable within 90s\nmark up\nwait 5m\n")
-    proc = subprocess.Popen(
-        [
-            *ZKFLE,
-            "run",
-            "--runtime",
-            "zookeeper",
-            "--nodes",
-            "3",
-            "--data-dir",
-            str(data),
-            "--script",
-            str(script),
-            "--no-trace",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A child inherits an ignored SIGINT (pytest started as a background job of a shell),
+    # and Python then never turns it into KeyboardInterrupt: give it Python's own handler,
+    # which exec turns into the default disposition.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [
+                *ZKFLE,
+                "run",
+                "--runtime",
+                "zookeeper",
+                "--nodes",
+                "3",
+                "--data-dir",
+                str(data),
+                "--script",
+                str(script),
+                "--no-trace",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + WITHIN_MS / 1000
@@ -309,7 +317,10 @@ def test_no_java_is_left_after_a_signal(tmp_path: Path, sig: signal.Signals) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert java_processes_in(data) == []
+        left = java_processes_in(data)
+        for pid in left:  # a failed run's JVMs must not outlive the test
+            os.kill(pid, signal.SIGKILL)
+    assert left == []
 
 
 def test_no_java_is_left_after_an_exception(tmp_path: Path) -> None:
