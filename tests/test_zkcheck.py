@@ -206,6 +206,29 @@ def test_a_timeout_that_did_not_double(traces: dict[str, Path], tmp_path: Path) 
     assert (d.node, d.what, d.model, d.real) == (1, "timeout", "next 800 ms", "next 900 ms")
 
 
+def test_a_timeout_logged_before_the_first_loopback_copy_is_checked(
+    traces: dict[str, Path], tmp_path: Path
+) -> None:
+    """3.8-sync-slow: n2's first poll timed out 206 ms after `New election`, re-broadcasting
+    vote 2 (n1 and n3 each logged it twice), before the loopback copy of its first
+    broadcast, which starts the model, came back. That timeout is applied and its logged
+    back-off checked, not dropped."""
+    report = check(traces["3.8-sync-slow"])
+    assert report.ok, report.text()
+    assert report.nodes[2].sends_checked == 5  # both copies of vote 2, then votes 3
+
+    def timeout(events: list[Event]) -> None:
+        e = first(events, lambda e: e.get("node") == 2 and e["kind"] == "fle_timeout")
+        loopback = first(events, lambda e: e.get("node") == 2 and e["kind"] == "recv")
+        assert loopback["n"]["sid"] == 2
+        assert e["seq"] < loopback["seq"]
+        e["timeout_ms"] = 800
+
+    report = check(changed(traces["3.8-sync-slow"], tmp_path / "t.jsonl", timeout))
+    d = only(report.disagreements)
+    assert (d.node, d.what, d.model, d.real) == (2, "timeout", "next 400 ms", "next 800 ms")
+
+
 def test_a_timeout_during_the_finalize_wait(traces: dict[str, Path], tmp_path: Path) -> None:
     """After a quorum agrees, lookForLeader waits finalizeWait for a better vote and never
     backs off: a `Notification time out` then is no ZooKeeper 3.8 behaviour."""

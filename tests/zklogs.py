@@ -12,7 +12,14 @@ from engine.replay.zkimport.summary import ImportSummary
 from engine.trace.format import Event, Trace, read_trace
 
 DATA = Path(__file__).parent / "data" / "zklogs"
-REAL = ("3.8-failover", "3.8-quorum-loss", "3.8-debug")
+REAL = (
+    "3.8-failover",
+    "3.8-quorum-loss",
+    "3.8-debug",
+    "3.8-kill-late-follower",
+    "3.8-partitioned-start",
+    "3.8-sync-slow",
+)
 """Real ZooKeeper 3.8 logs (see tests/data/zklogs/README.md)."""
 FRAGMENTS = (
     "3.3.0-server1.log",

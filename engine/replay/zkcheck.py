@@ -7,10 +7,11 @@ core that implements ZooKeeper's algorithm - is fed what that server logged, in 
 it logged it (the trace's order, which is each server's own timestamps):
 
 * `zk` start: the process (re)started; a new election object, `logicalclock` 0.
-* `election` (New election): lookForLeader began. The model starts the round when it
-  knows the initial vote, which the server's own loopback copy of its first broadcast
-  carries (round and peer epoch; the zxid is also in the line). Notifications that
-  arrive before wait in the model's `recvqueue`, as in the server.
+* `election` (New election): lookForLeader began, and its first poll with it. The model
+  starts the round when it knows the initial vote, which the server's own loopback copy
+  of its first broadcast carries (round and peer epoch; the zxid is also in the line).
+  Notifications that arrive before wait in the model's `recvqueue`, and timeouts logged
+  before are applied then, as the server took them.
 * `recv`: WorkerReceiver decoded a notification. The model's `worker_receiver` takes it;
   while the model runs lookForLeader its main thread polls it at once (the real thread
   waits in `recvqueue.poll`, so it takes a queued notification within a millisecond).
@@ -22,18 +23,19 @@ it logged it (the trace's order, which is each server's own timestamps):
   recording proxy's event).
 
 Timeouts come from the trace, not from the model's own clock. Each wait (the notification
-timeout, or the finalize wait) ends either in a poll that returned a notification or in
-a timeout, and the server's log says which - but not always in order: its threads log
-independently, a loopback copy lags its send by up to ~100 ms on a busy machine, and
-3.6+ logs `Notification time out` after re-broadcasting. So a notification the server
-logged after `TOLERANCE_MS` before the end of the model's wait is held until the server's
-own evidence decides: a re-broadcast of the current vote or a `Notification time out`
-line (the wait timed out first), a decision (`peer_state`, or a `my state` other than
-LOOKING: the finalize wait ran out), or a loopback copy of a new vote (the server polled
-them). Without evidence for `LATE_MS` after the wait's end, the model's rule stands: a
-notification logged later than `TOLERANCE_MS` after it came too late. Whether a timed-out
-poll re-broadcast or called connectAll (haveDelivered) is not logged: the model assumes a
-re-broadcast and does not insist on seeing it.
+timeout, or the finalize wait) ends either in a poll that returned a notification or in a
+timeout, and the server's log says which - but not always in order: its threads log
+independently, a loopback copy lags its send by up to ~100 ms on a busy machine (a fresh
+server's first one, longer than the first poll), and 3.6+ logs `Notification time out`
+after re-broadcasting. So a notification the server logged after `TOLERANCE_MS` before the
+end of the model's wait is held until the server's own evidence decides: a re-broadcast of
+the current vote or a `Notification time out` line (the wait timed out first), a decision
+(`peer_state`, or a `my state` other than LOOKING: the finalize wait ran out), or a
+loopback copy of a new vote (the server polled them). Without evidence for `LATE_MS` after
+the wait's end, the model's rule stands: a notification logged later than `TOLERANCE_MS`
+after it came too late. Whether a timed-out poll re-broadcast or called connectAll
+(haveDelivered) is not logged: the model assumes a re-broadcast and does not insist on
+seeing it.
 
 Disagreements, each with the node, the step (inputs fed to that node's model so far), the
 trace seq, and the model's value against the real one:
@@ -232,6 +234,10 @@ class _Model:
         """The model's logicalclock is the server's (a start, or an election, was seen)."""
         self.pending_zxid: Zxid | None = None
         """A New election was logged; the model starts it at the loopback copy."""
+        self.pending_at = 0.0
+        """When that New election was logged: lookForLeader's first poll began then."""
+        self.pending_timeouts: list[tuple[Event, float]] = []
+        """`Notification time out` lines logged before that loopback copy came back."""
         self.started = False
         """Inside a checked lookForLeader."""
         self.in_sync = False
@@ -268,6 +274,7 @@ class _Model:
         self.clock_known = True
         self.started = self.in_sync = False
         self.pending_zxid = None
+        self.pending_timeouts.clear()
         self.decided = None
         self.real_state = ServerState.LOOKING
         self.left = None
@@ -638,6 +645,8 @@ class Checker:
             model.report.unchecked.append(f"seq {event.get('seq')}: an election without a zxid")
             return
         model.pending_zxid = zxid
+        model.pending_at = float(event.get("t_ms", 0.0))
+        model.pending_timeouts.clear()
         model.started = False
         model.host.peer_state = ServerState.LOOKING
         model.real_state = ServerState.LOOKING
@@ -663,7 +672,7 @@ class Checker:
         model.report.elections += 1
         model.started = model.in_sync = model.clock_known = True
         model.decided = None
-        model.last_poll = float(event.get("t_ms", 0.0))
+        model.last_poll = model.pending_at
         model.loopback.clear()
         model.take_sends()
         # What WorkerReceiver queued before lookForLeader began is polled right after the
@@ -671,10 +680,20 @@ class Checker:
         # back through WorkerSender and WorkerReceiver (which answers it, as any LOOKING
         # notification of an older round, with the vote of the round the poll moved to).
         self._poll(model, model.last_poll)
+        # The first poll began at `New election` (lookForLeader), but a fresh server's
+        # first message through WorkerSender and WorkerReceiver can take longer than that
+        # poll (minNotificationInterval): the timeouts logged before the loopback copy came
+        # are applied now.
+        early, model.pending_timeouts = model.pending_timeouts, []
+        for timeout, t in early:
+            self._timeout(model, timeout, t)
 
     def _timeout(self, model: _Model, event: Event, t: float) -> None:
         value = event.get("timeout_ms")
         self._still_looking(model, event, t)
+        if model.pending_zxid is not None:
+            model.pending_timeouts.append((event, t))
+            return
         if not self._waiting(model):
             return
         fle = model.fle
