@@ -636,15 +636,14 @@ class ClusterState:
 
 
 _TOUCHES: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(
-        ("boot", "stop", "step", "send", "zsend", "state", "pause", "resume"), ("node",)
-    ),
-    # the receiver's queue or inbox, and the sender's send queue when the message never
-    # left it in our inference (_take, _on_drop)
-    **dict.fromkeys(("deliver", "zdeliver", "drop"), ("node", "from")),
+    **dict.fromkeys(("boot", "stop", "step", "send", "state", "pause", "resume"), ("node",)),
+    # the receiver's queue, and the sender's send queue when the message never left it in
+    # our inference (_take, _on_drop)
+    **dict.fromkeys(("deliver", "drop"), ("node", "from")),
     "conn": ("node", "peer"),
-    "fault": (),  # faults and held messages are outside the node views
-    "heal": (),
+    # a quorum packet's way (zab_out, the wire, inbox), faults and held messages are
+    # outside the node views
+    **dict.fromkeys(("zsend", "zdeliver", "fault", "heal"), ()),
 }
 """The fields of an event that name the nodes whose NodeView its handler can change; a
 kind not here (a command, a snapshot, a real server's evidence) may change any."""
