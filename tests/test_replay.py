@@ -19,7 +19,7 @@ from engine.control import commands as c
 from engine.control.breakpoints import event_matches
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.values import EventFilter
-from engine.core.view import ClusterView
+from engine.core.view import ClusterView, quorum_count
 from engine.core.vote import ServerState, zxid_hex
 from engine.replay.cores import ReplayError, json_diff
 from engine.replay.player import Replayer
@@ -720,3 +720,52 @@ def test_breakpoints_are_listed_and_removed_by_id() -> None:
         assert r.breakpoints == []
     finally:
         r.close()
+
+
+HOLDS_AND_PAUSES = (
+    "start",
+    "wait until stable within 30s",
+    "hold 3->1",
+    "crash 1",
+    "restart 1",
+    "wait 300ms",
+    "pause 2",
+    "release 3->1",
+    "resume 2",
+    "heal f1",
+    "partition 1,2 | 3",
+    "wait 500ms",
+    "heal all",
+    "wait until stable within 30s",
+)
+
+
+def fresh_view_parts(state: ClusterState) -> tuple[object, ...]:
+    """The nodes and quorum of `state`'s view built from nothing kept between events."""
+    nodes = tuple(state.node_view(state.nodes[sid]) for sid in sorted(state.nodes))
+    return nodes, quorum_count(state.replay.qv, nodes)
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(p.name for p in EXAMPLES.glob("*.jsonl")), "holds_and_pauses"]
+)
+def test_the_views_kept_between_events_are_the_views_built_afresh(
+    tmp_path: Path, name: str
+) -> None:
+    """`view` keeps each node's view until an event that can change it (a `break when`
+    judges a view after every event): after every event of each example trace, and of a
+    run that holds, releases, pauses, crashes and partitions, it is the view built anew."""
+    trace = EXAMPLES / name
+    if name == "holds_and_pauses":
+        trace = tmp_path / "t.jsonl"
+        with Cluster(ClusterOptions(runtime="sim", seed=3, nodes=3, trace=trace)) as cluster:
+            for line in HOLDS_AND_PAUSES:
+                assert cluster.execute(line).ok, line
+    header = orjson.loads(trace.read_bytes().splitlines()[0])
+    state = ClusterState(header, str(trace))
+    events = events_of(trace)
+    assert len(events) > 100
+    for event in events:
+        state.apply(event)
+        view = state.view()
+        assert (view.nodes, view.quorum) == fresh_view_parts(state), f"seq {event['seq']}"

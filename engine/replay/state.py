@@ -53,6 +53,7 @@ from engine.core.view import (
     FaultView,
     MessageCounts,
     NodeView,
+    QuorumCount,
     quorum_count,
     stable_leader,
 )
@@ -113,6 +114,13 @@ class ClusterState:
         step that changes a node's state, vote or zab phase, a boot, a stop, a pause or a
         resume), as the live cluster judges it after each."""
         self._judge = False
+        self._node_views: dict[Sid, NodeView] = {}
+        """The views of the nodes no event changed since `view` built them: a `break when`
+        judges a view after every event, and most events change one or two nodes."""
+        self._nodes: tuple[NodeView, ...] | None = None
+        """The last view's nodes, kept while no node view changes."""
+        self._quorum: tuple[tuple[bool, ...], QuorumCount] | None = None
+        """The last view's quorum count and which nodes ran then (all it depends on)."""
         self.evidence = Evidence(self.replay.timing.election.min_notification_interval_ms)
         """Real servers' logged events (trace 1.1): what a node without a core shows."""
         timing = self.replay.timing
@@ -158,6 +166,7 @@ class ClusterState:
         other.pending_eof = dict(self.pending_eof)
         other.faults = dict(self.faults)
         other.max_ids = dict(self.max_ids)
+        other._node_views = dict(self._node_views)
         other.evidence = self.evidence.copy()
         other.elections = self.elections.clone()
         other._handlers = {kind: getattr(other, fn.__name__) for kind, fn in self._handlers.items()}
@@ -172,7 +181,10 @@ class ClusterState:
         self._divergence = None
         handler = self._handlers.get(event["kind"])
         if handler is not None:
-            handler(event)
+            try:
+                handler(event)
+            finally:  # after: a handler may build a view (`_links`)
+                self._forget_views(event)
         if self._judge:
             self._judge = False
             if stable_leader(self.nodes.values()) is not None:
@@ -187,6 +199,20 @@ class ClusterState:
         return found
 
     _divergence: Divergence | None = None
+
+    def _forget_views(self, event: Event) -> None:
+        """Drop the cached views of the nodes `event` can change (all of them for a kind
+        not in _TOUCHES)."""
+        fields = _TOUCHES.get(event["kind"])
+        if fields is None:
+            self._node_views.clear()
+        else:
+            for field in fields:
+                sid = event.get(field)
+                if type(sid) is int:
+                    self._node_views.pop(sid, None)
+        if len(self._node_views) < len(self.nodes):
+            self._nodes = None
 
     def _node(self, event: Event) -> NodeState:
         sid = event.get("node")
@@ -557,7 +583,18 @@ class ClusterState:
 
     def view(self) -> ClusterView:
         """The cluster after the event at `seq`, in the live cluster's shape."""
-        nodes = tuple(self.node_view(self.nodes[sid]) for sid in sorted(self.nodes))
+        nodes = self._nodes
+        if nodes is None:
+            cached = self._node_views
+            for sid, node in self.nodes.items():
+                if sid not in cached:
+                    cached[sid] = self.node_view(node)
+            nodes = self._nodes = tuple(cached[sid] for sid in sorted(self.nodes))
+            running = tuple(n.alive and not n.paused for n in nodes)
+            if self._quorum is None or self._quorum[0] != running:
+                self._quorum = (running, quorum_count(self.replay.qv, nodes))
+        assert self._quorum is not None  # counted with the first nodes
+        quorum = self._quorum[1]
         return ClusterView(
             t_ms=self.t_ms,
             seq=self.seq,
@@ -566,7 +603,7 @@ class ClusterState:
                 FaultView(f.fault_id, f.text, f.link_fault().sids) for f in self.faults.values()
             ),
             messages=MessageCounts(self.sent, self.delivered, self.dropped),
-            quorum=quorum_count(self.replay.qv, nodes),
+            quorum=quorum,
             unstable_since_ms=self.unstable_since,
         )
 
@@ -597,6 +634,19 @@ class ClusterState:
             if m.dst == b
         ]
 
+
+_TOUCHES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("boot", "stop", "step", "send", "state", "pause", "resume"), ("node",)),
+    # the receiver's queue, and the sender's send queue when the message never left it in
+    # our inference (_take, _on_drop)
+    **dict.fromkeys(("deliver", "drop"), ("node", "from")),
+    "conn": ("node", "peer"),
+    # a quorum packet's way (zab_out, the wire, inbox), faults and held messages are
+    # outside the node views
+    **dict.fromkeys(("zsend", "zdeliver", "fault", "heal"), ()),
+}
+"""The fields of an event that name the nodes whose NodeView its handler can change; a
+kind not here (a command, a snapshot, a real server's evidence) may change any."""
 
 _INBOX_TYPES = frozenset(
     {"packet", "learner_connected", "learner_connect_failed", "disconnected", "write"}
