@@ -103,16 +103,19 @@ def test_three_servers_elect_sync_and_commit_through_the_proxy(ensemble: Proxied
     assert all("packet" in e.fields and "error" not in e.fields for e in ens.events.of("zsend"))
 
     # The configs differ per server (each names the proxy's ports for its peers), and Java
-    # accepts them: every server logged notifications from both peers (their config texts
-    # are in the frames), and the followers took the leader's NEWLEADER config.
+    # accepts them: every server's notifications (their config texts are in the frames)
+    # were logged by a peer, and the followers took the leader's NEWLEADER config. (Not
+    # always by both: a server that finds the other two decided follows at once, and a
+    # first vote of it that a connection still being set up did not carry is sent again
+    # only to a peer that is LOOKING - CI once saw n1 log nothing from n3.)
     texts = {e.node: e.fields["n"]["config"] for e in sends if "config" in e.fields["n"]}
     assert len(set(texts.values())) == len(texts) == 3
     assert {e.fields["config_version"] for e in sends} == {0}
-    for sid, server in ens.servers.items():
-        log = server.log_path.read_text(errors="replace")
-        for peer in ens.servers:
-            if peer != sid:
-                assert f"n.sid:{peer}, " in log, f"n{sid} logged no notification from n{peer}"
+    logs = {sid: s.log_path.read_text(errors="replace") for sid, s in ens.servers.items()}
+    for sid in ens.servers:
+        heard = [peer for peer in ens.servers if peer != sid and f"n.sid:{sid}, " in logs[peer]]
+        assert heard, f"no server logged a notification from n{sid}"
+    for sid, log in logs.items():
         if sid != leader:
             assert "Dynamic reconfig is disabled, we don't store the last seen config." in log
     newleaders = [e for e in ens.events.of("zsend") if e.fields["packet"]["type"] == "NEWLEADER"]
