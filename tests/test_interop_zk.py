@@ -34,6 +34,7 @@ import pytest
 from engine.core.config import load_zoo_cfg
 from engine.replay.verify import verify
 from engine.runtime.node import TcpNode
+from engine.trace.format import read_trace
 
 pytestmark = pytest.mark.zk
 
@@ -209,8 +210,15 @@ def test_our_node_follows_the_java_leader(ensemble: Ensemble, tmp_path: Path) ->
                 assert n["leader"] == "3"
                 assert int(n["zxid"], 16) == int(n["peer_epoch"], 16) << 32
             assert n["my_state"] in ("FOLLOWING", "LEADING")
-        # Each lookForLeader of ours opens with our own vote (round 1, then 2, ...).
-        assert any(n["leader"] == "1" for n in ours)
+    # Our lookForLeader opened with our own vote to everyone. A Java server need not log
+    # it: our connections are the smaller sid's, so each waits for the Java server to
+    # connect back, and by then the queue of one may hold the vote we adopted for 3.
+    sends = [
+        e["output"]["sends"]
+        for e in read_trace(tmp_path / "n1.jsonl").events()
+        if e["kind"] == "step" and e["output"].get("sends")
+    ]
+    assert (sends[0][0]["leader"], sends[0][0]["to"]) == (1, [1, 2, 3])
     assert ensemble.status() == {1: "down", 2: "follower", 3: "leader"}  # undisturbed
     result = verify(tmp_path / "n1.jsonl")
     assert result.ok, (result.divergence, result.violations)
