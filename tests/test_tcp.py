@@ -39,7 +39,8 @@ from engine.core.wire import (
 )
 from engine.replay.verify import verify
 from engine.runtime.node import NodeError, TcpNode
-from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager
+from engine.runtime.transport.sockets import Address
+from engine.runtime.transport.tcp import CnxHooks, TcpCnxManager
 from engine.trace.format import iter_events
 
 LOCAL = "127.0.0.1"

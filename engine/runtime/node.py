@@ -98,7 +98,8 @@ from engine.core.vote import LearnerType, ServerState, Sid, ToSend, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
 from engine.runtime.durable import DurableError, DurableStore
 from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
-from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager, TransportError
+from engine.runtime.transport.sockets import Address, TransportError
+from engine.runtime.transport.tcp import CnxHooks, TcpCnxManager
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings, LearnerView
 from engine.runtime.zab.store import ZabStore, ZabStoreError
 from engine.trace.format import TraceWriter, default_trace_path, make_header

@@ -37,7 +37,7 @@ from engine.core.zab.learner import (
     TruncateLog,
     ZabLearner,
 )
-from engine.runtime.transport.tcp import Address, connect_with_timeout, shutdown_socket
+from engine.runtime.transport.sockets import Address, connect_with_timeout, shutdown_socket
 from engine.runtime.zab.store import ZabStore
 
 __all__ = ["LearnerConnection", "LearnerSettings", "LearnerView"]
