@@ -1,4 +1,5 @@
-"""Floor 3, the runtimes: what runs the cores - ZooKeeper's threads as operations (`host`),
+"""Floor 3, the runtimes: what runs the cores - ZooKeeper's threads as operations (`host`,
+built on `network`, `electionplane`, `zabplane` and `held`; `hosted` its records, `views`),
 on real threads and the wall clock (`threads`) or one thread in virtual time (`sim`), one
 server as its own process over TCP (`node`, `transport`), link faults, durable state -
 Zab to a real leader (`zab`), and real ZooKeeper servers behind a recording proxy
@@ -11,11 +12,13 @@ __all__ = [
     "durable",
     "faults",
     "host",
+    "hosted",
     "node",
     "protocol",
     "sim",
     "threads",
     "transport",
+    "views",
     "zab",
     "zookeeper",
 ]
