@@ -1,8 +1,10 @@
-"""Floor 3, the runtimes: what runs the cores - ZooKeeper's threads as operations (`host`),
+"""Floor 3, the runtimes: what runs the cores - ZooKeeper's threads as operations (`host`,
+built on `network`, `electionplane`, `zabplane` and `held`; `hosted` its records, `views`),
 on real threads and the wall clock (`threads`) or one thread in virtual time (`sim`), one
-server as its own process over TCP (`node`, `transport`), link faults, durable state -
-Zab to a real leader (`zab`), and real ZooKeeper servers behind a recording proxy
-(`zookeeper`); `protocol` is what the Cluster facade asks of any of them.
+server as its own process over TCP (`tcpnode` on `quorumside`, `transport`; `node` is its
+command line), link faults, durable state - Zab to a real leader (`zab`), and real
+ZooKeeper servers behind a recording proxy (`zookeeper`); `protocol` is what the Cluster
+facade asks of any of them.
 
 Imports the core and the trace.
 """
@@ -11,11 +13,14 @@ __all__ = [
     "durable",
     "faults",
     "host",
+    "hosted",
     "node",
     "protocol",
     "sim",
+    "tcpnode",
     "threads",
     "transport",
+    "views",
     "zab",
     "zookeeper",
 ]

@@ -43,7 +43,9 @@ from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
 from engine.runtime import futexhash
 from engine.runtime.durable import Store
-from engine.runtime.host import LINK_LATENCY_MS, Envelope, Host, Node
+from engine.runtime.host import Host
+from engine.runtime.hosted import Envelope, Node
+from engine.runtime.network import LINK_LATENCY_MS
 from engine.trace.recorder import Recorder
 
 JOIN_TIMEOUT_S = 5.0
