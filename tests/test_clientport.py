@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
@@ -15,6 +16,8 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from engine.core.config import parse_zoo_cfg
 from engine.runtime.clientport import MAX_OPEN, ClientPort, client_address
+from engine.runtime.tcpnode import TcpNode
+from tests.test_tcp import Lines, free_ports, three_node_cfg
 
 SERVERS = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n"
 
@@ -42,7 +45,11 @@ def port(lines: list[str]) -> Iterator[ClientPort]:
 
 
 def ask(port: ClientPort, data: bytes) -> bytes:
-    with socket.create_connection(port.address, timeout=10) as sock:
+    return ask_at(port.address, data)
+
+
+def ask_at(address: tuple[str, int], data: bytes) -> bytes:
+    with socket.create_connection(address, timeout=10) as sock:
         sock.sendall(data)
         answer = b""
         while chunk := sock.recv(4096):
@@ -121,3 +128,31 @@ def test_the_client_address_is_zookeepers(extra: str, expected: tuple[str, int] 
     text = f"tickTime=200\ninitLimit=5\nsyncLimit=2\ndataDir=/tmp/x\n{extra}{servers}"
     cfg = parse_zoo_cfg(text, myid=1)
     assert client_address(cfg) == expected
+
+
+def test_zkfle_node_refuses_on_its_client_port_and_says_why_it_cannot(tmp_path: Path) -> None:
+    (client,) = free_ports(1)
+    text = three_node_cfg() + f"clientPort={client}\n"
+    out = Lines()
+    node = TcpNode(parse_zoo_cfg(text, myid=1), data_dir=tmp_path / "n1", record=False, out=out)
+    try:
+        node.bind()
+        assert ask_at(("127.0.0.1", client), b"srvr").startswith(b"zkfle node 1 serves no client")
+        assert out.has("n1: answered 'srvr' from 127.0.0.1:")
+        assert "ClientPort[myid=1]" in node.threads()
+        # another node on the same client port (one zoo.cfg for all): it runs on, saying so
+        second = TcpNode(
+            parse_zoo_cfg(text, myid=2), data_dir=tmp_path / "n2", record=False, out=out
+        )
+        try:
+            second.bind()
+            assert out.has(
+                f"n2: client port 127.0.0.1:{client} not opened (Address already in use)"
+            )
+        finally:
+            second.stop()
+    finally:
+        node.stop()
+    assert node.threads() == []
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", client), timeout=5).close()

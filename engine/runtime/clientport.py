@@ -104,6 +104,9 @@ class ClientPort:
         self._thread.start()
         return self.address
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -159,8 +162,8 @@ class ClientPort:
             answer = "imok" if word == "ruok" else self._why() + "\n"
             with contextlib.suppress(OSError):  # the client may be gone already
                 pending.sock.send(answer.encode())
+        self._count(pending.peer, word)  # before the close the client waits for
         self._close(pending)
-        self._count(pending.peer, word)
 
     def _close(self, pending: _Pending) -> None:
         self._pending.pop(pending.sock, None)

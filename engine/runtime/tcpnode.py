@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import random
 import secrets
 import threading
@@ -45,6 +46,7 @@ from engine.core.peer.mainthread import main_due, next_main_input
 from engine.core.peer.quorumpeer import PeerError, QuorumPeer
 from engine.core.vote import ServerState, Sid, ToSend, zxid_hex
 from engine.core.wire import UnknownStateError, WireError, decode_notification, encode_notification
+from engine.runtime.clientport import ClientPort, client_address
 from engine.runtime.durable import DurableError, DurableStore
 from engine.runtime.quorumside import QuorumSide
 from engine.runtime.transport.sockets import Address, TransportError
@@ -146,6 +148,7 @@ class TcpNode(QuorumSide):
         self.look_at: float | None = None
         self.forced_timeout = False
         self.qcm: TcpCnxManager | None = None
+        self.client_port: ClientPort | None = None
         self.stopping = False
         self.started = False
         self._threads: list[threading.Thread] = []
@@ -245,11 +248,30 @@ class TcpNode(QuorumSide):
             raise NodeError(str(e)) from None
         self.qcm = qcm
         self.plane = self._new_plane()
+        self.client_port = self._open_client_port()
         self._spawn(f"QuorumPeer[myid={self.myid}]", self._main_loop)
         self._spawn(f"WorkerSender[myid={self.myid}]", self._worker_sender)
         self._spawn(f"WorkerReceiver[myid={self.myid}]", self._worker_receiver)
         self._bound = bound
         return bound
+
+    def _open_client_port(self) -> ClientPort | None:
+        """Refuse clients where ZooKeeper would serve them (engine.runtime.clientport). A
+        port that cannot be bound is said once and the node runs on: it serves no clients
+        either way, and its election must not depend on a port it does not use."""
+        address = client_address(self.cfg)
+        if address is None:
+            return None
+        port = ClientPort(self.myid, address, self.out)
+        try:
+            port.start()
+        except OSError as e:
+            self.out(
+                f"n{self.myid}: client port {address[0]}:{address[1]} not opened "
+                f"({os.strerror(e.errno) if e.errno else e}): clients get no answer from this node"
+            )
+            return None
+        return port
 
     def start(self) -> None:
         """bind() if not done yet, then enter the first election (lookForLeader).
@@ -310,6 +332,8 @@ class TcpNode(QuorumSide):
         for conn in zab:
             conn.halt()
             conn.join(JOIN_TIMEOUT_S)
+        if self.client_port is not None:
+            self.client_port.stop(JOIN_TIMEOUT_S)
         problems = []
         for part in (plane, qcm):
             if part is None:
@@ -337,6 +361,8 @@ class TcpNode(QuorumSide):
         with self.lock:
             zab = self._learners()
         names += [f"zab-learner-{self.myid}" for conn in zab if conn.alive()]
+        if self.client_port is not None and self.client_port.alive():
+            names.append(f"ClientPort[myid={self.myid}]")
         for part in (self.qcm, self.plane):
             if part is not None:
                 names += part.threads()
