@@ -120,6 +120,29 @@ def test_paused_leader_is_replaced_after_syncLimit_and_follows_when_resumed(clus
     ok(cluster, "expect leader == 2")
 
 
+def test_a_follower_paused_past_synclimit_reads_the_leaders_close_when_resumed(cluster_of) -> None:  # type: ignore[no-untyped-def]
+    """Its leader left it after syncLimit (LearnerHandler's read timed out) while it was
+    paused; resumed, it reads what arrived - the PINGs, then the EOF - as a JVM resumed
+    from SIGSTOP does, and goes LOOKING because the leader closed, not by a read timeout of
+    its own (issue 14: it always left by its own timeout)."""
+    cluster = cluster_of(nodes=3)
+    ok(cluster, "start", "wait until settled within 10s", "expect leader == 3")
+    ok(cluster, "pause 1", "wait 1s", "resume 1")
+
+    def left() -> list[dict[str, object]]:
+        resumed = next(e["seq"] for e in cluster.recorder.recent if e["kind"] == "resume")
+        return [
+            e
+            for e in cluster.recorder.recent
+            if e["kind"] == "state" and e["node"] == 1 and e["seq"] > resumed
+        ]
+
+    assert cluster.wait_for(lambda: bool(left()), within_ms=5000)
+    assert left()[0]["state"] == "LOOKING"
+    ok(cluster, "wait until n1.state == FOLLOWING and stable within 10s")
+    assert left()[0]["reason"] == "Connection to the leader closed"
+
+
 def test_minority_partition_stays_looking_while_the_majority_keeps_its_leader(cluster_of) -> None:  # type: ignore[no-untyped-def]
     cluster = cluster_of(nodes=5)
     ok(cluster, "start", "wait until stable within 10s", "expect leader == 5")

@@ -41,9 +41,10 @@ def next_main_input(core: QuorumPeer, thread: MainThread, now: float) -> Input |
         # lookForLeader's poll returns a queued notification even if its wait ran out
         # while the thread was busy.
         return _POLL
-    if due and not fle.in_election:
-        # The leader's and learner's timers come before packets that arrived late, so
-        # the next wait is never zero or negative.
+    if due and not fle.in_election and not (thread.inbox and core.reading_from_leader):
+        # The leader's timer (its ticks) and a learner's connect retries come before
+        # packets that arrived late, so the next wait is never zero or negative; a
+        # learner reading from its leader reads first, and each packet re-arms its read.
         return Timeout(thread.have_delivered())
     if thread.inbox:
         return thread.inbox.popleft()

@@ -87,6 +87,8 @@ class _LearnerHandler:
     learner_type: LearnerType
     accepted_epoch: int
     tick_of_next_ack_deadline: int
+    last_read: float
+    """When the leader last read a packet from it (its socket's timeout counts from it)."""
     epoch_acked: bool = False
     sync_sent: bool = False
     newleader_acked: bool = False
@@ -183,6 +185,13 @@ class QuorumPeer:
         if self.learning is not None:
             return self.learning.zab
         return ZabState.ELECTION
+
+    @property
+    def reading_from_leader(self) -> bool:
+        """A learner connected to its leader, blocked in a read with the socket's timeout
+        (ZK: Learner.readPacket): what arrived is read before the timeout fires, however
+        late its thread gets to it (a paused JVM, say)."""
+        return self.learning is not None and self.learning.connected
 
     @property
     def sync_mode(self) -> str | None:
@@ -467,6 +476,7 @@ class QuorumPeer:
         if lead.zab == ZabState.SYNCHRONIZATION:
             self._back_to_looking("Timeout while waiting for NEWLEADER to be acked by quorum")
             return
+        self._drop_silent_learners()
         # ZK: Leader.lead main loop; LearnerHandler.synced() = ack deadline not passed.
         if not lead.tick_skip:
             lead.tick += 1
@@ -490,6 +500,19 @@ class QuorumPeer:
                 self._to_learner(handler, "PING", self._last_proposed())
         self.deadline = self.now + self.timing.tick_time_ms / 2
 
+    def _drop_silent_learners(self) -> None:
+        """ZK: LearnerHandler.run reads with the socket's timeout - initLimit ticks, then
+        syncLimit from the ACK of NEWLEADER - and a read that times out shuts the handler
+        down and closes the socket; the learner then reads EOF (a paused one once it
+        resumes, after what arrived before it). Judged here every half tick."""
+        lead = self.leading
+        assert lead is not None
+        for handler in self._handlers():
+            ticks = self.timing.sync_limit if handler.newleader_acked else self.timing.init_limit
+            if self.now - handler.last_read > ticks * self.timing.tick_time_ms:
+                del lead.learners[handler.sid]
+                self._out.zab.append(ClosePeer(handler.sid))
+
     def _last_proposed(self) -> Zxid:
         return self.durable.last_zxid
 
@@ -508,6 +531,7 @@ class QuorumPeer:
                 tick_of_next_ack_deadline=lead.tick
                 + self.timing.init_limit
                 + self.timing.sync_limit,
+                last_read=self.now,
             )
             if lead.waiting_for_new_epoch:
                 self._get_epoch_to_propose(sid, handler.accepted_epoch)
@@ -519,6 +543,7 @@ class QuorumPeer:
             return  # a learner we dropped
         handler = found
         handler.tick_of_next_ack_deadline = lead.tick + self.timing.sync_limit
+        handler.last_read = self.now
         if kind == "ACKEPOCH" and not handler.epoch_acked:
             handler.epoch_acked = True
             if lead.zab == ZabState.DISCOVERY:
