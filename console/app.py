@@ -29,6 +29,7 @@ from console.history import CommandHistory, history_path
 from console.screens.cluster import ClusterScreen
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
+from console.screens.keys import KeyedScreen
 from engine.control.commands import VERBS, Verb
 
 ReplayOpener = Callable[[str], ReplayBackend]
@@ -117,7 +118,7 @@ class ZkfleApp(App[int]):
         self.backends.append(backend)
         self.push_screen(ClusterScreen(backend, self.history, forked=forked))
 
-    def leave(self, screen: ClusterScreen) -> None:
+    def leave(self, screen: KeyedScreen) -> None:
         """Close `screen` (the top one, over another) and its backend; back to the one
         under it, which says where the closed cluster's trace is."""
         if screen is not self.screen or len(self.screen_stack) <= 2:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from engine.core.vote import ServerState, Sid, parse_zxid
 from engine.core.wire import WireError, build_payload
+from engine.trace import lives
 
 ROW_CAP = 2000
 """Rows kept; the trace has the rest."""
@@ -221,9 +222,10 @@ class Ladder:
         """Start over with `events`, a window that may begin mid-run. Which lanes were down
         at its start is read back from the end, where `down_after` were down (not started
         or crashed: each `boot` and `stop` in the window says when that changed), and which
-        were paused is read forward through `before` (the events just before the window):
-        `pause` and `resume` (trace 1.3) say it; in older traces the last `snapshot` does (one
-        follows every command) and a node that steps runs again (a timed resume)."""
+        were paused is read forward through `before` (the events just before the window, from
+        a `snapshot`: engine.trace.lives). A node that boots or stops in `before` starts a
+        new life there, so taking each node as alive as it is at the window's start is
+        right for what `before` says of its pauses."""
         down = set(down_after)
         for e in reversed(events):
             node = _int(e.get("node"))
@@ -231,16 +233,9 @@ class Ladder:
                 down.add(node)
             elif node is not None and e.get("kind") == "stop":
                 down.discard(node)
-        paused: set[Sid] = set()
-        for e in before:
-            node = _int(e.get("node"))
-            if e.get("kind") == "snapshot":
-                paused = {sid for sid, p in paused_flags(e).items() if p}
-            elif node is not None and e.get("kind") == "pause":
-                paused.add(node)
-            elif node is not None and e.get("kind") in ("step", "boot", "stop", "resume"):
-                paused.discard(node)
         lanes = sorted(self.states)
+        start = {sid: lives.DOWN if sid in down else lives.RUNNING for sid in {*lanes, *down}}
+        paused = {sid for sid, life in lives.lives_after(before, start).items() if life.paused}
         self.clear()
         for sid in lanes:
             self._lane(sid)
@@ -267,9 +262,10 @@ class Ladder:
         t_ms = float(t) if isinstance(t, int | float) else 0.0
         if node is not None:
             self._lane(node)
+        if kind in lives.KINDS:
+            for sid, life in lives.life_changes(e, self._life_of):
+                self._live(seq, t_ms, e, sid, life)
         if kind == "step" and node is not None:
-            if node in self.paused:  # before trace 1.3, a timed resume shows only so
-                self._life(seq, t_ms, node, "resume")
             self._step(node, e)
         elif kind in ("send", "zsend") and node is not None:
             self._send(seq, t_ms, node, e)
@@ -279,20 +275,6 @@ class Ladder:
             self._logged_receive(seq, t_ms, node, e)
         elif kind in ("state", "peer_state") and node is not None:
             self._state(seq, t_ms, node, e)
-        elif kind == "boot" and node is not None:
-            self._queued.pop(node, None)
-            self.paused.discard(node)
-            self._set_state(seq, t_ms, node, "LOOKING", "boot", None, "boot")
-        elif kind == "stop" and node is not None:
-            self._queued.pop(node, None)
-            self.paused.discard(node)
-            reason = f"down: {e.get('reason', '')}"
-            self._set_state(seq, t_ms, node, "down", reason, None, "stop")
-        elif kind in ("pause", "resume") and node is not None:
-            if (node in self.paused) != (kind == "pause") and self.states.get(node) != "down":
-                self._life(seq, t_ms, node, "pause" if kind == "pause" else "resume")
-        elif kind == "snapshot":
-            self._snapshot(seq, t_ms, e)
         elif kind in NOTES and not (kind == "invariant" and e.get("ok", True)):
             self._add(Row(seq, t_ms, "note", node, text=_note(kind, e)))
 
@@ -445,32 +427,35 @@ class Ladder:
         text = "paused" if life == "pause" else "resumed"
         self._add(Row(seq, t_ms, "state", node, text=text, state=state, life=life))
 
-    def _snapshot(self, seq: int, t_ms: float, e: Mapping[str, Any]) -> None:
-        """The whole cluster at one instant (after every command): in traces before 1.3
-        pauses and resumes show here only, and a lane whose life the events never told (a
-        fork starts with a snapshot) learns that its node runs."""
-        for sid, is_paused in paused_flags(e).items():
-            self._lane(sid)
-            if sid not in self._seen:
+    def _life_of(self, sid: Sid) -> lives.Life | None:
+        """The lane's life as engine.trace.lives reads it (None: the events never told)."""
+        if sid not in self._seen:
+            return None
+        return (
+            lives.DOWN if self.states.get(sid) == "down" else lives.Life(True, sid in self.paused)
+        )
+
+    def _live(
+        self, seq: int, t_ms: float, e: Mapping[str, Any], sid: Sid, life: lives.Life
+    ) -> None:
+        """The node's life changed (engine.trace.lives): a row on its lane."""
+        self._lane(sid)
+        kind = e.get("kind")
+        if kind in ("boot", "stop"):
+            self._queued.pop(sid, None)
+            self.paused.discard(sid)
+        if kind == "boot":
+            self._set_state(seq, t_ms, sid, "LOOKING", "boot", None, "boot")
+        elif kind == "stop":
+            reason = f"down: {e.get('reason', '')}"
+            self._set_state(seq, t_ms, sid, "down", reason, None, "stop")
+        else:
+            if sid not in self._seen:  # a snapshot: a lane whose life no event told runs
                 self._seen.add(sid)
                 self.states[sid] = "?"
                 self._down_changed()
-            if is_paused != (sid in self.paused) and self.states[sid] != "down":
-                self._life(seq, t_ms, sid, "pause" if is_paused else "resume")
-
-
-def paused_flags(e: Mapping[str, Any]) -> dict[Sid, bool]:
-    """Whether each running node a `snapshot` names was paused. Only that is read from
-    it: on threads a snapshot is taken a little before it is numbered, so a boot or a
-    crash may sit between the two (the `boot` and `stop` events say those exactly)."""
-    nodes = e.get("nodes")
-    flags: dict[Sid, bool] = {}
-    for summary in nodes if isinstance(nodes, list) else ():
-        if isinstance(summary, Mapping) and summary.get("alive") is True:
-            sid = _int(summary.get("sid"))
-            if sid is not None:
-                flags[sid] = summary.get("paused") is True
-    return flags
+            if life.paused != (sid in self.paused):
+                self._life(seq, t_ms, sid, "pause" if life.paused else "resume")
 
 
 def _note(kind: Any, e: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from engine.core.quorum.error import ConfigError
-from engine.replay.zkcheck import CheckError, check
+from engine.replay.zkcheck.checker import CheckError, check
 from engine.replay.zkimport.importer import LogImportError, import_logs
 from engine.trace.format import default_trace_path
 

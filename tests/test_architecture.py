@@ -46,6 +46,7 @@ PURE = [
     "engine/control/predicates.py",
     "engine/control/resolve.py",
     "engine/control/values.py",
+    "engine/trace/lives.py",
     "engine/trace/record.py",
     "engine/trace/zklog/layout.py",
     "engine/trace/zklog/statements.py",

@@ -13,7 +13,7 @@ from engine.replay.export import export_lines
 from engine.replay.index import TraceIndex
 from engine.replay.player import Replayer
 from engine.replay.verify import verify
-from engine.replay.zkcheck import check
+from engine.replay.zkcheck.checker import check
 from engine.replay.zkimport.importer import import_logs
 from engine.trace.format import Event, RotatingTraceWriter, TraceError, read_trace
 from tests.zklogs import DATA

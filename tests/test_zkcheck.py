@@ -21,7 +21,8 @@ from engine.control.cluster import Cluster, ClusterOptions, shadowed
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import Vote
 from engine.replay.livecheck import LiveCheck
-from engine.replay.zkcheck import CheckError, Disagreement, check
+from engine.replay.zkcheck.checker import CheckError, check
+from engine.replay.zkcheck.report import Disagreement
 from engine.replay.zkimport.importer import import_logs
 from engine.trace.format import read_trace
 from tests.zklogs import DATA, FRAGMENTS, REAL

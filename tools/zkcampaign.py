@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from engine.control.cluster import Cluster, ClusterOptions
-from engine.replay.zkcheck import CheckError, check
+from engine.replay.zkcheck.checker import CheckError, check
 from engine.runtime.zookeeper.server import java_missing
 
 STABLE = "wait until stable within 60s"

@@ -4,26 +4,21 @@ The screen polls its backend on a timer (`FPS` times a second): one `view()`, th
 events, the info. It never
 renders per event: bursts are coalesced into one frame, only changed cells are redrawn,
 and the log keeps the last `LOG_CAP` lines. Commands run on a worker thread, one at a
-time in the order typed, so the UI never waits for the engine.
-Every key runs a command of the language (shown in the log like a typed one), except for
-the ones that only move around the screen.
+time in the order typed, so the UI never waits for the engine. Its keys are
+console.screens.keys'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import ClassVar, Protocol, runtime_checkable
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker
@@ -42,8 +37,8 @@ from console.backend import (
 from console.format import VERBOSE_KINDS, EventFormatter, HealthTracker, LogLine, faulted_nodes
 from console.history import CommandHistory
 from console.ladder import FilterError, describe, parse_filter
-from console.screens.explain import ExplainScreen, explainer
 from console.screens.help import HelpScreen
+from console.screens.keys import KeyedScreen
 from console.widgets.commandbar import CommandBar, CommandInput
 from console.widgets.detail import NodeDetail
 from console.widgets.ensemble import EnsembleTable
@@ -54,23 +49,9 @@ from console.widgets.status import Header, Lamps, PositionBar
 from console.widgets.timeline import ElectionsTimeline
 from engine.control.commands import Fork, Help, Quit, Replay, parse
 from engine.control.predicates import CommandError
-from engine.core.view import ClusterView, NodeView
+from engine.core.view import ClusterView
 from engine.core.vote import Sid
 from engine.trace.elections import Timeline
-
-
-@runtime_checkable
-class Navigator(Protocol):
-    """What a cluster screen asks of the app that shows it (console.app.ZkfleApp): a trace
-    opened for replay, a forked cluster shown over this one, this screen closed. The app
-    knows the screen; the screen knows only this."""
-
-    def open_replay(self, path: str) -> None: ...
-
-    def adopt(self, backend: Backend, *, forked: bool = False) -> None: ...
-
-    def leave(self, screen: ClusterScreen) -> None: ...
-
 
 FPS = 40
 """Frames per second at most: how often the screen polls its backend. Frames more often
@@ -84,103 +65,12 @@ SNAPSHOT_LOOKBACK = 2_000
 """How far before a refilled window the diagram looks for a snapshot (a live cluster
 records one after every command and at least every 1000 events)."""
 
-SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 100.0)
-"""The `+`/`-` ladder of speeds."""
 
-NODE_KEYS = frozenset(
-    {"crash", "restart", "pause", "isolate", "heal", "write", "timeout", "mark"}
-    | {"deliver", "drop", "hold"}
-)
-"""Actions that change the cluster (refused in a replay)."""
-REPLAY_KEYS = frozenset({"back", "prev_mark", "next_mark", "goto", "fork", "seek_selected"})
-SIM_KEYS = frozenset({"faster", "slower"})
-"""Keys for a clock with a speed (a replay's, the simulator's); space (run/halt) and n
-(step) work on threads too: a live threaded cluster halts and steps like the others."""
-KEY_COMMANDS = {
-    "crash": "crash <node>",
-    "restart": "restart <node>",
-    "pause": "pause <node> / resume <node>",
-    "isolate": "isolate <node> / heal f<id>",
-    "heal": "heal",
-    "mark": "mark",
-    "write": "write",
-    "timeout": "timeout <node>",
-    "deliver": "deliver m<id>",
-    "drop": "drop m<id>",
-    "hold": "hold <from>-><to>",
-    "step(1)": "step",
-    "step(10)": "step 10",
-    "back(1)": "seek <seq - 1>",
-    "back(10)": "seek <seq - 10>",
-    "prev_mark": "seek <seq of the mark>",
-    "next_mark": "seek <seq of the mark>",
-    "goto": "seek …",
-    "run_halt": "run / halt",
-    "faster": "speed <x>",
-    "slower": "speed <x>",
-}
-"""The command each key runs (shown by help); <node> is the selected node."""
-TYPING_OFF = (
-    NODE_KEYS
-    | REPLAY_KEYS
-    | SIM_KEYS
-    | {
-        "command",
-        "filter",
-        "help",
-        "quit",
-        "leave_fork",
-        "select_digit",
-        "verbose",
-        "focus_log",
-        "close_screen",
-        "switch_view",
-    }
-)
-"""Single-key actions switched off while the command line has the focus."""
-
-
-class ClusterScreen(Screen[None]):
+class ClusterScreen(KeyedScreen):
     """The live (or replay) console of one backend."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]  # noqa: RUF012
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("colon", "command", "Command", key_display=":"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("c", "crash", "Crash"),
-        Binding("r", "restart", "Restart"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("i", "isolate", "Isolate/heal"),
-        Binding("H", "heal", "Heal all", show=False),
-        Binding("m", "mark", "Mark"),
-        Binding("w", "write", "Write", show=False),
-        Binding("t", "timeout", "Time out", show=False),
-        Binding("d", "deliver", "Deliver msg", show=False),
-        Binding("x", "drop", "Drop msg", show=False),
-        Binding("h", "hold", "Hold link", show=False),
-        Binding("n", "step(1)", "Step"),
-        Binding("N", "step(10)", "Step 10", show=False),
-        Binding("b", "back(1)", "Back"),
-        Binding("B", "back(10)", "Back 10", show=False),
-        Binding("left_square_bracket", "prev_mark", "Prev mark", key_display="[", show=False),
-        Binding("right_square_bracket", "next_mark", "Next mark", key_display="]", show=False),
-        Binding("g", "goto", "Seek"),
-        Binding("f", "fork", "Fork"),
-        Binding("space", "run_halt", "Run/halt"),
-        Binding("plus", "faster", "Faster", key_display="+", show=False),
-        Binding("minus", "slower", "Slower", key_display="-", show=False),
-        Binding("v", "verbose", "All events", show=False),
-        Binding("l", "focus_log", "Log", show=False),
-        Binding("s", "switch_view", "Log/diagram/plots"),
-        Binding("ctrl+w", "close_screen", "Close", show=False),
-        Binding("escape", "dismiss_result", "Dismiss the result", show=False),
-        Binding("q", "quit", "Quit"),
-        Binding("q", "leave_fork", "Back to the replay"),  # on a fork, instead of quitting
-        *(Binding(str(i), f"select_digit({i})", show=False) for i in range(10)),
-    ]
 
     def __init__(self, backend: Backend, history: CommandHistory, *, forked: bool = False) -> None:
         super().__init__()
@@ -195,17 +85,13 @@ class ClusterScreen(Screen[None]):
         self.formatter = EventFormatter()
         self.health = HealthTracker()
         self._busy: list[str] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-command")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zkfle-command")
         self._backend_error: str | None = None
         self._display_error: str | None = None
         self._replay_clock = 0
-        self._position = 0
+        self.position = 0
         self._faults: dict[Sid, list[str]] = {}
-        self._asked_running: bool | None = None
-        self._asked_speed: float | None = None
         self._stop_said: tuple[str, int] | None = None
-        self.clock: Callable[[], float] = time.monotonic
-        """When keys are typed (digits typed quickly make one sid)."""
         self.header = Header(id="header")
         self.ensemble = EnsembleTable(id="ensemble")
         self.detail = NodeDetail(id="detail")
@@ -218,11 +104,6 @@ class ClusterScreen(Screen[None]):
         self.bar = CommandBar(lambda: self.cluster_view, history, id="commandbar")
         self.poll_timer: Timer | None = None
         """Polls FPS times a second once mounted."""
-
-    @property
-    def zkfle(self) -> Navigator:
-        assert isinstance(self.app, Navigator)
-        return self.app
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -254,7 +135,7 @@ class ClusterScreen(Screen[None]):
         self.poll_timer = self.set_interval(1 / FPS, self.poll, name="poll")
 
     def on_unmount(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     # --- polling the backend ------------------------------------------------------------------
 
@@ -271,8 +152,8 @@ class ClusterScreen(Screen[None]):
                     self._rewind(position)
                     self.plots.truncate_after(view.t_ms)
                     rewound = True
-                if position != self._position or rewound:
-                    self._position = position
+                if position != self.position or rewound:
+                    self.position = position
                     self._replay_clock += 1
                     self.detail.replay_clock = self._replay_clock
             events = backend.events_after(self.last_seq)
@@ -303,7 +184,7 @@ class ClusterScreen(Screen[None]):
         self.info = info
         self.bar.set_trace(info.trace_path, self.replay)
         if not self._busy:  # every command has answered: the backend's word is the truth
-            self._asked_running = self._asked_speed = None
+            self.asked_running = self.asked_speed = None
         if events:
             self._take(events)
         self.health.observe(view)
@@ -424,13 +305,6 @@ class ClusterScreen(Screen[None]):
 
     # --- the selected node ------------------------------------------------------------------
 
-    @property
-    def selected_node(self) -> NodeView | None:
-        view, sid = self.cluster_view, self.ensemble.selected_sid
-        if view is None or sid is None or sid not in view.sids:
-            return None
-        return view.node(sid)
-
     def _show_detail(self) -> None:
         node = self.selected_node
         self.detail.border_title = f"node n{node.sid}" if node else "node"
@@ -467,10 +341,6 @@ class ClusterScreen(Screen[None]):
 
     # --- the command line ---------------------------------------------------------------------
 
-    @property
-    def typing(self) -> bool:
-        return isinstance(self.focused, CommandInput)
-
     @on(Header.CheckPressed)
     def _check_pressed(self) -> None:
         self.run_command("check")
@@ -489,7 +359,7 @@ class ClusterScreen(Screen[None]):
             self._filter_diagram(event.pattern)
             return
         self.log_view.pattern = event.pattern.strip()
-        self._title_log()
+        self.title_log()
 
     def _filter_diagram(self, text: str) -> None:
         try:
@@ -510,11 +380,11 @@ class ClusterScreen(Screen[None]):
             self._filter_diagram("")
         elif clear_filter:
             self.log_view.pattern = ""
-            self._title_log()
+            self.title_log()
         self.bar.close()
         self.set_focus(self.ensemble)  # at once: the next key is a binding again
 
-    def _title_log(self) -> None:
+    def title_log(self) -> None:
         title = "messages"
         if self.log_view.pattern:
             title += f" /{self.log_view.pattern}"
@@ -557,7 +427,7 @@ class ClusterScreen(Screen[None]):
     async def _execute(self, text: str) -> None:
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self._executor, safe_execute, self.backend, text)
+            result = await loop.run_in_executor(self.executor, safe_execute, self.backend, text)
         except RuntimeError:  # the executor is shut down: the screen is going away
             return
         self._busy.remove(text)
@@ -583,228 +453,3 @@ class ClusterScreen(Screen[None]):
             self._note(Text("  " + line, "cyan" if result.ok else "red")) for line in lines[1:]
         ]
         self.log_view.add(notes)
-
-    def key_help(self) -> list[tuple[str, str]]:
-        """The keys that work on this screen now, and the command each one runs."""
-        out = []
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            action = binding.action.split("(")[0]
-            if not binding.description or self._allowed(action) is not True:
-                continue
-            keys = (binding.key_display or binding.key).replace("question_mark", "?, f1")
-            what = binding.description
-            if binding.action in KEY_COMMANDS:
-                what += f"  → {KEY_COMMANDS[binding.action]}"
-            out.append((keys, what))
-        out.append(("0-9", "Select a node by its sid: 3 is n3; 1 2 typed quickly is n12"))
-        out.append(("↑ ↓ j k", "Select a node (in the log: a line)"))
-        out.append(
-            (
-                "tab",
-                "Move between the nodes, the node detail, the log, the elections, the command line",
-            )
-        )
-        if self.replay:
-            out.append(("enter", "In the log: seek to the selected line  → seek <seq>"))
-        return out
-
-    # --- key actions ----------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in TYPING_OFF and self.typing:
-            return False
-        return self._allowed(action)
-
-    def _allowed(self, action: str) -> bool | None:
-        if self.replay and action in NODE_KEYS:
-            return False
-        if not self.replay and action in REPLAY_KEYS:
-            return False
-        if action in SIM_KEYS and not self.replay and self.info.runtime != "sim":
-            return False
-        if action in ("quit", "leave_fork"):
-            return self.forked == (action == "leave_fork")
-        return not (action == "close_screen" and len(self.app.screen_stack) <= 2)
-
-    def _with_node(self, make: Callable[[NodeView], str | None]) -> None:
-        node = self.selected_node
-        if node is None:
-            self.bar.say("select a node first (↑/↓ or 1-9)", error=True)
-            return
-        text = make(node)
-        if text:
-            self.run_command(text)
-
-    def action_command(self) -> None:
-        self.bar.open("command")
-
-    def action_filter(self) -> None:
-        diagram = self.views.current == "diagram"
-        self.bar.open("filter", self.diagram.filter.text if diagram else self.log_view.pattern)
-
-    def action_switch_view(self) -> None:
-        """`s`: the message log, the sequence diagram or the plots in the right-hand pane."""
-        order = ("log", "diagram", "plots")
-        showing = order[(order.index(self.views.current or "log") + 1) % len(order)]
-        self.views.current = showing
-        self.views.query_one(f"#{showing}").focus()
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("", self.key_help()))
-
-    def on_elections_timeline_explain(self, message: ElectionsTimeline.Explain) -> None:
-        """Enter on the elections timeline: the selected election's outage explained."""
-        self.app.push_screen(ExplainScreen(*explainer(self.backend, message.election)))
-
-    def action_quit(self) -> None:
-        self.app.exit()
-
-    def action_dismiss_result(self) -> None:
-        self.bar.say("")
-
-    def action_leave_fork(self) -> None:
-        self.zkfle.leave(self)
-
-    def action_close_screen(self) -> None:
-        self.zkfle.leave(self)
-
-    def action_select_digit(self, digit: int) -> None:
-        if self.ensemble.type_digit(str(digit), self.clock()) is None:
-            self.bar.say(f"no node has sid {digit}", error=True)
-
-    def action_focus_log(self) -> None:
-        self.views.query_one(f"#{self.views.current or 'log'}").focus()
-
-    def action_verbose(self) -> None:
-        self.log_view.show_verbose = not self.log_view.show_verbose
-        self._title_log()
-
-    def action_crash(self) -> None:
-        self._with_node(lambda n: f"crash {n.sid}")
-
-    def action_restart(self) -> None:
-        self._with_node(lambda n: f"restart {n.sid}")
-
-    def action_pause(self) -> None:
-        self._with_node(lambda n: f"{'resume' if n.paused else 'pause'} {n.sid}")
-
-    def action_isolate(self) -> None:
-        def isolate(node: NodeView) -> str:
-            view = self.cluster_view
-            for fault in view.faults if view else ():
-                if fault.text == f"isolate {node.sid}":
-                    return f"heal {fault.fault_id}"
-            return f"isolate {node.sid}"
-
-        self._with_node(isolate)
-
-    def action_timeout(self) -> None:
-        self._with_node(lambda n: f"timeout {n.sid}")
-
-    def action_heal(self) -> None:
-        self.run_command("heal")
-
-    def action_mark(self) -> None:
-        self.run_command("mark")
-
-    def action_write(self) -> None:
-        self.run_command("write")
-
-    def _with_message(self, make: Callable[[LogLine], str | None], what: str) -> None:
-        line = self.log_view.selected
-        text = make(line) if line is not None else None
-        if text is None:
-            self.bar.say(f"select {what} in the log first (l, then ↑/↓)", error=True)
-            return
-        self.run_command(text)
-
-    def action_deliver(self) -> None:
-        self._with_message(lambda m: f"deliver {m.msg}" if m.msg else None, "a message")
-
-    def action_drop(self) -> None:
-        self._with_message(lambda m: f"drop {m.msg}" if m.msg else None, "a message")
-
-    def action_hold(self) -> None:
-        self._with_message(
-            lambda m: f"hold {m.link[0]}->{m.link[1]}" if m.link else None, "a message"
-        )
-
-    def action_run_halt(self) -> None:
-        # Toggle from what was last asked for, not from the last frame: two quick presses
-        # must run and halt, not halt twice.
-        running = self._asked_running if self._asked_running is not None else self.info.running
-        self._asked_running = not running
-        self.run_command("run" if self._asked_running else "halt")
-
-    def _speed(self, faster: bool) -> None:
-        now = self._asked_speed or self.info.speed
-        ladder = [s for s in SPEEDS if (s > now * 1.001 if faster else s < now * 0.999)]
-        if ladder:
-            self._asked_speed = ladder[0] if faster else ladder[-1]
-            self.run_command(f"speed {self._asked_speed:g}x")
-
-    def action_faster(self) -> None:
-        self._speed(True)
-
-    def action_slower(self) -> None:
-        self._speed(False)
-
-    def action_step(self, count: int) -> None:
-        self.run_command("step" if count == 1 else f"step {count}")
-
-    def action_back(self, count: int) -> None:
-        self.run_command(f"seek {max(0, self._position - count)}")
-
-    def _marks(self) -> list[int]:
-        backend = self.backend
-        if not isinstance(backend, ReplayBackend):
-            return []
-        try:
-            return sorted({m.seq for m in backend.marks})
-        except Exception:
-            return []
-
-    def action_prev_mark(self) -> None:
-        before = [s for s in self._marks() if s < self._position]
-        if before:
-            self.run_command(f"seek {before[-1]}")
-        else:
-            self.bar.say("no mark before this position", error=True)
-
-    def action_next_mark(self) -> None:
-        after = [s for s in self._marks() if s > self._position]
-        if after:
-            self.run_command(f"seek {after[0]}")
-        else:
-            self.bar.say("no mark after this position", error=True)
-
-    def action_seek_selected(self) -> None:
-        diagram = self.views.current == "diagram"
-        line = self.diagram.selected if diagram else self.log_view.selected
-        if line is None:
-            what = "a row in the diagram" if diagram else "a line in the log"
-            self.bar.say(f"select {what} first (l, then ↑/↓)", error=True)
-        else:
-            self.run_command(f"seek {line.seq}")
-
-    def action_goto(self) -> None:
-        self.bar.open("command", "seek ")
-
-    def action_fork(self) -> None:
-        work: Callable[[], Coroutine[None, None, None]] = self._fork
-        _: Worker[None] = self.run_worker(work, group="commands")
-
-    async def _fork(self) -> None:
-        backend = self.backend
-        if not isinstance(backend, ReplayBackend):
-            return
-        self.bar.say(Text(f"⋯ fork at seq {self._position}", "dim"))
-        loop = asyncio.get_running_loop()
-        try:
-            live = await loop.run_in_executor(self._executor, backend.fork)
-        except Exception as exc:
-            self.bar.say(f"✗ fork: {describe_exception(exc)}", error=True)
-            return
-        self.bar.say(f"✓ forked a live cluster at seq {self._position}")
-        self.zkfle.adopt(live, forked=True)

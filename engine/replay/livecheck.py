@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.control.modelcheck import CheckSummary, Derived
 from engine.core.vote import Sid
-from engine.replay.zkcheck import Checker, CheckError
+from engine.replay.zkcheck.checker import Checker, CheckError
 
 SHOWN_FIELDS = 6
 """Fields of the event a disagreement was found at that its line quotes."""

@@ -66,6 +66,7 @@ from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import ElectionTracker
 from engine.trace.evidence import Evidence
 from engine.trace.format import REAL_KINDS, Event, TraceError
+from engine.trace.lives import RUNNING, Life, life_changes
 from engine.trace.record import RecordError, durable_from, packet_from
 
 RECV_CAPACITY = 100
@@ -138,7 +139,7 @@ class ClusterState:
             "fault": self._on_fault,
             "heal": self._on_heal,
             "cmd": self._on_cmd,
-            "snapshot": self._on_snapshot,
+            "snapshot": self._live,
             "pause": self._on_pause,
             "resume": self._on_pause,
             "state": self._on_state,
@@ -227,17 +228,15 @@ class ClusterState:
         node = self._node(event)
         node.durable = self.replay._durable(event)
         node.core = self.replay.boot(node.sid, node.durable, event["seq"])
-        node.alive, node.paused = True, False
         node.new_life()
-        self._judge = True
+        self._live(event)
 
     def _on_stop(self, event: Event) -> None:
         node = self._node(event)
         self.replay.cores.pop(node.sid, None)
         node.core = None
-        node.alive = node.paused = False
         node.new_life()
-        self._judge = True
+        self._live(event)
         node.last_event = str(event.get("reason", "stop"))
         if node.sid in self.evidence:  # a real server that zkfle killed
             self.evidence.stopped(node.sid, node.last_event)
@@ -250,9 +249,7 @@ class ClusterState:
         out, divergence = self.replay.step(event)
         self._divergence = divergence
         if node.paused:
-            node.paused = False  # it consumed an input: it runs (a timed resume)
-            self._resumed(node)
-            self._judge = True
+            self._live(event)
         self._judge |= node.decided != decided
         inp = event["input"]
         kind = inp.get("type")
@@ -554,25 +551,25 @@ class ClusterState:
 
     def _on_pause(self, event: Event) -> None:
         """`pause` and `resume` (1.3): what older traces show only in snapshots."""
-        node = self._node(event)
-        paused = event["kind"] == "pause" and node.alive
-        if node.paused != paused:
-            node.paused = paused
-            if not paused:
-                self._resumed(node)
-            self._judge = True
+        self._node(event)
+        self._live(event)
 
-    def _on_snapshot(self, event: Event) -> None:
-        for summary in event.get("nodes") or []:
-            node = self.nodes.get(summary.get("sid", -1)) if isinstance(summary, dict) else None
-            if node is None or not node.alive:
-                continue
-            paused = summary.get("paused") is True
-            self._judge |= node.paused != paused
-            if node.paused and not paused:
-                node.paused = False
+    def _life_of(self, sid: Sid) -> Life | None:
+        node = self.nodes.get(sid)
+        return None if node is None else Life(node.alive, node.paused)
+
+    def _live(self, event: Event) -> None:
+        """Who runs, as `event` tells it (engine.trace.lives): a resumed node's SendWorkers
+        take what waits in its send queues."""
+        for sid, life in life_changes(event, self._life_of):
+            node = self.nodes.get(sid)
+            if node is None:
+                continue  # a snapshot naming a sid not in this cluster
+            resumed = node.paused and life == RUNNING and event["kind"] != "boot"
+            node.alive, node.paused = life.alive, life.paused
+            self._judge = True
+            if resumed:
                 self._resumed(node)
-            node.paused = paused
 
     def _note_id(self, ident: str) -> None:
         prefix, number = ident[:1], ident[1:]

@@ -13,6 +13,7 @@ from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.vote import ServerState, ToSend, parse_zxid
 from engine.core.wire import encode_notification
 from engine.replay.player import Replayer
+from engine.replay.state import iter_views
 from engine.trace.format import read_trace
 
 EXAMPLES = Path(__file__).parents[2] / "traces" / "examples"
@@ -308,3 +309,45 @@ def test_a_fork_s_lanes_run_from_its_first_snapshot() -> None:
     ladder.feed({"seq": 2, "t_ms": 0.0, "kind": "cmd", "text": "run", "ok": True})
     assert ladder.rows[-1].down == {2, 3}
     assert ladder.states[1] == "?"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "threaded_faults.jsonl",
+        "leader_failover.jsonl",
+        "late_joiner.jsonl",
+        "minority_partition.jsonl",
+        "1.3",
+    ],
+)
+def test_the_diagram_and_the_replay_agree_who_is_down(name: str, tmp_path: Path) -> None:
+    """Each row's down lanes are the nodes the replayed cluster shows not running (not
+    started, crashed or paused) after that row's event: in traces before 1.3 (pauses in
+    snapshots, timed resumes at a step) and in a 1.3 run (pause and resume events)."""
+    path = tmp_path / "t.jsonl" if name == "1.3" else EXAMPLES / name
+    trace = run_with_downs(path) if name == "1.3" else events(name)
+    ladder = Ladder(cap=len(trace))
+    ladder.set_lanes(sorted({e["node"] for e in trace if e["kind"] == "boot"}))
+    for event in trace:
+        ladder.feed(event)
+    down_at = {r.seq: r.down for r in ladder.rows}
+    views = dict(iter_views(path, [e["seq"] for e in trace]))
+    replayed = {
+        seq: {n.sid for n in view.nodes if not n.alive or n.paused} for seq, view in views.items()
+    }
+    assert len(set(down_at.values())) > 2  # lanes go down and come back
+    assert down_at == {seq: replayed[seq] for seq in down_at}
+    # and in a window that begins mid-run, as a seek refills it (see ClusterScreen._refill)
+    replayer = Replayer(path)
+    for k in range(1, 6):
+        first, position = len(trace) * k // 8, len(trace) * (k + 3) // 8
+        replayer.seek(trace[position - 1]["seq"])
+        down = {n.sid for n in replayer.view().nodes if not n.alive}
+        before = trace[:first]
+        last = max((i for i, e in enumerate(before) if e["kind"] == "snapshot"), default=0)
+        part = Ladder(cap=len(trace))
+        part.set_lanes(ladder.lanes)
+        part.refill(trace[first:position], down, before[last:])
+        assert part.rows
+        assert {r.seq: r.down for r in part.rows} == {r.seq: replayed[r.seq] for r in part.rows}

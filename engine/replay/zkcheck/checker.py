@@ -62,24 +62,21 @@ import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.election import ElectionConfig, FastLeaderElection
 from engine.core.quorum.error import ConfigError
 from engine.core.quorum.parse import parse_dynamic_config
-from engine.core.quorum.verifier import QuorumVerifier
-from engine.core.vote import (
-    LearnerType,
-    Notification,
-    ServerState,
-    Sid,
-    ToSend,
-    Vote,
-    Zxid,
-    parse_zxid,
-)
+from engine.core.vote import Notification, ServerState, Sid, Vote, parse_zxid
 from engine.replay.cores import ReplayError, timing_from_header
+from engine.replay.zkcheck.model import MAX_EXPECTED, NodeModel
+from engine.replay.zkcheck.notifications import (
+    logged_text,
+    matches,
+    notification,
+    proposal,
+    take_expected,
+)
+from engine.replay.zkcheck.report import CheckReport, Disagreement
 from engine.trace.format import REAL_KINDS, Event, TraceError, read_trace
 
 TOLERANCE_MS = 20.0
@@ -91,258 +88,10 @@ LATE_MS = 1000.0
 RACE_MS = 1.0
 """A log timestamp's resolution: a notification line and a state change this close may
 have raced inside WorkerReceiver (see `_just_left`)."""
-MAX_EXPECTED = 1000
-"""Sends remembered per recipient for comparison (bounded: most traces show few sends)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Disagreement:
-    node: Sid
-    seq: int
-    step: int
-    what: str
-    model: str
-    real: str
-    src: str = ""
-    at: str = ""
-
-    def json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "node": self.node,
-            "seq": self.seq,
-            "step": self.step,
-            "what": self.what,
-            "model": self.model,
-            "real": self.real,
-        }
-        if self.src:
-            out["src"] = self.src
-        if self.at:
-            out["at"] = self.at
-        return out
-
-    def __str__(self) -> str:
-        where = f" ({self.src})" if self.src else ""
-        return (
-            f"n{self.node} step {self.step} seq {self.seq}{where}: {self.what}:"
-            f" model {self.model}, real {self.real}"
-        )
-
-
-@dataclass(slots=True)
-class NodeReport:
-    sid: Sid
-    steps: int = 0
-    elections: int = 0
-    decisions: int = 0
-    checked_decisions: int = 0
-    sends_checked: int = 0
-    unchecked: list[str] = field(default_factory=list)
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "sid": self.sid,
-            "steps": self.steps,
-            "elections": self.elections,
-            "decisions": self.decisions,
-            "decisions_checked": self.checked_decisions,
-            "sends_checked": self.sends_checked,
-            "unchecked": self.unchecked,
-        }
-
-
-@dataclass(slots=True)
-class CheckReport:
-    trace: str
-    events: int
-    seconds: float
-    nodes: dict[Sid, NodeReport]
-    disagreements: list[Disagreement]
-    notes: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.disagreements
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "trace": self.trace,
-            "ok": self.ok,
-            "events": self.events,
-            "events_per_s": round(self.events / self.seconds) if self.seconds > 0 else None,
-            "nodes": [n.json() for _, n in sorted(self.nodes.items())],
-            "disagreements": [d.json() for d in self.disagreements],
-            "notes": self.notes,
-        }
-
-    def text(self) -> str:
-        out = [str(d) for d in self.disagreements]
-        for sid, n in sorted(self.nodes.items()):
-            out.append(
-                f"n{sid}: {n.elections} election(s), {n.checked_decisions}/{n.decisions}"
-                f" decisions and {n.sends_checked} sent votes checked in {n.steps} steps"
-                + (f"; not checked: {'; '.join(n.unchecked)}" if n.unchecked else "")
-            )
-        out += self.notes
-        verdict = (
-            "no disagreement with the model"
-            if self.ok
-            else f"{len(self.disagreements)} disagreement(s) with the model"
-        )
-        out.append(f"zkfle check: {self.trace}: {verdict} ({self.events} events)")
-        return "\n".join(out)
 
 
 class CheckError(Exception):
     """The trace cannot be checked (unreadable, or nothing in it to check)."""
-
-
-class _Host:
-    """The QuorumPeer side the model reads (ElectionHost), set from the server's evidence."""
-
-    def __init__(self, myid: Sid, qv: QuorumVerifier) -> None:
-        self.myid = myid
-        member = qv.all_members.get(myid)
-        self.learner_type = member.learner_type if member else LearnerType.PARTICIPANT
-        self.peer_state = ServerState.LOOKING
-        self.current_vote = Vote(myid, 0, 0, 0)
-        self.quorum_verifier = qv
-        self.last_seen_quorum_verifier: QuorumVerifier | None = None
-        self.shutting_down_le = False
-        self.epoch = 0
-        self.zxid: Zxid = 0
-
-    @property
-    def current_epoch(self) -> int:
-        return self.epoch
-
-    def last_logged_zxid(self) -> Zxid:
-        return self.zxid
-
-
-class _Model:
-    """One server's model and what it expects to see next."""
-
-    def __init__(self, sid: Sid, qv: QuorumVerifier, config: ElectionConfig) -> None:
-        self.sid = sid
-        self.qv = qv
-        self.config = config
-        self.report = NodeReport(sid)
-        self.host = _Host(sid, qv)
-        self.fle = FastLeaderElection(self.host, config)
-        self.clock_known = False
-        """The model's logicalclock is the server's (a start, or an election, was seen)."""
-        self.pending_zxid: Zxid | None = None
-        """A New election was logged; the model starts it at the loopback copy."""
-        self.pending_at = 0.0
-        """When that New election was logged: lookForLeader's first poll began then."""
-        self.pending_timeouts: list[tuple[Event, float]] = []
-        """`Notification time out` lines logged before that loopback copy came back."""
-        self.started = False
-        """Inside a checked lookForLeader."""
-        self.in_sync = False
-        """The model tracks the server (after its first checked election start)."""
-        self.last_poll = 0.0
-        self.decided: Vote | None = None
-        """The model decided and the server's decision has not been seen yet."""
-        self.decided_at = 0.0
-        self.real_state = ServerState.LOOKING
-        """The state the server's last peer_state line named."""
-        self.left: tuple[str, float] | None = None
-        """The state that line changed from, and when."""
-        self.loopback: deque[tuple[ToSend, bool]] = deque()
-        """Votes the model sent to itself, in order (True: may be missing, see haveDelivered)."""
-        self.sent: dict[Sid, deque[tuple[ToSend, bool]]] = {}
-        self.vote_reported = False
-        self.timeouts_ahead = 0
-        """Timeouts the model took from evidence before their `Notification time out` line
-        (3.6+ logs it after re-broadcasting, so the loopback copy can come first)."""
-        self.held: list[tuple[Event, Notification, Mapping[str, Any], float]] = []
-        """Notifications logged around the end of a wait, until evidence says whether the
-        server polled them or timed out first (see the module doc)."""
-        self.held_deadline = 0.0
-
-    @property
-    def deadline(self) -> float:
-        """When the model's current wait (poll) runs out."""
-        return self.last_poll + self.fle.wait_ms
-
-    def restart(self) -> None:
-        """The process started: a new election object (QuorumPeer.startLeaderElection)."""
-        self.host = _Host(self.sid, self.qv)
-        self.fle = FastLeaderElection(self.host, self.config)
-        self.clock_known = True
-        self.started = self.in_sync = False
-        self.pending_zxid = None
-        self.pending_timeouts.clear()
-        self.decided = None
-        self.real_state = ServerState.LOOKING
-        self.left = None
-        self.loopback.clear()
-        self.sent.clear()
-        self.held.clear()
-        self.timeouts_ahead = 0
-
-    def take_sends(self, optional: bool = False) -> None:
-        """Move what the model queued for sending into the expectations."""
-        for m in self.fle.sendqueue:
-            if m.sid == self.sid:
-                self.loopback.append((m, optional))
-            queue = self.sent.setdefault(m.sid, deque(maxlen=MAX_EXPECTED))
-            queue.append((m, optional))
-        self.fle.sendqueue.clear()
-        self.fle.connect_all_requested = False
-
-
-def _vote_text(leader: object, zxid: object, rnd: object, epoch: object) -> str:
-    return f"leader {leader} zxid {zxid} round {rnd} epoch {epoch}"
-
-
-def _tosend_text(m: ToSend) -> str:
-    z = f"0x{m.zxid:x}" if m.zxid >= 0 else f"-0x{-m.zxid:x}"
-    return f"{m.state.name} " + _vote_text(m.leader, z, m.election_epoch, m.peer_epoch)
-
-
-def _n_text(n: Mapping[str, Any]) -> str:
-    return f"{n.get('state', '?')} " + _vote_text(
-        n.get("leader", "?"),
-        n.get("zxid", "?"),
-        n.get("election_epoch", "?"),
-        n.get("peer_epoch", "?"),
-    )
-
-
-def _matches(m: ToSend, n: Mapping[str, Any]) -> bool:
-    """A sent vote equals a logged one in every field the log has."""
-    try:
-        if n.get("leader") != m.leader or n.get("state", m.state.name) != m.state.name:
-            return False
-        if "zxid" in n and parse_zxid(str(n["zxid"])) != m.zxid:
-            return False
-        if "election_epoch" in n and n["election_epoch"] != m.election_epoch:
-            return False
-        return "peer_epoch" not in n or n["peer_epoch"] == m.peer_epoch
-    except ValueError:
-        return False
-
-
-def _notification(n: Mapping[str, Any]) -> Notification | None:
-    try:
-        state = ServerState[str(n["state"])]
-        zxid = parse_zxid(str(n["zxid"]))
-        return Notification(
-            int(n["leader"]),
-            zxid,
-            int(n["election_epoch"]),
-            state,
-            int(n["sid"]),
-            # 3.3 logs no peer epoch: its wire format (28 bytes) implies the zxid's epoch
-            int(n["peer_epoch"]) if "peer_epoch" in n else zxid >> 32,
-            int(n.get("version", 0)),
-            None,
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 class Checker:
@@ -356,20 +105,22 @@ class Checker:
         except (KeyError, TypeError, ConfigError, ReplayError) as e:
             raise CheckError(f"{path}: the header's cluster or timing is not usable: {e}") from None
         self.config = timing.election
-        self.models: dict[Sid, _Model] = {}
+        self.models: dict[Sid, NodeModel] = {}
         self.disagreements: list[Disagreement] = []
         self.events = 0
         self.real_events = 0
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _model(self, sid: Sid) -> _Model:
+    def _model(self, sid: Sid) -> NodeModel:
         model = self.models.get(sid)
         if model is None:
-            model = self.models[sid] = _Model(sid, self.qv, self.config)
+            model = self.models[sid] = NodeModel(sid, self.qv, self.config)
         return model
 
-    def _disagree(self, model: _Model, event: Event, what: str, expected: str, real: str) -> None:
+    def _disagree(
+        self, model: NodeModel, event: Event, what: str, expected: str, real: str
+    ) -> None:
         self.disagreements.append(
             Disagreement(
                 model.sid,
@@ -384,7 +135,7 @@ class Checker:
         )
         self._desync(model)
 
-    def _desync(self, model: _Model) -> None:
+    def _desync(self, model: NodeModel) -> None:
         """Stop checking this server until its next election starts."""
         model.in_sync = model.clock_known = model.started = False
         model.decided = None
@@ -432,10 +183,10 @@ class Checker:
 
     # --- waits -----------------------------------------------------------------------------
 
-    def _waiting(self, model: _Model) -> bool:
+    def _waiting(self, model: NodeModel) -> bool:
         return model.started and model.in_sync
 
-    def _time_out(self, model: _Model, t: float, optional: bool) -> None:
+    def _time_out(self, model: NodeModel, t: float, optional: bool) -> None:
         """The model's current wait ran out (finalizing: it decides)."""
         fle = model.fle
         at = model.deadline
@@ -447,7 +198,7 @@ class Checker:
             model.take_sends(optional=optional)
             model.last_poll = max(at, min(t, at + TOLERANCE_MS))
 
-    def _release(self, model: _Model, why: str) -> None:
+    def _release(self, model: NodeModel, why: str) -> None:
         """Process the held notifications: the server polled them (`polled`), or its wait
         ran out first (`timed out`: already applied), or no evidence came in time (`late`:
         the model's timing decides)."""
@@ -462,7 +213,7 @@ class Checker:
                 self._time_out(model, t, optional=True)
             self._take(model, event, n, n_json, t)
 
-    def _decided(self, model: _Model, vote: Vote, t: float) -> None:
+    def _decided(self, model: NodeModel, vote: Vote, t: float) -> None:
         model.host.current_vote = vote
         model.decided = vote
         model.decided_at = t
@@ -470,7 +221,7 @@ class Checker:
         model.report.decisions += 1
         model.fle.sendqueue.clear()
 
-    def _server_decided(self, model: _Model, t: float) -> None:
+    def _server_decided(self, model: NodeModel, t: float) -> None:
         """The server shows at `t` that it decided: a finalize wait ran out then. A held
         notification was polled inside that wait - which restarts it (lookForLeader's
         finalize loop polls finalizeWait again after a vote that is not better) - unless
@@ -492,7 +243,7 @@ class Checker:
         if self._waiting(model) and model.fle.finalizing:
             self._time_out(model, t, optional=True)
 
-    def _still_looking(self, model: _Model, event: Event, t: float) -> None:
+    def _still_looking(self, model: NodeModel, event: Event, t: float) -> None:
         """The server shows it is LOOKING at `t`: a model decision before that is wrong."""
         decided = model.decided
         if decided is not None and t > model.decided_at + TOLERANCE_MS:
@@ -508,11 +259,11 @@ class Checker:
 
     # --- notifications ---------------------------------------------------------------------
 
-    def _recv(self, model: _Model, event: Event, t: float) -> None:
+    def _recv(self, model: NodeModel, event: Event, t: float) -> None:
         n_json = event.get("n")
         if not isinstance(n_json, Mapping):
             return
-        n = _notification(n_json)
+        n = notification(n_json)
         if n is None:
             return
         if event.get("my_state", "LOOKING") != "LOOKING":
@@ -526,7 +277,9 @@ class Checker:
             return
         self._take(model, event, n, n_json, t)
 
-    def _broadcast(self, model: _Model, event: Event, n_json: Mapping[str, Any], t: float) -> None:
+    def _broadcast(
+        self, model: NodeModel, event: Event, n_json: Mapping[str, Any], t: float
+    ) -> None:
         """The server sent `n_json` (its loopback copy, or a `sent` event): resolve held
         notifications by it, and start a pending election with it."""
         if model.pending_zxid is not None and n_json.get("leader") == model.sid:
@@ -539,7 +292,7 @@ class Checker:
             not fle.finalizing
             and not model.loopback
             and t >= model.deadline - TOLERANCE_MS
-            and _matches(_proposal(fle, model.sid), n_json)
+            and matches(proposal(fle, model.sid), n_json)
         )
         if rebroadcast:
             # The wait timed out and the server re-broadcast its vote; the `Notification
@@ -551,7 +304,7 @@ class Checker:
             self._release(model, "polled")
 
     def _take(
-        self, model: _Model, event: Event, n: Notification, n_json: Mapping[str, Any], t: float
+        self, model: NodeModel, event: Event, n: Notification, n_json: Mapping[str, Any], t: float
     ) -> None:
         """WorkerReceiver took `n`; lookForLeader polls it at once."""
         my_state = str(event.get("my_state", ""))
@@ -578,7 +331,7 @@ class Checker:
         model.take_sends(optional=True)
         self._poll(model, t)
 
-    def _poll(self, model: _Model, t: float) -> None:
+    def _poll(self, model: NodeModel, t: float) -> None:
         """lookForLeader's main thread takes what waits in `recvqueue` at `t`."""
         fle = model.fle
         while self._waiting(model) and fle.recvqueue:
@@ -589,17 +342,17 @@ class Checker:
             if vote is not None:
                 self._decided(model, vote, t)
 
-    def _loopback(self, model: _Model, event: Event, n_json: Mapping[str, Any]) -> None:
+    def _loopback(self, model: NodeModel, event: Event, n_json: Mapping[str, Any]) -> None:
         """Our own vote came back: it must be the next vote the model sent itself."""
         if not model.in_sync:
             return
-        expected = _next(model.loopback, n_json)
+        expected = take_expected(model.loopback, n_json)
         if expected is None:
             model.report.sends_checked += 1
         else:
-            self._disagree(model, event, "sent", expected, _n_text(n_json))
+            self._disagree(model, event, "sent", expected, logged_text(n_json))
 
-    def _sent(self, model: _Model, event: Event, t: float) -> None:
+    def _sent(self, model: NodeModel, event: Event, t: float) -> None:
         to, n_json = event.get("to"), event.get("n")
         if type(to) is not int or not isinstance(n_json, Mapping):
             return
@@ -607,11 +360,11 @@ class Checker:
         if not model.in_sync:
             return
         queue = model.sent.setdefault(to, deque(maxlen=MAX_EXPECTED))
-        expected = _next(queue, n_json)
+        expected = take_expected(queue, n_json)
         if expected is None:
             model.report.sends_checked += 1
         else:
-            self._disagree(model, event, "sent", f"{expected} to n{to}", _n_text(n_json))
+            self._disagree(model, event, "sent", f"{expected} to n{to}", logged_text(n_json))
 
     def _check_vote(self, n: Notification, event: Event) -> None:
         """Another server heard `n.sid`'s decided vote: it names the leader the model chose."""
@@ -632,7 +385,7 @@ class Checker:
 
     # --- elections, timeouts, decisions ----------------------------------------------------
 
-    def _election(self, model: _Model, event: Event) -> None:
+    def _election(self, model: NodeModel, event: Event) -> None:
         if model.decided is not None:
             self._still_looking(model, event, float(event.get("t_ms", 0.0)))
         model.decided = None
@@ -653,7 +406,7 @@ class Checker:
         model.loopback.clear()
         model.fle.sendqueue.clear()
 
-    def _start(self, model: _Model, event: Event, n_json: Mapping[str, Any]) -> None:
+    def _start(self, model: NodeModel, event: Event, n_json: Mapping[str, Any]) -> None:
         """lookForLeader's prologue, now that the first broadcast shows the initial vote."""
         zxid = model.pending_zxid
         assert zxid is not None
@@ -688,7 +441,7 @@ class Checker:
         for timeout, t in early:
             self._timeout(model, timeout, t)
 
-    def _timeout(self, model: _Model, event: Event, t: float) -> None:
+    def _timeout(self, model: NodeModel, event: Event, t: float) -> None:
         value = event.get("timeout_ms")
         self._still_looking(model, event, t)
         if model.pending_zxid is not None:
@@ -716,7 +469,7 @@ class Checker:
             expected = f"next {fle.not_timeout} ms"
             self._disagree(model, event, "timeout", expected, f"next {value} ms")
 
-    def _peer_state(self, model: _Model, event: Event, t: float) -> None:
+    def _peer_state(self, model: NodeModel, event: Event, t: float) -> None:
         name = str(event.get("state", ""))
         if name not in ServerState.__members__:
             return
@@ -764,38 +517,12 @@ class Checker:
             model.host.peer_state = state
 
 
-def _just_left(model: _Model, my_state: str, t: float) -> bool:
+def _just_left(model: NodeModel, my_state: str, t: float) -> bool:
     """`my_state` is the state the server left a moment before `t`: WorkerReceiver reads
     the state once for its `Notification:` line and again to choose its branch, and the
     main thread's setPeerState can come in between (FastLeaderElection.WorkerReceiver.run)."""
     left = model.left
     return left is not None and left[0] == my_state and t - left[1] <= RACE_MS
-
-
-def _proposal(fle: FastLeaderElection, sid: Sid) -> ToSend:
-    """What sendNotifications would send now."""
-    return ToSend(
-        fle.proposed_leader,
-        fle.proposed_zxid,
-        fle.logicalclock,
-        ServerState.LOOKING,
-        sid,
-        fle.proposed_epoch,
-    )
-
-
-def _next(queue: deque[tuple[ToSend, bool]], n_json: Mapping[str, Any]) -> str | None:
-    """Take the expected send `n_json` matches (skipping sends that may be missing);
-    None if it matched, else what the model expected instead."""
-    while queue:
-        expected, optional = queue[0]
-        if _matches(expected, n_json):
-            queue.popleft()
-            return None
-        if not optional:
-            return _tosend_text(expected)
-        queue.popleft()
-    return "nothing (no vote sent)"
 
 
 def check(path: str | os.PathLike[str]) -> CheckReport:
