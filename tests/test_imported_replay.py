@@ -16,7 +16,7 @@ from engine.replay.verify import verify
 from engine.replay.zkimport.importer import import_logs
 from engine.trace.elections import ElectionTracker
 from engine.trace.evidence import Evidence
-from engine.trace.format import read_trace
+from engine.trace.format import TraceWriter, read_trace
 from tests.zklogs import DATA
 
 
@@ -161,3 +161,30 @@ def test_status_says_what_the_logs_do_not_give_as_a_question_mark(failover: Path
         known = [m for m in view.nodes if m.alive and "logicalclock" not in m.unknown]
         for m in known:
             assert f"round={m.logicalclock} " in replay.status_text()
+
+
+def test_a_real_server_paused_by_sigstop_shows_paused_in_a_replay(
+    failover: Path, tmp_path: Path
+) -> None:
+    """`--runtime zookeeper` records SIGSTOP/SIGCONT as pause/resume (format 1.3); a real
+    server's view comes from its logs' evidence, and must still say it is paused (issue 14:
+    the replay showed no paused node)."""
+    trace = read_trace(failover)
+    events = [e for e in trace if e["kind"] != "footer"]
+    at = seq_of(failover, "'what': 'quorum_formed'")
+    t_ms = float(events[at - 1]["t_ms"])
+    events[at:at] = [
+        {"kind": "pause", "node": 3, "t_ms": t_ms},
+        {"kind": "resume", "node": 3, "t_ms": t_ms},
+    ]
+    path = tmp_path / "paused.jsonl"
+    writer = TraceWriter(path, trace.header)
+    for seq, event in enumerate(events, 1):
+        writer.write({**event, "seq": seq})
+    writer.close(writer.footer_event(float(events[-1]["t_ms"])))
+    with Replayer(path) as replay:
+        replay.seek(at + 1)
+        assert replay.view().node(3).paused
+        assert replay.view().node(3).state == ServerState.LEADING
+        replay.seek(at + 2)
+        assert not replay.view().node(3).paused

@@ -27,6 +27,7 @@ import copy
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from engine.control import commands as c
@@ -556,7 +557,11 @@ class ClusterState:
 
     def _life_of(self, sid: Sid) -> Life | None:
         node = self.nodes.get(sid)
-        return None if node is None else Life(node.alive, node.paused)
+        if node is None:
+            return None
+        # a real server runs as its logs show (no boot event of ours says so)
+        real = node.core is None and self.evidence.running(sid)
+        return Life(node.alive or real, node.paused)
 
     def _live(self, event: Event) -> None:
         """Who runs, as `event` tells it (engine.trace.lives): a resumed node's SendWorkers
@@ -606,7 +611,9 @@ class ClusterState:
 
     def node_view(self, node: NodeState) -> NodeView:
         if node.core is None and node.sid in self.evidence:
-            return self.evidence.view(node.sid, node.learner_type, node.weight)
+            view = self.evidence.view(node.sid, node.learner_type, node.weight)
+            # SIGSTOP/SIGCONT are recorded as pause/resume; the logs cannot show them
+            return replace(view, paused=True) if node.paused else view
         return peer_view(
             node.sid,
             node.learner_type,

@@ -106,6 +106,11 @@ class Evidence:
     def __contains__(self, sid: object) -> bool:
         return sid in self.servers
 
+    def running(self, sid: Sid) -> bool:
+        """The server's logs show it running (it logged, and zkfle did not stop it)."""
+        s = self.servers.get(sid)
+        return s is not None and s.seen and not s.down
+
     def _server(self, sid: Sid) -> _Server:
         server = self.servers.get(sid)
         if server is None:
@@ -243,7 +248,7 @@ class Evidence:
             sid=sid,
             learner_type=learner_type,
             weight=weight,
-            alive=s.seen and not s.down,
+            alive=self.running(sid),
             state=s.state,
             logicalclock=s.logicalclock or 0,
             proposal=s.proposal,
