@@ -17,7 +17,8 @@ import pytest
 from console.backend import BackendInfo
 from console.cli import main
 from console.widgets.status import Header, Lamps
-from engine.control.cluster import Cluster, ClusterOptions, shadowed
+from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.modelcheck import shadowed
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import Vote
 from engine.replay.livecheck import LiveCheck

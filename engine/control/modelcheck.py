@@ -1,5 +1,6 @@
 """What the facade asks of a model check that follows a live run: the header's `check`
-lamp, the `check` command, and the count `status` and `zkfle run --json` report.
+lamp, the `check` command, the count `status` and `zkfle run --json` report, and what a
+real server's view does not show, filled from its model (`shadowed`).
 
 A real ZooKeeper run (`--runtime zookeeper`) is checked against the election model as it
 goes (engine.replay.livecheck, `zkfle check` fed one event at a time); the facade sits a
@@ -9,9 +10,10 @@ floor below it, so it holds the check through this protocol, made by the front e
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from engine.core.view import NodeView
 from engine.core.vote import Sid, Vote
 
 
@@ -78,3 +80,26 @@ class ModelCheck(Protocol):
 
 MakeCheck = Callable[[Mapping[str, Any], str], ModelCheck | None]
 """Builds the check of a run from its trace header and name (None: nothing to check)."""
+
+
+SHADOWED = frozenset({"recvset", "outofelection", "proposal", "logicalclock"})
+"""What the shadow engine can give of a real server's election (NodeView.derived)."""
+
+
+def shadowed(n: NodeView, check: ModelCheck) -> NodeView:
+    """A real server's view with what its model derives in place of what it does not show
+    (marked in `derived`); unchanged while the model does not track the server."""
+    missing = n.unknown & SHADOWED
+    if not n.alive or not missing:
+        return n
+    d = check.derived(n.sid)
+    if d is None:
+        return n
+    values: dict[str, Any] = {
+        "recvset": d.recvset,
+        "outofelection": d.outofelection,
+        "proposal": d.proposal,
+        "logicalclock": d.logicalclock,
+    }
+    filled = {name: values[name] for name in missing}
+    return replace(n, unknown=n.unknown - missing, derived=missing, **filled)
