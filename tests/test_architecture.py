@@ -253,6 +253,19 @@ def test_every_file_says_its_purpose_first() -> None:
         assert doc, f"{path.relative_to(ROOT)} has no module docstring"
 
 
+MAX_LINES = 800
+"""Issue 9: a module past this has outgrown one purpose; split it along its seams."""
+
+
+def test_no_module_is_longer_than_800_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in MODULES.values()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"over {MAX_LINES} lines: {long}"
+
+
 @pytest.mark.parametrize("module", PURE)
 def test_pure_cores_have_no_clock_threads_randomness_logging_or_sockets(module: str) -> None:
     roots = {name.split(".")[0] for name in imports(ROOT / module)}
