@@ -11,6 +11,12 @@ ACK, hence before its COMMIT. `SendTo` carries a QuorumPacket, or after SNAP the
 learner connection; `Fail(reason)` ends leadership (ZK: Leader.shutdown; the server goes
 back to LOOKING) and after it the leader takes nothing more.
 
+Once established the leader takes the REQUEST packets its followers forward, turns them into
+txns (`prep.Prep`) and proposes them, answers SYNC and REVALIDATE, tracks the sessions
+the learners' PINGs touch and closes those that expire (`sessions.SessionTracker`). The
+runtime passes the wall clock in milliseconds (`now=`) with each call that may need it:
+txn times and session deadlines are ZooKeeper's wall-clock milliseconds.
+
 The committed log a learner is synced from is every txn logged after the leader's
 snapshot (ZK: ZKDatabase.committedLog, and the txn log getProposalsFromTxnLog reads for a
 learner older than it), so a learner older than the snapshot gets SNAP.
@@ -22,7 +28,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from engine.core.jute.archive import JuteError
 from engine.core.jute.records import QuorumPacket
+from engine.core.jute.requests import LearnerRequest
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
@@ -42,7 +50,9 @@ from engine.core.zab.learner import (
     PING,
     PROPOSAL,
     PROTOCOL_VERSION,
+    REVALIDATE,
     SNAP,
+    SYNC,
     TRUNC,
     UPTODATE,
     Committed,
@@ -50,6 +60,8 @@ from engine.core.zab.learner import (
     LogTxns,
     SaveEpoch,
 )
+from engine.core.zab.prep import Prep
+from engine.core.zab.sessions import SessionTracker
 
 __all__ = ["Drop", "LeaderAction", "SendTo", "ZabLeader"]
 
@@ -57,6 +69,9 @@ _LONG = struct.Struct(">q")
 _INT = struct.Struct(">i")
 _TOUCH = struct.Struct(">qi")
 _COUNTER_MAX = 0xFFFFFFFF
+REQUEST = 1
+"""ZK: Leader.REQUEST, a client's write a follower forwards."""
+_CREATE_SESSION, _CLOSE_SESSION = -10, -11
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +126,8 @@ class ZabLeader:
 
     `snapshot` and `log` are what the server has on disk, as for `ZabLearner`; `config`
     is the quorum config text NEWLEADER carries (QuorumVerifier.toString) and
-    `config_version` its version. Limits are in ticks (ZK: initLimit, syncLimit)."""
+    `config_version` its version. Limits are in ticks (ZK: initLimit, syncLimit);
+    `tick_time` is in milliseconds, the unit of session expiry."""
 
     def __init__(
         self,
@@ -124,6 +140,7 @@ class ZabLeader:
         sync_limit: int,
         config: bytes,
         config_version: int = 0,
+        tick_time: int = 2000,
         snapshot: tuple[SnapshotDump, int] | None = None,
         log: tuple[TxnEntry, ...] = (),
     ) -> None:
@@ -147,8 +164,11 @@ class ZabLeader:
         self.last_committed = -1
         self.outstanding: dict[int, _Proposal] = {}
         """ZK: Leader.outstandingProposals, in zxid order."""
-        self.touched: dict[int, int] = {}
-        """Sessions the learners' PINGs named: session id -> its timeout (ZK: touch)."""
+        self.sessions = SessionTracker(tick_time)
+        self.prep = Prep(self.database, self.sessions)
+        self._pending_syncs: dict[int, list[int]] = {}
+        """ZK: Leader.pendingSyncs: learners whose SYNC waits for this zxid's commit."""
+        self._now = 0
         self._leader_summary = (current_epoch, self.database.last_processed_zxid)
         """ZK: leaderStateSummary (currentEpoch, lastProcessedZxid)."""
         self._handlers: dict[int, _Handler] = {}
@@ -193,7 +213,8 @@ class ZabLeader:
         self._handlers.pop(cnx, None)
         return []
 
-    def receive(self, cnx: int, qp: QuorumPacket) -> list[LeaderAction]:
+    def receive(self, cnx: int, qp: QuorumPacket, *, now: int | None = None) -> list[LeaderAction]:
+        self._now = self._now if now is None else now
         h = self._handlers.get(cnx)
         if h is None or self.zab_state == "CLOSED":
             return []
@@ -211,9 +232,11 @@ class ZabLeader:
             self._drop(h, f"{packet_name(qp.type)} while waiting for a quorum")
         return self._flush()
 
-    def tick(self) -> list[LeaderAction]:
-        """One tickTime passed: timeouts, the quorum check and the PINGs (ZK: lead()'s
-        loop, LearnerHandler's socket timeouts and SyncLimitCheck)."""
+    def tick(self, *, now: int | None = None) -> list[LeaderAction]:
+        """One tickTime passed: timeouts, the quorum check, the PINGs (ZK: lead()'s loop,
+        LearnerHandler's socket timeouts and SyncLimitCheck), then expired sessions closed
+        (ZK: SessionTrackerImpl.run)."""
+        self._now = self._now if now is None else now
         if self.zab_state == "CLOSED":
             return []
         self.tick_count += 1
@@ -239,6 +262,8 @@ class ZabLeader:
             for _, h in sorted(self._handlers.items()):
                 if h.forwarding:  # ZK: LearnerHandler.ping, once the sender thread runs
                     self._send(h, QuorumPacket(PING, self.last_proposed))
+            for session in self.sessions.expired(self._now):
+                self._propose(self.prep.expire(session, self.next_zxid, self._now))
         return self._flush()
 
     def _timeout_reason(self) -> str:
@@ -445,10 +470,13 @@ class ZabLeader:
                     self._send(ready, QuorumPacket(UPTODATE, -1))
 
     def _start_zk_server(self) -> None:
-        """ZK: startZkServer: lastCommitted and the database's zxid become the epoch's."""
+        """ZK: startZkServer: lastCommitted and the database's zxid become the epoch's; the
+        sessions of the database are tracked from now (ZK: createSessionTracker)."""
         self.last_committed = self.new_leader_zxid
         self.database.last_processed_zxid = self.new_leader_zxid
         self.zab_state = "BROADCAST"
+        for session, timeout in sorted(self.database.sessions.items()):
+            self.sessions.track(session, timeout, self._now)
 
     # --- broadcast ------------------------------------------------------------------------
 
@@ -464,9 +492,46 @@ class ZabLeader:
                 self._drop(h, f"PING with {len(data)} bytes of sessions, not 12 each")
                 return
             for session, timeout in _TOUCH.iter_unpack(data):
-                self.touched[session] = timeout
-        # ZK logs and ignores the rest ("unexpected quorum packet"); REQUEST and
-        # REVALIDATE are the request processor's.
+                self.sessions.touch(session, timeout, self._now)
+        elif qp.type == REVALIDATE:
+            self._revalidate(h, qp)
+        elif qp.type == REQUEST:
+            self._request(h, qp)
+        # ZK logs and ignores the rest ("unexpected quorum packet").
+
+    def _revalidate(self, h: _Handler, qp: QuorumPacket) -> None:
+        """ZK: LearnerMaster.revalidateSession: a client moved to this learner; its session
+        is touched, and if valid owned by this learner."""
+        data = qp.data or b""
+        if len(data) < _TOUCH.size:
+            self._drop(h, f"REVALIDATE with {len(data)} bytes, not a session and a timeout")
+            return
+        session, timeout = _TOUCH.unpack_from(data)
+        valid = self.established and self.sessions.touch(session, timeout, self._now)
+        if valid:
+            self.sessions.set_owner(session, h.cnx)
+        answer = _LONG.pack(session) + (b"\x01" if valid else b"\x00")
+        self._send(h, QuorumPacket(REVALIDATE, qp.zxid, answer))
+
+    def _request(self, h: _Handler, qp: QuorumPacket) -> None:
+        """ZK: LearnerHandler's REQUEST -> PrepRequestProcessor -> ProposalRequestProcessor;
+        a sync is answered once the proposals outstanding now are committed (processSync)."""
+        try:
+            request = LearnerRequest.decode(qp.data or b"")
+        except JuteError as e:
+            self._drop(h, f"Malformed REQUEST from the learner: {e}")
+            return
+        if not self.established:
+            return  # ZK: not read until UPTODATE; a learner forwards nothing before it
+        if request.type == 9:  # ZK: OpCode.sync
+            if self.outstanding:
+                self._pending_syncs.setdefault(self.last_proposed, []).append(h.cnx)
+            else:
+                self._send(h, QuorumPacket(SYNC, 0))
+            return
+        entry = self.prep.prepare(request, h.cnx, self.next_zxid, self._now, qp.authinfo or ())
+        if entry is not None:
+            self._propose(entry)
 
     @property
     def next_zxid(self) -> int:
@@ -474,18 +539,24 @@ class ZabLeader:
         return self.last_proposed + 1
 
     def propose(self, entry: TxnEntry) -> list[LeaderAction]:
-        """ZK: Leader.propose: PROPOSAL to the followers, the txn logged, then the leader's
-        own ACK (SyncRequestProcessor -> AckRequestProcessor)."""
+        """Propose a txn made elsewhere (the runtime's own writes, tests); it must carry
+        `next_zxid`."""
         if not self.established:
             raise ValueError("propose before the leader is established")
         if entry.zxid != self.next_zxid:
             raise ValueError(f"proposal {zxid_hex(entry.zxid)} is not {zxid_hex(self.next_zxid)}")
+        self._propose(entry)
+        return self._flush()
+
+    def _propose(self, entry: TxnEntry) -> None:
+        """ZK: Leader.propose: PROPOSAL to the followers, the txn logged, then the leader's
+        own ACK (SyncRequestProcessor -> AckRequestProcessor)."""
         if zxid_counter(entry.zxid) == _COUNTER_MAX:  # ZOOKEEPER-1277
             self._fail(
                 "zxid lower 32 bits have rolled over, forcing re-election, and therefore new "
                 "epoch start"
             )
-            return self._flush()
+            return
         p = _Proposal(entry, entry.encode())
         self.last_proposed = entry.zxid
         self.outstanding[entry.zxid] = p
@@ -494,7 +565,6 @@ class ZabLeader:
                 self._propose_to(h, p)
         self._out.append(LogTxns((entry,)))
         self._process_ack(self.sid, entry.zxid)
-        return self._flush()
 
     def _propose_to(self, h: _Handler, p: _Proposal) -> None:
         h.unacked.setdefault(p.entry.zxid, self.tick_count)
@@ -529,7 +599,16 @@ class ZabLeader:
                     self._send(h, QuorumPacket(COMMIT, zxid))
         self.database.process_txn(p.entry)
         self.committed_log.append(p.entry)
+        self.prep.committed(zxid)
+        hdr = p.entry.hdr
+        if hdr.type == _CREATE_SESSION:  # ZK: processTxnForSessionEvents, commitSession
+            self.sessions.track(hdr.client_id, self.database.sessions[hdr.client_id], self._now)
+        elif hdr.type == _CLOSE_SESSION:
+            self.sessions.remove(hdr.client_id)
         self._out.append(Committed((zxid,)))
+        for cnx in self._pending_syncs.pop(zxid, []):  # ZK: tryToCommit's sendSync
+            if cnx in self._handlers:
+                self._send(self._handlers[cnx], QuorumPacket(SYNC, 0))
 
     # --- helpers --------------------------------------------------------------------------
 
