@@ -9,10 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from engine.core.jute.archive import Writer
 from engine.core.jute.records import ACL, Id, LearnerInfo, QuorumPacket, TxnHeader
 from engine.core.jute.snapshot import SnapshotDump
-from engine.core.jute.stream import QuorumStream
+from engine.core.jute.stream import QuorumStream, encode_item
 from engine.core.jute.txn import CreateTxn, TxnEntry
 from engine.core.quorum.majority import QuorumMaj
 from engine.core.quorum.server import QuorumServer
@@ -531,14 +530,6 @@ def test_cross_epoch_trunc() -> None:
 # --- a leader and two pure learners over the jute codec ---------------------------------------
 
 
-def encode(item: QuorumPacket | SnapshotDump) -> bytes:
-    if isinstance(item, QuorumPacket):
-        return item.encode()
-    w = Writer()
-    item.write_sync(w)
-    return bytes(w)
-
-
 class Ensemble:
     """A ZabLeader (sid 0) and ZabLearners connected in memory: every packet crosses as
     bytes through QuorumStream, in FIFO order per direction; durable actions are kept
@@ -565,9 +556,9 @@ class Ensemble:
     def carry(self, actions: Sequence[object], sid: int) -> None:
         for a in actions:
             if isinstance(a, SendTo):
-                self.wire.append(("down", a.cnx, encode(a.item)))
+                self.wire.append(("down", a.cnx, encode_item(a.item)))
             elif isinstance(a, Send):
-                self.wire.append(("up", sid, encode(a.packet)))
+                self.wire.append(("up", sid, encode_item(a.packet)))
             elif isinstance(a, (Drop, Fail)):
                 raise AssertionError(f"{sid}: {a}")
             elif isinstance(a, SaveEpoch):
