@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.core.jute.records import ACL, Id, QuorumPacket, Record, TxnHeader
 from engine.core.jute.requests import (
@@ -35,7 +37,7 @@ from engine.core.jute.txn import (
 from engine.core.vote import make_zxid
 from engine.core.zab.database import CONTAINER_EPHEMERAL_OWNER, Database
 from engine.core.zab.leader import REQUEST, Drop, SendTo, ZabLeader
-from engine.core.zab.learner import ACK, COMMIT, PING, PROPOSAL, REVALIDATE, SYNC
+from engine.core.zab.learner import ACK, COMMIT, PING, PROPOSAL, REVALIDATE, SYNC, Committed
 from engine.core.zab.prep import CODES, Prep
 from engine.core.zab.sessions import SessionTracker
 from tests.test_zab_leader import Ensemble, established, leader, learner
@@ -379,3 +381,79 @@ def test_writes_forwarded_by_a_follower_reach_every_tree() -> None:
     for f in ens.learners.values():
         assert f.database.fingerprint() == lead.database.fingerprint()
         assert f.database.sessions == {SESSION: 30000}
+
+
+# --- fuzz: anything a learner sends ends in actions, never an exception --------------------
+
+REQUEST_BODIES = st.one_of(
+    st.binary(max_size=60),
+    st.builds(
+        lambda path, flags, acl: CreateRequest(path, b"", acl, flags).encode(),
+        st.sampled_from(["/a", "/a/b", "/", "", "/a/", "/zookeeper", "/a/n-", "/x/y"]),
+        st.integers(-1, 8),
+        st.sampled_from(
+            [OPEN, (), None, (ACL(31, Id("auth", "")),), (ACL(1, Id("ip", "1.2.3/x")),)]
+        ),
+    ),
+    st.builds(
+        lambda p, v: DeleteRequest(p, v).encode(),
+        st.sampled_from(["/a", "/a/b", "/"]),
+        st.integers(-2, 2),
+    ),
+    st.builds(
+        lambda p, v: SetDataRequest(p, b"x", v).encode(),
+        st.sampled_from(["/a", "//", None]),
+        st.integers(-2, 2),
+    ),
+    st.builds(
+        lambda ops: MultiOperationRecord(tuple(ops)).encode(),
+        st.lists(
+            st.sampled_from(
+                [
+                    (1, create("/a")),
+                    (1, create("/a/b")),
+                    (2, DeleteRequest("/a", -1)),
+                    (13, CheckVersionRequest("/a", 3)),
+                ]
+            ),
+            max_size=4,
+        ),
+    ),
+)
+LEARNER_PACKETS = st.one_of(
+    st.builds(
+        lambda op, body, session: forwarded(op, body, session),
+        st.sampled_from([-11, -10, 1, 2, 5, 7, 9, 13, 14, 15, 16, 19, 21, 99]),
+        REQUEST_BODIES,
+        st.sampled_from([SESSION, OTHER]),
+    ),
+    st.builds(
+        QuorumPacket,
+        st.sampled_from([1, 3, 5, 6, 11, 16, 18, 99]),
+        st.sampled_from([0, -1, make_zxid(1, 0), make_zxid(1, 1), make_zxid(1, 2)]),
+        st.one_of(st.none(), st.binary(max_size=30)),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.sampled_from([1, 2]), LEARNER_PACKETS, st.booleans()), max_size=25)
+)
+def test_any_learner_traffic_ends_in_actions(steps: list[tuple[int, QuorumPacket, bool]]) -> None:
+    """An established leader fed anything by its learners, with ticks between: it answers
+    with actions (a Drop for what it cannot take), and commits stay in zxid order."""
+    lead = leader()
+    established(lead, 1, 2)
+    committed: list[int] = []
+    now = 0
+    for cnx, qp, tick in steps:
+        actions = lead.receive(cnx, qp, now=now) + (lead.tick(now=now) if tick else [])
+        now += 500
+        for a in actions:
+            if isinstance(a, Committed):
+                committed.extend(a.zxids)
+        if isinstance(qp, QuorumPacket) and qp.type == 1 and cnx in (1, 2):
+            for sid in (1, 2):  # the followers acknowledge what was proposed
+                lead.receive(sid, QuorumPacket(ACK, lead.last_proposed), now=now)
+    assert committed == sorted(committed)
