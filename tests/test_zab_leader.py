@@ -638,3 +638,24 @@ def test_an_observer_follows_by_inform() -> None:
     ens.write("/seen")
     assert observer.database.fingerprint() == lead.database.fingerprint()
     assert "/seen" in observer.database.nodes
+
+
+def test_a_learner_waiting_for_the_quorum_is_not_timed_out() -> None:
+    """ZK: after NEWLEADER's ACK a handler waits in waitForStartup, reading nothing: the
+    learner is silent there for as long as the quorum takes (up to initLimit), not
+    dropped after syncLimit."""
+    lead = leader(voters=5)
+    lead.start()
+    for sid in (1, 2):
+        lead.connect(sid)
+        lead.receive(sid, info(sid))
+    for sid in (1, 2):
+        lead.receive(sid, ackepoch(0))
+    lead.receive(1, QuorumPacket(ACK, make_zxid(1, 0)))
+    for _ in range(lead.init_limit):  # 2 may take initLimit ticks to sync
+        assert not any(isinstance(a, Drop) for a in lead.tick())
+    assert [stage for _, _, stage, _ in lead.learners()] == ["STARTUP", "NEWLEADER"]
+    # then the leader gives up waiting for the quorum (ZK: waitForNewLeaderAck's timeout)
+    assert lead.tick() == [
+        Fail("Waiting for a quorum of followers, only synced with sids: [ 0,1 ]")
+    ]

@@ -240,16 +240,17 @@ class ZabLeader:
         if self.zab_state == "CLOSED":
             return []
         self.tick_count += 1
-        now = self.tick_count
-        if not self.established and now > self._phase_deadline:
+        tick = self.tick_count
+        if not self.established and tick > self._phase_deadline:
             self._fail(self._timeout_reason())
             return self._flush()
         for _, h in sorted(self._handlers.items()):
-            oldest = min(h.unacked.values(), default=now)
-            if now > h.deadline:
-                limit = self.sync_limit if h.stage in ("STARTUP", "BROADCAST") else self.init_limit
+            oldest = min(h.unacked.values(), default=tick)
+            # ZK: a handler in waitForStartup reads nothing, so no read times out there
+            if h.stage != "STARTUP" and tick > h.deadline:
+                limit = self.sync_limit if h.stage == "BROADCAST" else self.init_limit
                 self._drop(h, f"Read timed out: nothing from the learner in {limit} ticks")
-            elif now - oldest >= self.sync_limit:
+            elif tick - oldest >= self.sync_limit:
                 self._drop(h, "Closing connection to peer due to transaction timeout.")
         if self.established:
             synced = {self.sid} | {
@@ -467,6 +468,7 @@ class ZabLeader:
             for _, ready in sorted(self._handlers.items()):
                 if ready.stage == "STARTUP":
                     ready.stage = "BROADCAST"
+                    ready.deadline = self.tick_count + self.sync_limit
                     self._send(ready, QuorumPacket(UPTODATE, -1))
 
     def _start_zk_server(self) -> None:
@@ -567,7 +569,8 @@ class ZabLeader:
         self._process_ack(self.sid, entry.zxid)
 
     def _propose_to(self, h: _Handler, p: _Proposal) -> None:
-        h.unacked.setdefault(p.entry.zxid, self.tick_count)
+        if h.stage in ("STARTUP", "BROADCAST"):  # ZK: SyncLimitCheck starts at NEWLEADER's ACK
+            h.unacked.setdefault(p.entry.zxid, self.tick_count)
         self._send(h, QuorumPacket(PROPOSAL, p.entry.zxid, p.data))
 
     def _process_ack(self, sid: int, zxid: int) -> None:
