@@ -161,8 +161,14 @@ QUIET_KINDS = frozenset({"snapshot"})
 MAX_OUTPUT_LINES = 60
 """The most lines of one command's output the log shows (the trace has all of it)."""
 
-_NodeState = tuple[str, str, int, object]
-"""What a node's last `state` event said: state, zab phase, logicalclock, current epoch."""
+_NodeState = tuple[str, str, int, object, object]
+"""What a node's last `state` event said: state, zab phase, logicalclock, current epoch,
+last zxid."""
+_Context = _NodeState | str | None
+"""What a line needs that its event does not say: the node's state before a `state` event,
+the type of the packet a `zdeliver` event delivers."""
+_PACKETS_KEPT = 4096
+"""Zab packets in flight whose type the formatter remembers for their delivery line."""
 
 
 class LogLine:
@@ -171,7 +177,7 @@ class LogLine:
     The text is made on first use: under a storm most lines scroll away unseen, so the
     log only pays for the ones it draws (or filters)."""
 
-    __slots__ = ("_before", "_body", "_event", "kind", "link", "msg", "node", "seq", "t_ms")
+    __slots__ = ("_body", "_context", "_event", "kind", "link", "msg", "node", "seq", "t_ms")
 
     def __init__(
         self,
@@ -184,7 +190,7 @@ class LogLine:
         link: tuple[Sid, Sid] | None = None,
         *,
         event: Mapping[str, Any] | None = None,
-        before: _NodeState | None = None,
+        context: _Context = None,
     ) -> None:
         self.seq = seq
         self.t_ms = t_ms
@@ -196,7 +202,7 @@ class LogLine:
         """The directed link (from, to) the message travels, for the hold key."""
         self._body = body
         self._event = event
-        self._before = before
+        self._context = context
 
     @property
     def verbose(self) -> bool:
@@ -207,7 +213,7 @@ class LogLine:
         if self._body is None:
             event = self._event or {}
             try:
-                self._body = _body(event, self.kind, self.node, self.msg, self._before)
+                self._body = _body(event, self.kind, self.node, self.msg, self._context)
             except Exception as exc:  # a strange event must not break the log
                 self._body = Text(f"unreadable event ({exc}): {dict(event)!r}", "red")
             self._event = None
@@ -250,9 +256,13 @@ class EventFormatter:
 
     def __init__(self) -> None:
         self._states: dict[Sid, _NodeState] = {}
+        self._packets: dict[str, str] = {}
+        """The type of each Zab packet sent and not yet delivered, by message id: a
+        `zdeliver` event names only the id."""
 
     def reset(self) -> None:
         self._states.clear()
+        self._packets.clear()
 
     def line(self, e: Mapping[str, Any]) -> LogLine | None:
         """The line for one event (its text made later), or None for kinds never shown."""
@@ -267,28 +277,34 @@ class EventFormatter:
             raw_msg = e.get("msg")
             msg = raw_msg if isinstance(raw_msg, str) else None
             link: tuple[Sid, Sid] | None = None
-            before: _NodeState | None = None
+            context: _Context = None
             if kind in ("send", "zsend"):
                 to = _int(e.get("to"))
                 link = (node, to) if node is not None and to is not None else None
+                packet = e.get("packet")
+                if msg is not None and isinstance(packet, Mapping):
+                    self._remember(msg, str(packet.get("type", "")))
             elif kind in ("deliver", "zdeliver"):
                 src = _int(e.get("from"))
                 link = (src, node) if node is not None and src is not None else None
+                if msg is not None and kind == "zdeliver":
+                    context = self._packets.pop(msg, None)
             elif kind == "drop":
                 src, dst = _int(e.get("from")), _int(e.get("to"))
                 link = (src, dst) if src is not None and dst is not None else None
             elif kind == "state" and node is not None:
-                before = self._states.get(node)
+                context = self._states.get(node)
                 lc = _int(e.get("logicalclock")) or 0
                 self._states[node] = (
                     str(e.get("state")),
                     str(e.get("zab", "")),
                     lc,
                     e.get("current_epoch"),
+                    e.get("last_zxid"),
                 )
             elif kind in ("boot", "stop") and node is not None:
                 self._states.pop(node, None)
-            return LogLine(seq, t_ms, kind, None, node, msg, link, event=e, before=before)
+            return LogLine(seq, t_ms, kind, None, node, msg, link, event=e, context=context)
         except Exception as exc:  # a strange event must not break the log
             seq = _int(e.get("seq")) or 0
             return LogLine(seq, 0.0, "?", Text(f"unreadable event ({exc}): {dict(e)!r}", "red"))
@@ -308,6 +324,11 @@ class EventFormatter:
                 out += [LogLine(line.seq, line.t_ms, "cmd", Text("  " + r, style)) for r in rest]
         return out
 
+    def _remember(self, msg: str, packet_type: str) -> None:
+        if len(self._packets) >= _PACKETS_KEPT:  # lost with their connection: forget the oldest
+            del self._packets[next(iter(self._packets))]
+        self._packets[msg] = packet_type
+
     def format(self, event: Mapping[str, Any]) -> LogLine | None:
         """The line for one event with its text made now."""
         line = self.line(event)
@@ -317,7 +338,7 @@ class EventFormatter:
 
 
 def _body(
-    e: Mapping[str, Any], kind: str, node: Sid | None, msg: str | None, before: _NodeState | None
+    e: Mapping[str, Any], kind: str, node: Sid | None, msg: str | None, context: _Context
 ) -> Text:
     me = _n(node)
     if kind in ("send", "zsend"):
@@ -330,9 +351,12 @@ def _body(
         return body
     if kind in ("deliver", "zdeliver"):
         arrow = "←" if kind == "deliver" else "⇐"
-        return Text.assemble(
+        body = Text.assemble(
             (me, "bold"), f" {arrow} ", (_n(e.get("from")), "bold"), f" {msg or ''}"
         )
+        if isinstance(context, str):
+            body.append(f" {context}", "dim")
+        return body
     if kind == "drop":
         body = Text.assemble(
             (_n(e.get("from")), "bold"),
@@ -345,7 +369,7 @@ def _body(
             body.append(f" ({e['fault']})", "red")
         return body
     if kind == "state":
-        return _state_body(e, node, before)
+        return _state_body(e, node, context if isinstance(context, tuple) else None)
     if kind == "cmd":
         ok = bool(e.get("ok", True))
         body = Text.assemble(("› ", "bold"), (str(e.get("text", "")), "bold"))
@@ -472,6 +496,9 @@ def _state_body(e: Mapping[str, Any], node: Sid | None, before: _NodeState | Non
         text.append(f" {zab.lower()}", "dim")
     if before is not None and before[3] != epoch and epoch is not None:
         text.append(f" epoch {epoch}", "bold" if state == "LEADING" else "")
+    zxid = e.get("last_zxid")
+    if before is not None and before[4] != zxid and zxid is not None and state != "LOOKING":
+        text.append(f" last zxid {zxid}", "dim")  # a commit, or a sync that brought txns
     took = e.get("took_ms")
     if isinstance(took, int | float):
         text.append(f" took {ms_text(float(took))}", "bold")

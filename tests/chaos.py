@@ -370,7 +370,7 @@ class KnownBug:
 
 ZAB_STREAM = KnownBug(
     "zab-stream",
-    "engine/runtime/host.py Host._transmit/_schedule_arrival apply per-message link faults (loss, "
+    "engine/runtime/network.py _transmit/_schedule_arrival apply per-message link faults (loss, "
     "block, dup, delay jitter, reorder, drop of a held packet) to the learner<->leader connection "
     "while it stays up, so Zab packets are lost, duplicated or reordered on a live connection - "
     "impossible on ZooKeeper's TCP stream, where a packet arrives once and in order or the "

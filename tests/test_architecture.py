@@ -50,6 +50,7 @@ PURE = [
     "engine/trace/zklog/layout.py",
     "engine/trace/zklog/statements.py",
     "engine/runtime/faults.py",
+    "engine/runtime/views.py",
     *sorted(
         str(p.relative_to(ROOT))
         for p in (ROOT / "engine" / "trace" / "explain").rglob("*.py")

@@ -33,7 +33,7 @@ import pytest
 
 from engine.core.config import load_zoo_cfg
 from engine.replay.verify import verify
-from engine.runtime.node import TcpNode
+from engine.runtime.tcpnode import TcpNode
 from engine.trace.format import read_trace
 
 pytestmark = pytest.mark.zk

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from engine.control.cluster import Cluster, ClusterOptions
-from engine.runtime.host import LINK_LATENCY_MS
+from engine.runtime.network import LINK_LATENCY_MS
 
 Event = Mapping[str, Any]
 

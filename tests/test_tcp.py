@@ -1,5 +1,5 @@
 """QuorumCnxManager over real TCP (engine.runtime.transport.tcp) and zkfle nodes over TCP
-(engine.runtime.node).
+(engine.runtime.tcpnode).
 
 Ports ZooKeeper's CnxManagerTest (testCnxManager, testCnxManagerNPE,
 testCnxManagerSpinLock, testSocketTimeout, testCnxManagerTimeout,
@@ -38,8 +38,9 @@ from engine.core.wire import (
     read_initial_message,
 )
 from engine.replay.verify import verify
-from engine.runtime.node import NodeError, TcpNode
-from engine.runtime.transport.tcp import Address, CnxHooks, TcpCnxManager
+from engine.runtime.tcpnode import NodeError, TcpNode
+from engine.runtime.transport.sockets import Address
+from engine.runtime.transport.tcp import CnxHooks, TcpCnxManager
 from engine.trace.format import iter_events
 
 LOCAL = "127.0.0.1"

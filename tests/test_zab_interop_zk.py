@@ -31,7 +31,7 @@ from engine.core.config import load_zoo_cfg
 from engine.core.vote import zxid_hex
 from engine.core.zab.learner import ZabLearner
 from engine.replay.verify import verify
-from engine.runtime.node import TcpNode
+from engine.runtime.tcpnode import TcpNode
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
 from engine.runtime.zab.store import ZabStore
 from engine.runtime.zookeeper.server import (

@@ -38,10 +38,11 @@ from engine.core.view import ClusterView, NodeView, leadership_text, messages_te
 from engine.core.vote import ServerState, Sid, zxid_hex
 from engine.runtime.durable import DurableError, DurableStore, MemoryStore, Store
 from engine.runtime.faults import LinkFault
-from engine.runtime.host import Host, snapshot_json
+from engine.runtime.host import Host
 from engine.runtime.protocol import RefusedError, Runtime
 from engine.runtime.sim import Simulation, SimulationStuckError
 from engine.runtime.threads import ThreadedRuntime
+from engine.runtime.views import snapshot_json
 from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import Election, ElectionTracker, Timeline
 from engine.trace.explain.outage import (

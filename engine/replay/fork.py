@@ -39,7 +39,7 @@ from engine.core.wire import encode_notification
 from engine.replay.parents import parent_prefix
 from engine.replay.state import ClusterState, rebuild
 from engine.replay.tracked import Msg
-from engine.runtime.host import Envelope, Node
+from engine.runtime.hosted import Envelope, Node
 from engine.runtime.sim import Simulation
 from engine.trace.format import Event
 from engine.trace.record import state_signature

@@ -61,7 +61,7 @@ from engine.core.vote import Sid, ToSend
 from engine.replay.cores import CoreReplay, Divergence, ReplayError
 from engine.replay.parents import open_trace, parent_prefix
 from engine.replay.tracked import FaultInfo, Msg, NodeState
-from engine.runtime.host import peer_view
+from engine.runtime.views import peer_view
 from engine.trace.elections import KINDS as ELECTION_KINDS
 from engine.trace.elections import ElectionTracker
 from engine.trace.evidence import Evidence

@@ -82,7 +82,7 @@ class FaultInfo:
 
 
 class NodeState:
-    """One node as the replay reconstructs it (mirrors engine.runtime.host.Node)."""
+    """One node as the replay reconstructs it (mirrors engine.runtime.hosted.Node)."""
 
     __slots__ = (
         "alive",

@@ -21,7 +21,8 @@ from engine.core.peer.io import Timing
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
 from engine.runtime.durable import Store
-from engine.runtime.host import Host, Node
+from engine.runtime.host import Host
+from engine.runtime.hosted import Node
 from engine.trace.recorder import Recorder
 
 THREAD_HOP_MS = (0.001, 0.02)

@@ -249,6 +249,10 @@ class TraceWriter:
             written = os.write(self._fd, data)
 
 
+_NAMES_A_SEQ = frozenset({"break", "invariant"})
+"""Kinds whose `at` is the seq of an event before them (traces/README.md)."""
+
+
 class RotatingTraceWriter:
     """A TraceWriter that goes on in a new file once the current one holds `max_bytes`.
 
@@ -281,10 +285,14 @@ class RotatingTraceWriter:
         return self.writer.closed
 
     def write(self, event: Mapping[str, Any]) -> None:
-        if self.writer.size >= self.max_bytes:
+        # A break or a violation names, as `at`, the seq of the event it follows: it stays
+        # in that event's part, so that the part's marks point into the part.
+        if self.writer.size >= self.max_bytes and event["kind"] not in _NAMES_A_SEQ:
             self._rotate(float(event["t_ms"]))
         if self._offset:
             event = {**event, "seq": event["seq"] - self._offset}
+            if event["kind"] in _NAMES_A_SEQ and isinstance(event.get("at"), int):
+                event["at"] -= self._offset
         self.writer.write(event)
 
     def _rotate(self, t_ms: float) -> None:

@@ -43,7 +43,7 @@ import orjson
 from engine.core.peer.io import QuorumPacket
 from engine.core.vote import Sid
 from engine.core.wire import EndOfStreamError, format_inet_addr
-from engine.runtime.transport.tcp import (
+from engine.runtime.transport.sockets import (
     Address,
     TransportError,
     connect_with_timeout,

@@ -48,12 +48,8 @@ Differences from ZooKeeper, on purpose
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import itertools
 import logging
-import os
-import select
 import socket
 import threading
 import time
@@ -77,38 +73,23 @@ from engine.core.wire import (
     read_frame,
 )
 from engine.runtime.transport.handshake import HandshakeReader
+from engine.runtime.transport.sockets import (
+    Address,
+    TransportError,
+    connect_with_timeout,
+    join_threads,
+    open_listener,
+    shutdown_socket,
+)
 
-__all__ = [
-    "DEFAULT_CNX_TIMEOUT_MS",
-    "LISTEN_BACKLOG",
-    "Address",
-    "CnxHooks",
-    "TcpCnxManager",
-    "TransportError",
-    "connect_with_timeout",
-    "shutdown_socket",
-    "system_resolver",
-]
+__all__ = ["DEFAULT_CNX_TIMEOUT_MS", "CnxHooks", "TcpCnxManager", "system_resolver"]
 
 log = logging.getLogger("zkfle.transport.tcp")
 
-Address = tuple[str, int]
-"""A host (as configured: name or literal) and a port."""
-
 DEFAULT_CNX_TIMEOUT_MS = 5000
 """ZK: QuorumCnxManager.cnxTO (zookeeper.cnxTimeout)."""
-LISTEN_BACKLOG = 50
-"""Java's ServerSocket default backlog."""
-JOIN_TIMEOUT_S = 5.0
-"""How long `halt()` waits for each thread before it reports it as stuck."""
-_SLICE_S = 0.05
-"""Connect attempts look at the shutdown flag this often."""
 _ACCEPT_POLL_S = 1.0
 """Safety net: accept() also wakes this often (halt() normally wakes it at once)."""
-
-
-class TransportError(Exception):
-    """The transport cannot do what was asked (bind, or threads that did not stop)."""
 
 
 def system_resolver(host: str) -> list[str]:
@@ -156,25 +137,6 @@ class _Connection:
         self.reason = ""
         self.users = 2
         """Worker threads still using the socket; the last one closes it."""
-
-
-def shutdown_socket(sock: socket.socket) -> None:
-    """Wake every thread blocked on `sock` (reads return EOF, writes fail); never closes."""
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def join_threads(threads: list[threading.Thread]) -> list[str]:
-    """Join every thread but the caller's, each within JOIN_TIMEOUT_S; the names of those
-    still running after it."""
-    stuck = []
-    for thread in threads:
-        if thread is threading.current_thread():
-            continue
-        thread.join(JOIN_TIMEOUT_S)
-        if thread.is_alive():
-            stuck.append(thread.name)
-    return stuck
 
 
 def _remote(sock: socket.socket) -> str:
@@ -755,54 +717,3 @@ class TcpCnxManager:
         finally:
             self._finish(conn, reason)
             self._release(conn)
-
-
-def _os_error(code: int) -> str:
-    return f"[Errno {code}] {os.strerror(code)}"
-
-
-def open_listener(address: Address, accept_timeout_s: float) -> socket.socket:
-    """A listening socket bound to `address` (SO_REUSEADDR, as ZooKeeper's listeners set
-    it), whose accept() gives up after `accept_timeout_s` so its thread can see a halt.
-    Raises OSError."""
-    host, port = address
-    family, kind, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    server = socket.socket(family, kind, proto)
-    try:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(sockaddr)
-        server.listen(LISTEN_BACKLOG)
-        server.settimeout(accept_timeout_s)
-    except OSError:
-        server.close()
-        raise
-    return server
-
-
-def connect_with_timeout(
-    sock: socket.socket, sockaddr: Any, timeout_s: float, halted: Callable[[], bool]
-) -> str | None:
-    """Connect `sock` within `timeout_s`, looking at `halted()` every few tens of ms (a
-    blocking connect cannot be woken from another thread). Returns None when connected
-    (the socket is then blocking) or the reason it failed."""
-    deadline = time.monotonic() + timeout_s
-    sock.setblocking(False)
-    code = sock.connect_ex(sockaddr)
-    if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
-        return _os_error(code)
-    while code != 0:
-        if halted():
-            return "halted"
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return f"connect timed out after {timeout_s * 1000:.0f} ms"
-        try:
-            _, writable, failed = select.select([], [sock], [sock], min(left, _SLICE_S))
-        except (OSError, ValueError) as e:
-            return str(e)
-        if writable or failed:
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code != 0:
-                return _os_error(code)
-    sock.setblocking(True)
-    return None

@@ -4,7 +4,7 @@ against a `ZabStore` (each durable write done before the next action, so before 
 acknowledgement after it) and the socket.
 
 `zkfle node` hands it the socket it already opened to a leader that sent no zkfle greeting
-(engine.runtime.node); tests dial a leader with it directly. `on_progress` hears of every
+(engine.runtime.quorumside); tests dial a leader with it directly. `on_progress` hears of every
 change of phase, sync mode, epoch or zxid - after the actions that made it durable - and
 `on_end` of the end, both on the connection's thread.
 
@@ -37,7 +37,7 @@ from engine.core.zab.learner import (
     TruncateLog,
     ZabLearner,
 )
-from engine.runtime.transport.tcp import Address, connect_with_timeout, shutdown_socket
+from engine.runtime.transport.sockets import Address, connect_with_timeout, shutdown_socket
 from engine.runtime.zab.store import ZabStore
 
 __all__ = ["LearnerConnection", "LearnerSettings", "LearnerView"]
