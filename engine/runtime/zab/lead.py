@@ -33,7 +33,7 @@ from engine.core.jute.stream import QuorumStream, encode_item
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
 from engine.core.zab.learner import Fail, LogTxns, SaveEpoch
-from engine.runtime.transport.tcp import Address, shutdown_socket
+from engine.runtime.transport.sockets import Address, shutdown_socket
 from engine.runtime.zab.store import ZabStore
 
 __all__ = ["LeaderService", "LeaderSettings", "LeaderView"]
