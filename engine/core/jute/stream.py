@@ -13,11 +13,11 @@ less than the doubling, and the leader then waits for our ACK.
 
 from __future__ import annotations
 
-from engine.core.jute.archive import JuteError, Reader, TruncatedError
+from engine.core.jute.archive import JuteError, Reader, TruncatedError, Writer
 from engine.core.jute.records import QuorumPacket
 from engine.core.jute.snapshot import SnapshotDump
 
-__all__ = ["SNAP", "QuorumStream"]
+__all__ = ["SNAP", "QuorumStream", "encode_item"]
 
 SNAP = 15
 """ZK: Leader.SNAP; the dump follows it."""
@@ -77,3 +77,13 @@ class QuorumStream:
             del self._buf[: r.pos]
             self._base += r.pos
         return items
+
+
+def encode_item(item: QuorumPacket | SnapshotDump) -> bytes:
+    """What the sender writes for one record: a packet, or after SNAP the dump with its
+    signature (ZK: LearnerHandler.run) - the bytes `QuorumStream` cuts back."""
+    if isinstance(item, QuorumPacket):
+        return item.encode()
+    w = Writer()
+    item.write_sync(w)
+    return bytes(w)

@@ -116,6 +116,21 @@ class Database:
         db.nodes["/zookeeper/config"] = _Node(config, db._convert_acls(READ_ACL_UNSAFE), stat)
         return db
 
+    @classmethod
+    def loaded(
+        cls,
+        snapshot: tuple[SnapshotDump, int] | None,
+        log: Iterable[TxnEntry],
+        config: bytes,
+    ) -> Database:
+        """ZK: ZKDatabase.loadDataBase: the last snapshot (or the fresh tree), then every
+        logged txn after it, committed or not (lastProcessedZxid counts them all)."""
+        db = cls.initial(config) if snapshot is None else cls.from_dump(*snapshot)
+        for entry in log:
+            if entry.zxid > db.last_processed_zxid:
+                db.process_txn(entry)
+        return db
+
     # --- snapshots ------------------------------------------------------------------------
 
     @classmethod

@@ -42,7 +42,9 @@ __all__ = [
     "PING",
     "PROPOSAL",
     "PROTOCOL_VERSION",
+    "REVALIDATE",
     "SNAP",
+    "SYNC",
     "TRUNC",
     "UPTODATE",
     "Action",
@@ -177,15 +179,8 @@ class ZabLearner:
         self._out: list[Action] = []
 
     def _load(self, count: int) -> Database:
-        """ZK: ZKDatabase.loadDataBase: the snapshot, then the first `count` logged txns."""
-        if self._snapshot is None:
-            db = Database.initial(self.config)
-        else:
-            db = Database.from_dump(*self._snapshot)
-        for entry in self._log[:count]:
-            if entry.zxid > db.last_processed_zxid:
-                db.process_txn(entry)
-        return db
+        """The snapshot, then the first `count` logged txns (ZK: ZKDatabase.loadDataBase)."""
+        return Database.loaded(self._snapshot, self._log[:count], self.config)
 
     @property
     def last_logged_zxid(self) -> int:

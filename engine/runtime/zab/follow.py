@@ -216,13 +216,7 @@ class LearnerConnection:
                     self._end(f"Connection to the leader broken: {e}")
                     return False
             elif isinstance(action, SaveEpoch):
-                stored = self.store.epochs.stored()
-                accepted, current = stored.accepted_epoch, stored.current_epoch
-                if action.name == "acceptedEpoch":
-                    accepted = action.epoch
-                else:
-                    current = action.epoch
-                self.store.save_epochs(accepted, current, stored.last_zxid)
+                self.store.save_epoch(action.name, action.epoch)
             elif isinstance(action, LogTxns):
                 self.store.append(action.entries)
             elif isinstance(action, TakeSnapshot):

@@ -125,3 +125,14 @@ class ZabStore:
 
     def save_epochs(self, accepted_epoch: int, current_epoch: int, last_zxid: int) -> None:
         self.epochs.save(Durable(current_epoch, accepted_epoch, last_zxid), self.epochs.stored())
+
+    def save_epoch(self, name: str, epoch: int) -> None:
+        """Write one of the two epoch files, `acceptedEpoch` or `currentEpoch`, keeping the
+        other (ZK: QuorumPeer.setAcceptedEpoch, setCurrentEpoch)."""
+        stored = self.epochs.stored()
+        accepted, current = stored.accepted_epoch, stored.current_epoch
+        if name == "acceptedEpoch":
+            accepted = epoch
+        else:
+            current = epoch
+        self.save_epochs(accepted, current, stored.last_zxid)

@@ -1,0 +1,315 @@
+"""A Zab leader's side of the quorum port over TCP: the pure `ZabLeader` driven by its
+learners' connections (a reading and a writing thread each, as LearnerHandler and its
+sender) and a ticker, its actions carried out in order against a `ZabStore`.
+
+One lock covers each step of the core and the carrying out of its actions: a durable
+write (acceptedEpoch, currentEpoch, a proposal) is on disk before the step's later
+actions and before any other step, so no COMMIT or LEADERINFO can leave before what it
+depends on. Packets go to a learner's queue and its writer thread sends them in order, so
+a slow learner never stalls the others (ZK: LearnerHandler.queuedPackets).
+
+Learner connections come from the service's own listener (`listen=`), or are handed in
+by whoever accepted them (`adopt`, as `zkfle node` does on its quorum port). `on_end`
+hears why leadership ended (a Fail, in ZooKeeper's words, or "halted"); the server then
+goes back to LOOKING.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+from engine.core.jute.archive import JuteError
+from engine.core.jute.records import QuorumPacket
+from engine.core.jute.stream import QuorumStream, encode_item
+from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
+from engine.core.zab.learner import Fail, LogTxns, SaveEpoch
+from engine.runtime.transport.sockets import Address, shutdown_socket
+from engine.runtime.zab.store import ZabStore
+
+__all__ = ["LeaderService", "LeaderSettings", "LeaderView"]
+
+log = logging.getLogger("zkfle.zab")
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderSettings:
+    sid: int
+    verifier: QuorumVerifier
+    config_version: int = 0
+    tick_time_ms: int = 2000
+    init_limit: int = 10
+    sync_limit: int = 5
+    config: str = ""
+    """The quorum config text (QuorumVerifier.toString) NEWLEADER carries."""
+
+
+class LeaderView(NamedTuple):
+    """Where the leader stands, and each learner (cnx, sid, stage, sync mode)."""
+
+    zab_state: str
+    accepted_epoch: int
+    current_epoch: int
+    last_committed: int
+    learners: tuple[tuple[int, int, str, str | None], ...]
+
+
+class _Learner:
+    """One learner connection: its socket, its outgoing queue and their two threads."""
+
+    def __init__(self, cnx: int, sock: socket.socket) -> None:
+        self.cnx = cnx
+        self.sock = sock
+        self.out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def close(self) -> None:
+        self.out.put(None)
+        shutdown_socket(self.sock)
+
+
+class LeaderService:
+    """Lead the learners that connect, from the data in `store`."""
+
+    def __init__(
+        self,
+        settings: LeaderSettings,
+        store: ZabStore,
+        *,
+        listen: Address | None = None,
+        on_end: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.listen = listen
+        self.on_end = on_end
+        self.leader: ZabLeader | None = None
+        self.ended: str | None = None
+        self.address: Address | None = None
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._learners: dict[int, _Learner] = {}
+        self._cnx = itertools.count(1)
+        self._listener: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Address | None:
+        """Load the data (ZabStoreError, DurableError or JuteError if it cannot be read),
+        start leading (ZK: Leader.lead) and, with `listen`, accept learners there; returns
+        the address bound."""
+        s = self.settings
+        durable = self.store.epochs.load()
+        snapshot, logged = self.store.load()
+        self.leader = ZabLeader(
+            s.sid,
+            s.verifier,
+            accepted_epoch=durable.accepted_epoch,
+            current_epoch=durable.current_epoch,
+            init_limit=s.init_limit,
+            sync_limit=s.sync_limit,
+            config=s.config.encode(),
+            config_version=s.config_version,
+            tick_time=s.tick_time_ms,
+            snapshot=snapshot,
+            log=logged,
+        )
+        self._step(lambda lead: lead.start())
+        if self.listen is not None:
+            self._listener = socket.create_server(self.listen)
+            self.address = self._listener.getsockname()[:2]
+            self._spawn(f"zab-leader-{s.sid}-accept", self._accept, self._listener)
+        self._spawn(f"zab-leader-{s.sid}-tick", self._tick)
+        return self.address
+
+    def adopt(self, sock: socket.socket) -> None:
+        """Take a learner connection accepted elsewhere; the service owns it from now."""
+        cnx = next(self._cnx)
+        learner = _Learner(cnx, sock)
+        with self._lock:
+            if self._halt.is_set():
+                sock.close()
+                return
+            self._learners[cnx] = learner
+            assert self.leader is not None
+            self.leader.connect(cnx)
+        sid = self.settings.sid
+        learner.threads = [
+            self._spawn(f"zab-leader-{sid}-read-{cnx}", self._read, learner),
+            self._spawn(f"zab-leader-{sid}-write-{cnx}", self._write, learner),
+        ]
+
+    def call(self, step: Callable[[ZabLeader], list[LeaderAction]]) -> None:
+        """Run `step` on the core (e.g. a proposal of the runtime's own) and carry out its
+        actions, as any other step."""
+        self._step(step)
+
+    def view(self) -> LeaderView:
+        assert self.leader is not None
+        with self._lock:
+            lead = self.leader
+            return LeaderView(
+                lead.zab_state,
+                lead.accepted_epoch,
+                lead.current_epoch,
+                lead.last_committed,
+                tuple(lead.learners()),
+            )
+
+    def fingerprint(self) -> tuple[int, str]:
+        """(last committed zxid, fingerprint of the tree), read consistently."""
+        assert self.leader is not None
+        with self._lock:
+            return self.leader.last_committed, self.leader.database.fingerprint()
+
+    def halt(self) -> None:
+        """Stop leading without waiting for the threads (`join` does)."""
+        with self._lock:
+            self._halt.set()
+            learners = list(self._learners.values())
+        if self._listener is not None:
+            shutdown_socket(self._listener)
+            self._listener.close()
+        for learner in learners:
+            learner.close()
+
+    def join(self, timeout_s: float | None = None) -> None:
+        for thread in list(self._threads):
+            if thread is not threading.current_thread():
+                thread.join(timeout_s)
+
+    def stop(self) -> None:
+        self.halt()
+        self.join()
+        self._end("halted")
+
+    def alive(self) -> list[str]:
+        """The names of the service's threads still running."""
+        return [t.name for t in self._threads if t.is_alive()]
+
+    # --- threads --------------------------------------------------------------------------
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _accept(self, listener: socket.socket) -> None:
+        while not self._halt.is_set():
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.adopt(sock)
+
+    def _tick(self) -> None:
+        period = self.settings.tick_time_ms / 1000
+        while not self._halt.wait(period):
+            self._step(lambda lead: lead.tick(now=_now_ms()))
+
+    def _read(self, learner: _Learner) -> None:
+        """ZK: LearnerHandler.run's reading: packets to the core until the connection ends."""
+        stream = QuorumStream()
+        try:
+            while not self._halt.is_set():
+                try:
+                    data = learner.sock.recv(1 << 16)
+                except OSError:
+                    break
+                if not data:
+                    break
+                try:
+                    packets = stream.feed(data)
+                except JuteError as e:
+                    log.warning("sid %d: malformed packet from a learner: %s", self.settings.sid, e)
+                    break
+                for qp in packets:
+                    if not isinstance(qp, QuorumPacket):  # a learner never sends SNAP
+                        log.warning("sid %d: a database dump from a learner", self.settings.sid)
+                        return
+                    if not self._step(partial(_receive, learner.cnx, qp)):
+                        return
+        finally:
+            with self._lock:
+                self._learners.pop(learner.cnx, None)
+                if self.leader is not None:
+                    self.leader.disconnect(learner.cnx)
+            learner.close()
+            learner.sock.close()
+
+    @staticmethod
+    def _write(learner: _Learner) -> None:
+        """ZK: LearnerHandler.sendPackets."""
+        while True:
+            data = learner.out.get()
+            if data is None:
+                return
+            try:
+                learner.sock.sendall(data)
+            except OSError:
+                shutdown_socket(learner.sock)
+                return
+
+    # --- the core ---------------------------------------------------------------------------
+
+    def _step(self, step: Callable[[ZabLeader], list[LeaderAction]]) -> bool:
+        """One step of the core and its actions, in order; False once leadership ended."""
+        failed = None
+        with self._lock:
+            if self._halt.is_set() or self.leader is None:
+                return False
+            for action in step(self.leader):
+                if isinstance(action, SendTo):
+                    learner = self._learners.get(action.cnx)
+                    if learner is not None:
+                        learner.out.put(encode_item(action.item))
+                elif isinstance(action, LogTxns):
+                    self.store.append(action.entries)
+                elif isinstance(action, SaveEpoch):
+                    self.store.save_epoch(action.name, action.epoch)
+                elif isinstance(action, Drop):
+                    log.info(
+                        "sid %d: closing learner %d: %s",
+                        self.settings.sid,
+                        action.cnx,
+                        action.reason,
+                    )
+                    dropped = self._learners.pop(action.cnx, None)
+                    if dropped is not None:
+                        dropped.close()
+                elif isinstance(action, Fail):
+                    failed = action.reason
+                    break
+        if failed is not None:
+            log.info("sid %d: leadership ended: %s", self.settings.sid, failed)
+            self._end(failed)
+            self.halt()
+            return False
+        return True
+
+    def _end(self, reason: str) -> None:
+        with self._lock:
+            if self.ended is not None:
+                return
+            self.ended = reason
+        if self.on_end is not None:
+            self.on_end(reason)
+
+
+def _receive(cnx: int, qp: QuorumPacket, lead: ZabLeader) -> list[LeaderAction]:
+    return lead.receive(cnx, qp, now=_now_ms())
+
+
+def _now_ms() -> int:
+    """ZK: Time.currentWallTime, the txns' times and the sessions' clock."""
+    return int(time.time() * 1000)

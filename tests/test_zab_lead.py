@@ -1,0 +1,162 @@
+"""The leader's quorum port over TCP on 127.0.0.1: two of our learners (engine.runtime.zab.
+follow) sync from it, writes commit on every tree, its epochs and log are on disk in
+ZooKeeper's formats, a learner restarted with a wiped disk syncs by SNAP, garbage from a
+connection closes only that connection, and losing the quorum ends leadership."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from engine.core.vote import make_zxid
+from engine.core.zab.leader import ZabLeader
+from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
+from engine.runtime.zab.lead import LeaderService, LeaderSettings
+from engine.runtime.zab.store import ZabStore
+from tests import zkproxied
+from tests.test_zab_leader import create, verifier
+
+DEADLINE_S = 30.0
+TICK_MS, INIT, SYNC = 50, 20, 10
+
+
+def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
+    zkproxied.wait_until(pred, what, DEADLINE_S)
+
+
+class Ensemble:
+    """A LeaderService (sid 0 of three voters) and the learners started against it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.ends: list[str] = []
+        settings = LeaderSettings(
+            0, verifier(3), tick_time_ms=TICK_MS, init_limit=INIT, sync_limit=SYNC
+        )
+        self.service = LeaderService(
+            settings, ZabStore(tmp / "n0"), listen=("127.0.0.1", 0), on_end=self.ends.append
+        )
+        address = self.service.start()
+        assert address is not None
+        self.address = address
+        self.learners: dict[int, LearnerConnection] = {}
+
+    def follow(self, sid: int) -> LearnerConnection:
+        s = LearnerSettings(sid, tick_time_ms=TICK_MS, init_limit=INIT, sync_limit=SYNC)
+        conn = LearnerConnection(s, self.address, ZabStore(self.tmp / f"n{sid}"))
+        conn.start()
+        self.learners[sid] = conn
+        return conn
+
+    def wait(self, pred: Callable[[], object]) -> None:
+        wait_until(pred, lambda: f"{self.service.view()} {self.service.alive()} {self.ends}")
+
+    def established(self) -> None:
+        self.wait(lambda: self.service.view().zab_state == "BROADCAST")
+
+    def write(self, path: str) -> None:
+        self.service.call(lambda lead: lead.propose(create(lead.next_zxid, path)))
+
+    def synced(self, *sids: int, upto: int) -> bool:
+        """Every txn up to `upto` committed, and these learners' trees equal the leader's."""
+        zxid, fingerprint = self.service.fingerprint()
+        if zxid != upto:
+            return False
+        for sid in sids:
+            state, _, last, ours = self.learners[sid].snapshot_state()
+            if (state, last, ours) != ("BROADCAST", zxid, fingerprint):
+                return False
+        return True
+
+    def close(self) -> None:
+        for conn in self.learners.values():
+            conn.stop()
+        self.service.stop()
+        assert self.service.alive() == []
+        for conn in self.learners.values():
+            assert not conn.alive()
+
+
+@pytest.fixture
+def ensemble(tmp_path: Path) -> Iterator[Ensemble]:
+    made = Ensemble(tmp_path)
+    yield made
+    made.close()
+
+
+def test_learners_sync_and_every_write_commits_everywhere(ensemble: Ensemble) -> None:
+    ensemble.follow(1)
+    ensemble.follow(2)
+    ensemble.established()
+    for i in range(20):
+        ensemble.write(f"/w{i}")
+    upto = make_zxid(1, 20)
+    ensemble.wait(lambda: ensemble.synced(1, 2, upto=upto))
+    view = ensemble.service.view()
+    assert view.last_committed == make_zxid(1, 20)
+    assert (view.accepted_epoch, view.current_epoch) == (1, 1)
+    # the first to ack the epoch syncs by DIFF; the other too, or by SNAP if it came once
+    # the leader was established (its zxid is then the new epoch's, in no log: as Java)
+    modes = [mode for _, _, _, mode in view.learners]
+    assert "DIFF" in modes
+    assert set(modes) <= {"DIFF", "SNAP"}
+    # the leader's own data, in ZooKeeper's formats: its epochs and every txn logged
+    store = ZabStore(ensemble.tmp / "n0")
+    durable = store.epochs.load()
+    assert (durable.accepted_epoch, durable.current_epoch) == (1, 1)
+    assert store.last_logged_zxid() == make_zxid(1, 20)
+
+
+def test_a_restarted_learner_syncs_by_diff_and_a_wiped_one_by_snap(
+    ensemble: Ensemble, tmp_path: Path
+) -> None:
+    """Learner 1 keeps the quorum; learner 2 leaves, misses writes and comes back with its
+    data (DIFF of what it missed), then leaves and comes back with none (SNAP)."""
+    ensemble.follow(1)
+    ensemble.follow(2)
+    ensemble.established()
+    for i in range(5):
+        ensemble.write(f"/before{i}")
+    ensemble.wait(lambda: ensemble.synced(1, 2, upto=make_zxid(1, 5)))
+    for n, wiped in enumerate((False, True), start=6):
+        ensemble.learners.pop(2).stop()
+        if wiped:
+            shutil.rmtree(tmp_path / "n2")
+        ensemble.write(f"/while-away-{wiped}")
+        upto = make_zxid(1, n)
+        ensemble.wait(partial(ensemble.synced, 1, upto=upto))
+        ensemble.follow(2)
+        ensemble.wait(partial(ensemble.synced, 1, 2, upto=upto))
+        modes = {sid: mode for _, sid, _, mode in ensemble.service.view().learners}
+        assert modes[2] == ("SNAP" if wiped else "DIFF")
+    assert ensemble.service.view().last_committed == make_zxid(1, 7)
+
+
+def test_garbage_closes_only_that_connection(ensemble: Ensemble) -> None:
+    ensemble.follow(1)
+    ensemble.established()
+    with socket.create_connection(ensemble.address, timeout=DEADLINE_S) as rogue:
+        rogue.sendall(b"\x00\x00\x00\x03" + b"\xff" * 40)  # an ACK with a bad data length
+        assert rogue.recv(100) == b""  # closed by the leader
+    ensemble.write("/still")
+    ensemble.wait(lambda: ensemble.synced(1, upto=make_zxid(1, 1)))
+
+
+def test_losing_the_quorum_ends_leadership(ensemble: Ensemble) -> None:
+    ensemble.follow(1)
+    ensemble.established()
+    ensemble.learners.pop(1).stop()
+    ensemble.wait(lambda: ensemble.ends)
+    assert ensemble.ends == ["Not sufficient followers synced, only synced with sids: [ 0 ]"]
+    ensemble.wait(lambda: ensemble.service.alive() == [])
+
+
+def test_no_quorum_in_init_limit_ends_leadership(ensemble: Ensemble) -> None:
+    ensemble.wait(lambda: ensemble.ends)
+    assert ensemble.ends == ["Timeout while waiting for epoch from quorum"]
+    assert isinstance(ensemble.service.leader, ZabLeader)
