@@ -45,7 +45,7 @@ PURE = [
     "engine/control/gate.py",
     "engine/control/help.py",
     "engine/control/lifecycle.py",
-    "engine/control/network.py",
+    "engine/control/links.py",
     "engine/control/predicates.py",
     "engine/control/report.py",
     "engine/control/resolve.py",

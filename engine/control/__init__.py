@@ -1,5 +1,5 @@
 """Floor 4, the control surface: the `Cluster` facade the console, the shell and scripts
-drive (and what it delegates to: `setup`, `clock`, `gate`, `lifecycle`, `network`,
+drive (and what it delegates to: `setup`, `clock`, `gate`, `lifecycle`, `links`,
 `writes`, `report`), the breakpoints every runtime and the replayer stop at
 (`breakpoints`), and the one command language - its commands and grammar (`commands`), values
 (`values`), predicates, node-word resolution (`resolve`), help and completion; what it

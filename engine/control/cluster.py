@@ -9,7 +9,7 @@ result; a wrong command changes nothing and says what was expected.
 The facade owns the runtime, the trace and what is observed of the run (invariants,
 snapshots, elections, views) and hands each command to the collaborator it belongs to:
 `setup` builds what it runs on, `clock` moves time and waits, `gate` halts at events,
-`lifecycle` and `network` act on nodes and links, `writes` asks the leader for
+`lifecycle` and `links` act on nodes and links, `writes` asks the leader for
 transactions and `report` says what the cluster is.
 """
 
@@ -33,8 +33,8 @@ from engine.control.clock import OBSERVE_INTERVAL_S, Clock
 from engine.control.gate import Gate
 from engine.control.help import help_text
 from engine.control.lifecycle import Lifecycle
+from engine.control.links import Links, healed
 from engine.control.modelcheck import CheckSummary, MakeCheck, ModelCheck, shadowed
-from engine.control.network import Network, healed
 from engine.control.predicates import CommandError, Predicate
 from engine.control.report import faults_text, result_json, status_text
 from engine.control.resolve import resolve_nodes
@@ -217,8 +217,8 @@ class Cluster:
             self._observe,
             self._host_view,
         )
-        self._network = Network(self.runtime, self.view, self.rng)
-        self._lifecycle = Lifecycle(self.runtime, self._network)
+        self._links = Links(self.runtime, self.view, self.rng)
+        self._lifecycle = Lifecycle(self.runtime, self._links)
         self.recorder.listeners.append(self._listen)
         version = header.get("zookeeper", {}).get("version")
         self._runtime_label = f"{options.runtime} {version}" if version else options.runtime
@@ -301,6 +301,10 @@ class Cluster:
         with self._elections_lock:
             self._elections = tracker
         self._unstable_since = unstable_since
+
+    def continue_faults(self, counter: int, faults: list[LinkFault]) -> None:
+        """Continue a run's faults (a fork): the next id after `counter`, these active."""
+        self._links.continue_faults(counter, faults)
 
     def _observe(self, snapshot: bool = False) -> None:
         """Emit what the listener noted: invariant results, stability snapshots (one in any
@@ -483,9 +487,9 @@ class Cluster:
                 | c.Dup()
                 | c.Reorder()
             ):
-                return self._ok(cmd, self._network.fault(cmd))
+                return self._ok(cmd, self._links.fault(cmd))
             case c.Heal(fault):
-                ids = self._network.heal(None if fault is None else f"f{fault}")
+                ids = self._links.heal(None if fault is None else f"f{fault}")
                 return self._ok(cmd, healed(ids))
             case c.Faults():
                 return self._ok(cmd, self.faults_text())
@@ -493,10 +497,10 @@ class Cluster:
                 ok, text = self._lifecycle.reset()
                 return CommandResult(ok, text, cmd)
             case c.Release(link, mode):
-                return self._ok(cmd, self._network.release(link, mode))
+                return self._ok(cmd, self._links.release(link, mode))
             case c.Drop(target) | c.Deliver(target):
                 deliver = isinstance(cmd, c.Deliver)
-                return self._ok(cmd, self._network.drop_or_deliver(cmd, target, deliver))
+                return self._ok(cmd, self._links.drop_or_deliver(cmd, target, deliver))
             case c.Wait(ms):
                 hits, start = self._gate.hits, self.runtime.now()
                 if not self.sim or self._gate.going_on():
@@ -530,10 +534,6 @@ class Cluster:
                 raise CommandError(
                     f"{cmd.verb}: not available here (live {self.info['runtime']} cluster)", 0
                 )
-
-    def continue_faults(self, counter: int, faults: list[LinkFault]) -> None:
-        """Continue a run's faults (a fork): the next id after `counter`, these active."""
-        self._network.continue_faults(counter, faults)
 
     def _wait_for(self, cmd: c.Command, predicate: Predicate, within_ms: float) -> CommandResult:
         predicate.check(self.view())

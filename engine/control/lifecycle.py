@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.control import commands as c
-from engine.control.network import Network, healed
+from engine.control.links import Links, healed
 from engine.control.predicates import CommandError
 from engine.core.peer.io import Durable
 from engine.core.vote import Sid, zxid_hex
@@ -23,12 +23,12 @@ _NOTHING_TO_DO = {
 
 
 class Lifecycle:
-    """The node commands on `runtime`; `reset` heals the faults on `network` too.
+    """The node commands on `runtime`; `reset` heals the faults on `links` too.
     Each returns its answer, or raises CommandError when it has nothing to act on."""
 
-    def __init__(self, runtime: Runtime, network: Network) -> None:
+    def __init__(self, runtime: Runtime, links: Links) -> None:
         self.runtime = runtime
-        self.network = network
+        self.links = links
 
     def start(self, verb: str, sids: tuple[Sid, ...]) -> tuple[bool, str]:
         """start / restart: not ok if a node refuses (its stored state, say)."""
@@ -95,7 +95,7 @@ class Lifecycle:
     def reset(self) -> tuple[bool, str]:
         """Heal every network fault, resume the paused nodes and start the ones down; not
         ok if a node refuses."""
-        ids = self.network.heal(None)
+        ids = self.links.heal(None)
         done = [healed(ids)] if ids else []
         paused = tuple(s for s in self.runtime.sids if self.runtime.life(s) == "paused")
         for sid in paused:

@@ -1,6 +1,6 @@
-"""What the network commands do to a live runtime: the faults on its links (partition,
-isolate, block, hold, delay, loss, dup, reorder) with the book of their ids, expiry and
-healing, and the release, drop and deliver of held messages."""
+"""What the link commands do to a live runtime: the network faults (partition, isolate,
+block, hold, delay, loss, dup, reorder) with the book of their ids, expiry and healing,
+and the release, drop and deliver of held messages."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from engine.runtime.faults import LinkFault
 from engine.runtime.protocol import Runtime
 
 
-class Network:
-    """The network of `runtime`; node words are resolved on `view()` with `rng`. A fault
-    is recorded as a `fault` event with its id, and its end as a `heal` event."""
+class Links:
+    """The links between the nodes of `runtime`; node words are resolved on `view()` with
+    `rng`. A fault is recorded as a `fault` event with its id, and its end as a `heal`
+    event."""
 
     def __init__(self, runtime: Runtime, view: Callable[[], ClusterView], rng: Rng) -> None:
         self.runtime = runtime
@@ -51,10 +52,10 @@ class Network:
                     replace(cmd, nodes=chosen(nodes, sids)), "block", links, for_ms, nodes=set(sids)
                 )
             case c.Block(link, for_ms) | c.Hold(link, for_ms):
-                ends, links = self._links(link)
+                ends, links = self._named(link)
                 return self._add(replace(cmd, link=ends), cmd.verb, links, for_ms)
             case c.Delay(link, ms, jitter_ms, for_ms):
-                ends, links = self._links(link)
+                ends, links = self._named(link)
                 return self._add(
                     replace(cmd, link=ends),
                     "delay",
@@ -66,7 +67,7 @@ class Network:
             case (
                 c.Loss(link, pct, for_ms) | c.Dup(link, pct, for_ms) | c.Reorder(link, pct, for_ms)
             ):
-                ends, links = self._links(link)
+                ends, links = self._named(link)
                 return self._add(
                     replace(cmd, link=ends), cmd.verb, links, for_ms, probability=pct / 100
                 )
@@ -96,7 +97,7 @@ class Network:
 
     def release(self, link: Link, mode: str) -> str:
         limit = None if mode == "all" else 1
-        ends, pairs = self._links(link)
+        ends, pairs = self._named(link)
         released = sum(self.runtime.release(a, b, limit) for a, b in sorted(pairs))
         return f"released {released} held message(s) on {ends}"
 
@@ -113,14 +114,14 @@ class Network:
                 )
             return f"{verb} {msg_id}"
         n = 0
-        ends, pairs = self._links(target)
+        ends, pairs = self._named(target)
         for a, b in sorted(pairs):
             n += self.runtime.release(a, b, 1) if deliver else self.runtime.discard_held(a, b, 1)
         if n == 0:
             raise CommandError(f"{cmd.verb}: no held message on {ends} (use `hold` first)", 0)
         return f"{verb} {n} message(s) on {ends}"
 
-    def _links(self, link: Link) -> tuple[Link, set[tuple[Sid, Sid]]]:
+    def _named(self, link: Link) -> tuple[Link, set[tuple[Sid, Sid]]]:
         """`link` written with the sids its node words chose (what a result echoes and
         `faults` lists), and the directed links it names."""
         view = self._view()
