@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from console import app as app_mod
 from console.screens import cluster as screens
 from engine.bench import cli as bench_cli
 from engine.bench.harness import JSON, fmt_num, fmt_span, machine, print_machine, summary
-from engine.bench.probe import Sample, StabilityProbe, probed_cluster, take_sample, wait_stable
+from engine.bench.probe import Sample, recorded, whole_election
 from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.remote import RemoteCluster
 
 OVERHEAD_TARGET = 1.05
 """Issue 13: an election with the console drawing within 1.05x of one without."""
@@ -32,7 +34,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.bench_mode != "console":
         return bench_cli.cmd_bench(args)
     result = bench_console(
-        args.seconds, nodes=args.nodes, reps=max(args.reps, 1), profile=args.profile
+        args.seconds,
+        nodes=args.nodes,
+        reps=max(args.reps, 1),
+        profile=args.profile,
+        in_process=args.in_process,
     )
     return bench_cli.report(args, result, print_console, failed=False)
 
@@ -64,15 +70,24 @@ class _FrameCounter:
         return [d for t, d in self.frames if t0 <= t <= t1]
 
 
-def _election(cluster: Cluster, probe: StabilityProbe) -> Sample:
-    """Every node crashed and started again: one election of the whole cluster."""
-    probe.arm(boots=len(cluster.sids))
-    cluster.execute("crash all")  # restart brings back crashed nodes only
-    cluster.execute("start")
-    ok = wait_stable(cluster, probe, 30_000.0)
-    sample = take_sample(probe, cluster, ok, None)
-    cluster.wait_until(lambda v: v.settled, 10_000.0)
-    return sample
+Attached = Cluster | RemoteCluster
+"""The cluster the console draws: in a child process as `zkfle` runs it, or in its own."""
+
+
+@contextlib.contextmanager
+def _attached(options: ClusterOptions, in_process: bool) -> Iterator[Attached]:
+    cluster = Cluster(options) if in_process else RemoteCluster(options)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _measured(cluster: Attached, function: Callable[..., Any], *args: object) -> Any:
+    """`function(cluster, *args)` where the cluster runs (its child process, or here)."""
+    if isinstance(cluster, RemoteCluster):
+        return cluster.call(function, *args)
+    return function(cluster, *args)
 
 
 def percentile(values: list[float], p: int) -> float | None:
@@ -91,18 +106,24 @@ def _spread(values: list[float]) -> JSON | None:
 
 
 def bench_console(
-    seconds: float, nodes: int = 9, reps: int = 5, profile: Path | None = None
+    seconds: float,
+    nodes: int = 9,
+    reps: int = 5,
+    profile: Path | None = None,
+    in_process: bool = False,
 ) -> JSON:
     """On one threaded cluster with the console attached (headless Textual): `reps` pairs
     of elections, one with the console drawing and one with its poll timer stopped, in
     alternating order; then a storm of `seconds` during which every frame is timed (and,
-    with `profile`, the UI thread's CPU is profiled to that file)."""
+    with `profile`, the UI thread's CPU is profiled to that file). The cluster runs in a
+    child process, as `zkfle` runs it, unless `in_process`; the elections are measured
+    where it runs."""
     options = ClusterOptions(nodes=nodes, runtime="threaded", record=False, label="bench")
     result: JSON = {}
 
     async def attached() -> None:
         with (
-            probed_cluster(options) as (cluster, probe),
+            _attached(options, in_process) as cluster,
             _FrameCounter(screens.ClusterScreen) as fc,
         ):
             app = app_mod.ZkfleApp(cluster)
@@ -116,10 +137,7 @@ def bench_console(
                 assert isinstance(screen, screens.ClusterScreen)
                 timer = screen.poll_timer
                 assert timer is not None
-                probe.arm()
-                await run(cluster.start)
-                await run(lambda: wait_stable(cluster, probe, 30_000.0))
-                await run(lambda: cluster.wait_until(lambda v: v.settled, 10_000.0))
+                await run(lambda: _measured(cluster, whole_election, True))
                 drawing: list[Sample] = []
                 stopped: list[Sample] = []
                 ui_cpu = {True: 0.0, False: 0.0}
@@ -131,7 +149,7 @@ def bench_console(
                         timer.pause()
                     await pilot.pause(0.2)  # a drawing console has caught up first
                     c0 = time.thread_time()
-                    sample = await run(lambda: _election(cluster, probe))
+                    sample = await run(lambda: _measured(cluster, whole_election))
                     (drawing if draw else stopped).append(sample)
                     ui_cpu[draw] += time.thread_time() - c0
                 timer.resume()
@@ -140,7 +158,7 @@ def bench_console(
                 # and again, for `seconds`.
                 await run(lambda: cluster.execute("dup * 100%"))
                 stop = threading.Event()
-                seq0 = cluster.recorder.seq
+                seq0 = await run(lambda: _measured(cluster, recorded))
 
                 def storm() -> int:
                     rounds = 0
@@ -164,7 +182,7 @@ def bench_console(
                 rounds = await storming
                 if profiler is not None and profile is not None:
                     profiler.dump_stats(profile)
-                events = cluster.recorder.seq - seq0
+                events = await run(lambda: _measured(cluster, recorded)) - seq0
                 frames = fc.between(t0, t1)
                 ms = [d * 1000 for d in frames]
                 span = t1 - t0
@@ -206,6 +224,7 @@ def bench_console(
         "machine": load_before,
         "load_after": machine()["loadavg"],
         "nodes": nodes,
+        "cluster_process": "the console's" if in_process else "its own",
         "fps_cap": screens.FPS,
         **result,
         "target_frames_per_s": FRAMES_TARGET,
@@ -226,7 +245,8 @@ def print_console(r: JSON) -> None:
     print_machine(r["machine"])
     print(f"  load after: {r['load_after']}")
     print(
-        f"console: {r['nodes']} nodes, storm of {r['storm_events_per_s']} events/s"
+        f"console: {r['nodes']} nodes in {r['cluster_process']} process,"
+        f" storm of {r['storm_events_per_s']} events/s"
         f" ({r['storm_elections']} elections in {r['storm_s']} s, every message duplicated)"
     )
     print(
