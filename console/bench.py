@@ -19,7 +19,13 @@ from console import app as app_mod
 from console.screens import cluster as screens
 from engine.bench import cli as bench_cli
 from engine.bench.harness import JSON, fmt_num, fmt_span, machine, print_machine, summary
-from engine.bench.probe import Sample, recorded, whole_election
+from engine.bench.probe import (
+    Sample,
+    publisher_cpu_s,
+    recorded,
+    thread_cpu_s,
+    whole_election,
+)
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.control.remote import RemoteCluster
 
@@ -88,6 +94,27 @@ def _measured(cluster: Attached, function: Callable[..., Any], *args: object) ->
     if isinstance(cluster, RemoteCluster):
         return cluster.call(function, *args)
     return function(cluster, *args)
+
+
+Traffic = tuple[float, float | None, float | None]
+"""The wall clock, and the CPU so far of the child's publisher and of the reader here."""
+
+
+def _traffic_cpu(cluster: Attached) -> Traffic:
+    if not isinstance(cluster, RemoteCluster):
+        return time.perf_counter(), None, None
+    publisher = cluster.call(publisher_cpu_s)
+    return time.perf_counter(), publisher, thread_cpu_s("RemoteReader")
+
+
+def _traffic_share(before: Traffic, after: Traffic) -> tuple[float | None, float | None]:
+    """The share of a CPU the child's publisher and the parent's reader took between."""
+    span = after[0] - before[0]
+    shares = [
+        round((b - a) / span, 4) if a is not None and b is not None and span > 0 else None
+        for a, b in zip(before[1:], after[1:], strict=True)
+    ]
+    return shares[0], shares[1]
 
 
 def percentile(values: list[float], p: int) -> float | None:
@@ -159,6 +186,7 @@ def bench_console(
                 await run(lambda: cluster.execute("dup * 100%"))
                 stop = threading.Event()
                 seq0 = await run(lambda: _measured(cluster, recorded))
+                traffic0 = await run(lambda: _traffic_cpu(cluster))
 
                 def storm() -> int:
                     rounds = 0
@@ -183,6 +211,7 @@ def bench_console(
                 if profiler is not None and profile is not None:
                     profiler.dump_stats(profile)
                 events = await run(lambda: _measured(cluster, recorded)) - seq0
+                traffic = _traffic_share(traffic0, await run(lambda: _traffic_cpu(cluster)))
                 frames = fc.between(t0, t1)
                 ms = [d * 1000 for d in frames]
                 span = t1 - t0
@@ -206,6 +235,8 @@ def bench_console(
                         "ui_cpu_ms_per_frame": round((c1 - c0) * 1000 / len(frames), 2)
                         if frames
                         else None,
+                        "publisher_cpu_fraction": traffic[0],
+                        "reader_cpu_fraction": traffic[1],
                     }
                 )
 
@@ -255,6 +286,12 @@ def print_console(r: JSON) -> None:
         f" p99 {fmt_num(r['frame_p99_ms'])} ms; UI thread CPU"
         f" {fmt_num(r['ui_cpu_ms_per_frame'])} ms a frame, {r['ui_cpu_fraction']:.0%} of the time"
     )
+    if r["publisher_cpu_fraction"] is not None:
+        print(
+            f"  the traffic between the processes: the child's publisher"
+            f" {fmt_num(r['publisher_cpu_fraction'], '{:.1%}')} of a CPU, the console's reader"
+            f" {fmt_num(r['reader_cpu_fraction'], '{:.1%}')}"
+        )
     ratio = r["took_ratio"]
     print(
         f"  election took, {len(r['took_ratios'])} pairs: console drawing"

@@ -296,6 +296,9 @@ def test_console_counts_frames_under_a_storm(
     if not result["available"]:
         pytest.skip(result["reason"])
     assert result["cluster_process"] == where  # the elections measured where it ran
+    own = where == "its own"  # then what the traffic between the processes costs
+    assert (result["publisher_cpu_fraction"] is not None) == own
+    assert (result["reader_cpu_fraction"] is not None) == own
     assert result["frames"] >= 1
     assert result["storm_events"] > 0
     assert 0 < result["frame_p50_ms"] <= result["frame_p99_ms"]

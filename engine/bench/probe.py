@@ -224,6 +224,20 @@ def recorded(cluster: Cluster) -> int:
     return cluster.recorder.seq
 
 
+def thread_cpu_s(name: str) -> float | None:
+    """The CPU time of this process's thread called `name` so far (Linux), or None."""
+    for thread in threading.enumerate():
+        if thread.name == name and thread.ident is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return None
+
+
+def publisher_cpu_s(cluster: Cluster) -> float | None:
+    """In a RemoteCluster's child: the CPU its publisher has taken so far."""
+    return thread_cpu_s("Publisher")
+
+
 def election_rep(
     n: int,
     *,
@@ -267,4 +281,13 @@ def wait_stable(cluster: Cluster, probe: StabilityProbe, within_ms: float) -> bo
     return probe.done.wait(within_ms / 1000.0)
 
 
-__all__ = ["Sample", "StabilityProbe", "election_rep", "probe_of", "recorded", "whole_election"]
+__all__ = [
+    "Sample",
+    "StabilityProbe",
+    "election_rep",
+    "probe_of",
+    "publisher_cpu_s",
+    "recorded",
+    "thread_cpu_s",
+    "whole_election",
+]

@@ -115,7 +115,8 @@ class _Publisher:
         if events:
             self._seq = events[-1]["seq"]
         self._view, self._info, self._timeline = view, info, timeline
-        # orjson for the events: a tenth of pickle's cost for these dicts of plain values
+        # orjson for the events: it costs the child less than pickle (90 events of a storm:
+        # 37 vs 53 us); the view's frozen dataclasses are pickled (~0.3 ms for 9 nodes)
         packed = orjson.dumps(events) if events else b""
         self.send(("batch", *changes, packed))
 
