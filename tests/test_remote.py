@@ -5,6 +5,7 @@ message, never a crash or a hang."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -86,6 +87,9 @@ def test_a_remote_cluster_answers_as_one_in_process_does(remote_threads: None) -
             assert remote.info == local.info
             crash = next(e for e in local.timeline().elections if e.outage and e.started_seq > 1)
             assert remote.explain(crash) == local.explain(crash)
+            with pytest.raises((pickle.PicklingError, AttributeError)):
+                remote.call(lambda cluster: cluster.seed)  # runs there: not picklable
+            assert remote.execute("status").text == local.execute("status").text
     finally:
         remote.close()
     assert gone(remote.pid)

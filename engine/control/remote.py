@@ -32,9 +32,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from itertools import takewhile
 from queue import SimpleQueue
 from typing import IO, Any
 
@@ -97,8 +99,14 @@ class _Publisher:
         self.thread = threading.Thread(target=self._loop, name="Publisher", daemon=True)
 
     def _loop(self) -> None:
+        said: set[str] = set()
         while not self.stop.wait(1.0 / PUBLISH_HZ):
-            self.publish()
+            try:
+                self.publish()
+            except Exception as exc:  # an engine bug: said once in the log, and go on
+                if (what := f"{type(exc).__name__}: {exc}") not in said:
+                    said.add(what)
+                    traceback.print_exc()
 
     def publish(self) -> None:
         cluster = self.cluster
@@ -226,10 +234,14 @@ class RemoteCluster:
         self._reader = threading.Thread(target=self._read, name="RemoteReader", daemon=True)
         self._reader.start()
         try:
-            self._send(options)
-            failed = self._ready.result(START_WAIT_S)
-        except BaseException:
-            self._kill()
+            with contextlib.suppress(OSError):  # it died at once: the reader says why
+                self._send(options)
+            try:
+                failed = self._ready.result(START_WAIT_S)
+            except TimeoutError:
+                failed = f"the cluster's process did not start within {START_WAIT_S:.0f} s"
+        except BaseException:  # Ctrl-C while it starts
+            self.close()
             raise
         if failed is not None:
             self.close()
@@ -323,9 +335,14 @@ class RemoteCluster:
             self._tag += 1
             tag = self._tag
             self._pending[tag] = future
-        # If the child has gone, the reader answers every request still waiting.
-        with contextlib.suppress(OSError, ValueError):
+        try:
             self._send((kind, tag, payload))
+        except (OSError, ValueError):
+            pass  # the child has gone: the reader answers every request still waiting
+        except BaseException:  # a request that cannot be sent (not picklable)
+            with self._lock:
+                self._pending.pop(tag, None)
+            raise
         return future.result()
 
     # --- Backend --------------------------------------------------------------------------------
@@ -353,11 +370,10 @@ class RemoteCluster:
         return view
 
     def events_after(self, seq: int) -> list[Event]:
-        with self._lock:
-            events = self._events
-            if not events or events[-1]["seq"] <= seq:
-                return []
-            return [e for e in events if e["seq"] > seq]
+        with self._lock:  # from the newest: a frame asks for the few since the last
+            after = list(takewhile(lambda e: e["seq"] > seq, reversed(self._events)))
+        after.reverse()
+        return after
 
     def timeline(self) -> Timeline:
         timeline = self._timeline
