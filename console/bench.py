@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,15 @@ from console import app as app_mod
 from console.screens import cluster as screens
 from engine.bench import cli as bench_cli
 from engine.bench.harness import JSON, fmt_num, fmt_span, machine, print_machine, summary
-from engine.bench.probe import Sample, StabilityProbe, probed_cluster, take_sample, wait_stable
+from engine.bench.probe import (
+    Sample,
+    publisher_cpu_s,
+    recorded,
+    thread_cpu_s,
+    whole_election,
+)
 from engine.control.cluster import Cluster, ClusterOptions
+from engine.control.remote import RemoteCluster
 
 OVERHEAD_TARGET = 1.05
 """Issue 13: an election with the console drawing within 1.05x of one without."""
@@ -32,7 +40,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.bench_mode != "console":
         return bench_cli.cmd_bench(args)
     result = bench_console(
-        args.seconds, nodes=args.nodes, reps=max(args.reps, 1), profile=args.profile
+        args.seconds,
+        nodes=args.nodes,
+        reps=max(args.reps, 1),
+        profile=args.profile,
+        in_process=args.in_process,
     )
     return bench_cli.report(args, result, print_console, failed=False)
 
@@ -64,15 +76,45 @@ class _FrameCounter:
         return [d for t, d in self.frames if t0 <= t <= t1]
 
 
-def _election(cluster: Cluster, probe: StabilityProbe) -> Sample:
-    """Every node crashed and started again: one election of the whole cluster."""
-    probe.arm(boots=len(cluster.sids))
-    cluster.execute("crash all")  # restart brings back crashed nodes only
-    cluster.execute("start")
-    ok = wait_stable(cluster, probe, 30_000.0)
-    sample = take_sample(probe, cluster, ok, None)
-    cluster.wait_until(lambda v: v.settled, 10_000.0)
-    return sample
+Attached = Cluster | RemoteCluster
+"""The cluster the console draws: in a child process as `zkfle` runs it, or in its own."""
+
+
+@contextlib.contextmanager
+def _attached(options: ClusterOptions, in_process: bool) -> Iterator[Attached]:
+    cluster = Cluster(options) if in_process else RemoteCluster(options)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _measured(cluster: Attached, function: Callable[..., Any], *args: object) -> Any:
+    """`function(cluster, *args)` where the cluster runs (its child process, or here)."""
+    if isinstance(cluster, RemoteCluster):
+        return cluster.call(function, *args)
+    return function(cluster, *args)
+
+
+Traffic = tuple[float, float | None, float | None]
+"""The wall clock, and the CPU so far of the child's publisher and of the reader here."""
+
+
+def _traffic_cpu(cluster: Attached) -> Traffic:
+    if not isinstance(cluster, RemoteCluster):
+        return time.perf_counter(), None, None
+    publisher = cluster.call(publisher_cpu_s)
+    return time.perf_counter(), publisher, thread_cpu_s("RemoteReader")
+
+
+def _traffic_share(before: Traffic, after: Traffic) -> tuple[float | None, float | None]:
+    """The share of a CPU the child's publisher and the parent's reader took between."""
+    span = after[0] - before[0]
+    shares = [
+        round((b - a) / span, 4) if a is not None and b is not None and span > 0 else None
+        for a, b in zip(before[1:], after[1:], strict=True)
+    ]
+    return shares[0], shares[1]
 
 
 def percentile(values: list[float], p: int) -> float | None:
@@ -91,18 +133,24 @@ def _spread(values: list[float]) -> JSON | None:
 
 
 def bench_console(
-    seconds: float, nodes: int = 9, reps: int = 5, profile: Path | None = None
+    seconds: float,
+    nodes: int = 9,
+    reps: int = 5,
+    profile: Path | None = None,
+    in_process: bool = False,
 ) -> JSON:
     """On one threaded cluster with the console attached (headless Textual): `reps` pairs
     of elections, one with the console drawing and one with its poll timer stopped, in
     alternating order; then a storm of `seconds` during which every frame is timed (and,
-    with `profile`, the UI thread's CPU is profiled to that file)."""
+    with `profile`, the UI thread's CPU is profiled to that file). The cluster runs in a
+    child process, as `zkfle` runs it, unless `in_process`; the elections are measured
+    where it runs."""
     options = ClusterOptions(nodes=nodes, runtime="threaded", record=False, label="bench")
     result: JSON = {}
 
     async def attached() -> None:
         with (
-            probed_cluster(options) as (cluster, probe),
+            _attached(options, in_process) as cluster,
             _FrameCounter(screens.ClusterScreen) as fc,
         ):
             app = app_mod.ZkfleApp(cluster)
@@ -116,10 +164,7 @@ def bench_console(
                 assert isinstance(screen, screens.ClusterScreen)
                 timer = screen.poll_timer
                 assert timer is not None
-                probe.arm()
-                await run(cluster.start)
-                await run(lambda: wait_stable(cluster, probe, 30_000.0))
-                await run(lambda: cluster.wait_until(lambda v: v.settled, 10_000.0))
+                await run(lambda: _measured(cluster, whole_election, True))
                 drawing: list[Sample] = []
                 stopped: list[Sample] = []
                 ui_cpu = {True: 0.0, False: 0.0}
@@ -131,7 +176,7 @@ def bench_console(
                         timer.pause()
                     await pilot.pause(0.2)  # a drawing console has caught up first
                     c0 = time.thread_time()
-                    sample = await run(lambda: _election(cluster, probe))
+                    sample = await run(lambda: _measured(cluster, whole_election))
                     (drawing if draw else stopped).append(sample)
                     ui_cpu[draw] += time.thread_time() - c0
                 timer.resume()
@@ -140,7 +185,8 @@ def bench_console(
                 # and again, for `seconds`.
                 await run(lambda: cluster.execute("dup * 100%"))
                 stop = threading.Event()
-                seq0 = cluster.recorder.seq
+                seq0 = await run(lambda: _measured(cluster, recorded))
+                traffic0 = await run(lambda: _traffic_cpu(cluster))
 
                 def storm() -> int:
                     rounds = 0
@@ -164,7 +210,8 @@ def bench_console(
                 rounds = await storming
                 if profiler is not None and profile is not None:
                     profiler.dump_stats(profile)
-                events = cluster.recorder.seq - seq0
+                events = await run(lambda: _measured(cluster, recorded)) - seq0
+                traffic = _traffic_share(traffic0, await run(lambda: _traffic_cpu(cluster)))
                 frames = fc.between(t0, t1)
                 ms = [d * 1000 for d in frames]
                 span = t1 - t0
@@ -188,6 +235,8 @@ def bench_console(
                         "ui_cpu_ms_per_frame": round((c1 - c0) * 1000 / len(frames), 2)
                         if frames
                         else None,
+                        "publisher_cpu_fraction": traffic[0],
+                        "reader_cpu_fraction": traffic[1],
                     }
                 )
 
@@ -206,6 +255,7 @@ def bench_console(
         "machine": load_before,
         "load_after": machine()["loadavg"],
         "nodes": nodes,
+        "cluster_process": "the console's" if in_process else "its own",
         "fps_cap": screens.FPS,
         **result,
         "target_frames_per_s": FRAMES_TARGET,
@@ -226,7 +276,8 @@ def print_console(r: JSON) -> None:
     print_machine(r["machine"])
     print(f"  load after: {r['load_after']}")
     print(
-        f"console: {r['nodes']} nodes, storm of {r['storm_events_per_s']} events/s"
+        f"console: {r['nodes']} nodes in {r['cluster_process']} process,"
+        f" storm of {r['storm_events_per_s']} events/s"
         f" ({r['storm_elections']} elections in {r['storm_s']} s, every message duplicated)"
     )
     print(
@@ -235,6 +286,12 @@ def print_console(r: JSON) -> None:
         f" p99 {fmt_num(r['frame_p99_ms'])} ms; UI thread CPU"
         f" {fmt_num(r['ui_cpu_ms_per_frame'])} ms a frame, {r['ui_cpu_fraction']:.0%} of the time"
     )
+    if r["publisher_cpu_fraction"] is not None:
+        print(
+            f"  the traffic between the processes: the child's publisher"
+            f" {fmt_num(r['publisher_cpu_fraction'], '{:.1%}')} of a CPU, the console's reader"
+            f" {fmt_num(r['reader_cpu_fraction'], '{:.1%}')}"
+        )
     ratio = r["took_ratio"]
     print(
         f"  election took, {len(r['took_ratios'])} pairs: console drawing"

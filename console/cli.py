@@ -18,6 +18,7 @@ from engine.bench.cli import add_bench_parser
 from engine.control import commands as c
 from engine.control.cluster import Cluster, ClusterOptions, CommandResult
 from engine.control.predicates import CommandError, parse_predicate
+from engine.control.remote import RemoteCluster, RemoteError
 from engine.core.quorum.error import ConfigError
 from engine.explore.cli import add_explore_parser, cmd_explore
 from engine.replay.cores import ReplayError
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without a command: the console on a fresh local cluster (5 nodes, threads).",
     )
     _cluster_options(parser)
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="the console only: run the cluster in the console's own process (for debugging;"
+        " its drawing then shares the interpreter with the nodes and slows them)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run a scenario headless and print the final state")
     _cluster_options(run, under_command=True)
@@ -256,12 +263,17 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _live_cluster(args: argparse.Namespace, label: str, pace: bool) -> Cluster | int:
+def _live_cluster(
+    args: argparse.Namespace, label: str, pace: bool, remote: bool = False
+) -> Cluster | RemoteCluster | int:
     """A started cluster for the console or the shell, or an exit status if it cannot be.
-    With `pace`, a simulated cluster's clock follows the wall clock (`run`/`halt`/`speed`)."""
+    With `pace`, a simulated cluster's clock follows the wall clock (`run`/`halt`/`speed`);
+    with `remote`, the cluster runs in a child process (engine.control.remote)."""
+    cluster: Cluster | RemoteCluster
     try:
-        cluster = Cluster(replace(_options(args, label), pace=pace))
-    except (ConfigError, DurableError, OSError, ValueError, UnavailableError) as e:
+        options = replace(_options(args, label), pace=pace)
+        cluster = RemoteCluster(options) if remote else Cluster(options)
+    except (ConfigError, DurableError, OSError, ValueError, UnavailableError, RemoteError) as e:
         return _usage_error(str(e))
     result = cluster.start()
     if not result.ok:
@@ -279,7 +291,9 @@ def open_replay(path: str) -> Replayer:
 def cmd_console(args: argparse.Namespace) -> int:
     from console.app import run_app  # Textual loads only when the console is wanted
 
-    cluster = _live_cluster(args, "console", pace=True)
+    # The cluster in its own process: the console's drawing never holds the nodes'
+    # interpreter lock (README, "What runs where").
+    cluster = _live_cluster(args, "console", pace=True, remote=not args.in_process)
     if isinstance(cluster, int):
         return cluster
     return run_app(cluster, open_replay=open_replay)

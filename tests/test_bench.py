@@ -280,19 +280,25 @@ def test_recording_compares_with_and_without_a_trace(
     assert result["sim"]["cpu_s_trace"] > 0
 
 
+@pytest.mark.parametrize("where", ["its own", "the console's"])
 def test_console_counts_frames_under_a_storm(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
 ) -> None:
     profile = tmp_path / "ui.prof"
     status, result = run_bench(
         capsys,
         "console",
         *("--seconds", "0.5", "--nodes", "3", "--reps", "2", "--profile", str(profile)),
+        *(["--in-process"] if where == "the console's" else []),
         "--json",
     )
     assert status == 0
     if not result["available"]:
         pytest.skip(result["reason"])
+    assert result["cluster_process"] == where  # the elections measured where it ran
+    own = where == "its own"  # then what the traffic between the processes costs
+    assert (result["publisher_cpu_fraction"] is not None) == own
+    assert (result["reader_cpu_fraction"] is not None) == own
     assert result["frames"] >= 1
     assert result["storm_events"] > 0
     assert 0 < result["frame_p50_ms"] <= result["frame_p99_ms"]

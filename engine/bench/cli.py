@@ -193,6 +193,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--profile", type=Path, metavar="FILE", help="cProfile the UI thread in the storm"
     )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="the cluster in the console's process (zkfle --in-process), not in its own",
+    )
     common(p)
     return bench
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,55 @@ def probed_cluster(options: ClusterOptions) -> Iterator[tuple[Cluster, Stability
         cluster.close()
 
 
+_PROBES: weakref.WeakKeyDictionary[Cluster, StabilityProbe] = weakref.WeakKeyDictionary()
+
+
+def probe_of(cluster: Cluster) -> StabilityProbe:
+    """The probe on `cluster`'s recorder, put there the first time it is asked for: a
+    cluster in a child process is measured there (engine.control.remote's `call`)."""
+    probe = _PROBES.get(cluster)
+    if probe is None:
+        probe = _PROBES[cluster] = StabilityProbe(cluster.recorder)
+        cluster.recorder.listeners.append(probe)
+    return probe
+
+
+def whole_election(cluster: Cluster, first: bool = False) -> Sample:
+    """Every node crashed and started again (`first`: started): one election of the whole
+    cluster, measured by its probe, and the cluster settled after it."""
+    probe = probe_of(cluster)
+    if first:
+        probe.arm()
+        cluster.start()
+    else:
+        probe.arm(boots=len(cluster.sids))
+        cluster.execute("crash all")  # restart brings back crashed nodes only
+        cluster.execute("start")
+    ok = wait_stable(cluster, probe, 30_000.0)
+    sample = take_sample(probe, cluster, ok, None)
+    cluster.wait_until(lambda v: v.settled, 10_000.0)
+    return sample
+
+
+def recorded(cluster: Cluster) -> int:
+    """How many events `cluster` has recorded."""
+    return cluster.recorder.seq
+
+
+def thread_cpu_s(name: str) -> float | None:
+    """The CPU time of this process's thread called `name` so far (Linux), or None."""
+    for thread in threading.enumerate():
+        if thread.name == name and thread.ident is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return None
+
+
+def publisher_cpu_s(cluster: Cluster) -> float | None:
+    """In a RemoteCluster's child: the CPU its publisher has taken so far."""
+    return thread_cpu_s("Publisher")
+
+
 def election_rep(
     n: int,
     *,
@@ -231,4 +281,13 @@ def wait_stable(cluster: Cluster, probe: StabilityProbe, within_ms: float) -> bo
     return probe.done.wait(within_ms / 1000.0)
 
 
-__all__ = ["Sample", "StabilityProbe", "election_rep"]
+__all__ = [
+    "Sample",
+    "StabilityProbe",
+    "election_rep",
+    "probe_of",
+    "publisher_cpu_s",
+    "recorded",
+    "thread_cpu_s",
+    "whole_election",
+]

@@ -4,7 +4,8 @@ drive (and what it delegates to: `setup`, `clock`, `gate`, `lifecycle`, `links`,
 (`breakpoints`), and the one command language - its commands and grammar (`commands`), values
 (`values`), predicates, node-word resolution (`resolve`), help and completion; what it
 asks of a model check that follows a live run (`modelcheck`) and of the reconstruction
-that judges `break when` at each event (`shadow`).
+that judges `break when` at each event (`shadow`); and a cluster run in a child process
+that the console drives without sharing its interpreter (`remote`).
 
 Imports the core, the trace and the runtimes.
 """
@@ -17,6 +18,7 @@ __all__ = [
     "help",
     "modelcheck",
     "predicates",
+    "remote",
     "resolve",
     "shadow",
     "values",
