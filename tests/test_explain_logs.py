@@ -123,6 +123,26 @@ def serving(servers: list[Server], leader: int) -> None:
         lead.state(6, "leading - broadcast")
 
 
+def serving_with_limits(servers: list[Server], leader: int, tick_ms: int) -> None:
+    """As `serving`, after each server logged its timing (syncLimit 5, initLimit 10)."""
+    for s in servers:
+        s.log(-10, f"tickTime set to {tick_ms}", where="main:QuorumPeer@1985")
+        s.log(-10, "syncLimit set to 5", where="main:QuorumPeer@2011")
+        s.log(-10, "initLimit set to 10", where="main:QuorumPeer@1998")
+    serving(servers, leader)
+
+
+def n2_elected(n1: Server, n2: Server, ms: float, rnd: int, zxid1: int, zxid2: int) -> None:
+    """Round `rnd` from `ms`: n1 and n2 vote for themselves, n1 adopts n2's better vote
+    and tells n2, which then has a quorum {1, 2}."""
+    n1.recv(ms, 1, 1, rnd, 1, zxid1)
+    n2.recv(ms + 2, 2, 2, rnd, 1, zxid2)
+    n2.recv(ms + 3, 1, 1, rnd, 1, zxid1)
+    n1.recv(ms + 5, 2, 2, rnd, 1, zxid2)  # better: n1 adopts n2's vote
+    n1.recv(ms + 7, 1, 2, rnd, 1, zxid2)
+    n2.recv(ms + 10, 1, 2, rnd, 1, zxid2)  # quorum {1, 2} for n2
+
+
 def explain_fragment(tmp_path: Path, servers: list[Server], *skip: int) -> ExplainReport:
     logs = tmp_path / "logs"
     for s in servers:
@@ -139,23 +159,14 @@ def gc_pause(release: str = "3.8", snap_ms: float | None = None) -> list[Server]
     after syncLimit (5 x 2000 ms); n2 has the higher zxid and leads, syncing n1 by DIFF
     (or by a SNAP that takes `snap_ms`)."""
     n1, n2, n3 = (Server(s, BASE, release) for s in (1, 2, 3))
-    for s in (n1, n2, n3):
-        s.log(-10, "tickTime set to 2000", where="main:QuorumPeer@1985")
-        s.log(-10, "syncLimit set to 5", where="main:QuorumPeer@2011")
-        s.log(-10, "initLimit set to 10", where="main:QuorumPeer@1998")
-    serving([n1, n2, n3], 3)
+    serving_with_limits([n1, n2, n3], 3, 2000)
     n1.read_timeout(13_100)
     n2.read_timeout(13_104)
     n1.state(13_102, "looking")
     n1.election(13_103, 0x100000005)
     n2.state(13_106, "looking")
     n2.election(13_107, 0x100000007)
-    n1.recv(13_110, 1, 1, 2, 1, 0x100000005)
-    n2.recv(13_112, 2, 2, 2, 1, 0x100000007)
-    n2.recv(13_113, 1, 1, 2, 1, 0x100000005)
-    n1.recv(13_115, 2, 2, 2, 1, 0x100000007)  # better: n1 adopts n2's vote
-    n1.recv(13_117, 1, 2, 2, 1, 0x100000007)
-    n2.recv(13_120, 1, 2, 2, 1, 0x100000007)  # quorum {1, 2} for n2
+    n2_elected(n1, n2, 13_110, 2, 0x100000005, 0x100000007)
     n2.state(13_321, "leading")
     n2.took(13_330, "LEADING", 224)
     n2.state(13_331, "leading - discovery")
@@ -287,6 +298,111 @@ def test_sync_slow_a_large_snapshot(tmp_path: Path) -> None:
     texts = " ".join(named(x, "sync-slow"))
     assert "SNAP to n1" in texts
     assert "of initLimit's 20.00 s" in texts
+
+
+def attempt_gives_up(says_sync_state: bool, newleader: bool = False, late: int = 0) -> list[Server]:
+    """n3, the leader, dies at 1 s (EOF); n1 and n2 elect n2 (tickTime 100, initLimit 10),
+    but n2's LEADERINFO does not reach n1: n2 gives up waiting for n1's epoch ack at
+    2.225 and looks again; n1 reads nothing for initLimit ticks (Learner.connectToLeader's
+    socket timeout until it is synced), goes LOOKING at 2.232 and takes n2's new vote
+    before its `New election` line; n1's answer gives n2 its quorum. With `newleader`, n2
+    gave up waiting for NEWLEADER acks instead (Leader.lead's shutdown reason); `late`
+    ms more and n1 takes n2's vote only after its election began."""
+    n1, n2, n3 = (Server(s, BASE) for s in (1, 2, 3))
+    serving_with_limits([n1, n2, n3], 3, 100)
+    eof = ["java.io.EOFException", "\tat java.base/java.io.DataInputStream.readInt"]
+    for s, ms in ((n2, 1000), (n1, 1002)):
+        s.log(ms, "Exception when following the leader", "WARN", more=eof)
+        s.state(ms + 1, "looking")
+        s.election(ms + 2, 0x100000000)
+    z = 0x100000000
+    n2_elected(n1, n2, 1007, 2, z, z)
+    n1.state(1215, "following")
+    n1.took(1216, "FOLLOWING", 211)
+    n1.state(1217, "following - discovery")
+    n2.state(1218, "leading")
+    n2.took(1219, "LEADING", 215)
+    n2.state(1220, "leading - discovery")
+    timeout = (
+        "java.lang.InterruptedException: Timeout while waiting for epoch to be acked by quorum"
+    )
+    reason = "Forcing shutdown"
+    if newleader:
+        reason = "Waiting for a quorum of followers, only synced with sids: [ 2 ]"
+    else:
+        n2.log(2225, "Unexpected exception", "WARN", more=[timeout, "\tat org.apache.Leader"])
+    n2.log(2225, "Shutting down", where="QuorumPeer[myid=2]:Leader@813")
+    n2.log(2225, f"Shutdown called. For the reason {reason}", where="Q:Leader@819")
+    n2.state(2225, "looking")
+    n2.election(2226, z)
+    n2.recv(2227, 2, 2, 3, 1, z)
+    n1.read_timeout(2231)
+    if says_sync_state:  # 3.6+
+        n1.log(2232, "Disconnected from leader (with address: /127.0.0.1:2888). Was connected"
+                     " for 1000ms. Sync state: false")  # fmt: skip
+    n1.state(2232, "looking")
+    n1.recv(2232 + late, 2, 2, 3, 1, z)  # queued as LOOKING, taken once the election begins
+    n1.election(2233, z)
+    n1.recv(2235, 1, 2, 3, 1, z)
+    n2.recv(2236, 1, 2, 3, 1, z)  # quorum {1, 2} for n2
+    n1.state(2434, "following")
+    n1.state(2435, "following - discovery")
+    n2.state(2436, "leading")
+    n2.state(2437, "leading - discovery")
+    n2.state(2460, "leading - synchronization")
+    n1.log(
+        2461, "Getting a diff from the leader 0x100000000", where="QuorumPeer[myid=1]:Learner@565"
+    )
+    n2.quorum(2470, [1, 2], 0x200000000)
+    n2.state(2480, "leading - broadcast")
+    n1.state(2481, "following - broadcast")
+    return [n1, n2, n3]
+
+
+@pytest.mark.parametrize("says_sync_state", [True, False], ids=["3.6+", "zab-phase"])
+def test_a_learner_not_synced_within_initlimit_is_init_limit_expired(
+    tmp_path: Path, says_sync_state: bool
+) -> None:
+    """A learner's read timeout before it is synced is initLimit's, not syncLimit's: its
+    attempt to follow from its decision to the timeout is a restart, init-limit-expired
+    (3.6+ says `Sync state: false`; 3.5 shows the zab phase it was in)."""
+    x = explain_fragment(tmp_path, attempt_gives_up(says_sync_state)).explanations[-1]
+    adds_up(x)
+    assert x.leader == 2
+    assert "leader-lost-sync-timeout" not in x.causes
+    (restart,) = [p for p in x.phases if p.cause == "init-limit-expired"]
+    assert (restart.node, restart.phase) == (1, "restart")
+    assert restart.start == pytest.approx(x.start + 215)  # from n1's first decision
+    assert restart.text == (
+        "n1 heard nothing from its new leader for initLimit (10 x 100 ms) before it was"
+        " synced: Read timed out at 07:05:02.231"
+    )
+
+
+@pytest.mark.parametrize(
+    ("newleader", "reason"),
+    [
+        (False, "Timeout while waiting for epoch to be acked by quorum"),
+        (True, "Waiting for a quorum of followers, only synced with sids: [ 2 ]"),
+    ],
+    ids=["epoch-ack", "newleader-ack"],
+)
+def test_a_leader_without_a_synced_quorum_within_initlimit_is_init_limit_expired(
+    tmp_path: Path, newleader: bool, reason: str
+) -> None:
+    """Leader.lead gives up after initLimit ticks without a quorum: the epoch, the epoch
+    acks (QuorumPeer.run's `Unexpected exception`), or the NEWLEADER acks (its shutdown
+    reason). Its attempt from its decision is a restart, init-limit-expired."""
+    servers = attempt_gives_up(True, newleader=newleader, late=2)
+    x = explain_fragment(tmp_path, servers).explanations[-1]
+    adds_up(x)
+    assert x.leader == 2
+    (restart,) = [p for p in x.phases if p.cause == "init-limit-expired"]
+    assert (restart.node, restart.phase) == (2, "restart")
+    assert restart.start == pytest.approx(x.start + 218)  # from n2's first decision
+    assert restart.text == (
+        f"leader n2 waited initLimit (10 x 100 ms) for a quorum of followers: {reason}"
+    )
 
 
 # --- the real captures ---------------------------------------------------------------------------
@@ -481,3 +597,30 @@ def test_the_real_slow_snapshot_is_sync_slow_with_its_span(tmp_path: Path) -> No
     assert (sync.phase, sync.cause, sync.ms) == ("sync", "sync-slow", 874)
     assert "SNAP to n1" in sync.text
     assert "1.71 s of initLimit's 3.00 s" in sync.text
+
+
+def test_the_real_leaderinfo_slower_than_initlimit_is_init_limit_expired(tmp_path: Path) -> None:
+    """3.8-init-limit: n3 is killed; n1 and n2 elect n2, whose LEADERINFO crosses a link
+    that delays it by 1.5 s, more than initLimit (10 x 100 ms): n1 reads nothing for
+    initLimit ticks and n2 gives up waiting for n1's epoch ack (QuorumPeer.run's
+    `Unexpected exception` with Leader.waitForEpochAck's `Timeout while waiting for epoch
+    to be acked by quorum`); both look again and n2 leads at the second attempt. The
+    attempt from n2's first decision to its giving up is a restart, init-limit-expired."""
+    x = explain_inputs([ZKLOGS / "3.8-init-limit"]).explanations[-1]
+    adds_up(x)
+    assert x.leader == 2
+    assert "init-limit-expired" in x.causes
+    (restart,) = [p for p in x.phases if p.cause == "init-limit-expired"]
+    assert (restart.node, restart.phase, round(restart.ms)) == (2, "restart", 1117)
+    assert restart.text == (
+        "leader n2 waited initLimit (10 x 100 ms) for a quorum of followers: Timeout while"
+        " waiting for epoch to be acked by quorum"
+    )
+    # the attempt began at n2's first decision, after which it decided again
+    phases = [p.phase for p in x.phases]
+    assert phases[phases.index("restart") - 1] == "decision"
+    assert phases.count("decision") == 2
+    assert (
+        "19:46:20.197 lead failed Timeout while waiting for epoch to be acked by quorum"
+        in (dict(x.nodes)[2])
+    )

@@ -116,7 +116,7 @@ def election_pair(net: Net, a: int = 3, b: int = 1) -> tuple[socket.socket, sock
 
 
 @contextmanager
-def fake_servers(sids: tuple[int, ...]) -> Iterator[Net]:
+def fake_servers(sids: tuple[int, ...], down: tuple[int, ...] = ()) -> Iterator[Net]:
     """A started proxy in front of fake servers; everything closed on the way out."""
     servers = {sid: {QUORUM: listener(), ELECTION: listener()} for sid in sids}
     upstream = {
@@ -124,7 +124,7 @@ def fake_servers(sids: tuple[int, ...]) -> Iterator[Net]:
         for sid, p in servers.items()
     }
     events = Events()
-    proxy = ZkProxy(upstream, on_event=events, seed=1, learner_connect_delay_ms=50.0)
+    proxy = ZkProxy(upstream, on_event=events, seed=1, down=down, learner_connect_delay_ms=50.0)
     proxy.start()
     n = Net(proxy, events, servers)
     try:
@@ -665,6 +665,34 @@ def test_a_refused_dial_closes_the_dialler_and_says_why(net: Net) -> None:
     [down] = net.events.wait("conn", up=False)
     port = net.proxy.upstream[2][1]
     assert down.fields["reason"].startswith(f"n2 {HOST}:{port}: ")
+
+
+def test_dials_to_a_server_that_is_down_are_refused_until_it_is_up(net: Net) -> None:
+    """A server its runtime says is down (crashed, exited) refuses connects as a down
+    server does: Java then logs `Cannot open channel ... Connection refused`, not a
+    connection the proxy accepted and then closed. Its own dials are not its peers'."""
+    net.proxy.set_down(2, True)
+    for a in (1, 3):
+        for plane in (ELECTION, QUORUM):
+            with pytest.raises(ConnectionRefusedError):
+                net.dial(a, 2, plane)
+    s = net.dial(2, 1, ELECTION)  # what it dials is up
+    s.sendall(encode_initial_message(2, [(HOST, 1)]))
+    assert read_initial_message(reader(net.accept(1, ELECTION))).sid == 2
+    net.proxy.set_down(2, False)
+    election_pair(net, 3, 2)
+    assert net.events.of("conn", up=False) == []  # nothing was accepted and then closed
+
+
+def test_servers_down_from_the_start_refuse_until_they_are_up() -> None:
+    with fake_servers((1, 2, 3), down=(1, 2, 3)) as net:
+        for a, b in ((1, 2), (2, 3), (3, 1)):
+            with pytest.raises(ConnectionRefusedError):
+                net.dial(a, b, ELECTION)
+        net.proxy.set_down(1, False)
+        election_pair(net, 3, 1)
+        with pytest.raises(ConnectionRefusedError):
+            net.dial(1, 2, QUORUM)
 
 
 def test_jute_garbage_is_counted_and_still_forwarded(net: Net) -> None:

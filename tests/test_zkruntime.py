@@ -99,6 +99,22 @@ def test_crash_leader_write_pause_and_restart(cluster: Cluster) -> None:
     ok(c, f"crash {first}")
     assert c.view().node(first).state is None
     assert c.wait_until(lambda v: v.stable and v.leader != first, WITHIN_MS), c.status_text()
+
+    # The crashed server's ports at the proxy refuse, as a down server's do: its peers log
+    # `Cannot open channel to N ... Connection refused` (not a connection that was accepted
+    # and closed, nor a smaller sid dropping one to a dead peer).
+    def refused() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in c.recorder.events_after(0)
+            if e["kind"] == "zk"
+            and e.get("what") == "conn_failed"
+            and e.get("peer") == first
+            and e.get("reason") == "refused"
+        ]
+
+    assert c.wait_until(lambda v: bool(refused()), WITHIN_MS), c.status_text()
+    assert {e["node"] for e in refused()} <= set(c.sids) - {first}
     second = c.view().leader
     assert second is not None
     assert c.view().node(second).current_epoch > epoch  # a new epoch, from the data dir

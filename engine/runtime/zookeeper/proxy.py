@@ -33,6 +33,10 @@ Faults come from engine.runtime.faults (`LinkFault`, as the Cluster makes them):
   dialler's connect is refused as by a down peer or a firewall's REJECT, and ZooKeeper
   logs it so (`Cannot open channel to 2 ... Connection refused`). One accepted just
   before the cut is closed at once.
+* a server that is not running (not started yet, crashed, exited: its runtime says so,
+  `set_down`) refuses the same way: the proxy stops listening on the ports of every dial
+  to it, so its peers log a refused connect, as with a down server, and not a connection
+  the proxy accepted and then closed.
 
 ZooKeeper details the proxy has to respect (see docs/zkproxy.md for what was checked on
 real 3.8 servers):
@@ -61,7 +65,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +153,7 @@ class ZkProxy:
         *,
         on_event: Callable[[ProxyEvent], None] | None = None,
         seed: int | str = 0,
+        down: Collection[Sid] = (),
         learner_connect_tries: int = LEARNER_CONNECT_TRIES,
         learner_connect_delay_ms: float = LEARNER_CONNECT_DELAY_MS,
     ) -> None:
@@ -175,7 +180,9 @@ class ZkProxy:
         self._servers: dict[Port, asyncio.Server] = {}
         """What accepts on each port (serving a duplicate of its socket; see `_gate`)."""
         self._shut: set[Port] = set()
-        """Ports not listening: their link is cut."""
+        """Ports not listening: their link is cut, or their peer is down."""
+        self._down: set[Sid] = set(down)
+        """Servers not running: dials to them are refused."""
         self._loop_thread: threading.Thread | None = None
         self._event_thread: threading.Thread | None = None
         self._state = "new"
@@ -246,6 +253,7 @@ class ZkProxy:
             for (a, b, plane), sock in sorted(self._sockets.items()):
                 serving = loop.create_server(self._acceptor(plane, a, b), sock=sock.dup())
                 self._servers[(a, b, plane)] = loop.run_until_complete(serving)
+            self._gate()  # servers down from the start
         except Exception as e:  # reported by start(), which stops the loop
             self._startup_error = e
         started.set()
@@ -511,21 +519,34 @@ class ZkProxy:
         self._gate()
         return removed
 
+    def set_down(self, sid: Sid, down: bool) -> None:
+        """Server `sid` stopped running (or runs again): dials to it are refused (or
+        served again)."""
+        self._call(self._set_down, sid, down)
+
+    def _set_down(self, sid: Sid, down: bool) -> None:
+        if down:
+            self._down.add(sid)
+        else:
+            self._down.discard(sid)
+        self._gate()
+
     def _gate(self) -> None:
-        """Stop listening on the ports of links cut either way, listen again once healed.
-        A socket that stops listening (shutdown of its receiving side: Linux) stays bound,
-        so connects to its port are refused and a socket that does not ask to share the
-        port (SO_REUSEADDR) cannot take it meanwhile."""
+        """Stop listening on the ports of links cut either way and of dials to a server
+        that is down, listen again once healed or up. A socket that stops listening
+        (shutdown of its receiving side: Linux) stays bound, so connects to its port are
+        refused and a socket that does not ask to share the port (SO_REUSEADDR) cannot
+        take it meanwhile."""
         for port, sock in sorted(self._sockets.items()):
             a, b, _ = port
-            cut = self.faults.blocked(a, b) or self.faults.blocked(b, a)
-            if cut is not None and port not in self._shut:
+            cut = b in self._down or self.faults.blocked(a, b) or self.faults.blocked(b, a)
+            if cut and port not in self._shut:
                 self._shut.add(port)
                 sock.shutdown(socket.SHUT_RD)
                 server = self._servers.pop(port, None)
                 if server is not None:  # closes its duplicate; the socket stays
                     server.close()
-            elif cut is None and port in self._shut:
+            elif not cut and port in self._shut:
                 self._shut.discard(port)
                 sock.listen(LISTEN_BACKLOG)  # connects wait in the backlog until served
                 self.loop.create_task(self._serve(port))

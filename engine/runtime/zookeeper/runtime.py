@@ -175,7 +175,10 @@ class ZooKeeperRuntime:
         """The view as the run ended (what `run --json` reports after the JVMs are gone)."""
         for sid, durable in initial.items():
             self.save_durable(sid, durable)
-        self.proxy = ZkProxy(real_ports(servers), on_event=self._proxy_event, seed=seed)
+        # Nothing runs yet: dials to a server are refused until it is launched.
+        self.proxy = ZkProxy(
+            real_ports(servers), on_event=self._proxy_event, seed=seed, down=list(servers)
+        )
         route_through(servers, self.proxy.peer_ports)
         self.proxy.start()
         self._watcher = threading.Thread(target=self._watch, name="zk-watch", daemon=True)
@@ -237,6 +240,7 @@ class ZooKeeperRuntime:
                 continue
             with self._lock:
                 w.expected_down, w.paused = False, False
+            self.proxy.set_down(sid, False)
         return problems
 
     def crash(self, sid: Sid) -> None:
@@ -244,6 +248,7 @@ class ZooKeeperRuntime:
         with self._lock:
             w.expected_down = True
         w.server.stop(kill=True)
+        self.proxy.set_down(sid, True)
         self._forget(sid)
         self.emit("stop", sid, reason="crash")
 
@@ -467,6 +472,7 @@ class ZooKeeperRuntime:
                 news = not w.expected_down
                 w.expected_down = True
             if news:
+                self.proxy.set_down(sid, True)
                 self._forget(sid)
                 status = w.server.process.returncode if w.server.process else None
                 with self._lock:

@@ -95,10 +95,12 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "init-limit-expired",
-        "The new leader did not get a quorum of followers within initLimit ticks, gave up"
+        "The new leader did not get a quorum of followers within initLimit ticks (or a"
+        " learner heard nothing from it for initLimit ticks before it was synced), gave up"
         " and went LOOKING again.",
         "Leader.getEpochToPropose / waitForEpochAck / waitForNewLeaderAck: 'Timeout while"
-        " waiting for epoch from quorum'",
+        " waiting for epoch from quorum', 'Waiting for a quorum of followers, only synced"
+        " with sids'; Learner.connectToLeader's SO_TIMEOUT tickTime * initLimit until synced",
         "initLimit x tickTime; zookeeper.leader.maxTimeToWaitForEpoch (ZOOKEEPER-3109)",
     ),
     Cause(

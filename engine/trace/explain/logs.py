@@ -569,6 +569,14 @@ class _EvidenceWalk:
                     for y in ev.between(sid, event_t(x) - ctx.tick_ms, t_began)
                     if y.get("kind") == "zk" and y.get("what") in LEFT_LEADER
                 ]
+                expired = _init_limit_words(ev, ctx, sid, group)
+                if expired is not None:
+                    # The attempt to lead or follow that began at its last decision ended
+                    # after initLimit ticks without a synced quorum: a restart.
+                    previous = _decision_event(ev, sid, min(event_t(y) for y in group))
+                    lo = event_t(previous) if previous is not None else self.start
+                    self.add(sid, "restart", lo, "init-limit-expired", expired, event_seq(began))
+                    return ("decided", sid, previous) if previous is not None else None
                 best = min(group, key=lambda y: LEFT_LEADER[str(y.get("what"))])
                 read_timeout = ctx.sync_limit * ctx.tick_ms
                 lo = min(event_t(y) for y in group)
@@ -603,8 +611,58 @@ class _EvidenceWalk:
         return None
 
 
-LEFT_LEADER = {"follow_failed": 0, "leader_disconnected": 1, "conn_broken": 2, "shutdown": 3}
-"""What a server logs as it leaves its leader, the most telling first."""
+LEFT_LEADER = {
+    "lead_failed": 0,
+    "follow_failed": 1,
+    "leader_disconnected": 2,
+    "conn_broken": 3,
+    "shutdown": 4,
+}
+"""What a server logs as it leaves its leader (or gives up leading), the most telling
+first."""
+
+NO_QUORUM_SYNCED = "Waiting for a quorum of followers"
+"""Leader.lead's shutdown reason when waitForNewLeaderAck ran out (3.4+)."""
+
+
+def _init_limit_words(ev: _Evidence, ctx: Context, sid: Sid, group: list[Event]) -> str | None:
+    """What a server's leave-taking lines say when its attempt to lead or follow ran out of
+    initLimit ticks, or None: a leader's wait for a quorum of followers timed out (its
+    epoch, their epoch acks, their NEWLEADER acks), or a learner not yet synced read
+    nothing for its socket timeout, which is initLimit ticks until it is synced
+    (Learner.connectToLeader; syncLimit only from NEWLEADER/UPTODATE on)."""
+    limit = f"initLimit ({ctx.init_limit} x {ctx.tick_ms:.0f} ms)"
+    for y in group:
+        reason = str(y.get("reason") or "")
+        if y.get("what") == "lead_failed" or (
+            y.get("what") == "shutdown" and reason.startswith(NO_QUORUM_SYNCED)
+        ):
+            return f"leader n{sid} waited {limit} for a quorum of followers: {reason}"
+    timed_out = [
+        y for y in group if y.get("what") == "follow_failed" and y.get("reason") == "read timed out"
+    ]
+    if not timed_out:
+        return None
+    synced = [y.get("synced") for y in group if y.get("what") == "leader_disconnected"]
+    phase = _zab_phase(ev, sid, event_t(timed_out[0]))
+    if (synced and synced[0] is False) or (
+        not synced and phase in ("DISCOVERY", "SYNCHRONIZATION")
+    ):
+        at = ctx.clock(event_t(timed_out[0]))
+        return (
+            f"n{sid} heard nothing from its new leader for {limit} before it was synced: Read"
+            f" timed out at {at}"
+        )
+    return None
+
+
+def _zab_phase(ev: _Evidence, sid: Sid, t: float) -> str | None:
+    """The zab phase `sid` last logged (3.5+) at or before t."""
+    for e in reversed(ev.before(sid, t)):
+        if e.get("kind") == "peer_state":
+            zab = e.get("zab")
+            return zab if isinstance(zab, str) else None
+    return None
 
 
 def _connection_trouble(
@@ -733,6 +791,7 @@ def _evidence_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
             what = e.get("what")
             if what in (
                 "start",
+                "lead_failed",
                 "follow_failed",
                 "conn_failed",
                 "epoch_mismatch",

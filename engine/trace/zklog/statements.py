@@ -513,6 +513,22 @@ def _learner(message: str, record: Record) -> Fact | None:
     return None
 
 
+_INIT_LIMIT_TIMEOUT = re.compile(
+    r"Timeout while waiting for (?:epoch from quorum|epoch to be acked by quorum|NEWLEADER to be"
+    r" acked by quorum)"
+)
+
+
+def _lead_failed(message: str, record: Record) -> Fact | None:
+    """QuorumPeer.run, case LEADING: lead() ended by an exception. Those this reader knows
+    are the leader's waits for a quorum of followers, each initLimit ticks long
+    (Leader.getEpochToPropose, waitForEpochAck, waitForNewLeaderAck: 3.4+)."""
+    if message != "Unexpected exception" or record.exception is None:
+        return None
+    m = _INIT_LIMIT_TIMEOUT.search(record.exception)
+    return Fact("zk", {"what": "lead_failed", "reason": m.group(0)}) if m else None
+
+
 _SETTING = re.compile(r"(tickTime|initLimit|syncLimit) set to (\d+)")
 _FLE_SETTING = re.compile(r"zookeeper\.fastleader\.(min|max)NotificationInterval ?= ?(\d+)")
 _SETTING_KEYS = {
@@ -559,7 +575,7 @@ _BY_FIRST_WORD: dict[str, tuple[_Recogniser, ...]] = {
     "Exception": (_exception_when,),
     "Starting": (_starting,),
     "Successfully": (_learner,),
-    "Unexpected": (_learner,),
+    "Unexpected": (_learner, _lead_failed),
     "Disconnected": (_learner,),
     "tickTime": (_setting,),
     "initLimit": (_setting,),
