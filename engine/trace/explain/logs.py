@@ -8,9 +8,6 @@ phase says so (`unknown`, `clock-skew`). Pure: a function of the window's events
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from engine.core.vote import Sid
@@ -20,7 +17,6 @@ from engine.trace.explain.base import (
     Context,
     Event,
     Phase,
-    VoteKey,
     Window,
     as_int,
     as_map,
@@ -33,228 +29,15 @@ from engine.trace.explain.base import (
     vote_key,
     vote_words,
 )
-
-CHURN = 2
-"""Drops of one pair's election connection while a vote travelled that make it churn (one
-drop is the normal smaller-sid handshake)."""
-
-
-class _Evidence:
-    """Indexes of what each real server logged in a window."""
-
-    def __init__(self, events: Sequence[Event], ctx: Context) -> None:
-        self.ctx = ctx
-        self.by_node: dict[Sid, list[Event]] = {}
-        self.times: dict[Sid, list[float]] = {}
-        for e in events:
-            sid = event_node(e)
-            if sid is None or e.get("kind") not in _REAL:
-                continue
-            self.by_node.setdefault(sid, []).append(e)
-        for sid, evs in self.by_node.items():
-            self.times[sid] = [event_t(e) for e in evs]
-        self.cuts = _cuts(events)
-        """Links the recording proxy cut (`--runtime zookeeper`), which no log shows."""
-
-    def cut_of(self, sid: Sid, lo: float, hi: float) -> _Cut | None:
-        """The longest cut of a link of `sid` that lasted over part of [lo, hi]."""
-        cuts = [c for c in self.cuts if sid in c.sids and c.t0 < hi and c.t1 > lo]
-        return max(cuts, key=lambda c: min(c.t1, hi) - max(c.t0, lo), default=None)
-
-    def before(self, sid: Sid, t: float, slack: float = 0.0) -> list[Event]:
-        """The node's events at or before t (+ slack), newest last."""
-        evs = self.by_node.get(sid, [])
-        return evs[: bisect.bisect_right(self.times.get(sid, []), t + slack)]
-
-    def between(self, sid: Sid, lo: float, hi: float) -> list[Event]:
-        times = self.times.get(sid, [])
-        evs = self.by_node.get(sid, [])
-        return evs[bisect.bisect_left(times, lo) : bisect.bisect_right(times, hi)]
-
-
-_REAL = frozenset({"recv", "sent", "election", "fle_timeout", "peer_state", "took", "zk"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Cut:
-    """A fault that dropped traffic between real servers, from `t0` to its heal `t1`."""
-
-    fault_id: str
-    text: str
-    sids: frozenset[Sid]
-    t0: float
-    t1: float
-
-
-def _cuts(events: Sequence[Event]) -> list[_Cut]:
-    """The link cuts (`fault` op block: partition, isolate, block) of a real run's trace."""
-    open_: dict[str, tuple[str, frozenset[Sid], float]] = {}
-    cuts: list[_Cut] = []
-    for e in events:
-        kind = e.get("kind")
-        if kind == "fault" and e.get("op") == "block":
-            links = e.get("links") or []
-            sids = frozenset(s for link in links for s in link if isinstance(s, int))
-            open_[str(e.get("id"))] = (str(e.get("text", "")), sids, event_t(e))
-        elif kind == "heal":
-            for fault_id in e.get("ids") or list(open_):
-                if (opened := open_.pop(str(fault_id), None)) is not None:
-                    cuts.append(_Cut(str(fault_id), *opened, event_t(e)))
-    cuts += [_Cut(fid, text, sids, t0, float("inf")) for fid, (text, sids, t0) in open_.items()]
-    return cuts
-
-
-def _state_of(e: Event) -> str | None:
-    """The state an evidence event shows its server in, if it shows one."""
-    kind = e.get("kind")
-    if kind == "peer_state" or kind == "took":
-        state = e.get("state")
-        return state if isinstance(state, str) else None
-    if kind == "election":
-        return "LOOKING"
-    if kind == "recv":
-        state = e.get("my_state")
-        return state if isinstance(state, str) else None
-    return None
-
-
-def _decision_event(ev: _Evidence, sid: Sid, t: float) -> Event | None:
-    """The event where `sid` last left LOOKING (decided) at or before t."""
-    decided: Event | None = None
-    state: str | None = None
-    for e in ev.before(sid, t):
-        now = _state_of(e)
-        if now is None:
-            continue
-        if now != "LOOKING" and state in ("LOOKING", None) and e.get("kind") != "recv":
-            decided = e
-        state = now
-    return decided
-
-
-def _last_election(ev: _Evidence, sid: Sid, t: float) -> Event | None:
-    for e in reversed(ev.before(sid, t)):
-        if e.get("kind") == "election":
-            return e
-    return None
-
-
-def _quorum_moment(ev: _Evidence, sid: Sid, t_dec: float, ctx: Context) -> Event | None:
-    """The notification after which `sid`'s final proposal had a quorum of LOOKING votes
-    (its own loopback copy included) in its round, before its decision at t_dec."""
-    began = _last_election(ev, sid, t_dec)
-    lo = event_t(began) if began is not None else float("-inf")
-    recvs = [
-        e
-        for e in ev.before(sid, t_dec, TOLERANCE_MS)
-        if e.get("kind") == "recv" and event_t(e) >= lo and e.get("my_state") in ("LOOKING", None)
-    ]
-    own = [e for e in recvs if as_map(e.get("n")).get("sid") == sid]
-    final = vote_key(as_map(own[-1].get("n"))) if own else None
-    if final is None:
-        return recvs[-1] if recvs else None
-    votes: dict[Sid, VoteKey] = {}
-    moment: Event | None = None
-    had = False
-    for e in recvs:
-        n = as_map(e.get("n"))
-        sender = as_int(n.get("sid"))
-        key = vote_key(n)
-        if sender is None or key is None or n.get("state") != "LOOKING" or key[2] != final[2]:
-            continue
-        votes[sender] = key
-        agreed = [s for s, k in votes.items() if k == final and s in ctx.voters]
-        has = ctx.qv.contains_quorum(agreed)
-        if has and not had:
-            moment = e
-        had = has
-    return moment if moment is not None else (recvs[-1] if recvs else None)
-
-
-def _send_cause(
-    ev: _Evidence, sender: Sid, key: VoteKey, t_recv: float, receiver: Sid
-) -> tuple[Event, str] | None:
-    """Why and when `sender` sent the vote `key` that arrived at t_recv, as its log shows:
-    its election began (its own vote), it adopted the vote on hearing it from another, or a
-    notification timeout made it send again, or it answered the receiver's own notification
-    (WorkerReceiver replies at once to a LOOKING server of a lower round, and a decided
-    server to any LOOKING one) - the latest of these before the arrival (a little later
-    only when its clock may lag: nothing else is found)."""
-    for slack in (0.0, TOLERANCE_MS):
-        found = _send_cause_by(ev, sender, key, t_recv + slack, receiver)
-        if found is not None:
-            return found
-    return None
-
-
-def _send_cause_by(
-    ev: _Evidence, sender: Sid, key: VoteKey, t: float, receiver: Sid
-) -> tuple[Event, str] | None:
-    evs = ev.before(sender, t)
-    began = next((e for e in reversed(evs) if e.get("kind") == "election"), None)
-    lo = event_t(began) if began is not None else float("-inf")
-    # notifications queue while a server is LOOKING, also before its election's first line
-    since = float("-inf")
-    for e in reversed(evs):
-        state = _state_of(e)
-        if event_t(e) < lo and state is not None and state != "LOOKING":
-            since = event_t(e)
-            break
-    candidates: list[tuple[Event, str]] = []
-    if began is not None and key[0] == sender:
-        candidates.append((began, "election"))
-    for e in evs:
-        if (
-            event_t(e) <= since
-            or e.get("kind") != "recv"
-            or e.get("my_state") not in ("LOOKING", None)
-        ):
-            continue
-        n = as_map(e.get("n"))
-        other = as_int(n.get("sid"))
-        if other is not None and other != sender and as_int(n.get("leader")) == key[0]:
-            # the first vote for that leader it heard; heard before its election began, it
-            # was taken (and the vote sent) once the election began
-            if began is not None and event_t(e) < lo:
-                candidates.append((began, "election"))
-            else:
-                candidates.append((e, "adopt"))
-            break
-    for e in reversed(evs):
-        if event_t(e) < lo:
-            break
-        if e.get("kind") == "fle_timeout":
-            candidates.append((e, "timeout"))
-            break
-    for e in reversed(evs):
-        n = as_map(e.get("n"))
-        if e.get("kind") != "recv" or n.get("sid") != receiver or n.get("state") != "LOOKING":
-            continue
-        rnd = as_int(n.get("election_epoch"))
-        if e.get("my_state") not in ("LOOKING", None) or (rnd is not None and rnd < key[2]):
-            candidates.append((e, "adopt"))  # a reply: follow the receiver's notification
-        break
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: (event_t(c[0]), event_seq(c[0])))
-
-
-def _skew_doubt(ctx: Context, a: Sid, b: Sid) -> str | None:
-    """Why the times of servers a and b cannot be compared well, if they cannot: no vote was
-    logged at both ends (no offset), only in one direction (an offset bounded on one side),
-    or the votes disagree."""
-    if a == b or not ctx.skew:
-        return None
-    for sid in (a, b):
-        k = ctx.skew.get(sid)
-        if k is None or k.get("status") == "unknown":
-            return f"n{sid}'s clock offset unknown"
-        if k.get("consistent") is False:
-            return f"n{sid}'s clock offsets disagree"
-        if k.get("status") == "estimated" and (k.get("lo_ms") is None or k.get("hi_ms") is None):
-            return f"n{sid}'s clock offset bounded on one side only"
-    return None
-
+from engine.trace.explain.logevidence import (
+    CHURN,
+    LogEvidence,
+    decision_event,
+    last_election,
+    quorum_moment,
+    send_cause,
+    skew_doubt,
+)
 
 _Cursor = tuple[str, Sid, Event]
 """What the evidence walk explains next: (`decided` | `recv` | `timeout` | `election`, the
@@ -264,7 +47,7 @@ server, its event)."""
 class _EvidenceWalk:
     """The walk back over real servers' evidence (see the module doc)."""
 
-    def __init__(self, w: Window, ctx: Context, ev: _Evidence) -> None:
+    def __init__(self, w: Window, ctx: Context, ev: LogEvidence) -> None:
         self.ctx = ctx
         self.ev = ev
         self.start = w.outage.started_ms
@@ -288,7 +71,7 @@ class _EvidenceWalk:
     def run(self, leader: Sid, established: bool = True) -> None:
         """Walk back from `leader`'s establishment (or, for an outage still going on, from
         its decision: that of the leader or of a server that decided to follow)."""
-        dec = _decision_event(self.ev, leader, self.bound)
+        dec = decision_event(self.ev, leader, self.bound)
         if dec is None:
             self.missing(
                 leader,
@@ -367,7 +150,7 @@ class _EvidenceWalk:
         """`sid` decided at `e`: finalizeWait after the last notification it took (its
         proposal's quorum, or a later vote that was not better and began the wait again)."""
         t_dec = event_t(e)
-        q = _quorum_moment(self.ev, sid, t_dec, self.ctx)
+        q = quorum_moment(self.ev, sid, t_dec, self.ctx)
         if q is None:
             self.missing(
                 sid,
@@ -411,7 +194,7 @@ class _EvidenceWalk:
                 event_seq(e),
             )
             return None
-        found = _send_cause(self.ev, sender, key, event_t(e), sid)
+        found = send_cause(self.ev, sender, key, event_t(e), sid)
         if found is None:
             self.missing(
                 sender,
@@ -456,7 +239,7 @@ class _EvidenceWalk:
         cause = trouble[0] if trouble else None
         if trouble:
             text += f"; {trouble[1]}"
-        doubt = _skew_doubt(self.ctx, sender, sid)
+        doubt = skew_doubt(self.ctx, sender, sid)
         if event_t(e) + TOLERANCE_MS < event_t(src) and sender != sid:
             cause = cause or "clock-skew"
             text += f"; logged received {ms_text(event_t(src) - event_t(e))} before it was sent"
@@ -530,7 +313,7 @@ class _EvidenceWalk:
             return ("timeout", sid, p)
         if as_map(p.get("n")).get("sid") != sid:
             return ("recv", sid, p)
-        began_election = _last_election(ev, sid, event_t(p))
+        began_election = last_election(ev, sid, event_t(p))
         return ("election", sid, began_election) if began_election is not None else None
 
     def why_looking(self, sid: Sid, began: Event) -> _Cursor | None:
@@ -573,7 +356,7 @@ class _EvidenceWalk:
                 if expired is not None:
                     # The attempt to lead or follow that began at its last decision ended
                     # after initLimit ticks without a synced quorum: a restart.
-                    previous = _decision_event(ev, sid, min(event_t(y) for y in group))
+                    previous = decision_event(ev, sid, min(event_t(y) for y in group))
                     lo = event_t(previous) if previous is not None else self.start
                     self.add(sid, "restart", lo, "init-limit-expired", expired, event_seq(began))
                     return ("decided", sid, previous) if previous is not None else None
@@ -600,7 +383,7 @@ class _EvidenceWalk:
                 )
                 cause = "epoch-mismatch" if mismatch else "peer-unreachable"
                 self.add(sid, "restart", event_t(x), cause, text, event_seq(began))
-                previous = _decision_event(ev, sid, event_t(x))
+                previous = decision_event(ev, sid, event_t(x))
                 return ("decided", sid, previous) if previous is not None else None
         self.missing(
             sid,
@@ -625,7 +408,7 @@ NO_QUORUM_SYNCED = "Waiting for a quorum of followers"
 """Leader.lead's shutdown reason when waitForNewLeaderAck ran out (3.4+)."""
 
 
-def _init_limit_words(ev: _Evidence, ctx: Context, sid: Sid, group: list[Event]) -> str | None:
+def _init_limit_words(ev: LogEvidence, ctx: Context, sid: Sid, group: list[Event]) -> str | None:
     """What a server's leave-taking lines say when its attempt to lead or follow ran out of
     initLimit ticks, or None: a leader's wait for a quorum of followers timed out (its
     epoch, their epoch acks, their NEWLEADER acks), or a learner not yet synced read
@@ -656,7 +439,7 @@ def _init_limit_words(ev: _Evidence, ctx: Context, sid: Sid, group: list[Event])
     return None
 
 
-def _zab_phase(ev: _Evidence, sid: Sid, t: float) -> str | None:
+def _zab_phase(ev: LogEvidence, sid: Sid, t: float) -> str | None:
     """The zab phase `sid` last logged (3.5+) at or before t."""
     for e in reversed(ev.before(sid, t)):
         if e.get("kind") == "peer_state":
@@ -666,7 +449,7 @@ def _zab_phase(ev: _Evidence, sid: Sid, t: float) -> str | None:
 
 
 def _connection_trouble(
-    ev: _Evidence, sender: Sid, receiver: Sid, lo: float, hi: float
+    ev: LogEvidence, sender: Sid, receiver: Sid, lo: float, hi: float
 ) -> tuple[str, str] | None:
     """Connection failures or churn the sender or receiver logged while a vote travelled."""
     failed = [
@@ -702,10 +485,10 @@ def _connection_trouble(
     return None
 
 
-def _unreachable_peers(ev: _Evidence, sid: Sid, t: float) -> list[Sid]:
+def _unreachable_peers(ev: LogEvidence, sid: Sid, t: float) -> list[Sid]:
     """Peers `sid`'s connections failed to, in its election up to t, while their own logs
     show them running, and that it has not heard from since its election began."""
-    election = _last_election(ev, sid, t)
+    election = last_election(ev, sid, t)
     since = event_t(election) if election is not None else t
     seen = ev.between(sid, since, t)
     heard = {as_int(as_map(x.get("n")).get("sid")) for x in seen if x.get("kind") == "recv"}
@@ -721,12 +504,12 @@ def _unreachable_peers(ev: _Evidence, sid: Sid, t: float) -> list[Sid]:
     )
 
 
-def _up_at(ev: _Evidence, ctx: Context, t: float) -> int:
+def _up_at(ev: LogEvidence, ctx: Context, t: float) -> int:
     """Voters whose logs show them up just before t."""
     return sum(_running(ev, sid, t) for sid in ctx.voters)
 
 
-def _running(ev: _Evidence, sid: Sid | None, t: float) -> bool:
+def _running(ev: LogEvidence, sid: Sid | None, t: float) -> bool:
     """Whether `sid`'s log shows it up just before t: it logged before, and what it logs
     next is not a start (a server that starts again was down before it)."""
     if sid is None or not ev.before(sid, t - 1):
@@ -808,13 +591,13 @@ def _evidence_timelines(w: Window, ctx: Context) -> dict[Sid, list[str]]:
     return node_timelines(w, ctx, words)
 
 
-def decided_last(ev: _Evidence, start: float, last: float) -> Sid | None:
+def decided_last(ev: LogEvidence, start: float, last: float) -> Sid | None:
     """The server whose log shows the latest decision in the outage (a fragment from a
     follower: its decision to follow)."""
     found = [
         (event_t(d), sid)
         for sid in sorted(ev.by_node)
-        if (d := _decision_event(ev, sid, last)) is not None and event_t(d) >= start
+        if (d := decision_event(ev, sid, last)) is not None and event_t(d) >= start
     ]
     return max(found)[1] if found else None
 
@@ -841,7 +624,7 @@ def log_path(
     whom the walk began from when the outage goes on (`elect`, else the server that decided
     last)."""
     outage = w.outage
-    walk = _EvidenceWalk(w, ctx, _Evidence(w.events, ctx))
+    walk = _EvidenceWalk(w, ctx, LogEvidence(w.events, ctx))
     last = w.last_ms
     if outage.leader is not None and outage.ended_ms is not None:
         walk.run(outage.leader)
