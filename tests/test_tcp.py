@@ -521,9 +521,9 @@ class Lines:
 
 
 def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) -> None:
-    """Three zkfle nodes over TCP (ZooKeeper's election wire, our post-election framing)
-    elect sid 3 and establish epoch 1; when 3 crashes, 2 takes over with epoch 2. Every
-    node's trace re-executes identically."""
+    """Three zkfle nodes over TCP (ZooKeeper's election wire, then ZooKeeper's Zab) elect
+    sid 3, which leads its followers to epoch 1 (each syncs by an empty DIFF); when 3
+    crashes, 2 takes over with epoch 2. Every node's trace re-executes identically."""
     text = three_node_cfg()
     out = Lines()
     nodes = {
@@ -545,6 +545,10 @@ def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) ->
         assert [n.status()["leader"] for n in nodes.values()] == [3, 3, 3]
         assert nodes[3].state == ServerState.LEADING
         assert out.has("n1: LOOKING → FOLLOWING leader=3 round=1")
+        # ZooKeeper's leader chose the sync: the zxids are equal, so an empty DIFF.
+        assert [nodes[s].status()["sync_mode"] for s in (1, 2)] == ["DIFF", "DIFF"]
+        assert out.has("n3: LEADING: epoch 1 established with a quorum")
+        assert out.has("n1: FOLLOWING: synced with leader 3, epoch 1"), out.lines
         nodes[3].stop("crash")
         wait_until(
             lambda: nodes[2].established and nodes[1].established,
@@ -553,6 +557,8 @@ def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) ->
         assert nodes[2].state == ServerState.LEADING
         assert nodes[1].status()["leader"] == 2
         assert nodes[2].status()["current_epoch"] == 2
+        assert nodes[1].status()["sync_mode"] == "DIFF"
+        assert (tmp_path / "n2" / "version-2" / "currentEpoch").read_text().strip() == "2"
         assert out.has("n1: FOLLOWING → LOOKING (Connection to the leader closed)")
     finally:
         for node in nodes.values():
