@@ -58,7 +58,7 @@ from engine.core.peer.io import (
 )
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.verifier import QuorumVerifier
-from engine.core.vote import LearnerType, ServerState, Sid
+from engine.core.vote import LearnerType, Sid
 from engine.runtime.durable import DurableError
 from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings, LearnerView
@@ -105,6 +105,8 @@ class QuorumSide:
         self.zab_lead: LeaderService | None = None
         """The Zab leader running on the quorum port while the node leads."""
         self._retired_leads: list[LeaderService] = []
+        self._led: object | None = None
+        """The core's leadership the last service was started for."""
 
     def zab_probe_ms(self) -> float:
         """How long our learner waits for a zkfle leader's greeting: half of the initLimit
@@ -160,10 +162,12 @@ class QuorumSide:
     def _leader_port(self, core: QuorumPeer) -> None:
         """ZK: the Leader binds the quorum port while it leads - here ZooKeeper's Zab
         leader (engine.runtime.zab.lead), whatever its learners are (caller holds the lock)."""
-        leading = core.peer_state == ServerState.LEADING
-        if leading and self.zab_lead is None:
+        leading = core.leading
+        if leading is not None and leading is not self._led:
+            # Once per leadership: one that ended stays ended until the core hears it.
+            self._led = leading
             self._lead(core)
-        elif not leading and self.zab_lead is not None:
+        elif leading is None and self.zab_lead is not None:
             self._retire_lead()
 
     # --- the Zab leader (caller holds the lock) -------------------------------------------
