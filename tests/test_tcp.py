@@ -521,9 +521,10 @@ class Lines:
 
 
 def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) -> None:
-    """Three zkfle nodes over TCP (ZooKeeper's election wire, our post-election framing)
-    elect sid 3 and establish epoch 1; when 3 crashes, 2 takes over with epoch 2. Every
-    node's trace re-executes identically."""
+    """Three zkfle nodes over TCP (ZooKeeper's election wire, then ZooKeeper's Zab) elect
+    sid 3, which leads its followers to epoch 1 (ZooKeeper's DIFF or SNAP); when 3
+    crashes, the one with the better vote takes over with epoch 2. Every node's trace
+    re-executes identically."""
     text = three_node_cfg()
     out = Lines()
     nodes = {
@@ -545,15 +546,29 @@ def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) ->
         assert [n.status()["leader"] for n in nodes.values()] == [3, 3, 3]
         assert nodes[3].state == ServerState.LEADING
         assert out.has("n1: LOOKING → FOLLOWING leader=3 round=1")
+        # ZooKeeper's leader chose each sync (LearnerHandler.syncFollower): a follower that
+        # syncs before the epoch is established has the leader's zxid, so an empty DIFF; a
+        # later one gets a SNAP, the leader's zxid having become the epoch's (startZkServer).
+        modes = [nodes[s].status()["sync_mode"] for s in (1, 2)]
+        assert "DIFF" in modes, modes
+        assert set(modes) <= {"DIFF", "SNAP"}, modes
+        assert out.has("n3: LEADING: epoch 1 established with a quorum")
+        assert out.has("n1: FOLLOWING: synced with leader 3, epoch 1"), out.lines
+        # The best vote wins next: a SNAP left its follower at the epoch's zxid, a DIFF at 0.
+        votes = {s: (int(nodes[s].status()["last_zxid"], 16), s) for s in (1, 2)}
+        new = max(votes.values())[1]
+        other = 3 - new
         nodes[3].stop("crash")
         wait_until(
             lambda: nodes[2].established and nodes[1].established,
             what="a new leader",
         )
-        assert nodes[2].state == ServerState.LEADING
-        assert nodes[1].status()["leader"] == 2
-        assert nodes[2].status()["current_epoch"] == 2
-        assert out.has("n1: FOLLOWING → LOOKING (Connection to the leader closed)")
+        assert nodes[new].state == ServerState.LEADING
+        assert nodes[other].status()["leader"] == new
+        assert nodes[new].status()["current_epoch"] == 2
+        assert nodes[other].status()["sync_mode"] in ("DIFF", "SNAP")
+        assert (tmp_path / f"n{new}" / "version-2" / "currentEpoch").read_text().strip() == "2"
+        assert out.has(f"n{other}: FOLLOWING → LOOKING (Connection to the leader closed)")
     finally:
         for node in nodes.values():
             node.stop()

@@ -15,17 +15,26 @@ The same with `zkfle node` as server 1 (issue 11, test (a) and the zkfle-observe
 runs ZooKeeper's learner on that connection - syncs by DIFF on the empty tree, is stopped,
 restarted on its data dir after 1,000 writes (it votes with the zxid it synced) and syncs by
 SNAP, then takes further writes; and as an observer (peerType=observer).
+
+And `zkfle node` as the leader (issue 11, test (b)): with the highest sid it wins, leads the
+two Java servers over Zab, commits kazoo's writes made through one of them, and when it is
+killed (SIGKILL) during async writes a Java server takes over with every acknowledged
+write present exactly once.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
 
 from engine.core.config import load_zoo_cfg
 from engine.core.vote import zxid_hex
@@ -47,6 +56,8 @@ from tests import zkproxied
 from tests.zabcheck import java_fingerprint, leader_zxid
 
 pytestmark = pytest.mark.zk
+
+REPO = Path(__file__).parent.parent
 
 MISSING = java_missing()
 if MISSING is not None:
@@ -363,4 +374,120 @@ def test_zkfle_node_observes_a_java_ensemble(java: dict[int, ZkServer], tmp_path
                 client.close()
     assert node.threads() == []
     result = verify(tmp_path / "n1.jsonl")
+    assert result.ok, (result.divergence, result.violations)
+
+
+# --- issue 11 (b): `zkfle node` leads two Java followers ------------------------------------
+
+
+def values(client: KazooClient) -> list[str]:
+    """The data of every child of /app, read through `client` after a sync."""
+    client.sync("/app")
+    return [client.get(f"/app/{child}")[0].decode() for child in client.get_children("/app")]
+
+
+def test_zkfle_node_leads_java_followers_and_loses_no_acked_write(
+    servers: dict[int, ZkServer], tmp_path: Path
+) -> None:
+    """`zkfle node` as server 3 (the highest sid) and Java servers 1 and 2: it wins, leads
+    both over Zab (they sync from it: writes through 1 are read back on 2), then is killed
+    with SIGKILL while async writes are in flight. A Java server takes over, and every
+    write the client saw acknowledged is there exactly once; nothing appears that was not
+    written (each write creates a sequential znode holding its own number)."""
+    ours = servers[3]
+    ours.write_config()  # zoo.cfg and data/myid, as a Java server 3 would have them
+    trace = tmp_path / "n3.jsonl"
+    out_path = tmp_path / "n3.out"
+    writer = KazooClient(hosts=f"{HOST}:{servers[1].client_port}", timeout=10.0)
+    reader = KazooClient(hosts=f"{HOST}:{servers[2].client_port}", timeout=10.0)
+    with out_path.open("w") as out:
+        node = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine.runtime.node",
+                "--config",
+                str(ours.config_path),
+                "--myid",
+                "3",
+                "--trace",
+                str(trace),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            cwd=tmp_path,
+        )
+    try:
+        # In the election before the JVMs: with the best vote it is then elected by both
+        # (one that starts after they decided would follow their leader, ZOOKEEPER-975).
+        wait_until(
+            lambda: "n3: LOOKING (" in out_path.read_text(),
+            lambda: f"our node to look for a leader:\n{out_path.read_text()}",
+        )
+        servers[1].start()
+        servers[2].start()
+        wait_until(
+            lambda: "n3: LEADING: epoch 1 established with a quorum" in out_path.read_text(),
+            lambda: f"our node to lead:\n{out_path.read_text()}",
+        )
+        wait_for([servers[1], servers[2]], {1: {"follower"}, 2: {"follower"}}, DEADLINE_S)
+        writer.start(timeout=30)
+        reader.start(timeout=30)
+        writer.create("/app", b"")
+        acked = set()
+        for i in range(20):
+            writer.create("/app/w-", str(i).encode(), sequence=True)
+            acked.add(str(i))
+        assert sorted(values(reader)) == sorted(acked)  # committed by us, applied by 2
+        # Both synced from us (ZK: Learner.syncWithLeader): the first to sync, before the
+        # epoch was established, by a DIFF of our empty tree; a later one maybe by a SNAP,
+        # our zxid having become the epoch's (startZkServer), as from a Java leader.
+        logs = [servers[sid].log_path.read_text() for sid in (1, 2)]
+        assert all(
+            re.search(r"Getting a (diff from the leader|snapshot from leader) ", log)
+            for log in logs
+        )
+        assert any("Getting a diff from the leader 0x0" in log for log in logs)
+
+        pending = {
+            str(i): writer.create_async("/app/w-", str(i).encode(), sequence=True)
+            for i in range(20, 220)
+        }
+        wait_until(
+            lambda: sum(w.ready() for w in pending.values()) >= 20,
+            lambda: "async writes to be acknowledged",
+        )
+        node.kill()  # SIGKILL: no goodbye on any socket
+        node.wait(DEADLINE_S)
+        for value, w in pending.items():
+            try:
+                w.get(timeout=DEADLINE_S)
+            except KazooException:
+                continue  # connection lost: its outcome is unknown to the client
+            acked.add(value)
+
+        modes = wait_for(
+            [servers[1], servers[2]],
+            {1: {"leader", "follower"}, 2: {"leader", "follower"}},
+            DEADLINE_S,
+        )
+        assert sorted(str(mode) for mode in modes.values()) == ["follower", "leader"], modes
+        writer.create("/app/w-", b"after", sequence=True)  # the new leader commits
+        seen = {sid: values(client) for sid, client in ((1, writer), (2, reader))}
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait(DEADLINE_S)
+        for client in (writer, reader):
+            client.stop()
+            client.close()
+    text = out_path.read_text()
+    assert "n3: LOOKING → LEADING leader=3" in text, text
+    assert sorted(seen[1]) == sorted(seen[2])
+    written = set(pending) | acked | {"after"}
+    assert len(seen[1]) == len(set(seen[1])), "a write applied twice"
+    assert acked <= set(seen[1]), f"acknowledged writes lost: {sorted(acked - set(seen[1]))}"
+    assert set(seen[1]) <= written
+    result = verify(trace)  # killed: the trace has no footer, but every step re-executes
     assert result.ok, (result.divergence, result.violations)

@@ -1,6 +1,7 @@
-"""How `zkfle node` follows a leader that speaks Zab, without Java: the core mirrors the
-Zab learner's reports (the `zab` input, recorded and replayed like any other), the quorum
-plane hands a silent leader's socket over, and a restart votes with the txn log's zxid."""
+"""How `zkfle node` follows a leader that speaks Zab, and leads with Zab itself, without
+Java: the core mirrors the Zab learner's and the Zab leader's reports (the `zab` input,
+recorded and replayed like any other), the quorum plane hands a silent leader's socket
+over, and a restart votes with the txn log's zxid."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.peer.io import (
+    ClientWrite,
     ConnectToLeader,
     Durable,
     LearnerConnected,
@@ -20,15 +22,17 @@ from engine.core.peer.io import (
     Receive,
     SendPacket,
     Timeout,
+    Timing,
     ZabProgress,
 )
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.vote import Notification, ServerState, make_zxid
 from engine.core.zab.database import Database
+from engine.replay.cores import timing_from_header
 from engine.runtime.durable import DurableStore
 from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane, greeting
 from engine.runtime.zab.store import ZabStore
-from engine.trace.record import RecordError, input_from, input_json
+from engine.trace.record import RecordError, input_from, input_json, timing_json
 from tests import zkproxied
 from tests.harness import make_verifier
 from tests.test_zab_follow import FakeLeader, entry
@@ -106,6 +110,64 @@ def test_a_bad_zab_input_names_the_field() -> None:
         input_from({**recorded, "last_zxid": 5}, "")
     with pytest.raises(RecordError, match="ended"):
         input_from({**recorded, "ended": 5}, "")
+
+
+# --- the leader: the runtime leads with Zab, the core mirrors it ------------------------------
+
+
+def leading_core() -> tuple[QuorumPeer, Output]:
+    """Server 3 of three, its runtime leading with Zab (`Timing.zab_leader`): 1 and 2
+    elect it."""
+    core = QuorumPeer(3, make_verifier([1, 2, 3], []), timing=Timing(zab_leader=True))
+    core.step(LookForLeader(), 0.0)
+    for sid in (1, 2):
+        core.step(Receive(Notification(3, 0, 1, ServerState.LOOKING, sid, 0)), 1.0)
+    while core.peer_state == ServerState.LOOKING:  # the last poll waits finalizeWait out
+        if core.election.recvqueue:
+            decided = core.step(Poll(), 2.0)
+        else:
+            assert core.deadline is not None
+            decided = core.step(Timeout(True), core.deadline)
+    assert core.peer_state == ServerState.LEADING
+    return core, decided
+
+
+def led(zab: str, ended: str | None = None) -> ZabProgress:
+    return ZabProgress(3, zab, None, 1, 1 if zab == "BROADCAST" else 0, make_zxid(1, 2), ended)
+
+
+def test_a_core_whose_runtime_leads_with_zab_keeps_no_leader_of_its_own() -> None:
+    core, decided = leading_core()
+    # No LEADERINFO, no epoch of its own, no timer: the runtime's leader does all that.
+    assert (decided.zab, decided.persist, core.deadline) == ((), None, None)
+    core.step(Timeout(True), 1e9)
+    assert core.peer_state == ServerState.LEADING
+    out = core.step(led("SYNCHRONIZATION"), 3.0)
+    assert (core.zab_state, out.persist) == ("SYNCHRONIZATION", None)  # durable already
+    assert core.durable == Durable(current_epoch=0, accepted_epoch=1, last_zxid=make_zxid(1, 2))
+    core.step(led("BROADCAST"), 4.0)
+    assert core.established
+    assert core.current_vote.peer_epoch == 1  # ZK: updateElectionVote once established
+    refused = core.step(ClientWrite(1), 5.0)
+    assert refused.write_error == "n3 leads over Zab: clients write through a learner"
+    reason = "Not sufficient followers synced, only synced with sids: [ 3 ]"
+    out = core.step(led("BROADCAST", ended=reason), 6.0)
+    assert (core.peer_state, out.reason, out.zab) == (ServerState.LOOKING, reason, ())
+    own = core.step(LookForLeader(), 7.0).sends[0]
+    assert (own.zxid, own.peer_epoch) == (make_zxid(1, 2), 1)
+
+
+def test_a_zab_leaders_report_after_it_ended_changes_nothing() -> None:
+    core, _ = leading_core()
+    core.step(led("DISCOVERY", ended="Timeout while waiting for epoch from quorum"), 3.0)
+    assert core.peer_state == ServerState.LOOKING
+    out = core.step(led("BROADCAST"), 4.0)
+    assert (core.peer_state, core.zab_state, out.persist) == (ServerState.LOOKING, "ELECTION", None)
+
+
+def test_the_trace_header_says_the_runtime_leads_with_zab() -> None:
+    for timing in (Timing(), Timing(zab_leader=True)):
+        assert timing_from_header({"timing": timing_json(timing)}) == timing
 
 
 # --- the quorum plane: a leader that does not greet --------------------------------------------

@@ -156,6 +156,7 @@ def timing_from_header(header: Mapping[str, Any], path: str = "<trace>") -> Timi
                 int(t.get("min_notification_interval_ms", 200)),
                 int(t.get("max_notification_interval_ms", 60_000)),
             ),
+            zab_leader=t.get("zab_leader", False) is True,
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ReplayError(path, 1, f"the header's timing is not usable: {e}") from None

@@ -48,7 +48,8 @@ from engine.core.peer.io import (
     ZabState,
 )
 from engine.core.peer.mainthread import next_main_input
-from engine.core.peer.quorumpeer import QuorumPeer, quiet_receive
+from engine.core.peer.outbox import quiet_receive
+from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import ClusterView, FaultView, NodeView, quorum_count, stable_leader
 from engine.core.vote import ServerState, Sid, Vote

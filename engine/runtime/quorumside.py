@@ -1,36 +1,35 @@
-"""The post-election side of a `TcpNode`: its learner<->leader connection - the QuorumPlane
-(our framing between zkfle nodes), the leader's quorum port, and ZooKeeper's learner when
-the leader is a Java server.
+"""The post-election side of a `TcpNode`: its learner<->leader connection - ZooKeeper's
+Zab leader on the quorum port while the node leads, ZooKeeper's Zab learner when it
+follows or observes, and the QuorumPlane that dials the leader.
 
-With Java servers
------------------
-The election is ZooKeeper's, byte for byte: Java servers log our notifications and count
-our votes, and we count theirs. After it:
+Leading
+-------
+When the core decides LEADING, the node runs ZooKeeper's leader (engine.runtime.zab.lead:
+the pure `ZabLeader` over TCP) on its quorum port, with the data in the data dir (ZabStore,
+ZooKeeper's own files). It greets nobody: a Java learner sends FOLLOWERINFO or
+OBSERVERINFO at once, and a zkfle learner, hearing no greeting within its probe, does the
+same (below) - so Java and zkfle learners are led alike, by the same code. The core keeps
+no leader of its own (`Timing.zab_leader`): each change of the service's phase, epochs or
+last logged zxid - on disk already, as the service writes before it sends - reaches the
+core as a `ZabProgress` input with the node as leader, so status(), the printed lines,
+the trace and `verify` follow the real leader; when the service ends (no quorum of
+epochs, ACKEPOCHs or NEWLEADER acks within initLimit ticks, too few synced followers)
+the core goes back to LOOKING with ZooKeeper's reason. The service only reports that it
+moved; the node then reads its view under the node's lock, so the lock order is always
+node then service and a late report can never carry a stale view.
 
-* as a learner of a Java leader, the node follows (or observes) it over Zab. The node
-  dials the leader's quorum port as always; a zkfle leader greets first (our framing,
-  engine.runtime.transport.quorum), a Java leader sends nothing before FOLLOWERINFO and
-  waits initLimit ticks for it. So the plane waits for a greeting at most half of those
-  ticks (`zab_probe_ms`, at most 1 s: a zkfle leader greets from its accept thread at
-  once) and then hands the socket to ZooKeeper's learner (engine.runtime.zab.follow, the
-  data in the dataDir as ZabStore keeps it). This keeps zkfle-only clusters on their
-  framing until our leader speaks Zab, sends nothing new towards Java, and a wrong guess
-  fails safe: the connection closes and the node re-elects. The learner's every change
-  of phase, sync mode, epoch or zxid - once durable - reaches the core as a `ZabProgress`
-  input, so the core's state, the trace and `verify` follow Zab too; its end (the
-  leader's EOF, initLimit/syncLimit ticks of silence, a packet it refuses) sends the node
-  back to LOOKING with ZooKeeper's reason. On start the node votes with the last zxid of
-  its txn log and snapshots (ZK: getLastLoggedZxid) when it has them.
-* as the leader elected by Java servers, the node listens on its quorum port; a Java
-  follower sends FOLLOWERINFO in jute, which is not our greeting, so the connection is
-  closed at once (logged) and the follower goes back to LOOKING. Without a quorum of
-  zkfle learners our leader gives up after initLimit ticks ("Timeout while waiting for
-  epoch from quorum") and goes back to LOOKING too; the Java servers meanwhile elect
-  another leader among themselves if they can.
-
-Between zkfle nodes the post-election packets use our own small framing (see
-engine.runtime.transport.quorum), so a cluster of zkfle nodes elects, establishes an epoch,
-pings, and replaces a crashed leader as the in-memory runtime does.
+Following
+---------
+The election is ZooKeeper's, byte for byte, so any leader may be a Java server. The node
+dials the leader's quorum port; a leader that greets first (b"ZKFL", our framing,
+engine.runtime.transport.quorum) keeps that framing, one that sends nothing - a Java
+leader, and now a zkfle leader too - gets the socket after `zab_probe_ms` (half the
+initLimit ticks a leader waits for FOLLOWERINFO, at most 1 s), and ZooKeeper's learner
+(engine.runtime.zab.follow) runs on it with the data in the data dir. Its every change of
+phase, sync mode, epoch or zxid - once durable - reaches the core as a `ZabProgress`
+input; its end (the leader's EOF, initLimit/syncLimit ticks of silence, a packet it
+refuses) sends the node back to LOOKING with ZooKeeper's reason. On start the node votes
+with the last zxid of its txn log and snapshots (ZK: getLastLoggedZxid).
 """
 
 from __future__ import annotations
@@ -59,11 +58,11 @@ from engine.core.peer.io import (
 )
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.verifier import QuorumVerifier
-from engine.core.vote import LearnerType, ServerState, Sid
+from engine.core.vote import LearnerType, Sid
 from engine.runtime.durable import DurableError
 from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
-from engine.runtime.transport.sockets import TransportError
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings, LearnerView
+from engine.runtime.zab.lead import LeaderService, LeaderSettings
 from engine.runtime.zab.store import ZabStore, ZabStoreError
 from engine.trace.record import packet_json
 
@@ -103,6 +102,11 @@ class QuorumSide:
         self._zab_leader: Sid | None = None
         self._retired: list[LearnerConnection] = []
         """Zab learners closed but maybe not finished: stop() joins them."""
+        self.zab_lead: LeaderService | None = None
+        """The Zab leader running on the quorum port while the node leads."""
+        self._retired_leads: list[LeaderService] = []
+        self._led: object | None = None
+        """The core's leadership the last service was started for."""
 
     def zab_probe_ms(self) -> float:
         """How long our learner waits for a zkfle leader's greeting: half of the initLimit
@@ -156,21 +160,82 @@ class QuorumSide:
             self.emit("conn", peer=action.peer, up=False, plane="quorum", reason="closed")
 
     def _leader_port(self, core: QuorumPeer) -> None:
-        """ZK: the Leader binds the quorum port while it leads."""
-        plane = self.plane
-        if plane is None:
-            return
-        leading = core.peer_state == ServerState.LEADING
-        if leading and not plane.listening:
-            host, port = self.qv.all_members[self.myid].addr[0]
-            if self.cfg.quorum_listen_on_all_ips:
-                host = "0.0.0.0"
-            try:
-                plane.listen((host, port))
-            except TransportError as e:
-                log.error("n%s: %s", self.myid, e)
-        elif not leading and plane.listening:
-            plane.stop_listening()
+        """ZK: the Leader binds the quorum port while it leads - here ZooKeeper's Zab
+        leader (engine.runtime.zab.lead), whatever its learners are (caller holds the lock)."""
+        leading = core.leading
+        if leading is not None and leading is not self._led:
+            # Once per leadership: one that ended stays ended until the core hears it.
+            self._led = leading
+            self._lead(core)
+        elif leading is None and self.zab_lead is not None:
+            self._retire_lead()
+
+    # --- the Zab leader (caller holds the lock) -------------------------------------------
+
+    def _lead(self, core: QuorumPeer) -> None:
+        """Lead over Zab on the quorum port, from the data in the data dir; the core
+        mirrors the service's progress (`_lead_moved`) until it ends (`_lead_ended`)."""
+        t = self.timing
+        settings = LeaderSettings(
+            self.myid,
+            self.qv,
+            config_version=self.qv.version,
+            tick_time_ms=t.tick_time_ms,
+            init_limit=t.init_limit,
+            sync_limit=t.sync_limit,
+            config=self.config_text,
+        )
+        host, port = self.qv.all_members[self.myid].addr[0]
+        if self.cfg.quorum_listen_on_all_ips:
+            host = "0.0.0.0"
+        service = LeaderService(settings, self.zab_store, listen=(host, port))
+        service.on_progress = lambda: self._lead_moved(service)
+        service.on_end = lambda reason: self._lead_ended(service, reason)
+        self.zab_lead = service
+        try:
+            service.start()  # loads the data dir: ZooKeeper's loadDataBase
+        except OSError as e:
+            self._lead_failed(core, f"cannot bind quorum address {host}:{port}: {e}")
+        except (ZabStoreError, DurableError, JuteError) as e:
+            self._lead_failed(core, f"cannot load the data dir: {e}")
+
+    def _lead_failed(self, core: QuorumPeer, reason: str) -> None:
+        log.error("n%s: %s", self.myid, reason)
+        self._retire_lead()
+        self._zab_failed(core, self.myid, reason)
+
+    def _zab_failed(self, core: QuorumPeer, leader: Sid, reason: str) -> None:
+        """Zab could not start: the core ends that role with `reason`."""
+        d = core.durable
+        ended = ZabProgress(
+            leader, core.zab_state, None, d.accepted_epoch, d.current_epoch, d.last_zxid, reason
+        )
+        self._inbox(ended)
+
+    def _lead_moved(self, service: LeaderService) -> None:
+        with self.lock:
+            if service is self.zab_lead:
+                self._inbox(self._lead_progress(service))
+
+    def _lead_ended(self, service: LeaderService, reason: str) -> None:
+        with self.lock:
+            if service is not self.zab_lead:
+                return
+            self._retire_lead()
+            self._inbox(self._lead_progress(service, reason))
+
+    def _lead_progress(self, service: LeaderService, ended: str | None = None) -> ZabProgress:
+        v = service.view()
+        return ZabProgress(
+            self.myid, v.zab_state, None, v.accepted_epoch, v.current_epoch, v.last_logged, ended
+        )
+
+    def _retire_lead(self) -> None:
+        """Stop leading; the service's threads end without our lock: stop() joins them."""
+        if self.zab_lead is not None:
+            self.zab_lead.halt()
+            self._retired_leads = [s for s in self._retired_leads if s.alive()] + [self.zab_lead]
+        self.zab_lead = None
 
     # --- the Zab learner of a Java leader (caller of _close_zab holds the lock) -----------
 
@@ -205,19 +270,7 @@ class QuorumSide:
             except (ZabStoreError, DurableError, JuteError) as e:
                 sock.close()
                 self.zab_conn = None
-                d = core.durable
-                reason = f"cannot load the data dir: {e}"
-                self._inbox(
-                    ZabProgress(
-                        leader,
-                        core.zab_state,
-                        None,
-                        d.accepted_epoch,
-                        d.current_epoch,
-                        d.last_zxid,
-                        reason,
-                    )
-                )
+                self._zab_failed(core, leader, f"cannot load the data dir: {e}")
 
     def _zab_moved(self, conn: LearnerConnection, leader: Sid, view: LearnerView) -> None:
         with self.lock:

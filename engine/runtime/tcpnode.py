@@ -120,6 +120,7 @@ class TcpNode(QuorumSide):
             init_limit=cfg.init_limit,
             sync_limit=cfg.sync_limit,
             election=ElectionConfig(),
+            zab_leader=True,  # it leads with ZooKeeper's Zab (QuorumSide._lead)
         )
         self.socket_timeout_ms = self._socket_timeout_ms(cfg)
         self.store = DurableStore(self.data_dir)
@@ -329,9 +330,13 @@ class TcpNode(QuorumSide):
             qcm, plane = self.qcm, self.plane
             zab = self._learners()
             self.zab_conn, self._retired = None, []
+            self._retire_lead()
+            leads, self._retired_leads = self._retired_leads, []
         for conn in zab:
             conn.halt()
             conn.join(JOIN_TIMEOUT_S)
+        for service in leads:
+            service.join(JOIN_TIMEOUT_S)
         if self.client_port is not None:
             self.client_port.stop(JOIN_TIMEOUT_S)
         problems = []
@@ -360,7 +365,9 @@ class TcpNode(QuorumSide):
         names = [t.name for t in self._threads if t.is_alive()]
         with self.lock:
             zab = self._learners()
+            leads = self._retired_leads + ([self.zab_lead] if self.zab_lead is not None else [])
         names += [f"zab-learner-{self.myid}" for conn in zab if conn.alive()]
+        names += [name for service in leads for name in service.alive()]
         if self.client_port is not None and self.client_port.alive():
             names.append(f"ClientPort[myid={self.myid}]")
         for part in (self.qcm, self.plane):

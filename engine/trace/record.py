@@ -361,8 +361,9 @@ def state_fields(core: QuorumPeer, out: Output) -> JSON:
 
 
 def timing_json(t: Timing) -> JSON:
-    """The header's `timing` (engine.replay.cores.timing_from_header reads it back)."""
-    return {
+    """The header's `timing` (engine.replay.cores.timing_from_header reads it back);
+    `zab_leader` only when set, so traces of runtimes without it read as before."""
+    d: JSON = {
         "tick_time_ms": t.tick_time_ms,
         "init_limit": t.init_limit,
         "sync_limit": t.sync_limit,
@@ -370,3 +371,6 @@ def timing_json(t: Timing) -> JSON:
         "min_notification_interval_ms": t.election.min_notification_interval_ms,
         "max_notification_interval_ms": t.election.max_notification_interval_ms,
     }
+    if t.zab_leader:
+        d["zab_leader"] = True
+    return d

@@ -28,6 +28,10 @@ class Timing:
     init_limit: int = 10
     sync_limit: int = 5
     election: ElectionConfig = field(default_factory=ElectionConfig)
+    zab_leader: bool = False
+    """The runtime leads with ZooKeeper's Zab (engine.core.zab.leader, as `zkfle node`
+    does) and reports its progress as `ZabProgress`; the core then mirrors that leader
+    instead of running its own simplified one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +116,12 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class ZabProgress:
-    """Learner side, when the leader speaks Zab (a Java leader): where the node's Zab
-    learner (engine.core.zab.learner, run by the runtime) stands, its data already durable
-    in the data dir. The runtime reports each change of phase, sync mode, epoch or zxid,
-    and finally `ended` (why the connection ended, in ZooKeeper's words)."""
+    """Where the runtime's Zab stands, its data already durable in the data dir: the
+    node's learner of a leader that speaks Zab (engine.core.zab.learner), or - with
+    `Timing.zab_leader`, `leader` being the node itself - its Zab leader
+    (engine.core.zab.leader). The runtime reports each change of phase, sync mode, epoch
+    or zxid, and finally `ended` (why the connection or the leadership ended, in
+    ZooKeeper's words)."""
 
     leader: Sid
     zab: str

@@ -22,6 +22,11 @@ synced. The packets are engine messages named after ZooKeeper's (`FOLLOWERINFO`,
 `LEADERINFO`, `ACKEPOCH`, `NEWLEADER`, `UPTODATE`, `PING`, `PROPOSAL`, `ACK`, `COMMIT`,
 `INFORM`), not Zab's bytes.
 
+A runtime that leads with ZooKeeper's own Zab (`Timing.zab_leader`: `zkfle node`, whose
+Java followers need the real thing) runs engine.core.zab.leader itself; the core then
+keeps no leader of its own - no timers, no packets - and mirrors what the runtime reports
+(`ZabProgress` with the node as leader), as it mirrors a learner of a Java leader.
+
 Simplifications (the election does not depend on them): synchronisation sets the
 learner's last zxid to the leader's (standing for DIFF/TRUNC/SNAP); a write is logged
 (last zxid advanced and persisted) on PROPOSAL, as ZooKeeper's txn log does.
@@ -52,10 +57,10 @@ from engine.core.peer.io import (
     SendPacket,
     Timeout,
     Timing,
-    ZabAction,
     ZabProgress,
     ZabState,
 )
+from engine.core.peer.outbox import QUIET, Outbox
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import (
     LearnerType,
@@ -165,7 +170,7 @@ class QuorumPeer:
         self.election_took_ms: float | None = None
         self.now = 0.0
         """The time of the input being taken (set by `step`)."""
-        self._out = _Outbox()
+        self._out = Outbox()
 
     # --- ElectionHost ---------------------------------------------------------------------------
 
@@ -207,7 +212,7 @@ class QuorumPeer:
 
     def step(self, event: Input, now_ms: float) -> Output:
         """Take one input at time `now_ms` (the runtime's clock) and say what to do."""
-        out = self._out = _Outbox()
+        out = self._out = Outbox()
         self.now = now_ms
         kind = type(event)
         # The two inputs of nearly every step first, without the match below.
@@ -250,7 +255,7 @@ class QuorumPeer:
             self.deadline = None
             self._restart_leader_election()
 
-    def _finish(self, out: _Outbox, main: bool) -> Output:
+    def _finish(self, out: Outbox, main: bool) -> Output:
         fle = self.election
         queue = fle.sendqueue
         if queue:
@@ -267,7 +272,7 @@ class QuorumPeer:
         else:
             wait = None
             if not sends and not connect_all and out.quiet():
-                return _QUIET[self.peer_state]
+                return QUIET[self.peer_state]
         return Output(
             sends,
             connect_all,
@@ -372,6 +377,10 @@ class QuorumPeer:
 
     def _lead(self) -> None:
         self.leading = _Leading(committed_zxid=self.durable.last_zxid)
+        if self.timing.zab_leader:
+            # The runtime's Zab leader times its own waits and reports ZabProgress.
+            self.deadline = None
+            return
         self._arm_leader_wait()
         self._get_epoch_to_propose(self.myid, self.durable.accepted_epoch)
 
@@ -570,6 +579,9 @@ class QuorumPeer:
                 f"n{self.myid} is {self.peer_state.name}, not an established leader"
             )
             return
+        if self.timing.zab_leader:
+            self._out.write_error = f"n{self.myid} leads over Zab: clients write through a learner"
+            return
         for _ in range(count):
             zxid = make_zxid(lead.epoch, lead.next_zxid_counter)
             lead.next_zxid_counter += 1
@@ -709,18 +721,38 @@ class QuorumPeer:
         are on disk already - it made them durable before acknowledging - so they are
         mirrored here, not persisted again; its socket times its own reads (initLimit, then
         syncLimit ticks), so the core's read timer stops."""
+        if p.leader == self.myid:
+            self._zab_leader_progress(p)
+            return
         learning = self.learning
         if learning is None or learning.leader != p.leader or not learning.connected:
             return  # a late report from a connection the node already left
         self.deadline = None
         self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
         learning.sync_mode = p.sync_mode
-        if p.zab in _LEARNER_PHASES:
+        if p.zab in _ZAB_PHASES:
             if p.zab == ZabState.BROADCAST and learning.zab != ZabState.BROADCAST:
                 self.update_election_vote(p.current_epoch)
             learning.zab = p.zab
         if p.ended is not None:
             learning.connected = False  # gone already: nothing to close
+            self._back_to_looking(p.ended)
+
+    def _zab_leader_progress(self, p: ZabProgress) -> None:
+        """The runtime's Zab leader moved on (ZK: Leader.lead - getEpochToPropose,
+        waitForEpochAck, waitForNewLeaderAck, then the ping loop), its epochs and log on
+        disk already; it times its own waits, so the core only mirrors it and goes back to
+        LOOKING with its reason when it ends."""
+        lead = self.leading
+        if lead is None or not self.timing.zab_leader:
+            return  # a late report from a leadership the node already left
+        self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
+        if p.zab in _ZAB_PHASES:
+            if p.zab == ZabState.BROADCAST and lead.zab != ZabState.BROADCAST:
+                lead.epoch = p.current_epoch
+                self.update_election_vote(p.current_epoch)
+            lead.zab = p.zab
+        if p.ended is not None:
             self._back_to_looking(p.ended)
 
     def _to_leader(self, packet: QuorumPacket) -> None:
@@ -746,52 +778,4 @@ class QuorumPeer:
             self._back_to_looking("Connection to the leader closed")
 
 
-_LEARNER_PHASES = (ZabState.DISCOVERY, ZabState.SYNCHRONIZATION, ZabState.BROADCAST)
-
-
-class _Outbox:
-    """Effects gathered during one step (the election's own go through FLE.sendqueue)."""
-
-    __slots__ = (
-        "committed",
-        "decided",
-        "election_delay_max_ms",
-        "persist",
-        "reason",
-        "restart_election",
-        "write_error",
-        "zab",
-    )
-
-    def __init__(self) -> None:
-        self.zab: list[ZabAction] = []
-        self.persist: Durable | None = None
-        self.decided: Vote | None = None
-        self.reason: str | None = None
-        self.election_delay_max_ms: int | None = None
-        self.restart_election = False
-        self.committed: list[Zxid] = []
-        self.write_error: str | None = None
-
-    def quiet(self) -> bool:
-        """Nothing but (possibly) notifications to send."""
-        return (
-            not self.zab
-            and self.persist is None
-            and self.decided is None
-            and self.reason is None
-            and self.election_delay_max_ms is None
-            and not self.restart_election
-            and not self.committed
-            and self.write_error is None
-        )
-
-
-_QUIET = {state: Output(state=state) for state in ServerState}
-"""The output of a WorkerReceiver step that only queued the notification: one per state."""
-
-
-def quiet_receive(out: Output) -> bool:
-    """`out` is what a `Receive` step returns when it only queued the notification for
-    lookForLeader: no reply, no restart. Such a step changes nothing but FLE.recvqueue."""
-    return out is _QUIET[out.state]
+_ZAB_PHASES = (ZabState.DISCOVERY, ZabState.SYNCHRONIZATION, ZabState.BROADCAST)

@@ -11,7 +11,9 @@ a slow learner never stalls the others (ZK: LearnerHandler.queuedPackets).
 Learner connections come from the service's own listener (`listen=`), or are handed in
 by whoever accepted them (`adopt`, as `zkfle node` does on its quorum port). `on_end`
 hears why leadership ended (a Fail, in ZooKeeper's words, or "halted"); the server then
-goes back to LOOKING.
+goes back to LOOKING. `on_progress` hears that the phase, an epoch or the last logged
+zxid changed: it is called without the service's lock, so the listener may take its own
+lock and then read `view()` (always the current one, however late the call comes).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class LeaderView(NamedTuple):
     current_epoch: int
     last_committed: int
     learners: tuple[tuple[int, int, str, str | None], ...]
+    last_logged: int = 0
+    """The last zxid in the leader's snapshot and txn log (ZK: getLastLoggedZxid)."""
 
 
 class _Learner:
@@ -87,11 +91,15 @@ class LeaderService:
         *,
         listen: Address | None = None,
         on_end: Callable[[str], None] | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.listen = listen
         self.on_end = on_end
+        self.on_progress = on_progress
+        self.last_logged = 0
+        self._summary: tuple[str, int, int, int] | None = None
         self.leader: ZabLeader | None = None
         self.ended: str | None = None
         self.address: Address | None = None
@@ -109,6 +117,10 @@ class LeaderService:
         s = self.settings
         durable = self.store.epochs.load()
         snapshot, logged = self.store.load()
+        if logged:
+            self.last_logged = logged[-1].zxid
+        elif snapshot is not None:
+            self.last_logged = snapshot[1]
         self.leader = ZabLeader(
             s.sid,
             s.verifier,
@@ -162,6 +174,7 @@ class LeaderService:
                 lead.current_epoch,
                 lead.last_committed,
                 tuple(lead.learners()),
+                self.last_logged,
             )
 
     def fingerprint(self) -> tuple[int, str]:
@@ -265,6 +278,7 @@ class LeaderService:
     def _step(self, step: Callable[[ZabLeader], list[LeaderAction]]) -> bool:
         """One step of the core and its actions, in order; False once leadership ended."""
         failed = None
+        moved = False
         with self._lock:
             if self._halt.is_set() or self.leader is None:
                 return False
@@ -275,6 +289,8 @@ class LeaderService:
                         learner.out.put(encode_item(action.item))
                 elif isinstance(action, LogTxns):
                     self.store.append(action.entries)
+                    if action.entries:
+                        self.last_logged = action.entries[-1].zxid
                 elif isinstance(action, SaveEpoch):
                     self.store.save_epoch(action.name, action.epoch)
                 elif isinstance(action, Drop):
@@ -290,6 +306,12 @@ class LeaderService:
                 elif isinstance(action, Fail):
                     failed = action.reason
                     break
+            lead = self.leader
+            summary = (lead.zab_state, lead.accepted_epoch, lead.current_epoch, self.last_logged)
+            if summary != self._summary:
+                self._summary, moved = summary, True
+        if moved and self.on_progress is not None:
+            self.on_progress()
         if failed is not None:
             log.info("sid %d: leadership ended: %s", self.settings.sid, failed)
             self._end(failed)
