@@ -353,6 +353,8 @@ class QuorumPlane:
         """The leader's greeting; TimeoutError if it sent nothing within the Zab probe."""
         if self.zab_probe_s is None or self.hooks.zab is None:
             return _read_exactly(sock, _GREETING.size)
+        if self.zab_probe_s == 0:
+            raise TimeoutError("no wait: the leader speaks Zab")
         sock.settimeout(self.zab_probe_s)
         first = sock.recv(_GREETING.size)
         sock.settimeout(None)
