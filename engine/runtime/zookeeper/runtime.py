@@ -247,10 +247,13 @@ class ZooKeeperRuntime:
         w = self._watched[sid]
         with self._lock:
             w.expected_down = True
+        # The stop is when SIGKILL went: its peers log the EOF at once, while the wait for
+        # the JVM to be reaped and the proxy's closing of its ports take tens of ms more.
+        killed_at = self.now()
         w.server.stop(kill=True)
         self.proxy.set_down(sid, True)
         self._forget(sid)
-        self.emit("stop", sid, reason="crash")
+        self.recorder.emit_fields("stop", killed_at, sid, {"reason": "crash"})
 
     def _forget(self, sid: Sid) -> None:
         """What a dead process knew is gone (its disk and log stay)."""
