@@ -400,6 +400,8 @@ def test_bad_sizes_are_refused() -> None:
 ZAB_FIGURES = (
     "zkfle_leader_writes_per_s",
     "java_leader_writes_per_s",
+    "zkfle_leader_writes_per_cpu_s",
+    "java_leader_writes_per_cpu_s",
     "zkfle_leader_snap_ms",
     "zkfle_learner_snap_ms",
     "java_leader_snap_ms",

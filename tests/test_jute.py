@@ -321,3 +321,31 @@ def test_a_dump_cut_short_is_read_when_the_sender_pauses(monkeypatch: pytest.Mon
     got += stream.feed(b"", settle=True)
     assert got == whole
     assert not stream.deferring
+
+
+def test_pauses_inside_a_large_dump_do_not_read_it_again_and_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loaded leader pauses often while it sends a large dump, and the reader says so at
+    each pause: the dump is parsed again at a doubling or once its signature came - a few
+    times in all, not at every pause (10 MB read again per 64 KB took half a minute)."""
+    monkeypatch.setattr(stream_module, "_SMALL", 64)
+    data = vector("rejoin-snap.leader")
+    whole = QuorumStream().feed(data)
+    reads: list[int] = []
+    read_sync = SnapshotDump.read_sync
+
+    def counted(cls: type[SnapshotDump], r: Reader) -> SnapshotDump:
+        reads.append(r.pos)
+        return read_sync(r)
+
+    monkeypatch.setattr(SnapshotDump, "read_sync", classmethod(counted))
+    stream = QuorumStream()
+    got = []
+    for pos in range(0, len(data), 16):
+        got += stream.feed(data[pos : pos + 16])
+        if stream.deferring:
+            got += stream.feed(b"", settle=True)
+    assert got == whole
+    # while shorter than _SMALL at each feed (4), then at each doubling, and at its end
+    assert 1 < len(reads) <= 64 // 16 + (len(data) // 64).bit_length() + 2
