@@ -211,3 +211,26 @@ def test_the_leader_logs_in_batches_without_stopping_the_quorum(tmp_path: Path) 
     finally:
         store.gate.set()
         ensemble.close()
+
+
+def test_halting_waits_for_the_batch_being_written(tmp_path: Path) -> None:
+    """Leadership that ends while the log thread writes: `halt` returns once that batch is
+    on disk and counted in `last_logged`, which the node then votes with (ZK:
+    Leader.shutdown joins the SyncRequestProcessor) - not a log that grows after the vote."""
+    store = GatedStore(tmp_path / "n0")
+    ensemble = Ensemble(tmp_path, store)
+    halter = threading.Thread(target=ensemble.service.halt, name="halter")
+    try:
+        ensemble.follow(1)
+        ensemble.established()
+        ensemble.write("/a")
+        ensemble.wait(store.writing.is_set)
+        halter.start()
+        store.gate.set()
+        halter.join(DEADLINE_S)
+        assert not halter.is_alive()
+        assert ensemble.service.view().last_logged == make_zxid(1, 1)
+        assert ZabStore(tmp_path / "n0").last_logged_zxid() == make_zxid(1, 1)
+    finally:
+        store.gate.set()
+        ensemble.close()

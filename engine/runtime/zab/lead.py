@@ -114,11 +114,14 @@ class LeaderService:
         self._to_log: list[TxnEntry] = []
         """Proposals the core logged and the log thread has not yet written."""
         self._log_wake = threading.Condition(self._lock)
+        self._appending = threading.Lock()
+        """Held by the log thread while it writes; `halt` waits for it."""
         self._halt = threading.Event()
         self._learners: dict[int, _Learner] = {}
         self._cnx = itertools.count(1)
         self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
+        self._log_thread: threading.Thread | None = None
 
     def start(self) -> Address | None:
         """Load the data (ZabStoreError, DurableError or JuteError if it cannot be read),
@@ -150,7 +153,7 @@ class LeaderService:
             self.address = self._listener.getsockname()[:2]
             self._spawn(f"zab-leader-{s.sid}-accept", self._accept, self._listener)
         self._spawn(f"zab-leader-{s.sid}-tick", self._tick)
-        self._spawn(f"zab-leader-{s.sid}-log", self._log_txns)
+        self._log_thread = self._spawn(f"zab-leader-{s.sid}-log", self._log_txns)
         return self.address
 
     def adopt(self, sock: socket.socket) -> None:
@@ -195,11 +198,16 @@ class LeaderService:
             return self.leader.last_committed, self.leader.database.fingerprint()
 
     def halt(self) -> None:
-        """Stop leading without waiting for the threads (`join` does)."""
+        """Stop leading without waiting for the threads (`join` does) - but for a batch of
+        txns being written: once this returns the log is what `last_logged` says, so the
+        server's next vote is its disk's (ZK: Leader.shutdown joins SyncRequestProcessor)."""
         with self._lock:
             self._halt.set()
             self._log_wake.notify()
             learners = list(self._learners.values())
+        if threading.current_thread() is not self._log_thread:
+            with self._appending:
+                pass
         if self._listener is not None:
             shutdown_socket(self._listener)
             self._listener.close()
@@ -298,18 +306,18 @@ class LeaderService:
                     return
                 batch, self._to_log = tuple(self._to_log), []
             try:
-                self.store.append(batch)
+                with self._appending:
+                    if self._halt.is_set():
+                        return
+                    self.store.append(batch)
+                    self.last_logged = batch[-1].zxid
             except OSError as e:  # ZK: SyncRequestProcessor exits the server
                 log.error("sid %d: cannot log txns: %s", self.settings.sid, e)
                 self.halt()
                 self._end(f"cannot log txns: {e}")
                 return
-            if not self._step(partial(self._logged, batch[-1].zxid)):
+            if not self._step(partial(_logged, batch[-1].zxid)):
                 return
-
-    def _logged(self, zxid: int, lead: ZabLeader) -> list[LeaderAction]:
-        self.last_logged = zxid
-        return lead.logged(zxid)
 
     # --- the core ---------------------------------------------------------------------------
 
@@ -368,6 +376,10 @@ class LeaderService:
 def _receive(cnx: int, packets: list[QuorumPacket], lead: ZabLeader) -> list[LeaderAction]:
     now = _now_ms()
     return [action for qp in packets for action in lead.receive(cnx, qp, now=now)]
+
+
+def _logged(zxid: int, lead: ZabLeader) -> list[LeaderAction]:
+    return lead.logged(zxid)
 
 
 def _take_all(
