@@ -15,7 +15,7 @@ leader's COMMIT). Then the follower without the client is killed, its data dir e
 its log's "Successfully connected to leader" -> "Learner received UPTODATE message" is a
 SNAP of that tree (ZK: Learner.connectToLeader, syncWithLeader). In the Java ensemble a
 zkfle learner (engine.runtime.zab.follow, sid of the killed server, an empty data dir)
-first joins the same way: its connect -> UPTODATE.
+first joins the same way: from dialling the leader to UPTODATE.
 
 The Java servers run with `zookeeper.snapshotSizeFactor=-1`, so a Java leader syncs an
 empty learner by SNAP, never by a DIFF from its txn log. Without java or ZooKeeper there
@@ -44,7 +44,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.interfaces import IAsyncResult
 
 from engine.bench.harness import JSON, BenchError, machine, print_machine, summary
-from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
+from engine.runtime.zab.follow import LearnerConnection, LearnerSettings, LearnerView
 from engine.runtime.zab.store import ZabStore
 from engine.runtime.zookeeper.server import (
     HOST,
@@ -282,7 +282,7 @@ def _log_ms(text: str, what: str) -> float:
 
 
 def _our_snap(leader: ZkServer, sid: int, directory: Path) -> float:
-    """A zkfle learner with an empty data dir joins `leader`: its connect -> UPTODATE."""
+    """A zkfle learner with an empty data dir joins `leader`: from dialling it to UPTODATE."""
     conn = LearnerConnection(
         LearnerSettings(
             sid,
@@ -295,9 +295,8 @@ def _our_snap(leader: ZkServer, sid: int, directory: Path) -> float:
     )
     times: dict[str, float] = {}
 
-    def progress(view: object) -> None:
-        state = getattr(view, "zab_state", "")
-        times.setdefault(state, time.perf_counter())
+    def progress(view: LearnerView) -> None:
+        times.setdefault(view.zab_state, time.perf_counter())
 
     conn.on_progress = progress
     start = time.perf_counter()
