@@ -11,13 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.jute.records import TxnHeader
+from engine.core.jute.records import QuorumPacket, TxnHeader
 from engine.core.jute.snapshot import SnapshotFile
 from engine.core.jute.txn import CreateTxn, TxnEntry
 from engine.core.jute.txnlog import TxnLogFile
 from engine.core.vote import make_zxid
 from engine.core.zab.database import OPEN_ACL_UNSAFE, Database
-from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
+from engine.core.zab.learner import ACK, Action, Committed, Fail, LogTxns, SaveEpoch, Send
+from engine.runtime.zab.follow import (
+    LearnerConnection,
+    LearnerSettings,
+    LearnerView,
+    group_commit,
+)
 from engine.runtime.zab.store import ZabStore, ZabStoreError
 from tests import zkproxied
 
@@ -68,11 +74,14 @@ def settings() -> LearnerSettings:
 
 
 def run(
-    leaders: list[FakeLeader], tmp: Path, behave: Callable[[socket.socket], object]
+    leaders: list[FakeLeader],
+    tmp: Path,
+    behave: Callable[[socket.socket], object],
+    on_progress: Callable[[LearnerView], None] | None = None,
 ) -> LearnerConnection:
     leader = FakeLeader(behave)
     leaders.append(leader)
-    conn = LearnerConnection(settings(), leader.address, ZabStore(tmp))
+    conn = LearnerConnection(settings(), leader.address, ZabStore(tmp), on_progress=on_progress)
     conn.start()
     return conn
 
@@ -91,13 +100,12 @@ def test_a_learner_synced_from_java_bytes_keeps_its_data_across_a_restart(
     leaders: list[FakeLeader], tmp_path: Path
 ) -> None:
     done = threading.Event()
-    conn = run(leaders, tmp_path, replay_then(lambda s: done.wait(DEADLINE_S)))
+    durable: list[LearnerView] = []  # on_progress hears after the actions made it durable
+    conn = run(leaders, tmp_path, replay_then(lambda s: done.wait(DEADLINE_S)), durable.append)
     try:
         wait_until(
-            lambda: conn.snapshot_state()[0] == "BROADCAST", lambda: f"{conn.snapshot_state()}"
-        )
-        wait_until(
-            lambda: conn.snapshot_state()[2] == 0x10000000D, lambda: f"{conn.snapshot_state()}"
+            lambda: durable and durable[-1].last_zxid == 0x10000000D,
+            lambda: f"{conn.snapshot_state()} {durable[-1:]}",
         )
         _, mode, zxid, fingerprint = conn.snapshot_state()
         assert mode == "SNAP"
@@ -221,3 +229,42 @@ def test_a_corrupt_file_is_named(tmp_path: Path) -> None:
         ZabStoreError, match=rf"{log}: txn log: CRC check failed for the entry at offset 16"
     ):
         ZabStore(tmp_path).load()
+
+
+def _entry(zxid: int) -> TxnEntry:
+    return TxnEntry(TxnHeader(1, zxid, zxid, 0, 1), CreateTxn(f"/n{zxid}", b"", (), False, 0))
+
+
+def _ack(zxid: int) -> Send:
+    return Send(QuorumPacket(ACK, zxid))
+
+
+def test_group_commit_logs_a_reads_proposals_once_before_their_acks() -> None:
+    a, b, c = (_entry(make_zxid(1, i)) for i in (1, 2, 3))
+    first = _ack(0)
+    actions: list[Action] = [first, LogTxns((a,)), _ack(a.zxid), LogTxns((b,)), _ack(b.zxid)]
+    assert group_commit(actions) == [first, LogTxns((a, b)), _ack(a.zxid), _ack(b.zxid)]
+    # Another durable action is a barrier: the logs before it are written before it.
+    epoch = SaveEpoch("currentEpoch", 2)
+    actions = [LogTxns((a,)), _ack(a.zxid), epoch, LogTxns((b,)), LogTxns((c,)), _ack(c.zxid)]
+    assert group_commit(actions) == [
+        LogTxns((a,)),
+        _ack(a.zxid),
+        epoch,
+        LogTxns((b, c)),
+        _ack(c.zxid),
+    ]
+    fail = Fail("bad")
+    assert group_commit([LogTxns((a,)), _ack(a.zxid), fail]) == [
+        LogTxns((a,)),
+        _ack(a.zxid),
+        fail,
+    ]
+    # A commit between two proposals is held with the ACKs: it does not split the batch.
+    done = Committed((a.zxid,))
+    assert group_commit([LogTxns((a,)), _ack(a.zxid), done, LogTxns((b,)), _ack(b.zxid)]) == [
+        LogTxns((a, b)),
+        _ack(a.zxid),
+        done,
+        _ack(b.zxid),
+    ]

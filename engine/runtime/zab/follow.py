@@ -27,8 +27,10 @@ from typing import NamedTuple
 
 from engine.core.jute.archive import JuteError
 from engine.core.jute.stream import QuorumStream
+from engine.core.jute.txn import TxnEntry
 from engine.core.zab.learner import (
     Action,
+    Committed,
     Fail,
     LogTxns,
     SaveEpoch,
@@ -40,7 +42,7 @@ from engine.core.zab.learner import (
 from engine.runtime.transport.sockets import Address, connect_with_timeout, shutdown_socket
 from engine.runtime.zab.store import ZabStore
 
-__all__ = ["LearnerConnection", "LearnerSettings", "LearnerView"]
+__all__ = ["LearnerConnection", "LearnerSettings", "LearnerView", "group_commit"]
 
 log = logging.getLogger("zkfle.zab")
 
@@ -65,6 +67,31 @@ class LearnerView(NamedTuple):
     accepted_epoch: int
     current_epoch: int
     last_zxid: int
+
+
+def group_commit(actions: list[Action]) -> list[Action]:
+    """`actions` with the txns of consecutive LogTxns written as one (one fsync) before the
+    Sends between them: what a single read brought (a pipelined leader's proposals) is
+    acknowledged after one flush, as ZooKeeper's SyncRequestProcessor flushes a batch and
+    then its SendAckRequestProcessor acknowledges it. Nothing is sent (nor a commit
+    applied) before the txns logged ahead of it, and nothing moves across another durable
+    action."""
+    out: list[Action] = []
+    entries: list[TxnEntry] = []
+    held: list[Action] = []
+    for action in actions:
+        if isinstance(action, LogTxns):
+            entries += action.entries
+        elif entries and isinstance(action, Send | Committed):
+            held.append(action)
+        else:
+            if entries:
+                out += [LogTxns(tuple(entries)), *held]
+                entries, held = [], []
+            out.append(action)
+    if entries:
+        out += [LogTxns(tuple(entries)), *held]
+    return out
 
 
 class LearnerConnection:
@@ -199,11 +226,12 @@ class LearnerConnection:
             except JuteError as e:
                 self._end(f"Malformed packet from the leader: {e}")
                 return
-            for item in items:
-                with self._lock:
-                    actions = self.learner.receive(item)
-                if not self._carry_out(actions):
-                    return
+            actions: list[Action] = []
+            with self._lock:
+                for item in items:
+                    actions += self.learner.receive(item)
+            if not self._carry_out(group_commit(actions)):
+                return
 
     def _carry_out(self, actions: list[Action]) -> bool:
         """Each action in order; False once the connection ended."""
