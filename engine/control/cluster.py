@@ -77,6 +77,18 @@ VIEW_KINDS = frozenset(
 )
 """Events after which views may show something new (`peer_state` and `zk`: a real server's
 log, or what its `srvr` says)."""
+_READERS = {
+    kind: (
+        kind in VIEW_KINDS,
+        kind in CHECKED_KINDS,
+        kind in ELECTION_KINDS,
+        kind in ELECTION_KINDS or kind in WINDOW_KINDS,
+    )
+    for kind in VIEW_KINDS | CHECKED_KINDS | ELECTION_KINDS | WINDOW_KINDS
+}
+"""Who reads an event of each kind (one look-up per event; `drop` and most of the
+messages' kinds reach nobody): views, the invariant checker, the elections tracker, the
+outage windows."""
 
 
 @dataclass(frozen=True)
@@ -265,16 +277,19 @@ class Cluster:
     def _listen(self, event: Event) -> None:
         """Recorder listener: called one event at a time, in seq order, possibly on another
         thread than the event's and while node locks are held, so it only takes notes."""
-        if event["kind"] in VIEW_KINDS:
+        readers = _READERS.get(event["kind"])
+        if readers is None:
+            return
+        view, checked, election, window = readers
+        if view:
             self._clock.note_change()
-        if event["kind"] in CHECKED_KINDS:
+        if checked:
             found = self.checker.feed(event)
             if found:
                 self._pending_violations.extend(found)
-        kind = event["kind"]
-        if kind in ELECTION_KINDS or kind in WINDOW_KINDS:
+        if window:
             with self._elections_lock:
-                if kind in ELECTION_KINDS:
+                if election:
                     self._elections.feed(event)
                 self._outages.feed(event, self._elections)
 

@@ -82,7 +82,9 @@ class Simulation(Host):
         _heappush(self._heap, (due, next(self._counter), fn, args))
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
-        key = (node.sid, what, peer)
+        self._wake((node.sid, what, peer))
+
+    def _wake(self, key: tuple[Sid, str, Sid | None]) -> None:
         pending = self._pending
         if key in pending:
             return
@@ -118,11 +120,11 @@ class Simulation(Host):
             assert peer is not None
             busy = self.send_worker(node, peer)
         if busy:
-            self.wake(node, what, peer)  # the thread loops while it has work
+            self._wake(key)  # the thread loops while it has work
 
     def _timer_fired(self, sid: Sid, gen: int) -> None:
         if self._timer_gen.get(sid) == gen:
-            self.wake(self.nodes[sid], "main")
+            self._wake((sid, "main", None))
 
     def run_one(self) -> bool:
         """Run the next event; False when nothing is scheduled."""

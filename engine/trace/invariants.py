@@ -174,11 +174,13 @@ class InvariantChecker:
         if self._deadline is not None and event["t_ms"] > self._deadline:
             self._liveness_violation(event)
         kind = event.get("kind", "")
-        handler = self._handlers.get(kind)
-        if handler is not None:
-            handler(event)
-            if kind != "step":  # steps only move back-offs; the rest may change calm/stable
-                self._update_liveness(float(event["t_ms"]))
+        if kind == "step":  # most events: steps only move back-offs
+            self._on_step(event)
+        else:
+            handler = self._handlers.get(kind)
+            if handler is not None:
+                handler(event)
+                self._update_liveness(float(event["t_ms"]))  # calm or stable may change
         if out:
             self.violations.extend(out)
         return out
@@ -220,12 +222,16 @@ class InvariantChecker:
             # QuorumPeer.startLeaderElection: a new FastLeaderElection, logicalclock 0.
             node.logicalclock = None
             node.proposal = node.proposal_round = None
-        kind = event["input"].get("type") if isinstance(event.get("input"), dict) else None
-        wait = output.get("wait_ms")
+        inp = event.get("input")
+        kind = inp.get("type") if isinstance(inp, dict) else None
+        if kind == "receive":
+            return  # only the main thread's inputs set its wait
         if kind == "look_for_leader":
             node.backoff = self.min_interval_ms  # ZK: notTimeout = minNotificationInterval
-        elif kind != "receive" and output.get("state") == "LOOKING" and wait is not None:
-            # Only the main thread's inputs set its wait; it grows by doubling on timeouts.
+            return
+        wait = output.get("wait_ms")
+        if wait is not None and output.get("state") == "LOOKING":
+            # It grows by doubling on timeouts.
             node.backoff = max(node.backoff, float(wait))
 
     def _on_state(self, event: Event) -> None:
@@ -385,9 +391,15 @@ class InvariantChecker:
     # --- liveness -------------------------------------------------------------------------------
 
     def _update_liveness(self, t_ms: float) -> None:
-        calm = not self._faults and all(_runs(self._nodes[s]) for s in self.sids)
-        stable = self._snapshot_stable or self._derived_stable()
-        if not calm or stable:
+        nodes = self._nodes
+        calm = not self._faults
+        if calm:
+            for sid in self.sids:
+                node = nodes[sid]
+                if not node.alive or node.paused:  # _runs
+                    calm = False
+                    break
+        if not calm or self._snapshot_stable or self._derived_stable():
             self._waiting_since = self._deadline = None
         elif self._waiting_since is None:
             self._waiting_since = t_ms
@@ -401,12 +413,19 @@ class InvariantChecker:
 
     def _derived_stable(self) -> bool:
         """ClusterView.stable from the nodes' last state events (paused nodes do not count)."""
-        running = [s for s in sorted(self._nodes) if _runs(self._nodes[s])]
-        live = [self._nodes[s] for s in running]
-        leaders = [s for s in running if self._nodes[s].state == "LEADING"]
-        if len(leaders) != 1 or self._nodes[leaders[0]].zab != "BROADCAST":
+        leader: Sid | None = None
+        for sid, node in self._nodes.items():
+            if node.alive and not node.paused and node.state == "LEADING":
+                if leader is not None:
+                    return False
+                leader = sid
+        if leader is None or self._nodes[leader].zab != "BROADCAST":
             return False
-        return all(n.state not in (None, "LOOKING") and n.vote_leader == leaders[0] for n in live)
+        return all(
+            n.state not in (None, "LOOKING") and n.vote_leader == leader
+            for n in self._nodes.values()
+            if n.alive and not n.paused
+        )
 
     def _liveness_violation(self, event: Event) -> None:
         since = self._waiting_since or 0.0

@@ -20,8 +20,6 @@ from engine.core.view import DELIVERED_DROP_REASONS, MessageCounts
 
 Event = dict[str, Any]
 
-_MESSAGE_KINDS = frozenset(("send", "deliver", "drop"))
-"""The kinds the message counters count."""
 RECENT_EVENTS = 5000
 """How many recent events the recorder keeps for the console's message log."""
 PASSING_KINDS = frozenset(("cmd", "mark", "break"))
@@ -145,8 +143,12 @@ class Recorder:
             event: Event = {"seq": seq, "t_ms": t, "kind": kind, **fields}
         else:
             event = {"seq": seq, "t_ms": t, "kind": kind, "node": node, **fields}
-        if kind in _MESSAGE_KINDS:
-            self._count(kind, fields)
+        if kind == "send":
+            self.sent += 1
+        elif kind == "deliver":
+            self.delivered += 1
+        elif kind == "drop":
+            self._count_drop(fields)
         self.recent.append(event)
         self._pending.append(event)
         if self.gate is not None:
@@ -157,12 +159,8 @@ class Recorder:
                     self._stamp("break", t, None, halt)
         return event
 
-    def _count(self, kind: str, fields: dict[str, Any]) -> None:
-        if kind == "send":
-            self.sent += 1
-        elif kind == "deliver":
-            self.delivered += 1
-        elif str(fields.get("msg"))[:1] == "m":  # a drop; of notifications only
+    def _count_drop(self, fields: dict[str, Any]) -> None:
+        if str(fields.get("msg"))[:1] == "m":  # of notifications only
             self.dropped += 1
             if fields.get("reason") in DELIVERED_DROP_REASONS:
                 self.delivered -= 1
@@ -192,7 +190,9 @@ class Recorder:
                 with lock:
                     batch = self._pending
                     self._pending = []
-                takers = [*self.listeners, *[sink.write for sink in self.sinks]]
+                takers = tuple(self.listeners)
+                if self.sinks:
+                    takers += tuple(sink.write for sink in self.sinks)
                 for event in batch:
                     for take in takers:
                         take(event)

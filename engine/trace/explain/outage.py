@@ -201,8 +201,11 @@ class OutageWindows:
             if relevant:
                 self._events.append(event)
                 self._count += 1
-            if tracker.outage is not self._open:
-                done = self._close(tracker)
+            if tracker.outage is self._open:  # nearly always: no outage begins or ends
+                if relevant:
+                    self._lead_in(event)
+                return None
+            done = self._close(tracker)
         if self._open is None and tracker.outage is not None:
             self._open = tracker.outage
             lead = {id(e): e for q in self._per_node.values() for e in q}
@@ -213,14 +216,18 @@ class OutageWindows:
                 self._events.append(event)
                 self._count += 1
         if relevant:
-            self._lead.append(event)
-            sid = event_node(event)
-            if sid is not None:
-                mine = self._per_node.get(sid)
-                if mine is None:
-                    mine = self._per_node[sid] = deque(maxlen=NODE_LEAD_IN)
-                mine.append(event)
+            self._lead_in(event)
         return done
+
+    def _lead_in(self, event: Event) -> None:
+        """Keep `event` among the last ones before an outage (its node's, and all nodes')."""
+        self._lead.append(event)
+        sid = event.get("node")
+        if type(sid) is int:  # event_node
+            mine = self._per_node.get(sid)
+            if mine is None:
+                mine = self._per_node[sid] = deque(maxlen=NODE_LEAD_IN)
+            mine.append(event)
 
     def _close(self, tracker: ElectionTracker) -> Window | None:
         opened = self._open
