@@ -27,14 +27,13 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import STATE_STYLES
 from console.ladder import Arrow, Ladder, LadderFilter, Row
 from console.widgets.commandbar import forward_late_key
 from console.widgets.log import CURSOR_BINDINGS
-from console.widgets.scrolling import set_virtual_size
+from console.widgets.scrolling import SteadyScrollView, set_virtual_size
 from engine.core.vote import Sid
 from engine.trace import lives
 
@@ -52,7 +51,7 @@ nodes' lives before the last BACKLOG (its rows are a window of the run anyway; a
 ROW_CAP rows' worth under a storm)."""
 
 
-class SequenceDiagram(ScrollView, can_focus=True):
+class SequenceDiagram(SteadyScrollView, can_focus=True):
     """The live (or replayed) sequence diagram of the messages between the nodes."""
 
     DEFAULT_CSS = """

@@ -25,12 +25,11 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import var
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import LogLine
 from console.widgets.commandbar import forward_late_key
-from console.widgets.scrolling import set_virtual_size
+from console.widgets.scrolling import SteadyScrollView, set_virtual_size
 
 LOG_CAP = 2000
 """Lines kept of each sort, shown and quiet; the full history is in the trace file."""
@@ -107,7 +106,7 @@ def matches(line: LogLine, pattern: str) -> bool:
     return True
 
 
-class MessageLog(ScrollView, can_focus=True):
+class MessageLog(SteadyScrollView, can_focus=True):
     """The message log (sends, deliveries, drops, state changes, commands, faults)."""
 
     DEFAULT_CSS = """

@@ -18,13 +18,12 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import clock_text, ms_text
 from console.widgets.columns import Column, fit, header, row, to_strip
 from console.widgets.commandbar import forward_late_key
-from console.widgets.scrolling import set_virtual_size
+from console.widgets.scrolling import SteadyScrollView, set_virtual_size
 from engine.trace.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
 
 COLUMNS = (
@@ -123,7 +122,7 @@ def row_cells(e: Election, now_ms: float) -> dict[str, Text]:
     }
 
 
-class ElectionsTimeline(ScrollView, can_focus=True):
+class ElectionsTimeline(SteadyScrollView, can_focus=True):
     """Who led which epoch, how long FLE took and how long the cluster had no leader."""
 
     DEFAULT_CSS = """
