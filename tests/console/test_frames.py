@@ -14,6 +14,7 @@ from textual.strip import Strip
 
 from console.app import ZkfleApp
 from console.widgets.detail import LIVE_HZ, NodeDetail
+from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import MessageLog
 from tests.console.conftest import cluster_screen, wait_for
 from tests.console.fakes import FakeBackend
@@ -134,3 +135,27 @@ async def test_the_node_pane_is_not_repainted_for_its_unchanged_title(
             await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the burst")
         assert repainted == []
         assert screen.detail.border_title == "node n1"
+
+
+async def test_a_node_that_changed_repaints_only_its_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a storm each frame brings a few nodes' changes: only their rows of the
+    ensemble are painted again (each line painted costs Textual's styling as well as ours)."""
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(120, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        ensemble = screen.ensemble
+        await wait_for(pilot, lambda: screen.cluster_view is not None, "the first view")
+        await pilot.pause(0.2)
+        painted: list[int] = []
+        render_line = EnsembleTable.render_line
+
+        def counted(table: EnsembleTable, y: int) -> Strip:
+            painted.append(y)
+            return render_line(table, y)
+
+        monkeypatch.setattr(EnsembleTable, "render_line", counted)
+        fake.nodes[3].last_event = "ping"  # no wider than the column already is
+        await wait_for(pilot, lambda: ensemble.get_cell(3, "last").plain == "ping", "n3's")
+        await pilot.pause(0.2)
+        assert set(painted) == {3}  # the header is line 0, n1 line 1
+        assert "ping" in "".join(s.text for s in render_line(ensemble, 3))
