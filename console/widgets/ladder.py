@@ -45,10 +45,11 @@ LANE_MIN, LANE_MAX = 4, 12
 FATE_STYLES = {"delivered": "", "flight": "dim", "dropped": "red"}
 LIFE_GLYPHS = {"": "◆", "boot": "▲", "stop": "▼", "pause": "‖", "resume": "▷"}
 
-BACKLOG = 20_000
+BACKLOG = 10_000
 """Events kept for the diagram while it is hidden. Longer away, it starts over from the
-nodes' lives before the last BACKLOG (its rows are a window of the run anyway; at least
-ROW_CAP rows' worth under a storm)."""
+nodes' lives before the last BACKLOG (its rows are a window of the run anyway: about a
+fifth of a storm's events are sends, so this is ROW_CAP rows' worth; kept small, as every
+event held is more for the garbage collector to walk)."""
 
 
 class SequenceDiagram(SteadyScrollView, can_focus=True):
