@@ -86,6 +86,8 @@ class SequenceDiagram(SteadyScrollView, can_focus=True):
         """Events fed while hidden, not yet taken."""
         self._lives_cut: dict[Sid, lives.Life] | None = None
         """While hidden, the nodes' lives after the events let go of (None: none were)."""
+        self._since: int | None = None
+        """The seq the rows start from after such a start over (the header says so)."""
 
     # --- content ----------------------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class SequenceDiagram(SteadyScrollView, can_focus=True):
         if self._lives_cut is not None:
             self._ladder.restart(self._lives_cut)
             self._lives_cut = None
+            self._since = events[0].get("seq")
             self._shown.clear()
             self._cursor = None
         self._take(events)
@@ -186,7 +189,7 @@ class SequenceDiagram(SteadyScrollView, can_focus=True):
     ) -> None:
         """Show only `events`, a window that may begin mid-run (Ladder.refill)."""
         self._backlog.clear()
-        self._lives_cut = None
+        self._lives_cut = self._since = None
         self._ladder.refill(events, down_after, before)
         self._shown = [r for r in self._ladder.rows if self.filter.passes(r)]
         self._cursor = None
@@ -317,6 +320,8 @@ class SequenceDiagram(SteadyScrollView, can_focus=True):
             text.append(f" +{hidden} lanes: / n1-9", "dim")
         elif self._ladder.dropped_rows:
             text.append(f" {self._ladder.dropped_rows:,} older rows: the log/trace", "dim")
+        elif self._since is not None:
+            text.append(f" since seq {self._since}; older: the log/trace", "dim")
         return text
 
     def _row(self, row: Row, lanes: list[Sid], lane_w: int) -> Text:

@@ -199,7 +199,7 @@ async def test_a_diagram_hidden_for_long_starts_over_from_the_lives_it_missed(
     pause among those let go still show as lanes down."""
     monkeypatch.setattr(widget, "BACKLOG", 100)
     fake = FakeBackend()
-    async with ZkfleApp(fake).run_test(size=(120, 40)) as pilot:
+    async with ZkfleApp(fake).run_test(size=(160, 40)) as pilot:
         screen = cluster_screen(pilot)
         await wait_for(pilot, lambda: screen.cluster_view is not None, "the first view")
         fake.execute("crash 2")
@@ -216,3 +216,6 @@ async def test_a_diagram_hidden_for_long_starts_over_from_the_lives_it_missed(
         window = [r for r in full.rows if r.seq > first]
         assert _arrows(diagram.shown) == _arrows(window)
         assert all(r.down == {2, 3} for r in diagram.shown)
+        await pilot.pause()
+        header = diagram_text(screen).splitlines()[0]
+        assert f"since seq {first + 1}; older" in header  # cut to the width, as any header
