@@ -235,17 +235,31 @@ class Ladder:
                 down.discard(node)
         lanes = sorted(self.states)
         start = {sid: lives.DOWN if sid in down else lives.RUNNING for sid in {*lanes, *down}}
-        paused = {sid for sid, life in lives.lives_after(before, start).items() if life.paused}
-        self.clear()
-        for sid in lanes:
-            self._lane(sid)
-            if sid not in down:
-                self.states[sid] = "?"
-            self._seen.add(sid)
-        self.paused = paused - down
-        self._down_changed()
+        after = lives.lives_after(before, start)
+        self.restart({sid: lives.DOWN if sid in down else after[sid] for sid in lanes})
         for e in events:
             self.feed(e)
+
+    def restart(self, lives_now: Mapping[Sid, lives.Life]) -> None:
+        """Start over mid-run with no rows, each lane's node living as `lives_now` says
+        (its state `?` while it runs: the rows that said it are gone)."""
+        self.clear()
+        for sid, life in lives_now.items():
+            self._lane(sid)
+            if life.alive:
+                self.states[sid] = "?"
+                if life.paused:
+                    self.paused.add(sid)
+            self._seen.add(sid)
+        self._down_changed()
+
+    def life_of(self, sid: Sid) -> lives.Life | None:
+        """The lane's life as engine.trace.lives reads it (None: the events never told)."""
+        if sid not in self._seen:
+            return None
+        return (
+            lives.DOWN if self.states.get(sid) == "down" else lives.Life(True, sid in self.paused)
+        )
 
     def arrow(self, msg: str) -> Arrow | None:
         return self._arrows.get(msg)
@@ -263,7 +277,7 @@ class Ladder:
         if node is not None:
             self._lane(node)
         if kind in lives.KINDS:
-            for sid, life in lives.life_changes(e, self._life_of):
+            for sid, life in lives.life_changes(e, self.life_of):
                 self._live(seq, t_ms, e, sid, life)
         if kind == "step" and node is not None:
             self._step(node, e)
@@ -426,14 +440,6 @@ class Ladder:
         state = self.states.get(node, "?")
         text = "paused" if life == "pause" else "resumed"
         self._add(Row(seq, t_ms, "state", node, text=text, state=state, life=life))
-
-    def _life_of(self, sid: Sid) -> lives.Life | None:
-        """The lane's life as engine.trace.lives reads it (None: the events never told)."""
-        if sid not in self._seen:
-            return None
-        return (
-            lives.DOWN if self.states.get(sid) == "down" else lives.Life(True, sid in self.paused)
-        )
 
     def _live(
         self, seq: int, t_ms: float, e: Mapping[str, Any], sid: Sid, life: lives.Life

@@ -307,7 +307,9 @@ class ClusterScreen(KeyedScreen):
 
     def _show_detail(self) -> None:
         node = self.selected_node
-        self.detail.border_title = f"node n{node.sid}" if node else "node"
+        title = f"node n{node.sid}" if node else "node"
+        if self.detail.border_title != title:  # setting it repaints the whole pane
+            self.detail.border_title = title
         self.detail.show(node)
 
     @on(EnsembleTable.Selected)

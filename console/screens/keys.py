@@ -243,6 +243,8 @@ class KeyedScreen(Screen[None]):
         order = ("log", "diagram", "plots")
         showing = order[(order.index(self.views.current or "log") + 1) % len(order)]
         self.views.current = showing
+        if showing == "diagram":
+            self.diagram.catch_up()  # what it was fed while hidden, before it is drawn
         self.views.query_one(f"#{showing}").focus()
 
     def action_help(self) -> None:

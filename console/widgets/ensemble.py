@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -349,6 +349,7 @@ class EnsembleTable(ScrollView, can_focus=True):
                 self.post_message(self.Selected(self.selected_sid))
         mark = proposal_mark(view)
         widths: dict[str, int] = {}
+        changed: list[int] = []
         for y, node in enumerate(view.nodes):
             shown = (node, faults.get(node.sid, []), mark)
             if self._shown.get(node.sid) != shown:  # else its cells are those drawn
@@ -358,7 +359,7 @@ class EnsembleTable(ScrollView, can_focus=True):
                 if self._cells.get(node.sid) != values:
                     self._cells[node.sid] = values
                     self._cache = {k: v for k, v in self._cache.items() if k[0] != y}
-                    self.refresh()
+                    changed.append(y)
             for key, width in self._widths_of[node.sid].items():
                 widths[key] = max(widths.get(key, 0), width)
         if widths != self._widths:
@@ -366,6 +367,11 @@ class EnsembleTable(ScrollView, can_focus=True):
             self._layout = None
             self._cache.clear()
             self.refresh()
+        elif changed:  # only the lines of the rows that changed are painted again
+            width = max(self.virtual_size.width, self.size.width)
+            for line, (row_index, _) in enumerate(self.rows(), start=1):
+                if row_index in changed:
+                    self.refresh(Region(0, line, width, 1))
         leader = view_leader(view)
         index = self._sids.index(leader) if leader in self._sids else None
         if index != self._leader:

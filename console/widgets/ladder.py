@@ -9,10 +9,15 @@ down: from its crash (`▼`) or pause (`‖`) to its restart (`▲`) or resume (
 filter leaves out are not drawn; an arrow to one of them runs to the edge. The cursor
 (↑/↓, a click) selects a row and says so with `Selected`; without a cursor the diagram
 follows the newest row.
+
+While another panel shows, the events wait for it (the last BACKLOG of them) and are taken
+when it is shown: under a storm, laying every event out in rows nobody sees was a tenth of
+the console's CPU.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -22,15 +27,15 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import STATE_STYLES
 from console.ladder import Arrow, Ladder, LadderFilter, Row
 from console.widgets.commandbar import forward_late_key
 from console.widgets.log import CURSOR_BINDINGS
-from console.widgets.scrolling import set_virtual_size
+from console.widgets.scrolling import SteadyScrollView, set_virtual_size
 from engine.core.vote import Sid
+from engine.trace import lives
 
 SEQ_WIDTH = 7
 LABEL_MIN = 26
@@ -40,8 +45,14 @@ LANE_MIN, LANE_MAX = 4, 12
 FATE_STYLES = {"delivered": "", "flight": "dim", "dropped": "red"}
 LIFE_GLYPHS = {"": "◆", "boot": "▲", "stop": "▼", "pause": "‖", "resume": "▷"}
 
+BACKLOG = 10_000
+"""Events kept for the diagram while it is hidden. Longer away, it starts over from the
+nodes' lives before the last BACKLOG (its rows are a window of the run anyway: about a
+fifth of a storm's events are sends, so this is ROW_CAP rows' worth; kept small, as every
+event held is more for the garbage collector to walk)."""
 
-class SequenceDiagram(ScrollView, can_focus=True):
+
+class SequenceDiagram(SteadyScrollView, can_focus=True):
     """The live (or replayed) sequence diagram of the messages between the nodes."""
 
     DEFAULT_CSS = """
@@ -67,16 +78,28 @@ class SequenceDiagram(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.ladder = Ladder()
+        self._ladder = Ladder()
         self.filter = LadderFilter()
         self._shown: list[Row] = []
         self._cursor: Row | None = None
+        self._backlog: deque[Mapping[str, Any]] = deque()
+        """Events fed while hidden, not yet taken."""
+        self._lives_cut: dict[Sid, lives.Life] | None = None
+        """While hidden, the nodes' lives after the events let go of (None: none were)."""
+        self._since: int | None = None
+        """The seq the rows start from after such a start over (the header says so)."""
 
     # --- content ----------------------------------------------------------------------------
 
     @property
+    def ladder(self) -> Ladder:
+        self.catch_up()
+        return self._ladder
+
+    @property
     def shown(self) -> list[Row]:
         """The rows in the window that pass the filter, oldest first."""
+        self.catch_up()
         return self._shown
 
     @property
@@ -84,8 +107,44 @@ class SequenceDiagram(ScrollView, can_focus=True):
         return self._cursor
 
     def feed(self, batch: Iterable[Mapping[str, Any]]) -> None:
-        """Take new events (O(1) each); redraw once."""
-        ladder = self.ladder
+        """Take new events (O(1) each); redraw once. Hidden, keep them for later."""
+        if self.display:
+            self._take(batch)
+            return
+        backlog = self._backlog
+        backlog.extend(batch)
+        while len(backlog) > BACKLOG:
+            self._let_go(backlog.popleft())
+
+    def _let_go(self, event: Mapping[str, Any]) -> None:
+        """An event too old to be taken: only what it says of a node's life is kept."""
+        if self._lives_cut is None:
+            ladder = self._ladder
+            now = {sid: ladder.life_of(sid) for sid in ladder.lanes}
+            self._lives_cut = {sid: life for sid, life in now.items() if life is not None}
+        cut = self._lives_cut
+        if event.get("kind") in lives.KINDS:
+            cut.update(lives.life_changes(event, cut.get))
+
+    def catch_up(self) -> None:
+        """Take the events fed while hidden (the screen calls it when the diagram shows)."""
+        if not self._backlog:
+            return
+        events = list(self._backlog)
+        self._backlog.clear()
+        if self._lives_cut is not None:
+            self._ladder.restart(self._lives_cut)
+            self._lives_cut = None
+            self._since = events[0].get("seq")
+            self._shown.clear()
+            self._cursor = None
+        self._take(events)
+
+    def on_show(self) -> None:
+        self.catch_up()
+
+    def _take(self, batch: Iterable[Mapping[str, Any]]) -> None:
+        ladder = self._ladder
         newest = ladder.rows[-1] if ladder.rows else None
         for event in batch:
             ladder.feed(event)
@@ -103,8 +162,8 @@ class SequenceDiagram(ScrollView, can_focus=True):
         self._changed()
 
     def set_lanes(self, sids: list[Sid]) -> None:
-        if any(s not in self.ladder.states for s in sids):
-            self.ladder.set_lanes(sids)
+        if any(s not in self._ladder.states for s in sids):
+            self._ladder.set_lanes(sids)
             self.refresh()
 
     def set_filter(self, new: LadderFilter) -> None:
@@ -115,7 +174,8 @@ class SequenceDiagram(ScrollView, can_focus=True):
         self._changed()
 
     def truncate_after(self, seq: int) -> None:
-        self.ladder.truncate_after(seq)
+        self.catch_up()
+        self._ladder.truncate_after(seq)
         self._shown = [r for r in self._shown if r.seq <= seq]
         if self._cursor is not None and self._cursor.seq > seq:
             self._cursor = None
@@ -128,13 +188,15 @@ class SequenceDiagram(ScrollView, can_focus=True):
         before: Sequence[Mapping[str, Any]],
     ) -> None:
         """Show only `events`, a window that may begin mid-run (Ladder.refill)."""
-        self.ladder.refill(events, down_after, before)
-        self._shown = [r for r in self.ladder.rows if self.filter.passes(r)]
+        self._backlog.clear()
+        self._lives_cut = self._since = None
+        self._ladder.refill(events, down_after, before)
+        self._shown = [r for r in self._ladder.rows if self.filter.passes(r)]
         self._cursor = None
         self._changed()
 
     def _trim(self) -> None:
-        rows = self.ladder.rows
+        rows = self._ladder.rows
         first = rows[0].seq if rows else 0
         gone = 0
         while gone < len(self._shown) and self._shown[gone].seq < first:
@@ -210,7 +272,7 @@ class SequenceDiagram(ScrollView, can_focus=True):
 
     def lanes(self, width: int) -> list[Sid]:
         """Every lane if they fit (a row's two ends both in sight); else the filter's."""
-        every, nodes = self.ladder.lanes, self.filter.nodes
+        every, nodes = self._ladder.lanes, self.filter.nodes
         if not nodes or len(every) * LANE_MIN <= width - SEQ_WIDTH - LABEL_MIN:
             return every
         return [s for s in every if s in nodes]
@@ -251,13 +313,15 @@ class SequenceDiagram(ScrollView, can_focus=True):
     def _header(self, lanes: list[Sid], lane_w: int) -> Text:
         text = Text(" " * SEQ_WIDTH, "bold")
         for sid in lanes:
-            state = self.ladder.states.get(sid, "down")
+            state = self._ladder.states.get(sid, "down")
             text.append(f"n{sid}".center(lane_w)[:lane_w], STATE_STYLES.get(state, "bold"))
-        hidden = len(self.ladder.lanes) - len(lanes)
+        hidden = len(self._ladder.lanes) - len(lanes)
         if hidden and not self.filter.nodes:
             text.append(f" +{hidden} lanes: / n1-9", "dim")
-        elif self.ladder.dropped_rows:
-            text.append(f" {self.ladder.dropped_rows:,} older rows: the log/trace", "dim")
+        elif self._ladder.dropped_rows:
+            text.append(f" {self._ladder.dropped_rows:,} older rows: the log/trace", "dim")
+        elif self._since is not None:
+            text.append(f" since seq {self._since}; older: the log/trace", "dim")
         return text
 
     def _row(self, row: Row, lanes: list[Sid], lane_w: int) -> Text:

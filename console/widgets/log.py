@@ -25,12 +25,11 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import var
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import LogLine
 from console.widgets.commandbar import forward_late_key
-from console.widgets.scrolling import set_virtual_size
+from console.widgets.scrolling import SteadyScrollView, set_virtual_size
 
 LOG_CAP = 2000
 """Lines kept of each sort, shown and quiet; the full history is in the trace file."""
@@ -107,7 +106,7 @@ def matches(line: LogLine, pattern: str) -> bool:
     return True
 
 
-class MessageLog(ScrollView, can_focus=True):
+class MessageLog(SteadyScrollView, can_focus=True):
     """The message log (sends, deliveries, drops, state changes, commands, faults)."""
 
     DEFAULT_CSS = """
@@ -155,6 +154,10 @@ class MessageLog(ScrollView, can_focus=True):
         self._cache: dict[int, dict[tuple[bool, bool, bool], Strip]] = {}
         """Drawn lines by entry id, then by how they were drawn (wide, cursor, focus)."""
         self._width = 0
+        self._verbose = False
+        self._pattern = ""
+        """`show_verbose` and `pattern` as plain attributes: a reactive costs a few
+        microseconds a read, and the lines of a storm read them once each."""
 
     # --- content ----------------------------------------------------------------------------------
 
@@ -199,7 +202,7 @@ class MessageLog(ScrollView, can_focus=True):
         entry = _Entry(self._next_id, line)
         self._next_id += 1
         entries.append(entry)
-        if (entries is self._quiet) == self.show_verbose and self._passes(line):
+        if (entries is self._quiet) == self._verbose and self._passes(line):
             self._shown.append(entry)
         return entry
 
@@ -209,7 +212,7 @@ class MessageLog(ScrollView, can_focus=True):
         if last is not None and isinstance(last.line, FoldLine):
             last.line.add(line)
             self._cache.pop(last.id, None)  # a storm folds here at every quiet event
-            if last.line.count == FOLD_SHOWN and not self.show_verbose and self._passes(last.line):
+            if last.line.count == FOLD_SHOWN and not self._verbose and self._passes(last.line):
                 self._shown.append(last)
         else:
             self._append(self._entries, FoldLine(line))
@@ -245,11 +248,11 @@ class MessageLog(ScrollView, can_focus=True):
     def _passes(self, line: LogLine) -> bool:
         if isinstance(line, FoldLine) and line.count < FOLD_SHOWN:
             return False
-        return not self.pattern or matches(line, self.pattern)  # no text made if no filter
+        return not self._pattern or matches(line, self._pattern)  # no text made if no filter
 
     def _refilter(self) -> None:
         keep = self.selected
-        if self.show_verbose:
+        if self._verbose:
             every = [e for e in self._entries if not isinstance(e.line, FoldLine)]
             every = sorted(every + self._quiet, key=lambda e: e.id)
         else:
@@ -263,10 +266,12 @@ class MessageLog(ScrollView, can_focus=True):
         self._cache.clear()
         self._changed()
 
-    def watch_show_verbose(self) -> None:
+    def watch_show_verbose(self, verbose: bool) -> None:
+        self._verbose = verbose
         self._refilter()
 
-    def watch_pattern(self) -> None:
+    def watch_pattern(self, pattern: str) -> None:
+        self._pattern = pattern
         self._refilter()
 
     def _changed(self) -> None:

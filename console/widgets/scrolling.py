@@ -1,17 +1,26 @@
-"""Provides `set_virtual_size`: a line-API view's scroll range changed without a layout of
-the whole screen.
+"""Provides what keeps a growing line-API view cheap: `set_virtual_size` (its scroll range
+changed without a layout of the whole screen) and `SteadyScrollView` (its scrollbar drawn
+again only when it looks different).
 
 Textual's `virtual_size` is a reactive that asks for a layout when it changes: every
 widget of the screen is arranged again. A view whose height its CSS fixes (`1fr`, a
 number of lines) has a region that does not depend on what it scrolls over, so only its
 scrollbars and scroll range need updating. Under a storm the log and the diagram grow
 every frame, and that layout was a fifth of the console's CPU per frame.
+
+Their scrollbars were then drawn again every frame too (Textual repaints a scrollbar at
+every change of the range or the position), a scrollbar as tall as the view, which cost
+as much as the log's own lines; over a window of 2 000 lines the thumb moves by a visible
+eighth of a cell only every few frames.
 """
 
 from __future__ import annotations
 
-from textual.geometry import Size
+from rich.style import Style
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.strip import Strip
 from textual.widget import Widget
 
 
@@ -23,3 +32,51 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
     view.set_reactive(Widget.virtual_size, size)
     view._scroll_update(size)  # what a layout would do for it: scrollbars, scroll range
     view.refresh()
+
+
+class SteadyScrollBar(ScrollBar):
+    """A vertical scrollbar that draws its lines again only when they would differ."""
+
+    def __init__(self, thickness: int) -> None:
+        super().__init__(vertical=True, name="vertical", thickness=thickness)
+        self._drawn: tuple[object, list[Strip]] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        key = (crop, self.size, self._bar())
+        if self._drawn is None or self._drawn[0] != key:
+            self._drawn = (key, super().render_lines(crop))
+        return self._drawn[1]
+
+    def _bar(self) -> object:
+        """What the bar draws: its cells as ScrollBarRender makes them (or what stands for
+        a bar it does not draw itself)."""
+        bar = self.render()
+        if not isinstance(bar, ScrollBarRender):
+            return bar
+        style = bar.style if isinstance(bar.style, Style) else Style.parse(str(bar.style))
+        if style.bgcolor is None or style.color is None:
+            return (bar.window_size, bar.virtual_size, bar.position, str(style))
+        cells = ScrollBarRender.render_bar(
+            size=self.size.height,
+            window_size=bar.window_size,
+            virtual_size=bar.virtual_size,
+            position=bar.position,
+            thickness=self.size.width,
+            back_color=style.bgcolor,
+            bar_color=style.color,
+        )
+        return tuple(cells.segments)
+
+
+class SteadyScrollView(ScrollView):
+    """A line-API view whose vertical scrollbar is a `SteadyScrollBar`."""
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        # Widget.vertical_scrollbar, with the scrollbar made of our class
+        if self._vertical_scrollbar is None:
+            bar = SteadyScrollBar(self.scrollbar_size_vertical)
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar

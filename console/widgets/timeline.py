@@ -16,15 +16,14 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.format import clock_text, ms_text
 from console.widgets.columns import Column, fit, header, row, to_strip
 from console.widgets.commandbar import forward_late_key
-from console.widgets.scrolling import set_virtual_size
+from console.widgets.scrolling import SteadyScrollView, set_virtual_size
 from engine.trace.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
 
 COLUMNS = (
@@ -123,7 +122,7 @@ def row_cells(e: Election, now_ms: float) -> dict[str, Text]:
     }
 
 
-class ElectionsTimeline(ScrollView, can_focus=True):
+class ElectionsTimeline(SteadyScrollView, can_focus=True):
     """Who led which epoch, how long FLE took and how long the cluster had no leader."""
 
     DEFAULT_CSS = """
@@ -187,6 +186,7 @@ class ElectionsTimeline(ScrollView, can_focus=True):
             for e, values in zip(self._timeline.elections, self._rows, strict=True)
             if e.status != ONGOING
         }
+        before = (len(self._rows), int(self.scroll_offset.y), self._layout)
         self._timeline, self._now = timeline, now_ms
         self._rows = [kept.get(id(e)) or row_cells(e, now_ms) for e in timeline.elections]
         rows = {id(values) for values in self._rows}
@@ -196,7 +196,25 @@ class ElectionsTimeline(ScrollView, can_focus=True):
         if self._follow:
             self._selected = max(0, len(self._rows) - 1)
             self.scroll_to(y=self._bottom, animate=False)
-        self.refresh()
+        kept_rows = {id(values) for values in kept.values()}
+        self._refresh_rows(before, [i for i, v in enumerate(self._rows) if id(v) not in kept_rows])
+
+    def _refresh_rows(self, before: tuple[int, int, object], changed: list[int]) -> None:
+        """Repaint the lines of the `changed` rows only, if nothing else moved (the rows,
+        the scroll, the columns): under a storm only the running election's row counts up."""
+        width = self.scrollable_content_region.width
+        count, top, layout = before
+        if (
+            self.size.height <= 1
+            or not isinstance(layout, tuple)
+            or (count, top) != (len(self._rows), int(self.scroll_offset.y))
+            or self._columns(width) != layout[1]
+        ):
+            self.refresh()
+            return
+        for index in changed:
+            if top <= index < top + self._height:
+                self.refresh(Region(0, index - top + 1, width, 1))
 
     @property
     def selected(self) -> Election | None:

@@ -313,6 +313,26 @@ async def test_slash_filters_the_log_and_escape_clears_it() -> None:
         assert kinds == {"state", "boot"}
 
 
+async def test_lines_that_come_after_a_filter_or_v_obey_them() -> None:
+    """The filter and `v` apply to what arrives later, not only to what was there."""
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(100, 30)) as pilot:
+        screen = cluster_screen(pilot)
+        log = screen.log_view
+        await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the election")
+        await pilot.press("slash", *"!deliver", "enter")
+        before = len(log.shown)
+        fake.storm(40)
+        await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the storm")
+        assert [line.kind for line in log.shown[before:]] == ["send"] * 40
+        assert all(line.kind != "deliver" for line in log.shown)
+        await pilot.press("slash", "escape", "v")
+        fake.heartbeats(3)
+        await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the PINGs")
+        assert [line.kind for line in log.shown[-3:]] == ["zsend", "zdeliver", "step"]
+        assert "PING" in log.shown[-3].plain
+
+
 async def test_backend_failures_are_messages_and_the_console_recovers() -> None:
     fake = FakeBackend()
     async with ZkfleApp(fake).run_test() as pilot:

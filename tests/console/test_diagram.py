@@ -4,12 +4,19 @@ replay's position, filtered with `/`, and inspected by key and by mouse."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from console import ladder as model
 from console.app import ZkfleApp
+from console.ladder import Ladder
 from console.screens.cluster import ClusterScreen
+from console.widgets import ladder as widget
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.replay.player import Replayer
 from tests.console.conftest import cluster_screen, enter_command, wait_for
+from tests.console.fakes import FakeBackend
 
 FAILOVER = Path(__file__).resolve().parents[2] / "traces" / "examples" / "leader_failover.jsonl"
 
@@ -143,3 +150,72 @@ async def test_the_diagram_follows_a_replay_back_and_forth() -> None:
             assert max(r.seq for r in screen.diagram.shown) <= 300
     finally:
         replayer.close()
+
+
+def _arrows(rows: list[model.Row]) -> list[tuple[int, str | None, str]]:
+    return [
+        (r.seq, r.arrow.msg if r.arrow else None, r.arrow.fate if r.arrow else r.text) for r in rows
+    ]
+
+
+async def test_the_hidden_diagram_lays_out_what_it_missed_when_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind the log the diagram lays nothing out; shown (`s`), it has every row, with
+    each arrow's fate, as if it had been drawing all along."""
+    fed: list[int] = []
+    feed = Ladder.feed
+
+    def counted(self: Ladder, e: Any) -> None:
+        fed.append(e.get("seq", 0))
+        feed(self, e)
+
+    monkeypatch.setattr(Ladder, "feed", counted)
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(120, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        fake.execute("crash 2")
+        fake.storm(300)
+        await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the storm taken")
+        await pilot.pause(0.1)
+        assert not fed  # nothing laid out behind the log
+        await pilot.press("s")
+        assert screen.views.current == "diagram"
+        full = Ladder()
+        for e in fake.events:
+            feed(full, e)
+        assert _arrows(screen.diagram.shown) == _arrows(list(full.rows))
+        assert screen.diagram.ladder.down == full.down == {2}
+        await pilot.pause()
+        last = full.rows[-1].arrow
+        assert last is not None
+        assert last.msg in diagram_text(screen)
+
+
+async def test_a_diagram_hidden_for_long_starts_over_from_the_lives_it_missed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hidden past BACKLOG events, the diagram keeps only the newest; the crash and the
+    pause among those let go still show as lanes down."""
+    monkeypatch.setattr(widget, "BACKLOG", 100)
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(160, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: screen.cluster_view is not None, "the first view")
+        fake.execute("crash 2")
+        fake.emit("pause", 3)
+        fake.storm(200)
+        await wait_for(pilot, lambda: screen.last_seq == len(fake.events), "the storm taken")
+        await pilot.press("s")
+        full = Ladder()
+        for e in fake.events:
+            full.feed(e)
+        diagram = screen.diagram
+        assert diagram.ladder.down == full.down == {2, 3}
+        first = len(fake.events) - 100
+        window = [r for r in full.rows if r.seq > first]
+        assert _arrows(diagram.shown) == _arrows(window)
+        assert all(r.down == {2, 3} for r in diagram.shown)
+        await pilot.pause()
+        header = diagram_text(screen).splitlines()[0]
+        assert f"since seq {first + 1}; older" in header  # cut to the width, as any header
