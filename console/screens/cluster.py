@@ -350,8 +350,10 @@ class ClusterScreen(KeyedScreen):
     @on(CommandBar.Submitted)
     def _submitted(self, event: CommandBar.Submitted) -> None:
         # Enter empties the command line and lets go of it, after an error too: the line is
-        # in the history (`:` then ↑ brings it back to be fixed).
-        self._leave_bar(clear_filter=False)
+        # in the history (`:` then ↑ brings it back to be fixed). A line opened since, by
+        # `:` typed in the same burst, stays open for what follows it.
+        if not self.bar.is_open:
+            self._leave_bar(clear_filter=False)
         if event.mode == "command":
             self.run_command(event.text)
 

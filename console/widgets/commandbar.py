@@ -105,10 +105,7 @@ def forward_late_key(widget: Widget, event: events.Key) -> None:
         return
     event.stop()
     event.prevent_default()
-    if event.is_printable and event.character:
-        focused.insert_text_at_cursor(event.character)
-    elif event.key == "enter":
-        focused.post_message(Input.Submitted(focused, focused.value))
+    focused.take_key(event)
 
 
 class CommandSuggester(Suggester):
@@ -152,6 +149,14 @@ class CommandInput(Input):
     class Left(Message):
         """Escape was pressed: the command line lets go of the focus."""
 
+    class Entered(Message):
+        """Enter was pressed on this line, in this mode (the input is already empty)."""
+
+        def __init__(self, text: str, mode: Mode) -> None:
+            super().__init__()
+            self.text = text
+            self.mode = mode
+
     class Completed(Message):
         """Tab found these completions (shown in the hint line)."""
 
@@ -177,6 +182,48 @@ class CommandInput(Input):
         self.history = history
         self.mode: Mode = "command"
         self._cycle: _Cycle | None = None
+        self.spent = False
+        """Enter was pressed and the screen has not yet let go of the line: keys typed in
+        the same burst are already queued here, so `:` or `/` among them opens a new line
+        at once (else they would be typed onto the old one, and lost when it closes)."""
+        self.reopen: Callable[[Mode], None] | None = None
+
+    async def action_submit(self) -> None:
+        """Input's Enter binding runs only after the keys queued behind it were typed in:
+        Enter is taken in `_on_key` instead, in its place among them."""
+
+    def submit(self) -> None:
+        """Enter: the line is taken and emptied now, not when the screen hears of it."""
+        text, mode = self.value, self.mode
+        self.spent = True
+        with self.prevent(Input.Changed):
+            self.value = ""
+        self.post_message(self.Entered(text, mode))
+
+    def _reopens(self, key: str) -> bool:
+        """`:` or `/` right after Enter opens a new line (see `spent`)."""
+        if not (self.spent and key in OPENING_KEYS and self.reopen is not None):
+            return False
+        self.reopen("command" if key == "colon" else "filter")
+        return True
+
+    def take_key(self, event: events.Key) -> None:
+        """A key typed for this line that another widget received (`forward_late_key`)."""
+        if self._reopens(event.key):
+            return
+        if event.is_printable and event.character:
+            self.insert_text_at_cursor(event.character)
+        elif event.key == "enter":
+            self.submit()
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self._reopens(event.key) or event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            if event.key == "enter":
+                self.submit()
+            return
+        await super()._on_key(event)
 
     def action_leave(self) -> None:
         self.post_message(self.Left())
@@ -266,6 +313,7 @@ class CommandBar(Vertical):
     ) -> None:
         super().__init__(id=id)
         self.input = CommandInput(view, history, id="command-input")
+        self.input.reopen = self.open
         self.hint = Static("", id="hint", markup=False)
         self.prompt = Label(":", id="prompt")
         self._status: Text | None = None
@@ -284,6 +332,7 @@ class CommandBar(Vertical):
 
     def open(self, mode: Mode, text: str = "") -> None:
         """Focus the input in `mode` with `text` typed."""
+        self.input.spent = False
         self.input.mode = mode
         self.prompt.update(":" if mode == "command" else "/")
         self.input.placeholder = (
@@ -300,6 +349,7 @@ class CommandBar(Vertical):
         self._inline_help(text)
 
     def close(self) -> None:
+        self.input.spent = False
         self.input.mode = "command"
         self.prompt.update(":")
         with self.input.prevent(Input.Changed):
@@ -361,12 +411,16 @@ class CommandBar(Vertical):
         else:
             self._inline_help(event.value)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_command_input_entered(self, event: CommandInput.Entered) -> None:
         event.stop()
-        text, mode = event.value, self.input.mode
-        if mode == "command":
-            self.input.history.add(text)
-        self.post_message(self.Submitted(text, mode))
+        if event.mode == "command":
+            self.input.history.add(event.text)
+        self.post_message(self.Submitted(event.text, event.mode))
+
+    @property
+    def is_open(self) -> bool:
+        """The line is focused and not spent: the user is typing on it."""
+        return self.input.has_focus and not self.input.spent
 
     def on_command_input_completed(self, event: CommandInput.Completed) -> None:
         event.stop()

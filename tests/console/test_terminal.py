@@ -146,3 +146,18 @@ def test_a_break_halts_the_threads_and_the_console_says_which_event_hit(tmp_path
         term.command("continue")
         term.wait_for(r" LIVE (?!.*‖ )")
         assert term.quit() == 0
+
+
+def test_commands_typed_in_one_burst_all_run_in_order(tmp_path: Path) -> None:
+    """`:write 1⏎:write 2⏎:status⏎` sent at once, as a fast typist or a paste sends them:
+    every line runs. The keys behind an Enter were typed onto the line being submitted (so
+    only the first ran, or none: `write 1:write 2:status`) before the screen let go of it."""
+    args = ["--sim", "--seed", "7", "--trace", str(tmp_path / "t.jsonl")]
+    with ConsoleTerminal(args, cwd=tmp_path) as term:
+        term.wait_for(r"leader n5")
+        term.child.send(":write 1\r:write 2\r:status\r")
+        term.wait_for(r"› write 1 ")
+        term.wait_for(r"› write 2 ")
+        term.wait_for(r"✓ t=[\d.]+s seq=\d+ stable=yes")
+        assert "✗" not in term.text, term.text
+        assert term.quit() == 0
