@@ -7,8 +7,10 @@ work (`wake`), its deadline passes, or the runtime stops - so `stop()` always re
 no thread left behind.
 
 A notification goes from the SendWorker straight into the RecvWorker's inbound queue (the
-socket), stamped with the time it arrives after the link's latency; the RecvWorker reads it
-at that time, as a socket read returns once the bytes are there. One network thread runs
+socket), stamped with the time it arrives after the link's latency, and is read at that
+time, as a socket read returns once the bytes are there: by the SendWorker itself when that
+is at once (no fault delays it), else by the RecvWorker, whose thread starts when it first
+has work (a delayed message, the connection closing). One network thread runs
 everything else that is due later: delayed or held messages of the learner<->leader
 connections, their set-up and tear-down, expiring faults. (Going through it cost every
 notification one more thread hand-off, and made one thread the bottleneck of all traffic.)
@@ -59,10 +61,15 @@ under the same load, 3 runs each: N = 51 elected in a median 2.1-2.4 s with 50 m
 3.3-4.5 s with 5 ms. Not for small clusters: there it changed little for the election
 alone and, with the console in the same process, let its frames delay the election."""
 LARGE_CLUSTER = 16
+FULL_COLLECTION_EVERY = 1000
+"""While a large cluster runs: a full collection after this many collections of the
+middle generation (gc's third threshold, 10 by default), i.e. after ~7 million net
+allocations instead of ~70 000."""
 _monotonic = time.monotonic
 _large_lock = threading.Lock()
 _large_users = 0
 _switch_before = 0.005
+_gc_thresholds_before = gc.get_threshold()
 
 
 def _enter_large() -> None:
@@ -72,12 +79,23 @@ def _enter_large() -> None:
     last large runtime stops. A full collection walks every object holding the GIL, so
     every node thread waits: at N = 51 three of them fell inside each election, 50-190 ms
     each, and found nothing to collect (gc.callbacks). Objects still die by their
-    reference counts; cycles among the frozen ones are collected after `_leave_large`."""
-    global _large_users, _switch_before
+    reference counts; cycles among the frozen ones are collected after `_leave_large`.
+
+    Frozen, the objects made since (the connections' workers and queues) still met a full
+    collection twice in each N = 51 election - after freeze() the collector's rule of
+    thumb (a full collection once 25 % more objects survived than the last one saw) has
+    no base, so the third threshold alone sets the pace. Each took 10-35 ms of CPU, but
+    on a busy machine the thread collecting is preempted holding the GIL: 150-650 ms of
+    wall time with every node thread stopped (gc.callbacks, time.thread_time). So they
+    are made rare (FULL_COLLECTION_EVERY) until the last large runtime stops; the young
+    generations are collected as before."""
+    global _large_users, _switch_before, _gc_thresholds_before
     with _large_lock:
         if _large_users == 0:
             _switch_before = sys.getswitchinterval()
             sys.setswitchinterval(max(_switch_before, SWITCH_INTERVAL_S))
+            _gc_thresholds_before = young, middle, full = gc.get_threshold()
+            gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
         gc.freeze()
         _large_users += 1
 
@@ -88,6 +106,7 @@ def _leave_large() -> None:
         _large_users -= 1
         if _large_users == 0:
             sys.setswitchinterval(_switch_before)
+            gc.set_threshold(*_gc_thresholds_before)
             gc.unfreeze()
 
 
@@ -154,6 +173,7 @@ class _Worker:
     __slots__ = (
         "_done",
         "_signal",
+        "_unstarted",
         "alive",
         "armed",
         "busy",
@@ -197,11 +217,18 @@ class _Worker:
         self.timeout: Callable[[], float | None] = _no_timeout
         self.on_exit: Callable[[], None] | None = None
         self.ident: int | None = None
+        self._unstarted: Any = None
+        """With `start(lazily=True)`: a lock the first wake-up takes to start the thread."""
         self.armed: float | None = _AWAKE
         """The deadline (runtime clock) this worker sleeps until; None: no deadline;
         _AWAKE while it runs (it looks at its deadline again before it sleeps)."""
 
-    def start(self) -> None:
+    def start(self, lazily: bool = False) -> None:
+        """Run the worker's thread; `lazily`: at its first wake-up (a worker that is
+        mostly never woken then costs no thread hand-off, and no thread, until it is)."""
+        if lazily:
+            self._unstarted = _thread.allocate_lock()
+            return
         if self.pool is not None:
             self.pool.run(self._main)
         else:
@@ -209,6 +236,19 @@ class _Worker:
 
     def is_alive(self) -> bool:
         return self._done.locked()
+
+    @property
+    def started(self) -> bool:
+        return self._unstarted is None
+
+    def end_unstarted(self) -> bool:
+        """A worker whose thread never started ends without one (the runtime stops)."""
+        unstarted = self._unstarted
+        if unstarted is None or not unstarted.acquire(False):
+            return False
+        self._unstarted = None
+        self._done.release()
+        return True
 
     def join(self, timeout: float) -> bool:
         """Wait until the worker has ended; False if it still runs after `timeout` s."""
@@ -220,6 +260,11 @@ class _Worker:
     def wake(self) -> None:
         if self.ident == _get_ident():
             return  # it is running: it loops over its operation until that has no work
+        unstarted = self._unstarted
+        if unstarted is not None and unstarted.acquire(False):  # the first wake-up starts it
+            self._unstarted = None
+            self.start()
+            return  # a thread starts with its operation: the wake-up is not lost
         try:  # noqa: SIM105 - contextlib.suppress costs more than the release itself
             self._signal.release()
         except RuntimeError:
@@ -288,15 +333,25 @@ _AWAKE = float("-inf")
 
 class _Inbound:
     """What travels on one direction of an election connection and has not been read yet
-    (the receiving socket's buffer): (arrival time, order, message), earliest first."""
+    (the receiving socket's buffer): (arrival time, order, message), earliest first.
 
-    __slots__ = ("closed", "heap", "lock")
+    Read by its RecvWorker and by the SendWorker writing into it (see ThreadedRuntime.
+    `_send_worker`), one at a time (`reading`), so messages arrive in the order they are
+    taken off the heap."""
+
+    __slots__ = ("closed", "heap", "lock", "reading", "writer")
 
     def __init__(self) -> None:
         self.heap: list[tuple[float, int, Envelope]] = []
         self.lock = _thread.allocate_lock()
+        """Guards the heap; taken last (a SendWorker pushes holding its node's lock)."""
+        self.reading = _thread.allocate_lock()
+        """Held by whoever takes a message off the heap until it has arrived; taken
+        holding no other lock."""
         self.closed = False
         """Its RecvWorker has ended: nothing reads the heap any more."""
+        self.writer: _Worker | None = None
+        """The SendWorker at the other end, which reads what it wrote as it arrives."""
 
 
 class _Timers:
@@ -394,14 +449,14 @@ class ThreadedRuntime(Host):
         self._arrivals = itertools.count()
         self._workers_lock = threading.Lock()
         self._pool = ThreadPool()
-        # Threads for every worker a full mesh of connections needs: 3 per node, 2 per
-        # direction of each connection between a participant and any other member.
+        # Threads for the workers a full mesh of connections runs: 3 per node, a SendWorker
+        # per direction of each connection between a participant and any other member (a
+        # RecvWorker's thread starts when a fault or a close gives it work: connection_up).
         members = len(qv.all_members)
         voters = len(qv.voting_members)
         links = voters * (voters - 1) // 2 + voters * (members - voters)
-        threads = 3 * members + 4 * links
-        futexhash.widen(threads)
-        self._pool.reserve(threads)
+        futexhash.widen(3 * members + 4 * links)
+        self._pool.reserve(3 * members + 2 * links)
         if self._large:
             _enter_large()
         self._network = _Timers("Network", self, self._gate)
@@ -479,16 +534,15 @@ class ThreadedRuntime(Host):
         worker.wake()
 
     def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
+        """Each side's SendWorker and RecvWorker. The RecvWorker's thread starts at its first
+        wake-up: the SendWorker at the other end reads what it wrote (`_send_worker`), so
+        the RecvWorker has work only when a fault delays a message or the connection
+        closes. Every worker is registered before its inbound queue can be written to, so
+        no wake-up finds none."""
+        inbounds = {(a.sid, b.sid): _Inbound(), (b.sid, a.sid): _Inbound()}
+        senders = []
         for (x, y), life in zip(((a, b), (b, a)), lives, strict=True):
-            inbound = self._inbound[(x.sid, y.sid)] = _Inbound()
-            self._start_worker(
-                x,
-                "send_worker",
-                y.sid,
-                f"SendWorker[myid={x.sid}->{y.sid}]",
-                partial(self.send_worker, x, y.sid),
-                self._link_checker(x, y.sid, life, "send_worker"),
-            )
+            inbound, outbound = inbounds[(x.sid, y.sid)], inbounds[(y.sid, x.sid)]
             recv = self._start_worker(
                 x,
                 "recv_worker",
@@ -500,7 +554,20 @@ class ThreadedRuntime(Host):
             )
             recv.timeout = partial(self._recv_timeout, inbound)
             recv.on_exit = partial(self._recv_worker_exit, inbound)
-            recv.start()
+            recv.start(lazily=True)
+            outbound.writer = self._start_worker(
+                x,
+                "send_worker",
+                y.sid,
+                f"SendWorker[myid={x.sid}->{y.sid}]",
+                partial(self._send_worker, x, y.sid, outbound),
+                self._link_checker(x, y.sid, life, "send_worker"),
+                start=False,
+            )
+            senders.append(outbound.writer)
+        self._inbound.update(inbounds)
+        for sender in senders:
+            sender.start()
 
     def _link_checker(self, node: Node, peer: Sid, life: int, what: str) -> Callable[[], bool]:
         key = (node.sid, what, peer)
@@ -619,20 +686,42 @@ class ThreadedRuntime(Host):
                 if queued:
                     heapq.heappush(inbound.heap, (due, next(self._arrivals), env))
             if queued:
-                self.wake(self.nodes[env.dst], "recv_worker", env.src)
+                writer = inbound.writer
+                if (
+                    writer is None
+                    or writer.ident != _get_ident()
+                    or due - self.now() > LATENCY_SLACK_MS
+                ):
+                    self.wake(self.nodes[env.dst], "recv_worker", env.src)
                 return
         # No RecvWorker reads it (its node crashed or the connection closed; peers send to
         # a crashed node until they notice): at its arrival time, arrive() records the drop.
         self.call_at(due, self.arrive, env)
 
+    def _send_worker(self, node: Node, peer: Sid, outbound: _Inbound) -> bool:
+        """SendWorker[node->peer], then the RecvWorker at `peer`'s end reading what arrived.
+
+        In memory, a message written to a connection is there to read at once (within the
+        link's latency: LATENCY_SLACK_MS), and the RecvWorker would read it at once; the
+        SendWorker reads it instead, with the same lock and in the same order, after it
+        let go of its node's lock (the read takes the receiver's). Waking the RecvWorker
+        for it cost one more thread hand-off per notification, ~3 400 in an N = 51
+        election, each a wait for a CPU on a busy machine."""
+        if not self.send_worker(node, peer):
+            return False
+        while self._recv_worker(outbound):
+            pass
+        return True
+
     def _recv_worker(self, inbound: _Inbound) -> bool:
         """RecvWorker: read the next message that has arrived, if one has."""
-        with inbound.lock:
-            heap = inbound.heap
-            if not heap or heap[0][0] - self.now() > LATENCY_SLACK_MS:
-                return False
-            env = heapq.heappop(heap)[2]
-        self.arrive(env)
+        with inbound.reading:
+            with inbound.lock:
+                heap = inbound.heap
+                if not heap or heap[0][0] - self.now() > LATENCY_SLACK_MS:
+                    return False
+                env = heapq.heappop(heap)[2]
+            self.arrive(env)
         return True
 
     def _recv_timeout(self, inbound: _Inbound) -> float | None:
@@ -645,14 +734,15 @@ class ThreadedRuntime(Host):
     def _recv_worker_exit(self, inbound: _Inbound) -> None:
         """The connection closed: what it still carried is lost (arrive() says why), and
         what reaches it later too (_deliver_later)."""
-        with inbound.lock:
-            inbound.closed = True
-            left = [env for _, _, env in sorted(inbound.heap)]
-            inbound.heap.clear()
-        if self.stopping:
-            return
-        for env in left:
-            self.arrive(env)
+        with inbound.reading:
+            with inbound.lock:
+                inbound.closed = True
+                left = [env for _, _, env in sorted(inbound.heap)]
+                inbound.heap.clear()
+            if self.stopping:
+                return
+            for env in left:
+                self.arrive(env)
 
     # --- shutdown -----------------------------------------------------------------------------
 
@@ -669,7 +759,8 @@ class ThreadedRuntime(Host):
         with self._workers_lock:
             workers = list(self._all)
         for w in workers:
-            w.wake()
+            if not w.end_unstarted():
+                w.wake()
         for t in timers:
             t.thread.join(JOIN_TIMEOUT_S)
         stuck = [w.name for w in workers if not w.join(JOIN_TIMEOUT_S)]
@@ -683,9 +774,10 @@ class ThreadedRuntime(Host):
             raise RuntimeError(f"threads did not stop: {', '.join(stuck)}")
 
     def threads(self) -> list[str]:
-        """Names of the threads still running (for tests and `status`)."""
+        """Names of the threads still running (for tests and `status`); a worker whose
+        thread has not started yet has none."""
         with self._workers_lock:
-            names = [w.name for w in self._all if w.is_alive()]
+            names = [w.name for w in self._all if w.is_alive() and w.started]
         names += [t.thread.name for t in (self._network, self._connector) if t.thread.is_alive()]
         if self._pool.closed:
             left = self._pool.alive()
