@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 
 from engine.control.cluster import Cluster, ClusterOptions
-from engine.runtime.threads import FULL_COLLECTION_EVERY, LARGE_CLUSTER
+from engine.runtime.interpreter import FULL_COLLECTION_EVERY, LARGE_CLUSTER
 
 
 def test_a_large_cluster_freezes_what_it_built_until_it_stops() -> None:

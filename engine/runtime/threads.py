@@ -30,10 +30,8 @@ recorded in consumption order (under the node's lock), so the trace replays exac
 from __future__ import annotations
 
 import _thread
-import gc
 import heapq
 import itertools
-import sys
 import threading
 import time
 from collections import deque
@@ -45,7 +43,7 @@ from engine.core.peer.io import Timing
 from engine.core.peer.mainthread import main_due
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
-from engine.runtime import futexhash
+from engine.runtime import futexhash, interpreter
 from engine.runtime.durable import Store
 from engine.runtime.host import Host
 from engine.runtime.hosted import Envelope, Node
@@ -54,64 +52,7 @@ from engine.runtime.threadpool import ThreadPool
 from engine.trace.recorder import Recorder
 
 JOIN_TIMEOUT_S = 5.0
-SWITCH_INTERVAL_S = 0.05
-"""The interpreter's thread switch interval while a threaded runtime of LARGE_CLUSTER
-members or more runs (5 ms by default). Each thread waiting for the GIL wakes up every
-interval to ask for it, and the holder is then preempted, possibly holding a node's lock;
-with the thousands of threads of a large cluster that costs more than the work. Measured
-under the same load, 3 runs each: N = 51 elected in a median 2.1-2.4 s with 50 ms against
-3.3-4.5 s with 5 ms. Not for small clusters: there it changed little for the election
-alone and, with the console in the same process, let its frames delay the election."""
-LARGE_CLUSTER = 16
-FULL_COLLECTION_EVERY = 1000
-"""While a large cluster runs: a full collection after this many collections of the
-middle generation (gc's third threshold, 10 by default), i.e. after ~7 million net
-allocations instead of ~70 000."""
 _monotonic = time.monotonic
-_large_lock = threading.Lock()
-_large_users = 0
-_switch_before = 0.005
-_gc_thresholds_before = gc.get_threshold()
-
-
-def _enter_large() -> None:
-    """A large cluster (LARGE_CLUSTER members or more) is built and runs: raise the switch
-    interval (SWITCH_INTERVAL_S), and leave what the process holds now - the cluster's
-    nodes, workers and thread pool - out of the cyclic GC's full collections until the
-    last large runtime stops. A full collection walks every object holding the GIL, so
-    every node thread waits: at N = 51 three of them fell inside each election, 50-190 ms
-    each, and found nothing to collect (gc.callbacks). Objects still die by their
-    reference counts; cycles among the frozen ones are collected after `_leave_large`.
-
-    Frozen, the objects made since (the connections' workers and queues) still met a full
-    collection twice in each N = 51 election - after freeze() the collector's rule of
-    thumb (a full collection once 25 % more objects survived than the last one saw) has
-    no base, so the third threshold alone sets the pace. Each took 10-35 ms of CPU, but
-    on a busy machine the thread collecting is preempted holding the GIL: 150-650 ms of
-    wall time with every node thread stopped (gc.callbacks, time.thread_time). So they
-    are made rare (FULL_COLLECTION_EVERY) until the last large runtime stops; the young
-    generations are collected as before."""
-    global _large_users, _switch_before, _gc_thresholds_before
-    with _large_lock:
-        if _large_users == 0:
-            _switch_before = sys.getswitchinterval()
-            sys.setswitchinterval(max(_switch_before, SWITCH_INTERVAL_S))
-            _gc_thresholds_before = young, middle, full = gc.get_threshold()
-            gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
-        gc.freeze()
-        _large_users += 1
-
-
-def _leave_large() -> None:
-    global _large_users
-    with _large_lock:
-        _large_users -= 1
-        if _large_users == 0:
-            sys.setswitchinterval(_switch_before)
-            gc.set_threshold(*_gc_thresholds_before)
-            gc.unfreeze()
-
-
 _get_ident = _thread.get_ident
 
 
@@ -435,7 +376,7 @@ class ThreadedRuntime(Host):
         seed: int = 0,
     ) -> None:
         super().__init__(qv, timing, stores, recorder, seed)
-        self._large = len(qv.all_members) >= LARGE_CLUSTER
+        self._large = len(qv.all_members) >= interpreter.LARGE_CLUSTER
         self._t0 = time.monotonic()
         self._frozen: float | None = None
         """The clock while the cluster is halted: no timer runs out during a halt."""
@@ -463,7 +404,7 @@ class ThreadedRuntime(Host):
         futexhash.widen(4 * members + 2 * links)
         self._pool.reserve(4 * members)
         if self._large:
-            _enter_large()
+            interpreter.enter()
         self._network = _Timers("Network", self, self._gate)
         """Delayed deliveries, the learner<->leader connections, expiring faults."""
         self._connector = _Timers("Connector", self, self._gate)
@@ -769,7 +710,7 @@ class ThreadedRuntime(Host):
         """Stop every thread and wait for them; no thread is left behind."""
         if self._large:
             self._large = False
-            _leave_large()
+            interpreter.leave()
         self.stopping = True
         self._gate.reopen()  # parked threads see `stopping` and end
         timers = (self._network, self._connector)
