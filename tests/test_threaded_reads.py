@@ -11,12 +11,17 @@ message still arrives after its delay, read by the RecvWorker.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.replay.verify import verify
 from engine.runtime.threads import LATENCY_SLACK_MS, ThreadedRuntime
 from engine.trace.recorder import Event
+
+DEADLINE_S = 30.0
+"""Generous: the suite shares two CPUs with other jobs."""
 
 
 def threads(cluster: Cluster) -> list[str]:
@@ -76,3 +81,39 @@ def test_a_delayed_notification_is_read_by_the_recv_worker_after_its_delay(
         assert min(delivered) >= delay_ms - LATENCY_SLACK_MS
         assert "RecvWorker[myid=3<-1]" in recv_workers(cluster)
     assert verify(trace).ok
+
+
+def test_the_message_resent_on_a_new_connection_travels_that_connection() -> None:
+    """The last message re-sent when a connection opens (ZK: SendWorker.run) went through
+    the network thread on main - the connection's queue was made only after the nodes'
+    locks were let go - and could be read after a later message on the same connection.
+    Here the network thread is kept busy: the re-sent message must arrive anyway."""
+    events: list[Event] = []
+    busy = threading.Event()
+    release = threading.Event()
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(2 * DEADLINE_S)  # past the test's deadline; let go when it ends
+
+    with Cluster(ClusterOptions(nodes=3, record=False)) as cluster:
+        cluster.recorder.listeners.append(events.append)
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 30s").ok
+        host = cluster.host
+        try:
+            host.call_at(host.now(), occupy)
+            assert busy.wait(DEADLINE_S)
+            assert cluster.execute("crash 2").ok
+            assert cluster.execute("restart 2").ok
+            deadline = time.monotonic() + DEADLINE_S
+            while not resent_and_delivered(events):
+                assert time.monotonic() < deadline, "no re-sent message delivered"
+                time.sleep(0.01)
+        finally:
+            release.set()
+
+
+def resent_and_delivered(events: list[Event]) -> bool:
+    resent = {e["msg"] for e in list(events) if e["kind"] == "send" and "resend" in e}
+    return any(e["kind"] == "deliver" and e["msg"] in resent for e in list(events))

@@ -389,9 +389,9 @@ class ThreadedRuntime(Host):
         self.errors: list[tuple[str, BaseException]] = []
         """Exceptions that ended a worker (a bug: the trace and status show them)."""
         self._inbound: dict[tuple[Sid, Sid], _Inbound] = {}
+        """(receiver, sender) -> the receiving side of that election connection."""
         self._send_ready: dict[Sid, deque[Sid]] = {}
         """Per node: the peers whose SendWorker was woken (`wake`), in that order."""
-        """(receiver, sender) -> the receiving side of that election connection."""
         self._arrivals = itertools.count()
         self._workers_lock = threading.Lock()
         self._pool = ThreadPool()
