@@ -16,7 +16,8 @@ class ElectionPlane(Network):
 
     def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
         """An election connection a<->b opened while the nodes were in these lives (the
-        threaded runtime starts the connection's workers here)."""
+        threaded runtime makes the connection's queues and workers here, holding both
+        nodes' locks: it must be quick)."""
 
     # --- WorkerSender / QuorumCnxManager --------------------------------------------------
 
@@ -84,6 +85,8 @@ class ElectionPlane(Network):
             if b in na.qcm.sender_worker_map:
                 return
             self.emit("conn", a, peer=b, up=True, plane="election")
+            # Before anything is written to it, so that every message on it takes one way.
+            self.connection_up(na, nb, (na.life, nb.life))
             for x, y in ((na, nb), (nb, na)):
                 resend = x.qcm.sender_worker_started(y.sid)
                 if resend is not None:
@@ -94,9 +97,6 @@ class ElectionPlane(Network):
                     self._transmit(x, y.sid, resend.payload, msg_id)
             self.wake(na, "send_worker", b)
             self.wake(nb, "send_worker", a)
-            lives = (na.life, nb.life)
-        # Outside the locks: starting threads is slow and the nodes need not wait for it.
-        self.connection_up(na, nb, lives)
 
     def _election_closed(self, node: Node, peer: Sid) -> None:
         with node.lock:

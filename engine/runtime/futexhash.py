@@ -2,9 +2,10 @@
 
 Every lock a thread sleeps on is a futex, found through a hash table. Since Linux 6.16 a
 threaded process gets a private table sized by its CPUs, not its threads: 16 buckets on
-two CPUs. A 51-node cluster has ~5 250 threads asleep on their locks, ~330 per bucket, and
+two CPUs. A 51-node cluster had ~5 250 threads asleep on their locks, ~330 per bucket, and
 each wake-up walks its bucket under the bucket's spinlock: futex_wake alone took 23 % of
-such a process's time (perf), and it spent more time in the kernel than in Python. A lock
+such a process's time (perf), and it spent more time in the kernel than in Python (it now
+runs 4 threads per node, and up to 2 550 RecvWorkers when faults delay messages). A lock
 round trip between two threads beside 5 000 sleeping ones took 46 µs with 16 buckets and
 13 µs with 4 096. `widen` asks for a table of about two buckets per thread; on other
 kernels and systems the request fails and nothing changes (the global table is used).

@@ -12,8 +12,9 @@ class ThreadPool:
     worker (a connection opened later) runs on it instead of starting a new one.
 
     Starting a thread costs ~100-150 µs of GIL-held time plus two GIL hand-offs; a
-    51-node cluster opens 1275 connections, four workers each, all in its first
-    election. `reserve` starts threads ahead of time (when the cluster is built), so that
+    51-node cluster once started four workers for each of its 1275 connections in its
+    first election (now its nodes' 204, and a connection's RecvWorkers when a fault gives
+    them work). `reserve` starts threads ahead of time (when the cluster is built), so that
     the election only hands them their work. Every thread is still one ZooKeeper thread at
     a time: a pooled thread runs exactly one worker until that worker ends. A thread whose
     worker ends while the pool holds more than the reserve exits: a crashed node's workers

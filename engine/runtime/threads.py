@@ -1,14 +1,17 @@
 """The threaded runtime: ZooKeeper's threads, for real, on the wall clock.
 
-Per node: the QuorumPeer main thread, WorkerSender and WorkerReceiver; per live election
-connection a SendWorker and a RecvWorker thread on each side. Every thread loops over one
-`Host` operation and, when it has nothing to do, blocks until another thread says there is
-work (`wake`), its deadline passes, or the runtime stops - so `stop()` always returns with
-no thread left behind.
+Per node: the QuorumPeer main thread, WorkerSender and WorkerReceiver, and one thread for
+the SendWorkers of all its election connections (in memory a write never blocks, so they
+take turns: `_send_workers`); per live election connection a RecvWorker on each side. Every
+thread loops over one `Host` operation and, when it has nothing to do, blocks until another
+thread says there is work (`wake`), its deadline passes, or the runtime stops - so `stop()`
+always returns with no thread left behind.
 
 A notification goes from the SendWorker straight into the RecvWorker's inbound queue (the
-socket), stamped with the time it arrives after the link's latency; the RecvWorker reads it
-at that time, as a socket read returns once the bytes are there. One network thread runs
+socket), stamped with the time it arrives after the link's latency, and is read at that
+time, as a socket read returns once the bytes are there: by the SendWorker itself when that
+is at once (no fault delays it), else by the RecvWorker, whose thread starts when it first
+has work (a delayed message, the connection closing). One network thread runs
 everything else that is due later: delayed or held messages of the learner<->leader
 connections, their set-up and tear-down, expiring faults. (Going through it cost every
 notification one more thread hand-off, and made one thread the bottleneck of all traffic.)
@@ -27,12 +30,11 @@ recorded in consumption order (under the node's lock), so the trace replays exac
 from __future__ import annotations
 
 import _thread
-import gc
 import heapq
 import itertools
-import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -41,7 +43,7 @@ from engine.core.peer.io import Timing
 from engine.core.peer.mainthread import main_due
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
-from engine.runtime import futexhash
+from engine.runtime import futexhash, interpreter
 from engine.runtime.durable import Store
 from engine.runtime.host import Host
 from engine.runtime.hosted import Envelope, Node
@@ -50,47 +52,7 @@ from engine.runtime.threadpool import ThreadPool
 from engine.trace.recorder import Recorder
 
 JOIN_TIMEOUT_S = 5.0
-SWITCH_INTERVAL_S = 0.05
-"""The interpreter's thread switch interval while a threaded runtime of LARGE_CLUSTER
-members or more runs (5 ms by default). Each thread waiting for the GIL wakes up every
-interval to ask for it, and the holder is then preempted, possibly holding a node's lock;
-with the thousands of threads of a large cluster that costs more than the work. Measured
-under the same load, 3 runs each: N = 51 elected in a median 2.1-2.4 s with 50 ms against
-3.3-4.5 s with 5 ms. Not for small clusters: there it changed little for the election
-alone and, with the console in the same process, let its frames delay the election."""
-LARGE_CLUSTER = 16
 _monotonic = time.monotonic
-_large_lock = threading.Lock()
-_large_users = 0
-_switch_before = 0.005
-
-
-def _enter_large() -> None:
-    """A large cluster (LARGE_CLUSTER members or more) is built and runs: raise the switch
-    interval (SWITCH_INTERVAL_S), and leave what the process holds now - the cluster's
-    nodes, workers and thread pool - out of the cyclic GC's full collections until the
-    last large runtime stops. A full collection walks every object holding the GIL, so
-    every node thread waits: at N = 51 three of them fell inside each election, 50-190 ms
-    each, and found nothing to collect (gc.callbacks). Objects still die by their
-    reference counts; cycles among the frozen ones are collected after `_leave_large`."""
-    global _large_users, _switch_before
-    with _large_lock:
-        if _large_users == 0:
-            _switch_before = sys.getswitchinterval()
-            sys.setswitchinterval(max(_switch_before, SWITCH_INTERVAL_S))
-        gc.freeze()
-        _large_users += 1
-
-
-def _leave_large() -> None:
-    global _large_users
-    with _large_lock:
-        _large_users -= 1
-        if _large_users == 0:
-            sys.setswitchinterval(_switch_before)
-            gc.unfreeze()
-
-
 _get_ident = _thread.get_ident
 
 
@@ -154,6 +116,7 @@ class _Worker:
     __slots__ = (
         "_done",
         "_signal",
+        "_unstarted",
         "alive",
         "armed",
         "busy",
@@ -197,11 +160,18 @@ class _Worker:
         self.timeout: Callable[[], float | None] = _no_timeout
         self.on_exit: Callable[[], None] | None = None
         self.ident: int | None = None
+        self._unstarted: Any = None
+        """With `start(lazily=True)`: a lock the first wake-up takes to start the thread."""
         self.armed: float | None = _AWAKE
         """The deadline (runtime clock) this worker sleeps until; None: no deadline;
         _AWAKE while it runs (it looks at its deadline again before it sleeps)."""
 
-    def start(self) -> None:
+    def start(self, lazily: bool = False) -> None:
+        """Run the worker's thread; `lazily`: at its first wake-up (a worker that is
+        mostly never woken then costs no thread hand-off, and no thread, until it is)."""
+        if lazily:
+            self._unstarted = _thread.allocate_lock()
+            return
         if self.pool is not None:
             self.pool.run(self._main)
         else:
@@ -209,6 +179,19 @@ class _Worker:
 
     def is_alive(self) -> bool:
         return self._done.locked()
+
+    @property
+    def started(self) -> bool:
+        return self._unstarted is None
+
+    def end_unstarted(self) -> bool:
+        """A worker whose thread never started ends without one (the runtime stops)."""
+        unstarted = self._unstarted
+        if unstarted is None or not unstarted.acquire(False):
+            return False
+        self._unstarted = None
+        self._done.release()
+        return True
 
     def join(self, timeout: float) -> bool:
         """Wait until the worker has ended; False if it still runs after `timeout` s."""
@@ -220,6 +203,11 @@ class _Worker:
     def wake(self) -> None:
         if self.ident == _get_ident():
             return  # it is running: it loops over its operation until that has no work
+        unstarted = self._unstarted
+        if unstarted is not None and unstarted.acquire(False):  # the first wake-up starts it
+            self._unstarted = None
+            self.start()
+            return  # a thread starts with its operation: the wake-up is not lost
         try:  # noqa: SIM105 - contextlib.suppress costs more than the release itself
             self._signal.release()
         except RuntimeError:
@@ -288,15 +276,26 @@ _AWAKE = float("-inf")
 
 class _Inbound:
     """What travels on one direction of an election connection and has not been read yet
-    (the receiving socket's buffer): (arrival time, order, message), earliest first."""
+    (the receiving socket's buffer): (arrival time, order, message), earliest first.
 
-    __slots__ = ("closed", "heap", "lock")
+    Read by its RecvWorker and by the SendWorker writing into it (see ThreadedRuntime.
+    `_send_workers`), one at a time (`reading`), so messages arrive in the order they are
+    taken off the heap."""
+
+    __slots__ = ("closed", "heap", "lock", "reading", "writer")
 
     def __init__(self) -> None:
         self.heap: list[tuple[float, int, Envelope]] = []
         self.lock = _thread.allocate_lock()
+        """Guards the heap; taken last (a SendWorker pushes holding its node's lock)."""
+        self.reading = _thread.allocate_lock()
+        """Held by whoever takes a message off the heap until it has arrived; taken
+        holding no other lock."""
         self.closed = False
         """Its RecvWorker has ended: nothing reads the heap any more."""
+        self.writer: _Worker | None = None
+        """The thread of the SendWorkers at the other end, which reads what it wrote as it
+        arrives."""
 
 
 class _Timers:
@@ -377,7 +376,7 @@ class ThreadedRuntime(Host):
         seed: int = 0,
     ) -> None:
         super().__init__(qv, timing, stores, recorder, seed)
-        self._large = len(qv.all_members) >= LARGE_CLUSTER
+        self._large = len(qv.all_members) >= interpreter.LARGE_CLUSTER
         self._t0 = time.monotonic()
         self._frozen: float | None = None
         """The clock while the cluster is halted: no timer runs out during a halt."""
@@ -391,19 +390,21 @@ class ThreadedRuntime(Host):
         """Exceptions that ended a worker (a bug: the trace and status show them)."""
         self._inbound: dict[tuple[Sid, Sid], _Inbound] = {}
         """(receiver, sender) -> the receiving side of that election connection."""
+        self._send_ready: dict[Sid, deque[Sid]] = {}
+        """Per node: the peers whose SendWorker was woken (`wake`), in that order."""
         self._arrivals = itertools.count()
         self._workers_lock = threading.Lock()
         self._pool = ThreadPool()
-        # Threads for every worker a full mesh of connections needs: 3 per node, 2 per
-        # direction of each connection between a participant and any other member.
+        # Threads for 4 workers per node (a RecvWorker's thread starts when a fault or a
+        # close gives it work: connection_up); room in the futex table for all of them, 2
+        # per connection between a participant and any other member.
         members = len(qv.all_members)
         voters = len(qv.voting_members)
         links = voters * (voters - 1) // 2 + voters * (members - voters)
-        threads = 3 * members + 4 * links
-        futexhash.widen(threads)
-        self._pool.reserve(threads)
+        futexhash.widen(4 * members + 2 * links)
+        self._pool.reserve(4 * members)
         if self._large:
-            _enter_large()
+            interpreter.enter()
         self._network = _Timers("Network", self, self._gate)
         """Delayed deliveries, the learner<->leader connections, expiring faults."""
         self._connector = _Timers("Connector", self, self._gate)
@@ -461,6 +462,12 @@ class ThreadedRuntime(Host):
         self._connector.call_at(t_ms, fn, args)
 
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
+        if what == "send_worker":  # they share a thread: tell it which one has work
+            ready = self._send_ready.get(node.sid)
+            if ready is None or peer is None:
+                return
+            ready.append(peer)
+            what, peer = "send_workers", None
         worker = self._workers.get((node.sid, what, peer))
         if worker is not None:
             worker.wake()
@@ -479,16 +486,15 @@ class ThreadedRuntime(Host):
         worker.wake()
 
     def connection_up(self, a: Node, b: Node, lives: tuple[int, int]) -> None:
+        """Each side's inbound queue and RecvWorker, whose thread starts at its first
+        wake-up: the SendWorker at the other end reads what it wrote (`_send_workers`), so
+        the RecvWorker has work only when a fault delays a message or the connection
+        closes. Called holding both nodes' locks, before anything is written to the
+        connection: every message on it goes through its queue."""
+        inbounds = {(a.sid, b.sid): _Inbound(), (b.sid, a.sid): _Inbound()}
         for (x, y), life in zip(((a, b), (b, a)), lives, strict=True):
-            inbound = self._inbound[(x.sid, y.sid)] = _Inbound()
-            self._start_worker(
-                x,
-                "send_worker",
-                y.sid,
-                f"SendWorker[myid={x.sid}->{y.sid}]",
-                partial(self.send_worker, x, y.sid),
-                self._link_checker(x, y.sid, life, "send_worker"),
-            )
+            inbound = inbounds[(x.sid, y.sid)]
+            inbounds[(y.sid, x.sid)].writer = self._workers.get((x.sid, "send_workers", None))
             recv = self._start_worker(
                 x,
                 "recv_worker",
@@ -500,7 +506,8 @@ class ThreadedRuntime(Host):
             )
             recv.timeout = partial(self._recv_timeout, inbound)
             recv.on_exit = partial(self._recv_worker_exit, inbound)
-            recv.start()
+            recv.start(lazily=True)
+        self._inbound.update(inbounds)
 
     def _link_checker(self, node: Node, peer: Sid, life: int, what: str) -> Callable[[], bool]:
         key = (node.sid, what, peer)
@@ -583,6 +590,15 @@ class ThreadedRuntime(Host):
             partial(self.worker_receiver, node),
             alive,
         )
+        ready = self._send_ready[sid] = deque()
+        self._start_worker(
+            node,
+            "send_workers",
+            None,
+            f"SendWorker[myid={sid}->*]",
+            partial(self._send_workers, node, ready),
+            alive,
+        )
 
     def _main_timeout(self, node: Node, worker: _Worker) -> float | None:
         due = main_due(node)
@@ -619,20 +635,53 @@ class ThreadedRuntime(Host):
                 if queued:
                     heapq.heappush(inbound.heap, (due, next(self._arrivals), env))
             if queued:
-                self.wake(self.nodes[env.dst], "recv_worker", env.src)
+                writer = inbound.writer
+                if (
+                    writer is None
+                    or writer.ident != _get_ident()
+                    or due - self.now() > LATENCY_SLACK_MS
+                ):
+                    self.wake(self.nodes[env.dst], "recv_worker", env.src)
                 return
         # No RecvWorker reads it (its node crashed or the connection closed; peers send to
         # a crashed node until they notice): at its arrival time, arrive() records the drop.
         self.call_at(due, self.arrive, env)
 
+    def _send_workers(self, node: Node, ready: deque[Sid]) -> bool:
+        """The SendWorker of one connection that has work (ZK: SendWorker.run), then the
+        RecvWorker at the other end reading what arrived; False when none has work.
+
+        A node's SendWorkers share one thread: in memory a write never blocks, so serving
+        them in turn is a schedule their own threads could take, and a broadcast to 50
+        peers wakes one thread instead of 50 (an N = 51 election: ~5 000 hand-offs fewer,
+        each a wait for a CPU on a busy machine, and 2 550 threads fewer). Each sends from
+        its own queue (capacity 1) on its own connection, as before.
+
+        In memory, a message written to a connection is there to read at once (within the
+        link's latency: LATENCY_SLACK_MS), and the RecvWorker would read it at once; the
+        SendWorker reads it instead, with the same lock and in the same order, after it
+        let go of its node's lock (the read takes the receiver's). Waking the RecvWorker
+        for it cost one more thread hand-off per notification, ~3 400 in an N = 51
+        election."""
+        if not ready:
+            return False
+        peer = ready.popleft()
+        while self.send_worker(node, peer):
+            outbound = self._inbound.get((peer, node.sid))
+            if outbound is not None:
+                while self._recv_worker(outbound):
+                    pass
+        return True
+
     def _recv_worker(self, inbound: _Inbound) -> bool:
         """RecvWorker: read the next message that has arrived, if one has."""
-        with inbound.lock:
-            heap = inbound.heap
-            if not heap or heap[0][0] - self.now() > LATENCY_SLACK_MS:
-                return False
-            env = heapq.heappop(heap)[2]
-        self.arrive(env)
+        with inbound.reading:
+            with inbound.lock:
+                heap = inbound.heap
+                if not heap or heap[0][0] - self.now() > LATENCY_SLACK_MS:
+                    return False
+                env = heapq.heappop(heap)[2]
+            self.arrive(env)
         return True
 
     def _recv_timeout(self, inbound: _Inbound) -> float | None:
@@ -645,14 +694,15 @@ class ThreadedRuntime(Host):
     def _recv_worker_exit(self, inbound: _Inbound) -> None:
         """The connection closed: what it still carried is lost (arrive() says why), and
         what reaches it later too (_deliver_later)."""
-        with inbound.lock:
-            inbound.closed = True
-            left = [env for _, _, env in sorted(inbound.heap)]
-            inbound.heap.clear()
-        if self.stopping:
-            return
-        for env in left:
-            self.arrive(env)
+        with inbound.reading:
+            with inbound.lock:
+                inbound.closed = True
+                left = [env for _, _, env in sorted(inbound.heap)]
+                inbound.heap.clear()
+            if self.stopping:
+                return
+            for env in left:
+                self.arrive(env)
 
     # --- shutdown -----------------------------------------------------------------------------
 
@@ -660,7 +710,7 @@ class ThreadedRuntime(Host):
         """Stop every thread and wait for them; no thread is left behind."""
         if self._large:
             self._large = False
-            _leave_large()
+            interpreter.leave()
         self.stopping = True
         self._gate.reopen()  # parked threads see `stopping` and end
         timers = (self._network, self._connector)
@@ -669,7 +719,8 @@ class ThreadedRuntime(Host):
         with self._workers_lock:
             workers = list(self._all)
         for w in workers:
-            w.wake()
+            if not w.end_unstarted():
+                w.wake()
         for t in timers:
             t.thread.join(JOIN_TIMEOUT_S)
         stuck = [w.name for w in workers if not w.join(JOIN_TIMEOUT_S)]
@@ -683,9 +734,10 @@ class ThreadedRuntime(Host):
             raise RuntimeError(f"threads did not stop: {', '.join(stuck)}")
 
     def threads(self) -> list[str]:
-        """Names of the threads still running (for tests and `status`)."""
+        """Names of the threads still running (for tests and `status`); a worker whose
+        thread has not started yet has none."""
         with self._workers_lock:
-            names = [w.name for w in self._all if w.is_alive()]
+            names = [w.name for w in self._all if w.is_alive() and w.started]
         names += [t.thread.name for t in (self._network, self._connector) if t.thread.is_alive()]
         if self._pool.closed:
             left = self._pool.alive()
