@@ -1,0 +1,116 @@
+"""What a leader's NodeView says of its learners (sid, type, Zab phase as the leader sees
+it, sync mode, ping age, synced) and a learner's of its sync, on the simulator, on
+threads and in the replay of a trace (engine.core.view.LearnerView)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from engine.control.cluster import Cluster
+from engine.core.view import ClusterView, NodeView
+from engine.core.vote import ServerState
+from engine.replay.state import iter_views
+from tests.test_cluster_scenarios import make, ok
+
+
+@pytest.fixture(params=["sim", "threaded"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    c = make(str(request.param), tmp_path, nodes=3, observers=1)
+    yield c
+    c.close()
+    assert not getattr(c.host, "threads", list)(), "threads left behind"
+
+
+def leader_of(view: ClusterView) -> NodeView:
+    sid = view.serving_leader
+    assert sid is not None, "no serving leader"
+    return view.node(sid)
+
+
+def test_a_synced_leader_shows_every_learner_in_broadcast_with_its_sync(
+    cluster: Cluster,
+) -> None:
+    ok(cluster, "start all", "wait until synced within 30s")
+    view = cluster.view()
+    lead = leader_of(view)
+    others = [n for n in view.nodes if n.sid != lead.sid]
+    assert [lv.sid for lv in lead.learners] == [n.sid for n in others]
+    tick, sync_limit = 50, 5  # tickTime 50 ms, syncLimit's default
+    for lv, n in zip(lead.learners, others, strict=True):
+        assert lv.learner_type == ("observer" if n.learner_type == "observer" else "follower")
+        assert (lv.zab_phase, lv.synced, lv.sync_mode) == ("BROADCAST", True, "SNAP")
+        assert lv.timeout_ms == sync_limit * tick
+        assert lv.ping_age_ms is not None
+        assert lv.ping_age_ms >= 0
+        assert not lv.unknown
+        # the learner's own side: how it synced, and no learners of its own
+        assert (n.zab_phase, n.sync_mode, n.learners) == ("BROADCAST", "SNAP", ())
+    assert lead.sync_mode is None
+
+
+def test_a_learner_that_is_down_leaves_the_table_and_one_that_comes_back_syncs_again(
+    cluster: Cluster,
+) -> None:
+    ok(cluster, "start all", "wait until synced within 30s")
+    lead = leader_of(cluster.view())
+    gone = lead.learners[0].sid
+    ok(cluster, f"crash {gone}", f"wait until not n{gone}.alive within 10s")
+    ok(cluster, "wait 300ms")  # the leader notices the closed connection at once
+    assert gone not in [lv.sid for lv in leader_of(cluster.view()).learners]
+    ok(cluster, f"restart {gone}", "wait until stable and synced within 30s")
+    back = {lv.sid: lv for lv in leader_of(cluster.view()).learners}[gone]
+    assert (back.zab_phase, back.synced) == ("BROADCAST", True)
+
+
+def test_a_paused_learner_ages_past_syncLimit_and_is_closed(tmp_path: Path) -> None:
+    c = make("sim", tmp_path, nodes=3)
+    try:
+        ok(c, "start all", "wait until synced within 30s")
+        lead = leader_of(c.view())
+        paused = lead.learners[0].sid
+        ok(c, f"pause {paused}", "wait 200ms")
+        ages = {lv.sid: lv.ping_age_ms or 0.0 for lv in leader_of(c.view()).learners}
+        assert ages[paused] >= 200
+        # the others answer every ping: heard within the half tick the leader pings at
+        assert all(a <= 25 for s, a in ages.items() if s != paused)
+        ok(c, "wait 100ms")  # past syncLimit (250 ms): the leader closes it
+        assert paused not in [lv.sid for lv in leader_of(c.view()).learners]
+    finally:
+        c.close()
+
+
+def test_replay_shows_the_learners_with_ages_counted_from_the_packets_of_the_trace(
+    tmp_path: Path,
+) -> None:
+    c = make("sim", tmp_path, nodes=3)
+    try:
+        ok(c, "start all", "wait until synced within 30s", "wait 300ms")
+        live = c.view()
+    finally:
+        c.close()
+    trace = tmp_path / "sim.jsonl"
+    events = [orjson.loads(line) for line in trace.read_bytes().splitlines()[1:]]
+    heard: dict[tuple[int, int], float] = {}
+    """(leader, learner) -> time the leader took the learner's last packet (its step)."""
+    checked = 0
+    views = dict(iter_views(trace, [e["seq"] for e in events]))
+    for e in events:
+        inp = e.get("input") if e["kind"] == "step" else None
+        if inp is not None and inp.get("type") == "packet":
+            heard[(e["node"], inp["from"])] = e["t_ms"]
+        view = views[e["seq"]]
+        for n in view.nodes:
+            for lv in n.learners:
+                assert lv.ping_age_ms == pytest.approx(e["t_ms"] - heard[(n.sid, lv.sid)])
+                checked += 1
+    assert checked > 100
+    last = views[events[-1]["seq"]]
+    lead = leader_of(last)
+    assert [(lv.sid, lv.zab_phase, lv.sync_mode, lv.synced) for lv in lead.learners] == [
+        (lv.sid, lv.zab_phase, lv.sync_mode, lv.synced) for lv in leader_of(live).learners
+    ]
+    assert all(n.sync_mode == "SNAP" for n in last.nodes if n.state == ServerState.FOLLOWING)
