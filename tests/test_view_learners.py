@@ -4,6 +4,7 @@ threads and in the replay of a trace (engine.core.view.LearnerView)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 from engine.control.cluster import Cluster
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import ServerState
-from engine.replay.state import iter_views
+from engine.replay.state import iter_views, rebuild
 from tests.test_cluster_scenarios import make, ok
+from tests.test_live_breakpoints import eventually
 
 
 @pytest.fixture(params=["sim", "threaded"])
@@ -114,3 +116,80 @@ def test_replay_shows_the_learners_with_ages_counted_from_the_packets_of_the_tra
         (lv.sid, lv.zab_phase, lv.sync_mode, lv.synced) for lv in leader_of(live).learners
     ]
     assert all(n.sync_mode == "SNAP" for n in last.nodes if n.state == ServerState.FOLLOWING)
+
+
+def learners_in_broadcast(view: ClusterView) -> bool:
+    """What `synced` says, from the learners' side: a leader serves, and every running
+    FOLLOWING or OBSERVING node follows it in BROADCAST."""
+    leader = view.serving_leader
+    learners = [
+        n
+        for n in view.nodes
+        if n.alive and not n.paused and n.state in (ServerState.FOLLOWING, ServerState.OBSERVING)
+    ]
+    return leader is not None and all(
+        n.zab_phase == "BROADCAST"
+        and n.current_vote is not None
+        and n.current_vote.leader == leader
+        for n in learners
+    )
+
+
+@pytest.mark.parametrize("runtime", ["sim", "threaded"])
+def test_break_when_synced_halts_at_the_event_the_last_learner_reaches_broadcast(
+    runtime: str, tmp_path: Path
+) -> None:
+    """`synced` becomes true exactly at the step that takes the last running learner to
+    BROADCAST (its UPTODATE), not before; the leader then has every one of them synced."""
+    c = make(runtime, tmp_path, nodes=3, observers=1, shadow=rebuild)
+    try:
+        ok(c, "break when synced", "start all")
+        if runtime == "sim":
+            ok(c, "wait 10s")
+        eventually(lambda: c.stop_reason is not None, "the break")
+        assert str(c.stop_reason).startswith("b1: when synced at seq ")
+        view = c.view()
+        assert view.synced
+        assert learners_in_broadcast(view)
+        lead = leader_of(view)
+        running = {n.sid for n in view.nodes if n.alive and n.state != ServerState.LOOKING}
+        table = {lv.sid: lv for lv in lead.learners}
+        assert set(table) >= running - {lead.sid}
+        assert all(table[s].synced for s in running - {lead.sid})
+    finally:
+        c.close()
+    trace = tmp_path / f"{runtime}.jsonl"
+    events = [orjson.loads(line) for line in trace.read_bytes().splitlines()[1:]]
+    (hit,) = [e for e in events if e["kind"] == "break"]
+    before, at = hit["at"] - 1, hit["at"]
+    views = dict(iter_views(trace, [before, at]))
+    assert not views[before].synced
+    assert views[at].synced
+    assert learners_in_broadcast(views[at])
+    assert not learners_in_broadcast(views[before])
+
+
+def test_status_and_the_json_result_give_each_learners_sync(tmp_path: Path) -> None:
+    c = make("sim", tmp_path, nodes=3, observers=1)
+    try:
+        ok(c, "start all", "wait until settled within 30s")
+        lead = leader_of(c.view())
+        status = c.execute("status").text
+        result = c.result_json(0.0)
+    finally:
+        c.close()
+    learners = [n for n in range(1, 5) if n != lead.sid]
+    for sid in learners:
+        kind = "observer" if sid == 4 else "follower"
+        assert re.search(rf"^n{sid} .* zab=broadcast .* sync=SNAP$", status, re.M), status
+        line = rf"^     learner n{sid} {kind} zab=broadcast sync=SNAP ping=\d+ms synced=yes$"
+        assert re.search(line, status, re.M), status
+    nodes = {n["sid"]: n for n in result["nodes"]}
+    assert all(nodes[s]["sync_mode"] == "SNAP" for s in learners)
+    assert all(nodes[s]["zab"] == "BROADCAST" for s in nodes)
+    shown = nodes[lead.sid]["learners"]
+    assert [(d["sid"], d["type"], d["zab"], d["sync_mode"], d["synced"]) for d in shown] == [
+        (s, "observer" if s == 4 else "follower", "BROADCAST", "SNAP", True) for s in learners
+    ]
+    assert all(isinstance(d["ping_age_ms"], float) for d in shown)
+    assert "learners" not in nodes[learners[0]]
