@@ -344,7 +344,7 @@ class NodeDetail(VerticalScroll):
             for name, votes in (("recvset", node.recvset), ("outofelection", node.outofelection))
         ]
         if node.state == ServerState.LEADING and "state" not in unknown:
-            tables.insert(0, learners_table(node))
+            tables.insert(0, learners_table(node, compact))
         return Group(title, grid, *tables)
 
     def _votes(

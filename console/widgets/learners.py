@@ -8,9 +8,11 @@ from rich.table import Table
 from rich.text import Text
 
 from console.format import ms_text
+from console.widgets.ensemble import ZAB_SHORT
 from engine.core.view import LearnerView, NodeView
 from engine.core.vote import ServerState
 
+LEARNER_COLUMNS = ("sid", "type", "phase", "sync", "ping", "synced")
 LATE = "yellow"
 """A learner not heard from for over half the leader's read timeout (syncLimit once
 synced): one more silent half and the leader closes it."""
@@ -44,22 +46,26 @@ def ping_text(lv: LearnerView) -> Text:
     return Text(ms_text(age), style)
 
 
-def learners_table(node: NodeView) -> RenderableType:
-    """A leader's learners, one row each."""
+def learners_table(node: NodeView, compact: bool = False) -> RenderableType:
+    """A leader's learners, one row each (`compact`: a narrow pane's abbreviations, F/O
+    for follower/observer and the strip's short Zab phases)."""
     if not node.learners:
         return Group(Text("learners (0)", "bold"), Text("  none connected", "dim"))
     table = pane_table(f"learners ({len(node.learners)})")
-    for col in ("sid", "type", "phase", "sync", "ping", "synced"):
+    columns = ("sid", "t", "zab", "sync", "ping", "✓") if compact else LEARNER_COLUMNS
+    for col in columns:
         table.add_column(col, no_wrap=True, overflow="ellipsis")
     for lv in node.learners:
 
         def known(field: str, text: str, style: str = "", lv: LearnerView = lv) -> Text:
             return Text("?", "dim") if field in lv.unknown else Text(text, style)
 
+        kind = lv.learner_type[0].upper() if compact else lv.learner_type
+        phase = ZAB_SHORT.get(lv.zab_phase, lv.zab_phase) if compact else lv.zab_phase
         table.add_row(
             Text(f"n{lv.sid}", "bold"),
-            Text(lv.learner_type, "cyan" if lv.learner_type == "observer" else ""),
-            known("zab_phase", lv.zab_phase, "green" if lv.zab_phase == "BROADCAST" else ""),
+            Text(kind, "cyan" if lv.learner_type == "observer" else ""),
+            known("zab_phase", phase, "green" if lv.zab_phase == "BROADCAST" else ""),
             known("sync_mode", lv.sync_mode or "-"),
             ping_text(lv),
             known("synced", "✓" if lv.synced else "-", "green" if lv.synced else "dim"),

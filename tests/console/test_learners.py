@@ -60,3 +60,20 @@ def test_a_learner_names_its_leader_and_how_it_synced() -> None:
     unknown = learner_row(follower(unknown=frozenset({"sync_mode"})))
     assert str(unknown) == "n5  synced by unknown"
     assert learner_row(NodeView(1, "participant", alive=True, state=ServerState.LOOKING)) is None
+
+
+def test_a_narrow_pane_abbreviates_the_learners_table() -> None:
+    learners = (
+        LearnerView(
+            1, "follower", "BROADCAST", "DIFF", ping_age_ms=77, timeout_ms=1000, synced=True
+        ),
+        LearnerView(4, "observer", "SYNCHRONIZATION", "SNAP", ping_age_ms=5, timeout_ms=4000),
+    )
+    leader = NodeView(5, "participant", alive=True, state=ServerState.LEADING, learners=learners)
+    lines = plain(learners_table(leader, compact=True)).splitlines()
+    assert [line.split() for line in lines[1:]] == [
+        ["sid", "t", "zab", "sync", "ping", "✓"],
+        ["n1", "F", "bcast", "DIFF", "77ms", "✓"],
+        ["n4", "O", "sync", "SNAP", "5ms", "-"],
+    ]
+    assert max(len(line.rstrip()) for line in lines) < 40
