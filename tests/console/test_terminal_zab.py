@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.console.terminal import ConsoleTerminal
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "traces" / "examples"
@@ -17,8 +19,11 @@ def row(sid: int, phase: str, sync: str, synced: str) -> str:
     return rf"n{sid} +follower +{phase} +{sync} +\d+ms +{synced}"
 
 
-def test_the_leader_shows_its_learners_and_a_follower_its_sync(tmp_path: Path) -> None:
-    args = ["--sim", "--seed", "7", "--trace", str(tmp_path / "t.jsonl")]
+@pytest.mark.parametrize("runtime", [["--sim"], []], ids=["sim", "threads"])
+def test_the_leader_shows_its_learners_and_a_follower_its_sync(
+    tmp_path: Path, runtime: list[str]
+) -> None:
+    args = [*runtime, "--seed", "7", "--trace", str(tmp_path / "t.jsonl")]
     with ConsoleTerminal(args, cwd=tmp_path) as term:
         term.wait_for(r"leader n5")
         term.wait_for(r"leader +n5 +synced by SNAP")  # n1, selected first, follows n5
