@@ -188,3 +188,22 @@ def test_a_real_server_paused_by_sigstop_shows_paused_in_a_replay(
         assert replay.view().node(3).state == ServerState.LEADING
         replay.seek(at + 2)
         assert not replay.view().node(3).paused
+
+
+def test_a_real_leader_shows_its_learners_and_how_each_synced_from_their_logs(
+    failover: Path,
+) -> None:
+    """Each learner logged its sync (`Peer state changed: following - synchronization -
+    diff`); no INFO line says when the leader last heard from one: that stays unknown."""
+    with Replayer(failover) as replay:
+        replay.seek(replay.total)
+        view = replay.view()
+    assert (view.node(1).sync_mode, view.node(3).sync_mode) == ("DIFF", "SNAP")
+    learners = view.node(2).learners
+    rows = [(lv.sid, lv.learner_type, lv.zab_phase, lv.sync_mode, lv.synced) for lv in learners]
+    assert rows == [
+        (1, "follower", "BROADCAST", "DIFF", True),
+        (3, "follower", "BROADCAST", "SNAP", True),
+    ]
+    assert all(lv.unknown == {"ping_age_ms", "timeout_ms"} for lv in learners)
+    assert view.node(2).sync_mode is None

@@ -552,6 +552,17 @@ def test_three_nodes_elect_max_sid_and_replace_crashed_leader(tmp_path: Path) ->
         modes = [nodes[s].status()["sync_mode"] for s in (1, 2)]
         assert "DIFF" in modes, modes
         assert set(modes) <= {"DIFF", "SNAP"}, modes
+        # the leader shows the same syncs of its learners (LeaderService.learner_views)
+        wait_until(
+            lambda: [v["synced"] for v in nodes[3].status()["learners"]] == [True, True],
+            what="both learners synced, as the leader sees them",
+        )
+        learners = nodes[3].status()["learners"]
+        assert [(v["sid"], v["type"], v["sync_mode"]) for v in learners] == [
+            (1, "follower", modes[0]),
+            (2, "follower", modes[1]),
+        ]
+        assert "learners" not in nodes[1].status()
         assert out.has("n3: LEADING: epoch 1 established with a quorum")
         assert out.has("n1: FOLLOWING: synced with leader 3, epoch 1"), out.lines
         # The best vote wins next: a SNAP left its follower at the epoch's zxid, a DIFF at 0.

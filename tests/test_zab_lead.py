@@ -144,6 +144,27 @@ def test_a_restarted_learner_syncs_by_diff_and_a_wiped_one_by_snap(
     assert ensemble.service.view().last_committed == make_zxid(1, 7)
 
 
+def test_learner_views_show_each_learner_as_the_leader_sees_it(ensemble: Ensemble) -> None:
+    """What the console and `zkfle node`'s status show of the leader's learners: type,
+    phase, the sync the leader chose, when it last heard from each, against syncLimit."""
+    ensemble.follow(1)
+    ensemble.follow(2)
+    ensemble.established()
+    ensemble.write("/a")
+    ensemble.wait(lambda: ensemble.synced(1, 2, upto=make_zxid(1, 1)))
+    ensemble.wait(lambda: all(v.zab_phase == "BROADCAST" for v in ensemble.service.learner_views()))
+    modes = {sid: mode for _, sid, _, mode in ensemble.service.view().learners}
+    views = ensemble.service.learner_views()
+    assert [(v.sid, v.learner_type, v.synced, v.sync_mode) for v in views] == [
+        (1, "follower", True, modes[1]),
+        (2, "follower", True, modes[2]),
+    ]
+    assert all(v.timeout_ms == SYNC * TICK_MS for v in views)
+    assert all(v.ping_age_ms is not None and v.ping_age_ms >= 0 for v in views)
+    ensemble.learners.pop(2).stop()
+    ensemble.wait(lambda: [v.sid for v in ensemble.service.learner_views()] == [1])
+
+
 def test_garbage_closes_only_that_connection(ensemble: Ensemble) -> None:
     ensemble.follow(1)
     ensemble.established()

@@ -43,7 +43,11 @@ SCREEN_HELP = (
         "the selected node: proposal, vote, finalizing (fin) and timeout, queues (recv"
         " n/100: QuorumCnxManager's; fle: FLE's recvqueue), epochs, recvset and outofelection"
         " (rnd ep zxid ldr st: round, peer epoch, zxid, leader, state); cells that just changed"
-        " are highlighted",
+        " are highlighted. A learner: its leader and how that synced it (DIFF, TRUNC, SNAP)."
+        " A leader: its learners - type, Zab phase as the leader has it, sync mode, ping"
+        " (time since the leader last heard from it: yellow past half its read timeout,"
+        " syncLimit once synced; red past all of it, when the leader closes it) and synced"
+        " (✓: it acknowledged NEWLEADER, its data is the leader's)",
     ),
     (
         "K F L O -",

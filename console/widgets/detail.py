@@ -1,7 +1,8 @@
 """Provides the detail pane: the selected node's election internals.
 
 Proposal, current vote, finalizing flag, notification timeout, recvset and outofelection
-as small tables, queues, durable epochs and the zab phase. Cells that changed recently
+as small tables, queues, durable epochs and the zab phase; a leader's learners, a
+learner's leader and sync (console.widgets.learners). Cells that changed recently
 (live: within `HOLD_S` seconds; replay: at the last step) are highlighted, as the TLA+
 trace explorer does.
 """
@@ -23,8 +24,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from console.format import DECIDING, STATE_SHORT, STATE_STYLES, deciding, ms_text, state_text
+from console.widgets.learners import learner_row, learners_table, pane_table
 from engine.core.view import NodeView
-from engine.core.vote import Sid, Vote, zxid_hex
+from engine.core.vote import ServerState, Sid, Vote, zxid_hex
 
 HOLD_S = 1.5
 LIVE_HZ = 5
@@ -327,6 +329,10 @@ class NodeDetail(VerticalScroll):
         )
         last_zxid = val("lz", node.last_zxid, zxid_hex(node.last_zxid))
         grid.add_row("last zxid", known("last_zxid", last_zxid))
+        following = learner_row(node)
+        if following is not None:
+            leader = node.current_vote.leader if node.current_vote else None
+            grid.add_row("leader", val("leader", (leader, node.sync_mode), following))
         conns = " ".join(f"n{s}" for s in node.connections) or "none"
         grid.add_row("connected", known("connections", val("conns", node.connections, conns)))
         if node.election_took_ms is not None:
@@ -337,6 +343,8 @@ class NodeDetail(VerticalScroll):
             else self._votes(name, sid, votes, now, hold, compact, name in node.derived)
             for name, votes in (("recvset", node.recvset), ("outofelection", node.outofelection))
         ]
+        if node.state == ServerState.LEADING and "state" not in unknown:
+            tables.insert(0, learners_table(node, compact))
         return Group(title, grid, *tables)
 
     def _votes(
@@ -349,15 +357,8 @@ class NodeDetail(VerticalScroll):
         compact: bool,
         derived: bool = False,
     ) -> RenderableType:
-        table = Table(
-            title=f"{name} ({len(votes)})" + (" ≈ derived by the model" if derived else ""),
-            title_justify="left",
-            title_style="bold",
-            show_edge=False,
-            box=None,
-            padding=(0, 1),
-            pad_edge=False,
-            header_style="dim",
+        table = pane_table(
+            f"{name} ({len(votes)})" + (" ≈ derived by the model" if derived else "")
         )
         columns = ("sid", "rnd", "ep", "zxid", "ldr", "st") if compact else VOTE_COLUMNS
         for col in columns:

@@ -7,9 +7,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.control.modelcheck import CheckSummary
-from engine.core.view import ClusterView, leadership_text, messages_text
+from engine.core.view import ClusterView, LearnerView, NodeView, leadership_text, messages_text
 from engine.core.vote import ServerState, zxid_hex
+from engine.runtime.views import learners_json
 from engine.trace.record import vote_json
+
+_LEARNING = (ServerState.FOLLOWING, ServerState.OBSERVING)
 
 
 def status_text(view: ClusterView, check: CheckSummary | None, notes: list[str]) -> str:
@@ -34,12 +37,30 @@ def status_text(view: ClusterView, check: CheckSummary | None, notes: list[str])
             f" zab={n.shown('zab_phase', n.zab_phase.lower())}"
             f" epoch={n.shown('current_epoch', str(n.current_epoch))}"
             f" zxid={n.shown('last_zxid', zxid_hex(n.last_zxid))}{flag}"
+            + (f" sync={n.shown('sync_mode', n.sync_mode or '-')}" if n.state in _LEARNING else "")
         )
+        if n.state == ServerState.LEADING:
+            lines += [f"     learner {learner_text(lv)}" for lv in n.learners]
     if view.faults:
         lines.append("faults: " + "; ".join(f"{f.fault_id} {f.text}" for f in view.faults))
     if check is not None:
         lines.append(f"check: {check.lamp}")
     return "\n".join(lines + notes)
+
+
+def learner_text(lv: LearnerView) -> str:
+    """A leader's learner in `status`: `n1 follower zab=broadcast sync=SNAP ping=14ms
+    synced=yes` (`?` for what a real server's log does not give)."""
+
+    def shown(field: str, text: str) -> str:
+        return "?" if field in lv.unknown else text
+
+    age = "-" if lv.ping_age_ms is None else f"{lv.ping_age_ms:.0f}ms"
+    return (
+        f"n{lv.sid} {lv.learner_type} zab={shown('zab_phase', lv.zab_phase.lower())}"
+        f" sync={shown('sync_mode', lv.sync_mode or '-')} ping={shown('ping_age_ms', age)}"
+        f" synced={shown('synced', 'yes' if lv.synced else 'no')}"
+    )
 
 
 def faults_text(view: ClusterView) -> str:
@@ -48,6 +69,17 @@ def faults_text(view: ClusterView) -> str:
     lines += [f"n{n.sid}  paused" for n in view.nodes if n.paused]
     lines += [f"n{n.sid}  down" for n in view.nodes if not n.alive]
     return "\n".join(lines) or "no active faults"
+
+
+def zab_json(n: NodeView) -> dict[str, Any]:
+    """A running node's Zab in `zkfle run --json`: its phase; a learner's sync mode, a
+    leader's learners (null or left out where a real server's log does not say)."""
+    d: dict[str, Any] = {"zab": None if "zab_phase" in n.unknown else n.zab_phase or None}
+    if n.state in _LEARNING:
+        d["sync_mode"] = None if "sync_mode" in n.unknown else n.sync_mode
+    elif n.state == ServerState.LEADING:
+        d["learners"] = learners_json(n.learners)
+    return d
 
 
 def result_json(
@@ -82,6 +114,8 @@ def result_json(
             }
         if n.paused:
             d["paused"] = True
+        if n.alive and n.state is not None:
+            d |= zab_json(n)
         nodes.append(d)
     m, q = view.messages, view.quorum
     return {

@@ -15,6 +15,30 @@ from engine.core.vote import ServerState, Sid, Vote
 
 
 @dataclass(frozen=True, slots=True)
+class LearnerView:
+    """One learner as its leader sees it (ZK: a LearnerHandler of Leader.learners).
+
+    `zab_phase` is where the leader has it: DISCOVERY until the leader has its ACKEPOCH
+    and starts syncing it, SYNCHRONIZATION until UPTODATE went, then BROADCAST. `synced`:
+    it acknowledged NEWLEADER, so its data is the leader's (it may still wait, in
+    SYNCHRONIZATION, for a quorum to do so). `ping_age_ms` is how long ago the leader last
+    read a packet from it, against `timeout_ms`, the silence after which the leader closes
+    it (ZK: LearnerHandler's socket timeout: initLimit ticks, syncLimit from NEWLEADER's
+    ACK). `unknown` names the fields a real server's log did not give, as NodeView's."""
+
+    sid: Sid
+    learner_type: str
+    """ "follower" | "observer" (ZK: FOLLOWERINFO or OBSERVERINFO)."""
+    zab_phase: str
+    sync_mode: str | None = None
+    """DIFF, TRUNC or SNAP once the leader chose (ZK: LearnerHandler.syncFollower)."""
+    ping_age_ms: float | None = None
+    timeout_ms: float | None = None
+    synced: bool = False
+    unknown: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class NodeView:
     """One server as seen at one instant.
 
@@ -51,6 +75,11 @@ class NodeView:
     current_epoch: int = 0
     accepted_epoch: int = 0
     last_zxid: int = 0
+    sync_mode: str | None = None
+    """A learner: how its leader last synced it, DIFF, TRUNC or SNAP (ZK: QuorumPeer's
+    SyncMode); None before the leader chose, and for a leader."""
+    learners: tuple[LearnerView, ...] = ()
+    """A leader: its learners by sid, as it sees them."""
     last_event: str = ""
     election_started_ms: float | None = None
     """When the current/last lookForLeader began (runtime clock)."""

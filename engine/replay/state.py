@@ -179,7 +179,10 @@ class ClusterState:
     def apply(self, event: Event) -> Divergence | None:
         """Apply one event; returns a divergence its step revealed, if any."""
         self.seq = event["seq"]
-        self.t_ms = float(event["t_ms"])
+        t_ms = float(event["t_ms"])
+        if t_ms != self.t_ms:
+            self.t_ms = t_ms
+            self._age_views()
         self._divergence = None
         handler = self._handlers.get(event["kind"])
         if handler is not None:
@@ -201,6 +204,14 @@ class ClusterState:
         return found
 
     _divergence: Divergence | None = None
+
+    def _age_views(self) -> None:
+        """Drop the cached views of leaders with learners: their ping ages count to now."""
+        aged = [sid for sid, v in self._node_views.items() if v.learners]
+        for sid in aged:
+            del self._node_views[sid]
+        if aged:
+            self._nodes = None
 
     def _forget_views(self, event: Event) -> None:
         """Drop the cached views of the nodes `event` can change (all of them for a kind
@@ -628,6 +639,7 @@ class ClusterState:
                 (s, 0 if m is None else 1) for s, m in sorted(node.send_queues.items())
             ),
             connections=tuple(sorted(node.conns)),
+            now_ms=self.t_ms,
         )
 
     def held_on(self, a: Sid, b: Sid) -> list[Msg]:

@@ -390,6 +390,7 @@ class Host(HeldMessages):
                 recv_queue=len(qcm.recv_queue),
                 send_queues=tuple((s, len(q)) for s, q in sorted(qcm.queue_send_map.items())),
                 connections=tuple(sorted(qcm.sender_worker_map)),
+                now_ms=self.now(),
             )
 
     def _weight(self, sid: Sid) -> int:

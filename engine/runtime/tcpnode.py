@@ -51,6 +51,7 @@ from engine.runtime.durable import DurableError, DurableStore
 from engine.runtime.quorumside import QuorumSide
 from engine.runtime.transport.sockets import Address, TransportError
 from engine.runtime.transport.tcp import CnxHooks, TcpCnxManager
+from engine.runtime.views import learners_json
 from engine.runtime.zab.store import ZabStore, ZabStoreError
 from engine.trace.format import TraceWriter, default_trace_path, make_header
 from engine.trace.record import (
@@ -418,6 +419,10 @@ class TcpNode(QuorumSide):
                 established=core.zab_state == ZabState.BROADCAST,
                 sync_mode=core.sync_mode,
             )
+            lead = self.zab_lead
+            learners = lead.learner_views() if lead is not None else core.zab_learners(self.now())
+            if core.peer_state == ServerState.LEADING:
+                d["learners"] = learners_json(learners)
             return d
 
     # --- the core boundary ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.core.peer.io import Durable, ZabState
 from engine.core.peer.quorumpeer import QuorumPeer
-from engine.core.view import ClusterView, NodeView
+from engine.core.view import ClusterView, LearnerView, NodeView
 from engine.core.vote import Sid, zxid_hex
 from engine.trace.record import vote_json
 
@@ -26,8 +26,10 @@ def peer_view(
     recv_queue: int,
     send_queues: tuple[tuple[Sid, int], ...],
     connections: tuple[Sid, ...],
+    now_ms: float,
 ) -> NodeView:
-    """One node's NodeView from its core and what surrounds it (live or replayed)."""
+    """One node's NodeView from its core and what surrounds it (live or replayed), at
+    `now_ms` on the runtime's clock (a leader's learners' ping ages count to it)."""
     if core is None:
         return NodeView(
             sid=sid,
@@ -64,10 +66,29 @@ def peer_view(
         current_epoch=core.durable.current_epoch,
         accepted_epoch=core.durable.accepted_epoch,
         last_zxid=core.durable.last_zxid,
+        sync_mode=core.sync_mode,
+        learners=core.zab_learners(now_ms),
         last_event=last_event,
         election_started_ms=core.election_started_ms,
         election_took_ms=core.election_took_ms,
     )
+
+
+def learners_json(learners: tuple[LearnerView, ...]) -> list[dict[str, Any]]:
+    """A leader's learners as `zkfle run --json` and `zkfle node`'s status give them; a
+    field a real server's log did not give is left out."""
+    out = []
+    for lv in learners:
+        d: dict[str, Any] = {
+            "sid": lv.sid,
+            "type": lv.learner_type,
+            "zab": lv.zab_phase,
+            "sync_mode": lv.sync_mode,
+            "ping_age_ms": None if lv.ping_age_ms is None else round(lv.ping_age_ms, 3),
+            "synced": lv.synced,
+        }
+        out.append({k: v for k, v in d.items() if k not in lv.unknown})
+    return out
 
 
 def snapshot_json(view: ClusterView) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from engine.core.view import NodeView
+from engine.core.view import LearnerView, NodeView
 from engine.core.vote import LONG_MIN, ServerState, Sid, Vote, parse_zxid
 
 NEVER_LOGGED = frozenset(
@@ -52,6 +52,7 @@ class _Server:
         "seen",
         "started_ms",
         "state",
+        "sync",
         "took_ms",
         "vote",
         "zab",
@@ -63,6 +64,8 @@ class _Server:
         """Its process ended (a `stop` of a run that killed it)."""
         self.state: ServerState | None = None
         self.zab: str | None = None
+        self.sync: str | None = None
+        """How its leader last synced it (DIFF, SNAP, TRUNC), as its log says."""
         self.logicalclock: int | None = None
         self.proposal: Vote | None = None
         self.vote: Vote | None = None
@@ -82,12 +85,14 @@ class _Server:
         disk (currentEpoch, its last zxid) stays known."""
         self.seen, self.down = True, False
         self.state, self.zab, self.logicalclock = ServerState.LOOKING, "ELECTION", 0
+        self.sync = None
         self.proposal = self.vote = self.leader = None
         self.not_timeout_ms = None
         self.established = False
 
     def decided(self, state: ServerState, myid: Sid) -> None:
         self.state = state
+        self.sync = None
         self.vote = None
         self.leader = myid if state == ServerState.LEADING else None
         self.established = False
@@ -122,7 +127,7 @@ class Evidence:
         what it keeps on disk stays known, the rest is gone until it starts again."""
         s = self._server(sid)
         s.down = True
-        s.state, s.zab, s.established = None, None, False
+        s.state, s.zab, s.established, s.sync = None, None, False, None
         s.vote = s.leader = s.proposal = None
         s.last_event = reason
 
@@ -196,9 +201,12 @@ class Evidence:
         if state != s.state:
             if state == ServerState.LOOKING:
                 s.state, s.vote, s.leader, s.established = state, None, None, False
+                s.sync = None
             else:
                 s.decided(state, sid)
-        zab = event.get("zab")
+        zab, sync = event.get("zab"), event.get("sync")
+        if isinstance(sync, str):
+            s.sync = sync
         if isinstance(zab, str):
             s.zab = zab
         elif state == ServerState.LOOKING:
@@ -211,6 +219,8 @@ class Evidence:
         what = str(event.get("what", ""))
         if what == "start":
             s.restarted()
+        elif what == "sync" and isinstance(event.get("mode"), str):
+            s.sync = str(event["mode"])
         elif what in ("learner_info", "quorum_formed"):
             # The leader names the servers that follow it.
             peers = event.get("sids") if what == "quorum_formed" else [event.get("peer")]
@@ -244,6 +254,9 @@ class Evidence:
         ):
             if value is None and not (s.down and name not in ("current_epoch", "last_zxid")):
                 unknown.add(name)  # (a server that is down has no state to know)
+        learning = s.state in (ServerState.FOLLOWING, ServerState.OBSERVING)
+        if learning and s.sync is None and s.zab in (None, "BROADCAST"):
+            unknown.add("sync_mode")  # it synced, but its log did not say how
         return NodeView(
             sid=sid,
             learner_type=learner_type,
@@ -258,11 +271,43 @@ class Evidence:
             established=bool(s.established),
             current_epoch=s.current_epoch or 0,
             last_zxid=s.last_zxid or 0,
+            sync_mode=s.sync,
+            learners=self._learners(sid) if s.state == ServerState.LEADING else (),
             last_event=s.last_event,
             election_started_ms=s.started_ms,
             election_took_ms=s.took_ms,
             unknown=frozenset(unknown),
         )
+
+    def _learners(self, leader: Sid) -> tuple[LearnerView, ...]:
+        """The running servers that follow `leader`, from their own logs: their phase and
+        sync as they logged them (3.5+), which is where the leader has them too. No INFO
+        line says when the leader last heard from one."""
+        learners = []
+        for sid, o in sorted(self.servers.items()):
+            follows = o.vote.leader if o.vote is not None else o.leader
+            if sid == leader or follows != leader or not self.running(sid):
+                continue
+            if o.state not in (ServerState.FOLLOWING, ServerState.OBSERVING):
+                continue
+            unknown = {"ping_age_ms", "timeout_ms"}
+            if o.zab is None:
+                unknown.add("zab_phase")
+            if o.zab in (None, "SYNCHRONIZATION"):
+                unknown.add("synced")  # whether it acknowledged NEWLEADER yet
+            if o.sync is None and o.zab in (None, "BROADCAST"):
+                unknown.add("sync_mode")  # it synced, but its log did not say how
+            learners.append(
+                LearnerView(
+                    sid,
+                    "follower" if o.state == ServerState.FOLLOWING else "observer",
+                    o.zab or "",
+                    o.sync,
+                    synced=o.zab == "BROADCAST",
+                    unknown=frozenset(unknown),
+                )
+            )
+        return tuple(learners)
 
 
 def _zxid(proposal: object) -> int | None:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from typing import assert_never
 
 from engine.core.election import FastLeaderElection
+from engine.core.peer.handler import LearnerHandler
 from engine.core.peer.io import (
     MAIN_THREAD_INPUTS,
     ClientWrite,
@@ -62,6 +63,7 @@ from engine.core.peer.io import (
 )
 from engine.core.peer.outbox import QUIET, Outbox
 from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.view import LearnerView
 from engine.core.vote import (
     LearnerType,
     Notification,
@@ -85,21 +87,6 @@ LEADER_CONNECT_TRIES = 5
 
 
 @dataclass(slots=True)
-class _LearnerHandler:
-    """The leader's view of one learner (ZK: LearnerHandler)."""
-
-    sid: Sid
-    learner_type: LearnerType
-    accepted_epoch: int
-    tick_of_next_ack_deadline: int
-    last_read: float
-    """When the leader last read a packet from it (its socket's timeout counts from it)."""
-    epoch_acked: bool = False
-    sync_sent: bool = False
-    newleader_acked: bool = False
-
-
-@dataclass(slots=True)
 class _Leading:
     """ZK: Leader.lead and its three waits (epoch, ACKEPOCH, NEWLEADER ack)."""
 
@@ -109,7 +96,7 @@ class _Leading:
     connecting: set[Sid] = field(default_factory=set)
     electing: set[Sid] = field(default_factory=set)
     newleader_acks: set[Sid] = field(default_factory=set)
-    learners: dict[Sid, _LearnerHandler] = field(default_factory=dict)
+    learners: dict[Sid, LearnerHandler] = field(default_factory=dict)
     tick: int = 0
     tick_skip: bool = True
     next_zxid_counter: int = 1
@@ -207,6 +194,17 @@ class QuorumPeer:
     def established(self) -> bool:
         """Leader: epoch established with a quorum; learner: synced with its leader."""
         return self.zab_state == ZabState.BROADCAST
+
+    def zab_learners(self, now_ms: float) -> tuple[LearnerView, ...]:
+        """A leader's learners as it sees them at `now_ms` (the input clock), by sid; ()
+        unless leading. Under `Timing.zab_leader` the runtime keeps them and shows them."""
+        lead = self.leading
+        if lead is None:
+            return ()
+        broadcast = lead.zab == ZabState.BROADCAST
+        return tuple(
+            lead.learners[s].view(broadcast, self.timing, now_ms) for s in sorted(lead.learners)
+        )
 
     # --- the door ---------------------------------------------------------------------------------
 
@@ -388,11 +386,11 @@ class QuorumPeer:
         """Each of the leader's three waits gets initLimit ticks of its own."""
         self.deadline = self.now + self.timing.init_limit * self.timing.tick_time_ms
 
-    def _handlers(self) -> list[_LearnerHandler]:
+    def _handlers(self) -> list[LearnerHandler]:
         assert self.leading is not None
         return [self.leading.learners[sid] for sid in sorted(self.leading.learners)]
 
-    def _to_learner(self, handler: _LearnerHandler, kind: str, zxid: Zxid = -1) -> None:
+    def _to_learner(self, handler: LearnerHandler, kind: str, zxid: Zxid = -1) -> None:
         assert self.leading is not None
         self._out.zab.append(SendPacket(handler.sid, QuorumPacket(kind, self.leading.epoch, zxid)))
 
@@ -441,7 +439,7 @@ class QuorumPeer:
                 self._sync_learner(handler)
         self._wait_for_new_leader_ack(self.myid)
 
-    def _sync_learner(self, handler: _LearnerHandler) -> None:
+    def _sync_learner(self, handler: LearnerHandler) -> None:
         """ZK: LearnerHandler.syncFollower, then NEWLEADER (DIFF/TRUNC/SNAP collapsed into
         one SNAP carrying the leader's last committed zxid)."""
         lead = self.leading
@@ -533,7 +531,7 @@ class QuorumPeer:
             learner_type = (
                 LearnerType.PARTICIPANT if kind == "FOLLOWERINFO" else LearnerType.OBSERVER
             )
-            handler = lead.learners[sid] = _LearnerHandler(
+            handler = lead.learners[sid] = LearnerHandler(
                 sid,
                 learner_type,
                 accepted_epoch=zxid_epoch(packet.zxid),

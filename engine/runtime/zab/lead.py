@@ -40,6 +40,8 @@ from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream, encode_item
 from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
+from engine.core.view import LearnerView
+from engine.core.vote import LearnerType
 from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
 from engine.core.zab.learner import Fail, LogTxns, SaveEpoch
 from engine.runtime.transport.sockets import Address, shutdown_socket
@@ -80,6 +82,8 @@ class _Learner:
     def __init__(self, cnx: int, sock: socket.socket) -> None:
         self.cnx = cnx
         self.sock = sock
+        self.heard = time.monotonic()
+        """When a packet from it was last read (its connection's start until then)."""
         self.out: queue.SimpleQueue[QuorumPacket | SnapshotDump | None] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
 
@@ -191,6 +195,32 @@ class LeaderService:
                 self.last_logged,
             )
 
+    def learner_views(self) -> tuple[LearnerView, ...]:
+        """Each learner that has said who it is, as the leader sees it now, by sid."""
+        s = self.settings
+        now = time.monotonic()
+        views = []
+        with self._lock:
+            lead = self.leader
+            for cnx, sid, stage, mode in lead.learners() if lead is not None else ():
+                learner = self._learners.get(cnx)
+                member = s.verifier.all_members.get(sid)
+                if learner is None or member is None:
+                    continue  # closing, or before its FOLLOWERINFO named it
+                acked = stage in _ACKED_NEWLEADER
+                views.append(
+                    LearnerView(
+                        sid,
+                        "observer" if member.learner_type == LearnerType.OBSERVER else "follower",
+                        _PHASE_OF_STAGE.get(stage, "DISCOVERY"),
+                        mode,
+                        ping_age_ms=(now - learner.heard) * 1000,
+                        timeout_ms=(s.sync_limit if acked else s.init_limit) * s.tick_time_ms,
+                        synced=acked,
+                    )
+                )
+        return tuple(sorted(views, key=lambda v: v.sid))
+
     def fingerprint(self) -> tuple[int, str]:
         """(last committed zxid, fingerprint of the tree), read consistently."""
         assert self.leader is not None
@@ -266,6 +296,7 @@ class LeaderService:
                 except JuteError as e:
                     log.warning("sid %d: malformed packet from a learner: %s", self.settings.sid, e)
                     break
+                learner.heard = time.monotonic()
                 quorum = [qp for qp in packets if isinstance(qp, QuorumPacket)]
                 if len(quorum) != len(packets):  # a learner never sends SNAP
                     log.warning("sid %d: a database dump from a learner", self.settings.sid)
@@ -371,6 +402,17 @@ class LeaderService:
             self.ended = reason
         if self.on_end is not None:
             self.on_end(reason)
+
+
+_ACKED_NEWLEADER = ("STARTUP", "BROADCAST")
+"""ZabLeader's stages of a learner that acknowledged NEWLEADER (its data is the leader's)."""
+_PHASE_OF_STAGE = {
+    "NEWLEADER": "SYNCHRONIZATION",
+    "STARTUP": "SYNCHRONIZATION",
+    "BROADCAST": "BROADCAST",
+}
+"""ZabLeader's stages as Zab phases: BROADCAST is BROADCAST, the stages before the sync
+(INFO, EPOCH, ACKEPOCH, ELECTION) are DISCOVERY."""
 
 
 def _receive(cnx: int, packets: list[QuorumPacket], lead: ZabLeader) -> list[LeaderAction]:

@@ -572,6 +572,7 @@ class ZooKeeperRuntime:
             unknown.add("zab_phase")
         if w.zxid is None and "last_zxid" in logged.unknown:
             unknown.add("last_zxid")
+        unknown |= logged.unknown & {"sync_mode"}
         return NodeView(
             sid=sid,
             learner_type=learner_type,
@@ -588,6 +589,8 @@ class ZooKeeperRuntime:
             current_epoch=durable.current_epoch,
             accepted_epoch=durable.accepted_epoch,
             last_zxid=w.zxid if w.zxid is not None else logged.last_zxid,
+            sync_mode=logged.sync_mode,
+            learners=logged.learners if state == ServerState.LEADING else (),
             last_event=w.last_event,
             election_started_ms=w.started_ms,
             election_took_ms=w.took_ms,
