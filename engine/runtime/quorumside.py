@@ -49,10 +49,10 @@ from engine.core.peer.io import (
     LearnerConnected,
     LearnerConnectFailed,
     PacketReceived,
-    QuorumPacket,
     SendPacket,
     Timing,
     ZabAction,
+    ZabItem,
     ZabProgress,
 )
 from engine.core.peer.quorumpeer import QuorumPeer
@@ -320,7 +320,7 @@ class QuorumSide:
             if not self.stopping:
                 self.emit("conn", peer=sid, up=True, plane="quorum")
 
-    def _packet(self, peer: Sid, packet: QuorumPacket) -> None:
+    def _packet(self, peer: Sid, packet: ZabItem) -> None:
         with self.lock:
             if self.core is None or self.stopping:
                 return

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from engine.core.peer.io import QuorumPacket
+from engine.core.peer.io import ZabItem
 from engine.core.vote import Sid
 from engine.core.wire import EndOfStreamError, format_inet_addr
 from engine.runtime.transport.sockets import (
@@ -83,7 +83,7 @@ class QuorumHooks:
     connected: Callable[[Sid], None] | None = None
     connect_failed: Callable[[Sid, str], None] | None = None
     joined: Callable[[Sid], None] | None = None
-    packet: Callable[[Sid, QuorumPacket], None] | None = None
+    packet: Callable[[Sid, ZabItem], None] | None = None
     closed: Callable[[Sid, str], None] | None = None
     zab: Callable[[Sid, socket.socket], None] | None = None
 
@@ -114,7 +114,7 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def encode_packet(packet: QuorumPacket) -> bytes:
+def encode_packet(packet: ZabItem) -> bytes:
     body = orjson.dumps(packet_json(packet))
     return _LENGTH.pack(len(body)) + body
 
@@ -423,7 +423,7 @@ class QuorumPlane:
             shutdown_socket(old.sock)
         return True
 
-    def send(self, peer: Sid, packet: QuorumPacket) -> bool:
+    def send(self, peer: Sid, packet: ZabItem) -> bool:
         """Send a packet to `peer`; False if there is no connection with it."""
         with self._lock:
             conn = self._conns.get(peer)
