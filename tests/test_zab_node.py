@@ -29,7 +29,7 @@ from engine.core.vote import Notification, ServerState, make_zxid
 from engine.core.zab.database import Database
 from engine.replay.cores import timing_from_header
 from engine.runtime.durable import DurableStore
-from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane, greeting
+from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
 from engine.runtime.zab.store import ZabStore
 from engine.trace.record import RecordError, input_from, input_json, timing_json
 from tests import zkproxied
@@ -168,7 +168,7 @@ def test_the_trace_header_says_the_runtime_leads_with_zab() -> None:
         assert timing_from_header({"timing": timing_json(timing)}) == timing
 
 
-# --- the quorum plane: a leader that does not greet --------------------------------------------
+# --- the quorum plane: a dialer that hands the socket to Zab -----------------------------------
 
 
 @pytest.fixture
@@ -179,22 +179,16 @@ def planes() -> Iterator[list[QuorumPlane]]:
         plane.halt()
 
 
-@pytest.mark.parametrize(
-    ("greet", "probe_ms"),
-    [
-        (b"", 100),  # a silent leader (Java's) is found out by the probe
-        # `zkfle node`'s learners do not wait (zab_probe_ms 0): every leader speaks Zab, and a
-        # wait delayed each join by up to a second. Even a leader that greets gets Zab.
-        (greeting(3), 0),
-    ],
-)
 def test_the_socket_is_handed_to_zab_and_the_learner_speaks_first(
-    planes: list[QuorumPlane], greet: bytes, probe_ms: float
+    planes: list[QuorumPlane],
 ) -> None:
-    leader = FakeLeader(lambda conn: None, greet=greet)
+    """Every leader speaks Zab (a Java server's, ours): the learner's first bytes are its
+    FOLLOWERINFO, nothing of ours before them."""
+    leader = FakeLeader(lambda conn: None)
+    connected: list[int] = []
     handed: list[tuple[int, socket.socket]] = []
     plane = QuorumPlane(
-        1, QuorumHooks(zab=lambda sid, s: handed.append((sid, s))), zab_probe_ms=probe_ms
+        1, QuorumHooks(connected=connected.append, zab=lambda sid, s: handed.append((sid, s)))
     )
     planes.append(plane)
     try:
@@ -208,28 +202,25 @@ def test_the_socket_is_handed_to_zab_and_the_learner_speaks_first(
                 lambda: "the leader to read the learner's first bytes",
                 DEADLINE_S,
             )
-        assert sid == 3
-        assert leader.received == b"FOLLOWERINFO"  # no greeting of ours went first
-        assert plane.connected() == []  # the plane forgot it
-    finally:
-        leader.close()
-
-
-def test_a_greeting_leader_keeps_zkfle_framing(planes: list[QuorumPlane]) -> None:
-    leader = FakeLeader(lambda conn: None, greet=greeting(3))
-    handed: list[int] = []
-    plane = QuorumPlane(1, QuorumHooks(zab=lambda sid, s: handed.append(sid)), zab_probe_ms=100)
-    planes.append(plane)
-    try:
-        plane.connect(3, [leader.address], 5_000)
-        zkproxied.wait_until(
-            lambda: leader.received == greeting(1),
-            lambda: f"our greeting back: {leader.received!r}",
-            DEADLINE_S,
+        assert (connected, sid) == ([3], 3)
+        assert leader.received == b"FOLLOWERINFO"
+        zkproxied.wait_until(  # the plane forgot the socket: its dial thread ended
+            lambda: plane.threads() == [], lambda: "the dial thread to end", DEADLINE_S
         )
-        assert handed == []
     finally:
         leader.close()
+
+
+def test_a_refused_dial_is_reported(planes: list[QuorumPlane]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        address = closed.getsockname()
+    failed: list[tuple[int, str]] = []
+    plane = QuorumPlane(1, QuorumHooks(connect_failed=lambda sid, why: failed.append((sid, why))))
+    planes.append(plane)
+    plane.connect(3, [address], 5_000)
+    zkproxied.wait_until(lambda: failed, lambda: "the failed dial", DEADLINE_S)
+    assert failed[0][0] == 3
+    assert f"{address[0]}:{address[1]}" in failed[0][1]
 
 
 # --- the data dir ---------------------------------------------------------------------------
