@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from console import bench as console_bench
-from engine.bench import cli, zk
+from engine.bench import cli, zab, zk
 from engine.bench.plot import plot_phase
 from engine.bench.probe import StabilityProbe
 from engine.bench.verify import make_trace
@@ -395,3 +395,42 @@ def test_bad_sizes_are_refused() -> None:
         parser.parse_args(["bench", "election", "--sizes", "3,x"])
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "election", "--sizes", "0"])
+
+
+ZAB_FIGURES = (
+    "zkfle_leader_writes_per_s",
+    "java_leader_writes_per_s",
+    "zkfle_leader_writes_per_cpu_s",
+    "java_leader_writes_per_cpu_s",
+    "zkfle_leader_snap_ms",
+    "zkfle_learner_snap_ms",
+    "java_leader_snap_ms",
+)
+
+
+@pytest.mark.zk
+@pytest.mark.skipif(java_missing() is not None, reason=f"real ZooKeeper: {java_missing()}")
+def test_zab_bench_measures_a_zkfle_leader_and_java_in_the_same_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ("--writes", "100", "--snap-znodes", "100", "--znode-bytes", "64", "--reps", "1")
+    status, result = run_bench(capsys, "zab", *argv, "--quiet", "--json")
+    assert status == 0
+    assert str(result["zookeeper"]).startswith("3.")
+    for figure in ZAB_FIGURES:
+        assert result["results"][figure]["n"] == 1, figure
+        assert result["results"][figure]["median"] > 0, figure
+
+
+def test_zab_bench_without_java_says_so_and_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zab, "java_missing", lambda: "no `java` on PATH")
+    parser = argparse.ArgumentParser(prog="zkfle")
+    cli.add_bench_parser(parser.add_subparsers(dest="command"))
+    assert console_bench.cmd_bench(parser.parse_args(["bench", "zab", "--quiet"])) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "zkfle bench zab: nothing to measure against without real ZooKeeper: no `java` on PATH\n"
+    )

@@ -29,6 +29,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -491,3 +492,70 @@ def test_zkfle_node_leads_java_followers_and_loses_no_acked_write(
     assert set(seen[1]) <= written
     result = verify(trace)  # killed: the trace has no footer, but every step re-executes
     assert result.ok, (result.divergence, result.violations)
+
+
+# --- issue 11 (d): a Java observer of a mixed ensemble led by `zkfle node` ----------------------
+
+
+@pytest.mark.timeout(120)
+def test_a_java_observer_follows_a_zkfle_leader_by_inform(tmp_path: Path) -> None:
+    """`zkfle node` as server 3 leads Java followers 1 and 2 and a Java observer 4
+    (`:observer` in every server line, peerType=observer in its zoo.cfg): the observer
+    syncs from our leader (OBSERVERINFO, DIFF or SNAP, UPTODATE), then writes through
+    follower 1 reach it by INFORM - a client on the observer reads them - and its tree,
+    read through that client, is our leader's, zxid and all."""
+    servers = make_ensemble(tmp_path / "ensemble", (1, 2, 3, 4), SETTINGS, observers=(4,))
+    servers[4].settings = replace(SETTINGS, extra=("peerType=observer",))
+    node = writer = reader = None
+    try:
+        node, out = start_node(servers[3], tmp_path / "n3.jsonl")
+        wait_until(lambda: "n3: LOOKING (" in str(out), lambda: f"our node to look:\n{out}")
+        servers[1].start()
+        servers[2].start()
+        wait_until(
+            lambda: "n3: LEADING: epoch 1 established with a quorum" in str(out),
+            lambda: f"our node to lead:\n{out}\n{node.status() if node else ''}",
+        )
+        servers[4].start()
+        ready = {1: {"follower"}, 2: {"follower"}, 4: {"observer"}}
+        wait_for([servers[1], servers[2], servers[4]], ready, DEADLINE_S)
+        observed = servers[4].log_path.read_text()
+        assert re.search(r"Getting a (diff from the leader|snapshot from leader) ", observed)
+        writer = KazooClient(hosts=f"{HOST}:{servers[1].client_port}", timeout=10.0)
+        reader = KazooClient(hosts=f"{HOST}:{servers[4].client_port}", timeout=10.0)
+        writer.start(timeout=30)
+        reader.start(timeout=30)
+        write_observed(writer, partial(observer_matches_leader, node, servers[4], reader))
+        assert "LEADING → LOOKING" not in str(out), str(out)
+    finally:
+        for client in (writer, reader):
+            if client is not None:
+                client.stop()
+                client.close()
+        if node is not None:
+            node.stop()
+        for server in servers.values():
+            server.stop(kill=True)
+    assert node.threads() == []
+    result = verify(tmp_path / "n3.jsonl")
+    assert result.ok, (result.divergence, result.violations)
+
+
+def observer_matches_leader(node: TcpNode, observer: ZkServer, reader: KazooClient) -> None:
+    """The observer's zxid (`srvr`) and its tree, read through its own client, are our
+    leader's last committed zxid and tree."""
+    with node.lock:
+        lead = node.zab_lead
+    assert lead is not None
+
+    def same() -> bool:
+        zxid, tree = lead.fingerprint()
+        return leader_zxid(observer) == zxid and java_fingerprint(reader) == tree
+
+    wait_until(
+        same,
+        lambda: (
+            f"the observer at {leader_zxid(observer):#x} to hold our leader's tree at"
+            f" {lead.fingerprint()[0]:#x}"
+        ),
+    )

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from engine.core.jute.txn import TxnEntry
 from engine.core.vote import make_zxid
 from engine.core.zab.leader import ZabLeader
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
@@ -32,14 +34,17 @@ def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
 class Ensemble:
     """A LeaderService (sid 0 of three voters) and the learners started against it."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, store: ZabStore | None = None) -> None:
         self.tmp = tmp
         self.ends: list[str] = []
         settings = LeaderSettings(
             0, verifier(3), tick_time_ms=TICK_MS, init_limit=INIT, sync_limit=SYNC
         )
         self.service = LeaderService(
-            settings, ZabStore(tmp / "n0"), listen=("127.0.0.1", 0), on_end=self.ends.append
+            settings,
+            store or ZabStore(tmp / "n0"),
+            listen=("127.0.0.1", 0),
+            on_end=self.ends.append,
         )
         address = self.service.start()
         assert address is not None
@@ -105,7 +110,9 @@ def test_learners_sync_and_every_write_commits_everywhere(ensemble: Ensemble) ->
     modes = [mode for _, _, _, mode in view.learners]
     assert "DIFF" in modes
     assert set(modes) <= {"DIFF", "SNAP"}
-    # the leader's own data, in ZooKeeper's formats: its epochs and every txn logged
+    # the leader's own data, in ZooKeeper's formats: its epochs and every txn logged (its
+    # log thread may still be writing what the followers' ACKs committed)
+    ensemble.wait(lambda: ensemble.service.view().last_logged == upto)
     store = ZabStore(ensemble.tmp / "n0")
     durable = store.epochs.load()
     assert (durable.accepted_epoch, durable.current_epoch) == (1, 1)
@@ -160,3 +167,70 @@ def test_no_quorum_in_init_limit_ends_leadership(ensemble: Ensemble) -> None:
     ensemble.wait(lambda: ensemble.ends)
     assert ensemble.ends == ["Timeout while waiting for epoch from quorum"]
     assert isinstance(ensemble.service.leader, ZabLeader)
+
+
+class GatedStore(ZabStore):
+    """A leader's store whose appends wait for `gate` (a slow disk), each append's txn
+    count kept in `batches`; `writing` is set once an append waits."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.gate = threading.Event()
+        self.writing = threading.Event()
+        self.batches: list[int] = []
+
+    def append(self, entries: tuple[TxnEntry, ...]) -> None:
+        self.writing.set()
+        self.gate.wait(DEADLINE_S)
+        super().append(entries)
+        self.batches.append(len(entries))
+
+
+def test_the_leader_logs_in_batches_without_stopping_the_quorum(tmp_path: Path) -> None:
+    """ZK: SyncRequestProcessor: while the leader's disk is slow, proposals still go out
+    and the followers' ACKs (a quorum of three voters) commit them; what was proposed
+    meanwhile is logged in one batch, flushed once, and only then is it the leader's own
+    (last logged) - durable before acknowledged."""
+    store = GatedStore(tmp_path / "n0")
+    ensemble = Ensemble(tmp_path, store)
+    try:
+        ensemble.follow(1)
+        ensemble.follow(2)
+        ensemble.established()
+        ensemble.write("/a")
+        ensemble.wait(store.writing.is_set)  # the log thread is writing /a
+        ensemble.write("/b")
+        ensemble.write("/c")
+        upto = make_zxid(1, 3)
+        ensemble.wait(lambda: ensemble.synced(1, 2, upto=upto))
+        assert ensemble.service.view().last_logged == 0
+        store.gate.set()
+        ensemble.wait(lambda: ensemble.service.view().last_logged == upto)
+        assert store.batches == [1, 2]
+        assert ZabStore(tmp_path / "n0").last_logged_zxid() == upto
+    finally:
+        store.gate.set()
+        ensemble.close()
+
+
+def test_halting_waits_for_the_batch_being_written(tmp_path: Path) -> None:
+    """Leadership that ends while the log thread writes: `halt` returns once that batch is
+    on disk and counted in `last_logged`, which the node then votes with (ZK:
+    Leader.shutdown joins the SyncRequestProcessor) - not a log that grows after the vote."""
+    store = GatedStore(tmp_path / "n0")
+    ensemble = Ensemble(tmp_path, store)
+    halter = threading.Thread(target=ensemble.service.halt, name="halter")
+    try:
+        ensemble.follow(1)
+        ensemble.established()
+        ensemble.write("/a")
+        ensemble.wait(store.writing.is_set)
+        halter.start()
+        store.gate.set()
+        halter.join(DEADLINE_S)
+        assert not halter.is_alive()
+        assert ensemble.service.view().last_logged == make_zxid(1, 1)
+        assert ZabStore(tmp_path / "n0").last_logged_zxid() == make_zxid(1, 1)
+    finally:
+        store.gate.set()
+        ensemble.close()

@@ -358,7 +358,9 @@ def test_broadcast_commits_on_a_quorum_in_zxid_order() -> None:
     ]
     assert words(lead.propose(two))[-1] == "log 100000002"
     assert lead.receive(3, QuorumPacket(ACK, one.zxid)) == []  # an observer's ACK counts not
-    assert words(lead.receive(2, QuorumPacket(ACK, one.zxid))) == [
+    assert lead.receive(2, QuorumPacket(ACK, one.zxid)) == []  # the leader's waits for its log
+    # One flush of both is the leader's ACK of both (ZK: SyncRequestProcessor's batch).
+    assert words(lead.logged(two.zxid)) == [
         "1: COMMIT 100000001",
         "2: COMMIT 100000001",
         "3: INFORM 100000001",
@@ -372,6 +374,18 @@ def test_broadcast_commits_on_a_quorum_in_zxid_order() -> None:
     assert lead.last_committed == two.zxid
 
 
+def test_followers_commit_without_the_leaders_flush() -> None:
+    """ZK: processAck counts whoever acknowledged: two followers of three voters are a
+    quorum while the leader's log is still being written; its ACK then changes nothing."""
+    lead = leader(voters=3)
+    established(lead, 1, 2)
+    one = create(make_zxid(1, 1), "/one")
+    lead.propose(one)
+    assert lead.receive(1, QuorumPacket(ACK, one.zxid)) == []
+    assert words(lead.receive(2, QuorumPacket(ACK, one.zxid)))[-1] == "commit 100000001"
+    assert lead.logged(one.zxid) == []
+
+
 def test_a_later_proposal_waits_for_the_earlier_commit() -> None:
     """ZK: tryToCommit commits in order: a quorum for 0x100000002 while 0x100000001 has
     none commits nothing, and both once 0x100000001 has its quorum."""
@@ -380,6 +394,7 @@ def test_a_later_proposal_waits_for_the_earlier_commit() -> None:
     one, two = create(make_zxid(1, 1), "/one"), create(make_zxid(1, 2), "/two")
     lead.propose(one)
     lead.propose(two)
+    lead.logged(two.zxid)
     lead.receive(1, QuorumPacket(ACK, one.zxid))
     assert lead.receive(2, QuorumPacket(ACK, two.zxid)) == []
     assert lead.receive(3, QuorumPacket(ACK, two.zxid)) == []
@@ -397,10 +412,12 @@ def test_a_late_learner_gets_the_outstanding_proposals_after_its_sync() -> None:
     established(lead, 1, 2)
     one = create(make_zxid(1, 1), "/one")
     lead.propose(one)
+    lead.logged(one.zxid)
     lead.receive(1, QuorumPacket(ACK, one.zxid))
     lead.receive(2, QuorumPacket(ACK, one.zxid))
     two = create(make_zxid(1, 2), "/two")
     lead.propose(two)
+    lead.logged(two.zxid)
     for sid in (3, 5):
         lead.connect(sid)
         lead.receive(sid, info(sid, 1, observer=sid == 5))
@@ -565,6 +582,8 @@ class Ensemble:
                 self.disk[sid].append(f"{a.name}={a.epoch}")
             elif isinstance(a, LogTxns):
                 self.disk[sid].append("log " + ",".join(f"{e.zxid:x}" for e in a.entries))
+                if sid == 0:  # flushed at once
+                    self.carry(self.leader.logged(a.entries[-1].zxid), 0)
             elif isinstance(a, (TakeSnapshot, TruncateLog)):
                 self.disk[sid].append(type(a).__name__)
 

@@ -36,7 +36,7 @@ from engine.core.jute.txn import (
 )
 from engine.core.vote import make_zxid
 from engine.core.zab.database import CONTAINER_EPHEMERAL_OWNER, Database
-from engine.core.zab.leader import REQUEST, Drop, SendTo, ZabLeader
+from engine.core.zab.leader import REQUEST, Drop, LeaderAction, SendTo, ZabLeader
 from engine.core.zab.learner import ACK, COMMIT, PING, PROPOSAL, REVALIDATE, SYNC, Committed
 from engine.core.zab.prep import CODES, Prep
 from engine.core.zab.sessions import SessionTracker
@@ -273,15 +273,20 @@ def proposals(actions: Sequence[object]) -> list[TxnEntry]:
     return list(found.values())
 
 
+def ack(lead: ZabLeader, zxid: int) -> list[LeaderAction]:
+    """The leader's log flushed up to `zxid`, then follower 1's ACK: a quorum of three."""
+    return lead.logged(zxid) + lead.receive(1, QuorumPacket(ACK, zxid))
+
+
 def test_a_follower_creates_a_session_writes_and_the_session_expires() -> None:
     lead: ZabLeader = leader()
     established(lead, 1)
     [txn] = proposals(lead.receive(1, forwarded(-10, (4000).to_bytes(4, "big")), now=1000))
     assert (txn.hdr.type, txn.hdr.time, txn.zxid) == (-10, 1000, make_zxid(1, 1))
-    assert lead.receive(1, QuorumPacket(ACK, txn.zxid))[-1].__class__.__name__ == "Committed"
+    assert ack(lead, txn.zxid)[-1].__class__.__name__ == "Committed"
     assert lead.database.sessions == {SESSION: 4000}
     [write] = proposals(lead.receive(1, forwarded(1, create("/w", flags=1).encode()), now=1500))
-    lead.receive(1, QuorumPacket(ACK, write.zxid))
+    ack(lead, write.zxid)
     assert lead.database.nodes["/w"].stat.ephemeral_owner == SESSION
     touches = SESSION.to_bytes(8, "big") + (4000).to_bytes(4, "big")
     lead.receive(1, QuorumPacket(PING, 0, touches), now=5000)  # now expires at 10000
@@ -289,7 +294,7 @@ def test_a_follower_creates_a_session_writes_and_the_session_expires() -> None:
     [close] = proposals(lead.tick(now=10000))
     assert close.hdr.type == -11
     assert close.txn == CloseSessionTxn(("/w",))
-    lead.receive(1, QuorumPacket(ACK, close.zxid))
+    ack(lead, close.zxid)
     assert lead.database.sessions == {}
     assert "/w" not in lead.database.nodes
 
@@ -303,7 +308,7 @@ def test_sync_waits_for_the_outstanding_proposals() -> None:
     assert lead.receive(1, sync) == [SendTo(1, QuorumPacket(SYNC, 0))]
     lead.receive(1, forwarded(-10, (4000).to_bytes(4, "big")))
     assert lead.receive(2, sync) == []
-    actions = lead.receive(1, QuorumPacket(ACK, make_zxid(1, 1)))
+    actions = ack(lead, make_zxid(1, 1))
     assert actions[-1] == SendTo(2, QuorumPacket(SYNC, 0))
     assert SendTo(1, QuorumPacket(COMMIT, make_zxid(1, 1))) in actions
 
@@ -312,7 +317,7 @@ def test_revalidate_answers_whether_the_session_lives() -> None:
     lead = leader()
     established(lead, 1, 2)
     lead.receive(1, forwarded(-10, (4000).to_bytes(4, "big")))
-    lead.receive(1, QuorumPacket(ACK, make_zxid(1, 1)))
+    ack(lead, make_zxid(1, 1))
     ask = SESSION.to_bytes(8, "big") + (4000).to_bytes(4, "big")
     assert lead.receive(2, QuorumPacket(REVALIDATE, 0, ask)) == [
         SendTo(2, QuorumPacket(REVALIDATE, 0, SESSION.to_bytes(8, "big") + b"\x01"))

@@ -20,6 +20,8 @@ Modes (each prints a table, or one JSON object with `--json`):
   message storm: frames (polls of the cluster screen) per second, and election latency
   with the console attached vs headless;
 * `zk` - `election` and `failover` with real Apache ZooKeeper measured in the same run;
+* `zab` - Zab's writes/s and SNAP sync with a zkfle node leading two Java followers, and
+  with three Java servers, in the same run (engine.bench.zab);
 * `proxy` - what engine.runtime.zookeeper.proxy adds per frame, and to real ZooKeeper's elections
   (engine.bench.proxy).
 
@@ -64,6 +66,7 @@ from engine.bench.proxy import bench_proxy, print_proxy
 from engine.bench.recording import bench_recording, print_recording
 from engine.bench.sim import bench_sim, print_sim
 from engine.bench.verify import bench_verify, print_verify
+from engine.bench.zab import ZabBench, bench_zab, print_zab
 
 
 def _sizes(text: str) -> list[int]:
@@ -185,6 +188,16 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_sizes, default=_sizes("1,2"), metavar="J,J,...")
     common(p)
     p = modes.add_parser(
+        "zab", help="Zab writes/s and SNAP sync: a zkfle leader of Java followers, and all-Java"
+    )
+    p.add_argument("--writes", type=int, default=5000, help="async creates timed per ensemble")
+    p.add_argument("--window", type=int, default=100, help="outstanding requests at most")
+    p.add_argument("--snap-znodes", type=int, default=10_000, metavar="N", help="tree to SNAP")
+    p.add_argument("--znode-bytes", type=int, default=1024, metavar="B")
+    p.add_argument("--reps", type=int, default=3, metavar="R", help="ensembles of each kind")
+    p.add_argument("--node-trace", action="store_true", help="the zkfle node records its trace too")
+    common(p)
+    p = modes.add_parser(
         "console", help="console frames/s under a storm; an election with and without it"
     )
     p.add_argument("--seconds", type=float, default=5.0, help="of the storm")
@@ -263,6 +276,18 @@ def _bench(args: argparse.Namespace) -> int:
         result = bench_explore(max(args.runs, 1), max(args.nodes, 2), args.jobs)
         printer = print_explore
         failed = not result["identical_outcomes"]
+    elif mode == "zab":
+        bench = ZabBench(
+            max(args.writes, 1),
+            max(args.window, 1),
+            max(args.snap_znodes, 1),
+            max(args.znode_bytes, 0),
+            max(args.reps, 1),
+            args.node_trace,
+        )
+        result = bench_zab(bench, progress_log(Options(quiet=args.quiet or args.json)))
+        printer = print_zab
+        failed = False
     else:  # argparse refuses other modes; `console` is console.bench's
         print(f"zkfle bench: unknown mode {mode!r}", file=sys.stderr)
         return EXIT_USAGE

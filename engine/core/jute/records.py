@@ -1,46 +1,141 @@
 """The jute records of the quorum port and the data tree (ZK: zookeeper.jute): Id, ACL,
 StatPersisted, LearnerInfo, QuorumPacket, FileHeader, TxnHeader, TxnDigest, ZxidDigest.
 
-Each record reads itself from a `Reader` and writes itself to a `Writer` field by field,
-in zookeeper.jute's order; `decode` reads one record that must fill its bytes whole.
+A record is a frozen dataclass whose fields say their jute type (`Int32`, `UString`,
+`Vector[...]`...), in zookeeper.jute's order: `Record` reads and writes every record from
+those declarations, so no record carries a reader and a writer of its own unless jute's
+bytes hold more than its fields (a nested record in a buffer, a check on a value).
+`decode` reads one record that must fill its bytes whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Self
+import operator
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, ClassVar, NamedTuple, Self
 
 from engine.core.jute.archive import JuteError, Reader, Writer
 
 __all__ = [
     "ACL",
+    "ACLS",
+    "BOOLEAN",
+    "BUFFER",
+    "INT32",
+    "INT64",
+    "USTRING",
+    "Acls",
+    "Boolean",
+    "Buffer",
     "FileHeader",
     "Id",
+    "Int32",
+    "Int64",
+    "Kind",
     "LearnerInfo",
     "QuorumPacket",
     "Record",
     "StatPersisted",
     "TxnDigest",
     "TxnHeader",
+    "UString",
     "ZxidDigest",
-    "read_acls",
-    "write_acls",
+    "nested",
+    "vector",
 ]
 
 
+class Kind(NamedTuple):
+    """How one jute type is read and written, and the fewest bytes it takes (which bounds
+    the count of a vector of it: `Reader.count`)."""
+
+    read: Callable[[Reader, str], Any]
+    write: Callable[[Writer, Any], None]
+    smallest: int
+
+
+INT32 = Kind(Reader.int32, Writer.int32, 4)
+INT64 = Kind(Reader.int64, Writer.int64, 8)
+BOOLEAN = Kind(Reader.boolean, Writer.boolean, 1)
+BUFFER = Kind(Reader.buffer, Writer.buffer, 4)
+USTRING = Kind(Reader.ustring, Writer.ustring, 4)
+
+Int32 = Annotated[int, INT32]
+Int64 = Annotated[int, INT64]
+Boolean = Annotated[bool, BOOLEAN]
+Buffer = Annotated[bytes | None, BUFFER]
+UString = Annotated[str | None, USTRING]
+
+
+def vector(of: Kind) -> Kind:
+    """jute's vector<T>: a count (-1 for null, read as None) and the elements."""
+
+    def read(r: Reader, what: str) -> tuple[Any, ...] | None:
+        n = r.count(what, of.smallest)
+        return None if n < 0 else tuple(of.read(r, what) for _ in range(n))
+
+    def write(w: Writer, items: tuple[Any, ...] | None) -> None:
+        w.count(items)
+        for item in items or ():
+            of.write(w, item)
+
+    return Kind(read, write, 4)
+
+
+def nested(record: type[Record]) -> Kind:
+    """A record inside a record: its own fields, in place."""
+    return Kind(lambda r, _what: record.read(r), lambda w, value: value.write(w), record.smallest())
+
+
+def _java_name(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 class Record:
-    """What every record does; `read` and `write` are its own."""
+    """A jute record: read and written field by field as its annotations say. A field's
+    annotation is `Annotated[type, Kind]`, with the Java name after the kind where it is
+    not the attribute's name in camelCase (`Annotated[int, INT32, "parentCVersion"]`);
+    errors name a value `Record.javaName`."""
 
     NAME: ClassVar[str]
-    SMALLEST: ClassVar[int] = 1
-    """Fewest bytes the record takes: bounds a vector's count (`Reader.count`)."""
+    _reads: ClassVar[tuple[tuple[Callable[[Reader, str], Any], str], ...]]
+    _writes: ClassVar[tuple[tuple[Callable[[Any], Any], Callable[[Writer, Any], None]], ...]]
+    _smallest: ClassVar[int]
+
+    @classmethod
+    def _declare(cls) -> None:
+        """Resolves the field declarations, once: they may name records defined later in
+        their module, so they are read on first use."""
+        hints = typing.get_type_hints(cls, include_extras=True)
+        kinds = []
+        for f in fields(cls):  # type: ignore[arg-type]
+            kind, *name = hints[f.name].__metadata__
+            kinds.append((f.name, kind, f"{cls.NAME}.{name[0] if name else _java_name(f.name)}"))
+        cls._reads = tuple((kind.read, what) for _, kind, what in kinds)
+        cls._writes = tuple((operator.attrgetter(attr), kind.write) for attr, kind, _ in kinds)
+        cls._smallest = sum(kind.smallest for _, kind, _ in kinds)
+
+    @classmethod
+    def smallest(cls) -> int:
+        if "_smallest" not in cls.__dict__:
+            cls._declare()
+        return cls._smallest
 
     @classmethod
     def read(cls, r: Reader) -> Self:
-        raise NotImplementedError
+        if "_reads" not in cls.__dict__:
+            cls._declare()
+        return cls(*[read(r, what) for read, what in cls._reads])
 
     def write(self, w: Writer) -> None:
-        raise NotImplementedError
+        cls = type(self)
+        if "_writes" not in cls.__dict__:
+            cls._declare()
+        for get, write in cls._writes:
+            write(w, get(self))
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
@@ -58,81 +153,33 @@ class Record:
 @dataclass(frozen=True, slots=True)
 class Id(Record):
     NAME = "Id"
-    SMALLEST = 8
-    scheme: str | None
-    id: str | None
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.ustring("Id.scheme"), r.ustring("Id.id"))
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.scheme)
-        w.ustring(self.id)
+    scheme: UString
+    id: UString
 
 
 @dataclass(frozen=True, slots=True)
 class ACL(Record):
     NAME = "ACL"
-    SMALLEST = 12
-    perms: int
-    id: Id
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.int32("ACL.perms"), Id.read(r))
-
-    def write(self, w: Writer) -> None:
-        w.int32(self.perms)
-        self.id.write(w)
+    perms: Int32
+    id: Annotated[Id, nested(Id)]
 
 
-def read_acls(r: Reader, what: str) -> tuple[ACL, ...] | None:
-    n = r.count(what, ACL.SMALLEST)
-    return None if n < 0 else tuple(ACL.read(r) for _ in range(n))
-
-
-def write_acls(w: Writer, acls: tuple[ACL, ...] | None) -> None:
-    w.count(acls)
-    for acl in acls or ():
-        acl.write(w)
+ACLS = vector(nested(ACL))
+Acls = Annotated[tuple[ACL, ...] | None, ACLS]
 
 
 @dataclass(frozen=True, slots=True)
 class StatPersisted(Record):
     NAME = "StatPersisted"
-    SMALLEST = 60
-    czxid: int
-    mzxid: int
-    ctime: int
-    mtime: int
-    version: int
-    cversion: int
-    aversion: int
-    ephemeral_owner: int
-    pzxid: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.int64("StatPersisted.czxid"),
-            r.int64("StatPersisted.mzxid"),
-            r.int64("StatPersisted.ctime"),
-            r.int64("StatPersisted.mtime"),
-            r.int32("StatPersisted.version"),
-            r.int32("StatPersisted.cversion"),
-            r.int32("StatPersisted.aversion"),
-            r.int64("StatPersisted.ephemeralOwner"),
-            r.int64("StatPersisted.pzxid"),
-        )
-
-    def write(self, w: Writer) -> None:
-        for value in (self.czxid, self.mzxid, self.ctime, self.mtime):
-            w.int64(value)
-        for value in (self.version, self.cversion, self.aversion):
-            w.int32(value)
-        w.int64(self.ephemeral_owner)
-        w.int64(self.pzxid)
+    czxid: Int64
+    mzxid: Int64
+    ctime: Int64
+    mtime: Int64
+    version: Int32
+    cversion: Int32
+    aversion: Int32
+    ephemeral_owner: Int64
+    pzxid: Int64
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,22 +187,9 @@ class LearnerInfo(Record):
     """FOLLOWERINFO's and OBSERVERINFO's data (ZK: Learner.registerWithLeader)."""
 
     NAME = "LearnerInfo"
-    serverid: int
-    protocol_version: int
-    config_version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.int64("LearnerInfo.serverid"),
-            r.int32("LearnerInfo.protocolVersion"),
-            r.int64("LearnerInfo.configVersion"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.int64(self.serverid)
-        w.int32(self.protocol_version)
-        w.int64(self.config_version)
+    serverid: Int64
+    protocol_version: Int32
+    config_version: Int64
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,28 +198,10 @@ class QuorumPacket(Record):
     vector of Ids or null (Java writes null: ZK: Learner.writePacket's packets)."""
 
     NAME = "QuorumPacket"
-    SMALLEST = 20
-    type: int
-    zxid: int
-    data: bytes | None = None
-    authinfo: tuple[Id, ...] | None = None
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        packet_type = r.int32("QuorumPacket.type")
-        zxid = r.int64("QuorumPacket.zxid")
-        data = r.buffer("QuorumPacket.data")
-        n = r.count("QuorumPacket.authinfo", Id.SMALLEST)
-        authinfo = None if n < 0 else tuple(Id.read(r) for _ in range(n))
-        return cls(packet_type, zxid, data, authinfo)
-
-    def write(self, w: Writer) -> None:
-        w.int32(self.type)
-        w.int64(self.zxid)
-        w.buffer(self.data)
-        w.count(self.authinfo)
-        for ident in self.authinfo or ():
-            ident.write(w)
+    type: Int32
+    zxid: Int64
+    data: Buffer = None
+    authinfo: Annotated[tuple[Id, ...] | None, vector(nested(Id))] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,47 +209,19 @@ class FileHeader(Record):
     """The head of a snapshot or log file (ZK: FileSnap.SNAP_MAGIC, FileTxnLog.TXNLOG_MAGIC)."""
 
     NAME = "FileHeader"
-    magic: int
-    version: int
-    dbid: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.int32("FileHeader.magic"), r.int32("FileHeader.version"), r.int64("FileHeader.dbid")
-        )
-
-    def write(self, w: Writer) -> None:
-        w.int32(self.magic)
-        w.int32(self.version)
-        w.int64(self.dbid)
+    magic: Int32
+    version: Int32
+    dbid: Int64
 
 
 @dataclass(frozen=True, slots=True)
 class TxnHeader(Record):
     NAME = "TxnHeader"
-    client_id: int
-    cxid: int
-    zxid: int
-    time: int
-    type: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.int64("TxnHeader.clientId"),
-            r.int32("TxnHeader.cxid"),
-            r.int64("TxnHeader.zxid"),
-            r.int64("TxnHeader.time"),
-            r.int32("TxnHeader.type"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.int64(self.client_id)
-        w.int32(self.cxid)
-        w.int64(self.zxid)
-        w.int64(self.time)
-        w.int32(self.type)
+    client_id: Int64
+    cxid: Int32
+    zxid: Int64
+    time: Int64
+    type: Int32
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,16 +229,8 @@ class TxnDigest(Record):
     """The tree's digest after a txn (ZOOKEEPER-3114), appended to a logged txn."""
 
     NAME = "TxnDigest"
-    version: int
-    tree_digest: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.int32("TxnDigest.version"), r.int64("TxnDigest.treeDigest"))
-
-    def write(self, w: Writer) -> None:
-        w.int32(self.version)
-        w.int64(self.tree_digest)
+    version: Int32
+    tree_digest: Int64
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,9 +239,9 @@ class ZxidDigest(Record):
     Only digest version 2 and later, a long, are read: 3.8 writes nothing older."""
 
     NAME = "ZxidDigest"
-    zxid: int
-    digest_version: int
-    digest: int
+    zxid: Int64
+    digest_version: Int32
+    digest: Int64
 
     @classmethod
     def read(cls, r: Reader) -> Self:
@@ -271,8 +251,3 @@ class ZxidDigest(Record):
         if version < 2:
             raise JuteError(f"ZxidDigest: digest version {version} at offset {at} (3.8 writes 2)")
         return cls(zxid, version, r.int64("ZxidDigest.digest"))
-
-    def write(self, w: Writer) -> None:
-        w.int64(self.zxid)
-        w.int32(self.digest_version)
-        w.int64(self.digest)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from engine.core.jute.archive import JuteError, Reader, Writer
-from engine.core.jute.records import ACL, Record, read_acls, write_acls
+from engine.core.jute.records import Acls, Buffer, Int32, Int64, Record, UString
 from engine.core.jute.txn import op_name
 
 __all__ = [
@@ -32,137 +32,56 @@ class CreateRequest(Record):
     """create, create2 and createContainer (ZK: CreateRequest)."""
 
     NAME = "CreateRequest"
-    path: str | None
-    data: bytes | None
-    acl: tuple[ACL, ...] | None
-    flags: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("CreateRequest.path"),
-            r.buffer("CreateRequest.data"),
-            read_acls(r, "CreateRequest.acl"),
-            r.int32("CreateRequest.flags"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        write_acls(w, self.acl)
-        w.int32(self.flags)
+    path: UString
+    data: Buffer
+    acl: Acls
+    flags: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class CreateTTLRequest(Record):
     NAME = "CreateTTLRequest"
-    path: str | None
-    data: bytes | None
-    acl: tuple[ACL, ...] | None
-    flags: int
-    ttl: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("CreateTTLRequest.path"),
-            r.buffer("CreateTTLRequest.data"),
-            read_acls(r, "CreateTTLRequest.acl"),
-            r.int32("CreateTTLRequest.flags"),
-            r.int64("CreateTTLRequest.ttl"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        write_acls(w, self.acl)
-        w.int32(self.flags)
-        w.int64(self.ttl)
+    path: UString
+    data: Buffer
+    acl: Acls
+    flags: Int32
+    ttl: Int64
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteRequest(Record):
     NAME = "DeleteRequest"
-    path: str | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.ustring("DeleteRequest.path"), r.int32("DeleteRequest.version"))
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.int32(self.version)
+    path: UString
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class SetDataRequest(Record):
     NAME = "SetDataRequest"
-    path: str | None
-    data: bytes | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("SetDataRequest.path"),
-            r.buffer("SetDataRequest.data"),
-            r.int32("SetDataRequest.version"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        w.int32(self.version)
+    path: UString
+    data: Buffer
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class SetACLRequest(Record):
     NAME = "SetACLRequest"
-    path: str | None
-    acl: tuple[ACL, ...] | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("SetACLRequest.path"),
-            read_acls(r, "SetACLRequest.acl"),
-            r.int32("SetACLRequest.version"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        write_acls(w, self.acl)
-        w.int32(self.version)
+    path: UString
+    acl: Acls
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class CheckVersionRequest(Record):
     NAME = "CheckVersionRequest"
-    path: str | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.ustring("CheckVersionRequest.path"), r.int32("CheckVersionRequest.version"))
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.int32(self.version)
+    path: UString
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class SyncRequest(Record):
     NAME = "SyncRequest"
-    path: str | None
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.ustring("SyncRequest.path"))
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
+    path: UString
 
 
 MULTI_OPS: dict[int, type[Record]] = {

@@ -19,11 +19,10 @@ from typing import Self
 from engine.core.jute.archive import JuteError, Reader, Writer
 from engine.core.jute.records import (
     ACL,
+    ACLS,
     FileHeader,
     StatPersisted,
     ZxidDigest,
-    read_acls,
-    write_acls,
 )
 
 __all__ = [
@@ -73,7 +72,7 @@ class SnapshotDump:
         for _ in range(n):
             index = r.int64("ACL cache index")
             at = r.offset
-            acl = read_acls(r, "ACL cache entry")
+            acl = ACLS.read(r, "ACL cache entry")
             if acl is None:  # ZK: ReferenceCountedACLCache.deserialize, "missing acls"
                 raise JuteError(f"snapshot: ACL cache entry {index} is null at offset {at}")
             acls.append((index, acl))
@@ -97,7 +96,7 @@ class SnapshotDump:
         w.count(self.acls)
         for index, acl in self.acls:
             w.int64(index)
-            write_acls(w, acl)
+            ACLS.write(w, acl)
         for node in self.nodes:
             w.ustring(node.path)
             w.buffer(node.data)

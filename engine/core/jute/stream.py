@@ -5,17 +5,20 @@ LearnerHandler.run writes it raw between SNAP and NEWLEADER).
 `feed(data)` takes bytes as TCP delivered them, in any split, and returns the records they
 complete. Malformed bytes raise `JuteError`, after which the stream is spent: with a wrong
 length there is no next packet to find. A value cut short is read again from its record's
-start when more bytes came; a large record (a dump) is retried only when the buffer has
-doubled, so a dump costs a bounded number of passes however it is split - or when the
-reader says the sender has paused (`settle`): a dump's end followed by NEWLEADER may be
-less than the doubling, and the leader then waits for our ACK.
+start when more bytes came; a large packet is retried only when the buffer has doubled, so
+it costs a bounded number of passes however it is split - or when the reader says the
+sender has paused (`settle`): its end may be less than the doubling, and the leader may
+then wait for our answer. A dump, which has no length before it, is read once the bytes of
+its signature have come, searched in the new bytes alone: so once in all, however it is
+split (reading 10 MB again at each doubling took seconds, and at each pause of a loaded
+sender half a minute).
 """
 
 from __future__ import annotations
 
 from engine.core.jute.archive import JuteError, Reader, TruncatedError, Writer
 from engine.core.jute.records import QuorumPacket
-from engine.core.jute.snapshot import SnapshotDump
+from engine.core.jute.snapshot import SIGNATURE, SnapshotDump
 
 __all__ = ["SNAP", "QuorumStream", "encode_item"]
 
@@ -23,6 +26,8 @@ SNAP = 15
 """ZK: Leader.SNAP; the dump follows it."""
 _SMALL = 1 << 16
 """Records shorter than this are retried on every feed."""
+_SIGNATURE = len(SIGNATURE).to_bytes(4, "big") + SIGNATURE.encode()
+"""The bytes that end a dump (ZK: LearnerHandler.run's writeString)."""
 
 
 class QuorumStream:
@@ -32,6 +37,8 @@ class QuorumStream:
         """Stream offset of _buf[0]."""
         self._dump_next = False
         self._retry_at = 0
+        self._scanned = 0
+        """Bytes of _buf searched for a dump's signature."""
         self.error: JuteError | None = None
 
     @property
@@ -41,15 +48,17 @@ class QuorumStream:
 
     @property
     def deferring(self) -> bool:
-        """A large record cut short waits for the buffer to double before it is read again:
+        """A large packet cut short waits for the buffer to double before it is read again:
         if the sender has paused, say so with `feed(b"", settle=True)` (its end may be here)."""
-        return self._retry_at > 0
+        return self._retry_at > 0 and not self._dump_next
 
     def feed(self, data: bytes, *, settle: bool = False) -> list[QuorumPacket | SnapshotDump]:
         if self.error is not None:
             raise self.error
         self._buf += data
-        if len(self._buf) < self._retry_at and not settle:
+        if self._dump_next and self._buf and not self._signature_came():
+            return []
+        if len(self._buf) < self._retry_at and not settle and not self._dump_next:
             return []
         items: list[QuorumPacket | SnapshotDump] = []
         r = Reader(bytes(self._buf), base=self._base)
@@ -76,7 +85,14 @@ class QuorumStream:
         finally:
             del self._buf[: r.pos]
             self._base += r.pos
+            self._scanned = max(0, self._scanned - r.pos)
         return items
+
+    def _signature_came(self) -> bool:
+        """Whether a dump's signature came since the last search: the dump may be whole."""
+        at = self._buf.find(_SIGNATURE, max(0, self._scanned - len(_SIGNATURE) + 1))
+        self._scanned = len(self._buf)
+        return at >= 0
 
 
 def encode_item(item: QuorumPacket | SnapshotDump) -> bytes:

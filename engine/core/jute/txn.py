@@ -9,10 +9,25 @@ digest after it. The same bytes go into the log and onto the quorum port.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import Annotated, Self
 
 from engine.core.jute.archive import JuteError, Reader, Writer
-from engine.core.jute.records import ACL, Record, TxnDigest, TxnHeader, read_acls, write_acls
+from engine.core.jute.records import (
+    BUFFER,
+    INT32,
+    USTRING,
+    Acls,
+    Boolean,
+    Buffer,
+    Int32,
+    Int64,
+    Record,
+    TxnDigest,
+    TxnHeader,
+    UString,
+    nested,
+    vector,
+)
 
 __all__ = [
     "OP_NAMES",
@@ -58,14 +73,7 @@ def op_name(op: int) -> str:
 @dataclass(frozen=True, slots=True)
 class CreateSessionTxn(Record):
     NAME = "CreateSessionTxn"
-    time_out: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.int32("CreateSessionTxn.timeOut"))
-
-    def write(self, w: Writer) -> None:
-        w.int32(self.time_out)
+    time_out: Int32
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,163 +81,65 @@ class CloseSessionTxn(Record):
     """The session's ephemeral nodes, as the leader saw them (ZOOKEEPER-3145)."""
 
     NAME = "CloseSessionTxn"
-    paths2delete: tuple[str | None, ...] | None
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        n = r.count("CloseSessionTxn.paths2Delete", 4)
-        if n < 0:
-            return cls(None)
-        return cls(tuple(r.ustring("CloseSessionTxn.paths2Delete") for _ in range(n)))
-
-    def write(self, w: Writer) -> None:
-        w.count(self.paths2delete)
-        for path in self.paths2delete or ():
-            w.ustring(path)
+    paths2delete: Annotated[tuple[str | None, ...] | None, vector(USTRING), "paths2Delete"]
 
 
 @dataclass(frozen=True, slots=True)
 class CreateTxn(Record):
     NAME = "CreateTxn"
-    path: str | None
-    data: bytes | None
-    acl: tuple[ACL, ...] | None
-    ephemeral: bool
-    parent_cversion: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("CreateTxn.path"),
-            r.buffer("CreateTxn.data"),
-            read_acls(r, "CreateTxn.acl"),
-            r.boolean("CreateTxn.ephemeral"),
-            r.int32("CreateTxn.parentCVersion"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        write_acls(w, self.acl)
-        w.boolean(self.ephemeral)
-        w.int32(self.parent_cversion)
+    path: UString
+    data: Buffer
+    acl: Acls
+    ephemeral: Boolean
+    parent_cversion: Annotated[int, INT32, "parentCVersion"]
 
 
 @dataclass(frozen=True, slots=True)
 class CreateContainerTxn(Record):
     NAME = "CreateContainerTxn"
-    path: str | None
-    data: bytes | None
-    acl: tuple[ACL, ...] | None
-    parent_cversion: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("CreateContainerTxn.path"),
-            r.buffer("CreateContainerTxn.data"),
-            read_acls(r, "CreateContainerTxn.acl"),
-            r.int32("CreateContainerTxn.parentCVersion"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        write_acls(w, self.acl)
-        w.int32(self.parent_cversion)
+    path: UString
+    data: Buffer
+    acl: Acls
+    parent_cversion: Annotated[int, INT32, "parentCVersion"]
 
 
 @dataclass(frozen=True, slots=True)
 class CreateTTLTxn(Record):
     NAME = "CreateTTLTxn"
-    path: str | None
-    data: bytes | None
-    acl: tuple[ACL, ...] | None
-    parent_cversion: int
-    ttl: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("CreateTTLTxn.path"),
-            r.buffer("CreateTTLTxn.data"),
-            read_acls(r, "CreateTTLTxn.acl"),
-            r.int32("CreateTTLTxn.parentCVersion"),
-            r.int64("CreateTTLTxn.ttl"),
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        write_acls(w, self.acl)
-        w.int32(self.parent_cversion)
-        w.int64(self.ttl)
+    path: UString
+    data: Buffer
+    acl: Acls
+    parent_cversion: Annotated[int, INT32, "parentCVersion"]
+    ttl: Int64
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteTxn(Record):
     NAME = "DeleteTxn"
-    path: str | None
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.ustring("DeleteTxn.path"))
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
+    path: UString
 
 
 @dataclass(frozen=True, slots=True)
 class SetDataTxn(Record):
     NAME = "SetDataTxn"
-    path: str | None
-    data: bytes | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("SetDataTxn.path"), r.buffer("SetDataTxn.data"), r.int32("SetDataTxn.version")
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.buffer(self.data)
-        w.int32(self.version)
+    path: UString
+    data: Buffer
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class CheckVersionTxn(Record):
     NAME = "CheckVersionTxn"
-    path: str | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.ustring("CheckVersionTxn.path"), r.int32("CheckVersionTxn.version"))
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        w.int32(self.version)
+    path: UString
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
 class SetACLTxn(Record):
     NAME = "SetACLTxn"
-    path: str | None
-    acl: tuple[ACL, ...] | None
-    version: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(
-            r.ustring("SetACLTxn.path"), read_acls(r, "SetACLTxn.acl"), r.int32("SetACLTxn.version")
-        )
-
-    def write(self, w: Writer) -> None:
-        w.ustring(self.path)
-        write_acls(w, self.acl)
-        w.int32(self.version)
+    path: UString
+    acl: Acls
+    version: Int32
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +147,7 @@ class ErrorTxn(Record):
     """A request that failed: its KeeperException code (ZK: PrepRequestProcessor)."""
 
     NAME = "ErrorTxn"
-    err: int
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        return cls(r.int32("ErrorTxn.err"))
-
-    def write(self, w: Writer) -> None:
-        w.int32(self.err)
+    err: Int32
 
 
 _MULTI_OPS: dict[int, type[Record]] = {
@@ -265,9 +168,8 @@ class Txn(Record):
     """One part of a multi: its op and its record, kept in jute's `buffer data`."""
 
     NAME = "Txn"
-    SMALLEST = 8
-    type: int
-    record: Record
+    type: Int32
+    record: Annotated[Record, BUFFER]
 
     @classmethod
     def read(cls, r: Reader) -> Self:
@@ -292,17 +194,7 @@ class Txn(Record):
 @dataclass(frozen=True, slots=True)
 class MultiTxn(Record):
     NAME = "MultiTxn"
-    txns: tuple[Txn, ...] | None
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        n = r.count("MultiTxn.txns", Txn.SMALLEST)
-        return cls(None if n < 0 else tuple(Txn.read(r) for _ in range(n)))
-
-    def write(self, w: Writer) -> None:
-        w.count(self.txns)
-        for txn in self.txns or ():
-            txn.write(w)
+    txns: Annotated[tuple[Txn, ...] | None, vector(nested(Txn))]
 
 
 _TXNS: dict[int, type[Record]] = {

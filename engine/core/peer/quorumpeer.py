@@ -431,6 +431,7 @@ class QuorumPeer:
         """Carry the leader's actions into the output, in order; a Fail ends leadership."""
         zab = lead.zab
         assert zab is not None
+        logged = None
         for action in actions:
             if isinstance(action, SendTo):
                 self._out.zab.append(SendPacket(lead.sids[action.cnx], action.item))
@@ -445,6 +446,14 @@ class QuorumPeer:
                 return
             else:
                 self._durable_action(action)
+                if isinstance(action, LogTxns):
+                    logged = action.entries[-1].zxid
+        if logged is not None:
+            # The node's log is on its disk once the step's output is carried out, before
+            # anything after it: the leader's own ACK (ZK: SyncRequestProcessor's flush,
+            # then AckRequestProcessor).
+            self._leader_actions(lead, zab.logged(logged))
+            return
         if self.established and self.current_vote.peer_epoch != zab.epoch:
             self.update_election_vote(zab.epoch)  # ZK: Leader.lead, once established
 

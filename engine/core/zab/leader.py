@@ -3,13 +3,17 @@ broadcast as ZooKeeper 3.8's Leader and LearnerHandler run them.
 
 The runtime names each learner connection by a number of its choosing (`connect(cnx)`,
 `receive(cnx, packet)`, `disconnect(cnx)`) and calls `tick()` every tickTime; every call
-returns the actions to carry out **in order**. A durable action (`SaveEpoch`, `LogTxns`)
-must be on disk before any action after it is carried out: the acceptedEpoch before any
-LEADERINFO, the currentEpoch before any sync, a proposal before the leader counts its own
-ACK, hence before its COMMIT. `SendTo` carries a QuorumPacket, or after SNAP the dump
-(written with its signature, ZK: LearnerHandler.run). `Drop(cnx, reason)` closes one
-learner connection; `Fail(reason)` ends leadership (ZK: Leader.shutdown; the server goes
-back to LOOKING) and after it the leader takes nothing more.
+returns the actions to carry out **in order**. A `SaveEpoch` must be on disk before any
+action after it is carried out: the acceptedEpoch before any LEADERINFO, the currentEpoch
+before any sync. `LogTxns` may be written later and in batches (ZK: SyncRequestProcessor
+groups txns and flushes them together); the runtime says when its log holds a proposal on
+disk with `logged(zxid)`, which is the leader's own ACK of it (ZK: AckRequestProcessor
+after the flush), so the leader acknowledges nothing it has not made durable (reference
+§7.4) and its COMMIT waits for that ACK when it is needed for a quorum. `SendTo` carries
+a QuorumPacket, or after SNAP the dump (written with its signature, ZK:
+LearnerHandler.run). `Drop(cnx, reason)` closes one learner connection; `Fail(reason)`
+ends leadership (ZK: Leader.shutdown; the server goes back to LOOKING) and after it the
+leader takes nothing more.
 
 Once established the leader takes the REQUEST packets its followers forward, turns them into
 txns (`prep.Prep`) and proposes them, answers SYNC and REVALIDATE, tracks the sessions
@@ -573,9 +577,18 @@ class ZabLeader:
         self._propose(entry)
         return self._flush()
 
+    def logged(self, zxid: int) -> list[LeaderAction]:
+        """The leader's txn log holds every proposal up to `zxid` on disk: its own ACK of
+        each (ZK: SyncRequestProcessor's flush -> AckRequestProcessor -> processAck)."""
+        if self.zab_state == "CLOSED":
+            return []
+        for durable in [z for z in self.outstanding if z <= zxid]:
+            self._process_ack(self.sid, durable)
+        return self._flush()
+
     def _propose(self, entry: TxnEntry) -> None:
-        """ZK: Leader.propose: PROPOSAL to the followers, the txn logged, then the leader's
-        own ACK (SyncRequestProcessor -> AckRequestProcessor)."""
+        """ZK: Leader.propose: PROPOSAL to the followers and the txn to the log; the
+        leader's own ACK comes with `logged` once the log is flushed."""
         if zxid_counter(entry.zxid) == _COUNTER_MAX:  # ZOOKEEPER-1277
             self._fail(
                 "zxid lower 32 bits have rolled over, forcing re-election, and therefore new "
@@ -589,7 +602,6 @@ class ZabLeader:
             if h.forwarding and not h.observer:
                 self._propose_to(h, p)
         self._out.append(LogTxns((entry,)))
-        self._process_ack(self.sid, entry.zxid)
 
     def _propose_to(self, h: _Handler, p: _Proposal) -> None:
         if h.stage in ("STARTUP", "BROADCAST"):  # ZK: SyncLimitCheck starts at NEWLEADER's ACK

@@ -2,11 +2,16 @@
 learners' connections (a reading and a writing thread each, as LearnerHandler and its
 sender) and a ticker, its actions carried out in order against a `ZabStore`.
 
-One lock covers each step of the core and the carrying out of its actions: a durable
-write (acceptedEpoch, currentEpoch, a proposal) is on disk before the step's later
-actions and before any other step, so no COMMIT or LEADERINFO can leave before what it
-depends on. Packets go to a learner's queue and its writer thread sends them in order, so
-a slow learner never stalls the others (ZK: LearnerHandler.queuedPackets).
+One lock covers each step of the core and the carrying out of its actions; an epoch is
+on disk before the step's later actions and before any other step, so no LEADERINFO or
+sync leaves before it. Proposals are logged by a thread of their own, as ZooKeeper's
+SyncRequestProcessor does: it takes every txn queued since its last write, appends them
+and fsyncs once, without the lock, then reports the batch durable (`ZabLeader.logged`: the
+leader's own ACK of each, so it acknowledges nothing before it is on disk). Packets go to
+a learner's queue, encoded and sent by its writer thread - everything queued by then in
+one write - so a slow learner never stalls the others nor the core (ZK:
+LearnerHandler.queuedPackets, sendPackets). A learner's packets that arrive together are
+one step.
 
 Learner connections come from the service's own listener (`listen=`), or are handed in
 by whoever accepted them (`adopt`, as `zkfle node` does on its quorum port). `on_end`
@@ -31,7 +36,9 @@ from typing import NamedTuple
 
 from engine.core.jute.archive import JuteError
 from engine.core.jute.records import QuorumPacket
+from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream, encode_item
+from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
 from engine.core.zab.learner import Fail, LogTxns, SaveEpoch
@@ -73,7 +80,7 @@ class _Learner:
     def __init__(self, cnx: int, sock: socket.socket) -> None:
         self.cnx = cnx
         self.sock = sock
-        self.out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.out: queue.SimpleQueue[QuorumPacket | SnapshotDump | None] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
 
     def close(self) -> None:
@@ -104,11 +111,17 @@ class LeaderService:
         self.ended: str | None = None
         self.address: Address | None = None
         self._lock = threading.Lock()
+        self._to_log: list[TxnEntry] = []
+        """Proposals the core logged and the log thread has not yet written."""
+        self._log_wake = threading.Condition(self._lock)
+        self._appending = threading.Lock()
+        """Held by the log thread while it writes; `halt` waits for it."""
         self._halt = threading.Event()
         self._learners: dict[int, _Learner] = {}
         self._cnx = itertools.count(1)
         self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
+        self._log_thread: threading.Thread | None = None
 
     def start(self) -> Address | None:
         """Load the data (ZabStoreError, DurableError or JuteError if it cannot be read),
@@ -140,6 +153,7 @@ class LeaderService:
             self.address = self._listener.getsockname()[:2]
             self._spawn(f"zab-leader-{s.sid}-accept", self._accept, self._listener)
         self._spawn(f"zab-leader-{s.sid}-tick", self._tick)
+        self._log_thread = self._spawn(f"zab-leader-{s.sid}-log", self._log_txns)
         return self.address
 
     def adopt(self, sock: socket.socket) -> None:
@@ -184,10 +198,16 @@ class LeaderService:
             return self.leader.last_committed, self.leader.database.fingerprint()
 
     def halt(self) -> None:
-        """Stop leading without waiting for the threads (`join` does)."""
+        """Stop leading without waiting for the threads (`join` does) - but for a batch of
+        txns being written: once this returns the log is what `last_logged` says, so the
+        server's next vote is its disk's (ZK: Leader.shutdown joins SyncRequestProcessor)."""
         with self._lock:
             self._halt.set()
+            self._log_wake.notify()
             learners = list(self._learners.values())
+        if threading.current_thread() is not self._log_thread:
+            with self._appending:
+                pass
         if self._listener is not None:
             shutdown_socket(self._listener)
             self._listener.close()
@@ -246,12 +266,12 @@ class LeaderService:
                 except JuteError as e:
                     log.warning("sid %d: malformed packet from a learner: %s", self.settings.sid, e)
                     break
-                for qp in packets:
-                    if not isinstance(qp, QuorumPacket):  # a learner never sends SNAP
-                        log.warning("sid %d: a database dump from a learner", self.settings.sid)
-                        return
-                    if not self._step(partial(_receive, learner.cnx, qp)):
-                        return
+                quorum = [qp for qp in packets if isinstance(qp, QuorumPacket)]
+                if len(quorum) != len(packets):  # a learner never sends SNAP
+                    log.warning("sid %d: a database dump from a learner", self.settings.sid)
+                    return
+                if quorum and not self._step(partial(_receive, learner.cnx, quorum)):
+                    return
         finally:
             with self._lock:
                 self._learners.pop(learner.cnx, None)
@@ -262,15 +282,41 @@ class LeaderService:
 
     @staticmethod
     def _write(learner: _Learner) -> None:
-        """ZK: LearnerHandler.sendPackets."""
+        """ZK: LearnerHandler.sendPackets: what is queued, encoded and sent in one write
+        (its stream is flushed when the queue runs dry)."""
         while True:
-            data = learner.out.get()
-            if data is None:
-                return
+            items, ended = _take_all(learner.out)
             try:
-                learner.sock.sendall(data)
+                if items:
+                    learner.sock.sendall(b"".join(encode_item(item) for item in items))
             except OSError:
                 shutdown_socket(learner.sock)
+                return
+            if ended:
+                return
+
+    def _log_txns(self) -> None:
+        """ZK: SyncRequestProcessor: every txn queued since the last write appended and
+        fsynced together, then the leader's ACK of them (`ZabLeader.logged`)."""
+        while True:
+            with self._lock:
+                while not self._to_log and not self._halt.is_set():
+                    self._log_wake.wait()
+                if self._halt.is_set():
+                    return
+                batch, self._to_log = tuple(self._to_log), []
+            try:
+                with self._appending:
+                    if self._halt.is_set():
+                        return
+                    self.store.append(batch)
+                    self.last_logged = batch[-1].zxid
+            except OSError as e:  # ZK: SyncRequestProcessor exits the server
+                log.error("sid %d: cannot log txns: %s", self.settings.sid, e)
+                self.halt()
+                self._end(f"cannot log txns: {e}")
+                return
+            if not self._step(partial(_logged, batch[-1].zxid)):
                 return
 
     # --- the core ---------------------------------------------------------------------------
@@ -286,11 +332,10 @@ class LeaderService:
                 if isinstance(action, SendTo):
                     learner = self._learners.get(action.cnx)
                     if learner is not None:
-                        learner.out.put(encode_item(action.item))
+                        learner.out.put(action.item)
                 elif isinstance(action, LogTxns):
-                    self.store.append(action.entries)
-                    if action.entries:
-                        self.last_logged = action.entries[-1].zxid
+                    self._to_log += action.entries
+                    self._log_wake.notify()
                 elif isinstance(action, SaveEpoch):
                     self.store.save_epoch(action.name, action.epoch)
                 elif isinstance(action, Drop):
@@ -328,8 +373,28 @@ class LeaderService:
             self.on_end(reason)
 
 
-def _receive(cnx: int, qp: QuorumPacket, lead: ZabLeader) -> list[LeaderAction]:
-    return lead.receive(cnx, qp, now=_now_ms())
+def _receive(cnx: int, packets: list[QuorumPacket], lead: ZabLeader) -> list[LeaderAction]:
+    now = _now_ms()
+    return [action for qp in packets for action in lead.receive(cnx, qp, now=now)]
+
+
+def _logged(zxid: int, lead: ZabLeader) -> list[LeaderAction]:
+    return lead.logged(zxid)
+
+
+def _take_all(
+    out: queue.SimpleQueue[QuorumPacket | SnapshotDump | None],
+) -> tuple[list[QuorumPacket | SnapshotDump], bool]:
+    """Everything queued, waiting for the first item; and whether the end (None) came."""
+    items = []
+    item = out.get()
+    while item is not None:
+        items.append(item)
+        try:
+            item = out.get_nowait()
+        except queue.Empty:
+            return items, False
+    return items, True
 
 
 def _now_ms() -> int:
