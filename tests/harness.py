@@ -30,11 +30,11 @@ from engine.core.peer.io import (
     Output,
     PacketReceived,
     Poll,
-    QuorumPacket,
     Receive,
     SendPacket,
     Timeout,
     Timing,
+    ZabItem,
 )
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.parse import parse_dynamic_config
@@ -90,7 +90,7 @@ class Harness:
         self.zab = False
         self.now = 0.0
         self.out: list[str] = []
-        self.zab_inflight: deque[tuple[Sid, Sid, QuorumPacket]] = deque()
+        self.zab_inflight: deque[tuple[Sid, Sid, ZabItem]] = deque()
         self.steps: list[tuple[Sid, Input, Output]] = []
         """Every core step taken, for property tests."""
 

@@ -372,7 +372,7 @@ def test_break_when_needs_the_run_s_events_from_its_start() -> None:
         assert cluster.execute("start").ok
         assert cluster.execute("break when leaders > 1").ok  # the run's start is kept
         assert cluster.execute("clear").ok
-        assert cluster.execute("wait 20s").ok
+        assert cluster.execute("wait 60s").ok  # a ping or two per tick: enough events
         assert cluster.recorder.seq > RECENT_EVENTS
         refused = cluster.execute("break when looking > 0")
         assert not refused.ok

@@ -99,7 +99,7 @@ def test_round_trip_keeps_header_and_events(tmp_path: Path) -> None:
         w.close(w.footer_event(4.0))
     trace = read_trace(path)
     assert trace.header == header()
-    assert trace.version == (1, 3)
+    assert trace.version == (1, 4)
     got = list(trace)
     assert got[:3] == events
     assert got[3] == {"seq": 4, "t_ms": 4.0, "kind": "footer", "events": 3, "end": "ok"}

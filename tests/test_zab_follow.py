@@ -36,14 +36,12 @@ def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
 
 
 class FakeLeader:
-    """Accepts one learner, sends it `greet` (a zkfle leader's greeting: nothing from a
-    Java leader), reads its first bytes, then does `behave(conn)`."""
+    """Accepts one learner, reads its first bytes, then does `behave(conn)`."""
 
-    def __init__(self, behave: Callable[[socket.socket], object], greet: bytes = b"") -> None:
+    def __init__(self, behave: Callable[[socket.socket], object]) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.address = self.listener.getsockname()
         self.behave = behave
-        self.greet = greet
         self.received = b""
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -51,8 +49,7 @@ class FakeLeader:
     def run(self) -> None:
         conn, _ = self.listener.accept()
         with conn:
-            conn.sendall(self.greet)
-            self.received = conn.recv(1 << 16)  # FOLLOWERINFO, or a greeting back
+            self.received = conn.recv(1 << 16)  # FOLLOWERINFO
             self.behave(conn)
 
     def close(self) -> None:

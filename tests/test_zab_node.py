@@ -20,7 +20,6 @@ from engine.core.peer.io import (
     Output,
     Poll,
     Receive,
-    SendPacket,
     Timeout,
     Timing,
     ZabProgress,
@@ -30,7 +29,7 @@ from engine.core.vote import Notification, ServerState, make_zxid
 from engine.core.zab.database import Database
 from engine.replay.cores import timing_from_header
 from engine.runtime.durable import DurableStore
-from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane, greeting
+from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
 from engine.runtime.zab.store import ZabStore
 from engine.trace.record import RecordError, input_from, input_json, timing_json
 from tests import zkproxied
@@ -42,8 +41,9 @@ ZXID = make_zxid(1, 5)
 
 
 def following_core() -> tuple[QuorumPeer, Output]:
-    """Server 1 of three, told by 2 and 3 that 3 leads epoch 1: it follows 3, connected."""
-    core = QuorumPeer(1, make_verifier([1, 2, 3], []))
+    """Server 1 of three, its runtime running Zab (`Timing.zab_leader`, as `zkfle node`),
+    told by 2 and 3 that 3 leads epoch 1: it follows 3, connected."""
+    core = QuorumPeer(1, make_verifier([1, 2, 3], []), timing=Timing(zab_leader=True))
     core.step(LookForLeader(), 0.0)
     for sid, state in ((3, ServerState.LEADING), (2, ServerState.FOLLOWING)):
         core.step(Receive(Notification(3, make_zxid(1, 0), 1, state, sid, 1)), 1.0)
@@ -51,8 +51,8 @@ def following_core() -> tuple[QuorumPeer, Output]:
         decided = core.step(Poll(), 2.0)
     assert (core.peer_state, decided.zab) == (ServerState.FOLLOWING, (ConnectToLeader(3),))
     out = core.step(LearnerConnected(3), 3.0)
-    assert isinstance(out.zab[0], SendPacket)
-    assert core.deadline is not None  # the core's own read timeout, until Zab reports
+    # The runtime's learner speaks and times its own reads: no packet, no timer here.
+    assert (out.zab, core.deadline) == ((), None)
     return core, out
 
 
@@ -63,7 +63,6 @@ def progress(zab: str, mode: str | None = None, ended: str | None = None) -> Zab
 def test_the_core_mirrors_the_zab_learner_and_votes_with_what_it_synced() -> None:
     core, _ = following_core()
     out = core.step(progress("DISCOVERY"), 4.0)
-    # The Zab connection times its own reads (initLimit, then syncLimit ticks).
     assert (core.deadline, out.wait_ms, out.zab) == (None, None, ())
     out = core.step(progress("SYNCHRONIZATION", "SNAP"), 5.0)
     assert (core.zab_state, core.sync_mode) == ("SYNCHRONIZATION", "SNAP")
@@ -89,7 +88,6 @@ def test_a_late_report_from_a_connection_left_behind_changes_nothing() -> None:
     out = core.step(ZabProgress(2, "BROADCAST", "DIFF", 7, 7, make_zxid(7, 1), "gone"), 4.0)
     assert (out.persist, out.reason, core.durable) == (None, None, before)
     assert core.zab_state == "DISCOVERY"
-    assert core.deadline is not None
 
 
 @pytest.mark.parametrize(
@@ -170,7 +168,7 @@ def test_the_trace_header_says_the_runtime_leads_with_zab() -> None:
         assert timing_from_header({"timing": timing_json(timing)}) == timing
 
 
-# --- the quorum plane: a leader that does not greet --------------------------------------------
+# --- the quorum plane: a dialer that hands the socket to Zab -----------------------------------
 
 
 @pytest.fixture
@@ -181,22 +179,16 @@ def planes() -> Iterator[list[QuorumPlane]]:
         plane.halt()
 
 
-@pytest.mark.parametrize(
-    ("greet", "probe_ms"),
-    [
-        (b"", 100),  # a silent leader (Java's) is found out by the probe
-        # `zkfle node`'s learners do not wait (zab_probe_ms 0): every leader speaks Zab, and a
-        # wait delayed each join by up to a second. Even a leader that greets gets Zab.
-        (greeting(3), 0),
-    ],
-)
 def test_the_socket_is_handed_to_zab_and_the_learner_speaks_first(
-    planes: list[QuorumPlane], greet: bytes, probe_ms: float
+    planes: list[QuorumPlane],
 ) -> None:
-    leader = FakeLeader(lambda conn: None, greet=greet)
+    """Every leader speaks Zab (a Java server's, ours): the learner's first bytes are its
+    FOLLOWERINFO, nothing of ours before them."""
+    leader = FakeLeader(lambda conn: None)
+    connected: list[int] = []
     handed: list[tuple[int, socket.socket]] = []
     plane = QuorumPlane(
-        1, QuorumHooks(zab=lambda sid, s: handed.append((sid, s))), zab_probe_ms=probe_ms
+        1, QuorumHooks(connected=connected.append, zab=lambda sid, s: handed.append((sid, s)))
     )
     planes.append(plane)
     try:
@@ -210,28 +202,25 @@ def test_the_socket_is_handed_to_zab_and_the_learner_speaks_first(
                 lambda: "the leader to read the learner's first bytes",
                 DEADLINE_S,
             )
-        assert sid == 3
-        assert leader.received == b"FOLLOWERINFO"  # no greeting of ours went first
-        assert plane.connected() == []  # the plane forgot it
-    finally:
-        leader.close()
-
-
-def test_a_greeting_leader_keeps_zkfle_framing(planes: list[QuorumPlane]) -> None:
-    leader = FakeLeader(lambda conn: None, greet=greeting(3))
-    handed: list[int] = []
-    plane = QuorumPlane(1, QuorumHooks(zab=lambda sid, s: handed.append(sid)), zab_probe_ms=100)
-    planes.append(plane)
-    try:
-        plane.connect(3, [leader.address], 5_000)
-        zkproxied.wait_until(
-            lambda: leader.received == greeting(1),
-            lambda: f"our greeting back: {leader.received!r}",
-            DEADLINE_S,
+        assert (connected, sid) == ([3], 3)
+        assert leader.received == b"FOLLOWERINFO"
+        zkproxied.wait_until(  # the plane forgot the socket: its dial thread ended
+            lambda: plane.threads() == [], lambda: "the dial thread to end", DEADLINE_S
         )
-        assert handed == []
     finally:
         leader.close()
+
+
+def test_a_refused_dial_is_reported(planes: list[QuorumPlane]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        address = closed.getsockname()
+    failed: list[tuple[int, str]] = []
+    plane = QuorumPlane(1, QuorumHooks(connect_failed=lambda sid, why: failed.append((sid, why))))
+    planes.append(plane)
+    plane.connect(3, [address], 5_000)
+    zkproxied.wait_until(lambda: failed, lambda: "the failed dial", DEADLINE_S)
+    assert failed[0][0] == 3
+    assert f"{address[0]}:{address[1]}" in failed[0][1]
 
 
 # --- the data dir ---------------------------------------------------------------------------

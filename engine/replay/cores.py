@@ -6,9 +6,11 @@ A trace records every input each node's core consumed and every output it produc
 config and timing and the event's durable state), forgets it at `stop`, and feeds it the
 input of each of its `step` events at the step's `t_ms`; the output it returns, in the
 trace's JSON form (`engine.trace.record.output_json`), must equal the recorded one. The
-first mismatch is a `Divergence`. Nothing else is needed to re-execute, so a trace of the
-free-running threaded runtime replays exactly on one thread: steps of different nodes
-interleave, but per node they are in consumption order, and each core only sees its own.
+first mismatch is a `Divergence`. Nothing else is needed to re-execute - a node's Zab
+data (snapshot, txn log) is what the durable actions of its core's outputs left, which
+`stop` keeps for the next `boot` - so a trace of the free-running threaded runtime
+replays exactly on one thread: steps of different nodes interleave, but per node they
+are in consumption order, and each core only sees its own.
 
 On top of `CoreReplay`: `engine.replay.verify.verify` streams a file through it (`zkfle verify`),
 `engine.replay.state.ClusterState` rebuilds what the console shows around the cores, and
@@ -25,13 +27,13 @@ from typing import Any
 import orjson
 
 from engine.core.election import ElectionConfig
-from engine.core.peer.io import Durable, Input, Output, Timing
+from engine.core.peer.io import Durable, Input, Output, Timing, ZabData
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.error import ConfigError
 from engine.core.quorum.parse import parse_dynamic_config
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import Sid
-from engine.trace.format import Event, TraceError
+from engine.trace.format import PACKETS_SINCE, Event, TraceError
 from engine.trace.record import RecordError, durable_from, input_from, output_json
 
 INPUT_CACHE = 4096
@@ -178,7 +180,13 @@ class CoreReplay:
         self.config: str = str(header["cluster"]["config"])
         self.qv = _verifier_from_header(header, path)
         self.timing = timing_from_header(header, path)
+        version = str(header.get("version", "1.0"))
+        self._old_packets = tuple(int(x) for x in version.split(".")) < PACKETS_SINCE
+        """The trace predates ZooKeeper's packets: its Zab steps cannot be re-executed."""
         self.cores: dict[Sid, QuorumPeer] = {}
+        self.data: dict[Sid, ZabData] = {}
+        """The Zab data each stopped node left on its disk: its core's at the stop (the
+        runtime's copy followed the same actions), which its next boot starts from."""
         self.steps = 0
         self.nodes_seen: set[Sid] = set()
         self._inputs: dict[Any, Input] = {}
@@ -187,12 +195,17 @@ class CoreReplay:
 
     def boot(self, sid: Sid, durable: Durable, seq: int) -> QuorumPeer:
         try:
-            core = QuorumPeer(sid, self.qv, durable, self.timing)
+            core = QuorumPeer(sid, self.qv, durable, self.timing, self.data.get(sid))
         except Exception as e:  # PeerError: not in the config
             raise ReplayError(self.path, seq + 1, f"seq {seq}: cannot boot n{sid}: {e}") from None
         self.cores[sid] = core
         self.nodes_seen.add(sid)
         return core
+
+    def stop(self, sid: Sid) -> None:
+        core = self.cores.pop(sid, None)
+        if core is not None:
+            self.data[sid] = core.data
 
     def apply(self, event: Event) -> Divergence | None:
         """Re-execute one event (only ★ kinds do anything); a mismatch is returned."""
@@ -202,7 +215,7 @@ class CoreReplay:
         if kind == "boot":
             self.boot(self._sid(event), self._durable(event), event["seq"])
         elif kind == "stop":
-            self.cores.pop(self._sid(event), None)
+            self.stop(self._sid(event))
         return None
 
     def _sid(self, event: Event) -> Sid:
@@ -247,7 +260,8 @@ class CoreReplay:
 
     def _input(self, d: Any, seq: int) -> Input:
         """The decoded input, from a cache: most inputs recur (a broadcast is received by
-        every voter, polls and timeouts have no or one field)."""
+        every voter, polls and timeouts have no or one field); packets carry txns and are
+        decoded each time."""
         try:
             kind = d["type"]
             if kind == "receive":
@@ -256,8 +270,16 @@ class CoreReplay:
                 key = (kind, d.get("have_delivered"))
             elif kind in ("poll", "look_for_leader"):
                 key = kind
-            elif kind == "packet":
-                key = (d["from"], tuple(d["packet"].items()))
+            elif kind == "packet" and self._old_packets:
+                since = ".".join(map(str, PACKETS_SINCE))
+                raise ReplayError(
+                    self.path,
+                    seq + 1,
+                    f"seq {seq}: this trace (version {self.header.get('version')}) carries the "
+                    f"packets of zkfle's simplified Zab, which this zkfle no longer runs: its "
+                    f"post-election steps cannot be re-executed (packets are ZooKeeper's since "
+                    f"{since}); record the run again",
+                )
             else:
                 return input_from(d, self.config)
             found = self._inputs.get(key)

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from engine.control.cluster import Cluster, ClusterOptions
 from engine.core.cnxmanager import Message, QuorumCnxManager
 from engine.core.config import QuorumPeerConfig, to_zoo_cfg
-from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, QuorumPacket
+from engine.core.peer.io import LearnerConnected, LearnerConnectFailed, ZabItem
 from engine.core.vote import ToSend
 from engine.core.wire import encode_notification
 from engine.replay.parents import parent_prefix
@@ -175,6 +175,8 @@ def _install_node(sim: Simulation, node: Node, state: ClusterState, sid: int) ->
     node.durable = ns.durable
     node.store.save(ns.durable)
     core = ns.core
+    # The Zab data on its disk: a running node's core has it, a stopped one left it.
+    node.data = core.data if core is not None else state.replay.data.get(sid, node.data)
     if core is None or not ns.alive:
         node.alive, node.paused, node.core = False, False, None
         node.last_event = ns.last_event
@@ -216,10 +218,10 @@ def _message(m: Msg) -> Message | None:
 def _install_wire(sim: Simulation, state: ClusterState) -> None:
     """Messages on the wire: held ones stay held, the others arrive after fresh latencies."""
     for msg_id, m in state.in_flight.items():
-        payload: bytes | QuorumPacket
+        payload: bytes | ZabItem
         if isinstance(m.body, ToSend):
             payload = encode_notification(m.body)
-        elif isinstance(m.body, QuorumPacket):
+        elif isinstance(m.body, ZabItem):
             payload = m.body
         else:
             continue  # a body the trace never showed: lost in the fork

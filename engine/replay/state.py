@@ -44,8 +44,8 @@ from engine.core.peer.io import (
     LearnerConnectFailed,
     Output,
     PacketReceived,
-    QuorumPacket,
     SendPacket,
+    ZabItem,
 )
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.view import (
@@ -162,6 +162,7 @@ class ClusterState:
         other.nodes = {sid: n.clone(memo) for sid, n in self.nodes.items()}
         replay.cores = {sid: n.core for sid, n in other.nodes.items() if n.core is not None}
         replay.nodes_seen = set(self.replay.nodes_seen)
+        replay.data = dict(self.replay.data)
         other.replay = replay
         other.in_flight = dict(self.in_flight)
         other.held = dict(self.held)
@@ -245,7 +246,7 @@ class ClusterState:
 
     def _on_stop(self, event: Event) -> None:
         node = self._node(event)
-        self.replay.cores.pop(node.sid, None)
+        self.replay.stop(node.sid)
         node.core = None
         node.new_life()
         self._live(event)
@@ -372,7 +373,7 @@ class ClusterState:
         ):
             self.held[message.msg_id] = None
 
-    def _body_of(self, msg_id: str) -> ToSend | QuorumPacket | None:
+    def _body_of(self, msg_id: str) -> ToSend | ZabItem | None:
         for node in self.nodes.values():
             for m in node.last_sent.values():
                 if m.msg_id == msg_id:
@@ -385,7 +386,7 @@ class ClusterState:
         msg_id = str(event.get("msg", ""))
         self._note_id(msg_id)
         to = event.get("to")
-        packet: QuorumPacket | None = None
+        packet: ZabItem | None = None
         # The packet is in the sender's last step output (zsend follows that step).
         pending = node.zab_out
         while pending:
@@ -414,7 +415,7 @@ class ClusterState:
     def _on_zdeliver(self, event: Event) -> None:
         node = self._node(event)
         message = self._take(str(event.get("msg", "")), event.get("from"), node.sid)
-        if message is not None and isinstance(message.body, QuorumPacket):
+        if message is not None and isinstance(message.body, ZabItem):
             node.inbox.append(PacketReceived(message.src, message.body))
 
     def _take(self, msg_id: str, src: object, dst: Sid) -> Msg | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.control import commands as c
 from engine.control.predicates import CommandError
-from engine.core.peer.io import Durable, Input, QuorumPacket, SendPacket
+from engine.core.peer.io import Durable, Input, SendPacket, ZabItem
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.vote import ServerState, Sid, ToSend, Vote
 from engine.runtime.faults import LinkFault
@@ -20,19 +20,20 @@ from engine.runtime.faults import LinkFault
 @dataclass(frozen=True, slots=True)
 class Msg:
     """A message the replay follows: an election notification (`body` a ToSend) or a quorum
-    packet (`body` a QuorumPacket); None when its body is unknown. `src_life`/`dst_life`
-    are the node lives it was transmitted in (a message outliving one is dropped)."""
+    packet (`body` a ZabItem: a jute QuorumPacket or SNAP's dump); None when its body is
+    unknown. `src_life`/`dst_life` are the node lives it was transmitted in (a message
+    outliving one is dropped)."""
 
     msg_id: str
     src: Sid
     dst: Sid
-    body: ToSend | QuorumPacket | None
+    body: ToSend | ZabItem | None
     src_life: int = 0
     dst_life: int = 0
 
     @property
     def plane(self) -> str:
-        return "quorum" if isinstance(self.body, QuorumPacket) else "election"
+        return "quorum" if isinstance(self.body, ZabItem) else "election"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from engine.core.peer.io import QuorumPacket
 from engine.core.vote import Sid
 from engine.runtime.electionplane import ElectionPlane
 from engine.runtime.hosted import Envelope
@@ -35,13 +34,13 @@ class HeldMessages(ElectionPlane, ZabPlane):
                     break
                 queue = self.held.get((a, b), deque())
                 env = next(
-                    (e for e in queue if not quorum_only or isinstance(e.payload, QuorumPacket)),
+                    (e for e in queue if not quorum_only or not isinstance(e.payload, bytes)),
                     None,
                 )
                 if env is None:
                     break
                 queue.remove(env)
-                stream = isinstance(env.payload, QuorumPacket)
+                stream = not isinstance(env.payload, bytes)
                 if stream:  # takes only net_lock (again) and the runtime timer lock
                     self._schedule_arrival(env, "quorum", 0.0)
             if not stream:  # a notification's RecvWorker is woken: outside net_lock
@@ -59,7 +58,7 @@ class HeldMessages(ElectionPlane, ZabPlane):
             envs = [queue.popleft() for _ in range(n)]
         for env in envs:
             self._drop(env.src, env.msg_id, "user", env.src, env.dst)
-            if isinstance(env.payload, QuorumPacket):
+            if not isinstance(env.payload, bytes):  # a learner<->leader packet
                 self._zab_closed(self.nodes[env.src], env.dst)
                 self._zab_closed(self.nodes[env.dst], env.src)
         return n
@@ -91,7 +90,7 @@ class HeldMessages(ElectionPlane, ZabPlane):
         envs = self.take_message(msg_id)
         for env in envs:
             self._drop(env.src, env.msg_id, "user", env.src, env.dst)
-            if isinstance(env.payload, QuorumPacket):
+            if not isinstance(env.payload, bytes):  # a learner<->leader packet
                 self._zab_closed(self.nodes[env.src], env.dst)
                 self._zab_closed(self.nodes[env.dst], env.src)
         return bool(envs)
@@ -100,7 +99,7 @@ class HeldMessages(ElectionPlane, ZabPlane):
         """The user delivers one message now (in order on its link for a stream)."""
         envs = self.take_message(msg_id)
         for env in envs:
-            if isinstance(env.payload, QuorumPacket):
+            if not isinstance(env.payload, bytes):  # a learner<->leader packet
                 self._zab_arrive(env)
             else:
                 self._arrive(env)

@@ -39,6 +39,7 @@ from typing import Any
 from engine.core.cnxmanager import QuorumCnxManager
 from engine.core.peer.io import (
     ClientWrite,
+    DataAction,
     Durable,
     Input,
     LookForLeader,
@@ -188,7 +189,8 @@ class Host(HeldMessages):
                     problems[sid] = e
                     continue
                 node.durable = durable
-                node.core = QuorumPeer(sid, self.qv, durable, self.timing)
+                node.core = QuorumPeer(sid, self.qv, durable, self.timing, node.data)
+                node.data = node.core.data  # aligned with the durable state (`set` edits it)
                 node.qcm = QuorumCnxManager(sid)
                 node.alive, node.paused = True, False
                 node.life += 1
@@ -306,7 +308,10 @@ class Host(HeldMessages):
                 self.connect_one(node, peer)
         if out.zab:
             for action in out.zab:
-                self._zab_action(node, action)
+                if isinstance(action, DataAction):
+                    node.data = node.data.apply(action)  # on disk before what follows
+                else:
+                    self._zab_action(node, action)
         core = node.core
         assert core is not None
         node.deadline = core.deadline

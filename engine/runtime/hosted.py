@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.cnxmanager import QuorumCnxManager
-from engine.core.peer.io import Durable, Input, QuorumPacket
+from engine.core.peer.io import Durable, Input, ZabData, ZabItem
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.vote import LearnerType, Sid, ToSend
 from engine.runtime.durable import Store
@@ -27,6 +27,9 @@ class Node:
     core: QuorumPeer | None = None
     qcm: QuorumCnxManager = field(init=False)
     durable: Durable = field(default_factory=Durable)
+    data: ZabData = field(default_factory=ZabData)
+    """The Zab data on the node's disk (snapshot, txn log): kept across crashes, changed
+    by the durable actions of its core's outputs."""
     alive: bool = False
     paused: bool = False
     forced_timeout: bool = False
@@ -66,7 +69,7 @@ class Envelope:
     msg_id: str
     src: Sid
     dst: Sid
-    payload: bytes | QuorumPacket
+    payload: bytes | ZabItem
     src_life: int
     dst_life: int
     conn: int = 0

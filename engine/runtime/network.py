@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from engine.core.peer.io import QuorumPacket
+from engine.core.peer.io import ZabItem
 from engine.core.vote import Sid
 from engine.runtime.faults import NO_FAULT, FaultTable, LinkFault
 from engine.runtime.hosted import Envelope, Node
@@ -127,9 +127,9 @@ class Network:
             # random.uniform(lo, hi) is lo + (hi - lo) * random(): the same draw, inlined.
             return round(_LATENCY_LO + _LATENCY_SPAN * self.rng_latency.random(), 3)
 
-    def _transmit(self, node: Node, peer: Sid, payload: bytes | QuorumPacket, msg_id: str) -> None:
+    def _transmit(self, node: Node, peer: Sid, payload: bytes | ZabItem, msg_id: str) -> None:
         """Put a message on the wire: the link's faults decide its fate."""
-        plane = "quorum" if isinstance(payload, QuorumPacket) else "election"
+        plane = "election" if isinstance(payload, bytes) else "quorum"
         dst = self.nodes[peer]
         conn = node.zab_conn.get(peer, 0) if plane == "quorum" else 0
         env = Envelope(msg_id, node.sid, peer, payload, node.life, dst.life, conn)
@@ -216,7 +216,7 @@ class Network:
         caller holds net_lock)."""
         queue = self.held.get((env.src, env.dst))
         return (
-            isinstance(env.payload, QuorumPacket)
+            not isinstance(env.payload, bytes)
             and queue is not None
-            and any(isinstance(e.payload, QuorumPacket) for e in queue)
+            and any(not isinstance(e.payload, bytes) for e in queue)
         )

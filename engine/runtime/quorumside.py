@@ -2,6 +2,10 @@
 Zab leader on the quorum port while the node leads, ZooKeeper's Zab learner when it
 follows or observes, and the QuorumPlane that dials the leader.
 
+The core runs no Zab of its own here (`Timing.zab_leader`): it mirrors the runtime's
+leader and learner, whose packets are the Java servers' bytes, and asks this side only to
+connect to a leader and to close a connection.
+
 Leading
 -------
 When the core decides LEADING, the node runs ZooKeeper's leader (engine.runtime.zab.lead:
@@ -21,10 +25,9 @@ node then service and a late report can never carry a stale view.
 Following
 ---------
 The election is ZooKeeper's, byte for byte, so any leader may be a Java server. The node
-dials the leader's quorum port and, as every leader speaks Zab now (a Java leader, and a
-zkfle leader too: `zab_probe_ms` is 0, the greeting of our earlier framing is not waited
-for), ZooKeeper's learner (engine.runtime.zab.follow) runs on the socket at once, with
-the data in the data dir. Its every change of
+dials the leader's quorum port and, as every leader speaks Zab (a Java leader, and a
+zkfle leader too), ZooKeeper's learner (engine.runtime.zab.follow) runs on the socket at
+once, with the data in the data dir. Its every change of
 phase, sync mode, epoch or zxid - once durable - reaches the core as a `ZabProgress`
 input; its end (the leader's EOF, initLimit/syncLimit ticks of silence, a packet it
 refuses) sends the node back to LOOKING with ZooKeeper's reason. On start the node votes
@@ -44,13 +47,9 @@ from engine.core.jute.archive import JuteError
 from engine.core.peer.io import (
     ClosePeer,
     ConnectToLeader,
-    Disconnected,
     Input,
     LearnerConnected,
     LearnerConnectFailed,
-    PacketReceived,
-    QuorumPacket,
-    SendPacket,
     Timing,
     ZabAction,
     ZabProgress,
@@ -63,7 +62,6 @@ from engine.runtime.transport.quorum import QuorumHooks, QuorumPlane
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings, LearnerView
 from engine.runtime.zab.lead import LeaderService, LeaderSettings
 from engine.runtime.zab.store import ZabStore, ZabStoreError
-from engine.trace.record import packet_json
 
 log = logging.getLogger("zkfle.node")
 
@@ -89,8 +87,6 @@ class QuorumSide:
 
         def emit(self, kind: str, **fields: Any) -> None: ...
 
-        def _next_id(self, prefix: str) -> str: ...
-
     def __init__(self) -> None:
         self.plane: QuorumPlane | None = None
         self.zab_conn: LearnerConnection | None = None
@@ -104,28 +100,15 @@ class QuorumSide:
         self._led: object | None = None
         """The core's leadership the last service was started for."""
 
-    def zab_probe_ms(self) -> float:
-        """How long our learner waits for a leader's zkfle greeting before it speaks Zab:
-        not at all. Every leader it can meet speaks Zab now - Java's, and ours
-        (`LeaderService`, which greets nobody) - and a wait here delayed every join by up
-        to a second (1.34 s from boot to established in a 3-node cluster at tickTime 200,
-        against 0.3 s without it)."""
-        return 0.0
-
     def _new_plane(self) -> QuorumPlane:
         return QuorumPlane(
             self.myid,
             QuorumHooks(
                 connected=self._learner_connected,
                 connect_failed=self._learner_connect_failed,
-                joined=self._learner_joined,
-                packet=self._packet,
-                closed=self._quorum_closed,
                 zab=self._zab_handover,
             ),
             name=f"myid={self.myid}",
-            greeting_timeout_ms=self.timing.init_limit * self.timing.tick_time_ms or 10_000,
-            zab_probe_ms=self.zab_probe_ms(),
         )
 
     def _learners(self) -> list[LearnerConnection]:
@@ -135,24 +118,18 @@ class QuorumSide:
     # --- the learner <-> leader connection ------------------------------------------------
 
     def _zab_action(self, action: ZabAction) -> None:
+        """A mirroring core asks only to connect and to close (it sends no packets)."""
         plane = self.plane
         if plane is None:
             return
-        if isinstance(action, SendPacket):
-            if plane.send(action.to, action.packet):
-                self.emit(
-                    "zsend", msg=self._next_id("p"), to=action.to, packet=packet_json(action.packet)
-                )
-        elif isinstance(action, ConnectToLeader):
+        if isinstance(action, ConnectToLeader):
             leader = self.qv.all_members.get(action.leader)
             if leader is None:
                 self.inbox.append(LearnerConnectFailed(action.leader))
                 return
             budget = self.timing.init_limit * self.timing.tick_time_ms
             plane.connect(action.leader, leader.addr, budget or self.cfg.cnx_timeout_ms)
-        elif isinstance(action, ClosePeer) and (
-            self._close_zab(action.peer) or plane.close(action.peer)
-        ):
+        elif isinstance(action, ClosePeer) and self._close_zab(action.peer):
             self.emit("conn", peer=action.peer, up=False, plane="quorum", reason="closed")
 
     def _leader_port(self, core: QuorumPeer) -> None:
@@ -314,22 +291,3 @@ class QuorumSide:
     def _learner_connect_failed(self, leader: Sid, reason: str) -> None:
         log.info("n%s: cannot connect to leader %s: %s", self.myid, leader, reason)
         self._inbox(LearnerConnectFailed(leader))
-
-    def _learner_joined(self, sid: Sid) -> None:
-        with self.lock:
-            if not self.stopping:
-                self.emit("conn", peer=sid, up=True, plane="quorum")
-
-    def _packet(self, peer: Sid, packet: QuorumPacket) -> None:
-        with self.lock:
-            if self.core is None or self.stopping:
-                return
-            self.emit("zdeliver", msg=self._next_id("p"), **{"from": peer})
-            self._inbox(PacketReceived(peer, packet))
-
-    def _quorum_closed(self, peer: Sid, reason: str) -> None:
-        with self.lock:
-            if self.core is None or self.stopping:
-                return
-            self.emit("conn", peer=peer, up=False, plane="quorum", reason=reason)
-            self._inbox(Disconnected(peer))

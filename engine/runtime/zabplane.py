@@ -1,6 +1,6 @@
 """The learner<->leader plane of a Host: a learner dials its leader's quorum port
-(Learner.connectToLeader), the leader accepts, packets flow on that one connection, and
-either end sees EOF when it closes.
+(Learner.connectToLeader), the leader accepts, ZooKeeper's packets (jute QuorumPackets,
+SNAP's dump) flow on that one connection, and either end sees EOF when it closes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from engine.core.peer.io import (
     LearnerConnected,
     LearnerConnectFailed,
     PacketReceived,
-    QuorumPacket,
     SendPacket,
     Timing,
 )
@@ -110,7 +109,7 @@ class ZabPlane(Network):
     def _zab_arrive(self, env: Envelope) -> None:
         node = self.nodes[env.dst]
         with node.lock:
-            assert isinstance(env.payload, QuorumPacket)
+            assert not isinstance(env.payload, bytes)
             if not self._connected(node, env, node.zab_peers):
                 return
             if node.zab_conn.get(env.src, 0) != env.conn:

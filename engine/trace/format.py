@@ -41,14 +41,20 @@ Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
 FORMAT_NAME = "zkfle-trace"
-VERSION = "1.3"
-MAJOR, MINOR = 1, 3
+VERSION = "1.4"
+MAJOR, MINOR = 1, 4
 """1.1 added the kinds of real servers' evidence (recv, sent, election, fle_timeout,
 peer_state, took, zk, log) and the runtime `imported`, and ends every message: a loopback
 send has its `deliver`, a `dup` copy is a message of its own. A 1.1 reader reads 1.0 files
 (their loopback sends count as delivered at once). 1.2 added `break`: where a breakpoint
 halted the run (an observation: a 1.1 reader skips it). 1.3 added `pause` and `resume`: a
-node stopped consuming and went on (before, only a `cmd` and the next `snapshot` said so)."""
+node stopped consuming and went on (before, only a `cmd` and the next `snapshot` said so).
+1.4: learner<->leader packets are ZooKeeper's (a jute QuorumPacket's type name, zxid,
+`data` in hex; SNAP's `dump`) and a step's Zab output names the data made durable (`log`,
+`snapshot`, `truncate`); 1.3 traces read as before, but their post-election steps - the
+packets of zkfle's earlier simplified Zab - cannot be re-executed (`PACKETS_SINCE`)."""
+PACKETS_SINCE = (1, 4)
+"""The first version whose learner<->leader packets are ZooKeeper's (replay refuses older ones)."""
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""

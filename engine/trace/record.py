@@ -9,8 +9,11 @@ config text in the trace header (nearly always), so traces stay small.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+from engine.core.jute.archive import JuteError, Reader, Writer
+from engine.core.jute.records import Id
 from engine.core.peer.io import (
     ClientWrite,
     ClosePeer,
@@ -27,13 +30,17 @@ from engine.core.peer.io import (
     QuorumPacket,
     Receive,
     SendPacket,
+    SnapshotDump,
     Timeout,
     Timing,
     ZabAction,
+    ZabItem,
     ZabProgress,
 )
 from engine.core.peer.quorumpeer import QuorumPeer
+from engine.core.quorumpacket import PACKET_TYPES, packet_name
 from engine.core.vote import Notification, ServerState, ToSend, Vote, parse_zxid, zxid_hex
+from engine.core.zab.learner import LogTxns, TakeSnapshot, TruncateLog
 
 JSON = dict[str, Any]
 
@@ -116,17 +123,68 @@ def durable_from(d: JSON) -> Durable:
     return Durable(_int(d, "current_epoch"), _int(d, "accepted_epoch"), _zxid(d, "last_zxid"))
 
 
-def packet_json(p: QuorumPacket) -> JSON:
-    d: JSON = {"type": p.kind}
-    if p.epoch != -1:
-        d["epoch"] = p.epoch
-    if p.zxid != -1:
-        d["zxid"] = _hex(p.zxid)
+_PACKET_TYPE = {name: number for number, name in PACKET_TYPES.items()}
+DUMP = "dump"
+"""The `type` of SNAP's database dump on the learner<->leader stream."""
+
+
+def packet_json(p: ZabItem, *, whole: bool = False) -> JSON:
+    """A packet as its type's name (Leader.java's), zxid, `data` in hex (absent when null)
+    and `auth` ([scheme, id] pairs, absent when null). SNAP's dump is its size and CRC-32
+    - or with `whole` its bytes in hex: a step's input carries them (a replayed learner
+    needs them), sends and `zsend` events the summary."""
+    if isinstance(p, SnapshotDump):
+        w = Writer()
+        p.write_sync(w)
+        raw = bytes(w)
+        if whole:
+            return {"type": DUMP, "data": raw.hex()}
+        return {"type": DUMP, "size": len(raw), "crc": f"{zlib.crc32(raw):08x}"}
+    d: JSON = {"type": packet_name(p.type), "zxid": _hex(p.zxid)}
+    if p.data is not None:
+        d["data"] = p.data.hex()
+    if p.authinfo is not None:
+        d["auth"] = [[i.scheme, i.id] for i in p.authinfo]
     return d
 
 
-def packet_from(d: JSON) -> QuorumPacket:
-    return QuorumPacket(str(d["type"]), int(d.get("epoch", -1)), _zxid(d, "zxid", "-0x1"))
+def packet_from(d: JSON) -> ZabItem:
+    """The item `packet_json(..., whole=True)` wrote (RecordError if it is not one)."""
+    name = d["type"]
+    if not isinstance(name, str):
+        raise RecordError(f"packet type must be a name, got {name!r}")
+    data = d.get("data")
+    if data is not None and not isinstance(data, str):
+        raise RecordError(f"packet data must be hex, got {data!r}")
+    try:
+        raw = bytes.fromhex(data) if data is not None else None
+    except ValueError as e:
+        raise RecordError(f"packet data is not hex: {e}") from None
+    if name == DUMP:
+        if raw is None:
+            raise RecordError("a dump without its bytes (only a summary was recorded)")
+        try:
+            r = Reader(raw)
+            dump = SnapshotDump.read_sync(r)
+            r.end("dump")
+        except JuteError as e:
+            raise RecordError(f"dump: {e}") from None
+        return dump
+    number = _PACKET_TYPE.get(name)
+    if number is None:
+        if not name.startswith("UNKNOWN") or not name[7:].lstrip("-").isdigit():
+            raise RecordError(f"unknown packet type {name!r}")
+        number = int(name[7:])
+    auth = d.get("auth")
+    authinfo = None
+    if auth is not None:
+        if not isinstance(auth, list) or not all(
+            isinstance(a, list) and len(a) == 2 and all(isinstance(x, str | None) for x in a)
+            for a in auth
+        ):
+            raise RecordError(f"packet auth must be [scheme, id] pairs, got {auth!r}")
+        authinfo = tuple(Id(a[0], a[1]) for a in auth)
+    return QuorumPacket(number, _zxid(d, "zxid"), raw, authinfo)
 
 
 _POLL_JSON: JSON = {"type": "poll"}
@@ -155,7 +213,7 @@ def input_json(event: Input, config: str) -> JSON:
         case LearnerConnectFailed(leader):
             return {"type": "learner_connect_failed", "leader": leader}
         case PacketReceived(peer, packet):
-            return {"type": "packet", "from": peer, "packet": packet_json(packet)}
+            return {"type": "packet", "from": peer, "packet": packet_json(packet, whole=True)}
         case Disconnected(peer):
             return {"type": "disconnected", "peer": peer}
         case ZabProgress():
@@ -259,8 +317,14 @@ def _zab_json(action: ZabAction) -> JSON:
             return {"send": to, "packet": packet_json(packet)}
         case ConnectToLeader(leader):
             return {"connect": leader}
-        case ClosePeer(peer):
-            return {"close": peer}
+        case ClosePeer(peer, reason):
+            return {"close": peer} if reason is None else {"close": peer, "reason": reason}
+        case LogTxns(entries):
+            return {"log": [_hex(e.zxid) for e in entries]}
+        case TakeSnapshot(dump, zxid):
+            return {"snapshot": _hex(zxid), "nodes": len(dump.nodes)}
+        case TruncateLog(zxid):
+            return {"truncate": _hex(zxid)}
     raise AssertionError(action)
 
 

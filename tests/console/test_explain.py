@@ -89,7 +89,7 @@ async def test_in_a_replay_of_a_recorded_trace(tmp_path: Path) -> None:
             shown = await explain_row(pilot, screen)
             text = " ".join(shown.plain.split())  # the table wraps long texts
             assert "leader-lost-sync-timeout" in text
-            assert "initLimit (10 x 200 ms) while syncing" in text
+            assert "syncLimit (5 x 200 ms)" in text
     finally:
         replay.close()
 

@@ -122,7 +122,7 @@ EXAMPLES = (
     Example(
         "threaded_faults",
         "Real threads on the wall clock (tick 50 ms): an election, an isolated leader, a"
-        " paused follower, a timed partition, a restart. Not deterministic, yet it replays"
+        " paused follower, a timed partition, a crash and restart. Not deterministic, yet it replays"
         " exactly.",
         """
         start
@@ -136,6 +136,7 @@ EXAMPLES = (
         wait 100ms
         resume 2
         partition 1,2|3,4,5 for=500ms
+        crash 1
         restart 1
         wait until settled within 20s
         """,

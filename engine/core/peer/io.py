@@ -1,5 +1,8 @@
 """What goes into a QuorumPeer step and what comes out: its inputs, its outputs, and the
 values they carry (timing, durable state, learner-leader packets).
+
+The learner<->leader connection carries ZooKeeper's own items (`ZabItem`): jute
+QuorumPackets, and after SNAP the leader's database dump.
 """
 
 from __future__ import annotations
@@ -8,7 +11,38 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from engine.core.election import ElectionConfig
+from engine.core.jute.records import QuorumPacket
+from engine.core.jute.snapshot import SnapshotDump
 from engine.core.vote import Notification, ServerState, Sid, ToSend, Vote, Zxid
+from engine.core.zab.data import DataAction, ZabData
+
+__all__ = [
+    "MAIN_THREAD_INPUTS",
+    "ClientWrite",
+    "ClosePeer",
+    "ConnectToLeader",
+    "DataAction",
+    "Disconnected",
+    "Durable",
+    "Input",
+    "LearnerConnectFailed",
+    "LearnerConnected",
+    "LookForLeader",
+    "Output",
+    "PacketReceived",
+    "Poll",
+    "QuorumPacket",
+    "Receive",
+    "SendPacket",
+    "SnapshotDump",
+    "Timeout",
+    "Timing",
+    "ZabAction",
+    "ZabData",
+    "ZabItem",
+    "ZabProgress",
+    "ZabState",
+]
 
 
 class ZabState:
@@ -29,9 +63,10 @@ class Timing:
     sync_limit: int = 5
     election: ElectionConfig = field(default_factory=ElectionConfig)
     zab_leader: bool = False
-    """The runtime leads with ZooKeeper's Zab (engine.core.zab.leader, as `zkfle node`
-    does) and reports its progress as `ZabProgress`; the core then mirrors that leader
-    instead of running its own simplified one."""
+    """The runtime runs ZooKeeper's Zab itself, leader and learner (`zkfle node`, over
+    TCP with Java peers) and reports its progress as `ZabProgress`; the core then mirrors
+    it. Otherwise (the simulator, the threaded runtime) the core runs engine.core.zab's
+    `ZabLeader` and `ZabLearner` on the packets the runtime carries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +80,8 @@ class Durable:
     last_zxid: Zxid = 0
 
 
-@dataclass(frozen=True, slots=True)
-class QuorumPacket:
-    """A learner<->leader packet (ZK: QuorumPacket; `kind` is the Leader.* type name)."""
-
-    kind: str
-    epoch: int = -1
-    zxid: Zxid = -1
+ZabItem: TypeAlias = QuorumPacket | SnapshotDump
+"""What the learner<->leader stream carries: a packet, or the dump that follows SNAP."""
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -101,10 +131,11 @@ class LearnerConnectFailed:
 
 @dataclass(frozen=True, slots=True)
 class PacketReceived:
-    """A quorum packet arrived on the learner<->leader connection with `peer`."""
+    """A quorum packet (or SNAP's dump) arrived on the learner<->leader connection with
+    `peer`."""
 
     peer: Sid
-    packet: QuorumPacket
+    packet: ZabItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +205,7 @@ MAIN_THREAD_INPUTS = (  # every input but Receive (the WorkerReceiver thread)
 @dataclass(frozen=True, slots=True)
 class SendPacket:
     to: Sid
-    packet: QuorumPacket
+    packet: ZabItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +215,15 @@ class ConnectToLeader:
 
 @dataclass(frozen=True, slots=True)
 class ClosePeer:
-    """Close the learner<->leader connection with `peer` (it sees EOF)."""
+    """Close the learner<->leader connection with `peer` (it sees EOF); `reason` says why
+    when the leader drops one learner (ZK: LearnerHandler.shutdown's log line)."""
 
     peer: Sid
+    reason: str | None = None
 
 
-ZabAction: TypeAlias = SendPacket | ConnectToLeader | ClosePeer
+ZabAction: TypeAlias = SendPacket | ConnectToLeader | ClosePeer | DataAction
+"""In order: a `DataAction` is on the node's disk before any action after it."""
 
 
 @dataclass(slots=True)

@@ -3,33 +3,29 @@
 Theory of operation
 -------------------
 A `QuorumPeer` owns the node's `FastLeaderElection`, its durable state (currentEpoch,
-acceptedEpoch, last zxid) and, once an election has decided, the post-election phase of
-ZooKeeper's Leader / Follower / Observer at simulator level (reference §7): discovery of
-the new epoch, synchronisation, then pings and quorum checks, until something sends the
-node back to LOOKING. Runtimes feed it inputs with `step(input, now_ms)` and carry out
-the returned `Output`: notifications for the election connections, packets for the
-learner-leader connection, durable state to write, how long the main thread waits.
+acceptedEpoch, last zxid, and the Zab data behind the last zxid: snapshot and txn log)
+and, once an election has decided, ZooKeeper's Leader / Follower / Observer: the pure
+`ZabLeader` (engine.core.zab.leader) while it leads, a `ZabLearner` (engine.core.zab.learner)
+on each connection to its leader - discovery, synchronisation by DIFF, TRUNC or SNAP, then
+broadcast - until something sends the node back to LOOKING. Runtimes feed it inputs with
+`step(input, now_ms)` and carry out the returned `Output`: notifications for the election
+connections, ZooKeeper's packets (jute QuorumPackets, SNAP's dump) for the learner-leader
+connection, durable state and Zab data to write, how long the main thread waits.
 
 Inputs come from two ZooKeeper threads. `Receive` is the WorkerReceiver thread; every
 other input is the QuorumPeer main thread (lookForLeader, followLeader, lead). Only main
 thread inputs move the main thread's timer; `Output.wait_ms` is meaningful for them.
 
-Timing is ZooKeeper's: the leader must gather a quorum of followers within initLimit
-ticks for each of its three waits (epoch, ACKEPOCH, NEWLEADER ack), then pings learners
-every half tick and checks every tick that synced learners plus itself still form a
-quorum; a learner waits initLimit ticks per read while syncing and syncLimit ticks once
-synced. The packets are engine messages named after ZooKeeper's (`FOLLOWERINFO`,
-`LEADERINFO`, `ACKEPOCH`, `NEWLEADER`, `UPTODATE`, `PING`, `PROPOSAL`, `ACK`, `COMMIT`,
-`INFORM`), not Zab's bytes.
+Timing is ZooKeeper's: the leader ticks every tickTime (its phases' initLimit waits, its
+learners' read timeouts and syncLimit checks, the quorum check and the PINGs are
+`ZabLeader.tick`'s); a learner's read times out after initLimit ticks until NEWLEADER,
+then syncLimit ticks. Each leader connection is numbered by the core as the learner's
+first packet arrives (ZK: one LearnerHandler per accepted socket).
 
-A runtime that leads with ZooKeeper's own Zab (`Timing.zab_leader`: `zkfle node`, whose
-Java followers need the real thing) runs engine.core.zab.leader itself; the core then
-keeps no leader of its own - no timers, no packets - and mirrors what the runtime reports
-(`ZabProgress` with the node as leader), as it mirrors a learner of a Java leader.
-
-Simplifications (the election does not depend on them): synchronisation sets the
-learner's last zxid to the leader's (standing for DIFF/TRUNC/SNAP); a write is logged
-(last zxid advanced and persisted) on PROPOSAL, as ZooKeeper's txn log does.
+A runtime that runs ZooKeeper's Zab itself (`Timing.zab_leader`: `zkfle node`, whose Java
+peers need the bytes on real sockets) drives engine.core.zab over TCP; the core then keeps
+no leader or learner of its own - no timers, no packets - and mirrors what the runtime
+reports (`ZabProgress`).
 """
 
 from __future__ import annotations
@@ -38,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import assert_never
 
 from engine.core.election import FastLeaderElection
-from engine.core.peer.handler import LearnerHandler
+from engine.core.peer.handler import learner_view
 from engine.core.peer.io import (
     MAIN_THREAD_INPUTS,
     ClientWrite,
@@ -53,26 +49,31 @@ from engine.core.peer.io import (
     Output,
     PacketReceived,
     Poll,
-    QuorumPacket,
     Receive,
     SendPacket,
+    SnapshotDump,
     Timeout,
     Timing,
+    ZabData,
+    ZabItem,
     ZabProgress,
     ZabState,
 )
 from engine.core.peer.outbox import QUIET, Outbox
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import LearnerView
-from engine.core.vote import (
-    LearnerType,
-    Notification,
-    ServerState,
-    Sid,
-    Vote,
-    Zxid,
-    make_zxid,
-    zxid_epoch,
+from engine.core.vote import LearnerType, Notification, ServerState, Sid, Vote, Zxid
+from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
+from engine.core.zab.learner import (
+    Action,
+    Committed,
+    Fail,
+    LogTxns,
+    SaveEpoch,
+    Send,
+    TakeSnapshot,
+    TruncateLog,
+    ZabLearner,
 )
 
 OBSERVER_ELECTION_DELAY_MS = 200
@@ -88,38 +89,34 @@ LEADER_CONNECT_TRIES = 5
 
 @dataclass(slots=True)
 class _Leading:
-    """ZK: Leader.lead and its three waits (epoch, ACKEPOCH, NEWLEADER ack)."""
+    """ZK: Leader.lead - the node's own `ZabLeader`, or None while the runtime's leads
+    (`Timing.zab_leader`) and `phase` mirrors it."""
 
-    zab: str = ZabState.DISCOVERY
-    epoch: int = -1
-    waiting_for_new_epoch: bool = True
-    connecting: set[Sid] = field(default_factory=set)
-    electing: set[Sid] = field(default_factory=set)
-    newleader_acks: set[Sid] = field(default_factory=set)
-    learners: dict[Sid, LearnerHandler] = field(default_factory=dict)
-    tick: int = 0
-    tick_skip: bool = True
-    next_zxid_counter: int = 1
-    outstanding: dict[Zxid, set[Sid]] = field(default_factory=dict)
-    """Proposals not yet committed, in zxid order, with the participants that logged them."""
-    committed_zxid: Zxid = 0
-    """The last committed zxid: the leader's history when it began leading, then commits."""
+    zab: ZabLeader | None
+    phase: str = ZabState.DISCOVERY
+    cnx: dict[Sid, int] = field(default_factory=dict)
+    """Each learner's connection, numbered as its first packet arrives."""
+    sids: dict[int, Sid] = field(default_factory=dict)
+    next_cnx: int = 0
+    heard: dict[int, float] = field(default_factory=dict)
+    """When a packet was last read from each connection (its socket's timeout counts
+    from it: the ping age the console shows)."""
 
 
 @dataclass(slots=True)
 class _Learning:
-    """ZK: Learner.followLeader / Observer.observeLeader."""
+    """ZK: Learner.followLeader / Observer.observeLeader - connecting, then the node's own
+    `ZabLearner` on the connection, or (`Timing.zab_leader`) the runtime's, mirrored."""
 
     leader: Sid
     budget_end: float
-    zab: str = ZabState.DISCOVERY
     connected: bool = False
     tries: int = 0
-    new_epoch: int = -1
-    read_limit: int = 0
-    """Ticks of silence tolerated: initLimit until NEWLEADER, then syncLimit."""
+    zab: ZabLearner | None = None
+    phase: str = ZabState.DISCOVERY
+    """The mirrored learner's phase (ZabProgress)."""
     sync_mode: str | None = None
-    """DIFF, TRUNC or SNAP once the leader chose (ZK: QuorumPeer.SyncMode)."""
+    """The mirrored learner's sync mode (ZabProgress)."""
 
 
 class PeerError(Exception):
@@ -135,6 +132,7 @@ class QuorumPeer:
         quorum_verifier: QuorumVerifier,
         durable: Durable | None = None,
         timing: Timing | None = None,
+        data: ZabData | None = None,
     ) -> None:
         if myid not in quorum_verifier.all_members:
             raise PeerError(f"My id {myid} not in the peer list")  # ZK: QuorumPeer.start
@@ -144,6 +142,12 @@ class QuorumPeer:
         self.learner_type = quorum_verifier.all_members[myid].learner_type
         self.timing = timing or Timing()
         self.durable = durable or Durable()
+        self._config: bytes | None = None
+        self.data = data or ZabData()
+        """The Zab data on the node's disk, as the durable actions this core emitted left
+        it (the runtime's copy is kept by carrying them out)."""
+        if not self.timing.zab_leader and self.data.last_logged_zxid != self.durable.last_zxid:
+            self.data = self.data.aligned(self.durable.last_zxid, self.config)
         self.peer_state = ServerState.LOOKING
         self.shutting_down_le = False
         # ZK: startLeaderElection - the vote reported until an election decides.
@@ -168,14 +172,23 @@ class QuorumPeer:
     def last_logged_zxid(self) -> Zxid:
         return self.durable.last_zxid
 
+    @property
+    def config(self) -> bytes:
+        """The quorum config text (QuorumVerifier.toString): NEWLEADER carries it, a fresh
+        tree's /zookeeper/config holds it."""
+        if self._config is None:
+            self._config = self.quorum_verifier.to_string().encode()
+        return self._config
+
     # --- views ----------------------------------------------------------------------------------
 
     @property
     def zab_state(self) -> str:
-        if self.leading is not None:
-            return self.leading.zab
-        if self.learning is not None:
-            return self.learning.zab
+        lead, learning = self.leading, self.learning
+        if lead is not None:
+            return lead.zab.zab_state if lead.zab is not None else lead.phase
+        if learning is not None:
+            return learning.zab.zab_state if learning.zab is not None else learning.phase
         return ZabState.ELECTION
 
     @property
@@ -188,7 +201,10 @@ class QuorumPeer:
     @property
     def sync_mode(self) -> str | None:
         """How this learner synced with its leader (DIFF, TRUNC, SNAP), once it knows."""
-        return self.learning.sync_mode if self.learning is not None else None
+        learning = self.learning
+        if learning is None:
+            return None
+        return learning.zab.sync_mode if learning.zab is not None else learning.sync_mode
 
     @property
     def established(self) -> bool:
@@ -199,12 +215,24 @@ class QuorumPeer:
         """A leader's learners as it sees them at `now_ms` (the input clock), by sid; ()
         unless leading. Under `Timing.zab_leader` the runtime keeps them and shows them."""
         lead = self.leading
-        if lead is None:
+        if lead is None or lead.zab is None:
             return ()
-        broadcast = lead.zab == ZabState.BROADCAST
-        return tuple(
-            lead.learners[s].view(broadcast, self.timing, now_ms) for s in sorted(lead.learners)
-        )
+        t = self.timing
+        views = [
+            learner_view(
+                sid,
+                self.quorum_verifier.all_members[sid].learner_type == LearnerType.OBSERVER,
+                stage,
+                mode,
+                now_ms - lead.heard.get(cnx, now_ms),
+                tick_time_ms=t.tick_time_ms,
+                init_limit=t.init_limit,
+                sync_limit=t.sync_limit,
+            )
+            for cnx, sid, stage, mode in lead.zab.learners()
+            if lead.sids.get(cnx) == sid  # not one closing, nor one yet to say who it is
+        ]
+        return tuple(sorted(views, key=lambda v: v.sid))
 
     # --- the door ---------------------------------------------------------------------------------
 
@@ -336,9 +364,9 @@ class QuorumPeer:
         if self.deadline is None or self.now < self.deadline:
             return  # a stale timer: nothing is due
         if self.leading is not None:
-            self._leader_timer()
+            self._leader_timer(self.leading)
         elif self.learning is not None:
-            self._learner_timer()
+            self._learner_timer(self.learning)
         elif self.election.in_election:
             self._election_result(self.election.timed_out(have_delivered))
         else:
@@ -349,7 +377,7 @@ class QuorumPeer:
         out = self._out
         out.reason = reason
         if self.leading is not None:
-            for sid in sorted(self.leading.learners):
+            for sid in sorted(self.leading.cnx):
                 out.zab.append(ClosePeer(sid))
         if self.learning is not None and self.learning.connected:
             out.zab.append(ClosePeer(self.learning.leader))
@@ -368,251 +396,108 @@ class QuorumPeer:
         """ZK: updateElectionVote - after sync only peerEpoch changes (ZOOKEEPER-1732)."""
         self.current_vote = replace(self.current_vote, peer_epoch=new_epoch)
 
-    def _is_participant(self, sid: Sid) -> bool:
-        return sid in self.quorum_verifier.voting_members
-
     # --- leader (ZK: Leader.lead) ------------------------------------------------------------
 
     def _lead(self) -> None:
-        self.leading = _Leading(committed_zxid=self.durable.last_zxid)
         if self.timing.zab_leader:
             # The runtime's Zab leader times its own waits and reports ZabProgress.
+            self.leading = _Leading(None)
             self.deadline = None
             return
-        self._arm_leader_wait()
-        self._get_epoch_to_propose(self.myid, self.durable.accepted_epoch)
+        t = self.timing
+        d = self.durable
+        zab = ZabLeader(
+            self.myid,
+            self.quorum_verifier,
+            accepted_epoch=d.accepted_epoch,
+            current_epoch=d.current_epoch,
+            init_limit=t.init_limit,
+            sync_limit=t.sync_limit,
+            config=self.config,
+            config_version=self.quorum_verifier.version,
+            tick_time=t.tick_time_ms,
+            snapshot=self.data.snapshot,
+            log=self.data.log,
+        )
+        lead = self.leading = _Leading(zab)
+        self._leader_actions(lead, zab.start())
+        self._arm_tick()
 
-    def _arm_leader_wait(self) -> None:
-        """Each of the leader's three waits gets initLimit ticks of its own."""
-        self.deadline = self.now + self.timing.init_limit * self.timing.tick_time_ms
+    def _arm_tick(self) -> None:
+        if self.leading is not None:
+            self.deadline = self.now + self.timing.tick_time_ms
 
-    def _handlers(self) -> list[LearnerHandler]:
-        assert self.leading is not None
-        return [self.leading.learners[sid] for sid in sorted(self.leading.learners)]
-
-    def _to_learner(self, handler: LearnerHandler, kind: str, zxid: Zxid = -1) -> None:
-        assert self.leading is not None
-        self._out.zab.append(SendPacket(handler.sid, QuorumPacket(kind, self.leading.epoch, zxid)))
-
-    def _get_epoch_to_propose(self, sid: Sid, last_accepted_epoch: int) -> None:
-        """ZK: Leader.getEpochToPropose - epoch = 1 + max(acceptedEpoch) over a quorum of
-        connected participants including the leader; LEADERINFO goes out once it is known."""
-        lead = self.leading
-        assert lead is not None
-        if last_accepted_epoch >= lead.epoch:
-            lead.epoch = last_accepted_epoch + 1
-        if self._is_participant(sid):
-            lead.connecting.add(sid)
-        if self.myid not in lead.connecting or not self.quorum_verifier.contains_quorum(
-            lead.connecting
-        ):
+    def _leader_timer(self, lead: _Leading) -> None:
+        if lead.zab is None:
+            self.deadline = None
             return
-        lead.waiting_for_new_epoch = False
-        self._persist(accepted_epoch=lead.epoch)
-        for handler in self._handlers():
-            self._to_learner(handler, "LEADERINFO", make_zxid(lead.epoch, 0))
-        self._arm_leader_wait()
-        self._wait_for_epoch_ack(self.myid, self.durable.current_epoch, self.durable.last_zxid)
+        self._leader_actions(lead, lead.zab.tick(now=int(self.now)))
+        self._arm_tick()
 
-    def _wait_for_epoch_ack(self, sid: Sid, current_epoch: int, last_zxid: Zxid) -> None:
-        """ZK: Leader.waitForEpochAck - an ack of -1 ("already accepted") or from an
-        untrusted database does not count; a learner ahead of us is dropped."""
-        lead = self.leading
-        assert lead is not None
-        if current_epoch != -1:
-            mine = (self.durable.current_epoch, self.durable.last_zxid)
-            if sid != self.myid and (current_epoch, last_zxid) > mine:
-                del lead.learners[sid]
-                self._out.zab.append(ClosePeer(sid))
+    def _leader_packet(self, lead: _Leading, sid: Sid, item: ZabItem) -> None:
+        zab = lead.zab
+        if zab is None:
+            return  # the runtime's leader reads its own connections
+        cnx = lead.cnx.get(sid)
+        if cnx is None:
+            lead.next_cnx += 1
+            cnx = lead.cnx[sid] = lead.next_cnx
+            lead.sids[cnx] = sid
+            zab.connect(cnx)
+        lead.heard[cnx] = self.now
+        if isinstance(item, SnapshotDump):
+            zab.disconnect(cnx)  # ZK: a learner never sends a dump; LearnerHandler's read fails
+            self._forget_learner(lead, cnx)
+            self._out.zab.append(ClosePeer(sid, "A database dump from a learner"))
+            return
+        self._leader_actions(lead, zab.receive(cnx, item, now=int(self.now)))
+
+    def _forget_learner(self, lead: _Leading, cnx: int) -> None:
+        lead.heard.pop(cnx, None)
+        sid = lead.sids.pop(cnx)
+        del lead.cnx[sid]
+
+    def _leader_actions(self, lead: _Leading, actions: list[LeaderAction]) -> None:
+        """Carry the leader's actions into the output, in order; a Fail ends leadership."""
+        zab = lead.zab
+        assert zab is not None
+        logged = None
+        for action in actions:
+            if isinstance(action, SendTo):
+                self._out.zab.append(SendPacket(lead.sids[action.cnx], action.item))
+            elif isinstance(action, Drop):
+                sid = lead.sids[action.cnx]
+                self._forget_learner(lead, action.cnx)
+                self._out.zab.append(ClosePeer(sid, action.reason))
+            elif isinstance(action, Committed):
+                self._out.committed.extend(action.zxids)
+            elif isinstance(action, Fail):
+                self._back_to_looking(action.reason)
                 return
-            if last_zxid != -1 and self._is_participant(sid):
-                lead.electing.add(sid)
-        if self.myid not in lead.electing or not self.quorum_verifier.contains_quorum(
-            lead.electing
-        ):
-            return
-        lead.zab = ZabState.SYNCHRONIZATION
-        self._persist(current_epoch=lead.epoch)
-        self._arm_leader_wait()
-        for handler in self._handlers():
-            if handler.epoch_acked:
-                self._sync_learner(handler)
-        self._wait_for_new_leader_ack(self.myid)
-
-    def _sync_learner(self, handler: LearnerHandler) -> None:
-        """ZK: LearnerHandler.syncFollower, then NEWLEADER (DIFF/TRUNC/SNAP collapsed into
-        one SNAP carrying the leader's last committed zxid)."""
-        lead = self.leading
-        assert lead is not None
-        handler.sync_sent = True
-        self._to_learner(handler, "SNAP", lead.committed_zxid)
-        if handler.learner_type == LearnerType.PARTICIPANT:
-            # ZK: LearnerHandler.startForwarding queues the proposals still outstanding,
-            # which the learner logs and acks like any other.
-            for zxid in lead.outstanding:
-                self._to_learner(handler, "PROPOSAL", zxid)
-        self._to_learner(handler, "NEWLEADER", make_zxid(lead.epoch, 0))
-
-    def _wait_for_new_leader_ack(self, sid: Sid) -> None:
-        """ZK: Leader.waitForNewLeaderAck, then startZkServer and UPTODATE to the learners."""
-        lead = self.leading
-        assert lead is not None
-        if self._is_participant(sid):
-            lead.newleader_acks.add(sid)
-        if self.myid not in lead.newleader_acks or not self.quorum_verifier.contains_quorum(
-            lead.newleader_acks
-        ):
-            return
-        lead.zab = ZabState.BROADCAST
-        self.update_election_vote(lead.epoch)
-        for handler in self._handlers():
-            if handler.newleader_acked:
-                self._to_learner(handler, "UPTODATE")
-        # The ping loop: every half tick; a quorum check on every other one.
-        self.deadline = self.now + self.timing.tick_time_ms / 2
-
-    def _leader_timer(self) -> None:
-        lead = self.leading
-        assert lead is not None
-        if lead.zab == ZabState.DISCOVERY:
-            if lead.waiting_for_new_epoch:
-                self._back_to_looking("Timeout while waiting for epoch from quorum")
             else:
-                self._back_to_looking("Timeout while waiting for epoch to be acked by quorum")
+                self._durable_action(action)
+                if isinstance(action, LogTxns):
+                    logged = action.entries[-1].zxid
+        if logged is not None:
+            # The node's log is on its disk once the step's output is carried out, before
+            # anything after it: the leader's own ACK (ZK: SyncRequestProcessor's flush,
+            # then AckRequestProcessor).
+            self._leader_actions(lead, zab.logged(logged))
             return
-        if lead.zab == ZabState.SYNCHRONIZATION:
-            self._back_to_looking("Timeout while waiting for NEWLEADER to be acked by quorum")
-            return
-        self._drop_silent_learners()
-        # ZK: Leader.lead main loop; LearnerHandler.synced() = ack deadline not passed.
-        if not lead.tick_skip:
-            lead.tick += 1
-            synced = sorted(
-                [self.myid]
-                + [
-                    h.sid
-                    for h in lead.learners.values()
-                    if lead.tick <= h.tick_of_next_ack_deadline
-                ]
-            )
-            voters = [s for s in synced if self._is_participant(s)]
-            if not self.quorum_verifier.contains_quorum(set(voters)):
-                self._back_to_looking(
-                    f"Not sufficient followers synced, only synced with sids: {voters}"
-                )
-                return
-        lead.tick_skip = not lead.tick_skip
-        for handler in self._handlers():
-            if handler.sync_sent:
-                self._to_learner(handler, "PING", self._last_proposed())
-        self.deadline = self.now + self.timing.tick_time_ms / 2
-
-    def _drop_silent_learners(self) -> None:
-        """ZK: LearnerHandler.run reads with the socket's timeout - initLimit ticks, then
-        syncLimit from the ACK of NEWLEADER - and a read that times out shuts the handler
-        down and closes the socket; the learner then reads EOF (a paused one once it
-        resumes, after what arrived before it). Judged here every half tick."""
-        lead = self.leading
-        assert lead is not None
-        for handler in self._handlers():
-            ticks = self.timing.sync_limit if handler.newleader_acked else self.timing.init_limit
-            if self.now - handler.last_read > ticks * self.timing.tick_time_ms:
-                del lead.learners[handler.sid]
-                self._out.zab.append(ClosePeer(handler.sid))
-
-    def _last_proposed(self) -> Zxid:
-        return self.durable.last_zxid
-
-    def _leader_packet(self, sid: Sid, packet: QuorumPacket) -> None:
-        lead = self.leading
-        assert lead is not None
-        kind = packet.kind
-        if kind in ("FOLLOWERINFO", "OBSERVERINFO"):
-            learner_type = (
-                LearnerType.PARTICIPANT if kind == "FOLLOWERINFO" else LearnerType.OBSERVER
-            )
-            handler = lead.learners[sid] = LearnerHandler(
-                sid,
-                learner_type,
-                accepted_epoch=zxid_epoch(packet.zxid),
-                tick_of_next_ack_deadline=lead.tick
-                + self.timing.init_limit
-                + self.timing.sync_limit,
-                last_read=self.now,
-            )
-            if lead.waiting_for_new_epoch:
-                self._get_epoch_to_propose(sid, handler.accepted_epoch)
-            else:
-                self._to_learner(handler, "LEADERINFO", make_zxid(lead.epoch, 0))
-            return
-        found = lead.learners.get(sid)
-        if found is None:
-            return  # a learner we dropped
-        handler = found
-        handler.tick_of_next_ack_deadline = lead.tick + self.timing.sync_limit
-        handler.last_read = self.now
-        if kind == "ACKEPOCH" and not handler.epoch_acked:
-            handler.epoch_acked = True
-            if lead.zab == ZabState.DISCOVERY:
-                self._wait_for_epoch_ack(sid, packet.epoch, packet.zxid)
-            else:
-                self._sync_learner(handler)
-        elif kind == "ACK" and packet.zxid == make_zxid(lead.epoch, 0):
-            if handler.newleader_acked:
-                return
-            handler.newleader_acked = True  # the ack of NEWLEADER
-            if lead.zab == ZabState.SYNCHRONIZATION:
-                self._wait_for_new_leader_ack(sid)
-            elif lead.zab == ZabState.BROADCAST:
-                self._to_learner(handler, "UPTODATE")
-        elif kind == "ACK":
-            self._process_ack(sid, packet.zxid)
-
-    # --- writes ---------------------------------------------------------------------------------
+        if self.established and self.current_vote.peer_epoch != zab.epoch:
+            self.update_election_vote(zab.epoch)  # ZK: Leader.lead, once established
 
     def _client_write(self, count: int) -> None:
         lead = self.leading
-        if lead is None or lead.zab != ZabState.BROADCAST:
+        if lead is None or self.zab_state != ZabState.BROADCAST:
             self._out.write_error = (
                 f"n{self.myid} is {self.peer_state.name}, not an established leader"
             )
             return
-        if self.timing.zab_leader:
+        if lead.zab is None:
             self._out.write_error = f"n{self.myid} leads over Zab: clients write through a learner"
             return
-        for _ in range(count):
-            zxid = make_zxid(lead.epoch, lead.next_zxid_counter)
-            lead.next_zxid_counter += 1
-            lead.outstanding[zxid] = set()
-            self._persist(last_zxid=zxid)
-            # ZK: Leader.propose forwards to every follower whose sync has begun
-            # (LearnerHandler.startForwarding); TCP order puts it after NEWLEADER.
-            for handler in self._handlers():
-                if handler.sync_sent and handler.learner_type == LearnerType.PARTICIPANT:
-                    self._to_learner(handler, "PROPOSAL", zxid)
-            self._process_ack(self.myid, zxid)
-
-    def _process_ack(self, sid: Sid, zxid: Zxid) -> None:
-        """ZK: Leader.processAck / tryToCommit - a proposal commits once a quorum logged it
-        and every earlier proposal has committed: commits go out in zxid order."""
-        lead = self.leading
-        assert lead is not None
-        acks = lead.outstanding.get(zxid)
-        if acks is None:
-            return
-        if self._is_participant(sid):
-            acks.add(sid)
-        while lead.outstanding:
-            first = next(iter(lead.outstanding))
-            if not self.quorum_verifier.contains_quorum(lead.outstanding[first]):
-                return
-            del lead.outstanding[first]
-            lead.committed_zxid = first
-            self._out.committed.append(first)
-            for handler in self._handlers():
-                if handler.sync_sent:
-                    participant = handler.learner_type == LearnerType.PARTICIPANT
-                    self._to_learner(handler, "COMMIT" if participant else "INFORM", first)
+        self._leader_actions(lead, lead.zab.write(count, now=int(self.now)))
 
     # --- learner (ZK: Follower.followLeader, Observer.observeLeader) ----------------------------
 
@@ -622,7 +507,7 @@ class QuorumPeer:
             self._back_to_looking(f"Couldn't find the leader with id = {leader}")
             return
         budget = self.timing.init_limit * self.timing.tick_time_ms
-        self.learning = _Learning(leader, self.now + budget, read_limit=self.timing.init_limit)
+        self.learning = _Learning(leader, self.now + budget)
         self._connect_to_leader()
 
     def _connect_to_leader(self) -> None:
@@ -638,10 +523,21 @@ class QuorumPeer:
             self._out.zab.append(ClosePeer(leader))  # a late answer to an old attempt
             return
         learning.connected = True
-        kind = "FOLLOWERINFO" if self.learner_type == LearnerType.PARTICIPANT else "OBSERVERINFO"
-        accepted = make_zxid(self.durable.accepted_epoch, 0)
-        self._out.zab.append(SendPacket(leader, QuorumPacket(kind, zxid=accepted)))
-        self._arm_read_timeout()
+        if self.timing.zab_leader:
+            self.deadline = None  # the runtime's learner reads with its own timeouts
+            return
+        d = self.durable
+        learning.zab = ZabLearner(
+            self.myid,
+            observer=self.learner_type == LearnerType.OBSERVER,
+            accepted_epoch=d.accepted_epoch,
+            current_epoch=d.current_epoch,
+            config_version=self.quorum_verifier.version,
+            snapshot=self.data.snapshot,
+            log=self.data.log,
+            config=self.config,
+        )
+        self._learner_actions(learning, learning.zab.start())
 
     def _learner_connect_failed(self, leader: Sid) -> None:
         learning = self.learning
@@ -652,73 +548,66 @@ class QuorumPeer:
             return
         self.deadline = self.now + LEADER_CONNECT_DELAY_DURING_RETRY_MS
 
-    def _arm_read_timeout(self) -> None:
-        """The learner's socket timeout: initLimit ticks until NEWLEADER, then syncLimit."""
-        learning = self.learning
-        assert learning is not None
-        self.deadline = self.now + learning.read_limit * self.timing.tick_time_ms
-
-    def _learner_timer(self) -> None:
-        learning = self.learning
-        assert learning is not None
+    def _learner_timer(self, learning: _Learning) -> None:
         if not learning.connected:
             self._connect_to_leader()  # the retry delay elapsed
-        else:
+        elif learning.zab is not None:
             self._back_to_looking("Read timed out: no packet from the leader")
+        else:
+            self.deadline = None
 
-    def _learner_packet(self, sid: Sid, packet: QuorumPacket) -> None:
-        learning = self.learning
-        assert learning is not None
-        if sid != learning.leader or not learning.connected:
+    def _learner_packet(self, learning: _Learning, sid: Sid, item: ZabItem) -> None:
+        zab = learning.zab
+        if sid != learning.leader or not learning.connected or zab is None:
             return
-        self._arm_read_timeout()
-        kind = packet.kind
-        if kind == "LEADERINFO" and learning.new_epoch == -1:
-            self._register_with_leader(sid, packet.epoch)
-        elif kind == "SNAP":
-            learning.sync_mode = "SNAP"
-            if packet.zxid != self.durable.last_zxid:
-                self._persist(last_zxid=packet.zxid)
-        elif kind == "NEWLEADER":
-            self._persist(current_epoch=learning.new_epoch)
-            learning.read_limit = self.timing.sync_limit
-            self._to_leader(QuorumPacket("ACK", zxid=make_zxid(learning.new_epoch, 0)))
-        elif kind == "UPTODATE":
-            learning.zab = ZabState.BROADCAST
-            self.update_election_vote(learning.new_epoch)
-        elif kind == "PING":
-            self._to_leader(QuorumPacket("PING", learning.new_epoch))
-        elif kind == "PROPOSAL":
-            if packet.zxid > self.durable.last_zxid:  # a log only grows
-                self._persist(last_zxid=packet.zxid)
-            self._to_leader(QuorumPacket("ACK", learning.new_epoch, packet.zxid))
-        elif kind == "INFORM" and packet.zxid > self.durable.last_zxid:
-            self._persist(last_zxid=packet.zxid)
+        self._learner_actions(learning, zab.receive(item))
 
-    def _register_with_leader(self, leader: Sid, new_epoch: int) -> None:
-        """ZK: Learner.registerWithLeader and the epoch check of followLeader."""
-        learning = self.learning
-        assert learning is not None
-        accepted = self.durable.accepted_epoch
-        if new_epoch < accepted:
-            self._back_to_looking(
-                f"Leaders epoch, {new_epoch} is less than accepted epoch, {accepted}"
-            )
+    def _learner_actions(self, learning: _Learning, actions: list[Action]) -> None:
+        """Carry the learner's actions into the output, in order; a Fail leaves the leader.
+        Then the read timeout starts again: initLimit ticks until NEWLEADER, then syncLimit
+        (ZK: Learner.syncWithLeader's setSoTimeout)."""
+        zab = learning.zab
+        assert zab is not None
+        for action in actions:
+            if isinstance(action, Send):
+                self._out.zab.append(SendPacket(learning.leader, action.packet))
+            elif isinstance(action, Fail):
+                self._back_to_looking(action.reason)
+                return
+            elif not isinstance(action, Committed):  # Committed: applied, nothing to do
+                self._durable_action(action)
+        if self.established and self.current_vote.peer_epoch != zab.new_epoch:
+            self.update_election_vote(zab.new_epoch)  # ZK: Learner.syncWithLeader, UPTODATE
+        t = self.timing
+        ticks = t.init_limit if zab.read_limit == "init" else t.sync_limit
+        self.deadline = self.now + ticks * t.tick_time_ms
+
+    # --- what Zab makes durable -------------------------------------------------------------
+
+    def _durable_action(self, action: SaveEpoch | LogTxns | TakeSnapshot | TruncateLog) -> None:
+        """An epoch file or the Zab data written (the runtime does it, in the output's
+        order); the last zxid follows the data (ZK: getLastLoggedZxid after a reload)."""
+        if isinstance(action, SaveEpoch):
+            if action.name == "acceptedEpoch":
+                self._persist(accepted_epoch=action.epoch)
+            else:
+                self._persist(current_epoch=action.epoch)
             return
-        ack_epoch = -1  # "already accepted this epoch"
-        if new_epoch > accepted:
-            ack_epoch = self.durable.current_epoch
-            self._persist(accepted_epoch=new_epoch)
-        learning.new_epoch = new_epoch
-        learning.zab = ZabState.SYNCHRONIZATION
-        self._to_leader(QuorumPacket("ACKEPOCH", ack_epoch, self.durable.last_zxid))
+        self._out.zab.append(action)
+        self.data = self.data.apply(action)
+        if self.data.last_logged_zxid != self.durable.last_zxid:
+            self._persist(last_zxid=self.data.last_logged_zxid)
+
+    # --- the runtime's Zab (Timing.zab_leader), mirrored --------------------------------------
 
     def _zab_progress(self, p: ZabProgress) -> None:
-        """The runtime's Zab learner of a Java leader moved on (ZK: Learner.registerWithLeader,
+        """The runtime's Zab learner of a leader moved on (ZK: Learner.registerWithLeader,
         syncWithLeader, then the packet loop of Follower / Observer). Its epochs and zxid
         are on disk already - it made them durable before acknowledging - so they are
         mirrored here, not persisted again; its socket times its own reads (initLimit, then
-        syncLimit ticks), so the core's read timer stops."""
+        syncLimit ticks), so the core has no read timer."""
+        if not self.timing.zab_leader:
+            return  # the core runs Zab itself: nothing of the runtime's to mirror
         if p.leader == self.myid:
             self._zab_leader_progress(p)
             return
@@ -729,9 +618,9 @@ class QuorumPeer:
         self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
         learning.sync_mode = p.sync_mode
         if p.zab in _ZAB_PHASES:
-            if p.zab == ZabState.BROADCAST and learning.zab != ZabState.BROADCAST:
+            if p.zab == ZabState.BROADCAST and learning.phase != ZabState.BROADCAST:
                 self.update_election_vote(p.current_epoch)
-            learning.zab = p.zab
+            learning.phase = p.zab
         if p.ended is not None:
             learning.connected = False  # gone already: nothing to close
             self._back_to_looking(p.ended)
@@ -742,37 +631,36 @@ class QuorumPeer:
         disk already; it times its own waits, so the core only mirrors it and goes back to
         LOOKING with its reason when it ends."""
         lead = self.leading
-        if lead is None or not self.timing.zab_leader:
+        if lead is None or lead.zab is not None:
             return  # a late report from a leadership the node already left
         self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
         if p.zab in _ZAB_PHASES:
-            if p.zab == ZabState.BROADCAST and lead.zab != ZabState.BROADCAST:
-                lead.epoch = p.current_epoch
+            if p.zab == ZabState.BROADCAST and lead.phase != ZabState.BROADCAST:
                 self.update_election_vote(p.current_epoch)
-            lead.zab = p.zab
+            lead.phase = p.zab
         if p.ended is not None:
             self._back_to_looking(p.ended)
 
-    def _to_leader(self, packet: QuorumPacket) -> None:
-        assert self.learning is not None
-        self._out.zab.append(SendPacket(self.learning.leader, packet))
-
     # --- connection events ------------------------------------------------------------------------
 
-    def _packet_received(self, sid: Sid, packet: QuorumPacket) -> None:
+    def _packet_received(self, sid: Sid, item: ZabItem) -> None:
         if self.leading is not None:
-            self._leader_packet(sid, packet)
+            self._leader_packet(self.leading, sid, item)
         elif self.learning is not None:
-            self._learner_packet(sid, packet)
+            self._learner_packet(self.learning, sid, item)
         else:
             self._out.zab.append(ClosePeer(sid))  # nobody listens for quorum packets now
 
     def _disconnected(self, sid: Sid) -> None:
-        if self.leading is not None and sid in self.leading.learners:
+        lead, learning = self.leading, self.learning
+        if lead is not None and sid in lead.cnx:
             # ZK: the LearnerHandler exits; the quorum check at the next tick notices.
-            del self.leading.learners[sid]
-        elif self.learning is not None and self.learning.leader == sid and self.learning.connected:
-            self.learning.connected = False
+            cnx = lead.cnx[sid]
+            self._forget_learner(lead, cnx)
+            if lead.zab is not None:
+                self._leader_actions(lead, lead.zab.disconnect(cnx))
+        elif learning is not None and learning.leader == sid and learning.connected:
+            learning.connected = False
             self._back_to_looking("Connection to the leader closed")
 
 

@@ -34,13 +34,13 @@ from typing import TypeAlias
 
 from engine.core.jute.archive import JuteError
 from engine.core.jute.records import QuorumPacket
-from engine.core.jute.requests import LearnerRequest
+from engine.core.jute.requests import CreateRequest, LearnerRequest
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.quorumpacket import packet_name
 from engine.core.vote import make_zxid, zxid_counter, zxid_epoch, zxid_hex
-from engine.core.zab.database import Database
+from engine.core.zab.database import OPEN_ACL_UNSAFE, Database
 from engine.core.zab.learner import (
     ACK,
     ACKEPOCH,
@@ -64,10 +64,10 @@ from engine.core.zab.learner import (
     LogTxns,
     SaveEpoch,
 )
-from engine.core.zab.prep import Prep
+from engine.core.zab.prep import SERVER_SESSION, Prep
 from engine.core.zab.sessions import SessionTracker
 
-__all__ = ["Drop", "LeaderAction", "SendTo", "ZabLeader"]
+__all__ = ["WRITE_PATH", "Drop", "LeaderAction", "SendTo", "ZabLeader"]
 
 _LONG = struct.Struct(">q")
 _INT = struct.Struct(">i")
@@ -76,6 +76,9 @@ _COUNTER_MAX = 0xFFFFFFFF
 REQUEST = 1
 """ZK: Leader.REQUEST, a client's write a follower forwards."""
 _CREATE_SESSION, _CLOSE_SESSION = -10, -11
+_CREATE, _PERSISTENT_SEQUENTIAL = 1, 2
+WRITE_PATH = "/zkfle-write-"
+"""Where the `write` command's znodes go (a sequence number follows)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,8 @@ class ZabLeader:
         """ZK: Leader.outstandingProposals, in zxid order."""
         self.sessions = SessionTracker(tick_time)
         self.prep = Prep(self.database, self.sessions)
+        self._writes = 0
+        """The `write` command's requests so far (their cxid)."""
         self._pending_syncs: dict[int, list[int]] = {}
         """ZK: Leader.pendingSyncs: learners whose SYNC waits for this zxid's commit."""
         self._now = 0
@@ -543,6 +548,24 @@ class ZabLeader:
     def next_zxid(self) -> int:
         """The zxid the next proposal must carry (ZK: ZooKeeperServer.getNextZxid)."""
         return self.last_proposed + 1
+
+    def write(self, count: int, *, now: int | None = None) -> list[LeaderAction]:
+        """The `write` command: `count` creates of a persistent sequential znode
+        `/zkfle-write-<n>`, requests of the server itself (session 0), each prepared and
+        proposed as a follower's forwarded one would be."""
+        if not self.established:
+            raise ValueError("write before the leader is established")
+        self._now = self._now if now is None else now
+        body = CreateRequest(WRITE_PATH, b"", OPEN_ACL_UNSAFE, _PERSISTENT_SEQUENTIAL).encode()
+        for _ in range(count):
+            self._writes += 1
+            request = LearnerRequest(SERVER_SESSION, self._writes, _CREATE, body)
+            entry = self.prep.prepare(request, None, self.next_zxid, self._now)
+            assert entry is not None  # a create always makes a txn
+            self._propose(entry)
+            if self.zab_state == "CLOSED":
+                break  # the zxid counter rolled over
+        return self._flush()
 
     def propose(self, entry: TxnEntry) -> list[LeaderAction]:
         """Propose a txn made elsewhere (the runtime's own writes, tests); it must carry

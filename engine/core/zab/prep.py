@@ -43,7 +43,7 @@ from engine.core.jute.txn import (
 from engine.core.zab.database import CONTAINER_EPHEMERAL_OWNER, Database
 from engine.core.zab.sessions import SessionError, SessionTracker
 
-__all__ = ["CODES", "KeeperError", "Prep", "validate_path"]
+__all__ = ["CODES", "SERVER_SESSION", "KeeperError", "Prep", "validate_path"]
 
 CODES = {
     "RuntimeInconsistency": -2,
@@ -66,6 +66,7 @@ CODES = {
 CREATE, DELETE, SET_DATA, SET_ACL, CHECK, MULTI, CREATE2 = 1, 2, 5, 7, 13, 14, 15
 CREATE_CONTAINER, CREATE_TTL, ERROR = 19, 21, -1
 CREATE_SESSION, CLOSE_SESSION, RECONFIG = -10, -11, 16
+SERVER_SESSION = 0
 _CREATES = (CREATE, CREATE2, CREATE_CONTAINER, CREATE_TTL)
 _PERM_READ, _PERM_WRITE, _PERM_CREATE, _PERM_DELETE, _PERM_ADMIN = 1, 2, 4, 8, 16
 _SPECIAL = frozenset({"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"})
@@ -236,7 +237,7 @@ class Prep:
         if op in _CREATES:
             assert isinstance(record, (CreateRequest, CreateTTLRequest))
             return self._create(op, record, who)
-        self.sessions.check(who.session, who.owner)
+        self._check_session(who)
         zxid, authinfo = who.zxid, who.authinfo
         if op == DELETE:
             assert isinstance(record, DeleteRequest)
@@ -293,7 +294,7 @@ class Prep:
         if ttl != -1:  # ZK: EphemeralType.validateTTL
             raise KeeperError("BadArguments", path)
         ephemeral, sequential = flags in (1, 3), flags in (2, 3)
-        self.sessions.check(session, who.owner)
+        self._check_session(who)
         if "/" not in path or "\0" in path:  # ZK: validatePathForCreate
             raise KeeperError("BadArguments", path)
         parent_path = path[: path.rindex("/")] or "/"
@@ -321,6 +322,12 @@ class Prep:
         if op == CREATE_CONTAINER:
             return CreateContainerTxn(path, record.data, acl, new_cversion)
         return CreateTxn(path, record.data, acl, ephemeral, new_cversion)
+
+    def _check_session(self, who: _Who) -> None:
+        """Session 0 is the server's own (ZK: ContainerManager submits its requests with
+        it; here the `write` command's): no client session to check."""
+        if who.session != SERVER_SESSION:
+            self.sessions.check(who.session, who.owner)
 
     # --- the tree as outstanding txns leave it ---------------------------------------------
 

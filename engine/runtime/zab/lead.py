@@ -39,6 +39,7 @@ from engine.core.jute.records import QuorumPacket
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream, encode_item
 from engine.core.jute.txn import TxnEntry
+from engine.core.peer.handler import learner_view
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import LearnerView
 from engine.core.vote import LearnerType
@@ -207,16 +208,16 @@ class LeaderService:
                 member = s.verifier.all_members.get(sid)
                 if learner is None or member is None:
                     continue  # closing, or before its FOLLOWERINFO named it
-                acked = stage in _ACKED_NEWLEADER
                 views.append(
-                    LearnerView(
+                    learner_view(
                         sid,
-                        "observer" if member.learner_type == LearnerType.OBSERVER else "follower",
-                        _PHASE_OF_STAGE.get(stage, "DISCOVERY"),
+                        member.learner_type == LearnerType.OBSERVER,
+                        stage,
                         mode,
-                        ping_age_ms=(now - learner.heard) * 1000,
-                        timeout_ms=(s.sync_limit if acked else s.init_limit) * s.tick_time_ms,
-                        synced=acked,
+                        (now - learner.heard) * 1000,
+                        tick_time_ms=s.tick_time_ms,
+                        init_limit=s.init_limit,
+                        sync_limit=s.sync_limit,
                     )
                 )
         return tuple(sorted(views, key=lambda v: v.sid))
@@ -402,17 +403,6 @@ class LeaderService:
             self.ended = reason
         if self.on_end is not None:
             self.on_end(reason)
-
-
-_ACKED_NEWLEADER = ("STARTUP", "BROADCAST")
-"""ZabLeader's stages of a learner that acknowledged NEWLEADER (its data is the leader's)."""
-_PHASE_OF_STAGE = {
-    "NEWLEADER": "SYNCHRONIZATION",
-    "STARTUP": "SYNCHRONIZATION",
-    "BROADCAST": "BROADCAST",
-}
-"""ZabLeader's stages as Zab phases: BROADCAST is BROADCAST, the stages before the sync
-(INFO, EPOCH, ACKEPOCH, ELECTION) are DISCOVERY."""
 
 
 def _receive(cnx: int, packets: list[QuorumPacket], lead: ZabLeader) -> list[LeaderAction]:

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from engine.core.peer.io import ClientWrite, ClosePeer, ConnectToLeader, Disconnected, Durable, Input, LearnerConnected, LearnerConnectFailed, LookForLeader, Output, PacketReceived, Poll, QuorumPacket, Receive, SendPacket, Timeout, Timing
+from engine.core.peer.io import ClientWrite, ClosePeer, ConnectToLeader, Disconnected, Durable, Input, LearnerConnected, LearnerConnectFailed, LookForLeader, Output, PacketReceived, Poll, ZabItem, Receive, SendPacket, Timeout, Timing
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.parse import parse_dynamic_config
 from engine.trace.record import durable_json, input_json, output_json, packet_json, vote_json
@@ -256,7 +256,7 @@ class MiniSim:
         else:
             self.step(sid, LearnerConnectFailed(leader))
 
-    def send_packet(self, sid: Sid, to: Sid, packet: QuorumPacket) -> None:
+    def send_packet(self, sid: Sid, to: Sid, packet: ZabItem) -> None:
         self.packets += 1
         pid = f"p{self.packets}"
         self.emit("zsend", node=sid, msg=pid, to=to, packet=packet_json(packet))
