@@ -36,7 +36,9 @@ def leader_of(view: ClusterView) -> NodeView:
 def test_a_synced_leader_shows_every_learner_in_broadcast_with_its_sync(
     cluster: Cluster,
 ) -> None:
-    ok(cluster, "start all", "wait until synced within 30s")
+    # settled, not only synced: `synced` speaks of learners, and an observer still LOOKING
+    # (it waits before it elects) is none yet
+    ok(cluster, "start all", "wait until settled within 30s")
     view = cluster.view()
     lead = leader_of(view)
     others = [n for n in view.nodes if n.sid != lead.sid]

@@ -156,8 +156,11 @@ def test_commands_typed_in_one_burst_all_run_in_order(tmp_path: Path) -> None:
     with ConsoleTerminal(args, cwd=tmp_path) as term:
         term.wait_for(r"leader n5")
         term.child.send(":write 1\r:write 2\r:status\r")
-        term.wait_for(r"› write 1 ")
-        term.wait_for(r"› write 2 ")
-        term.wait_for(r"✓ t=[\d.]+s seq=\d+ stable=yes")
+        term.wait_for(r"✓ t=[\d.]+s seq=\d+ stable=yes")  # status, the last, ran
         assert "✗" not in term.text, term.text
         assert term.quit() == 0
+    # and both writes before it, in order: their command events in the trace
+    lines = (tmp_path / "t.jsonl").read_bytes().splitlines()[1:]
+    events = [json.loads(line) for line in lines if line.startswith(b"{")]
+    ran = [e["text"] for e in events if e.get("kind") == "cmd"]
+    assert ran[-3:] == ["write 1", "write 2", "status"], ran  # after the console's start
