@@ -42,6 +42,7 @@ from engine.runtime.zookeeper.server import (
     make_ensemble,
     wait_for,
 )
+from tests import zkproxied
 
 pytestmark = pytest.mark.zk
 
@@ -68,11 +69,7 @@ SEED = int(os.environ.get("ZKFLE_KILL_SEED", random.randrange(2**32)))
 def wait_until(
     pred: Callable[[], object], what: Callable[[], str], interval_s: float = 0.02
 ) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {DEADLINE_S} s: {what()}")
-        time.sleep(interval_s)
+    zkproxied.wait_until(pred, what, DEADLINE_S, interval_s)
 
 
 NODE = (sys.executable, "-m", "engine.runtime.node", "--myid", "1")

@@ -58,12 +58,14 @@ class Events:
             return found
 
 
-def wait_until(pred: Callable[[], object], what: Callable[[], str], timeout_s: float) -> None:
+def wait_until(
+    pred: Callable[[], object], what: Callable[[], str], timeout_s: float, interval_s: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not pred():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s: {what()}")
-        time.sleep(0.1)
+        time.sleep(interval_s)
 
 
 class ProxiedEnsemble:

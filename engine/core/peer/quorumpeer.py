@@ -34,7 +34,6 @@ from dataclasses import dataclass, field, replace
 from typing import assert_never
 
 from engine.core.election import FastLeaderElection
-from engine.core.peer.handler import learner_view
 from engine.core.peer.io import (
     MAIN_THREAD_INPUTS,
     ClientWrite,
@@ -59,6 +58,7 @@ from engine.core.peer.io import (
     ZabProgress,
     ZabState,
 )
+from engine.core.peer.learners import learner_view
 from engine.core.peer.outbox import QUIET, Outbox
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import LearnerView

@@ -39,7 +39,7 @@ from engine.core.jute.records import QuorumPacket
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream, encode_item
 from engine.core.jute.txn import TxnEntry
-from engine.core.peer.handler import learner_view
+from engine.core.peer.learners import learner_view
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import LearnerView
 from engine.core.vote import LearnerType
