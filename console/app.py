@@ -24,6 +24,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.worker import Worker
 
+from console import collector
 from console.backend import Backend, ReplayBackend, describe_exception, read_info
 from console.history import CommandHistory, history_path
 from console.screens.cluster import ClusterScreen
@@ -100,6 +101,12 @@ class ZkfleApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(ClusterScreen(self.backend, self.history))
+
+    def on_ready(self) -> None:
+        collector.settle()  # the first screen is up: what it took to get here stays
+
+    def on_unmount(self) -> None:
+        collector.restore()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

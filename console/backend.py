@@ -173,9 +173,10 @@ class ReplayBackend(Backend, Protocol):
     showed after it and asks again from there.
 
     `execute` understands the navigation commands of the language: `step [n]`,
-    `seek <seq|@t|mark>`, `run`, `halt`, `speed <x>`, `break when <pred>`, `break on <event>`,
-    `status`; every command that would change the cluster is refused with a message that
-    says the replay is read-only and that fork (the `f` key) makes a live cluster. While
+    `seek <seq|@t|mark|start|end>`, `run`, `halt`, `speed <x>`, `break when <pred>`,
+    `break on <event>`, `status`; every command that would change the cluster is refused
+    with a message that says the replay is read-only and that fork (the `f` key) makes a
+    live cluster. While
     `info.running`, the replay advances by itself at `info.speed` (from its own thread, or
     lazily on each `view()` by elapsed wall time) and stops at a breakpoint or at the end,
     saying why in `stop_reason`.

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import os
 import statistics
 import threading
 import time
@@ -168,7 +169,10 @@ def bench_console(
                 drawing: list[Sample] = []
                 stopped: list[Sample] = []
                 ui_cpu = {True: 0.0, False: 0.0}
+                loads: list[float] = []
                 for i in range(2 * reps):
+                    if i % 2 == 0:
+                        loads.append(round(os.getloadavg()[0], 2))
                     draw = (i % 4) in (0, 3)  # with, without, without, with, ...
                     if draw:
                         timer.resume()
@@ -184,6 +188,7 @@ def bench_console(
                 # The storm: every message twice, and a fresh election of all nodes again
                 # and again, for `seconds`.
                 await run(lambda: cluster.execute("dup * 100%"))
+                storm_load = round(os.getloadavg()[0], 2)
                 stop = threading.Event()
                 seq0 = await run(lambda: _measured(cluster, recorded))
                 traffic0 = await run(lambda: _traffic_cpu(cluster))
@@ -218,6 +223,8 @@ def bench_console(
                 result.update(
                     {
                         "drawing": drawing,
+                        "load_before_pairs": loads,
+                        "load_before_storm": storm_load,
                         "stopped": stopped,
                         "ui_cpu_ms_per_election_drawing": round(ui_cpu[True] * 1000 / reps, 1),
                         "ui_cpu_ms_per_election_stopped": round(ui_cpu[False] * 1000 / reps, 1),
@@ -274,7 +281,11 @@ def print_console(r: JSON) -> None:
         print(f"console: {r['reason']}")
         return
     print_machine(r["machine"])
-    print(f"  load after: {r['load_after']}")
+    pairs = " ".join(str(load) for load in r["load_before_pairs"])
+    print(
+        f"  load (1 min) before each pair: {pairs}; before the storm: {r['load_before_storm']};"
+        f" after: {r['load_after']}"
+    )
     print(
         f"console: {r['nodes']} nodes in {r['cluster_process']} process,"
         f" storm of {r['storm_events_per_s']} events/s"

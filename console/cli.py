@@ -6,33 +6,24 @@ import argparse
 import re
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from console import tools, zktools
-from console.explaintool import add_explain_parser, cmd_explain
-from engine.bench.cli import add_bench_parser
-from engine.control import commands as c
-from engine.control.cluster import Cluster, ClusterOptions, CommandResult
-from engine.control.predicates import CommandError, parse_predicate
-from engine.control.remote import RemoteCluster, RemoteError
 from engine.core.quorum.error import ConfigError
-from engine.explore.cli import add_explore_parser, cmd_explore
-from engine.replay.cores import ReplayError
-from engine.replay.livecheck import LiveCheck
-from engine.replay.player import Replayer
-from engine.replay.state import rebuild
-from engine.runtime.durable import DurableError
-from engine.runtime.node import add_node_parser, cmd_node
-from engine.runtime.protocol import UnavailableError
-from engine.trace.format import TraceError
+
+if TYPE_CHECKING:
+    from engine.control.cluster import Cluster, ClusterOptions, CommandResult
+    from engine.control.remote import RemoteCluster
+    from engine.replay.player import Replayer
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 Failure = dict[str, Any]
 """One entry of `run --json`'s `failures`: file, line, predicate, seq."""
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _cluster_options(parser: argparse.ArgumentParser, under_command: bool = False) -> None:
@@ -97,7 +88,11 @@ def _size(text: str) -> int:
     return size
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    wanted: frozenset[str] | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    """The parser and the handlers of the lazily loaded subcommands; with `wanted` (the
+    words of the command line), those not among them are left bare (see `_SUBCOMMANDS`)."""
     parser = argparse.ArgumentParser(
         prog="zkfle",
         description="A terminal console for ZooKeeper's Fast Leader Election.",
@@ -128,17 +123,77 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_options(shell, under_command=True)
     replay = sub.add_parser("replay", help="the console on a recorded trace: step, seek, fork")
     replay.add_argument("file", type=Path, metavar="FILE", help="a trace (.jsonl)")
+    handlers: dict[str, Handler] = {}
+    for names, load in _SUBCOMMANDS:
+        if wanted is None or not wanted.isdisjoint(names):
+            handlers |= load(sub)
+        else:  # another command was given: this one needs only its name
+            for name in sorted(names):
+                sub.add_parser(name)
+    return parser, handlers
+
+
+def _trace_tools(sub: Any) -> dict[str, Handler]:
+    from console import tools
+
     tools.add_verify_parser(sub)
     tools.add_export_parser(sub)
+    return {"verify": tools.cmd_verify, "export": tools.cmd_export}
+
+
+def _zk_tools(sub: Any) -> dict[str, Handler]:
+    from console import zktools
+
     zktools.add_zk_parsers(sub)
+    return {"import": zktools.cmd_import, "check": zktools.cmd_check}
+
+
+def _explain(sub: Any) -> dict[str, Handler]:
+    from console.explaintool import add_explain_parser, cmd_explain
+
     add_explain_parser(sub)
+    return {"explain": cmd_explain}
+
+
+def _node(sub: Any) -> dict[str, Handler]:
+    from engine.runtime.node import add_node_parser, cmd_node
+
     add_node_parser(sub)
+    return {"node": cmd_node}
+
+
+def _bench(sub: Any) -> dict[str, Handler]:
+    from engine.bench.cli import add_bench_parser
+
     add_bench_parser(sub)
+    return {"bench": cmd_bench}
+
+
+def _explore(sub: Any) -> dict[str, Handler]:
+    from engine.explore.cli import add_explore_parser, cmd_explore
+
     add_explore_parser(sub)
-    return parser
+    return {"explore": cmd_explore}
+
+
+_SUBCOMMANDS: tuple[tuple[frozenset[str], Callable[[Any], dict[str, Handler]]], ...] = (
+    (frozenset({"verify", "export"}), _trace_tools),
+    (frozenset({"import", "check"}), _zk_tools),
+    (frozenset({"explain"}), _explain),
+    (frozenset({"node"}), _node),
+    (frozenset({"bench"}), _bench),
+    (frozenset({"explore"}), _explore),
+)
+"""The subcommands whose modules load only when they are given: `zkfle verify` imports the
+verifier, not the console, the runtimes or the benches (their imports cost more CPU than
+verifying a small trace). Each loader adds its parsers and returns its handlers."""
 
 
 def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
+    from engine.control.cluster import ClusterOptions
+    from engine.replay.livecheck import LiveCheck
+    from engine.replay.state import rebuild
+
     if args.nodes < 1 or args.observers < 0:
         raise ConfigError(
             "--nodes must be at least 1 and --observers at least 0"
@@ -169,6 +224,12 @@ def _options(args: argparse.Namespace, label: str) -> ClusterOptions:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`zkfle run`: a script, or start everything and wait for a leader."""
+    from engine.control import commands as c
+    from engine.control.cluster import Cluster
+    from engine.control.predicates import CommandError, parse_predicate
+    from engine.runtime.durable import DurableError
+    from engine.runtime.protocol import UnavailableError
+
     script: tuple[c.ScriptLine, ...] = ()
     if args.script is not None:
         try:
@@ -230,7 +291,9 @@ def _report_failure(
     result: CommandResult, file: str | None = None, line: int | None = None
 ) -> Failure:
     """A failed `expect` or `wait until`: said on stderr now, listed in `--json`."""
-    assert isinstance(result.command, c.Expect | c.WaitUntil)
+    from engine.control.commands import Expect, WaitUntil
+
+    assert isinstance(result.command, Expect | WaitUntil)
     where = f"{file}:{line}" if file is not None else "zkfle run"
     what = result.text.splitlines()[0]
     print(f"{where}: {result.command.verb}: {what} (seq {result.seq})", file=sys.stderr)
@@ -269,6 +332,11 @@ def _live_cluster(
     """A started cluster for the console or the shell, or an exit status if it cannot be.
     With `pace`, a simulated cluster's clock follows the wall clock (`run`/`halt`/`speed`);
     with `remote`, the cluster runs in a child process (engine.control.remote)."""
+    from engine.control.cluster import Cluster
+    from engine.control.remote import RemoteCluster, RemoteError
+    from engine.runtime.durable import DurableError
+    from engine.runtime.protocol import UnavailableError
+
     cluster: Cluster | RemoteCluster
     try:
         options = replace(_options(args, label), pace=pace)
@@ -285,6 +353,8 @@ def _live_cluster(
 def open_replay(path: str) -> Replayer:
     """A trace for the console, verified in the background so that a divergence shows at
     once in the header, wherever it is."""
+    from engine.replay.player import Replayer
+
     return Replayer(path, verify_ahead=True)
 
 
@@ -302,6 +372,8 @@ def cmd_console(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """`zkfle replay FILE`: the console on a recorded trace."""
     from console.app import run_app
+    from engine.replay.cores import ReplayError
+    from engine.trace.format import TraceError
 
     try:
         replayer = open_replay(args.file)
@@ -328,28 +400,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    commands = {
-        None: cmd_console,
+    words = sys.argv[1:] if argv is None else argv
+    parser, handlers = build_parser(_wanted(words))
+    args = parser.parse_args(words)
+    commands: dict[str, Handler] = {
         "run": cmd_run,
         "shell": cmd_shell,
         "replay": cmd_replay,
-        "verify": tools.cmd_verify,
-        "export": tools.cmd_export,
-        "node": cmd_node,
-        "bench": cmd_bench,
-        "import": zktools.cmd_import,
-        "check": zktools.cmd_check,
-        "explain": cmd_explain,
-        "explore": cmd_explore,
+        **handlers,
     }
     if getattr(args, "runtime", None) == "zookeeper":
         # Its JVMs run in their own sessions: a SIGTERM must unwind through the cluster's
         # close (which kills them by pid) as Ctrl+C does, not end us and leave them.
         for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal went away
             signal.signal(sig, _terminate)
-    return commands[args.command](args)
+    return commands[args.command](args) if args.command is not None else cmd_console(args)
+
+
+def _wanted(words: list[str]) -> frozenset[str] | None:
+    """The words that may name the subcommand; None (load every subcommand) when a help
+    option comes before them, so that `zkfle -h verify` lists every command."""
+    for word in words:
+        if word in ("-h", "--help"):
+            return None
+        if any(word in names for names, _ in _SUBCOMMANDS):
+            return frozenset(words)
+    return None
 
 
 def _terminate(signum: int, frame: object) -> None:

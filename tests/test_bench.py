@@ -52,6 +52,13 @@ def test_election_reports_took_stable_and_messages(capsys: pytest.CaptureFixture
     assert result["machine"]["nproc"] >= 1
 
 
+SUCCESSOR = (
+    "the crashed leader's successor is n1 or n2, whichever holds the larger zxid: under"
+    " Zab a follower that synced after the epoch was established holds the epoch's zxid,"
+    " one of the establishing quorum does not, so which it is depends on the race"
+)
+
+
 def test_failover_over_tcp_runs_our_nodes_on_loopback_sockets(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -62,7 +69,8 @@ def test_failover_over_tcp_runs_our_nodes_on_loopback_sockets(
     assert result["transport"] == "tcp"
     (first,) = result["election"]
     (after,) = result["failover"]
-    assert (first["ok"], first["leaders"], after["ok"], after["leaders"]) == (1, [3], 1, [2])
+    assert (first["ok"], first["leaders"], after["ok"]) == (1, [3], 1)
+    assert after["leaders"] in ([1], [2]), SUCCESSOR
     assert first["took_ms"]["median"] >= 200.0
     status, out = run_bench(capsys, "election", "--sizes", "3", *FAST, "--transport", "tcp")
     assert "election: threaded, TCP over loopback, no trace" in out
@@ -74,7 +82,7 @@ def test_failover_elects_another_leader(capsys: pytest.CaptureFixture[str]) -> N
     (first,) = result["election"]
     (after,) = result["failover"]
     assert first["leaders"] == [3]
-    assert after["leaders"] == [2]
+    assert after["leaders"] in ([1], [2]), SUCCESSOR
     assert after["ok"] == 1
     assert after["took_ms"]["median"] >= 200.0
 
@@ -160,6 +168,13 @@ def test_explore_measures_runs_per_core_on_the_same_runs(
     assert [r["ceiling"] > 0 for r in result["rows"]] == [True, True]
     assert result["rows"][0]["ceiling"] == 1.0
     assert result["start_method"] in ("fork", "spawn")
+    # The same runs in independent processes side by side: their outcomes are compared
+    # too (identical_outcomes), and their throughput is the workload's own ceiling.
+    two = result["rows"][1]
+    assert two["apart_runs_per_s"] > 0
+    assert two["apart_runs_per_cpu_s"] > 0
+    assert result["rows"][0]["apart"] == 1.0
+    assert two["steal_pct"] is None or 0 <= two["steal_pct"] <= 100
 
 
 def test_verify_re_executes_a_generated_trace(capsys: pytest.CaptureFixture[str]) -> None:
@@ -306,6 +321,9 @@ def test_console_counts_frames_under_a_storm(
     assert result["took_ms_drawing"]["n"] == result["took_ms_stopped"]["n"] == 2
     assert len(result["took_ratios"]) == 2
     assert result["took_ratio"]["min"] <= result["took_ratio"]["median"]
+    # the load before each pair and before the storm (issue 13, item 6)
+    assert len(result["load_before_pairs"]) == 2
+    assert all(load >= 0 for load in [*result["load_before_pairs"], result["load_before_storm"]])
     # the UI thread's profile of the storm, readable by pstats
     assert "poll" in pstats.Stats(str(profile)).get_stats_profile().func_profiles
 
@@ -397,6 +415,7 @@ def test_bad_sizes_are_refused() -> None:
         parser.parse_args(["bench", "election", "--sizes", "0"])
 
 
+PROCESSES = ("client", "leader", "talker", "other")
 ZAB_FIGURES = (
     "zkfle_leader_writes_per_s",
     "java_leader_writes_per_s",
@@ -405,6 +424,12 @@ ZAB_FIGURES = (
     "zkfle_leader_snap_ms",
     "zkfle_learner_snap_ms",
     "java_leader_snap_ms",
+    "standalone_sync_writes_per_s",
+    "standalone_nosync_writes_per_s",
+)
+CPU_PER_WRITE = (  # a process may use less than a clock tick of CPU in a short run
+    *(f"{name}_cpu_us_{what}" for name in ("zkfle_leader", "java_leader") for what in PROCESSES),
+    *(f"standalone_{s}_cpu_us_{what}" for s in ("sync", "nosync") for what in PROCESSES[:2]),
 )
 
 
@@ -420,6 +445,10 @@ def test_zab_bench_measures_a_zkfle_leader_and_java_in_the_same_run(
     for figure in ZAB_FIGURES:
         assert result["results"][figure]["n"] == 1, figure
         assert result["results"][figure]["median"] > 0, figure
+    for cpu in CPU_PER_WRITE:
+        assert result["results"][cpu]["n"] == 1, cpu
+        assert result["results"][cpu]["median"] >= 0, cpu
+    assert result["results"]["zkfle_leader_cpu_us_client"]["median"] > 0  # this process wrote
 
 
 def test_zab_bench_without_java_says_so_and_fails(

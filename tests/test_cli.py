@@ -53,7 +53,12 @@ def test_run_json_is_the_object_of_the_design(
     assert leader["state"] == "LEADING"
     assert leader["type"] == "participant"
     assert leader["vote"] == {"leader": 3, "zxid": "0x0", "election_epoch": 1, "peer_epoch": 1}
-    assert (leader["current_epoch"], leader["accepted_epoch"], leader["last_zxid"]) == (1, 1, "0x0")
+    # srvr's Zxid: the epoch's once established (Leader.startZkServer), none logged yet
+    assert (leader["current_epoch"], leader["accepted_epoch"], leader["last_zxid"]) == (
+        1,
+        1,
+        "0x100000000",
+    )
     assert {n["leader"] for n in result["nodes"]} == {3}
 
 

@@ -208,13 +208,28 @@ def test_QuorumPeerMainTest_testInconsistentPeerType() -> None:
 
 
 def test_parse_zoo_cfg_keeps_unknown_keys_and_warns_about_repeats() -> None:
-    cfg = parse_zoo_cfg(THREE + "snapCount=1000\ntickTime=250\nfoo.bar = baz qux\n")
+    cfg = parse_zoo_cfg(THREE + "autopurge.purgeInterval=1\ntickTime=250\nfoo.bar = baz qux\n")
     assert cfg.tick_time_ms == 250  # the last value wins, as in java.util.Properties
-    assert cfg.other == (("snapCount", "1000"), ("foo.bar", "baz qux"))
+    assert cfg.other == (("autopurge.purgeInterval", "1"), ("foo.bar", "baz qux"))
     assert cfg.warnings == (
         "zoo.cfg:8: tickTime: also set on line 1; the last value wins, as in ZooKeeper",
         "zoo.cfg: No server failure will be tolerated. You need at least 3 servers.",
     )
+
+
+def test_snap_count_and_size_limit_come_from_zoo_cfg() -> None:
+    """ZK: zoo.cfg's snapCount and snapSizeLimitInKb become zookeeper.snapCount and
+    zookeeper.snapSizeLimitInKb (every unknown key is copied to a zookeeper.* property)."""
+    default = parse_zoo_cfg(THREE)
+    assert (default.snap_count, default.snap_size_limit_kb) == (100_000, 4_194_304)
+    cfg = parse_zoo_cfg(THREE + "snapCount=1000\nsnapSizeLimitInKb=-1\n")
+    assert (cfg.snap_count, cfg.snap_size_limit_kb) == (1000, -1)
+    assert cfg.other == ()
+    assert parse_zoo_cfg(to_zoo_cfg(cfg)) == cfg
+    with pytest.raises(ConfigError, match=r"zoo.cfg:7: snapCount: must be at least 2, not 1"):
+        parse_zoo_cfg(THREE + "snapCount=1\n")
+    with pytest.raises(ConfigError, match=r"snapSizeLimitInKb: \"4k\" is not a whole number"):
+        parse_zoo_cfg(THREE + "snapSizeLimitInKb=4k\n")
 
 
 def test_parse_zoo_cfg_reconfig_and_relative_dataDir_are_flagged() -> None:

@@ -19,10 +19,10 @@ from engine.trace.format import read_trace
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(tmp_path: Path, nodes: int, script: Sequence[str]) -> Path:
-    """Run `script` on the simulator (seed 7), recording a trace; its path."""
+def run(tmp_path: Path, nodes: int, script: Sequence[str], seed: int = 7) -> Path:
+    """Run `script` on the simulator, recording a trace; its path."""
     path = tmp_path / "run.jsonl"
-    with Cluster(ClusterOptions(nodes=nodes, runtime="sim", seed=7, trace=path)) as c:
+    with Cluster(ClusterOptions(nodes=nodes, runtime="sim", seed=seed, trace=path)) as c:
         for line in script:
             result = c.execute(line)
             assert result.ok, f"{line}: {result.text}"
@@ -215,7 +215,10 @@ def test_peer_unreachable_a_follower_cannot_reach_its_isolated_leader(tmp_path: 
         "isolate 3",
         "wait until n2.established within 20s",
     ]
-    path = run(tmp_path, 3, script)
+    # The follower that had connected before the cut times out its read, the other its
+    # connect, both initLimit later; which of them comes last (by a millisecond) and so
+    # paces the next election depends on the seed's latencies: with seed 1, the connect.
+    path = run(tmp_path, 3, script, seed=1)
     x = the(explain(path))
     check_path(x, measured(events(path), None, 2))
     assert x.causes[0] == "peer-unreachable"
@@ -230,9 +233,10 @@ def test_epoch_mismatch_init_limit_expired_and_round_restart(tmp_path: Path) -> 
     # n1 has accepted epoch 9, and its FOLLOWERINFO comes after n5 fixed epoch 1 with n3 and
     # n4; n3 dies, so n5 needs n1, which refuses the epoch: n5 waits initLimit, and the
     # election begins again in round 2. n4, which acknowledged the epoch, reads nothing
-    # meanwhile (ZK: the leader's LearnerHandler waits in waitForEpochAck) and times out
-    # after initLimit while syncing: its read timeout, continuous, comes before the
-    # leader's wait, which `ZabLeader` counts in whole ticks.
+    # meanwhile (ZK: the leader's LearnerHandler waits in waitForEpochAck); the leader's
+    # wait began as it fixed the epoch, a moment before n4 read LEADERINFO, so it ends
+    # first, initLimit later to the millisecond, and n4 sees the leader close its
+    # connection before its own read would have timed out.
     script = [
         "set 1 accepted_epoch=9",
         "delay 1<->5 100ms",
@@ -246,9 +250,9 @@ def test_epoch_mismatch_init_limit_expired_and_round_restart(tmp_path: Path) -> 
     check_path(x, measured(events(path), None, 5))
     n1 = dict(x.nodes)[1]
     assert any("LOOKING (Leaders epoch, 1 is less than accepted epoch, 9)" in s for s in n1)
-    (syncing,) = named(x, "leader-lost-sync-timeout")
-    assert syncing.node == 4
-    assert "initLimit (10 x 200 ms) while syncing" in syncing.text
+    n4 = dict(x.nodes)[4]
+    assert any("LOOKING (Connection to the leader closed)" in s for s in n4)
+    assert named(x, "leader-lost-sync-timeout") == []
     (expired,) = named(x, "init-limit-expired")
     assert expired.phase == "restart"
     assert "Timeout while waiting for epoch to be acked by quorum" in expired.text

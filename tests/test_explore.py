@@ -3,6 +3,7 @@ outcomes whatever the backend (one process, local processes, a local Dask cluste
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -275,3 +276,30 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     r = zkfle("explore", "--runs", "1", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in r.stderr
+
+
+def test_chunks_cover_every_run_once_in_order_and_shrink_to_one_at_the_end() -> None:
+    """Guided self-scheduling: a worker takes up to CHUNK runs while many are left, one at a
+    time at the end, so no worker idles while another finishes a whole chunk."""
+    for runs, jobs in [(1000, 2), (37, 2), (5, 4), (1, 2), (0, 2)]:
+        cut = backends.chunks(range(runs), jobs)
+        assert [i for chunk in cut for i in chunk] == list(range(runs))
+        sizes = [len(chunk) for chunk in cut]
+        assert all(1 <= size <= backends.CHUNK for size in sizes)
+        assert sizes == sorted(sizes, reverse=True)
+        assert sizes[-jobs:] == [1] * min(jobs, runs)
+    assert len(backends.chunks(range(1000), 2)) < 1000 // 4  # few round trips
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_collector_is_as_it_was_after_an_exploration_even_one_left_early(jobs: int) -> None:
+    spec = Spec(nodes=3, steps=2, seed=1)
+    sids = prepare(spec)
+    before = gc.get_threshold(), gc.get_freeze_count()
+    runs = backends.local(spec, range(4), sids, jobs=jobs, start="fork")
+    next(runs)
+    assert gc.get_threshold()[0] == backends.YOUNG  # exploring
+    runs.close()
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert len(list(backends.local(spec, range(4), sids, jobs=jobs, start="fork"))) == 4
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

@@ -186,8 +186,12 @@ def test_seek_to_a_mark_and_to_a_time() -> None:
         view = r.view()
         assert view.leader == 4
         assert not view.node(5).alive
-        with pytest.raises(KeyError, match='no mark "nope"'):
+        with pytest.raises(KeyError, match=r'no mark "nope".*a seq, a time @1\.5s, start or end'):
             r.seek_mark("nope")
+        assert r.execute("seek end").ok
+        assert r.position == r.total == len(events)
+        assert r.execute("seek start").ok
+        assert r.position == 0
         t = events[99]["t_ms"]
         seq = r.seek_time(t)
         assert events[seq - 1]["t_ms"] <= t

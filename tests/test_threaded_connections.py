@@ -16,9 +16,11 @@ still reach its followers meanwhile.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from engine.control.cluster import Cluster, ClusterOptions
+from engine.core.peer.io import Output
 from engine.trace.recorder import Event
 
 DEADLINE_S = 30.0
@@ -57,3 +59,34 @@ def test_a_waiting_election_connection_does_not_hold_up_the_leaders_packets() ->
                 time.sleep(0.01)
         # Let go: the late node connects and rejoins.
         assert cluster.execute("wait until settled within 30s").ok
+
+
+def test_a_node_leaving_its_role_closes_its_connections_without_a_smaller_peers_lock() -> None:
+    """Regression: when a node left its role (QuorumPeer.shuttingDownLE: a new
+    QuorumCnxManager), the runtime told each peer of the closed connection under the node's
+    own lock, taking the peer's lock too. For a peer with a smaller sid that inverts the
+    order the opening of a connection takes them in (smaller sid first), so the two could
+    deadlock. Here the test holds the smaller peer's lock as such an opening would."""
+    with Cluster(ClusterOptions(nodes=3, record=False)) as cluster:
+        assert cluster.execute("start").ok
+        assert cluster.execute("wait until settled within 30s").ok
+        host = cluster.host
+        low, high = host.nodes[1], host.nodes[3]
+        assert 1 in high.qcm.sender_worker_map
+        left = threading.Event()
+
+        def leave_role() -> None:
+            with high.lock:
+                host._apply(high, Output(restart_election=True))
+            left.set()
+
+        worker = threading.Thread(target=leave_role, name="leave-role")
+        with low.lock:
+            worker.start()
+            done = left.wait(DEADLINE_S)
+        worker.join(DEADLINE_S)
+        assert done, "n3 closing its connections waited for n1's lock"
+        deadline = time.monotonic() + DEADLINE_S
+        while 3 in low.qcm.sender_worker_map:  # n1 learns of the close once it can
+            assert time.monotonic() < deadline, "n1 never saw n3 close their connection"
+            time.sleep(0.01)

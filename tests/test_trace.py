@@ -99,7 +99,7 @@ def test_round_trip_keeps_header_and_events(tmp_path: Path) -> None:
         w.close(w.footer_event(4.0))
     trace = read_trace(path)
     assert trace.header == header()
-    assert trace.version == (1, 4)
+    assert trace.version == (1, 6)
     got = list(trace)
     assert got[:3] == events
     assert got[3] == {"seq": 4, "t_ms": 4.0, "kind": "footer", "events": 3, "end": "ok"}
@@ -125,6 +125,23 @@ def test_writer_refuses_a_seq_gap_and_writes_after_close(tmp_path: Path) -> None
         TraceWriter(tmp_path / "u.jsonl", {"version": "1.0"})
 
 
+def test_size_counts_the_lines_still_in_the_buffer(tmp_path: Path) -> None:
+    """`size`, by which a rotating writer cuts parts, counts the header and every written
+    line, whether it still waits in the buffer or reached the file."""
+    path = tmp_path / "t.jsonl"
+    w = TraceWriter(path, header(), max_delay_ms=60_000)
+    head = path.stat().st_size
+    assert w.size == head
+    event = {"seq": 1, "t_ms": 1.0, "kind": "state", "node": 1, "state": "LOOKING"}
+    w.write(event)
+    assert path.stat().st_size == head  # not urgent: still buffered
+    assert w.size == head + len(orjson.dumps(event)) + 1
+    w.flush()
+    assert w.size == path.stat().st_size
+    w.close(w.footer_event(2.0))
+    assert w.size == path.stat().st_size
+
+
 def test_flush_makes_written_events_readable_before_close(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     w = TraceWriter(path, header(), max_delay_ms=60_000)
@@ -146,6 +163,36 @@ def test_write_through_mode_needs_no_flush(tmp_path: Path) -> None:
     w.close()
 
 
+def test_a_simulated_run_s_trace_is_not_fsynced_a_live_one_s_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() fsyncs a durable writer only: a simulated run's trace is made again from
+    its seed and commands, and an fsync waits on the disk for a fifth of a short simulated
+    election."""
+    from engine.control.cluster import Cluster, ClusterOptions
+
+    synced: list[str] = []  # the files fsynced
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    TraceWriter(tmp_path / "durable.jsonl", header()).close()
+    TraceWriter(tmp_path / "not.jsonl", header(), durable=False).close()
+    for runtime in ("sim", "threaded"):
+        options = ClusterOptions(nodes=3, runtime=runtime, trace=tmp_path / f"{runtime}.jsonl")
+        with Cluster(options) as cluster:
+            cluster.start()
+    traces = [name for name in synced if name.endswith(".jsonl")]  # not the epoch files
+    assert traces == ["durable.jsonl", "threaded.jsonl"]
+    for runtime in ("sim", "threaded"):
+        trace = read_trace(tmp_path / f"{runtime}.jsonl")
+        assert list(trace), runtime
+        assert trace.complete, runtime
+
+
 KILLED_WRITER = """
 import sys, time
 from engine.trace.format import TraceWriter
@@ -157,6 +204,40 @@ w.write({"seq": 51, "t_ms": 51.0, "kind": "cmd", "text": "crash 1", "ok": True})
 print("ready", flush=True)
 time.sleep(60)
 """
+
+
+def test_a_simulated_run_s_trace_replaces_a_file_a_live_one_s_truncates_it(
+    tmp_path: Path,
+) -> None:
+    """A writer that is not durable makes a new file where one was (closing a truncated and
+    rewritten file makes ext4 write it back at once: CPU each short simulated run paid),
+    so a reader of the old file still reads it whole. A durable writer truncates the file
+    in place; both write through a symbolic link."""
+
+    def rewrite(path: Path, label: str, durable: bool) -> None:
+        w = TraceWriter(path, header(label=label), durable=durable)
+        w.write(mark(1))
+        w.close(w.footer_event(2.0))
+
+    for durable in (False, True):
+        path = tmp_path / f"durable-{durable}.jsonl"
+        with TraceWriter(path, header(label="old")) as w:
+            for seq in (1, 2, 3):
+                w.write(mark(seq))
+        with path.open("rb") as reader:
+            rewrite(path, "new", durable)
+            kept = reader.read()
+        assert read_trace(path).header["label"] == "new"
+        assert [e["seq"] for e in read_trace(path)] == [1, 2]
+        if durable:
+            assert kept == path.read_bytes()  # the same file, rewritten
+        else:
+            assert [orjson.loads(x)["seq"] for x in kept.splitlines()[1:]] == [1, 2, 3]
+        link = tmp_path / f"link-{durable}.jsonl"
+        link.symlink_to(path.name)
+        rewrite(link, "linked", durable)
+        assert link.is_symlink()
+        assert read_trace(path).header["label"] == "linked"
 
 
 def test_a_killed_writer_leaves_a_readable_file(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ learner syncs as ZooKeeper's does - DIFF, SNAP or TRUNC, chosen by the leader fr
 
 Ports of the sync decisions of ZooKeeper's LearnerHandlerTest (testNewEpochZxid,
 testTxnLogProposalIteratorDiff..., testTruncate) and Zab1_0Test's leader-behind runs, as
-whole clusters: tick 50 ms, waits on conditions with deadlines.
+whole clusters: tick 50 ms (200 ms threaded), waits on conditions with deadlines.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         nodes=3,
         runtime=request.param,
         seed=11,
-        tick_ms=50,
+        # A threaded learner that misses syncLimit ticks is dropped, as in ZooKeeper: on a
+        # loaded 2-core machine (a JVM starting beside us) 5 x 50 ms is too short a leash.
+        tick_ms=50 if request.param == "sim" else 200,
         trace=tmp_path / "trace.jsonl",
         data_dir=tmp_path / "data",
     )
@@ -136,7 +138,8 @@ def test_the_old_leader_truncates_the_proposal_only_it_logged_by_TRUNC(cluster: 
     ok(cluster, "restart 3", "wait until n3.established within 10s")
     assert synced_by(cluster, 3, mark) == ["TRUNC"]
     assert [e.zxid for e in cluster.host.nodes[3].data.log] == []  # snapshot taken at sync
-    ok(cluster, "expect n3.last_zxid == 0x100000001 and n2.last_zxid == 0x100000001")
+    # n2 shows its epoch's zxid, as srvr does (Leader.startZkServer); n3 the TRUNC's
+    ok(cluster, "expect n3.last_zxid == 0x100000001 and n2.last_zxid == 0x200000000")
     ok(cluster, "write 2", "wait until n3.last_zxid == 0x200000002 within 5s")
 
 
@@ -181,3 +184,22 @@ def test_the_same_seed_gives_the_same_trace(tmp_path: Path) -> None:
         return [orjson.loads(line) for line in lines[1:]]  # the header has the clock time
 
     assert run("a") == run("b")
+
+
+def test_a_leader_closing_a_connection_across_a_cut_link_is_not_heard(cluster: Cluster) -> None:
+    """TCP's FIN is lost on a cut link as any segment: with every link cut, the leader
+    drops each learner when its read times out (syncLimit after its last PING's answer),
+    but the learners do not see the close - each gives the leader up when its own read
+    times out (ZK: Learner.readPacket's SocketTimeoutException)."""
+    start(cluster)
+    mark = cluster.recorder.seq
+    ok(cluster, "isolate all", "wait until n1.state == LOOKING and n2.state == LOOKING within 10s")
+    reasons = {
+        e["node"]: e["output"]["reason"]
+        for e in cluster.recorder.events_after(mark)
+        if e["kind"] == "step" and e["node"] in (1, 2) and e["output"].get("reason")
+    }
+    assert reasons == {
+        1: "Read timed out: no packet from the leader",
+        2: "Read timed out: no packet from the leader",
+    }

@@ -37,7 +37,6 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
-from engine.core.config import load_zoo_cfg
 from engine.core.vote import zxid_hex
 from engine.core.zab.learner import ZabLearner
 from engine.replay.verify import verify
@@ -49,20 +48,18 @@ from engine.runtime.zookeeper.server import (
     JVM_OPTIONS,
     ZkServer,
     ZkSettings,
-    java_missing,
     make_ensemble,
     wait_for,
 )
 from tests import zkproxied
-from tests.zabcheck import java_fingerprint, leader_zxid
+from tests.zabcheck import Lines, java_fingerprint, leader_zxid, start_node
+from tests.zkproxied import skip_without_java
 
 pytestmark = pytest.mark.zk
 
 REPO = Path(__file__).parent.parent
 
-MISSING = java_missing()
-if MISSING is not None:
-    pytest.skip(f"real ZooKeeper cannot run here: {MISSING}", allow_module_level=True)
+skip_without_java()
 
 DEADLINE_S = 90.0
 """JVMs start slowly on a loaded machine; every wait is bounded by this."""
@@ -138,17 +135,28 @@ def follow(
 
 
 def assert_same_as_leader(conn: LearnerConnection, leader: ZkServer, reader: KazooClient) -> None:
-    # The leader's zxid is read again each time: srvr may answer before the leader applied
-    # the txn a client just saw committed (its closeSession, say), which we may have already.
+    """Our learner comes to hold the leader's zxid and tree. The leader's tree is read with
+    its zxid (`srvr`) before and after, and a read that a txn fell into is taken again: a
+    client may see a txn committed (its closeSession, say) before the leader applies it, and
+    before the leader's INFORM or COMMIT reaches us."""
+    seen: list[object] = []
+
+    def same() -> bool:
+        if conn.ended is not None:
+            return True
+        zxid = leader_zxid(leader)
+        tree = java_fingerprint(reader)
+        if leader_zxid(leader) != zxid:
+            return False
+        _, _, ours, our_tree = conn.snapshot_state()
+        seen[:] = [f"0x{ours:x}", f"0x{zxid:x}", our_tree == tree]
+        return ours == zxid and our_tree == tree
+
     wait_until(
-        lambda: conn.ended is not None or conn.snapshot_state()[2] == leader_zxid(leader),
-        lambda: (
-            f"our zxid to reach the leader's 0x{leader_zxid(leader):x}:"
-            f" {conn.snapshot_state()[:3]} {conn.ended}"
-        ),
+        same,
+        lambda: f"our zxid, the leader's and whether the trees are the same: {seen} {conn.ended}",
     )
     assert conn.ended is None, conn.ended
-    assert conn.snapshot_state()[3] == java_fingerprint(reader)
 
 
 def write_many(writer: KazooClient) -> None:
@@ -239,25 +247,6 @@ def test_our_observer_follows_a_java_leader_by_inform(
 # --- zkfle node as server 1 ----------------------------------------------------------------------
 
 
-class Lines(list[str]):
-    """What the node prints, one line per state change."""
-
-    def __str__(self) -> str:
-        return "\n".join(self)
-
-
-def start_node(ours: ZkServer, trace: Path, *, observer: bool = False) -> tuple[TcpNode, Lines]:
-    """`zkfle node` on server 1's zoo.cfg and data dir, as a Java server 1 would run."""
-    ours.write_config()  # zoo.cfg and data/myid; the data dir stays
-    if observer:
-        with open(ours.config_path, "a") as f:
-            f.write("peerType=observer\n")
-    out = Lines()
-    node = TcpNode(load_zoo_cfg(str(ours.config_path)), trace=trace, out=out.append)
-    node.start()
-    return node, out
-
-
 def wait_synced(node: TcpNode, out: Lines, role: str, leader: int) -> None:
     wait_until(
         lambda: f"n1: {role}: synced with leader {leader}" in str(out),
@@ -274,7 +263,7 @@ def node_matches_leader(node: TcpNode, leader: ZkServer, reader: KazooClient) ->
     with node.lock:
         conn = node.zab_conn
     assert conn is not None
-    assert conn.snapshot_state()[3] == java_fingerprint(reader)
+    assert_same_as_leader(conn, leader, reader)
 
 
 def stored_tree(store: ZabStore, config: str) -> tuple[int, str]:
@@ -468,12 +457,11 @@ def test_zkfle_node_leads_java_followers_and_loses_no_acked_write(
                 continue  # connection lost: its outcome is unknown to the client
             acked.add(value)
 
-        modes = wait_for(
-            [servers[1], servers[2]],
-            {1: {"leader", "follower"}, 2: {"leader", "follower"}},
-            DEADLINE_S,
-        )
-        assert sorted(str(mode) for mode in modes.values()) == ["follower", "leader"], modes
+        # Until they miss syncLimit ticks of the dead leader both still say `follower`.
+        def modes() -> list[str]:
+            return sorted((servers[sid].mode() or "down") for sid in (1, 2))
+
+        wait_until(lambda: modes() == ["follower", "leader"], lambda: f"a new leader: {modes()}")
         writer.create("/app/w-", b"after", sequence=True)  # the new leader commits
         seen = {sid: values(client) for sid, client in ((1, writer), (2, reader))}
     finally:

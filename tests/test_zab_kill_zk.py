@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,19 +39,18 @@ from engine.runtime.zookeeper.server import (
     JVM_OPTIONS,
     ZkServer,
     ZkSettings,
-    java_missing,
     make_ensemble,
     wait_for,
 )
 from tests import zkproxied
+from tests.zabcheck import srvr_zxid, unlogged_txns
+from tests.zkproxied import skip_without_java
 
 pytestmark = pytest.mark.zk
 
 REPO = Path(__file__).parent.parent
 
-MISSING = java_missing()
-if MISSING is not None:
-    pytest.skip(f"real ZooKeeper cannot run here: {MISSING}", allow_module_level=True)
+skip_without_java()
 
 DEADLINE_S = 90.0
 ROUNDS = 3
@@ -109,9 +109,17 @@ class Node:
         return "\n".join(p.with_suffix(".out").read_text() for p in self.lives[-2:])
 
 
-@pytest.fixture
-def ensemble(tmp_path: Path) -> Iterator[tuple[Node, dict[int, ZkServer]]]:
-    servers = make_ensemble(tmp_path / "ensemble", (1, 2, 3), SETTINGS)
+@pytest.fixture(params=[None, 20], ids=["default", "snapCount=20"])
+def ensemble(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Node, dict[int, ZkServer]]]:
+    """With snapCount=20 every server - the node too - rolls its log and snapshots every
+    10-20 txns, so the kills land among snapshots being taken, and each restart recovers
+    from the newest snapshot and the log after it (ZK: SyncRequestProcessor, restore)."""
+    settings = SETTINGS
+    if request.param is not None:
+        settings = replace(SETTINGS, extra=(*SETTINGS.extra, f"snapCount={request.param}"))
+    servers = make_ensemble(tmp_path / "ensemble", (1, 2, 3), settings)
     node = Node(servers[1], tmp_path)
     try:
         yield node, servers
@@ -173,20 +181,52 @@ def kill_among_writes(
     return set(pending), acked
 
 
-def restart(node: Node, rng: random.Random, story: list[str]) -> None:
+def restart(node: Node, follower: ZkServer, rng: random.Random, story: list[str]) -> None:
     """The node back from its files, half the time killed once more at a random milestone
-    of its election and sync (while it writes acceptedEpoch, say) and restarted again."""
+    of its election and sync (while it writes acceptedEpoch, say) and restarted again.
+
+    Killed as the leader just established, it is killed once the Java `follower` has
+    applied what the node synced it (srvr's Zxid reaches the node's last zxid), not
+    before: ZooKeeper 3.8.0's learner can lose the txns of a DIFF whose leader dies before
+    its CommitProcessor applies them - LearnerZooKeeperServer.shutdown fast-forwards the
+    database from the txn log before its SyncRequestProcessor has flushed them
+    (ZOOKEEPER-4785 family, fixed after 3.8.0) - and that follower may lead next without
+    them. The node's own state is the same in the window and after it."""
     node.start()
     if rng.random() < 0.5:
         milestone = rng.choice(MILESTONES)
-        wait_until(
-            lambda: re.search(milestone, node.life_output()),
-            lambda: f"the node to say {milestone!r}:\n{node.output()}",
-            interval_s=0.005,
-        )
+        found: list[re.Match[str]] = []
+
+        def said() -> bool:
+            found[:] = [m for m in [re.search(milestone, node.life_output())] if m]
+            return bool(found)
+
+        wait_until(said, lambda: f"the node to say {milestone!r}:\n{node.output()}", 0.005)
+        if found[0].group(0).startswith("n1: LEADING"):
+            looking = re.search(r"lastZxid (0x[0-9a-f]+)", node.life_output())
+            assert looking is not None, node.output()
+            last = int(looking.group(1), 16)
+            wait_until(
+                lambda: (
+                    (srvr_zxid(follower) or 0) >= last or "n1: LEADING → " in node.life_output()
+                ),
+                lambda: f"n{follower.sid} to apply up to {last:#x}:\n{node.output()}",
+            )
         node.kill()
-        story.append(f"  node killed again once it said {milestone!r}")
+        story.append(f"  node killed again once it said {found[0].group(0)!r}")
         node.start()
+
+
+def excuse_java(servers: dict[int, ZkServer], story: list[str]) -> None:
+    """A Java server whose own log shows txns it applied but never logged has lost them by
+    a defect of ZooKeeper 3.8.0's learner (tests.zabcheck.unlogged_txns), and no tree can
+    be compared with it: the run is an expected failure with that evidence, not a pass."""
+    holes = [hole for server in servers.values() for hole in unlogged_txns(server)]
+    if holes:
+        pytest.xfail(
+            f"ZooKeeper's own learner lost txns it had applied ({'; '.join(holes)}, no snapshot"
+            f" covers them: ZOOKEEPER-4785 family, fixed after 3.8.0); {story[0]}"
+        )
 
 
 def test_acknowledged_writes_survive_kill_9_of_the_node_at_random_points(
@@ -217,15 +257,17 @@ def test_acknowledged_writes_survive_kill_9_of_the_node_at_random_points(
         acked |= answered
         servers[j].stop(kill=True)  # now the acknowledged writes are on the node's disk only
         servers[p].signal(signal.SIGCONT)
-        restart(node, rng, story)
+        restart(node, servers[p], rng, story)
         reader = client(servers[p])
         try:
             seen = values(reader)
         finally:
             closed(reader)
         where = "\n".join(story) + f"\n--- node:\n{node.output()}"
-        assert len(seen) == len(set(seen)), f"a write applied twice\n{where}"
         lost = acked - set(seen)
+        if lost or len(seen) != len(set(seen)):
+            excuse_java(servers, story)
+        assert len(seen) == len(set(seen)), f"a write applied twice\n{where}"
         assert not lost, f"acknowledged writes lost: {sorted(lost)[:10]}\n{where}"
         assert set(seen) <= written, f"writes nobody made: {set(seen) - written}\n{where}"
         servers[j].start()
@@ -238,8 +280,14 @@ def test_acknowledged_writes_survive_kill_9_of_the_node_at_random_points(
     finally:
         for c in readers:
             closed(c)
+    if trees[0] != trees[1]:
+        excuse_java(servers, story)
     assert trees[0] == trees[1], "\n".join(story)
     node.kill()
+    snapshots = list((node.server.data_dir / "version-2").glob("snapshot.*"))
+    story.append(f"the node's data dir holds {len(snapshots)} snapshot files")
+    if "snapCount=20" in node.server.config_text():
+        assert len(snapshots) >= 2, "\n".join(story)
     print("\n".join(story))  # what the random points were (pytest -s shows it)
     for trace in node.lives:  # killed lives have no footer, but every step re-executes
         result = verify(trace)

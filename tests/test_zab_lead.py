@@ -5,17 +5,21 @@ connection closes only that connection, and losing the quorum ends leadership.""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from engine.core.jute.records import TxnDigest
 from engine.core.jute.txn import TxnEntry
 from engine.core.vote import make_zxid
+from engine.core.zab.database import DIGEST_VERSION
 from engine.core.zab.leader import ZabLeader
 from engine.runtime.zab.follow import LearnerConnection, LearnerSettings
 from engine.runtime.zab.lead import LeaderService, LeaderSettings
@@ -119,6 +123,33 @@ def test_learners_sync_and_every_write_commits_everywhere(ensemble: Ensemble) ->
     assert store.last_logged_zxid() == make_zxid(1, 20)
 
 
+def test_a_committed_txn_whose_digest_is_not_the_trees_is_logged_and_counted(
+    ensemble: Ensemble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leader compares each committed txn's digest with its tree's (ZK: processTxnInDB);
+    one proposed with another digest is one error line naming it, and on_mismatch (the
+    node's zk_digest_mismatches_count). Its learners, handed that digest, count it too."""
+    counted: list[int] = []
+    ensemble.service.on_mismatch = lambda: counted.append(1)
+    caplog.set_level(logging.ERROR, logger="zkfle.zab")
+    ensemble.follow(1)
+    ensemble.follow(2)
+    ensemble.established()
+    ensemble.write("/honest")
+    ensemble.service.call(
+        lambda lead: lead.propose(
+            replace(create(lead.next_zxid, "/off"), digest=TxnDigest(DIGEST_VERSION, 7))
+        )
+    )
+    upto = make_zxid(1, 2)
+    ensemble.wait(lambda: ensemble.synced(1, 2, upto=upto) and counted)
+    assert counted == [1]
+    [line] = [r.getMessage() for r in caplog.records if "proposed with" in r.getMessage()]
+    assert line.startswith("sid 0: digest mismatch on txn 0x100000002: proposed with 7, our")
+    learners = [ensemble.learners[sid].learner for sid in (1, 2)]
+    assert [lr.digest_mismatches if lr else None for lr in learners] == [1, 1]
+
+
 def test_a_restarted_learner_syncs_by_diff_and_a_wiped_one_by_snap(
     ensemble: Ensemble, tmp_path: Path
 ) -> None:
@@ -200,11 +231,12 @@ class GatedStore(ZabStore):
         self.writing = threading.Event()
         self.batches: list[int] = []
 
-    def append(self, entries: tuple[TxnEntry, ...]) -> None:
+    def append(self, entries: tuple[TxnEntry, ...]) -> bool:
         self.writing.set()
         self.gate.wait(DEADLINE_S)
-        super().append(entries)
+        due = super().append(entries)
         self.batches.append(len(entries))
+        return due
 
 
 def test_the_leader_logs_in_batches_without_stopping_the_quorum(tmp_path: Path) -> None:

@@ -1,22 +1,35 @@
 """The pure Zab leader: Zab1_0Test's leader runs and LearnerHandlerTest's syncFollower
-decisions as transcripts, broadcast and its timeouts, and a leader with two pure learners
+decisions as transcripts, broadcast and its timeouts (to the millisecond, as ZooKeeper's
+waits and socket timeouts, also inside a QuorumPeer), and a leader with two pure learners
 wired through the jute codec in memory, syncing by DIFF, SNAP and TRUNC to equal trees."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
-from engine.core.jute.records import ACL, Id, LearnerInfo, QuorumPacket, TxnHeader
+from engine.core.jute.records import ACL, Id, LearnerInfo, QuorumPacket, TxnDigest, TxnHeader
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream, encode_item
 from engine.core.jute.txn import CreateTxn, TxnEntry
+from engine.core.peer.io import (
+    LookForLeader,
+    PacketReceived,
+    Poll,
+    Receive,
+    SendPacket,
+    Timeout,
+    Timing,
+)
+from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.majority import QuorumMaj
 from engine.core.quorum.server import QuorumServer
 from engine.core.quorumpacket import packet_name
-from engine.core.vote import LearnerType, make_zxid
+from engine.core.vote import LearnerType, Notification, ServerState, make_zxid
+from engine.core.zab.database import DIGEST_VERSION
 from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
 from engine.core.zab.learner import (
     ACK,
@@ -24,6 +37,7 @@ from engine.core.zab.learner import (
     COMMIT,
     DIFF,
     FOLLOWERINFO,
+    LEADERINFO,
     NEWLEADER,
     OBSERVERINFO,
     PING,
@@ -31,6 +45,7 @@ from engine.core.zab.learner import (
     PROTOCOL_VERSION,
     TRUNC,
     Committed,
+    DigestMismatch,
     Fail,
     LogTxns,
     SaveEpoch,
@@ -39,6 +54,7 @@ from engine.core.zab.learner import (
     TruncateLog,
     ZabLearner,
 )
+from tests.harness import make_verifier
 
 OPEN_ACL_UNSAFE = (ACL(31, Id("world", "anyone")),)
 CONFIG = b"server.0=127.0.0.1:2000:3000:participant\nversion=0"
@@ -116,9 +132,45 @@ def words(actions: list[LeaderAction]) -> list[str]:
             out.append("commit " + ",".join(f"{z:x}" for z in a.zxids))
         elif isinstance(a, Drop):
             out.append(f"{a.cnx}: drop {a.reason}")
+        elif isinstance(a, DigestMismatch):
+            out.append(f"digest mismatch {a.zxid:x}")
         else:
             out.append(f"fail {a.reason}")
     return out
+
+
+TICK_MS = 2000
+INIT_MS = 10 * TICK_MS
+SYNC_MS = 5 * TICK_MS
+
+
+def run(
+    lead: ZabLeader, start: int, until: int, *, learners: Sequence[int] = ()
+) -> list[tuple[int, LeaderAction]]:
+    """Drive `lead` from `start` to `until` ms as its runtime does - `tick` every tickTime
+    from `start`, `expire` at `due` in between - with `learners` answering each PING at
+    once: every action with its time."""
+    actions = []
+    next_tick = start + TICK_MS
+    while lead.zab_state != "CLOSED":
+        due = lead.due
+        now = next_tick if due is None else min(next_tick, due)
+        if now > until:
+            break
+        if now == next_tick:
+            step = lead.tick(now=now)
+            next_tick += TICK_MS
+        else:
+            step = lead.expire(now=now)
+        for a in step:
+            actions.append((now, a))
+            if is_ping(a) and isinstance(a, SendTo) and a.cnx in learners:
+                lead.receive(a.cnx, QuorumPacket(PING, 0, b""), now=now)
+    return actions
+
+
+def is_ping(a: LeaderAction) -> bool:
+    return isinstance(a, SendTo) and isinstance(a.item, QuorumPacket) and a.item.type == PING
 
 
 def established(lead: ZabLeader, *sids: int) -> None:
@@ -219,44 +271,95 @@ def test_abandon_before_ack_epoch() -> None:
     """Zab1_0Test.testAbandonBeforeACKEpoch: LEADERINFO unanswered for initLimit ticks:
     leadership ends and the currentEpoch was never advanced."""
     lead = leader()
-    lead.start()
-    lead.connect(1)
-    lead.receive(1, info(1))
-    actions = [a for _ in range(lead.init_limit + 1) for a in lead.tick()]
-    assert actions[-1] == Fail("Timeout while waiting for epoch to be acked by quorum")
-    assert not any(isinstance(a, SaveEpoch) for a in actions)
+    lead.start(now=0)
+    lead.connect(1, now=0)
+    lead.receive(1, info(1), now=0)
+    assert lead.due == INIT_MS
+    actions = run(lead, 0, 3 * INIT_MS)
+    assert actions == [(INIT_MS, Fail("Timeout while waiting for epoch to be acked by quorum"))]
     assert lead.current_epoch == 0
-    assert lead.tick() == []
+    assert lead.tick(now=3 * INIT_MS) == []
     assert lead.receive(1, ackepoch(0)) == []
 
 
 def test_no_quorum_of_followers_in_init_limit() -> None:
     lead = leader()
-    assert words([a for _ in range(lead.init_limit + 1) for a in lead.tick()]) == [
-        "fail Timeout while waiting for epoch from quorum"
+    lead.start(now=0)
+    assert run(lead, 0, 3 * INIT_MS) == [
+        (INIT_MS, Fail("Timeout while waiting for epoch from quorum"))
+    ]
+
+
+def test_each_wait_for_a_quorum_ends_initlimit_after_it_began_not_at_a_tick() -> None:
+    """ZK: Leader.getEpochToPropose, waitForEpochAck and waitForNewLeaderAck each wait
+    initLimit*tickTime from their start, however the ticks fall: the leader starts at
+    700 ms (its ticks at 2,700 ms, 4,700 ms...), the epoch is decided at 1,300 ms and the
+    election finishes at 5,100 ms."""
+    lead = leader(voters=5)
+    lead.start(now=700)
+    assert lead.due == 700 + INIT_MS  # getEpochToPropose
+    lead.connect(1, now=1000)
+    lead.receive(1, info(1), now=1000)
+    lead.connect(2, now=1300)
+    lead.receive(2, info(2), now=1300)
+    assert lead.due == 1000 + INIT_MS  # learner 1's read, then the leader's waitForEpochAck
+    lead.receive(1, ackepoch(0), now=1300 + INIT_MS - 2000)
+    lead.receive(2, ackepoch(0), now=5100)  # a quorum of ACKEPOCH: NEWLEADER to both
+    assert lead.zab_state == "SYNCHRONIZATION"
+    lead.receive(1, QuorumPacket(ACK, make_zxid(1, 0)), now=5200)  # 1 waits for the quorum
+    assert run(lead, 700, 5100 + INIT_MS + TICK_MS, learners=(1, 2)) == [
+        (5100 + INIT_MS, Fail("Waiting for a quorum of followers, only synced with sids: [ 0,1 ]"))
     ]
 
 
 def test_txn_timeout() -> None:
     """Zab1_0Test.testTxnTimeout: a follower that answers PINGs but never ACKs a proposal
-    is dropped after syncLimit ticks."""
+    is dropped at the first PING syncLimit*tickTime after the proposal went out
+    (LearnerHandler.ping's SyncLimitCheck), not before."""
     lead = leader()
     established(lead, 1)
     entry = create(lead.next_zxid, "/test")
-    assert words(lead.propose(entry)) == ["1: PROPOSAL 100000001", "log 100000001"]
-    dropped = []
-    for _ in range(2 * lead.sync_limit + 2):
-        for a in lead.tick():
-            if isinstance(a, SendTo):
-                assert isinstance(a.item, QuorumPacket)
-                assert a.item.type == PING
-                lead.receive(1, QuorumPacket(PING, a.item.zxid, b""))
-            else:
-                dropped.append(a)
-                break
-        if dropped:
-            break
-    assert dropped == [Drop(1, "Closing connection to peer due to transaction timeout.")]
+    assert words(lead.propose(entry, now=500)) == ["1: PROPOSAL 100000001", "log 100000001"]
+    actions = run(lead, 0, 3 * SYNC_MS, learners=(1,))
+    # at the tick of 10,000 ms the proposal has waited 9,500 ms; at 12,000 ms, 11,500 ms
+    assert [(t, a) for t, a in actions if not is_ping(a)] == [
+        (12000, Drop(1, "Closing connection to peer due to transaction timeout.")),
+        (14000, Fail("Not sufficient followers synced, only synced with sids: [ 0 ]")),
+    ]
+
+
+def test_the_syncLimit_check_keeps_the_oldest_proposal_and_the_last() -> None:
+    """ZK: SyncLimitCheck remembers two proposals: once the oldest is acknowledged the
+    wait runs from the last one sent, not from the one after it (PROPOSALs at 0, 3,000
+    and 6,000 ms, the first ACKed at 7,000 ms: the wait runs from 6,000 ms)."""
+    lead = leader()
+    established(lead, 1)
+    zxids = []
+    for at in (0, 3000, 6000):
+        zxids.append(lead.next_zxid)
+        lead.propose(create(lead.next_zxid, f"/p{at}"), now=at)
+    lead.receive(1, QuorumPacket(ACK, zxids[0]), now=7000)
+    actions = run(lead, 7000, 7000 + 2 * SYNC_MS, learners=(1,))
+    assert [(t, a) for t, a in actions if not is_ping(a)] == [
+        (17000, Drop(1, "Closing connection to peer due to transaction timeout.")),
+        (19000, Fail("Not sufficient followers synced, only synced with sids: [ 0 ]")),
+    ]
+
+
+def test_an_ack_of_the_last_proposal_first_forgets_it() -> None:
+    """ZK: SyncLimitCheck.updateAck: an ACK of the last proposal before the oldest's is
+    warned about and forgotten; the oldest still times out."""
+    lead = leader()
+    established(lead, 1)
+    first, last = lead.next_zxid, lead.next_zxid + 1
+    lead.propose(create(first, "/a"), now=0)
+    lead.propose(create(last, "/b"), now=1000)
+    lead.receive(1, QuorumPacket(ACK, last), now=1500)
+    actions = run(lead, 0, 3 * SYNC_MS, learners=(1,))
+    assert [(t, a) for t, a in actions if not is_ping(a)] == [
+        (10000, Drop(1, "Closing connection to peer due to transaction timeout.")),
+        (12000, Fail("Not sufficient followers synced, only synced with sids: [ 0 ]")),
+    ]
 
 
 def test_a_follower_ahead_of_the_leader_is_refused() -> None:
@@ -320,18 +423,21 @@ def test_pings_go_every_tick_once_synced() -> None:
 
 
 def test_a_silent_learner_is_dropped_and_the_quorum_lost() -> None:
-    """syncLimit ticks without a packet drop a learner; without a quorum of voters left,
-    leadership ends at the next tick (ZK: lead()'s "Not sufficient followers synced")."""
+    """A learner's read times out syncLimit*tickTime after its last packet, between ticks
+    (its socket's SO_TIMEOUT); without a quorum of voters left, leadership ends at the
+    next tick (ZK: lead()'s "Not sufficient followers synced")."""
     lead = leader()
     established(lead, 1, 2)
-    for _ in range(lead.sync_limit):
-        lead.tick()
-        lead.receive(1, QuorumPacket(PING, 0, b""))
-    actions = lead.tick()
-    assert Drop(2, "Read timed out: nothing from the learner in 5 ticks") in actions
+    lead.receive(2, QuorumPacket(PING, 0, b""), now=1500)
+    actions = run(lead, 0, 1500 + SYNC_MS, learners=(1,))
+    assert [(t, a) for t, a in actions if not is_ping(a)] == [
+        (1500 + SYNC_MS, Drop(2, "Read timed out: nothing from the learner in 5 ticks"))
+    ]
     assert lead.zab_state == "BROADCAST"
     lead.disconnect(1)
-    assert lead.tick() == [Fail("Not sufficient followers synced, only synced with sids: [ 0 ]")]
+    assert lead.tick(now=12000) == [
+        Fail("Not sufficient followers synced, only synced with sids: [ 0 ]")
+    ]
     assert lead.zab_state == "CLOSED"
 
 
@@ -384,6 +490,31 @@ def test_followers_commit_without_the_leaders_flush() -> None:
     assert lead.receive(1, QuorumPacket(ACK, one.zxid)) == []
     assert words(lead.receive(2, QuorumPacket(ACK, one.zxid)))[-1] == "commit 100000001"
     assert lead.logged(one.zxid) == []
+
+
+def test_the_leader_compares_each_committed_txns_digest_with_its_tree() -> None:
+    """ZK: the leader's FinalRequestProcessor compares the digest prep gave a txn with its
+    tree's once the txn is applied (processTxnInDB -> compareDigest), as a learner does: the
+    digest it attaches agrees; one proposed with another digest is a DigestMismatch, counted,
+    and the txn is applied all the same."""
+    lead = leader(voters=3)
+    established(lead, 1, 2)
+    one, two = create(make_zxid(1, 1), "/one"), create(make_zxid(1, 2), "/two")
+    lead.propose(one)
+    assert words(lead.receive(1, QuorumPacket(ACK, one.zxid)) + lead.logged(one.zxid)) == [
+        "1: COMMIT 100000001",
+        "2: COMMIT 100000001",
+        "commit 100000001",
+    ]
+    lead.propose(replace(two, digest=TxnDigest(DIGEST_VERSION, 12345)))
+    assert words(lead.receive(1, QuorumPacket(ACK, two.zxid)) + lead.logged(two.zxid)) == [
+        "1: COMMIT 100000002",
+        "2: COMMIT 100000002",
+        "digest mismatch 100000002",
+        "commit 100000002",
+    ]
+    assert lead.digest_mismatches == 1
+    assert "/two" in lead.database.nodes
 
 
 def test_a_later_proposal_waits_for_the_earlier_commit() -> None:
@@ -664,17 +795,54 @@ def test_a_learner_waiting_for_the_quorum_is_not_timed_out() -> None:
     learner is silent there for as long as the quorum takes (up to initLimit), not
     dropped after syncLimit."""
     lead = leader(voters=5)
-    lead.start()
+    lead.start(now=0)
     for sid in (1, 2):
-        lead.connect(sid)
-        lead.receive(sid, info(sid))
+        lead.connect(sid, now=0)
+        lead.receive(sid, info(sid), now=0)
     for sid in (1, 2):
-        lead.receive(sid, ackepoch(0))
-    lead.receive(1, QuorumPacket(ACK, make_zxid(1, 0)))
-    for _ in range(lead.init_limit):  # 2 may take initLimit ticks to sync
-        assert not any(isinstance(a, Drop) for a in lead.tick())
+        lead.receive(sid, ackepoch(0), now=0)
+    lead.receive(1, QuorumPacket(ACK, make_zxid(1, 0)), now=0)
+    actions = run(lead, 0, INIT_MS - 1)  # 2 may take initLimit ticks to sync
+    assert actions == []
     assert [stage for _, _, stage, _ in lead.learners()] == ["STARTUP", "NEWLEADER"]
     # then the leader gives up waiting for the quorum (ZK: waitForNewLeaderAck's timeout)
-    assert lead.tick() == [
+    assert lead.expire(now=INIT_MS) == [
         Fail("Waiting for a quorum of followers, only synced with sids: [ 0,1 ]")
     ]
+
+
+# --- in a QuorumPeer: the simulator's and the threaded runtime's core -------------------------
+
+
+def test_the_core_wakes_its_leader_when_a_wait_ends_between_ticks() -> None:
+    """A QuorumPeer leading with its own ZabLeader wakes at the next tick or at the
+    leader's `due`, whichever comes first: a follower's FOLLOWERINFO 130 ms after the
+    leader began (its ticks every 200 ms) starts waitForEpochAck, which ends initLimit
+    ticks later, at 2,130 ms - not at the tick of 2,200 ms."""
+    timing = Timing(tick_time_ms=200, init_limit=10, sync_limit=5)
+    core = QuorumPeer(3, make_verifier([1, 2, 3], []), timing=timing)
+    core.step(LookForLeader(), 0.0)
+    for sid in (1, 2):
+        core.step(Receive(Notification(3, 0, 1, ServerState.LOOKING, sid, 0)), 1.0)
+    now = 2.0
+    while core.peer_state == ServerState.LOOKING:  # the last poll waits finalizeWait out
+        if core.election.recvqueue:
+            core.step(Poll(), now)
+        else:
+            assert core.deadline is not None
+            now = core.deadline
+            core.step(Timeout(True), now)
+    assert core.peer_state == ServerState.LEADING
+    began = now
+    out = core.step(PacketReceived(1, info(1)), began + 130)
+    [leader_info] = [z.packet for z in out.zab if isinstance(z, SendPacket)]
+    assert isinstance(leader_info, QuorumPacket)
+    assert leader_info.type == LEADERINFO
+    while core.peer_state == ServerState.LEADING:
+        assert core.deadline is not None
+        now = core.deadline
+        out = core.step(Timeout(True), now)
+    assert (now - began, out.reason) == (
+        2130,
+        "Timeout while waiting for epoch to be acked by quorum",
+    )

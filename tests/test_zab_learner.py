@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.core.jute.archive import Writer
 from engine.core.jute.records import ACL, Id, QuorumPacket, TxnHeader
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream
@@ -39,6 +40,7 @@ from engine.core.zab.learner import (
     UPTODATE,
     Action,
     Committed,
+    DigestMismatch,
     Fail,
     LogTxns,
     SaveEpoch,
@@ -209,6 +211,8 @@ def durable_then_sent(actions: list[Action]) -> list[str]:
             words.append(f"truncate {a.zxid:x}")
         elif isinstance(a, Committed):
             words.append("commit " + ",".join(f"{z:x}" for z in a.zxids))
+        elif isinstance(a, DigestMismatch):
+            words.append(f"digest mismatch {a.zxid:x}")
         else:
             words.append(f"fail {a.reason}")
     return words
@@ -248,6 +252,48 @@ def test_normal_follower_run() -> None:
     ]
     assert f.database.nodes["/foo"].data == b"data2"
     assert f.last_logged_zxid == proposal
+
+
+def test_a_snap_is_saved_as_the_bytes_the_leader_sent() -> None:
+    """After a SNAP with nothing applied since, the snapshot taken on NEWLEADER is the
+    leader's dump as it came, written again byte for byte (Java's order, not ours): 10 MB
+    encoded anew cost a loaded learner most of a second before its ACK."""
+    learner = ZabLearner(1, observer=False, accepted_epoch=0, current_epoch=0, config_version=0)
+    raw = (DATA / "rejoin-snap.leader").read_bytes()
+    items = QuorumStream().feed(raw)
+    snap = next(i for i, item in enumerate(items) if isinstance(item, SnapshotDump))
+    after = items[snap + 1]
+    assert isinstance(after, QuorumPacket)
+    assert after.type == NEWLEADER  # nothing between the dump and NEWLEADER
+    learner.start()
+    taken = [a for item in items for a in learner.receive(item) if isinstance(a, TakeSnapshot)]
+    assert len(taken) == 1
+    w = Writer()
+    taken[0].dump.write_sync(w)
+    assert bytes(w) in raw
+    ours = Writer()
+    Database.from_dump(taken[0].dump, 0).dump().write_sync(ours)
+    assert bytes(ours) != bytes(w)  # our tree's own order is another
+
+
+def test_a_txn_committed_after_the_dump_is_in_the_snapshot() -> None:
+    """A PROPOSAL and COMMIT between the dump and NEWLEADER are applied to the tree
+    (ZK: syncWithLeader before writeToTxnLog): the snapshot is of that tree, not the dump."""
+    f = ZabLearner(0, observer=False, accepted_epoch=0, current_epoch=0, config_version=0)
+    f.start()
+    epoch1 = make_zxid(1, 0)
+    f.receive(QuorumPacket(LEADERINFO, epoch1, LEADERINFO_DATA))
+    foo = leader_db(create(make_zxid(1, 1), "/foo", b"data1"))
+    f.receive(QuorumPacket(SNAP, foo.last_processed_zxid, b""))
+    f.receive(foo.dump())
+    later = make_zxid(1, 2)
+    f.receive(set_data(later, "/foo", b"data2", 1))
+    f.receive(QuorumPacket(COMMIT, later))
+    [taken] = [a for a in f.receive(QuorumPacket(NEWLEADER, epoch1)) if isinstance(a, TakeSnapshot)]
+    assert taken.zxid == later
+    saved = Database.from_dump(taken.dump, taken.zxid)
+    assert saved.nodes["/foo"].data == b"data2"
+    assert saved.fingerprint() == f.database.fingerprint()
 
 
 def test_normal_follower_run_with_diff() -> None:
@@ -323,6 +369,33 @@ def test_follower_with_the_accepted_epoch_acks_minus_one() -> None:
     f.start()
     actions = f.receive(QuorumPacket(LEADERINFO, make_zxid(3, 0), LEADERINFO_DATA))
     assert actions == [Send(QuorumPacket(ACKEPOCH, 0, b"\xff\xff\xff\xff"))]
+
+
+def test_an_ex_leader_acks_the_epoch_with_the_zxid_its_database_kept() -> None:
+    """ZOOKEEPER-2845: a leader's database, set to its epoch's zxid once established
+    (Leader.startZkServer), is kept when the leadership ends; registerWithLeader's
+    getLastLoggedZxid reads it, so ACKEPOCH carries 0x200000000 where the log holds
+    0x100000001. FOLLOWERINFO carries the acceptedEpoch's zxid, as in Java."""
+    one = create(make_zxid(1, 1), "/a", b"")
+    f = synced_follower(
+        accepted_epoch=2, current_epoch=2, log=(one,), processed_zxid=make_zxid(2, 0)
+    )
+    assert f.last_logged_zxid == make_zxid(2, 0)
+    assert "/a" in f.database.nodes
+    [info] = sent(f.start())
+    assert (info.type, info.zxid) == (FOLLOWERINFO, make_zxid(2, 0))
+    actions = f.receive(QuorumPacket(LEADERINFO, make_zxid(3, 0), LEADERINFO_DATA))
+    assert sent(actions) == [QuorumPacket(ACKEPOCH, make_zxid(2, 0), b"\x00\x00\x00\x02")]
+
+
+def test_a_kept_zxid_behind_the_log_changes_nothing() -> None:
+    """The kept database was fast-forwarded from the log (ZooKeeperServer.shutdown): a
+    txn logged after the epoch's zxid is the last zxid."""
+    one, two = create(make_zxid(1, 1), "/a", b""), create(make_zxid(2, 1), "/b", b"")
+    f = synced_follower(
+        accepted_epoch=2, current_epoch=2, log=(one, two), processed_zxid=make_zxid(2, 0)
+    )
+    assert f.last_logged_zxid == make_zxid(2, 1)
 
 
 def test_trunc_drops_the_proposal_the_new_leader_never_committed() -> None:

@@ -155,6 +155,32 @@ def test_a_core_whose_runtime_leads_with_zab_keeps_no_leader_of_its_own() -> Non
     assert (own.zxid, own.peer_epoch) == (make_zxid(1, 2), 1)
 
 
+def test_a_zab_leader_that_established_its_epoch_votes_with_the_epochs_zxid() -> None:
+    """ZOOKEEPER-2845 under `zkfle node`: the runtime's leader set its database to the
+    epoch's zxid once established (Leader.startZkServer) and reports its log's zxid; the
+    core keeps the epoch's, shows it, votes with it once the leadership ends and hands it
+    to the runtime's next leader or learner (`processed_zxid`). A learner's reports carry
+    its database's zxid from then on."""
+    core, _ = leading_core()
+    logged = make_zxid(1, 2)
+    core.step(ZabProgress(3, "SYNCHRONIZATION", None, 2, 1, logged), 3.0)
+    assert core.last_logged_zxid() == logged
+    core.step(ZabProgress(3, "BROADCAST", None, 2, 2, logged), 4.0)
+    assert core.last_logged_zxid() == make_zxid(2, 0)
+    reason = "Not sufficient followers synced, only synced with sids: [ 3 ]"
+    core.step(ZabProgress(3, "BROADCAST", None, 2, 2, logged, reason), 5.0)
+    assert (core.durable.last_zxid, core.processed_zxid) == (logged, make_zxid(2, 0))
+    own = core.step(LookForLeader(), 6.0).sends[0]
+    assert (own.zxid, own.peer_epoch) == (make_zxid(2, 0), 2)
+
+
+def test_a_zab_leaders_epoch_with_a_txn_logged_keeps_nothing_more() -> None:
+    core, _ = leading_core()
+    core.step(ZabProgress(3, "BROADCAST", None, 1, 1, make_zxid(1, 2)), 4.0)
+    assert core.processed_zxid is None
+    assert core.last_logged_zxid() == make_zxid(1, 2)
+
+
 def test_a_zab_leaders_report_after_it_ended_changes_nothing() -> None:
     core, _ = leading_core()
     core.step(led("DISCOVERY", ended="Timeout while waiting for epoch from quorum"), 3.0)

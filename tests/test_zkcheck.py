@@ -117,6 +117,10 @@ RUNS = Path(__file__).parent / "data" / "zkruns"
         # WorkerReceiver reads the state for its line and again for its branch: a line in
         # the millisecond the server left FOLLOWING still says FOLLOWING.
         ("state-read-twice", 1),
+        # ... and the other way round: a LOOKING peer's vote logged `my state:FOLLOWING` in
+        # the millisecond the server left FOLLOWING was queued all the same, as the vote
+        # the server then sent shows.
+        ("queued-while-leaving", 1),
     ],
 )
 def test_real_runs_under_load_agree_with_the_model(name: str, sid: int) -> None:

@@ -18,14 +18,12 @@ from kazoo.client import KazooClient
 
 from engine.runtime.faults import LinkFault
 from engine.runtime.zookeeper.events import ELECTION, HOST, QUORUM
-from engine.runtime.zookeeper.server import ZkSettings, java_missing
-from tests.zkproxied import ProxiedEnsemble, direct_java_connections, wait_until
+from engine.runtime.zookeeper.server import ZkSettings
+from tests.zkproxied import ProxiedEnsemble, direct_java_connections, skip_without_java, wait_until
 
 pytestmark = pytest.mark.zk
 
-MISSING = java_missing()
-if MISSING is not None:
-    pytest.skip(f"real ZooKeeper cannot run here: {MISSING}", allow_module_level=True)
+skip_without_java()
 
 JAVA_DEADLINE_S = 90.0
 """JVMs start slowly on a loaded machine; every wait on them is bounded by this."""

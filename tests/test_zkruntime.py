@@ -32,16 +32,13 @@ from engine.replay.fork import ForkError, fork
 from engine.replay.livecheck import LiveCheck
 from engine.replay.player import Replayer
 from engine.runtime.zookeeper.runtime import ZooKeeperRuntime
-from engine.runtime.zookeeper.server import java_missing
 from engine.trace.explain.outage import explanation_text
 from engine.trace.format import read_trace
-from tests.zkproxied import java_processes_in
+from tests.zkproxied import java_processes_in, skip_without_java
 
 pytestmark = pytest.mark.zk
 
-MISSING = java_missing()
-if MISSING is not None:
-    pytest.skip(f"real ZooKeeper cannot run here: {MISSING}", allow_module_level=True)
+skip_without_java()
 
 WITHIN_MS = 90_000.0
 """JVMs start slowly on a loaded machine: every wait on them is bounded by this."""

@@ -14,15 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime.zookeeper.server import java_missing
 from engine.trace.format import read_trace
-from tests.zkproxied import java_processes_in
+from tests.zkproxied import java_processes_in, skip_without_java
 
 pytestmark = pytest.mark.zk
 
-MISSING = java_missing()
-if MISSING is not None:
-    pytest.skip(f"real ZooKeeper cannot run here: {MISSING}", allow_module_level=True)
+skip_without_java()
 
 # The ports are placeholders: the runtime gives each server free ports of its own.
 ZOO_CFG = """\

@@ -15,11 +15,27 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from engine.runtime.zookeeper.events import ProxyEvent
 from engine.runtime.zookeeper.proxy import ZkProxy
-from engine.runtime.zookeeper.server import ZkSettings, make_ensemble, real_ports, route_through
+from engine.runtime.zookeeper.server import (
+    ZkSettings,
+    java_missing,
+    make_ensemble,
+    real_ports,
+    route_through,
+)
 
 DEADLINE_S = 10.0
+
+
+def skip_without_java() -> None:
+    """Skip the calling test module, saying why, where real ZooKeeper cannot run (no java,
+    or no Debian `zookeeper` package)."""
+    missing = java_missing()
+    if missing is not None:
+        pytest.skip(f"real ZooKeeper cannot run here: {missing}", allow_module_level=True)
 
 
 class Events:

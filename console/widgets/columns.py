@@ -1,11 +1,12 @@
-"""Provides table columns that fit a width, and table lines as strips: for the ensemble
-strip and the elections timeline. Each column is as wide as its widest value, so a value (a
-zxid) is never cut; when the width is short, the least needed columns are left out instead,
-and one flexible column takes what is left. Each column says what it shows, for `?`."""
+"""Provides table columns that fit a width, and table lines (as Text, or as strips drawn
+cell by cell: `RowCells`): for the ensemble strip and the elections timeline. Each column
+is as wide as its widest value, so a value (a zxid) is never cut; when the width is short,
+the least needed columns are left out instead, and one flexible column takes what is
+left. Each column says what it shows, for `?`."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from rich.console import Console
@@ -13,6 +14,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
+
+from console.widgets.strips import fitted, line_segments, text_key
 
 FLEX_MIN = 8
 """The flexible column is left out when fewer cells than this are left for it."""
@@ -74,13 +77,38 @@ def header(columns: Sequence[Column], right: Collection[str] = ()) -> Text:
     return row({c.key: Text(c.label) for c in columns}, columns, right)
 
 
-def to_strip(text: Text, style: Style, console: Console, width: int) -> Strip:
-    """`text` on one line of `width` cells, over `style`."""
-    text.no_wrap = True
-    text.end = ""
-    segments = [
-        Segment(s.text, style + s.style if s.style else style)
-        for s in text.render(console)
-        if s.text != "\n"
-    ]
-    return Strip(segments).crop_extend(0, width, style)
+CELL_CACHE = 4096
+"""Cells kept by a `RowCells` (a storm's ensemble uses a few hundred); beyond, it starts over."""
+
+
+class RowCells:
+    """Table lines drawn cell by cell, each cell's segments kept by what it shows: a node
+    that changed changes two or three of its row's sixteen cells, and making the whole row
+    into one Text (copying, cutting and joining every cell) cost more than drawing it.
+    A line is what `to_strip` draws of `row(values, columns, right)`."""
+
+    def __init__(self) -> None:
+        self._cells: dict[Hashable, list[Segment]] = {}
+
+    def strip(
+        self,
+        values: Mapping[str, Text],
+        columns: Sequence[Column],
+        style: Style,
+        console: Console,
+        width: int,
+        right: Collection[str] = (),
+    ) -> Strip:
+        segments: list[Segment] = []
+        cells = self._cells
+        for c in columns:
+            value = values.get(c.key)
+            aligned = c.key in right
+            key = (None if value is None else text_key(value), c.width, aligned, style)
+            drawn = cells.get(key)
+            if drawn is None:
+                if len(cells) >= CELL_CACHE:
+                    cells.clear()
+                drawn = cells[key] = line_segments(cell(value, c.width, aligned), style, console)
+            segments += drawn
+        return fitted(segments, style, width)

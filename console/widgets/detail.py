@@ -15,7 +15,8 @@ from collections.abc import Hashable
 
 from rich.console import Console, Group, RenderableType
 from rich.segment import Segment
-from rich.table import Table
+from rich.style import Style
+from rich.table import Column, Row, Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -25,6 +26,7 @@ from textual.widget import Widget
 
 from console.format import DECIDING, STATE_SHORT, STATE_STYLES, deciding, ms_text, state_text
 from console.widgets.learners import learner_row, learners_table, pane_table
+from console.widgets.strips import text_key
 from engine.core.view import NodeView
 from engine.core.vote import ServerState, Sid, Vote, zxid_hex
 
@@ -81,7 +83,10 @@ class DetailBody(Widget):
     """The detail pane's text: a Rich renderable drawn into lines once per change, which
     asks for a layout of the screen only when its height changes. (A Static draws a
     renderable twice per update, once to measure its height, and asks for a layout every
-    time: under a storm the node changes every frame.)"""
+    time: under a storm the node changes every frame.) The parts of a `Group` (the title,
+    the grid, each table) are drawn one by one, and a part that is as it was last time
+    keeps its lines: under a storm the queues change every time, the vote tables seldom,
+    and Rich's tables are most of the pane's cost."""
 
     DEFAULT_CSS = """
     DetailBody { height: auto; }
@@ -93,6 +98,8 @@ class DetailBody(Widget):
         self._lines: list[list[Segment]] = []
         self._width = -1
         """The width the lines were drawn for (-1: not drawn)."""
+        self._parts: dict[Hashable, list[list[Segment]]] = {}
+        """The last drawing's lines of each part, by what the part is (`frozen`) and width."""
 
     def update(self, renderable: RenderableType) -> None:
         height = len(self._lines)
@@ -103,13 +110,28 @@ class DetailBody(Widget):
     def _lines_for(self, width: int) -> list[list[Segment]]:
         if width != self._width:
             self._width = width
-            console = self.app.console
-            options = self.app.console_options.update_width(width).update(highlight=False)
-            rendered = console.render(self._renderable, options) if width > 0 else ()
-            self._lines = list(
-                Segment.split_and_crop_lines(rendered, width, include_new_lines=False, pad=False)
-            )
+            renderable = self._renderable
+            parts = renderable.renderables if isinstance(renderable, Group) else [renderable]
+            drawn: dict[Hashable, list[list[Segment]]] = {}
+            lines: list[list[Segment]] = []
+            for part in parts:
+                key = (frozen(part), width)
+                part_lines = self._parts.get(key) if key[0] is not None else None
+                if part_lines is None:
+                    part_lines = self._draw(part, width)
+                drawn[key] = part_lines
+                lines += part_lines
+            self._parts, self._lines = drawn, lines
         return self._lines
+
+    def _draw(self, part: RenderableType, width: int) -> list[list[Segment]]:
+        if width <= 0:
+            return []
+        options = self.app.console_options.update_width(width).update(highlight=False)
+        rendered = self.app.console.render(part, options)
+        return list(
+            Segment.split_and_crop_lines(rendered, width, include_new_lines=False, pad=False)
+        )
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines_for(width))
@@ -120,6 +142,32 @@ class DetailBody(Widget):
         if y >= len(lines):
             return Strip.blank(self.size.width, base)
         return Strip(Segment.apply_style(lines[y], base))  # unpadded, as a Static's
+
+
+class _UnknownPartError(Exception):
+    """A renderable `frozen` does not know."""
+
+
+def frozen(renderable: object) -> Hashable | None:
+    """What a renderable of the pane is, as a value: equal for two that draw the same
+    (the same texts with the same spans, the same tables of them); None for a kind this
+    does not know, which is then always drawn."""
+    try:
+        return _freeze(renderable)
+    except _UnknownPartError:
+        return None
+
+
+def _freeze(value: object) -> Hashable:
+    if isinstance(value, Text):
+        return (Text, text_key(value))
+    if value is None or isinstance(value, str | int | float | Style):
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    if isinstance(value, Group | Table | Column | Row):  # Rich's own, made of values
+        return (type(value), tuple((k, _freeze(v)) for k, v in vars(value).items()))
+    raise _UnknownPartError(type(value).__name__)
 
 
 class NodeDetail(VerticalScroll):
@@ -228,6 +276,8 @@ class NodeDetail(VerticalScroll):
             title.append(f"  zab {node.zab_phase}", "dim")
         if node.established:
             title.append(" ✓", "green")
+        if node.digest_mismatches:
+            title.append(f"  {node.digest_mismatches} digest mismatches", "bold red")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()

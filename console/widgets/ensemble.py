@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -30,8 +29,10 @@ from console.format import (
     state_text,
     vote_text,
 )
-from console.widgets.columns import Column, fit, header, row, to_strip
+from console.widgets.columns import Column, RowCells, fit, row
 from console.widgets.commandbar import forward_late_key
+from console.widgets.scrolling import PassStyled
+from console.widgets.strips import to_strip
 from engine.core.view import ClusterView, NodeView
 from engine.core.vote import ServerState, Sid, zxid_hex
 from engine.trace.elections import Credential
@@ -252,7 +253,7 @@ SID_TYPING_S = 1.0
 """Digits typed within this long of each other make one sid (1 then 2: n12)."""
 
 
-class EnsembleTable(ScrollView, can_focus=True):
+class EnsembleTable(PassStyled, ScrollView, can_focus=True):
     """The ensemble strip (select a node with ↑/↓, j/k, its sid's digits or a click)."""
 
     DEFAULT_CSS = """
@@ -301,6 +302,7 @@ class EnsembleTable(ScrollView, can_focus=True):
         self._leader: int | None = None
         """The index of the row to keep in sight (the leader's)."""
         self._cache: dict[tuple[int, bool, bool, str], Strip] = {}
+        self._row_cells = RowCells()
         self._layout: tuple[int, list[Column]] | None = None
         self._typed = ("", float("-inf"))
         """Digits typed so far for a sid, and when the last one was."""
@@ -463,11 +465,13 @@ class EnsembleTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.line_style
         cols = self._columns(width)
+        console = self.app.console
         if y == 0:
             style = base + self.get_component_rich_style("ensemble--header")
-            return self._strip(header(cols), style)
+            labels = {c.key: Text(c.label) for c in cols}
+            return self._row_cells.strip(labels, cols, style, console, width)
         rows = self.rows()
         if y > len(rows):
             return Strip.blank(width, base)
@@ -477,16 +481,15 @@ class EnsembleTable(ScrollView, can_focus=True):
         strip = self._cache.get(key)
         if strip is None:
             values = self._cells.get(self._sids[index], {})
-            line = row(values, cols)
             style = base
             if pin:
-                line = Text(pin, "bold") + line[1:]
                 style = style + self.get_component_rich_style("ensemble--pinned")
             if selected:
                 style = style + self.get_component_rich_style("ensemble--cursor")
-            strip = self._strip(line, style)
+            if pin:
+                line = Text(pin, "bold") + row(values, cols)[1:]
+                strip = to_strip(line, style, console, width)
+            else:
+                strip = self._row_cells.strip(values, cols, style, console, width)
             self._cache[key] = strip
         return strip
-
-    def _strip(self, text: Text, style: Style) -> Strip:
-        return to_strip(text, style, self.app.console, self.scrollable_content_region.width)

@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -34,6 +33,7 @@ from console.ladder import Arrow, Ladder, LadderFilter, Row
 from console.widgets.commandbar import forward_late_key
 from console.widgets.log import CURSOR_BINDINGS
 from console.widgets.scrolling import SteadyScrollView, set_virtual_size
+from console.widgets.strips import to_strip
 from engine.core.vote import Sid
 from engine.trace import lives
 
@@ -287,7 +287,7 @@ class SequenceDiagram(SteadyScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.line_style
         lanes = self.lanes(width)
         lane_w, fits = self._geometry(width, lanes)
         lanes = lanes[:fits]
@@ -303,12 +303,7 @@ class SequenceDiagram(SteadyScrollView, can_focus=True):
                 text.stylize("reverse" if self.has_focus else "underline")
         text.no_wrap, text.overflow, text.end = True, "ellipsis", ""
         text.truncate(width, overflow="ellipsis")
-        segments = [
-            Segment(s.text, base + s.style if s.style else base)
-            for s in text.render(self.app.console)
-            if s.text != "\n"
-        ]
-        return Strip(segments).crop_extend(0, width, base)
+        return to_strip(text, base, self.app.console, width)
 
     def _header(self, lanes: list[Sid], lane_w: int) -> Text:
         text = Text(" " * SEQ_WIDTH, "bold")

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -30,6 +29,7 @@ from textual.strip import Strip
 from console.format import LogLine
 from console.widgets.commandbar import forward_late_key
 from console.widgets.scrolling import SteadyScrollView, set_virtual_size
+from console.widgets.strips import to_strip
 
 LOG_CAP = 2000
 """Lines kept of each sort, shown and quiet; the full history is in the trace file."""
@@ -349,7 +349,7 @@ class MessageLog(SteadyScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         index = int(self.scroll_offset.y) + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self.line_style
         if index >= len(self._shown) or width <= 0:
             return Strip.blank(width, base)
         entry = self._shown[index]
@@ -377,12 +377,7 @@ class MessageLog(SteadyScrollView, can_focus=True):
         text.truncate(width, overflow="ellipsis")
         if cursor:
             text.stylize("reverse" if self.has_focus else "underline")
-        segments = [
-            Segment(s.text, base + s.style if s.style else base)
-            for s in text.render(self.app.console)
-            if s.text != "\n"
-        ]
-        return Strip(segments).crop_extend(0, width, base)
+        return to_strip(text, base, self.app.console, width)
 
 
 def _fold_from(entry: _Entry, seq: int) -> bool:

@@ -1,6 +1,7 @@
 """Provides what keeps a growing line-API view cheap: `set_virtual_size` (its scroll range
-changed without a layout of the whole screen) and `SteadyScrollView` (its scrollbar drawn
-again only when it looks different).
+changed without a layout of the whole screen), `SteadyScrollView` (its scrollbar drawn
+again only when it looks different) and `PassStyled` (its base style worked out once a
+painting pass, not once a line).
 
 Textual's `virtual_size` is a reactive that asks for a layout when it changes: every
 widget of the screen is arranged again. A view whose height its CSS fixes (`1fr`, a
@@ -68,7 +69,29 @@ class SteadyScrollBar(ScrollBar):
         return tuple(cells.segments)
 
 
-class SteadyScrollView(ScrollView):
+class PassStyled(Widget):
+    """A line-API widget whose `line_style` (its `rich_style`) is worked out once for each
+    pass of Textual's painting. `rich_style` walks every ancestor's styles at each read;
+    read once per line, it was a tenth of the console's frame under a storm (every line
+    of the log is painted again when it scrolls)."""
+
+    _pass_style: Style | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._pass_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_style = None
+
+    @property
+    def line_style(self) -> Style:
+        """The widget's `rich_style` (the one of this pass while painting)."""
+        style = self._pass_style
+        return self.rich_style if style is None else style
+
+
+class SteadyScrollView(PassStyled, ScrollView):
     """A line-API view whose vertical scrollbar is a `SteadyScrollBar`."""
 
     @property

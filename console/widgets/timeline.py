@@ -21,9 +21,10 @@ from textual.message import Message
 from textual.strip import Strip
 
 from console.format import clock_text, ms_text
-from console.widgets.columns import Column, fit, header, row, to_strip
+from console.widgets.columns import Column, fit, header, row
 from console.widgets.commandbar import forward_late_key
 from console.widgets.scrolling import SteadyScrollView, set_virtual_size
+from console.widgets.strips import to_strip
 from engine.trace.elections import ABANDONED, ELECTED, ONGOING, REJOINED, Election, Timeline
 
 COLUMNS = (
@@ -330,7 +331,7 @@ class ElectionsTimeline(SteadyScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width, height = self.scrollable_content_region.width, self.size.height
-        style = self.rich_style
+        style = self.line_style
         if y == 0 and height > 1:
             style = style + self.get_component_rich_style("timeline--header")
         index = int(self.scroll_offset.y) + y - 1

@@ -15,7 +15,9 @@ Modes (each prints a table, or one JSON object with `--json`):
 * `recording` - the election with and without a trace file (threaded), and the simulator's
   CPU time with and without one: what recording costs;
 * `explore` - `zkfle explore` runs/s per core with 1 local process and with more, on the
-  same runs, and whether their outcomes are identical;
+  same runs, and whether their outcomes are identical; beside each, the cores' ceiling (a
+  loop that shares nothing), the same runs in independent processes side by side, and the
+  CPU time the hypervisor and other processes took;
 * `console` - the console (console.app) attached to a 9-node threaded cluster under a
   message storm: frames (polls of the cluster screen) per second, and election latency
   with the console attached vs headless;
@@ -66,7 +68,7 @@ from engine.bench.proxy import bench_proxy, print_proxy
 from engine.bench.recording import bench_recording, print_recording
 from engine.bench.sim import bench_sim, print_sim
 from engine.bench.verify import bench_verify, print_verify
-from engine.bench.zab import ZabBench, bench_zab, print_zab
+from engine.bench.zab import HANDLERS, ZabBench, bench_zab, print_zab
 
 
 def _sizes(text: str) -> list[int]:
@@ -196,6 +198,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--znode-bytes", type=int, default=1024, metavar="B")
     p.add_argument("--reps", type=int, default=3, metavar="R", help="ensembles of each kind")
     p.add_argument("--node-trace", action="store_true", help="the zkfle node records its trace too")
+    p.add_argument(
+        "--handler",
+        choices=HANDLERS,
+        default="select",
+        help="the kazoo client's: kazoo's threading handler, or the same waiting with select(2)",
+    )
     common(p)
     p = modes.add_parser(
         "console", help="console frames/s under a storm; an election with and without it"
@@ -284,6 +292,7 @@ def _bench(args: argparse.Namespace) -> int:
             max(args.znode_bytes, 0),
             max(args.reps, 1),
             args.node_trace,
+            args.handler,
         )
         result = bench_zab(bench, progress_log(Options(quiet=args.quiet or args.json)))
         printer = print_zab

@@ -10,7 +10,10 @@ Each repetition runs two fresh ensembles of three on 127.0.0.1, one after the ot
 In each, one kazoo client on a Java follower makes `writes` small creates with
 `create_async`, at most `window` outstanding: writes/s committed is the count over the
 time from the first request until the last answer (a follower answers once it applied the
-leader's COMMIT). Then the follower without the client is killed, its data dir emptied,
+leader's COMMIT), with the CPU share of every process meanwhile (the client's own, each
+server's). The same loop against one standalone Java server, with forceSync on and off, is
+the client's own ceiling on this machine: no ensemble can answer one client faster than
+a lone server does. Then the follower without the client is killed, its data dir emptied,
 `snap_znodes` znodes of `znode_bytes` written through the client, and it is started again:
 its log's "Successfully connected to leader" -> "Learner received UPTODATE message" is a
 SNAP of that tree (ZK: Learner.connectToLeader, syncWithLeader). In the Java ensemble a
@@ -29,6 +32,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -37,10 +41,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
-from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.handlers.threading import KazooTimeoutError, SequentialThreadingHandler
 from kazoo.interfaces import IAsyncResult
 
 from engine.bench.harness import JSON, BenchError, machine, print_machine, summary
@@ -58,7 +63,7 @@ from engine.runtime.zookeeper.server import (
     zookeeper_version,
 )
 
-__all__ = ["ZabBench", "bench_zab", "print_zab"]
+__all__ = ["HANDLERS", "ZabBench", "bench_zab", "print_zab"]
 
 DEADLINE_S = 120.0
 """Every wait (a JVM's start, a sync, the writes) gives up after this long."""
@@ -72,6 +77,7 @@ SETTINGS = ZkSettings(
 )
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.MULTILINE)
 _CONNECTED = "Successfully connected to leader"
+HANDLERS = ("select", "threading")
 _UPTODATE = "Learner received UPTODATE message"
 
 
@@ -84,6 +90,9 @@ class ZabBench:
     reps: int = 3
     node_trace: bool = False
     """Let the zkfle node record its trace (as `zkfle node` does by default)."""
+    handler: str = "select"
+    """The kazoo client's handler: "threading", kazoo's own as it is, or "select", the
+    same with select(2) instead of an epoll selector made and closed at every wait."""
 
 
 def bench_zab(b: ZabBench, log: Callable[[str], None]) -> JSON:
@@ -101,6 +110,11 @@ def bench_zab(b: ZabBench, log: Callable[[str], None]) -> JSON:
             log(f"zab rep {rep}/{b.reps}: three Java servers")
             for key, value in _java(b, Path(tmp) / "java", log).items():
                 rows[key].append(value)
+            for force_sync in (True, False):
+                log(f"zab rep {rep}/{b.reps}: one standalone Java server, forceSync={force_sync}")
+                found = _standalone(b, Path(tmp) / f"standalone-{force_sync}", force_sync, log)
+                for key, value in found.items():
+                    rows[key].append(value)
     return {
         "bench": "zab",
         "machine": before,
@@ -133,8 +147,9 @@ def _mixed(b: ZabBench, directory: Path, log: Callable[[str], None]) -> dict[str
         servers[2].start()
         _wait(lambda: "n3: LEADING: epoch" in out_path.read_text(), "the zkfle node to lead", node)
         wait_for([servers[1], servers[2]], {1: {"follower"}, 2: {"follower"}}, DEADLINE_S)
-        client = _client(servers[2], stack)
-        found = _writes_per_s(client, b, node.pid, "zkfle_leader")
+        client = _client(servers[2], stack, b.handler)
+        processes = {"leader": node.pid, "talker": _pid(servers[2]), "other": _pid(servers[1])}
+        found = _writes_per_s(client, b, processes, "zkfle_leader")
         log(f"  {found['zkfle_leader_writes_per_s']:.0f} writes/s")
         found["zkfle_leader_snap_ms"] = _java_snap(servers[1], client, b, log)
         return found
@@ -149,10 +164,13 @@ def _java(b: ZabBench, directory: Path, log: Callable[[str], None]) -> dict[str,
         modes = wait_for(list(servers.values()), dict.fromkeys(servers, ready), DEADLINE_S)
         leader = next(sid for sid, mode in modes.items() if mode == "leader")
         talker, late = (sid for sid in sorted(servers) if sid != leader)
-        client = _client(servers[talker], stack)
-        leader_pid = servers[leader].pid
-        assert leader_pid is not None  # started
-        found = _writes_per_s(client, b, leader_pid, "java_leader")
+        client = _client(servers[talker], stack, b.handler)
+        processes = {
+            "leader": _pid(servers[leader]),
+            "talker": _pid(servers[talker]),
+            "other": _pid(servers[late]),
+        }
+        found = _writes_per_s(client, b, processes, "java_leader")
         log(f"  {found['java_leader_writes_per_s']:.0f} writes/s")
         servers[late].stop(kill=True)
         _empty(servers[late])
@@ -161,6 +179,28 @@ def _java(b: ZabBench, directory: Path, log: Callable[[str], None]) -> dict[str,
         log(f"  zkfle learner: SNAP in {found['zkfle_learner_snap_ms']:.0f} ms")
         found["java_leader_snap_ms"] = _java_snap(servers[late], client, b, log, written=True)
         return found
+
+
+def _standalone(
+    b: ZabBench, directory: Path, force_sync: bool, log: Callable[[str], None]
+) -> dict[str, float]:
+    """The client's ceiling: the same writes against one standalone Java server."""
+    name = "standalone_sync" if force_sync else "standalone_nosync"
+    extra = ("standaloneEnabled=true", f"forceSync={'yes' if force_sync else 'no'}")
+    settings = dataclasses.replace(SETTINGS, extra=(*SETTINGS.extra, *extra))
+    server = make_ensemble(directory, (1,), settings)[1]
+    with _running("the standalone Java server", {1: server}) as stack:
+        server.start()
+        wait_for([server], {1: {"standalone"}}, DEADLINE_S)
+        client = _client(server, stack, b.handler)
+        found = _writes_per_s(client, b, {"leader": _pid(server)}, name)
+        log(f"  {found[f'{name}_writes_per_s']:.0f} writes/s")
+        return found
+
+
+def _pid(server: ZkServer) -> int:
+    assert server.pid is not None  # started
+    return server.pid
 
 
 @contextlib.contextmanager
@@ -185,24 +225,49 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 # --- the measurements -------------------------------------------------------------------------
 
 
-def _client(server: ZkServer, stack: contextlib.ExitStack) -> KazooClient:
-    client = KazooClient(hosts=f"{HOST}:{server.client_port}", timeout=30.0)
+class _SelectHandler(SequentialThreadingHandler):  # type: ignore[misc]  # kazoo is untyped
+    """kazoo's threading handler waiting with select(2): kazoo's own `selector_select`
+    makes, registers and closes an epoll selector at each of the several waits of every
+    request, the client's largest cost per write (py-spy, BENCHMARKS.md). select(2)
+    takes descriptors below FD_SETSIZE; for one above it kazoo's own wait is used."""
+
+    def select(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return select.select(*args, **kwargs)
+        except ValueError:  # filedescriptor out of range in select()
+            return super().select(*args, **kwargs)
+
+
+def _client(server: ZkServer, stack: contextlib.ExitStack, handler: str) -> KazooClient:
+    client = KazooClient(
+        hosts=f"{HOST}:{server.client_port}",
+        timeout=30.0,
+        handler=_SelectHandler() if handler == "select" else SequentialThreadingHandler(),
+    )
     stack.callback(client.close)
     stack.callback(client.stop)
     client.start(timeout=DEADLINE_S)
     return client
 
 
-def _writes_per_s(client: KazooClient, b: ZabBench, leader: int, name: str) -> dict[str, float]:
+def _writes_per_s(
+    client: KazooClient, b: ZabBench, processes: dict[str, int], name: str
+) -> dict[str, float]:
     """`b.writes` creates of 16 bytes under /bench: writes per second, and per second of
     CPU that the leader's process used meanwhile (on a shared machine the wall time
-    measures the load as much as the leader)."""
-    cpu = _cpu_s(leader)
+    measures the load as much as the leader); the CPU microseconds per write of each
+    process (this one, the client's, and `processes`: leader, the follower the client
+    talks to, the other follower)."""
+    processes = {"client": os.getpid(), **processes}
+    before = {what: _cpu_s(pid) for what, pid in processes.items()}
     took = _create_many(client, "/bench", b.writes, b"x" * 16, b.window)
-    return {
+    used = {what: _cpu_s(pid) - before[what] for what, pid in processes.items()}
+    found = {
         f"{name}_writes_per_s": b.writes / took,
-        f"{name}_writes_per_cpu_s": b.writes / max(_cpu_s(leader) - cpu, 1e-3),
+        f"{name}_writes_per_cpu_s": b.writes / max(used["leader"], 1e-3),
     }
+    found.update({f"{name}_cpu_us_{what}": cpu * 1e6 / b.writes for what, cpu in used.items()})
+    return found
 
 
 def _cpu_s(pid: int) -> float:
@@ -335,7 +400,8 @@ def print_zab(r: JSON) -> None:
     p = r["params"]
     print(
         f"ZooKeeper {r['zookeeper']}; {p['writes']} creates of 16 bytes, {p['window']}"
-        f" outstanding, one kazoo client on a Java follower; SNAP of {p['snap_znodes']}"
+        f" outstanding, one kazoo client ({p['handler']} handler) on a Java follower;"
+        f" SNAP of {p['snap_znodes']}"
         f" znodes of {p['znode_bytes']} bytes; {p['reps']} repetition(s), median [min-max]"
     )
     res = r["results"]
@@ -348,11 +414,23 @@ def print_zab(r: JSON) -> None:
 
     print(f"  writes committed, zkfle leader + 2 Java: {cell('zkfle_leader_writes_per_s', '/s')}")
     print(f"  writes committed, 3 Java (same run):     {cell('java_leader_writes_per_s', '/s')}")
+    for sync in ("yes", "no"):
+        name = "standalone_sync" if sync == "yes" else "standalone_nosync"
+        figure = cell(f"{name}_writes_per_s", "/s")
+        print(f"  client's ceiling, 1 Java, forceSync={sync:3}: {figure}")
     print(
         "  writes per CPU second of the leader:     "
         f"zkfle {cell('zkfle_leader_writes_per_cpu_s', '')}, "
         f"Java {cell('java_leader_writes_per_cpu_s', '')}"
     )
+    print("  CPU us per write (client; leader; follower the client is on; other follower):")
+    for name in ("zkfle_leader", "java_leader", "standalone_sync", "standalone_nosync"):
+        figures = [
+            cell(f"{name}_cpu_us_{what}", "").strip()
+            for what in ("client", "leader", "talker", "other")
+            if f"{name}_cpu_us_{what}" in res
+        ]
+        print(f"    {name + ':':19} {'; '.join(figures)}")
     print(f"  SNAP, zkfle leader -> Java learner:      {cell('zkfle_leader_snap_ms', 'ms')}")
     print(f"  SNAP, Java leader -> zkfle learner:      {cell('zkfle_learner_snap_ms', 'ms')}")
     print(f"  SNAP, Java leader -> Java learner:       {cell('java_leader_snap_ms', 'ms')}")

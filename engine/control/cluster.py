@@ -200,10 +200,13 @@ class Cluster:
         self._pending_violations: list[Violation] = []
         if options.record:
             path = options.trace or default_trace_path(options.label, datetime.now())
+            fsynced = options.runtime != "sim"  # a simulated run is made again from its seed
             if options.trace_max_bytes is None:
-                self.writer = TraceWriter(path, header)
+                self.writer = TraceWriter(path, header, durable=fsynced)
             else:
-                self.writer = RotatingTraceWriter(path, header, options.trace_max_bytes)
+                self.writer = RotatingTraceWriter(
+                    path, header, options.trace_max_bytes, durable=fsynced
+                )
             self.recorder.sinks.append(self.writer)
         self.model_check: ModelCheck | None = None
         if options.check is not None:

@@ -579,7 +579,7 @@ VERBS: tuple[Verb, ...] = (
          "step 10", (Arg("count", COUNT, optional=True),)),
     Verb(("speed",), Speed, _R, "Set the simulation or replay speed", "speed 0.5x",
          (Arg("factor", SPEED),)),
-    Verb(("seek",), Seek, _R, "Go to a seq, a time @t or a mark (replay)", "seek @1.5s",
+    Verb(("seek",), Seek, _R, "Go to a seq, a time @t, a mark, start or end (replay)", "seek @1.5s",
          (Arg("target", SEEK),)),
     Verb(("break", "when"), BreakWhen, _R,
          "Halt the run after the event that makes a predicate true",

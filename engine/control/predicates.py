@@ -205,7 +205,7 @@ NODE_FIELDS: dict[str, FieldDef[NodeView]] = {
     "logicalclock": FieldDef("int", "FLE's election round", lambda n: n.logicalclock),
     "current_epoch": FieldDef("int", "durable currentEpoch", lambda n: n.current_epoch),
     "accepted_epoch": FieldDef("int", "durable acceptedEpoch", lambda n: n.accepted_epoch),
-    "last_zxid": FieldDef("zxid", "last logged zxid", lambda n: n.last_zxid),
+    "last_zxid": FieldDef("zxid", "last zxid (srvr's, the vote's)", lambda n: n.last_zxid),
     **{
         f"{part}.{name}": _vote_field(part, name)
         for part in ("vote", "proposal")

@@ -38,6 +38,7 @@ def status_text(view: ClusterView, check: CheckSummary | None, notes: list[str])
             f" epoch={n.shown('current_epoch', str(n.current_epoch))}"
             f" zxid={n.shown('last_zxid', zxid_hex(n.last_zxid))}{flag}"
             + (f" sync={n.shown('sync_mode', n.sync_mode or '-')}" if n.state in _LEARNING else "")
+            + (f" digest-mismatches={n.digest_mismatches}" if n.digest_mismatches else "")
         )
         if n.state == ServerState.LEADING:
             lines += [f"     learner {learner_text(lv)}" for lv in n.learners]

@@ -26,6 +26,7 @@ def client_write(clock: Clock, view: ClusterView, count: int) -> str:
         raise CommandError("write: no established leader (the cluster has no quorum now)", 0)
     leader = leaders[0].sid
     outcome: list[Event] = []
+    left: list[str] = []  # the state the leader went to, if it stopped leading
     done = threading.Event()
 
     def listen(event: Event) -> None:
@@ -37,6 +38,7 @@ def client_write(clock: Clock, view: ClusterView, count: int) -> str:
                 if committed >= count or "write_error" in output:
                     done.set()
             if output.get("state") != "LEADING":
+                left.append(str(output.get("state")))
                 done.set()
 
     recorder.listeners.append(listen)
@@ -58,10 +60,13 @@ def client_write(clock: Clock, view: ClusterView, count: int) -> str:
     if errors:
         raise CommandError(f"write: {errors[0]}", 0)
     if len(zxids) < count:
+        why = (
+            f"it stopped leading ({left[0]}) before a quorum acked the rest"
+            if left
+            else f"no quorum acked the rest within {WRITE_TIMEOUT_MS / 1000.0:g} s"
+        )
         raise CommandError(
-            f"write: n{leader} committed {len(zxids)} of {count} transactions"
-            " (no quorum acked the rest)",
-            0,
+            f"write: n{leader} committed {len(zxids)} of {count} transactions: {why}", 0
         )
     span = zxids[0] if count == 1 else f"{zxids[0]}..{zxids[-1]}"
     return f"n{leader} committed {count} transaction(s): {span}"

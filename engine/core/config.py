@@ -47,6 +47,7 @@ from engine.core.quorum.properties import Property, escape_property, load_proper
 from engine.core.quorum.server import QuorumServer
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.vote import LearnerType, Sid
+from engine.core.zab.snapcount import DEFAULT_SNAP_COUNT, DEFAULT_SNAP_SIZE_LIMIT_KB
 
 __all__ = [
     "ConfigError",
@@ -100,6 +101,11 @@ class QuorumPeerConfig:
     reconfig_enabled: bool = False
     multi_address_enabled: bool = False
     quorum_listen_on_all_ips: bool = False
+    snap_count: int = DEFAULT_SNAP_COUNT
+    """Txns logged between snapshots, about (ZK: zookeeper.snapCount, from zoo.cfg's
+    snapCount as every unknown key becomes a zookeeper.* property)."""
+    snap_size_limit_kb: int = DEFAULT_SNAP_SIZE_LIMIT_KB
+    """Or as many KiB logged (ZK: zookeeper.snapSizeLimitInKb; 0 or less: not counted)."""
     other: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
     path: str = field(default="zoo.cfg", compare=False)
@@ -132,6 +138,13 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _java_long(text: str) -> int:
+    value = parse_java_long(text)
+    if value is None:
+        raise ValueError(f'"{text}" is not a whole number')
+    return value
 
 
 def _boolean(text: str) -> bool:
@@ -188,6 +201,8 @@ _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "reconfigEnabled": ("reconfig_enabled", _boolean),
     "multiAddress.enabled": ("multi_address_enabled", _boolean),
     "quorumListenOnAllIPs": ("quorum_listen_on_all_ips", _boolean),
+    "snapCount": ("snap_count", _int_at_least(2)),
+    "snapSizeLimitInKb": ("snap_size_limit_kb", _java_long),
     "dynamicConfigFile": ("", _unsupported("not supported: put the server lines in zoo.cfg")),
     "oraclePath": ("", _unsupported("not supported (QuorumOracleMaj is not implemented)")),
 }

@@ -80,6 +80,9 @@ class NodeView:
     SyncMode); None before the leader chose, and for a leader."""
     learners: tuple[LearnerView, ...] = ()
     """A leader: its learners by sid, as it sees them."""
+    digest_mismatches: int = 0
+    """Txns it applied as a learner whose tree digest was not its leader's (ZK: mntr's
+    zk_digest_mismatches_count)."""
     last_event: str = ""
     election_started_ms: float | None = None
     """When the current/last lookForLeader began (runtime clock)."""

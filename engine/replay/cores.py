@@ -27,17 +27,37 @@ from typing import Any
 import orjson
 
 from engine.core.election import ElectionConfig
-from engine.core.peer.io import Durable, Input, Output, Timing, ZabData
+from engine.core.jute.records import QuorumPacket
+from engine.core.jute.snapshot import SnapshotDump
+from engine.core.jute.txn import TxnEntry
+from engine.core.peer.io import (
+    Durable,
+    Input,
+    Output,
+    PacketReceived,
+    SendPacket,
+    Timing,
+    ZabData,
+)
 from engine.core.peer.quorumpeer import QuorumPeer
 from engine.core.quorum.error import ConfigError
 from engine.core.quorum.parse import parse_dynamic_config
 from engine.core.quorum.verifier import QuorumVerifier
-from engine.core.vote import Sid
-from engine.trace.format import PACKETS_SINCE, Event, TraceError
-from engine.trace.record import RecordError, durable_from, input_from, output_json
+from engine.core.vote import Sid, zxid_hex
+from engine.core.zab.learner import INFORM, PROPOSAL
+from engine.trace.format import (
+    DIGEST_SINCE,
+    EPOCH_ZXID_SINCE,
+    PACKETS_SINCE,
+    Event,
+    TraceError,
+)
+from engine.trace.record import DUMP, RecordError, durable_from, input_from, output_json
 
 INPUT_CACHE = 4096
 """Decoded inputs kept for reuse while replaying."""
+DUMPS_KEPT = 8
+"""SNAP dumps sent by replayed leaders, kept by their bytes for the learners that get them."""
 
 
 class ReplayError(Exception):
@@ -181,8 +201,13 @@ class CoreReplay:
         self.qv = _verifier_from_header(header, path)
         self.timing = timing_from_header(header, path)
         version = str(header.get("version", "1.0"))
-        self._old_packets = tuple(int(x) for x in version.split(".")) < PACKETS_SINCE
+        recorded = tuple(int(x) for x in version.split("."))
+        self._old_packets = recorded < PACKETS_SINCE
         """The trace predates ZooKeeper's packets: its Zab steps cannot be re-executed."""
+        self._old_epoch_zxid = recorded < EPOCH_ZXID_SINCE
+        """The trace's cores forgot a leader's epoch zxid when its leadership ended."""
+        self._old_digest = recorded < DIGEST_SINCE
+        """The trace's leaders sent their txns without the tree's digest."""
         self.cores: dict[Sid, QuorumPeer] = {}
         self.data: dict[Sid, ZabData] = {}
         """The Zab data each stopped node left on its disk: its core's at the stop (the
@@ -190,6 +215,12 @@ class CoreReplay:
         self.steps = 0
         self.nodes_seen: set[Sid] = set()
         self._inputs: dict[Any, Input] = {}
+        self._dumps: dict[bytes, SnapshotDump] = {}
+        """The last dumps replayed leaders sent, by their bytes (`output_json` keeps them):
+        a learner whose recorded dump has the same bytes gets that dump instead of decoding
+        it again - the same value, since jute decodes a dump's encoding to the dump (the
+        codec round-trips, tests/test_jute.py); it was the largest cost of verifying a trace
+        with writes (BENCHMARKS.md). Clones share it: a value depends only on its key."""
         self.last_input: Input | None = None
         """The input of the last `step` (decoded)."""
 
@@ -253,10 +284,60 @@ class CoreReplay:
         except Exception as e:  # the recorded core took this input; ours cannot
             actual: Mapping[str, Any] = {"error": f"{type(e).__name__}: {e}"}
             return None, self._divergence(event, actual)
-        actual = output_json(out, self.config)
+        dumps = self._dumps
+        actual = output_json(out, self.config, dumps)
+        while len(dumps) > DUMPS_KEPT:
+            del dumps[next(iter(dumps))]  # the oldest
         if actual != event["output"]:
+            if self._old_packets and _elected(event["output"], actual):
+                # Once elected, the recorded node ran zkfle's simplified Zab (its leader
+                # waited otherwise, for one): not a divergence of this trace's FLE.
+                raise self._predates_zab(seq)
+            if self._old_epoch_zxid and core.processed_zxid is not None:
+                raise self._predates_epoch_zxid(seq, core)
+            if self._old_digest and _sends_digests(out):
+                raise self._predates_digest(seq, core)
             return out, self._divergence(event, actual)
         return out, None
+
+    def _recorded_when(self, seq: int, then: str) -> ReplayError:
+        """The trace stops at `seq`: its zkfle differed from this one as `then` says."""
+        version = self.header.get("version")
+        return ReplayError(
+            self.path,
+            seq + 1,
+            f"seq {seq}: this trace (version {version}) was recorded when {then}",
+        )
+
+    def _predates_zab(self, seq: int) -> ReplayError:
+        since = ".".join(map(str, PACKETS_SINCE))
+        return self._recorded_when(
+            seq,
+            f"zkfle's nodes ran a simplified Zab once elected, and this zkfle runs ZooKeeper's "
+            f"(traces carry it since {since}): its post-election steps cannot be re-executed; "
+            f"record the run again",
+        )
+
+    def _predates_epoch_zxid(self, seq: int, core: QuorumPeer) -> ReplayError:
+        since = ".".join(map(str, EPOCH_ZXID_SINCE))
+        kept = zxid_hex(core.last_logged_zxid())
+        return self._recorded_when(
+            seq,
+            f"zkfle's nodes forgot a leader's epoch zxid once its leadership ended; n{core.myid} "
+            f"here keeps {kept} in its database and votes with it, as ZooKeeper does "
+            f"(Leader.startZkServer, ZOOKEEPER-2845; traces carry it since {since}), where the "
+            f"recording took its log's {zxid_hex(core.durable.last_zxid)}: the trace cannot be "
+            f"re-executed from here; record the run again",
+        )
+
+    def _predates_digest(self, seq: int, core: QuorumPeer) -> ReplayError:
+        since = ".".join(map(str, DIGEST_SINCE))
+        return self._recorded_when(
+            seq,
+            f"zkfle's leaders sent their txns without the tree's digest; n{core.myid} here "
+            f"sends each with it, as ZooKeeper does (ZOOKEEPER-3114; traces carry it since "
+            f"{since}): the trace cannot be re-executed from here; record the run again",
+        )
 
     def _input(self, d: Any, seq: int) -> Input:
         """The decoded input, from a cache: most inputs recur (a broadcast is received by
@@ -271,15 +352,9 @@ class CoreReplay:
             elif kind in ("poll", "look_for_leader"):
                 key = kind
             elif kind == "packet" and self._old_packets:
-                since = ".".join(map(str, PACKETS_SINCE))
-                raise ReplayError(
-                    self.path,
-                    seq + 1,
-                    f"seq {seq}: this trace (version {self.header.get('version')}) carries the "
-                    f"packets of zkfle's simplified Zab, which this zkfle no longer runs: its "
-                    f"post-election steps cannot be re-executed (packets are ZooKeeper's since "
-                    f"{since}); record the run again",
-                )
+                raise self._predates_zab(seq)
+            elif kind == "packet":
+                return self._dump_sent(d) or input_from(d, self.config)
             else:
                 return input_from(d, self.config)
             found = self._inputs.get(key)
@@ -291,6 +366,19 @@ class CoreReplay:
             return found
         except (RecordError, AttributeError, KeyError, TypeError) as e:
             raise ReplayError(self.path, seq + 1, f"seq {seq}: bad step input: {e}") from None
+
+    def _dump_sent(self, d: Any) -> Input | None:
+        """A SNAP dump with the bytes of one a replayed leader sent, as that dump (None
+        for anything else: `input_from` decodes it, or says what is wrong)."""
+        packet = d["packet"]
+        data = packet.get("data")
+        if packet.get("type") != DUMP or type(data) is not str or type(d["from"]) is not int:
+            return None
+        try:
+            dump = self._dumps.get(bytes.fromhex(data))
+        except ValueError:
+            return None
+        return PacketReceived(d["from"], dump) if dump is not None else None
 
     def _divergence(self, event: Event, actual: Mapping[str, Any]) -> Divergence:
         expected = event["output"]
@@ -306,3 +394,18 @@ class CoreReplay:
 
 
 __all__ = ["CoreReplay", "Divergence", "ReplayError", "json_diff", "timing_from_header"]
+
+
+def _elected(recorded: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
+    """Either output is a node's past its election (what pre-1.4 cores did differently)."""
+    return any(out.get("state", "LOOKING") != "LOOKING" for out in (recorded, actual))
+
+
+def _sends_digests(out: Output) -> bool:
+    """The step sends a txn carrying the tree's digest (what pre-1.6 leaders did not)."""
+    for action in out.zab:
+        if isinstance(action, SendPacket) and isinstance(action.packet, QuorumPacket):
+            qp = action.packet
+            if qp.type in (PROPOSAL, INFORM) and TxnEntry.decode(qp.data or b"").digest is not None:
+                return True
+    return False

@@ -195,11 +195,18 @@ class Replayer:
             return self.position
 
     def seek_mark(self, label: str) -> int:
+        """Go to the mark `label`, or to the trace's `start` or `end` (unless a mark has
+        that name)."""
         with self._lock:
             seq = self.mark_seqs.get(label)
+            if seq is None and label in ("start", "end"):
+                seq = 0 if label == "start" else self.total
             if seq is None:
                 known = ", ".join(f'"{m}"' for m in self.mark_seqs) or "none"
-                raise KeyError(f'no mark "{label}" in this trace (marks: {known})')
+                raise KeyError(
+                    f'no mark "{label}" in this trace (marks: {known}); seek also takes'
+                    " a seq, a time @1.5s, start or end"
+                )
             return self.seek(seq)
 
     def seek_time(self, t_ms: float) -> int:

@@ -76,9 +76,9 @@ def verify(
     result.events, result.divergence = _verify_loop(
         trace, replay, checker, progress, progress_every
     )
+    result.steps, nodes = replay.steps, replay.nodes_seen
     result.seconds = time.perf_counter() - t0
-    result.steps = replay.steps
-    result.nodes = tuple(sorted(replay.nodes_seen))
+    result.nodes = tuple(sorted(nodes))
     if checker is not None and result.divergence is None:
         result.violations = [*checker.violations, *checker.finish()]
     result.notes = list(trace.notes)

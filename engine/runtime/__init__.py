@@ -16,6 +16,7 @@ __all__ = [
     "faults",
     "host",
     "hosted",
+    "interpreter",
     "node",
     "protocol",
     "sim",

@@ -28,7 +28,9 @@ class ElectionPlane(Network):
                 return False
             m = node.sendqueue.popleft()
             msg_id = self._next_id("m")
-            self.recorder.emit_fields("send", self.now(), node.sid, {"msg": msg_id, "to": m.sid})
+            self.recorder.emit_rounded(
+                "send", self.now_rounded(), node.sid, {"msg": msg_id, "to": m.sid}
+            )
             payload = encode_notification(m)
             if m.sid == node.sid:
                 self._loopback(node, msg_id, payload)
@@ -44,8 +46,8 @@ class ElectionPlane(Network):
     def _loopback(self, node: Node, msg_id: str, payload: bytes) -> None:
         """QuorumCnxManager.toSend to ourselves: no wire, straight into our receive queue
         (our own vote comes back to us); a full queue evicts its oldest message."""
-        self.recorder.emit_fields(
-            "deliver", self.now(), node.sid, {"msg": msg_id, "from": node.sid}
+        self.recorder.emit_rounded(
+            "deliver", self.now_rounded(), node.sid, {"msg": msg_id, "from": node.sid}
         )
         evicted = node.qcm.add_to_recv_queue(Message(payload, node.sid, msg_id))
         if evicted is not None:
@@ -129,8 +131,8 @@ class ElectionPlane(Network):
             if not self._connected(node, env, node.qcm.sender_worker_map):
                 return
             assert isinstance(env.payload, bytes)
-            self.recorder.emit_fields(
-                "deliver", self.now(), env.dst, {"msg": env.msg_id, "from": env.src}
+            self.recorder.emit_rounded(
+                "deliver", self.now_rounded(), env.dst, {"msg": env.msg_id, "from": env.src}
             )
             evicted = node.qcm.add_to_recv_queue(Message(env.payload, env.src, env.msg_id))
             if evicted is not None:

@@ -266,7 +266,7 @@ class Host(HeldMessages):
         """Feed one input to a node's core (caller holds node.lock) and carry out the output."""
         core = node.core
         assert core is not None
-        now = round(self.now(), 3)
+        now = self.now_rounded()
         out = core.step(event, now)
         config = self.config_text
         fields: dict[str, Any] = {
@@ -287,7 +287,12 @@ class Host(HeldMessages):
             return
         node.last_signature = signature
         node.last_event = f"{core.peer_state.name} {core.zab_state.lower()}"
-        self.recorder.emit_fields("state", self.now(), node.sid, state_fields(core, out))
+        self.recorder.emit_rounded("state", self.now_rounded(), node.sid, state_fields(core, out))
+
+    def _peer_sees_close(self, peer: Node, sid: Sid) -> None:
+        """The peer's end of a connection that `sid` closed under its own lock (a new
+        QuorumCnxManager): in the simulator it learns at once."""
+        self._election_closed(peer, sid)
 
     def _apply(self, node: Node, out: Output) -> None:
         if out.persist is not None:
@@ -299,7 +304,7 @@ class Host(HeldMessages):
             peers, _ = node.qcm.halt()
             node.qcm = QuorumCnxManager(node.sid)
             for peer in peers:
-                self._election_closed(self.nodes[peer], node.sid)
+                self._peer_sees_close(self.nodes[peer], node.sid)
         if out.sends:
             node.sendqueue.extend(out.sends)
             self.wake(node, "sender")
@@ -426,6 +431,9 @@ class Host(HeldMessages):
             sid = node.sid
             with node.lock:
                 core = node.core
+                live = node.alive and not node.paused
+                if live and core is not None and core.peer_state == ServerState.LOOKING:
+                    return None  # stable_leader's answer whatever the others are
                 summaries.append(
                     _Summary(
                         sid,

@@ -1,12 +1,16 @@
 """The interpreter settings a large threaded cluster runs under: a longer thread switch
-interval and a cyclic GC that leaves the cluster alone (`enter`, `leave`).
+interval and a cyclic GC that leaves the cluster alone (`enter`, `leave`); and the one
+keeper of the process's cyclic GC settings (`collect_less`), which the console and
+exploration use too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import threading
+from collections.abc import Iterator
 
 SWITCH_INTERVAL_S = 0.05
 """The interpreter's thread switch interval while a threaded runtime of LARGE_CLUSTER
@@ -24,7 +28,52 @@ allocations instead of ~70 000."""
 _large_lock = threading.Lock()
 _large_users = 0
 _switch_before = 0.005
-_gc_thresholds_before = gc.get_threshold()
+
+_gc_lock = threading.Lock()
+_gc_holds: list[tuple[int, int]] = []
+_gc_before = gc.get_threshold()
+
+
+def collect_less(young: int = 0, full: int = 0) -> None:
+    """Leave what the process holds now out of the cyclic GC (`gc.freeze`) and raise its
+    first (young) and third (full) thresholds to at least `young` and `full`, until
+    `collect_as_before(young, full)`. Holders nest - a large cluster inside the console,
+    an exploration beside one: the thresholds are the highest any holder asked for, and
+    the freeze and the thresholds are undone when the last holder lets go, not before."""
+    global _gc_before
+    with _gc_lock:
+        if not _gc_holds:
+            _gc_before = gc.get_threshold()
+        _gc_holds.append((young, full))
+        _set_thresholds()
+        gc.freeze()
+
+
+def collect_as_before(young: int = 0, full: int = 0) -> None:
+    """One holder of `collect_less(young, full)` lets go."""
+    with _gc_lock:
+        _gc_holds.remove((young, full))
+        if _gc_holds:
+            _set_thresholds()
+        else:
+            gc.set_threshold(*_gc_before)
+            gc.unfreeze()
+
+
+@contextlib.contextmanager
+def collecting_less(young: int = 0, full: int = 0) -> Iterator[None]:
+    """`collect_less` for the duration."""
+    collect_less(young, full)
+    try:
+        yield
+    finally:
+        collect_as_before(young, full)
+
+
+def _set_thresholds() -> None:
+    young, middle, full = _gc_before
+    young = max([young, *(y for y, _ in _gc_holds)])
+    gc.set_threshold(young, middle, max([full, *(f for _, f in _gc_holds)]))
 
 
 def enter() -> None:
@@ -44,14 +93,12 @@ def enter() -> None:
     wall time with every node thread stopped (gc.callbacks, time.thread_time). So they
     are made rare (FULL_COLLECTION_EVERY) until the last large runtime stops; the young
     generations are collected as before."""
-    global _large_users, _switch_before, _gc_thresholds_before
+    global _large_users, _switch_before
     with _large_lock:
         if _large_users == 0:
             _switch_before = sys.getswitchinterval()
             sys.setswitchinterval(max(_switch_before, SWITCH_INTERVAL_S))
-            _gc_thresholds_before = young, middle, full = gc.get_threshold()
-            gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
-        gc.freeze()
+        collect_less(full=FULL_COLLECTION_EVERY)
         _large_users += 1
 
 
@@ -61,5 +108,4 @@ def leave() -> None:
         _large_users -= 1
         if _large_users == 0:
             sys.setswitchinterval(_switch_before)
-            gc.set_threshold(*_gc_thresholds_before)
-            gc.unfreeze()
+        collect_as_before(full=FULL_COLLECTION_EVERY)

@@ -59,6 +59,10 @@ class Network:
     def now(self) -> float:
         raise NotImplementedError
 
+    def now_rounded(self) -> float:
+        """`now()` to the microsecond, as events record it."""
+        return round(self.now(), 3)
+
     def wake(self, node: Node, what: str, peer: Sid | None = None) -> None:
         """Operation `what` ("sender", "receiver", "main", "send_worker") has work."""
         raise NotImplementedError
@@ -101,7 +105,7 @@ class Network:
     # --- recording ------------------------------------------------------------------------
 
     def emit(self, kind: str, node: Sid | None = None, **fields: Any) -> None:
-        self.recorder.emit_fields(kind, self.now(), node, fields)
+        self.recorder.emit_rounded(kind, self.now_rounded(), node, fields)
 
     def _next_id(self, prefix: str) -> str:
         with self._ids_lock:
@@ -112,7 +116,7 @@ class Network:
         fields = {"msg": msg_id, "reason": reason, "from": src, "to": dst}
         if extra:
             fields.update(extra)
-        self.recorder.emit_fields("drop", self.now(), at, fields)
+        self.recorder.emit_rounded("drop", self.now_rounded(), at, fields)
 
     def continue_ids(self, messages: int, packets: int) -> None:
         """Number new messages after the parent run's (`m<n>`, `p<n>` stay unique)."""

@@ -71,38 +71,42 @@ def cmd_node(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s [%(threadName)s] %(message)s",
         stream=sys.stderr,
     )
-    try:
-        cfg = load_zoo_cfg(str(args.config), myid=args.myid)
-        node = TcpNode(
-            cfg,
-            data_dir=args.data_dir,
-            trace=args.trace,
-            record=not args.no_trace,
-            seed=args.seed,
-        )
-        node.start()
-    except (ConfigError, NodeError) as e:
-        print(f"zkfle node: {e}", file=sys.stderr)
-        return 2
-    if node.trace_path is not None:
-        print(f"n{node.myid}: trace {node.trace_path}", flush=True)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # Before the node starts: a signal while it starts (a slow machine, a supervisor
+    # giving up) then stops it cleanly once started, its trace ending with a footer.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        try:
+            cfg = load_zoo_cfg(str(args.config), myid=args.myid)
+            node = TcpNode(
+                cfg,
+                data_dir=args.data_dir,
+                trace=args.trace,
+                record=not args.no_trace,
+                seed=args.seed,
+            )
+            node.start()
+        except (ConfigError, NodeError) as e:
+            print(f"zkfle node: {e}", file=sys.stderr)
+            return 2
+        if node.trace_path is not None:
+            print(f"n{node.myid}: trace {node.trace_path}", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            try:
+                node.stop()
+            except TransportError as e:
+                print(f"zkfle node: {e}", file=sys.stderr)
+                return 1
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        try:
-            node.stop()
-        except TransportError as e:
-            print(f"zkfle node: {e}", file=sys.stderr)
-            return 1
     return 0
 
 

@@ -31,7 +31,10 @@ once, with the data in the data dir. Its every change of
 phase, sync mode, epoch or zxid - once durable - reaches the core as a `ZabProgress`
 input; its end (the leader's EOF, initLimit/syncLimit ticks of silence, a packet it
 refuses) sends the node back to LOOKING with ZooKeeper's reason. On start the node votes
-with the last zxid of its txn log and snapshots (ZK: getLastLoggedZxid).
+with the last zxid of its txn log and snapshots (ZK: getLastLoggedZxid); once it has led,
+with the epoch's zxid its leader's database took where no txn of the epoch is logged,
+which the core keeps (`QuorumPeer.processed_zxid`) and its next leader or learner starts
+from.
 """
 
 from __future__ import annotations
@@ -94,6 +97,9 @@ class QuorumSide:
         self._zab_leader: Sid | None = None
         self._retired: list[LearnerConnection] = []
         """Zab learners closed but maybe not finished: stop() joins them."""
+        self.digest_mismatches = 0
+        """Txns its Zab learners applied, or its Zab leader committed, whose tree digest was
+        not the one they carried (ZK: mntr's zk_digest_mismatches_count)."""
         self.zab_lead: LeaderService | None = None
         """The Zab leader running on the quorum port while the node leads."""
         self._retired_leads: list[LeaderService] = []
@@ -161,9 +167,12 @@ class QuorumSide:
         host, port = self.qv.all_members[self.myid].addr[0]
         if self.cfg.quorum_listen_on_all_ips:
             host = "0.0.0.0"
-        service = LeaderService(settings, self.zab_store, listen=(host, port))
+        service = LeaderService(
+            settings, self.zab_store, listen=(host, port), processed_zxid=core.processed_zxid
+        )
         service.on_progress = lambda: self._lead_moved(service)
         service.on_end = lambda reason: self._lead_ended(service, reason)
+        service.on_mismatch = self._digest_mismatch
         self.zab_lead = service
         try:
             service.start()  # loads the data dir: ZooKeeper's loadDataBase
@@ -231,9 +240,12 @@ class QuorumSide:
                 config=self.config_text,
             )
             address = self.qv.all_members[leader].addr[0]
-            conn = LearnerConnection(settings, address, self.zab_store)
+            conn = LearnerConnection(
+                settings, address, self.zab_store, processed_zxid=core.processed_zxid
+            )
             conn.on_progress = lambda view: self._zab_moved(conn, leader, view)
             conn.on_end = lambda reason: self._zab_ended(conn, leader, reason)
+            conn.on_mismatch = self._digest_mismatch
             self.zab_conn, self._zab_leader = conn, leader
             log.info(
                 "n%s: leader %s sent no zkfle greeting: following it over Zab", self.myid, leader
@@ -249,6 +261,10 @@ class QuorumSide:
         with self.lock:
             if conn is self.zab_conn:
                 self._inbox(ZabProgress(leader, *view))
+
+    def _digest_mismatch(self) -> None:
+        with self.lock:
+            self.digest_mismatches += 1
 
     def _zab_ended(self, conn: LearnerConnection, leader: Sid, reason: str) -> None:
         with self.lock:

@@ -125,9 +125,14 @@ class TcpNode(QuorumSide):
         )
         self.socket_timeout_ms = self._socket_timeout_ms(cfg)
         self.store = DurableStore(self.data_dir)
-        self.zab_store = ZabStore(self.data_dir)
-        super().__init__()  # the learner<->leader side: nothing connected yet
         self.seed = seed if seed is not None else secrets.randbelow(1 << 31)
+        self.zab_store = ZabStore(
+            self.data_dir,
+            snap_count=cfg.snap_count,
+            snap_size_limit_kb=cfg.snap_size_limit_kb,
+            rand=random.Random(f"{self.seed}:snapshots").randrange,
+        )
+        super().__init__()  # the learner<->leader side: nothing connected yet
         self.rng_observer = random.Random(f"{self.seed}:observer")
         self.out = out if out is not None else _print_line
         self.label = label or f"node{self.myid}"
@@ -338,6 +343,7 @@ class TcpNode(QuorumSide):
             conn.join(JOIN_TIMEOUT_S)
         for service in leads:
             service.join(JOIN_TIMEOUT_S)
+        self.zab_store.join_snapshot(JOIN_TIMEOUT_S)
         if self.client_port is not None:
             self.client_port.stop(JOIN_TIMEOUT_S)
         problems = []
@@ -415,9 +421,10 @@ class TcpNode(QuorumSide):
                 vote=vote_json(core.current_vote),
                 current_epoch=core.durable.current_epoch,
                 accepted_epoch=core.durable.accepted_epoch,
-                last_zxid=zxid_hex(core.durable.last_zxid),
+                last_zxid=zxid_hex(core.last_logged_zxid()),
                 established=core.zab_state == ZabState.BROADCAST,
                 sync_mode=core.sync_mode,
+                digest_mismatches=self.digest_mismatches,
             )
             lead = self.zab_lead
             learners = lead.learner_views() if lead is not None else core.zab_learners(self.now())
@@ -582,12 +589,20 @@ class TcpNode(QuorumSide):
                 msg_id = self._next_id("m")
                 self.emit("send", msg=msg_id, to=m.sid)
                 qcm = self.qcm
-            if qcm is None:
-                continue
-            try:
-                qcm.to_send(m.sid, encode_notification(m), msg_id)
-            except WireError as e:  # a field out of Java's range: our bug, say so
-                log.error("n%s: cannot encode notification to %s: %s", self.myid, m.sid, e)
+                if qcm is not None and m.sid == self.myid:
+                    # ZK: toSend puts a message to ourselves straight into recvQueue; its
+                    # delivery is recorded under the same hold as its send, so a stop cannot
+                    # fall between them (trace format 1.1: every loopback send is delivered).
+                    self._to_send(qcm, m, msg_id)
+                    continue
+            if qcm is not None:
+                self._to_send(qcm, m, msg_id)
+
+    def _to_send(self, qcm: TcpCnxManager, m: ToSend, msg_id: str) -> None:
+        try:
+            qcm.to_send(m.sid, encode_notification(m), msg_id)
+        except WireError as e:  # a field out of Java's range: our bug, say so
+            log.error("n%s: cannot encode notification to %s: %s", self.myid, m.sid, e)
 
     def _worker_receiver(self) -> None:
         """ZK: WorkerReceiver - decode, skip malformed messages, step the core."""

@@ -616,6 +616,12 @@ class ThreadedRuntime(Host):
         for w in workers:
             w.wake()
 
+    def _peer_sees_close(self, peer: Node, sid: Sid) -> None:
+        # Taking the peer's lock here, under the closing node's, would invert the order
+        # _connection_opened follows (smaller sid first) and could deadlock with it. Its
+        # RecvWorker notices a moment later instead, as it notices a closed socket.
+        self.call_at(self.now(), self._election_closed, peer, sid)
+
     def _election_closed(self, node: Node, peer: Sid) -> None:
         super()._election_closed(node, peer)
         for what in ("send_worker", "recv_worker"):

@@ -42,6 +42,10 @@ class ZabPlane(Network):
         elif isinstance(action, ClosePeer) and action.peer in node.zab_peers:
             node.zab_peers.discard(action.peer)
             self.emit("conn", node.sid, peer=action.peer, up=False, plane="quorum")
+            with self.net_lock:
+                cut = self.faults.blocked(node.sid, action.peer)
+            if cut is not None:
+                return  # the FIN is lost on the cut link: the peer times out on its own
             peer = self.nodes[action.peer]
             self.call_later(
                 self._latency(node.sid, peer.sid),

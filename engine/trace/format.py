@@ -10,7 +10,11 @@ written, when the buffer holds `max_buffer_bytes`, at once for rare events that 
 in a post-mortem (commands, faults, crashes, invariants, the footer), and on `flush()`.
 A killed process therefore loses at most the last few milliseconds of an active run, and
 nothing if its runtime calls `flush()` when it goes idle. Whatever reached the kernel
-survives the process; `close()` (or `flush(fsync=True)`) also survives a power cut.
+survives the process; `close()` (or `flush(fsync=True)`) also survives a power cut, unless
+the writer is not `durable`: a simulated run's trace is made again, byte for byte, from its
+seed and commands, and an fsync at each close waits ~2 ms on the disk here, a fifth of a
+short simulated election. Such a writer also replaces a file already at its path instead
+of truncating it (see `_replace`).
 
 Reading (`read_trace`): the header is read and checked at once; events are streamed (the
 file is re-read on every iteration, so memory stays flat on any size). Problems raise
@@ -25,12 +29,13 @@ from __future__ import annotations
 import os
 import platform
 import re
+import stat
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from time import monotonic
 from typing import IO, Any, TypeAlias
 
 import orjson
@@ -41,8 +46,8 @@ Event: TypeAlias = dict[str, Any]
 """One decoded line (the header or an event)."""
 
 FORMAT_NAME = "zkfle-trace"
-VERSION = "1.4"
-MAJOR, MINOR = 1, 4
+VERSION = "1.6"
+MAJOR, MINOR = 1, 6
 """1.1 added the kinds of real servers' evidence (recv, sent, election, fle_timeout,
 peer_state, took, zk, log) and the runtime `imported`, and ends every message: a loopback
 send has its `deliver`, a `dup` copy is a message of its own. A 1.1 reader reads 1.0 files
@@ -52,9 +57,18 @@ node stopped consuming and went on (before, only a `cmd` and the next `snapshot`
 1.4: learner<->leader packets are ZooKeeper's (a jute QuorumPacket's type name, zxid,
 `data` in hex; SNAP's `dump`) and a step's Zab output names the data made durable (`log`,
 `snapshot`, `truncate`); 1.3 traces read as before, but their post-election steps - the
-packets of zkfle's earlier simplified Zab - cannot be re-executed (`PACKETS_SINCE`)."""
+packets of zkfle's earlier simplified Zab - cannot be re-executed (`PACKETS_SINCE`).
+1.5: no new field; a node's vote and ACKEPOCH carry its database's zxid, which keeps a
+leader's new-epoch zxid after its leadership ends (ZOOKEEPER-2845) where older cores took
+the log's: older traces diverge there (`EPOCH_ZXID_SINCE`). 1.6: no new field; a leader's
+PROPOSAL and INFORM carry the tree's digest after the txn (ZOOKEEPER-3114), so their
+bytes differ from older traces' (`DIGEST_SINCE`)."""
 PACKETS_SINCE = (1, 4)
 """The first version whose learner<->leader packets are ZooKeeper's (replay refuses older ones)."""
+EPOCH_ZXID_SINCE = (1, 5)
+"""The first version whose cores keep a leader's epoch zxid in memory after its leadership."""
+DIGEST_SINCE = (1, 6)
+"""The first version whose leaders' txns carry the tree's digest (TxnDigest)."""
 
 REPLAY_KINDS = frozenset({"boot", "stop", "step"})
 """★ kinds: what replay re-executes. Adding one needs a new MAJOR version."""
@@ -127,7 +141,8 @@ class TraceWriter:
     """Appends events to a new trace file, one complete line each (thread-safe).
 
     `write` checks that `seq` continues densely from the previous event. It costs about
-    1.1 µs per event; with `max_delay_ms=0` every line goes to the kernel as it is written,
+    1 µs per event measured apart (2-3x that inside a simulation, whose caches it shares:
+    BENCHMARKS.md); with `max_delay_ms=0` every line goes to the kernel as it is written,
     one write(2) each (about 2.5 µs per event); otherwise see the module docstring. A
     runtime that can go idle should call `flush()` from a periodic tick so that the last
     events of a quiet run reach the file.
@@ -140,6 +155,7 @@ class TraceWriter:
         *,
         max_delay_ms: float = 5.0,
         max_buffer_bytes: int = 1 << 16,
+        durable: bool = True,
     ) -> None:
         if header.get("format") != FORMAT_NAME or "version" not in header:
             raise ValueError(f"a trace header needs format {FORMAT_NAME!r} and a version")
@@ -147,22 +163,32 @@ class TraceWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._max_delay_s = max_delay_ms / 1000.0
         self._max_bytes = max_buffer_bytes
+        self._durable = durable
         self._lock = threading.Lock()
         # One bytearray, not a list of lines: keeping thousands of orjson's bytes objects
         # alive costs ~2 µs per line in allocations, extending a bytearray ~0.05 µs.
         self._pending = bytearray()
-        self._oldest = 0.0  # time.monotonic() of the oldest pending line
+        self._oldest = 0.0  # monotonic() of the oldest pending line
         self._next_seq = 1
         self._encoder = encoder_for(self.path)
         """For `.jsonl.gz` and `.jsonl.zst`: every flush is compressed and sync-flushed."""
+        if not durable:
+            _replace(self.path)
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644
         )
-        first = orjson.dumps(dict(header), option=orjson.OPT_APPEND_NEWLINE)
-        self.size = len(first)
+        self._flushed = 0
+        """Bytes handed to the kernel so far (of a compressed trace, before compression)."""
+        self._write_all(orjson.dumps(dict(header), option=orjson.OPT_APPEND_NEWLINE))
+
+    @property
+    def size(self) -> int:
         """Bytes written so far, header included (some may still wait in the buffer);
         of a compressed trace, before compression."""
-        self._write_all(first)
+        # Summed when asked (only a rotating writer asks, once an event) rather than
+        # counted on every write.
+        with self._lock:
+            return self._flushed + len(self._pending)
 
     @property
     def next_seq(self) -> int:
@@ -176,16 +202,17 @@ class TraceWriter:
     def write(self, event: Mapping[str, Any]) -> None:
         """Append one event (a mapping with `seq`, `t_ms`, `kind`, ...)."""
         line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
-        with self._lock:
-            if self._fd is None:
-                raise ValueError(f"{self.path}: write after close")
+        # acquire/release rather than `with`: a with-statement's __enter__ and __exit__
+        # calls were a fifth of this method, which a simulated election calls ~350 times.
+        lock = self._lock
+        lock.acquire()
+        try:
             seq = event.get("seq")
-            if seq != self._next_seq:
-                raise ValueError(f"{self.path}: event seq {seq!r}, expected {self._next_seq}")
+            if seq != self._next_seq or self._fd is None:
+                raise ValueError(self._refusal(seq))
             self._next_seq += 1
-            self.size += len(line)
             pending = self._pending
-            now = time.monotonic()
+            now = monotonic()
             if not pending:
                 self._oldest = now
             pending += line
@@ -195,6 +222,13 @@ class TraceWriter:
                 or event.get("kind") in URGENT_KINDS
             ):
                 self._flush_locked()
+        finally:
+            lock.release()
+
+    def _refusal(self, seq: object) -> str:
+        if self._fd is None:
+            return f"{self.path}: write after close"
+        return f"{self.path}: event seq {seq!r}, expected {self._next_seq}"
 
     def footer_event(self, t_ms: float, end: str = "ok") -> Event:
         """The footer that would close the trace now (`end`: ok, violation, aborted, or
@@ -212,7 +246,8 @@ class TraceWriter:
                 os.fsync(self._fd)
 
     def close(self, footer: Mapping[str, Any] | None = None) -> None:
-        """Write `footer` (if any: see `footer_event`), flush, fsync and close. Idempotent."""
+        """Write `footer` (if any: see `footer_event`), flush, fsync (if `durable`) and
+        close. Idempotent."""
         if self._fd is None:
             return
         if footer is not None:
@@ -226,7 +261,8 @@ class TraceWriter:
                 self._flush_locked()
                 if self._encoder is not None:
                     self._write_raw(self._encoder.finish())
-                os.fsync(self._fd)
+                if self._durable:
+                    os.fsync(self._fd)
             finally:
                 os.close(self._fd)
                 self._fd = None
@@ -243,6 +279,7 @@ class TraceWriter:
             self._pending.clear()
 
     def _write_all(self, data: bytes | bytearray) -> None:
+        self._flushed += len(data)
         if self._encoder is not None:
             data = self._encoder.encode(data)
         self._write_raw(data)
@@ -253,6 +290,23 @@ class TraceWriter:
         while written < len(data):  # a short write (a signal, a full disk): write the rest
             data = data[written:]
             written = os.write(self._fd, data)
+
+
+def _replace(path: Path) -> None:
+    """Unlink a regular file at `path`, so that the writer's O_CREAT makes a new one.
+
+    Truncating the old file instead cost a short simulated run (~350 events, ~100 KB) a
+    quarter to a third of what recording it cost in CPU, on ext4: the truncation frees the
+    old blocks, and closing a file truncated to nothing makes ext4 start writing it back at
+    once (its `auto_da_alloc` heuristic for rewritten files), in the writer's process - the
+    next run over the same path then waits for that write. A new file's pages wait in the
+    page cache. A reader of the old file keeps reading it whole. A symbolic link stays and
+    is written through, as before; where unlinking fails, the file is truncated as before."""
+    try:
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 _NAMES_A_SEQ = frozenset({"break", "invariant"})
@@ -271,13 +325,18 @@ class RotatingTraceWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], header: Mapping[str, Any], max_bytes: int
+        self,
+        path: str | os.PathLike[str],
+        header: Mapping[str, Any],
+        max_bytes: int,
+        durable: bool = True,
     ) -> None:
         self.first = Path(path)
         self.header = dict(header)
         self.max_bytes = max_bytes
+        self.durable = durable
         self.parts = 1
-        self.writer = TraceWriter(path, header)
+        self.writer = TraceWriter(path, header, durable=durable)
         self._offset = 0
         """Events in the parts before this one: the run's seq minus the part's."""
 
@@ -311,7 +370,7 @@ class RotatingTraceWriter:
         self.writer.close(footer)
         self._offset += last
         header = {**self.header, "parent": {"trace": previous.name, "seq": last}}
-        self.writer = TraceWriter(self.first.with_name(name), header)
+        self.writer = TraceWriter(self.first.with_name(name), header, durable=self.durable)
 
     def footer_event(self, t_ms: float, end: str = "ok") -> Event:
         return self.writer.footer_event(t_ms, end)

@@ -128,15 +128,20 @@ DUMP = "dump"
 """The `type` of SNAP's database dump on the learner<->leader stream."""
 
 
-def packet_json(p: ZabItem, *, whole: bool = False) -> JSON:
+def packet_json(
+    p: ZabItem, *, whole: bool = False, dumps: dict[bytes, SnapshotDump] | None = None
+) -> JSON:
     """A packet as its type's name (Leader.java's), zxid, `data` in hex (absent when null)
     and `auth` ([scheme, id] pairs, absent when null). SNAP's dump is its size and CRC-32
     - or with `whole` its bytes in hex: a step's input carries them (a replayed learner
-    needs them), sends and `zsend` events the summary."""
+    needs them), sends and `zsend` events the summary. A dump's bytes are kept in `dumps`
+    (replay's: see `engine.replay.cores.CoreReplay`)."""
     if isinstance(p, SnapshotDump):
         w = Writer()
         p.write_sync(w)
         raw = bytes(w)
+        if dumps is not None:
+            dumps[raw] = p
         if whole:
             return {"type": DUMP, "data": raw.hex()}
         return {"type": DUMP, "size": len(raw), "crc": f"{zlib.crc32(raw):08x}"}
@@ -311,10 +316,10 @@ def _sends_json(sends: tuple[ToSend, ...], config: str) -> list[JSON]:
     return groups
 
 
-def _zab_json(action: ZabAction) -> JSON:
+def _zab_json(action: ZabAction, dumps: dict[bytes, SnapshotDump] | None) -> JSON:
     match action:
         case SendPacket(to, packet):
-            return {"send": to, "packet": packet_json(packet)}
+            return {"send": to, "packet": packet_json(packet, dumps=dumps)}
         case ConnectToLeader(leader):
             return {"connect": leader}
         case ClosePeer(peer, reason):
@@ -328,15 +333,16 @@ def _zab_json(action: ZabAction) -> JSON:
     raise AssertionError(action)
 
 
-def output_json(out: Output, config: str) -> JSON:
-    """The recorded form of a core output; empty parts are left out."""
+def output_json(out: Output, config: str, dumps: dict[bytes, SnapshotDump] | None = None) -> JSON:
+    """The recorded form of a core output; empty parts are left out. The bytes of each
+    SNAP dump sent are kept in `dumps` (see `packet_json`)."""
     d: JSON = {"state": _STATE_NAME[out.state]}
     if out.sends:
         d["sends"] = _sends_json(out.sends, config)
     if out.connect_all:
         d["connect_all"] = True
     if out.zab:
-        d["zab"] = [_zab_json(a) for a in out.zab]
+        d["zab"] = [_zab_json(a, dumps) for a in out.zab]
     if out.persist is not None:
         d["persist"] = durable_json(out.persist)
     wait_ms = out.wait_ms
@@ -411,7 +417,7 @@ def state_fields(core: QuorumPeer, out: Output) -> JSON:
         "vote": vote_json(core.current_vote),
         "current_epoch": durable.current_epoch,
         "accepted_epoch": durable.accepted_epoch,
-        "last_zxid": zxid_hex(durable.last_zxid),
+        "last_zxid": zxid_hex(core.last_logged_zxid()),
     }
     if out.decided is not None:
         fields["recvset"] = {str(s): vote_json(v) for s, v in sorted(fle.recvset.items())}

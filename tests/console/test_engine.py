@@ -22,6 +22,7 @@ from engine.control.values import Instant
 from engine.core.vote import ServerState
 from engine.replay.player import Replayer
 from tests.console.conftest import cell, cluster_screen, enter_command, log_text, wait_for
+from tests.successor import next_leader
 
 
 def test_the_cluster_satisfies_the_backend_protocol(sim_cluster: Cluster) -> None:
@@ -61,10 +62,9 @@ async def test_the_console_on_a_threaded_cluster() -> None:
             screen = cluster_screen(pilot)
             await wait_for(pilot, lambda: "leader n3" in screen.header.text, "a leader", 30)
             assert cell(screen, 3, "state") == "LEADING"
-            # The next best vote leads: under ZooKeeper's Zab a follower synced after the
-            # epoch was established holds its zxid, so on threads it may be n1 or n2.
-            rest = [n for n in cluster.view().nodes if n.sid != 3]
-            best = max(rest, key=lambda n: (n.last_zxid, n.sid)).sid
+            # The next best vote leads, n1 or n2 by who synced when: read once both synced.
+            await wait_for(pilot, lambda: cluster.view().settled, "both followers synced", 30)
+            best = next_leader(cluster.view(), 3)
             await pilot.press("3", "c")
             await wait_for(
                 pilot, lambda: cell(screen, best, "state") == "LEADING", f"n{best} leads", 30

@@ -5,17 +5,23 @@ change of a burst."""
 
 from __future__ import annotations
 
+import gc
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from rich.segment import Segment
+from rich.table import Table
 from textual.geometry import Region
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
+from console import collector
 from console.app import ZkfleApp
-from console.widgets.detail import LIVE_HZ, NodeDetail
+from console.widgets.detail import LIVE_HZ, DetailBody, NodeDetail
 from console.widgets.ensemble import EnsembleTable
 from console.widgets.log import MessageLog
+from engine.runtime import interpreter
 from tests.console.conftest import cluster_screen, wait_for
 from tests.console.fakes import FakeBackend
 
@@ -159,3 +165,83 @@ async def test_a_node_that_changed_repaints_only_its_row(monkeypatch: pytest.Mon
         await pilot.pause(0.2)
         assert set(painted) == {3}  # the header is line 0, n1 line 1
         assert "ping" in "".join(s.text for s in render_line(ensemble, 3))
+
+
+async def test_what_the_console_holds_at_start_is_left_out_of_full_collections() -> None:
+    """The collector's full collections walked every object Textual made at start-up, ~30
+    ms of the UI thread each, every ~25 frames of a storm: once the first screen is up it
+    is frozen and full collections are made rare; at exit, all is as before."""
+    before = gc.get_threshold()
+    async with ZkfleApp(FakeBackend()).run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: gc.get_freeze_count() > 0, "the start-up frozen")
+        assert gc.get_threshold()[2] >= collector.FULL_COLLECTION_EVERY
+        assert gc.get_threshold()[:2] == before[:2]
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+
+
+def test_a_large_cluster_stopping_leaves_the_consoles_collector_settings_alone() -> None:
+    """Regression: the console, a large threaded cluster (engine.runtime.interpreter) and
+    exploration each saved the collector's settings, changed them and put back what they
+    had found, so a large cluster stopping under a running console unfroze what the
+    console held and undid its thresholds (and the console's exit could put back the
+    cluster's). One keeper now counts its holders: the highest thresholds asked for hold
+    until the last one lets go."""
+    before = gc.get_threshold()
+    collector.settle()
+    try:
+        interpreter.enter()
+        with interpreter.collecting_less(young=before[0] + 1):
+            assert gc.get_threshold()[0] == before[0] + 1
+            assert gc.get_threshold()[2] >= interpreter.FULL_COLLECTION_EVERY
+        interpreter.leave()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (*before[:2], max(before[2], collector.FULL_COLLECTION_EVERY))
+    finally:
+        collector.restore()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+
+
+async def test_the_node_pane_draws_again_only_the_parts_that_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rich's tables are most of the node pane's cost: when only a node's queues change
+    (under a storm, every time), its vote tables keep their lines; the pane still shows
+    what Rich draws of the whole."""
+    fake = FakeBackend()
+    async with ZkfleApp(fake).run_test(size=(120, 40)) as pilot:
+        screen = cluster_screen(pilot)
+        await wait_for(pilot, lambda: screen.cluster_view is not None, "the first view")
+        detail, body = screen.detail, screen.detail.query_one(DetailBody)
+        detail.replay_clock = 1  # drawn at every call, as a replay's steps are
+        view = screen.cluster_view
+        assert view is not None
+        node = next(n for n in view.nodes if n.recvset)
+        detail.select()
+        detail.show(node)
+        await pilot.pause(0.1)
+        drawn: list[Table] = []
+        draw = Table.__rich_console__
+
+        def counted(table: Table, console: Any, options: Any) -> Any:
+            drawn.append(table)
+            return draw(table, console, options)
+
+        monkeypatch.setattr(Table, "__rich_console__", counted)
+        for depth in (3, 4):
+            detail.replay_clock += 1
+            detail.show(replace(node, send_queues=((node.sid % 3 + 1, depth),)))
+            await pilot.pause(0.1)
+            assert len(drawn) == 1  # the grid alone, not the vote tables
+            console = pilot.app.console
+            width = body.size.width
+            options = pilot.app.console_options.update_width(width).update(highlight=False)
+            whole = Segment.split_and_crop_lines(
+                console.render(detail._renderable, options),
+                width,
+                include_new_lines=False,
+                pad=False,
+            )
+            assert body._lines == list(whole)
+            drawn.clear()

@@ -146,6 +146,32 @@ class NodeCluster:
                 return sid, epoch, max([state[3], *(f[3] for f in synced if f is not None)])
         return None
 
+    def started(self) -> list[int]:
+        """The running nodes whose current process has printed a line: it has imported
+        zkfle, listens and elects (a node prints its first line once `TcpNode.start`
+        returned)."""
+        with self._lock:
+            return sorted(
+                sid
+                for sid, proc in self.procs.items()
+                if proc.popen.poll() is None and sid not in self.paused and proc.lines
+            )
+
+    def wait_started(self, deadline_s: float = DEADLINE_S) -> float:
+        """Wait until every running node has started (`started`); returns when. A node
+        restarted on a loaded machine may spend many seconds importing before it runs any
+        of the election: time no election bound should count."""
+        end = time.monotonic() + deadline_s
+        while (now := time.monotonic()) < end:
+            if self.started() == [s for s in self.alive() if s not in self.paused]:
+                return now
+            time.sleep(0.01)  # polling what the nodes printed, with a deadline
+        late = sorted(set(self.alive()) - self.paused - set(self.started()))
+        raise TimeoutError(
+            f"{', '.join(f'n{s}' for s in late)} printed nothing within {deadline_s:.0f} s"
+            " of starting (still importing: the machine starves them)"
+        )
+
     def wait_established(
         self, since: float, deadline_s: float = DEADLINE_S
     ) -> tuple[int, int, float]:

@@ -53,12 +53,12 @@ class Reader:
         return len(self.data) - self.pos
 
     def _take(self, n: int, what: str) -> int:
-        if self.left < n:
+        at = self.pos
+        if len(self.data) - at < n:
             raise TruncatedError(
                 f"{what}: needs {n} bytes at offset {self.offset}, only {self.left} left"
             )
-        at = self.pos
-        self.pos += n
+        self.pos = at + n
         return at
 
     def int32(self, what: str) -> int:
@@ -81,10 +81,9 @@ class Reader:
         return value == 1
 
     def length(self, what: str) -> int:
-        at = self.offset
-        n = self.int32(what)
+        n: int = _INT.unpack_from(self.data, self._take(4, what))[0]
         if n != -1 and not 0 <= n <= MAX_LENGTH:
-            raise JuteError(f"{what}: unreasonable length {n} at offset {at}")
+            raise JuteError(f"{what}: unreasonable length {n} at offset {self.offset - 4}")
         return n
 
     def buffer(self, what: str) -> bytes | None:
@@ -95,14 +94,16 @@ class Reader:
         return bytes(self.data[at : at + n])
 
     def ustring(self, what: str) -> str | None:
-        at = self.offset
+        at = self.pos
         raw = self.buffer(what)
         if raw is None:
             return None
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise JuteError(f"{what}: string at offset {at} is not UTF-8 ({e.reason})") from None
+            raise JuteError(
+                f"{what}: string at offset {self.base + at} is not UTF-8 ({e.reason})"
+            ) from None
 
     def count(self, what: str, smallest: int) -> int:
         """A vector's element count, -1 for null; elements of at least `smallest` bytes

@@ -11,6 +11,7 @@ bytes hold more than its fields (a nested record in a buffer, a check on a value
 from __future__ import annotations
 
 import operator
+import struct
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -61,6 +62,7 @@ INT64 = Kind(Reader.int64, Writer.int64, 8)
 BOOLEAN = Kind(Reader.boolean, Writer.boolean, 1)
 BUFFER = Kind(Reader.buffer, Writer.buffer, 4)
 USTRING = Kind(Reader.ustring, Writer.ustring, 4)
+_STRUCT_CODES = {INT32: "i", INT64: "q"}
 
 Int32 = Annotated[int, INT32]
 Int64 = Annotated[int, INT64]
@@ -104,6 +106,7 @@ class Record:
     _reads: ClassVar[tuple[tuple[Callable[[Reader, str], Any], str], ...]]
     _writes: ClassVar[tuple[tuple[Callable[[Any], Any], Callable[[Writer, Any], None]], ...]]
     _smallest: ClassVar[int]
+    _fixed: ClassVar[struct.Struct | None]
 
     @classmethod
     def _declare(cls) -> None:
@@ -117,6 +120,11 @@ class Record:
         cls._reads = tuple((kind.read, what) for _, kind, what in kinds)
         cls._writes = tuple((operator.attrgetter(attr), kind.write) for attr, kind, _ in kinds)
         cls._smallest = sum(kind.smallest for _, kind, _ in kinds)
+        # A record of ints alone (StatPersisted, TxnHeader...) is one struct: a SNAP's dump
+        # holds one StatPersisted per znode, and 10 MB of them read field by field took
+        # a third of a second.
+        codes = "".join(_STRUCT_CODES.get(kind, "?") for _, kind, _ in kinds)
+        cls._fixed = None if "?" in codes else struct.Struct(">" + codes)
 
     @classmethod
     def smallest(cls) -> int:
@@ -128,12 +136,21 @@ class Record:
     def read(cls, r: Reader) -> Self:
         if "_reads" not in cls.__dict__:
             cls._declare()
+        fixed = cls._fixed
+        if fixed is not None and r.left >= fixed.size:
+            at = r.pos
+            r.pos += fixed.size
+            return cls(*fixed.unpack_from(r.data, at))
+        # Field by field: a value cut short is named as jute names it.
         return cls(*[read(r, what) for read, what in cls._reads])
 
     def write(self, w: Writer) -> None:
         cls = type(self)
         if "_writes" not in cls.__dict__:
             cls._declare()
+        if cls._fixed is not None:
+            w.out += cls._fixed.pack(*[get(self) for get, _ in cls._writes])
+            return
         for get, write in cls._writes:
             write(w, get(self))
 

@@ -13,7 +13,7 @@ Adler-32 of everything before, then "/"), the tree's ZxidDigest and a second sea
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self
 
 from engine.core.jute.archive import JuteError, Reader, Writer
@@ -56,9 +56,14 @@ class SnapshotDump:
     sessions: tuple[tuple[int, int], ...]
     acls: tuple[tuple[int, tuple[ACL, ...]], ...]
     nodes: tuple[DataNode, ...]
+    raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
+    """The bytes a dump was read from, which are its encoding: a learner that writes the
+    leader's dump as its snapshot copies them instead of encoding 10 MB again. Only `read`
+    sets it, so a dump made otherwise, or changed with `replace`, is encoded anew."""
 
     @classmethod
     def read(cls, r: Reader) -> Self:
+        start = r.pos
         at = r.offset
         n = r.count("snapshot sessions", 12)
         if n < 0:
@@ -86,9 +91,14 @@ class SnapshotDump:
                 raise JuteError(f"snapshot: null node path at offset {at}")
             data = r.buffer("node data")
             nodes.append(DataNode(path, data, r.int64("node acl"), StatPersisted.read(r)))
-        return cls(sessions, tuple(acls), tuple(nodes))
+        dump = cls(sessions, tuple(acls), tuple(nodes))
+        object.__setattr__(dump, "raw", bytes(r.data[start : r.pos]))  # frozen: set once here
+        return dump
 
     def write(self, w: Writer) -> None:
+        if self.raw is not None:
+            w.out += self.raw
+            return
         w.count(self.sessions)
         for session_id, timeout in self.sessions:
             w.int64(session_id)

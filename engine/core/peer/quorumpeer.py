@@ -16,9 +16,10 @@ Inputs come from two ZooKeeper threads. `Receive` is the WorkerReceiver thread; 
 other input is the QuorumPeer main thread (lookForLeader, followLeader, lead). Only main
 thread inputs move the main thread's timer; `Output.wait_ms` is meaningful for them.
 
-Timing is ZooKeeper's: the leader ticks every tickTime (its phases' initLimit waits, its
-learners' read timeouts and syncLimit checks, the quorum check and the PINGs are
-`ZabLeader.tick`'s); a learner's read times out after initLimit ticks until NEWLEADER,
+Timing is ZooKeeper's: the leader ticks every tickTime (the quorum check, the PINGs and
+their syncLimit checks are `ZabLeader.tick`'s) and its waits time out when they are due,
+between ticks (its phases' initLimit waits, its learners' read timeouts:
+`ZabLeader.expire`); a learner's read times out after initLimit ticks until NEWLEADER,
 then syncLimit ticks. Each leader connection is numbered by the core as the learner's
 first packet arrives (ZK: one LearnerHandler per accepted socket).
 
@@ -62,11 +63,12 @@ from engine.core.peer.learners import learner_view
 from engine.core.peer.outbox import QUIET, Outbox
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import LearnerView
-from engine.core.vote import LearnerType, Notification, ServerState, Sid, Vote, Zxid
+from engine.core.vote import LearnerType, Notification, ServerState, Sid, Vote, Zxid, make_zxid
 from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
 from engine.core.zab.learner import (
     Action,
     Committed,
+    DigestMismatch,
     Fail,
     LogTxns,
     SaveEpoch,
@@ -101,6 +103,8 @@ class _Leading:
     heard: dict[int, float] = field(default_factory=dict)
     """When a packet was last read from each connection (its socket's timeout counts
     from it: the ping age the console shows)."""
+    next_tick: float = 0.0
+    """When lead()'s next tick is due."""
 
 
 @dataclass(slots=True)
@@ -148,9 +152,20 @@ class QuorumPeer:
         it (the runtime's copy is kept by carrying them out)."""
         if not self.timing.zab_leader and self.data.last_logged_zxid != self.durable.last_zxid:
             self.data = self.data.aligned(self.durable.last_zxid, self.config)
+        self.processed_zxid: Zxid | None = None
+        """The in-memory database's lastProcessedZxid that the last role left where it is
+        ahead of the log: a leader's new-epoch zxid (ZK: Leader.startZkServer) while no txn
+        of its epoch is logged. ZooKeeperServer.shutdown(false) keeps the database across
+        roles (ZOOKEEPER-2845), so the next vote and role start from it; a restart (a new
+        core) reloads from disk and loses it."""
+        self.digest_mismatches = 0
+        """Txns it applied - as a learner, or as the leader once committed - whose tree
+        digest was not the one they carried (ZK: mntr's zk_digest_mismatches_count,
+        counted since the server started)."""
         self.peer_state = ServerState.LOOKING
         self.shutting_down_le = False
-        # ZK: startLeaderElection - the vote reported until an election decides.
+        # ZK: startLeaderElection - the vote reported until an election decides; a new
+        # core's database is what its disk holds.
         self.current_vote = Vote(myid, self.durable.last_zxid, -1, self.durable.current_epoch)
         self.election = FastLeaderElection(self, self.timing.election)
         self.deadline: float | None = None
@@ -170,7 +185,19 @@ class QuorumPeer:
         return self.durable.current_epoch
 
     def last_logged_zxid(self) -> Zxid:
-        return self.durable.last_zxid
+        """ZK: getLastLoggedZxid = the database's lastProcessedZxid: the log's last zxid,
+        or the database's where it is ahead (`processed_zxid`, a role's database)."""
+        logged = self.durable.last_zxid
+        memory = self._database_zxid()
+        return logged if memory is None or memory <= logged else memory
+
+    def _database_zxid(self) -> Zxid | None:
+        lead, learning = self.leading, self.learning
+        if lead is not None and lead.zab is not None:
+            return lead.zab.database.last_processed_zxid
+        if learning is not None and learning.zab is not None:
+            return learning.zab.database.last_processed_zxid
+        return self.processed_zxid
 
     @property
     def config(self) -> bytes:
@@ -326,7 +353,7 @@ class QuorumPeer:
     def _restart_leader_election(self) -> None:
         """ZK: QuorumPeer main loop, `if (shuttingDownLE) startLeaderElection()`."""
         self.shutting_down_le = False
-        self.current_vote = Vote(self.myid, self.durable.last_zxid, -1, self.durable.current_epoch)
+        self.current_vote = Vote(self.myid, self.last_logged_zxid(), -1, self.durable.current_epoch)
         self.election = FastLeaderElection(self, self.timing.election)
         self._out.restart_election = True
         self._out.election_delay_max_ms = 0
@@ -381,12 +408,23 @@ class QuorumPeer:
                 out.zab.append(ClosePeer(sid))
         if self.learning is not None and self.learning.connected:
             out.zab.append(ClosePeer(self.learning.leader))
+        self.processed_zxid = self._kept_zxid()
         self.leading = None
         self.learning = None
         self.peer_state = ServerState.LOOKING
         self.deadline = None
         observer = self.learner_type == LearnerType.OBSERVER
         out.election_delay_max_ms = OBSERVER_ELECTION_DELAY_MS if observer else 0
+
+    def _kept_zxid(self) -> Zxid | None:
+        """What the ending role leaves in memory (ZK: Leader.shutdown and Learner.shutdown
+        call ZooKeeperServer.shutdown(false), which keeps the database); a learner amid a
+        SNAP clears it (shutdown(true)), and one past it has the snapshot on disk."""
+        learning = self.learning
+        if learning is not None and learning.zab is not None and learning.zab.sync_mode == "SNAP":
+            return None
+        memory = self._database_zxid()
+        return memory if memory is not None and memory > self.durable.last_zxid else None
 
     def _persist(self, **changes: int) -> None:
         self.durable = replace(self.durable, **changes)
@@ -418,18 +456,32 @@ class QuorumPeer:
             tick_time=t.tick_time_ms,
             snapshot=self.data.snapshot,
             log=self.data.log,
+            processed_zxid=self.processed_zxid,
         )
         lead = self.leading = _Leading(zab)
-        self._leader_actions(lead, zab.start())
+        self._leader_actions(lead, zab.start(now=int(self.now)))
         self._arm_tick()
 
     def _arm_tick(self) -> None:
-        if self.leading is not None:
-            self.deadline = self.now + self.timing.tick_time_ms
+        lead = self.leading
+        if lead is not None:
+            lead.next_tick = self.now + self.timing.tick_time_ms
+            self._arm_leader_timer(lead)
+
+    def _arm_leader_timer(self, lead: _Leading) -> None:
+        """Wake at the next tick, or before it when a wait of the leader times out (a
+        packet only moves a wait later, so arming at each wake-up is enough)."""
+        due = lead.zab.due if lead.zab is not None else None
+        self.deadline = lead.next_tick if due is None else min(lead.next_tick, due)
 
     def _leader_timer(self, lead: _Leading) -> None:
         if lead.zab is None:
             self.deadline = None
+            return
+        if self.now < lead.next_tick:
+            self._leader_actions(lead, lead.zab.expire(now=int(self.now)))
+            if self.leading is lead:
+                self._arm_leader_timer(lead)
             return
         self._leader_actions(lead, lead.zab.tick(now=int(self.now)))
         self._arm_tick()
@@ -443,7 +495,7 @@ class QuorumPeer:
             lead.next_cnx += 1
             cnx = lead.cnx[sid] = lead.next_cnx
             lead.sids[cnx] = sid
-            zab.connect(cnx)
+            zab.connect(cnx, now=int(self.now))
         lead.heard[cnx] = self.now
         if isinstance(item, SnapshotDump):
             zab.disconnect(cnx)  # ZK: a learner never sends a dump; LearnerHandler's read fails
@@ -471,6 +523,8 @@ class QuorumPeer:
                 self._out.zab.append(ClosePeer(sid, action.reason))
             elif isinstance(action, Committed):
                 self._out.committed.extend(action.zxids)
+            elif isinstance(action, DigestMismatch):
+                self.digest_mismatches += 1
             elif isinstance(action, Fail):
                 self._back_to_looking(action.reason)
                 return
@@ -536,6 +590,7 @@ class QuorumPeer:
             snapshot=self.data.snapshot,
             log=self.data.log,
             config=self.config,
+            processed_zxid=self.processed_zxid,
         )
         self._learner_actions(learning, learning.zab.start())
 
@@ -574,6 +629,8 @@ class QuorumPeer:
             elif isinstance(action, Fail):
                 self._back_to_looking(action.reason)
                 return
+            elif isinstance(action, DigestMismatch):
+                self.digest_mismatches += 1
             elif not isinstance(action, Committed):  # Committed: applied, nothing to do
                 self._durable_action(action)
         if self.established and self.current_vote.peer_epoch != zab.new_epoch:
@@ -616,6 +673,7 @@ class QuorumPeer:
             return  # a late report from a connection the node already left
         self.deadline = None
         self.durable = Durable(p.current_epoch, p.accepted_epoch, p.last_zxid)
+        self.processed_zxid = None  # the learner's database (its last_zxid) started from it
         learning.sync_mode = p.sync_mode
         if p.zab in _ZAB_PHASES:
             if p.zab == ZabState.BROADCAST and learning.phase != ZabState.BROADCAST:
@@ -637,6 +695,11 @@ class QuorumPeer:
         if p.zab in _ZAB_PHASES:
             if p.zab == ZabState.BROADCAST and lead.phase != ZabState.BROADCAST:
                 self.update_election_vote(p.current_epoch)
+                # ZK: Leader.startZkServer - the database's zxid becomes the epoch's (the
+                # runtime's ZabLeader did it; its reports carry the log's last zxid).
+                epoch_zxid = make_zxid(p.current_epoch, 0)
+                if epoch_zxid > p.last_zxid:
+                    self.processed_zxid = epoch_zxid
             lead.phase = p.zab
         if p.ended is not None:
             self._back_to_looking(p.ended)

@@ -6,12 +6,16 @@ with ZooKeeper's rules: a create or delete that fails (no parent, node exists, n
 changes nothing but the parent's cversion for a replayed create (ZK: the fuzzy-snapshot
 fix-up in processTxn); a multi with an error part changes nothing; closeSession deletes
 the paths its txn lists and any other ephemeral of the session. `tree_fingerprint`
-digests a tree as a client reads it, to compare ours with a Java server's.
+digests a tree as a client reads it, to compare ours with a Java server's; `digest` is
+ZooKeeper's own digest of the tree (ZOOKEEPER-3114), kept as nodes change, which a Java
+leader sends with each txn and a Java learner compares after applying it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -33,9 +37,12 @@ from engine.core.jute.txn import (
 
 __all__ = [
     "CONTAINER_EPHEMERAL_OWNER",
+    "DIGEST_VERSION",
     "OPEN_UNSAFE_ACL_ID",
     "Database",
     "ZnodeRow",
+    "dump_digest",
+    "node_digest",
     "tree_fingerprint",
 ]
 
@@ -46,10 +53,48 @@ OPEN_ACL_UNSAFE = (ACL(31, Id("world", "anyone")),)
 READ_ACL_UNSAFE = (ACL(1, Id("world", "anyone")),)
 """ZK: ZooDefs.Ids.READ_ACL_UNSAFE."""
 _EMPTY_STAT = StatPersisted(0, 0, 0, 0, 0, 0, 0, 0, 0)
+_CONFIG_STAT = replace(_EMPTY_STAT, version=-1, aversion=-1)
+"""/zookeeper/config's in a fresh tree (see Database.initial); made once, as it is frozen."""
 CONTAINER_EPHEMERAL_OWNER = -(1 << 63)
 """ZK: EphemeralType.CONTAINER_EPHEMERAL_OWNER (Long.MIN_VALUE)."""
+_CREATE = 1
+"""ZK: OpCode.create, the one type of create whose replay fixes up its parent's cversion."""
 _TTL_OWNER = 0xFF << 56
 """ZK: EphemeralType.TTL's mask: the top byte 0xFF, the ttl below."""
+
+
+DIGEST_VERSION = 2
+"""ZK: DigestCalculator.DIGEST_VERSION; a digest of another version is not compared."""
+_UNDIGESTED = "/zookeeper/"
+"""ZK: ZooDefs.ZOOKEEPER_NODE_SUBTREE: a server changes the quota nodes on its own, so the
+digest leaves out every node below /zookeeper (but not /zookeeper itself)."""
+_DIGESTED_STAT = struct.Struct(">qqqqqiiiq")
+_LONG = 1 << 64
+
+
+def node_digest(path: str, data: bytes | None, stat: StatPersisted) -> int:
+    """ZK: DigestCalculator.calculateDigest: the CRC-32 of the path (the root is ""), the
+    data (null as empty) and the stat's fields, ctime and mtime included, in the order
+    czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, ephemeralOwner."""
+    if path.startswith(_UNDIGESTED):
+        return 0
+    crc = zlib.crc32(path.encode())
+    if data:
+        crc = zlib.crc32(data, crc)
+    s = stat
+    fields = (s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion)
+    return zlib.crc32(_DIGESTED_STAT.pack(*fields, s.ephemeral_owner), crc)
+
+
+def dump_digest(dump: SnapshotDump) -> int:
+    """The digest of the tree a dump holds (what `Database.from_dump(dump, ..).digest` is),
+    as a Java long."""
+    return _java_long(sum(node_digest(n.path, n.data, n.stat) for n in dump.nodes))
+
+
+def _java_long(value: int) -> int:
+    """ZK: AdHash adds and subtracts in a long, which wraps."""
+    return (value + (1 << 63)) % _LONG - (1 << 63)
 
 
 def _ttl_owner(ttl: int) -> int:
@@ -87,14 +132,17 @@ class _Node:
     acl: int
     stat: StatPersisted
     children: set[str] = field(default_factory=set)
+    digest: int = 0
+    """`node_digest` as the node was last counted in its tree's digest."""
 
 
 class Database:
     """ZK: ZKDatabase with its DataTree; `last_processed_zxid` is lastProcessedZxid."""
 
     def __init__(self) -> None:
-        root = _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT)
-        self.nodes: dict[str, _Node] = {"": root}
+        self.nodes: dict[str, _Node] = {}
+        self._digest = 0
+        self._put("", _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT))
         self.sessions: dict[int, int] = {}
         self.acls: dict[int, tuple[ACL, ...]] = {}
         self._acl_index: dict[tuple[ACL, ...], int] = {}
@@ -110,10 +158,10 @@ class Database:
         config text (ZKDatabase.initConfigInZKDatabase: setData with version -1)."""
         db = cls()
         db.nodes[""].children.add("zookeeper")
-        db.nodes["/zookeeper"] = _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT, {"config", "quota"})
-        db.nodes["/zookeeper/quota"] = _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT)
-        stat = replace(_EMPTY_STAT, version=-1, aversion=-1)
-        db.nodes["/zookeeper/config"] = _Node(config, db._convert_acls(READ_ACL_UNSAFE), stat)
+        db._put("/zookeeper", _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT, {"config", "quota"}))
+        db._put("/zookeeper/quota", _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT))
+        acl = db._convert_acls(READ_ACL_UNSAFE)
+        db._put("/zookeeper/config", _Node(config, acl, _CONFIG_STAT))
         return db
 
     @classmethod
@@ -122,13 +170,19 @@ class Database:
         snapshot: tuple[SnapshotDump, int] | None,
         log: Iterable[TxnEntry],
         config: bytes,
+        kept_zxid: int | None = None,
     ) -> Database:
         """ZK: ZKDatabase.loadDataBase: the last snapshot (or the fresh tree), then every
-        logged txn after it, committed or not (lastProcessedZxid counts them all)."""
+        logged txn after it, committed or not (lastProcessedZxid counts them all).
+        `kept_zxid` is the lastProcessedZxid of the database the server kept in memory
+        from its last role (ZooKeeperServer.shutdown(false) fast-forwards it from the log,
+        ZOOKEEPER-2845), where it is ahead of the files: a leader's new-epoch zxid."""
         db = cls.initial(config) if snapshot is None else cls.from_dump(*snapshot)
         for entry in log:
             if entry.zxid > db.last_processed_zxid:
                 db.process_txn(entry)
+        if kept_zxid is not None and kept_zxid > db.last_processed_zxid:
+            db.last_processed_zxid = kept_zxid
         return db
 
     # --- snapshots ------------------------------------------------------------------------
@@ -139,6 +193,7 @@ class Database:
         without its root or with a node before its parent is a JuteError."""
         db = cls()
         db.nodes = {}
+        db._digest = 0
         db.sessions = dict(dump.sessions)
         for index, acl in dump.acls:
             db.acls[index] = acl
@@ -154,7 +209,7 @@ class Database:
                         f"snapshot: unable to find the parent {parent!r} of {node.path!r}"
                     )
                 db.nodes[parent].children.add(child)
-            db.nodes[node.path] = _Node(node.data, node.acl, node.stat)
+            db._put(node.path, _Node(node.data, node.acl, node.stat))
             db._add_usage(node.acl)
         if "" not in db.nodes:
             raise JuteError("snapshot: no root node")
@@ -176,6 +231,27 @@ class Database:
             tuple(sorted(self.acls.items())),
             tuple(nodes),
         )
+
+    # --- the digest (ZK: NodeHashMapImpl, AdHash) --------------------------------------------
+
+    @property
+    def digest(self) -> int:
+        """ZK: DataTree.getTreeDigest: the sum of every node's digest, as a Java long."""
+        return _java_long(self._digest)
+
+    def _put(self, path: str, node: _Node) -> None:
+        """ZK: NodeHashMapImpl.put of a new path."""
+        self.nodes[path] = node
+        self._post_change(path, node)
+
+    def _pre_change(self, node: _Node) -> None:
+        """ZK: NodeHashMapImpl.preChange: the node leaves the digest as it was counted."""
+        self._digest -= node.digest
+
+    def _post_change(self, path: str, node: _Node) -> None:
+        """ZK: NodeHashMapImpl.postChange: the node comes back in as it is now."""
+        node.digest = node_digest(path, node.data, node.stat)
+        self._digest += node.digest
 
     def fingerprint(self) -> str:
         """`tree_fingerprint` of this tree, as a client would read it."""
@@ -244,7 +320,9 @@ class Database:
     def _apply(self, op: int, txn: object, client_id: int, zxid: int, time: int) -> None:
         if isinstance(txn, CreateTxn):
             owner = client_id if txn.ephemeral else 0
-            self._create(txn.path, txn.data, txn.acl, owner, txn.parent_cversion, zxid, time)
+            self._create(
+                txn.path, txn.data, txn.acl, owner, txn.parent_cversion, zxid, time, op == _CREATE
+            )
         elif isinstance(txn, CreateContainerTxn):
             self._create(
                 txn.path,
@@ -254,24 +332,37 @@ class Database:
                 txn.parent_cversion,
                 zxid,
                 time,
+                False,
             )
         elif isinstance(txn, CreateTTLTxn):
             self._create(
-                txn.path, txn.data, txn.acl, _ttl_owner(txn.ttl), txn.parent_cversion, zxid, time
+                txn.path,
+                txn.data,
+                txn.acl,
+                _ttl_owner(txn.ttl),
+                txn.parent_cversion,
+                zxid,
+                time,
+                False,
             )
         elif isinstance(txn, DeleteTxn):
             self._delete(txn.path, zxid)
-        elif isinstance(txn, SetDataTxn):
-            node = self.nodes.get(txn.path or "")
-            if node is not None and txn.path:
+        elif isinstance(txn, SetDataTxn | SetACLTxn) and txn.path is not None:
+            # ZK: DataTree keeps the root under "" and "/" both, so either names it
+            path = "" if txn.path == "/" else txn.path
+            node = self.nodes.get(path)
+            if node is None:
+                return
+            if isinstance(txn, SetACLTxn):
+                self._remove_usage(node.acl)
+            self._pre_change(node)
+            if isinstance(txn, SetDataTxn):
                 node.data = txn.data
                 node.stat = replace(node.stat, mtime=time, mzxid=zxid, version=txn.version)
-        elif isinstance(txn, SetACLTxn):
-            node = self.nodes.get(txn.path or "")
-            if node is not None and txn.path is not None:
-                self._remove_usage(node.acl)
+            else:
                 node.acl = self._convert_acls(txn.acl)
                 node.stat = replace(node.stat, aversion=txn.version)
+            self._post_change(path, node)
         # check and error parts change nothing
 
     def _create(
@@ -283,10 +374,12 @@ class Database:
         parent_cversion: int,
         zxid: int,
         time: int,
+        fix_up: bool,
     ) -> None:
         """ZK: DataTree.createNode; NoNode and NodeExists leave the tree as it is, but a
-        replayed create of an existing node still sets its parent's cversion (ZK:
-        processTxn, ZOOKEEPER-1269's setCversionPzxid)."""
+        replayed create of an existing node still sets its parent's cversion when `fix_up`
+        (ZK: processTxn, ZOOKEEPER-1269's setCversionPzxid, which it does for a txn of type
+        create only - a part of a multi too, not create2, a container or a TTL node)."""
         if not path:
             return
         parent_name, _, child = path.rpartition("/")
@@ -294,23 +387,32 @@ class Database:
         if parent is None:
             return
         if child in parent.children:
-            self._set_cversion_pzxid(parent, parent_cversion, zxid)
+            if fix_up:
+                self._set_cversion_pzxid(parent_name, parent, parent_cversion, zxid)
             return
         if parent_cversion == -1:
             parent_cversion = parent.stat.cversion + 1
-        self._set_cversion_pzxid(parent, parent_cversion, zxid)
+        self._set_cversion_pzxid(parent_name, parent, parent_cversion, zxid)
         stat = StatPersisted(zxid, zxid, time, time, 0, 0, 0, owner, zxid)
         parent.children.add(child)
-        self.nodes[path] = _Node(data, self._convert_acls(acl), stat)
+        self._put(path, _Node(data, self._convert_acls(acl), stat))
 
-    @staticmethod
-    def _set_cversion_pzxid(parent: _Node, cversion: int, zxid: int) -> None:
-        if cversion > parent.stat.cversion:
-            parent.stat = replace(parent.stat, cversion=cversion, pzxid=zxid)
+    def _set_cversion_pzxid(self, path: str, parent: _Node, cversion: int, zxid: int) -> None:
+        s = parent.stat
+        if cversion > s.cversion:
+            self._pre_change(parent)
+            # Made field by field, as dataclasses.replace costs a create 1-2 us more (twice on
+            # a leader, whose proposed tree applies it too).
+            parent.stat = StatPersisted(
+                s.czxid, s.mzxid, s.ctime, s.mtime, s.version, cversion, s.aversion,
+                s.ephemeral_owner, zxid,
+            )  # fmt: skip
+            self._post_change(path, parent)
 
     def _delete(self, path: str | None, zxid: int) -> None:
-        """ZK: DataTree.deleteNode (NoNode changes nothing)."""
-        if not path or path not in self.nodes:
+        """ZK: DataTree.deleteNode: the parent's pzxid rises even when the child is gone
+        already (a txn replayed over a fuzzy snapshot); NoNode changes nothing else."""
+        if not path:
             return
         parent_name, _, child = path.rpartition("/")
         parent = self.nodes.get(parent_name)
@@ -318,8 +420,13 @@ class Database:
             return
         parent.children.discard(child)
         if zxid > parent.stat.pzxid:
+            self._pre_change(parent)
             parent.stat = replace(parent.stat, pzxid=zxid)
-        node = self.nodes.pop(path)
+            self._post_change(parent_name, parent)
+        node = self.nodes.pop(path, None)
+        if node is None:
+            return
+        self._pre_change(node)
         self._remove_usage(node.acl)
 
     def _kill_session(self, session: int, zxid: int, listed: tuple[str | None, ...] | None) -> None:

@@ -2,14 +2,15 @@
 broadcast as ZooKeeper 3.8's Leader and LearnerHandler run them.
 
 The runtime names each learner connection by a number of its choosing (`connect(cnx)`,
-`receive(cnx, packet)`, `disconnect(cnx)`) and calls `tick()` every tickTime; every call
-returns the actions to carry out **in order**. A `SaveEpoch` must be on disk before any
-action after it is carried out: the acceptedEpoch before any LEADERINFO, the currentEpoch
-before any sync. `LogTxns` may be written later and in batches (ZK: SyncRequestProcessor
-groups txns and flushes them together); the runtime says when its log holds a proposal on
-disk with `logged(zxid)`, which is the leader's own ACK of it (ZK: AckRequestProcessor
-after the flush), so the leader acknowledges nothing it has not made durable (reference
-§7.4) and its COMMIT waits for that ACK when it is needed for a quorum. `SendTo` carries
+`receive(cnx, packet)`, `disconnect(cnx)`), calls `tick()` every tickTime and `expire()`
+at `due`, when the next wait times out; every call returns the actions to carry out **in
+order**. A `SaveEpoch` must be on disk before any action after it is carried out: the
+acceptedEpoch before any LEADERINFO, the currentEpoch before any sync. `LogTxns` may be
+written later and in batches (ZK: SyncRequestProcessor groups txns and flushes them
+together); the runtime says when its log holds a proposal on disk with `logged(zxid)`,
+which is the leader's own ACK of it (ZK: AckRequestProcessor after the flush), so the
+leader acknowledges nothing it has not made durable (reference §7.4) and its COMMIT
+waits for that ACK when it is needed for a quorum. `SendTo` carries
 a QuorumPacket, or after SNAP the dump (written with its signature, ZK:
 LearnerHandler.run). `Drop(cnx, reason)` closes one learner connection; `Fail(reason)`
 ends leadership (ZK: Leader.shutdown; the server goes back to LOOKING) and after it the
@@ -18,8 +19,13 @@ leader takes nothing more.
 Once established the leader takes the REQUEST packets its followers forward, turns them into
 txns (`prep.Prep`) and proposes them, answers SYNC and REVALIDATE, tracks the sessions
 the learners' PINGs touch and closes those that expire (`sessions.SessionTracker`). The
-runtime passes the wall clock in milliseconds (`now=`) with each call that may need it:
-txn times and session deadlines are ZooKeeper's wall-clock milliseconds.
+runtime passes its clock in milliseconds (`now=`) with each call that may need it: txn
+times and session deadlines are ZooKeeper's wall-clock milliseconds, and the waits time
+out as ZooKeeper's do, to the millisecond rather than at a tick: the leader's own waits
+for a quorum (Leader.getEpochToPropose, waitForEpochAck, waitForNewLeaderAck) initLimit
+ticks after each began, a learner's read (its socket's SO_TIMEOUT) initLimit ticks after
+its last packet until its NEWLEADER's ACK, syncLimit ticks after it; a proposal's ACK is
+checked at each PING, against syncLimit ticks (LearnerHandler.SyncLimitCheck).
 
 The committed log a learner is synced from is every txn logged after the leader's
 snapshot (ZK: ZKDatabase.committedLog, and the txn log getProposalsFromTxnLog reads for a
@@ -28,19 +34,20 @@ learner older than it), so a learner older than the snapshot gets SNAP.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from engine.core.jute.archive import JuteError
-from engine.core.jute.records import QuorumPacket
+from engine.core.jute.records import QuorumPacket, TxnDigest
 from engine.core.jute.requests import CreateRequest, LearnerRequest
 from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.quorumpacket import packet_name
 from engine.core.vote import make_zxid, zxid_counter, zxid_epoch, zxid_hex
-from engine.core.zab.database import OPEN_ACL_UNSAFE, Database
+from engine.core.zab.database import DIGEST_VERSION, OPEN_ACL_UNSAFE, Database
 from engine.core.zab.learner import (
     ACK,
     ACKEPOCH,
@@ -60,11 +67,13 @@ from engine.core.zab.learner import (
     TRUNC,
     UPTODATE,
     Committed,
+    DigestMismatch,
     Fail,
     LogTxns,
     SaveEpoch,
+    compare_digest,
 )
-from engine.core.zab.prep import SERVER_SESSION, Prep
+from engine.core.zab.prep import ERROR, SERVER_SESSION, Prep
 from engine.core.zab.sessions import SessionTracker
 
 __all__ = ["WRITE_PATH", "Drop", "LeaderAction", "SendTo", "ZabLeader"]
@@ -95,7 +104,7 @@ class Drop:
     reason: str
 
 
-LeaderAction: TypeAlias = SendTo | Drop | SaveEpoch | LogTxns | Committed | Fail
+LeaderAction: TypeAlias = SendTo | Drop | SaveEpoch | LogTxns | Committed | DigestMismatch | Fail
 
 
 @dataclass(slots=True)
@@ -103,6 +112,31 @@ class _Proposal:
     entry: TxnEntry
     data: bytes
     ackset: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _SyncLimitCheck:
+    """ZK: LearnerHandler.SyncLimitCheck: the proposal whose ACK has been awaited longest
+    and the last one sent after it, each (zxid, ms when sent). It keeps no more: once the
+    first is acknowledged the wait runs from the second, whatever was sent between."""
+
+    current: tuple[int, int] | None = None
+    next: tuple[int, int] | None = None
+
+    def update_proposal(self, zxid: int, now: int) -> None:
+        if self.current is None:
+            self.current = (zxid, now)
+        else:
+            self.next = (zxid, now)
+
+    def update_ack(self, zxid: int) -> None:
+        if self.current is not None and self.current[0] == zxid:
+            self.current, self.next = self.next, None
+        elif self.next is not None and self.next[0] == zxid:
+            self.next = None  # ZK warns "ACK for ... received before ACK for ..."
+
+    def check(self, now: int, sync_timeout: int) -> bool:
+        return self.current is None or now - self.current[1] < sync_timeout
 
 
 @dataclass(slots=True)
@@ -114,13 +148,13 @@ class _Handler:
 
     cnx: int
     deadline: int
+    """When its read times out (ms): initLimit or syncLimit ticks after its last packet."""
     sid: int = -1
     observer: bool = False
     stage: str = "INFO"
     peer_last_zxid: int = 0
     sync_mode: str | None = None
-    unacked: dict[int, int] = field(default_factory=dict)
-    """Proposals sent and not acknowledged: zxid -> tick (ZK: SyncLimitCheck)."""
+    sync_limit_check: _SyncLimitCheck = field(default_factory=_SyncLimitCheck)
 
     @property
     def forwarding(self) -> bool:
@@ -134,7 +168,9 @@ class ZabLeader:
     `snapshot` and `log` are what the server has on disk, as for `ZabLearner`; `config`
     is the quorum config text NEWLEADER carries (QuorumVerifier.toString) and
     `config_version` its version. Limits are in ticks (ZK: initLimit, syncLimit);
-    `tick_time` is in milliseconds, the unit of session expiry."""
+    `tick_time` is in milliseconds, the unit of session expiry. `processed_zxid` is the
+    server's in-memory lastProcessedZxid where its last role left it ahead of the log
+    (ZK: loadData takes the database as it is, ZOOKEEPER-1642)."""
 
     def __init__(
         self,
@@ -150,6 +186,7 @@ class ZabLeader:
         tick_time: int = 2000,
         snapshot: tuple[SnapshotDump, int] | None = None,
         log: tuple[TxnEntry, ...] = (),
+        processed_zxid: int | None = None,
     ) -> None:
         self.sid = sid
         self.verifier = verifier
@@ -159,17 +196,22 @@ class ZabLeader:
         self.sync_limit = sync_limit
         self.config = config
         self.config_version = config_version
-        self.database = Database.loaded(snapshot, log, config)
+        self.database = Database.loaded(snapshot, log, config, processed_zxid)
+        self._proposed = Database.loaded(snapshot, log, config, processed_zxid)
+        """The tree as every txn proposed leaves it, whose digest each proposal carries (ZK:
+        PrepRequestProcessor's digests precalculated over outstandingChanges)."""
         snap_zxid = snapshot[1] if snapshot is not None else 0
         self.committed_log: list[TxnEntry] = [e for e in log if e.zxid > snap_zxid]
         """ZK: ZKDatabase.committedLog."""
         self.zab_state = "DISCOVERY"
         """ZK: QuorumPeer.ZabState: DISCOVERY, SYNCHRONIZATION, BROADCAST (or CLOSED)."""
-        self.tick_count = 0
+        self.tick_time = tick_time
         self.epoch = -1
         self.last_proposed = 0
         self.last_committed = -1
         self.outstanding: dict[int, _Proposal] = {}
+        self.digest_mismatches = 0
+        """Committed txns whose digest was not the tree's (ZK: zk_digest_mismatches_count)."""
         """ZK: Leader.outstandingProposals, in zxid order."""
         self.sessions = SessionTracker(tick_time)
         self.prep = Prep(self.database, self.sessions)
@@ -188,7 +230,8 @@ class ZabLeader:
         self._waiting_for_new_epoch = True
         self._election_finished = False
         self._quorum_formed = False
-        self._phase_deadline = init_limit
+        self._phase_deadline: int | None = None
+        """When the leader's own wait for a quorum times out (ms), from `start` on."""
         self._follower_counter = -1
         self._out: list[LeaderAction] = []
 
@@ -206,15 +249,31 @@ class ZabLeader:
 
     # --- the doors ------------------------------------------------------------------------
 
-    def start(self) -> list[LeaderAction]:
+    @property
+    def due(self) -> int | None:
+        """When the next wait times out (ms), for the runtime to call `expire` then; None
+        when nothing waits. A packet may move it later, never earlier."""
+        if self.zab_state == "CLOSED":
+            return None
+        # ZK: a handler in waitForStartup reads nothing, so no read times out there
+        reads = [h.deadline for h in self._handlers.values() if h.stage != "STARTUP"]
+        if not self.established and self._phase_deadline is not None:
+            reads.append(self._phase_deadline)
+        return min(reads, default=None)
+
+    def start(self, *, now: int | None = None) -> list[LeaderAction]:
         """ZK: lead(): getEpochToPropose for the leader itself."""
+        self._now = self._now if now is None else now
+        self._phase_deadline = self._now + self._init_timeout
         self._epoch_to_propose(self.sid, self.accepted_epoch)
         return self._flush()
 
-    def connect(self, cnx: int) -> list[LeaderAction]:
-        """A learner connected (ZK: LearnerCnxAcceptor); it has initLimit ticks to sync."""
+    def connect(self, cnx: int, *, now: int | None = None) -> list[LeaderAction]:
+        """A learner connected (ZK: LearnerCnxAcceptor); its reads time out after initLimit
+        ticks until it has synced."""
+        self._now = self._now if now is None else now
         if self.zab_state != "CLOSED":
-            self._handlers[cnx] = _Handler(cnx, self.tick_count + self.init_limit)
+            self._handlers[cnx] = _Handler(cnx, self._now + self._init_timeout)
         return []
 
     def disconnect(self, cnx: int) -> list[LeaderAction]:
@@ -224,11 +283,14 @@ class ZabLeader:
 
     def receive(self, cnx: int, qp: QuorumPacket, *, now: int | None = None) -> list[LeaderAction]:
         self._now = self._now if now is None else now
+        if self.zab_state == "CLOSED":
+            return []
+        self._expire()  # what timed out before this packet came
         h = self._handlers.get(cnx)
         if h is None or self.zab_state == "CLOSED":
-            return []
-        limit = self.sync_limit if h.stage in ("STARTUP", "BROADCAST") else self.init_limit
-        h.deadline = self.tick_count + limit
+            return self._flush()
+        synced = h.stage in ("STARTUP", "BROADCAST")
+        h.deadline = self._now + (self._sync_timeout if synced else self._init_timeout)
         if h.stage == "INFO":
             self._learner_info(h, qp)
         elif h.stage == "ACKEPOCH":
@@ -242,25 +304,14 @@ class ZabLeader:
         return self._flush()
 
     def tick(self, *, now: int | None = None) -> list[LeaderAction]:
-        """One tickTime passed: timeouts, the quorum check, the PINGs (ZK: lead()'s loop,
-        LearnerHandler's socket timeouts and SyncLimitCheck), then expired sessions closed
-        (ZK: SessionTrackerImpl.run)."""
+        """One tickTime passed: what timed out by now, then once established the quorum
+        check and a PING to each learner, or its drop if a proposal waited syncLimit ticks
+        for its ACK (ZK: lead()'s loop, LearnerHandler.ping), and the expired sessions
+        closed (ZK: SessionTrackerImpl.run)."""
         self._now = self._now if now is None else now
         if self.zab_state == "CLOSED":
             return []
-        self.tick_count += 1
-        tick = self.tick_count
-        if not self.established and tick > self._phase_deadline:
-            self._fail(self._timeout_reason())
-            return self._flush()
-        for _, h in sorted(self._handlers.items()):
-            oldest = min(h.unacked.values(), default=tick)
-            # ZK: a handler in waitForStartup reads nothing, so no read times out there
-            if h.stage != "STARTUP" and tick > h.deadline:
-                limit = self.sync_limit if h.stage == "BROADCAST" else self.init_limit
-                self._drop(h, f"Read timed out: nothing from the learner in {limit} ticks")
-            elif tick - oldest >= self.sync_limit:
-                self._drop(h, "Closing connection to peer due to transaction timeout.")
+        self._expire()
         if self.established:
             synced = {self.sid} | {
                 h.sid for h in self._handlers.values() if h.sid in self.verifier.voting_members
@@ -270,11 +321,47 @@ class ZabLeader:
                 self._fail(f"Not sufficient followers synced, only synced with sids: [ {sids} ]")
                 return self._flush()
             for _, h in sorted(self._handlers.items()):
-                if h.forwarding:  # ZK: LearnerHandler.ping, once the sender thread runs
+                if not h.forwarding:  # ZK: LearnerHandler.ping, once the sender thread runs
+                    continue
+                if h.sync_limit_check.check(self._now, self._sync_timeout):
                     self._send(h, QuorumPacket(PING, self.last_proposed))
+                else:
+                    self._drop(h, "Closing connection to peer due to transaction timeout.")
             for session in self.sessions.expired(self._now):
                 self._propose(self.prep.expire(session, self.next_zxid, self._now))
         return self._flush()
+
+    def expire(self, *, now: int) -> list[LeaderAction]:
+        """Time out what waited until `now` (the runtime calls it at `due`)."""
+        self._now = now
+        if self.zab_state == "CLOSED":
+            return []
+        self._expire()
+        return self._flush()
+
+    def _expire(self) -> None:
+        """ZK: the leader's waits end in "Timeout while waiting..." (Leader.lead's) and a
+        learner's read in SocketTimeoutException (LearnerHandler.run's) once their time
+        has come, not at the next tick."""
+        now = self._now
+        deadline = self._phase_deadline
+        if not self.established and deadline is not None and now >= deadline:
+            self._fail(self._timeout_reason())
+            return
+        # ZK: a handler in waitForStartup reads nothing, so no read times out there
+        silent = [h for h in self._handlers.values() if h.stage != "STARTUP" and now >= h.deadline]
+        for h in sorted(silent, key=lambda h: h.cnx):
+            limit = self.sync_limit if h.stage == "BROADCAST" else self.init_limit
+            self._drop(h, f"Read timed out: nothing from the learner in {limit} ticks")
+
+    @property
+    def _init_timeout(self) -> int:
+        return self.init_limit * self.tick_time
+
+    @property
+    def _sync_timeout(self) -> int:
+        """ZK: Leader.syncTimeout."""
+        return self.sync_limit * self.tick_time
 
     def _timeout_reason(self) -> str:
         if self._waiting_for_new_epoch:
@@ -329,7 +416,7 @@ class ZabLeader:
                 self.accepted_epoch = self.epoch
                 self._out.append(SaveEpoch("acceptedEpoch", self.epoch))
                 self.last_proposed = self.new_leader_zxid
-                self._phase_deadline = self.tick_count + self.init_limit
+                self._phase_deadline = self._now + self._init_timeout
                 self._epoch_ack(self.sid, self._leader_summary)
         if not self._waiting_for_new_epoch:
             for _, h in sorted(self._handlers.items()):
@@ -371,7 +458,7 @@ class ZabLeader:
                 self.current_epoch = self.epoch
                 self._out.append(SaveEpoch("currentEpoch", self.epoch))
                 self.zab_state = "SYNCHRONIZATION"
-                self._phase_deadline = self.tick_count + self.init_limit
+                self._phase_deadline = self._now + self._init_timeout
                 self._new_leader_ack(None, QuorumPacket(ACK, self.new_leader_zxid))
         if self._election_finished:
             for _, waiting in sorted(self._handlers.items()):
@@ -465,7 +552,7 @@ class ZabLeader:
                 )
                 return
             h.stage = "STARTUP"
-            h.deadline = self.tick_count + self.sync_limit
+            h.deadline = self._now + self._sync_timeout
         sid = self.sid if h is None else h.sid
         if not self._quorum_formed and qp.zxid == self.new_leader_zxid:
             if sid in self.verifier.voting_members:
@@ -477,7 +564,7 @@ class ZabLeader:
             for _, ready in sorted(self._handlers.items()):
                 if ready.stage == "STARTUP":
                     ready.stage = "BROADCAST"
-                    ready.deadline = self.tick_count + self.sync_limit
+                    ready.deadline = self._now + self._sync_timeout
                     self._send(ready, QuorumPacket(UPTODATE, -1))
 
     def _start_zk_server(self) -> None:
@@ -494,8 +581,7 @@ class ZabLeader:
     def _learner_packet(self, h: _Handler, qp: QuorumPacket) -> None:
         """ZK: LearnerHandler.run's loop."""
         if qp.type == ACK:
-            for zxid in [z for z in h.unacked if z <= qp.zxid]:
-                del h.unacked[zxid]
+            h.sync_limit_check.update_ack(qp.zxid)
             self._process_ack(h.sid, qp.zxid)
         elif qp.type == PING:
             data = qp.data or b""
@@ -567,11 +653,12 @@ class ZabLeader:
                 break  # the zxid counter rolled over
         return self._flush()
 
-    def propose(self, entry: TxnEntry) -> list[LeaderAction]:
+    def propose(self, entry: TxnEntry, *, now: int | None = None) -> list[LeaderAction]:
         """Propose a txn made elsewhere (the runtime's own writes, tests); it must carry
         `next_zxid`."""
         if not self.established:
             raise ValueError("propose before the leader is established")
+        self._now = self._now if now is None else now
         if entry.zxid != self.next_zxid:
             raise ValueError(f"proposal {zxid_hex(entry.zxid)} is not {zxid_hex(self.next_zxid)}")
         self._propose(entry)
@@ -582,7 +669,8 @@ class ZabLeader:
         each (ZK: SyncRequestProcessor's flush -> AckRequestProcessor -> processAck)."""
         if self.zab_state == "CLOSED":
             return []
-        for durable in [z for z in self.outstanding if z <= zxid]:
+        # outstanding is in zxid order, and committing removes its head
+        for durable in list(itertools.takewhile(lambda z: z <= zxid, self.outstanding)):
             self._process_ack(self.sid, durable)
         return self._flush()
 
@@ -595,6 +683,10 @@ class ZabLeader:
                 "epoch start"
             )
             return
+        self._proposed.process_txn(entry)
+        if entry.digest is None and entry.hdr.type != ERROR:
+            # ZK: setTxnDigest - every txn but an error one carries the tree's digest after it
+            entry = TxnEntry(entry.hdr, entry.txn, TxnDigest(DIGEST_VERSION, self._proposed.digest))
         p = _Proposal(entry, entry.encode())
         self.last_proposed = entry.zxid
         self.outstanding[entry.zxid] = p
@@ -605,7 +697,7 @@ class ZabLeader:
 
     def _propose_to(self, h: _Handler, p: _Proposal) -> None:
         if h.stage in ("STARTUP", "BROADCAST"):  # ZK: SyncLimitCheck starts at NEWLEADER's ACK
-            h.unacked.setdefault(p.entry.zxid, self.tick_count)
+            h.sync_limit_check.update_proposal(p.entry.zxid, self._now)
         self._send(h, QuorumPacket(PROPOSAL, p.entry.zxid, p.data))
 
     def _process_ack(self, sid: int, zxid: int) -> None:
@@ -636,6 +728,12 @@ class ZabLeader:
                 else:
                     self._send(h, QuorumPacket(COMMIT, zxid))
         self.database.process_txn(p.entry)
+        # ZK: FinalRequestProcessor -> processTxnInDB: the leader compares the digest prep
+        # gave the txn with its committed tree's, as a learner does
+        mismatch = compare_digest(self.database, p.entry)
+        if mismatch is not None:
+            self.digest_mismatches += 1
+            self._out.append(mismatch)
         self.committed_log.append(p.entry)
         self.prep.committed(zxid)
         hdr = p.entry.hdr

@@ -27,7 +27,7 @@ from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.txn import TxnEntry
 from engine.core.quorumpacket import packet_name
 from engine.core.vote import make_zxid, zxid_epoch, zxid_hex
-from engine.core.zab.database import Database
+from engine.core.zab.database import DIGEST_VERSION, Database
 
 __all__ = [
     "ACK",
@@ -49,6 +49,7 @@ __all__ = [
     "UPTODATE",
     "Action",
     "Committed",
+    "DigestMismatch",
     "Fail",
     "LogTxns",
     "SaveEpoch",
@@ -56,6 +57,7 @@ __all__ = [
     "TakeSnapshot",
     "TruncateLog",
     "ZabLearner",
+    "compare_digest",
 ]
 
 # ZK: the packet types of Leader.java that a learner sends or handles.
@@ -113,13 +115,26 @@ class Committed:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestMismatch:
+    """The tree's digest after applying txn `zxid` is `computed`, not the `logged` one the
+    leader sent with it (ZK: DataTree.compareDigest; informational: ZooKeeper logs it,
+    counts it in mntr's zk_digest_mismatches_count and carries on)."""
+
+    zxid: int
+    logged: int
+    computed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Fail:
     """Leave the leader: close the connection and go back to LOOKING."""
 
     reason: str
 
 
-Action: TypeAlias = Send | SaveEpoch | LogTxns | TakeSnapshot | TruncateLog | Committed | Fail
+Action: TypeAlias = (
+    Send | SaveEpoch | LogTxns | TakeSnapshot | TruncateLog | Committed | DigestMismatch | Fail
+)
 
 
 # --- the learner ----------------------------------------------------------------------------------
@@ -129,10 +144,13 @@ class ZabLearner:
     """One connection's worth of ZK Learner (Follower when `observer` is False).
 
     `snapshot` and `log` are what the server has on disk: the last snapshot (dump, zxid)
-    and the txns logged after it, committed or not. The in-memory database is rebuilt from
-    them, as ZooKeeper reloads it on every new leader (lastLoggedZxid counts every logged
-    txn); without a snapshot it starts as ZooKeeper's fresh database, whose
-    /zookeeper/config holds `config`, the quorum config text (QuorumVerifier.toString)."""
+    and the txns logged after it, committed or not. The in-memory database is built from
+    them - ZooKeeper keeps its database across roles, fast-forwarded from the log, which
+    is the same tree (lastLoggedZxid counts every logged txn); without a snapshot it
+    starts as ZooKeeper's fresh database, whose
+    /zookeeper/config holds `config`, the quorum config text (QuorumVerifier.toString).
+    `processed_zxid` is the database's lastProcessedZxid where the server's last role left
+    it ahead of the log (ZK: registerWithLeader's getLastLoggedZxid, which ACKEPOCH carries)."""
 
     def __init__(
         self,
@@ -145,6 +163,7 @@ class ZabLearner:
         snapshot: tuple[SnapshotDump, int] | None = None,
         log: tuple[TxnEntry, ...] = (),
         config: bytes = b"",
+        processed_zxid: int | None = None,
     ) -> None:
         self.sid = sid
         self.config = config
@@ -154,7 +173,7 @@ class ZabLearner:
         self.config_version = config_version
         self._snapshot = snapshot
         self._log = list(log)
-        self.database = self._load(len(self._log))
+        self.database = Database.loaded(snapshot, self._log, config, processed_zxid)
         self.zab_state = "DISCOVERY"
         """ZK: QuorumPeer.ZabState: DISCOVERY, SYNCHRONIZATION, BROADCAST (or CLOSED)."""
         self.sync_mode: str | None = None
@@ -176,7 +195,11 @@ class ZabLearner:
         """Sync proposals logged at NEWLEADER, acknowledged after UPTODATE's ACK."""
         self._awaiting_dump = False
         self._snap_zxid = 0
+        self._dump: SnapshotDump | None = None
+        """The leader's dump while the database is still that tree (no txn applied since)."""
         self._out: list[Action] = []
+        self.digest_mismatches = 0
+        """Txns whose digest was not the leader's (ZK: zk_digest_mismatches_count)."""
 
     def _load(self, count: int) -> Database:
         """The snapshot, then the first `count` logged txns (ZK: ZKDatabase.loadDataBase)."""
@@ -247,6 +270,7 @@ class ZabLearner:
                 return
             self._awaiting_dump = False
             self.database = Database.from_dump(item, self._snap_zxid)
+            self._dump = item
         elif isinstance(item, QuorumPacket):
             self._sync_packet(item)
 
@@ -310,10 +334,7 @@ class ZabLearner:
 
     def _new_leader(self, qp: QuorumPacket) -> None:
         if self._snapshot_needed:
-            dump = self.database.dump()
-            zxid = self.database.last_processed_zxid
-            self._snapshot, self._log = (dump, zxid), []
-            self._out.append(TakeSnapshot(dump, zxid))
+            self._take_snapshot()
         if not self.observer and self._not_committed:
             # ZK: FollowerZooKeeperServer.logRequest for each. Java's ACKs for them come
             # from its log thread, after those of NEWLEADER and UPTODATE (as captured in
@@ -327,12 +348,18 @@ class ZabLearner:
         self.read_limit = "sync"
         self._send(ACK, self._new_leader_zxid)
 
+    def _take_snapshot(self) -> None:
+        """ZK: ZooKeeperServer.takeSnapshot: the database as it stands - which, while no txn
+        came after a SNAP, is the leader's dump as it came (its bytes written again, not
+        10 MB encoded anew)."""
+        dump = self._dump if self._dump is not None else self.database.dump()
+        zxid = self.database.last_processed_zxid
+        self._snapshot, self._log = (dump, zxid), []
+        self._out.append(TakeSnapshot(dump, zxid))
+
     def _up_to_date(self) -> None:
         if not self._new_leader_seen:  # ZK: isPreZAB1_0
-            dump = self.database.dump()
-            zxid = self.database.last_processed_zxid
-            self._snapshot, self._log = (dump, zxid), []
-            self._out.append(TakeSnapshot(dump, zxid))
+            self._take_snapshot()
             self.current_epoch = self.new_epoch
             self._out.append(SaveEpoch("currentEpoch", self.new_epoch))
         self.zab_state = "BROADCAST"
@@ -389,12 +416,12 @@ class ZabLearner:
         if head != zxid:
             self._fail(f"Committing zxid {zxid_hex(zxid)} but next pending txn {zxid_hex(head)}")
             return
-        self._apply(self._pending.pop(0))
+        self._apply(self._pending.pop(0), compare=True)
 
     def _log_and_apply(self, entry: TxnEntry) -> None:
         self._log.append(entry)
         self._out.append(LogTxns((entry,)))
-        self._apply(entry)
+        self._apply(entry, compare=True)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -402,9 +429,17 @@ class ZabLearner:
         # ZK: a gap in zxids is only a warning ("Got zxid 0x.. expected 0x.."): taken as is.
         return TxnEntry.decode(qp.data or b"")
 
-    def _apply(self, entry: TxnEntry) -> None:
+    def _apply(self, entry: TxnEntry, *, compare: bool = False) -> None:
+        """ZK: ZooKeeperServer.processTxn; `compare` for a txn that went through the log
+        and the commit processor (processTxnInDB with the request's digest), not for one
+        a sync applies before NEWLEADER (processTxn(hdr, txn), no digest)."""
         self.database.process_txn(entry)
+        self._dump = None
         self._out.append(Committed((entry.zxid,)))
+        mismatch = compare_digest(self.database, entry) if compare else None
+        if mismatch is not None:
+            self.digest_mismatches += 1
+            self._out.append(mismatch)
 
     def _send(self, kind: int, zxid: int, data: bytes | None = None) -> None:
         self._out.append(Send(QuorumPacket(kind, zxid, data)))
@@ -416,6 +451,16 @@ class ZabLearner:
     def _flush(self) -> list[Action]:
         out, self._out = self._out, []
         return out
+
+
+def compare_digest(database: Database, entry: TxnEntry) -> DigestMismatch | None:
+    """ZK: DataTree.compareDigest, once `entry` is applied to `database`: the mismatch if it
+    carries a digest of our version that is not the tree's, else None (a txn without one,
+    or of another version, is not compared)."""
+    theirs, ours = entry.digest, database.digest
+    if theirs is None or theirs.version != DIGEST_VERSION or theirs.tree_digest == ours:
+        return None
+    return DigestMismatch(entry.zxid, theirs.tree_digest, ours)
 
 
 def _name(item: QuorumPacket | SnapshotDump) -> str:

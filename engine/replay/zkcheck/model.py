@@ -70,6 +70,10 @@ class NodeModel:
         """The state the server's last peer_state line named."""
         self.left: tuple[str, float] | None = None
         """The state that line changed from, and when."""
+        self.straddler: tuple[Notification, str, float] | None = None
+        """The last LOOKING peer's notification logged while the server was not LOOKING,
+        with that state and its time: queued all the same if the server left that state
+        in between WorkerReceiver's two reads of it (see the checker's `_straddled`)."""
         self.loopback: deque[tuple[ToSend, bool]] = deque()
         """Votes the model sent to itself, in order (True: may be missing, see haveDelivered)."""
         self.sent: dict[Sid, deque[tuple[ToSend, bool]]] = {}
@@ -98,6 +102,7 @@ class NodeModel:
         self.decided = None
         self.real_state = ServerState.LOOKING
         self.left = None
+        self.straddler = None
         self.loopback.clear()
         self.sent.clear()
         self.held.clear()

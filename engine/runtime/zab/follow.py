@@ -6,7 +6,9 @@ acknowledgement after it) and the socket.
 `zkfle node` hands it the socket it already opened to a leader that sent no zkfle greeting
 (engine.runtime.quorumside); tests dial a leader with it directly. `on_progress` hears of every
 change of phase, sync mode, epoch or zxid - after the actions that made it durable - and
-`on_end` of the end, both on the connection's thread.
+`on_end` of the end, `on_mismatch` of a txn whose tree digest is not the one the leader
+sent (logged as an error here, as ZooKeeper's DataTree.compareDigest does), all on the
+connection's thread.
 
 The socket's read timeout is ZooKeeper's: `initLimit` ticks until NEWLEADER, then
 `syncLimit` ticks (ZK: Learner.syncWithLeader's setSoTimeout). The connection ends - and
@@ -26,11 +28,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from engine.core.jute.archive import JuteError
+from engine.core.jute.snapshot import SnapshotDump
 from engine.core.jute.stream import QuorumStream
 from engine.core.jute.txn import TxnEntry
+from engine.core.vote import zxid_hex
 from engine.core.zab.learner import (
     Action,
     Committed,
+    DigestMismatch,
     Fail,
     LogTxns,
     SaveEpoch,
@@ -104,12 +109,17 @@ class LearnerConnection:
         store: ZabStore,
         on_end: Callable[[str], None] | None = None,
         on_progress: Callable[[LearnerView], None] | None = None,
+        processed_zxid: int | None = None,
     ) -> None:
         self.settings = settings
         self.leader = leader
         self.store = store
+        self.processed_zxid = processed_zxid
+        """The node's database zxid kept from its last role where ahead of the log
+        (engine.core.zab.learner's `processed_zxid`)."""
         self.on_end = on_end
         self.on_progress = on_progress
+        self.on_mismatch: Callable[[], None] | None = None
         self._shown: LearnerView | None = None
         """What on_progress heard last."""
         self.learner: ZabLearner | None = None
@@ -137,6 +147,7 @@ class LearnerConnection:
             snapshot=snapshot,
             log=logged,
             config=s.config.encode(),
+            processed_zxid=self.processed_zxid,
         )
         self._sock = sock
         self._thread = threading.Thread(
@@ -246,16 +257,34 @@ class LearnerConnection:
             elif isinstance(action, SaveEpoch):
                 self.store.save_epoch(action.name, action.epoch)
             elif isinstance(action, LogTxns):
-                self.store.append(action.entries)
+                if self.store.append(action.entries):
+                    self.store.snapshot_in_background(self._image)
             elif isinstance(action, TakeSnapshot):
                 self.store.take_snapshot(action.dump, action.zxid)
             elif isinstance(action, TruncateLog):
                 self.store.truncate(action.zxid)
+            elif isinstance(action, DigestMismatch):
+                log.error(
+                    "sid %d: digest mismatch on txn %s: the leader's %d, our tree's %d",
+                    self.settings.sid,
+                    zxid_hex(action.zxid),
+                    action.logged,
+                    action.computed,
+                )
+                if self.on_mismatch is not None:
+                    self.on_mismatch()
             elif isinstance(action, Fail):
                 self._end(action.reason)
                 return False
         self._report()
         return True
+
+    def _image(self) -> tuple[SnapshotDump, int]:
+        """The tree as it stands, for a snapshot (ZK: ZooKeeperServer.takeSnapshot)."""
+        assert self.learner is not None
+        with self._lock:
+            db = self.learner.database
+            return db.dump(), db.last_processed_zxid
 
     def _report(self) -> None:
         """on_progress, if the learner moved since it last heard."""

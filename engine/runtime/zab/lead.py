@@ -7,7 +7,8 @@ on disk before the step's later actions and before any other step, so no LEADERI
 sync leaves before it. Proposals are logged by a thread of their own, as ZooKeeper's
 SyncRequestProcessor does: it takes every txn queued since its last write, appends them
 and fsyncs once, without the lock, then reports the batch durable (`ZabLeader.logged`: the
-leader's own ACK of each, so it acknowledges nothing before it is on disk). Packets go to
+leader's own ACK of each, so it acknowledges nothing before it is on disk); when the store
+found a snapshot due (snapCount), the tree is handed to its snapshot thread. Packets go to
 a learner's queue, encoded and sent by its writer thread - everything queued by then in
 one write - so a slow learner never stalls the others nor the core (ZK:
 LearnerHandler.queuedPackets, sendPackets). A learner's packets that arrive together are
@@ -42,9 +43,9 @@ from engine.core.jute.txn import TxnEntry
 from engine.core.peer.learners import learner_view
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.view import LearnerView
-from engine.core.vote import LearnerType
+from engine.core.vote import LearnerType, zxid_hex
 from engine.core.zab.leader import Drop, LeaderAction, SendTo, ZabLeader
-from engine.core.zab.learner import Fail, LogTxns, SaveEpoch
+from engine.core.zab.learner import DigestMismatch, Fail, LogTxns, SaveEpoch
 from engine.runtime.transport.sockets import Address, shutdown_socket
 from engine.runtime.zab.store import ZabStore
 
@@ -104,12 +105,18 @@ class LeaderService:
         listen: Address | None = None,
         on_end: Callable[[str], None] | None = None,
         on_progress: Callable[[], None] | None = None,
+        processed_zxid: int | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.listen = listen
+        self.processed_zxid = processed_zxid
+        """The node's database zxid kept from its last role where ahead of the log
+        (engine.core.zab.leader's `processed_zxid`)."""
         self.on_end = on_end
         self.on_progress = on_progress
+        self.on_mismatch: Callable[[], None] | None = None
+        """Hears of committed txns whose digest was not our tree's (none, unless a bug)."""
         self.last_logged = 0
         self._summary: tuple[str, int, int, int] | None = None
         self.leader: ZabLeader | None = None
@@ -151,8 +158,9 @@ class LeaderService:
             tick_time=s.tick_time_ms,
             snapshot=snapshot,
             log=logged,
+            processed_zxid=self.processed_zxid,
         )
-        self._step(lambda lead: lead.start())
+        self._step(lambda lead: lead.start(now=_now_ms()))
         if self.listen is not None:
             self._listener = socket.create_server(self.listen)
             self.address = self._listener.getsockname()[:2]
@@ -171,7 +179,7 @@ class LeaderService:
                 return
             self._learners[cnx] = learner
             assert self.leader is not None
-            self.leader.connect(cnx)
+            self.leader.connect(cnx, now=_now_ms())
         sid = self.settings.sid
         learner.threads = [
             self._spawn(f"zab-leader-{sid}-read-{cnx}", self._read, learner),
@@ -277,9 +285,23 @@ class LeaderService:
             self.adopt(sock)
 
     def _tick(self) -> None:
+        """ZK: lead()'s loop every tickTime; in between, the waits that time out then (the
+        leader's for a quorum, its learners' reads: `ZabLeader.due`)."""
         period = self.settings.tick_time_ms / 1000
-        while not self._halt.wait(period):
+        next_tick = time.monotonic() + period
+        while True:
+            with self._lock:
+                due = self.leader.due if self.leader is not None else None
+            wait = next_tick - time.monotonic()
+            if due is not None:
+                wait = min(wait, (due - _now_ms()) / 1000)
+            if self._halt.wait(max(wait, 0.0)):
+                return
+            if time.monotonic() < next_tick:
+                self._step(lambda lead: lead.expire(now=_now_ms()))
+                continue
             self._step(lambda lead: lead.tick(now=_now_ms()))
+            next_tick = time.monotonic() + period
 
     def _read(self, learner: _Learner) -> None:
         """ZK: LearnerHandler.run's reading: packets to the core until the connection ends."""
@@ -341,15 +363,25 @@ class LeaderService:
                 with self._appending:
                     if self._halt.is_set():
                         return
-                    self.store.append(batch)
+                    snapshot_due = self.store.append(batch)
                     self.last_logged = batch[-1].zxid
             except OSError as e:  # ZK: SyncRequestProcessor exits the server
                 log.error("sid %d: cannot log txns: %s", self.settings.sid, e)
                 self.halt()
                 self._end(f"cannot log txns: {e}")
                 return
+            if snapshot_due:
+                self.store.snapshot_in_background(self._image)
             if not self._step(partial(_logged, batch[-1].zxid)):
                 return
+
+    def _image(self) -> tuple[SnapshotDump, int]:
+        """The tree as it stands, for a snapshot (ZK: ZooKeeperServer.takeSnapshot's,
+        taken here under the lock, so at one zxid, where ZooKeeper's is fuzzy)."""
+        with self._lock:
+            assert self.leader is not None
+            db = self.leader.database
+            return db.dump(), db.last_processed_zxid
 
     # --- the core ---------------------------------------------------------------------------
 
@@ -357,6 +389,7 @@ class LeaderService:
         """One step of the core and its actions, in order; False once leadership ended."""
         failed = None
         moved = False
+        mismatches = 0
         with self._lock:
             if self._halt.is_set() or self.leader is None:
                 return False
@@ -380,6 +413,15 @@ class LeaderService:
                     dropped = self._learners.pop(action.cnx, None)
                     if dropped is not None:
                         dropped.close()
+                elif isinstance(action, DigestMismatch):
+                    mismatches += 1
+                    log.error(
+                        "sid %d: digest mismatch on txn %s: proposed with %d, our tree's %d",
+                        self.settings.sid,
+                        zxid_hex(action.zxid),
+                        action.logged,
+                        action.computed,
+                    )
                 elif isinstance(action, Fail):
                     failed = action.reason
                     break
@@ -389,6 +431,9 @@ class LeaderService:
                 self._summary, moved = summary, True
         if moved and self.on_progress is not None:
             self.on_progress()
+        if self.on_mismatch is not None:
+            for _ in range(mismatches):
+                self.on_mismatch()
         if failed is not None:
             log.info("sid %d: leadership ended: %s", self.settings.sid, failed)
             self._end(failed)

@@ -1,0 +1,202 @@
+"""ZooKeeper's tree digest (ZOOKEEPER-3114) between zkfle and real ZooKeeper 3.8 servers.
+
+`zkfle node` as server 3 leads Java followers 1 and 2: kazoo's writes of every kind
+(create, sequential and container creates, setData, setACL, delete, a multi and a failed
+one, an ephemeral and its session's close) carry our leader's digests, which each Java
+follower logs and compares with the tree it applied them to (DataTree.compareDigest): its
+`mntr` counts no mismatch, and every digest in its log is the one its logged txns give.
+Then the other way round: `zkfle node` as server 1 follows Java leader 3 through the same
+writes and counts no mismatch, having compared every digest the Java leader sent.
+tickTime 200 ms; every JVM is killed at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+from kazoo.protocol.serialization import Create2
+from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
+
+from engine.core.jute.txn import TxnEntry
+from engine.core.vote import zxid_hex
+from engine.core.zab.database import Database
+from engine.replay.verify import verify
+from engine.runtime.zookeeper.server import (
+    HOST,
+    JVM_OPTIONS,
+    ZkServer,
+    ZkSettings,
+    make_ensemble,
+    wait_for,
+)
+from tests import zkproxied
+from tests.zabcheck import logged_txns, srvr_zxid, start_node
+from tests.zkproxied import skip_without_java
+
+pytestmark = pytest.mark.zk
+
+skip_without_java()
+
+DEADLINE_S = 90.0
+"""JVMs start slowly on a loaded machine; every wait is bounded by this."""
+SETTINGS = ZkSettings(tick_time_ms=200, init_limit=50, sync_limit=5, jvm_options=JVM_OPTIONS)
+ERROR = -1
+
+
+def wait_until(pred: Callable[[], object], what: Callable[[], str]) -> None:
+    zkproxied.wait_until(pred, what, DEADLINE_S)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[int, ZkServer]]:
+    made = make_ensemble(tmp_path / "ensemble", (1, 2, 3), SETTINGS)
+    try:
+        yield made
+    finally:
+        for server in made.values():
+            server.stop(kill=True)
+
+
+class CreateContainer(Create2):  # type: ignore[misc]
+    """kazoo has no container create: the same request as create2 under opcode 19."""
+
+    type = 19
+
+
+def write_every_kind(port: int) -> None:
+    """Through a Java server's client port: every kind of txn a client makes."""
+    writer = KazooClient(hosts=f"{HOST}:{port}", timeout=10.0)
+    owner = KazooClient(hosts=f"{HOST}:{port}", timeout=10.0)
+    writer.start(timeout=30)
+    owner.start(timeout=30)
+    try:
+        writer.create("/app", b"a")
+        writer.create("/app/seq-", b"s", sequence=True, include_data=True)  # create2
+        container = writer.handler.async_result()
+        writer._call(CreateContainer("/app/box", b"", OPEN_ACL_UNSAFE, 4), container)
+        container.get(10)
+        writer.create("/app/box/item", b"i")
+        writer.set("/app", b"changed")
+        writer.set_acls("/app/box/item", [make_digest_acl("user", "pw", all=True)])
+        writer.create("/app/gone", b"g")
+        writer.delete("/app/gone")
+        t = writer.transaction()
+        t.create("/app/m1", b"1")
+        t.set_data("/app", b"in a multi")
+        t.check("/app/m1", 0)
+        t.delete("/app/m1")
+        t.commit()
+        failed = writer.transaction()
+        failed.create("/app/never", b"")
+        failed.delete("/app/nothing-here")
+        failed.commit()  # a multi with error parts, logged all the same
+        with pytest.raises(NoNodeError):
+            writer.create("/nowhere/x", b"")  # an error txn: it carries no digest
+        owner.create("/app/eph", b"e", ephemeral=True)
+    finally:
+        owner.stop()
+        owner.close()  # closeSession: its ephemeral goes with it
+        writer.stop()
+        writer.close()
+
+
+def digests_check_out(entries: list[TxnEntry]) -> int:
+    """Replays logged txns onto a fresh tree: each digest must be the tree's after its txn
+    (as the server that logged them compared it); the number of digests checked."""
+    db = Database.initial(b"")
+    checked = 0
+    for entry in entries:
+        db.process_txn(entry)
+        if entry.hdr.type == ERROR:
+            assert entry.digest is None, zxid_hex(entry.zxid)
+            continue
+        assert entry.digest is not None, zxid_hex(entry.zxid)
+        assert entry.digest.tree_digest == db.digest, zxid_hex(entry.zxid)
+        checked += 1
+    return checked
+
+
+def kinds(entries: list[TxnEntry]) -> set[int]:
+    return {e.hdr.type for e in entries}
+
+
+EVERY_KIND = {-10, -11, -1, 1, 2, 5, 7, 14, 15, 19}
+"""createSession, closeSession, error, create, delete, setData, setACL, multi, create2,
+createContainer: the txns `write_every_kind` makes."""
+
+
+@pytest.mark.timeout(180)
+def test_java_followers_of_a_zkfle_leader_find_its_digests_equal(
+    servers: dict[int, ZkServer], tmp_path: Path
+) -> None:
+    node, out = start_node(servers[3], tmp_path / "n3.jsonl")
+    try:
+        wait_until(lambda: any("n3: LOOKING (" in line for line in out), lambda: "\n".join(out))
+        servers[1].start()
+        servers[2].start()
+        wait_until(
+            lambda: any("n3: LEADING: epoch 1 established" in line for line in out),
+            lambda: "\n".join(out),
+        )
+        wait_for([servers[1], servers[2]], {1: {"follower"}, 2: {"follower"}}, DEADLINE_S)
+        write_every_kind(servers[1].client_port)
+        with node.lock:
+            lead = node.zab_lead
+        assert lead is not None
+        wait_until(
+            lambda: all(srvr_zxid(servers[sid]) == lead.view().last_logged for sid in (1, 2)),
+            lambda: f"both at {lead.view()}: {[srvr_zxid(servers[s]) for s in (1, 2)]}",
+        )
+        last = lead.view().last_logged
+        for sid in (1, 2):
+            mntr = servers[sid].mntr()
+            assert mntr.get("zk_digest_mismatches_count") == "0", (sid, mntr)
+            logged = logged_txns(servers[sid])
+            assert logged[-1].zxid == last
+            assert kinds(logged) >= EVERY_KIND
+            assert digests_check_out(logged) == sum(e.hdr.type != ERROR for e in logged)
+        assert "LEADING → LOOKING" not in "\n".join(out)
+    finally:
+        node.stop()
+    result = verify(tmp_path / "n3.jsonl")
+    assert result.ok, (result.divergence, result.violations)
+
+
+@pytest.mark.timeout(180)
+def test_a_zkfle_learner_of_a_java_leader_finds_its_digests_equal(
+    servers: dict[int, ZkServer], tmp_path: Path
+) -> None:
+    servers[2].start()
+    servers[3].start()
+    wait_for([servers[2], servers[3]], {2: {"follower"}, 3: {"leader"}}, DEADLINE_S)
+    node, out = start_node(servers[1], tmp_path / "n1.jsonl")
+    try:
+        wait_until(
+            lambda: any("n1: FOLLOWING: synced with leader 3" in line for line in out),
+            lambda: "\n".join(out),
+        )
+        write_every_kind(servers[2].client_port)
+
+        # Server 2 applied the last close before it answered; the leader may apply it
+        # later, and our node log it before or after: all three are read until they agree.
+        def zxids() -> list[str | None]:
+            java = [srvr_zxid(servers[sid]) for sid in (2, 3)]
+            return [
+                node.status().get("last_zxid"),
+                *(None if z is None else zxid_hex(z) for z in java),
+            ]
+
+        wait_until(lambda: len(set(zxids())) == 1, lambda: f"ours, 2's and 3's: {zxids()}")
+        last = srvr_zxid(servers[3])
+        assert last is not None
+        assert node.status()["digest_mismatches"] == 0
+        logged = logged_txns(servers[1])  # our node's own files: the Java leader's digests
+        assert logged[-1].zxid == last
+        assert kinds(logged) >= EVERY_KIND
+        assert digests_check_out(logged) == sum(e.hdr.type != ERROR for e in logged)
+    finally:
+        node.stop()
