@@ -125,6 +125,35 @@ def test_txns_hold_what_zookeeper_meant() -> None:
     assert entries[0].hdr.client_id == entries[12].hdr.client_id  # one session
 
 
+def multi_bytes(*parts: tuple[int, bytes]) -> bytes:
+    w = Writer()
+    w.int32(len(parts))
+    for op, data in parts:
+        w.int32(op)
+        w.buffer(data)
+    return bytes(w)
+
+
+def test_an_error_part_holding_the_op_it_replaced_reads_as_java_reads_it() -> None:
+    """A failed multi as a Java server may log it once its commit has turned the parts
+    that did not fail into error parts, each keeping its op's data (DataTree.processTxn):
+    seen in a Java follower's log of a zkfle leader's multi."""
+    create = CreateTxn("/app/never", b"", (ACL(31, Id("world", "anyone")),), False, 1)
+    data = multi_bytes((-1, create.encode()), (-1, ErrorTxn(-101).encode()))  # -101: NONODE
+    multi = MultiTxn.decode(data)
+    assert multi.txns is not None
+    stale, failed = multi.txns
+    # What Java's ErrorTxn reads from a CreateTxn: the length of its path.
+    assert stale.record == ErrorTxn(len("/app/never"))
+    assert stale.stale == create.encode()[4:]
+    assert failed.record == ErrorTxn(-101)
+    assert failed.stale == b""
+    assert multi.encode() == data
+    # Any other part must still end where its record does.
+    with pytest.raises(JuteError, match=r"CreateTxn: 4 unexpected bytes"):
+        MultiTxn.decode(multi_bytes((1, create.encode() + bytes(4))))
+
+
 def test_a_corrupt_txn_log_names_the_entry() -> None:
     data = bytearray(vector("txnlog"))
     data[16 + 12 + 3] ^= 0xFF  # a byte inside the first entry

@@ -165,11 +165,25 @@ _MULTI_OPS: dict[int, type[Record]] = {
 
 @dataclass(frozen=True, slots=True)
 class Txn(Record):
-    """One part of a multi: its op and its record, kept in jute's `buffer data`."""
+    """One part of a multi: its op and its record, kept in jute's `buffer data`.
+
+    `stale`: the bytes after an error part's ErrorTxn. On a failed multi, DataTree.processTxn
+    turns each part that did not fail into an error part by setting its type on the shared
+    Txn and leaving its data, the op's own record. A server whose SyncRequestProcessor
+    serializes the txn after the commit applied it (a follower whose ack the quorum did not
+    wait for), or a leader serving it from its committed log in a DIFF, writes that part:
+    type error, data a CreateTxn or SetDataTxn. Java reads an ErrorTxn from the front of
+    it (ByteBufferInputStream.byteBuffer2Record ignores the rest), and so do we, keeping
+    the rest so the part is written back as it came."""
 
     NAME = "Txn"
     type: Int32
     record: Annotated[Record, BUFFER]
+    stale: bytes = b""
+
+    @classmethod
+    def smallest(cls) -> int:
+        return 8  # the type and the data's length; `stale` lies inside the data
 
     @classmethod
     def read(cls, r: Reader) -> Self:
@@ -183,12 +197,14 @@ class Txn(Record):
             raise JuteError(f"multi: part {op_name(op)} with null data at offset {at}")
         sub = Reader(data, base=at + 4)
         record = kind.read(sub)
+        if op == -1:
+            return cls(op, record, data[sub.pos :])
         sub.end(kind.NAME)
         return cls(op, record)
 
     def write(self, w: Writer) -> None:
         w.int32(self.type)
-        w.buffer(self.record.encode())
+        w.buffer(self.record.encode() + self.stale)
 
 
 @dataclass(frozen=True, slots=True)
