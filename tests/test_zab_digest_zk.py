@@ -21,7 +21,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.protocol.serialization import Create2
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
-from engine.core.jute.txn import TxnEntry
+from engine.core.jute.txn import ErrorTxn, MultiTxn, TxnEntry
 from engine.core.vote import zxid_hex
 from engine.core.zab.database import Database
 from engine.replay.verify import verify
@@ -200,3 +200,63 @@ def test_a_zkfle_learner_of_a_java_leader_finds_its_digests_equal(
         assert digests_check_out(logged) == sum(e.hdr.type != ERROR for e in logged)
     finally:
         node.stop()
+
+
+@pytest.mark.timeout(180)
+def test_a_java_leaders_diff_of_a_failed_multi_carries_the_parts_as_it_applied_them(
+    servers: dict[int, ZkServer], tmp_path: Path
+) -> None:
+    """A Java leader serves a DIFF from its committed log, which it fills after applying
+    each txn (ZooKeeperServer.processTxn, then ZKDatabase.addCommittedProposal). Applying
+    a failed multi turned each part that did not fail into an error part holding its op's
+    record (DataTree.processTxn): our learner must read such a part as Java does, log it
+    byte for byte, and find every digest equal. Our node follows, takes one write, stops,
+    misses the writes of every kind and comes back: its zxid lies in the leader's committed
+    log, so it gets a DIFF (LearnerHandler.syncFollower)."""
+    servers[2].start()
+    servers[3].start()
+    wait_for([servers[2], servers[3]], {2: {"follower"}, 3: {"leader"}}, DEADLINE_S)
+    node, out = start_node(servers[1], tmp_path / "n1-a.jsonl")
+    try:
+        wait_until(lambda: "n1: FOLLOWING: synced" in str(out), lambda: "\n".join(out))
+        first = KazooClient(hosts=f"{HOST}:{servers[2].client_port}", timeout=10.0)
+        first.start(timeout=30)
+        try:
+            first.create("/first", b"")
+        finally:
+            first.stop()
+            first.close()
+        # Ours logs what 2 committed: its zxid then lies inside the leader's committed log.
+        wait_until(
+            lambda: node.status().get("last_zxid") == zxid_hex(srvr_zxid(servers[2]) or 0),
+            lambda: "\n".join(out),
+        )
+    finally:
+        node.stop()
+    write_every_kind(servers[2].client_port)
+    node, out = start_node(servers[1], tmp_path / "n1-b.jsonl")
+    try:
+        wait_until(lambda: "n1: FOLLOWING: synced" in str(out), lambda: "\n".join(out))
+        assert "n1: FOLLOWING: DIFF from leader 3" in str(out), str(out)
+
+        def zxids() -> tuple[str | None, str]:
+            return node.status().get("last_zxid"), zxid_hex(srvr_zxid(servers[3]) or 0)
+
+        wait_until(lambda: len(set(zxids())) == 1, lambda: f"ours and the leader's: {zxids()}")
+        assert node.status()["digest_mismatches"] == 0
+        logged = logged_txns(servers[1])
+        failed = [
+            e.txn
+            for e in logged
+            if isinstance(e.txn, MultiTxn) and all(part.type == ERROR for part in e.txn.txns or ())
+        ]
+        assert len(failed) == 1, failed
+        (stale, error) = failed[0].txns or ()
+        assert stale.stale, stale  # the CreateTxn of /app/never after its first int
+        assert error.record == ErrorTxn(-101)  # NONODE: the delete that failed
+        assert digests_check_out(logged) == sum(e.hdr.type != ERROR for e in logged)
+    finally:
+        node.stop()
+    for name in ("n1-a.jsonl", "n1-b.jsonl"):
+        result = verify(tmp_path / name)
+        assert result.ok, (name, result.divergence, result.violations)
