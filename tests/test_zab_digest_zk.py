@@ -43,7 +43,9 @@ skip_without_java()
 
 DEADLINE_S = 90.0
 """JVMs start slowly on a loaded machine; every wait is bounded by this."""
-SETTINGS = ZkSettings(tick_time_ms=200, init_limit=50, sync_limit=5, jvm_options=JVM_OPTIONS)
+SETTINGS = ZkSettings(tick_time_ms=200, init_limit=50, sync_limit=25, jvm_options=JVM_OPTIONS)
+"""syncLimit 5 s: our leader must keep its Java followers throughout, and a JVM starved of
+CPU for a second on a loaded machine missed its pings (seen once with syncLimit 1 s)."""
 ERROR = -1
 
 
@@ -155,8 +157,14 @@ def test_java_followers_of_a_zkfle_leader_find_its_digests_equal(
         for sid in (1, 2):
             mntr = servers[sid].mntr()
             assert mntr.get("zk_digest_mismatches_count") == "0", (sid, mntr)
+
+            # It applied `last`; its SyncRequestProcessor may log it after (a commit can
+            # come before its own log write: the quorum did not need its ack).
+            def last_logged(sid: int = sid) -> int:
+                return logged_txns(servers[sid])[-1].zxid
+
+            wait_until(lambda: last_logged() == last, lambda: f"logged {zxid_hex(last_logged())}")
             logged = logged_txns(servers[sid])
-            assert logged[-1].zxid == last
             assert kinds(logged) >= EVERY_KIND
             assert digests_check_out(logged) == sum(e.hdr.type != ERROR for e in logged)
         assert "LEADING → LOOKING" not in "\n".join(out)
