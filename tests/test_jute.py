@@ -154,6 +154,17 @@ def test_an_error_part_holding_the_op_it_replaced_reads_as_java_reads_it() -> No
         MultiTxn.decode(multi_bytes((1, create.encode() + bytes(4))))
 
 
+def test_a_create2_part_reads_as_a_create() -> None:
+    """Since ZOOKEEPER-4026 (3.8.2) a multi's create2 is a part of type create2 holding a
+    CreateTxn (DataTree.processTxn): what a learner of such a leader must read."""
+    create = CreateTxn("/m2", b"2", (ACL(31, Id("world", "anyone")),), False, 1)
+    data = multi_bytes((15, create.encode()))
+    multi = MultiTxn.decode(data)
+    assert multi.txns is not None
+    assert [(part.type, part.record) for part in multi.txns] == [(15, create)]
+    assert multi.encode() == data
+
+
 def test_a_corrupt_txn_log_names_the_entry() -> None:
     data = bytearray(vector("txnlog"))
     data[16 + 12 + 3] ^= 0xFF  # a byte inside the first entry

@@ -117,6 +117,21 @@ def test_multi_outstanding_change() -> None:
     assert error(run(p, 1, create("/foo/x"), zxid=4)) == CODES["NoNode"]  # still deleted
 
 
+def test_a_multis_creates_are_typed_by_their_flags() -> None:
+    """ZooKeeper before 3.8.2 (Debian's 3.8.0 included) types a multi's create, create2 or
+    createContainer by its flags alone; a create2 part (ZOOKEEPER-4026) would be skipped by
+    those servers, so our leader never makes one."""
+    ops = ((15, create("/foo/a")), (19, create("/foo/b")), (1, create("/foo/c", flags=4)))
+    entry = run(prep("/foo"), 14, MultiOperationRecord(ops), zxid=1)
+    assert isinstance(entry.txn, MultiTxn)
+    assert entry.txn.txns is not None
+    assert [(part.type, type(part.record)) for part in entry.txn.txns] == [
+        (1, CreateTxn),
+        (1, CreateTxn),
+        (19, CreateContainerTxn),
+    ]
+
+
 def test_multi_rollback_no_last_change() -> None:
     """PrepRequestProcessorTest.testMultiRollbackNoLastChange (ZOOKEEPER-2052): setData
     then a failing delete: the multi's setData leaves no change behind."""
@@ -368,7 +383,12 @@ def test_writes_forwarded_by_a_follower_reach_every_tree() -> None:
         (
             14,
             MultiOperationRecord(
-                ((1, create("/app/x")), (2, DeleteRequest("/app/x", -1)))
+                (
+                    (1, create("/app/x")),
+                    (15, create("/app/y")),  # create2: a part of its own type
+                    (2, DeleteRequest("/app/x", -1)),
+                    (2, DeleteRequest("/app/y", -1)),
+                )
             ).encode(),
         ),
         (2, DeleteRequest("/app", -1).encode()),  # NotEmpty

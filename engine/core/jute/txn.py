@@ -152,6 +152,7 @@ class ErrorTxn(Record):
 
 _MULTI_OPS: dict[int, type[Record]] = {
     1: CreateTxn,
+    15: CreateTxn,  # create2, a part of its own type since ZOOKEEPER-4026 (3.8.2)
     19: CreateContainerTxn,
     21: CreateTTLTxn,
     2: DeleteTxn,

@@ -6,7 +6,12 @@ The tree the checks see is the committed `Database` under the change records of 
 prepared and not yet committed (ZK: ZooKeeperServer.outstandingChanges); `committed(zxid)`
 drops the records a commit has made true. A multi's ops see each other's changes; if one
 fails, it becomes an error part with its code, those after it RuntimeInconsistency, and
-its change records are rolled back (ZK: rollbackPendingChanges).
+its change records are rolled back (ZK: rollbackPendingChanges). A multi's create,
+create2 or createContainer is typed by its flags alone, container or create, as ZooKeeper
+before 3.8.2 does (MultiOperationRecord.deserialize -> Op.create): ZOOKEEPER-4026 (3.8.2)
+keeps a create2 as a create2 part, which a server before it cannot apply (DataTree.
+processTxn: "Invalid type of op") and skips unseen, so our leader makes the parts every
+version applies alike.
 """
 
 from __future__ import annotations
@@ -217,6 +222,8 @@ class Prep:
         self._undo = []
         try:
             for op, record in multi.ops:
+                if isinstance(record, CreateRequest) and 0 <= record.flags <= 4:
+                    op = CREATE_CONTAINER if record.flags == 4 else CREATE
                 if failed:
                     parts.append(Txn(ERROR, ErrorTxn(CODES["RuntimeInconsistency"])))
                     continue
