@@ -28,7 +28,8 @@ from kazoo.protocol.serialization import (
 )
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
-from engine.core.jute.txn import ErrorTxn, MultiTxn, TxnEntry
+from engine.core.jute.records import Record
+from engine.core.jute.txn import ErrorTxn, MultiTxn, Txn, TxnEntry
 from engine.core.vote import zxid_hex
 from engine.core.zab.database import Database
 from engine.replay.verify import verify
@@ -155,6 +156,41 @@ def kinds(entries: list[TxnEntry]) -> set[int]:
     return {e.hdr.type for e in entries}
 
 
+def as_made(entries: list[TxnEntry]) -> list[tuple[int, int, int, Record | None]]:
+    """What each logged txn says, less what two runs of the same writes cannot share:
+    session ids, times, digests, the epoch. A failed multi's part that did not fail may be
+    logged as it was proposed or as an error part still holding its op's record
+    (Txn.stale), by a race of the server that logged it: both read as "not the failure"."""
+    made = []
+    for e in entries:
+        txn = e.txn
+        if isinstance(txn, MultiTxn) and any(part.type == ERROR for part in txn.txns or ()):
+            txn = MultiTxn(
+                tuple(
+                    part if part.type == ERROR and not part.stale else Txn(0, ErrorTxn(0))
+                    for part in txn.txns or ()
+                )
+            )
+        made.append((e.zxid & 0xFFFFFFFF, e.hdr.cxid, e.hdr.type, txn))
+    return made
+
+
+def made_by_java(directory: Path) -> list[TxnEntry]:
+    """`write_every_kind` on three Java servers through server 1: its logged txns."""
+    java = make_ensemble(directory, (1, 2, 3), SETTINGS)
+    try:
+        for server in java.values():
+            server.start()
+        wait_for(list(java.values()), {1: {"follower"}, 2: {"follower"}, 3: {"leader"}}, DEADLINE_S)
+        write_every_kind(java[1].client_port)
+        last = srvr_zxid(java[3])
+        wait_until(lambda: logged_txns(java[1])[-1].zxid == last, lambda: f"1 logged {last}")
+        return logged_txns(java[1])
+    finally:
+        for server in java.values():
+            server.stop(kill=True)
+
+
 EVERY_KIND = {-10, -11, -1, 1, 2, 5, 7, 14, 15, 19}
 """createSession, closeSession, error, create, delete, setData, setACL, multi, create2,
 createContainer: the txns `write_every_kind` makes."""
@@ -204,6 +240,8 @@ def test_java_followers_of_a_zkfle_leader_find_its_digests_equal(
         assert "LEADING → LOOKING" not in "\n".join(out)
     finally:
         node.stop()
+    # The same writes on three Java servers: their leader made the same txns as ours.
+    assert as_made(logged_txns(servers[1])) == as_made(made_by_java(tmp_path / "java"))
     result = verify(tmp_path / "n3.jsonl")
     assert result.ok, (result.divergence, result.violations)
 
