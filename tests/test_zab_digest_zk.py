@@ -4,7 +4,8 @@
 (create, sequential and container creates, setData, setACL, delete, a multi and a failed
 one, an ephemeral and its session's close) carry our leader's digests, which each Java
 follower logs and compares with the tree it applied them to (DataTree.compareDigest): its
-`mntr` counts no mismatch, and every digest in its log is the one its logged txns give.
+`mntr` counts no mismatch, and every digest in its log is the one its logged txns give;
+and the txns our leader made are those three Java servers make for the same writes.
 Then the other way round: `zkfle node` as server 1 follows Java leader 3 through the same
 writes and counts no mismatch, having compared every digest the Java leader sent.
 tickTime 200 ms; every JVM is killed at the end.
@@ -17,7 +18,14 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import (
+    BadVersionError,
+    NoAuthError,
+    NoChildrenForEphemeralsError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+)
 from kazoo.protocol.serialization import (
     Create,
     Create2,
@@ -128,7 +136,19 @@ def write_every_kind(port: int) -> None:
         failed.commit()  # a multi with error parts, logged all the same
         with pytest.raises(NoNodeError):
             writer.create("/nowhere/x", b"")  # an error txn: it carries no digest
+        # More error txns, each with its code (PrepRequestProcessor's checks)
+        with pytest.raises(BadVersionError):
+            writer.set("/app", b"x", version=99)
+        with pytest.raises(NotEmptyError):
+            writer.delete("/app")
+        with pytest.raises(NodeExistsError):
+            writer.create("/app", b"")
+        with pytest.raises(NoAuthError):
+            writer.set("/app/box/item", b"x")  # its ACL is user:pw's alone
         owner.create("/app/eph", b"e", ephemeral=True)
+        owner.create("/app/eph-", b"s", ephemeral=True, sequence=True)
+        with pytest.raises(NoChildrenForEphemeralsError):
+            owner.create("/app/eph/child", b"")
     finally:
         owner.stop()
         owner.close()  # closeSession: its ephemeral goes with it
