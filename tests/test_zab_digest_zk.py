@@ -1,10 +1,11 @@
 """ZooKeeper's tree digest (ZOOKEEPER-3114) between zkfle and real ZooKeeper 3.8 servers.
 
 `zkfle node` as server 3 leads Java followers 1 and 2: kazoo's writes of every kind
-(create, sequential and container creates, setData, setACL, delete, a multi and a failed
-one, an ephemeral and its session's close) carry our leader's digests, which each Java
-follower logs and compares with the tree it applied them to (DataTree.compareDigest): its
-`mntr` counts no mismatch, and every digest in its log is the one its logged txns give;
+(create, sequential and container creates, setData, setACL, delete, a multi, a failed
+one and one of a create2, error txns of five codes, ephemerals and their session's close)
+carry our leader's digests, which each Java follower logs and compares with the tree it
+applied them to (DataTree.compareDigest): its `mntr` counts no mismatch, and every digest
+in its log is the one its logged txns give;
 and the txns our leader made are those three Java servers make for the same writes.
 Then the other way round: `zkfle node` as server 1 follows Java leader 3 through the same
 writes and counts no mismatch, having compared every digest the Java leader sent.
