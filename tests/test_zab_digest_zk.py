@@ -35,10 +35,10 @@ from kazoo.protocol.serialization import (
     read_string,
     stat_struct,
 )
-from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
+from kazoo.security import CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, make_digest_acl
 
 from engine.core.jute.records import Record
-from engine.core.jute.txn import ErrorTxn, MultiTxn, Txn, TxnEntry
+from engine.core.jute.txn import CloseSessionTxn, ErrorTxn, MultiTxn, Txn, TxnEntry
 from engine.core.vote import zxid_hex
 from engine.core.zab.database import Database
 from engine.replay.verify import verify
@@ -146,6 +146,9 @@ def write_every_kind(port: int) -> None:
             writer.create("/app", b"")
         with pytest.raises(NoAuthError):
             writer.set("/app/box/item", b"x")  # its ACL is user:pw's alone
+        writer.add_auth("digest", "user:pw")  # the authinfo a follower forwards with it
+        writer.set("/app/box/item", b"authed")
+        writer.create("/app/mine", b"", acl=CREATOR_ALL_ACL)  # "auth" becomes user:pw's id
         owner.create("/app/eph", b"e", ephemeral=True)
         owner.create("/app/eph-", b"s", ephemeral=True, sequence=True)
         with pytest.raises(NoChildrenForEphemeralsError):
@@ -181,11 +184,15 @@ def as_made(entries: list[TxnEntry]) -> list[tuple[int, int, int, Record | None]
     """What each logged txn says, less what two runs of the same writes cannot share:
     session ids, times, digests, the epoch. A failed multi's part that did not fail may be
     logged as it was proposed or as an error part still holding its op's record
-    (Txn.stale), by a race of the server that logged it: both read as "not the failure"."""
+    (Txn.stale), by a race of the server that logged it: both read as "not the failure".
+    A closeSession's paths are a set: Java lists them in its HashSet's order, ours sorted
+    (the tree and its digest are the same either way)."""
     made = []
     for e in entries:
         txn = e.txn
-        if isinstance(txn, MultiTxn) and any(part.type == ERROR for part in txn.txns or ()):
+        if isinstance(txn, CloseSessionTxn):
+            txn = CloseSessionTxn(tuple(sorted(str(path) for path in txn.paths2delete or ())))
+        elif isinstance(txn, MultiTxn) and any(part.type == ERROR for part in txn.txns or ()):
             txn = MultiTxn(
                 tuple(
                     part if part.type == ERROR and not part.stale else Txn(0, ErrorTxn(0))

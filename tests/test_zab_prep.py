@@ -241,11 +241,21 @@ def test_delete_set_data_set_acl_check() -> None:
     assert run(p, 2, DeleteRequest("/a", -1), zxid=9).txn == DeleteTxn("/a")  # no child left
 
 
-def test_auth_acl_expands_to_the_requesters_ids() -> None:
+def test_auth_acl_expands_to_the_requesters_authenticated_ids() -> None:
+    """ZK: fixupACL: an `auth` ACL, whatever its id (kazoo sends a null one), becomes one
+    ACL per id whose provider isAuthenticated: digest's, not ip's, which every client of a
+    Java follower holds too."""
     p = prep("/a")
-    me = Id("digest", "me:hash")
-    entry = run(p, 1, create("/a/mine", acl=(ACL(31, Id("auth", "")),)), authinfo=(me,))
-    assert entry.txn == CreateTxn("/a/mine", b"data", (ACL(31, me),), False, 1)
+    me, here = Id("digest", "me:hash"), Id("ip", "127.0.0.1")
+    for cversion, auth in enumerate((Id("auth", ""), Id("auth", None)), start=1):
+        path = f"/a/mine{cversion}"
+        entry = run(p, 1, create(path, acl=(ACL(31, auth),)), authinfo=(here, me))
+        assert entry.txn == CreateTxn(path, b"data", (ACL(31, me),), False, cversion)
+    only_ip = run(p, 1, create("/a/x", acl=(ACL(31, Id("auth", None)),)), authinfo=(here,))
+    assert error(only_ip) == CODES["InvalidACL"]
+    assert (
+        error(run(p, 1, create("/a/x", acl=(ACL(31, Id("digest", None)),)))) == CODES["InvalidACL"]
+    )
 
 
 def test_sessions_unknown_closing_or_elsewhere() -> None:

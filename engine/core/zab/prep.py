@@ -431,8 +431,10 @@ def _check_and_inc_version(stat: StatPersisted | None, field: str, expected: int
 
 
 def _fixup_acl(path: str, authinfo: tuple[Id, ...], acl: tuple[ACL, ...] | None) -> tuple[ACL, ...]:
-    """ZK: fixupACL: duplicates dropped, `auth` expanded to the requester's ids, every
-    other id valid for its scheme; none at all is InvalidACL (ZOOKEEPER-1877)."""
+    """ZK: fixupACL: duplicates dropped, `auth` (whatever its id: kazoo sends none)
+    expanded to the requester's authenticated ids - digest's, not ip's, whose provider is
+    not isAuthenticated - every other id valid for its scheme; none at all is InvalidACL
+    (ZOOKEEPER-1877)."""
     unique: list[ACL] = []
     for a in acl or ():
         if a not in unique:
@@ -442,16 +444,16 @@ def _fixup_acl(path: str, authinfo: tuple[Id, ...], acl: tuple[ACL, ...] | None)
     out: list[ACL] = []
     for a in unique:
         scheme, ident = a.id.scheme, a.id.id
-        if scheme is None or ident is None:
+        if scheme is None:
             raise KeeperError("InvalidACL", path)
         if (scheme, ident) == ("world", "anyone"):
             out.append(a)
         elif scheme == "auth":
-            ids = [i for i in authinfo if i.scheme in _AUTH_SCHEMES]
+            ids = [i for i in authinfo if i.scheme == "digest"]
             if not ids:
                 raise KeeperError("InvalidACL", path)
             out.extend(ACL(a.perms, i) for i in ids)
-        elif not _valid_id(scheme, ident):
+        elif ident is None or not _valid_id(scheme, ident):
             raise KeeperError("InvalidACL", path)
         else:
             out.append(a)
