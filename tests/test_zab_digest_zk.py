@@ -2,7 +2,7 @@
 
 `zkfle node` as server 3 leads Java followers 1 and 2: kazoo's writes of every kind
 (create, sequential and container creates, setData, setACL, delete, a multi, a failed
-one and one of a create2, error txns of five codes, ephemerals and their session's close)
+one and one of a create2, error txns of six codes, ephemerals and their session's close)
 carry our leader's digests, which each Java follower logs and compares with the tree it
 applied them to (DataTree.compareDigest): its `mntr` counts no mismatch, and every digest
 in its log is the one its logged txns give;
@@ -26,6 +26,7 @@ from kazoo.exceptions import (
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
+    ReconfigDisabledError,
 )
 from kazoo.protocol.serialization import (
     Create,
@@ -146,6 +147,8 @@ def write_every_kind(port: int) -> None:
             writer.create("/app", b"")
         with pytest.raises(NoAuthError):
             writer.set("/app/box/item", b"x")  # its ACL is user:pw's alone
+        with pytest.raises(ReconfigDisabledError):
+            writer.reconfig(joining=None, leaving="1", new_members=None)
         writer.add_auth("digest", "user:pw")  # the authinfo a follower forwards with it
         writer.set("/app/box/item", b"authed")
         writer.create("/app/mine", b"", acl=CREATOR_ALL_ACL)  # "auth" becomes user:pw's id
