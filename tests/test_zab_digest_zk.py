@@ -309,6 +309,14 @@ def test_a_zkfle_learner_of_a_java_leader_finds_its_digests_equal(
         assert logged[-1].zxid == last
         assert kinds(logged) >= EVERY_KIND
         assert digests_check_out(logged) == sum(e.hdr.type != ERROR for e in logged)
+        # What we logged is what the Java leader logged (its own log may lag its commits).
+        zkproxied.wait_until(
+            lambda: logged_txns(servers[3])[-1].zxid == last,
+            lambda: "the leader's log",
+            DEADLINE_S,
+            interval_s=0.5,  # each look reads its 64 MB log file
+        )
+        assert as_made(logged) == as_made(logged_txns(servers[3]))
     finally:
         node.stop()
 
