@@ -4,6 +4,7 @@ timings: the TCP abuse part must see its elections complete, not complete fast."
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from engine.control.cluster import Cluster, ClusterOptions
 from tools import campaign
-from tools.reliability import Outcome, chaos, crash, fuzz, tcp_abuse, tcp_chaos
+from tools.reliability import Outcome, chaos, crash, fuzz, leaks, tcp_abuse, tcp_chaos
 from tools.reliability.nodes import NodeCluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,6 +106,32 @@ def test_the_mutation_fuzzer_runs_every_target() -> None:
     assert {k for k in outcome.counts if k.endswith(" inputs")} == {
         f"mutation {name} inputs" for name in SMALL.mutations
     }
+
+
+def test_the_leak_check_waits_for_threads_on_their_way_out_and_finds_those_that_stay() -> None:
+    """A thread that ends soon after its cycle is no leak (a crashed node's last worker
+    can still be ending when the cluster has settled); one per cycle that stays is."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def cycle(lasting_s: float | None) -> None:
+        thread = threading.Thread(target=stop.wait, args=(lasting_s,))
+        thread.start()
+        threads.append(thread)
+
+    try:
+        ending, leaking = Outcome("ending"), Outcome("leaking")
+        leaks.measure("ending", 3, 0, lambda _: cycle(0.3), ending, settle_s=5.0)
+        assert ending.failed == 0, ending
+        leaks.measure("leaking", 3, 0, lambda _: cycle(None), leaking, settle_s=0.5)
+        assert leaking.failed == 1, leaking
+        found = re.fullmatch(r"leaking: (\d+) threads before, (\d+) after", leaking.failures[0])
+        assert found is not None, leaking.failures
+        assert int(found[2]) - int(found[1]) == 3  # one a cycle
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
 
 
 def test_no_thread_or_file_leaks_across_node_and_console_cycles() -> None:

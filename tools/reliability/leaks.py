@@ -3,9 +3,9 @@ crash/restart cycles of a node (threaded runtime) and many console open/close cy
 
 Each measurement follows a warm-up (the first cycles fill caches that are not leaks:
 imports, Textual's CSS, the recorder's ring of the last 5000 events the console shows)
-and a garbage collection. Threads and file
-descriptors must be equal; RSS is reported, with its growth over the second half of the
-cycles (a leak grows with the count; a cache does not).
+and a garbage collection. Threads and file descriptors must not grow (counted once the
+threads on their way out have ended, within 5 s); RSS is reported, with its growth over
+the second half of the cycles (a leak grows with the count; a cache does not).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import asyncio
 import gc
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +42,15 @@ class Usage:
 
 
 def measure(
-    name: str, cycles: int, warm_up: int, one: Callable[[int], None], outcome: Outcome
+    name: str,
+    cycles: int,
+    warm_up: int,
+    one: Callable[[int], None],
+    outcome: Outcome,
+    settle_s: float = 5.0,
 ) -> None:
-    """Warm up, then `cycles` cycles; record the usage before, halfway and after."""
+    """Warm up, then `cycles` cycles; record the usage before, halfway and after (once the
+    threads on their way out have ended, within `settle_s`)."""
     for i in range(warm_up):
         one(-1 - i)
     before = Usage.now()
@@ -50,17 +58,31 @@ def measure(
         one(i)
         if i == cycles // 2 - 1:
             half = Usage.now()
-    after = Usage.now()
+    after = _settled(before, settle_s)
     outcome.counts[f"{name} cycles"] = cycles
     outcome.counts[f"{name} threads before/after"] = f"{before.threads}/{after.threads}"
     outcome.counts[f"{name} fds before/after"] = f"{before.fds}/{after.fds}"
     outcome.counts[f"{name} RSS MiB before/half/after"] = (
         f"{before.rss_kib / 1024:.1f}/{half.rss_kib / 1024:.1f}/{after.rss_kib / 1024:.1f}"
     )
-    if after.threads != before.threads:
+    if after.threads > before.threads:
         outcome.fail(f"{name}: {before.threads} threads before, {after.threads} after")
-    if after.fds != before.fds:
+    if after.fds > before.fds:
         outcome.fail(f"{name}: {before.fds} open files before, {after.fds} after")
+
+
+def _settled(before: Usage, within_s: float) -> Usage:
+    """The usage once no more threads and files than `before` are left, or after
+    `within_s`: a crashed node's last thread may still be on its way out when the cluster
+    has settled (CI saw 18 threads before and 19 just after ten cycles), and a leak stays."""
+    deadline = time.monotonic() + within_s
+    while True:
+        now = Usage.now()
+        if now.threads <= before.threads and now.fds <= before.fds:
+            return now
+        if time.monotonic() > deadline:
+            return now
+        threading.Event().wait(0.05)
 
 
 def node_cycles(cycles: int, outcome: Outcome) -> None:
