@@ -1,12 +1,12 @@
 """ZooKeeper's tree digest (ZOOKEEPER-3114) between zkfle and real ZooKeeper 3.8 servers.
 
 `zkfle node` as server 3 leads Java followers 1 and 2: kazoo's writes of every kind
-(create, sequential and container creates, setData, setACL, delete, a multi, a failed
-one and one of a create2, error txns of six codes, ephemerals and their session's close)
-carry our leader's digests, which each Java follower logs and compares with the tree it
-applied them to (DataTree.compareDigest): its `mntr` counts no mismatch, and every digest
-in its log is the one its logged txns give;
-and the txns our leader made are those three Java servers make for the same writes.
+(create, sequential and container creates, setData, setACL, delete, a multi, a failed one
+and one of a create2, error txns of six codes, ephemerals, their session's close and an
+expired session's) carry our leader's digests, which each Java follower logs and compares
+with the tree it applied them to (DataTree.compareDigest): its `mntr` counts no mismatch,
+and every digest in its log is the one its logged txns give; and the txns our leader made
+are those three Java servers make for the same writes.
 Then the other way round: `zkfle node` as server 1 follows Java leader 3 through the same
 writes and counts no mismatch, having compared every digest the Java leader sent.
 tickTime 200 ms; every JVM is killed at the end.
@@ -14,6 +14,8 @@ tickTime 200 ms; every JVM is killed at the end.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -105,8 +107,40 @@ class Create2Multi(Transaction):  # type: ignore[misc]
         return results
 
 
-def write_every_kind(port: int) -> None:
+EXPIRING = """
+import sys, time
+from kazoo.client import KazooClient
+client = KazooClient(hosts=sys.argv[1], timeout=1.0)
+client.start(timeout=30)
+client.create("/app/expiring", b"", ephemeral=True)
+print("created", flush=True)
+time.sleep(600)
+"""
+"""A client with a session of 1 s that holds an ephemeral until it is killed."""
+
+
+def expire_a_session(server: ZkServer) -> None:
+    """A client that dies without closing its session (SIGKILL): the leader expires it
+    after its timeout and closes it, its ephemeral with it (SessionTrackerImpl). Watched
+    by the server's zxid, not by a client, whose requests would count in its cxids."""
+    client = subprocess.Popen(
+        [sys.executable, "-c", EXPIRING, f"{HOST}:{server.client_port}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stdout is not None
+        assert client.stdout.readline() == "created\n"  # it gives up itself within 30 s
+        created = srvr_zxid(server) or 0
+    finally:
+        client.kill()
+        client.wait()
+    wait_until(lambda: (srvr_zxid(server) or 0) > created, lambda: "the session's expiry")
+
+
+def write_every_kind(server: ZkServer) -> None:
     """Through a Java server's client port: every kind of txn a client makes."""
+    port = server.client_port
     writer = KazooClient(hosts=f"{HOST}:{port}", timeout=10.0)
     owner = KazooClient(hosts=f"{HOST}:{port}", timeout=10.0)
     writer.start(timeout=30)
@@ -156,6 +190,8 @@ def write_every_kind(port: int) -> None:
         owner.create("/app/eph-", b"s", ephemeral=True, sequence=True)
         with pytest.raises(NoChildrenForEphemeralsError):
             owner.create("/app/eph/child", b"")
+        expire_a_session(server)
+        assert writer.exists("/app/expiring") is None
     finally:
         owner.stop()
         owner.close()  # closeSession: its ephemeral goes with it
@@ -213,7 +249,7 @@ def made_by_java(directory: Path) -> list[TxnEntry]:
         for server in java.values():
             server.start()
         wait_for(list(java.values()), {1: {"follower"}, 2: {"follower"}, 3: {"leader"}}, DEADLINE_S)
-        write_every_kind(java[1].client_port)
+        write_every_kind(java[1])
         last = srvr_zxid(java[3])
         wait_until(lambda: logged_txns(java[1])[-1].zxid == last, lambda: f"1 logged {last}")
         return logged_txns(java[1])
@@ -241,7 +277,7 @@ def test_java_followers_of_a_zkfle_leader_find_its_digests_equal(
             lambda: "\n".join(out),
         )
         wait_for([servers[1], servers[2]], {1: {"follower"}, 2: {"follower"}}, DEADLINE_S)
-        write_every_kind(servers[1].client_port)
+        write_every_kind(servers[1])
         with node.lock:
             lead = node.zab_lead
         assert lead is not None
@@ -290,7 +326,7 @@ def test_a_zkfle_learner_of_a_java_leader_finds_its_digests_equal(
             lambda: any("n1: FOLLOWING: synced with leader 3" in line for line in out),
             lambda: "\n".join(out),
         )
-        write_every_kind(servers[2].client_port)
+        write_every_kind(servers[2])
 
         # Server 2 applied the last close before it answered; the leader may apply it
         # later, and our node log it before or after: all three are read until they agree.
@@ -352,7 +388,7 @@ def test_a_java_leaders_diff_of_a_failed_multi_carries_the_parts_as_it_applied_t
         )
     finally:
         node.stop()
-    write_every_kind(servers[2].client_port)
+    write_every_kind(servers[2])
     node, out = start_node(servers[1], tmp_path / "n1-b.jsonl")
     try:
         wait_until(lambda: "n1: FOLLOWING: synced" in str(out), lambda: "\n".join(out))
