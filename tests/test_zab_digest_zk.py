@@ -3,10 +3,11 @@
 `zkfle node` as server 3 leads Java followers 1 and 2: kazoo's writes of every kind
 (create, sequential and container creates, setData, setACL, delete, a multi, a failed one
 and one of a create2, error txns of six codes, ephemerals, their session's close and an
-expired session's) carry our leader's digests, which each Java follower logs and compares
-with the tree it applied them to (DataTree.compareDigest): its `mntr` counts no mismatch,
-and every digest in its log is the one its logged txns give; and the txns our leader made
-are those three Java servers make for the same writes.
+expired session's, an emptied container's deletion) carry our leader's digests, which
+each Java follower logs and compares with the tree it applied them to (DataTree.
+compareDigest): its `mntr` counts no mismatch, and every digest in its log is the one its
+logged txns give; and the txns our leader made are those three Java servers make for the
+same writes.
 Then the other way round: `zkfle node` as server 1 follows Java leader 3 through the same
 writes and counts no mismatch, having compared every digest the Java leader sent.
 tickTime 200 ms; every JVM is killed at the end.
@@ -63,7 +64,15 @@ skip_without_java()
 
 DEADLINE_S = 90.0
 """JVMs start slowly on a loaded machine; every wait is bounded by this."""
-SETTINGS = ZkSettings(tick_time_ms=200, init_limit=50, sync_limit=25, jvm_options=JVM_OPTIONS)
+CHECK_CONTAINERS = "znode.container.checkIntervalMs=1000"
+"""Every second: a Java leader from its JVM's property, `zkfle node` from its zoo.cfg."""
+SETTINGS = ZkSettings(
+    tick_time_ms=200,
+    init_limit=50,
+    sync_limit=25,
+    extra=(CHECK_CONTAINERS,),
+    jvm_options=(*JVM_OPTIONS, f"-D{CHECK_CONTAINERS}"),
+)
 """syncLimit 5 s: these tests are about digests, and our leader must keep its Java
 followers throughout; the interop tests hold it to syncLimit 1 s on a loaded machine."""
 ERROR = -1
@@ -135,7 +144,12 @@ def expire_a_session(server: ZkServer) -> None:
     finally:
         client.kill()
         client.wait()
-    wait_until(lambda: (srvr_zxid(server) or 0) > created, lambda: "the session's expiry")
+    await_txn(server, created, "the session's expiry")
+
+
+def await_txn(server: ZkServer, after: int, what: str) -> None:
+    """Until `server` has applied a txn after zxid `after` (a txn of the leader's own)."""
+    wait_until(lambda: (srvr_zxid(server) or 0) > after, lambda: what)
 
 
 def write_every_kind(server: ZkServer) -> None:
@@ -192,6 +206,9 @@ def write_every_kind(server: ZkServer) -> None:
             owner.create("/app/eph/child", b"")
         expire_a_session(server)
         assert writer.exists("/app/expiring") is None
+        writer.delete("/app/box/item")  # the container's last child: the leader deletes it
+        await_txn(server, srvr_zxid(server) or 0, "the empty container's deletion")
+        assert writer.exists("/app/box") is None
     finally:
         owner.stop()
         owner.close()  # closeSession: its ephemeral goes with it

@@ -418,6 +418,49 @@ def test_writes_forwarded_by_a_follower_reach_every_tree() -> None:
         assert f.database.sessions == {SESSION: 30000}
 
 
+def test_empty_containers_that_had_children_are_deleted_by_the_leader() -> None:
+    """ZK: ContainerManager: each check deletes every container without children that has
+    had one (cversion > 0) by a deleteContainer txn of the server's own (session 0, cxid
+    0) on every tree; a never-used container and one with a child stay."""
+    ens = Ensemble(leader())
+    for sid in (1, 2):
+        ens.join(learner(sid, accepted_epoch=0, current_epoch=0))
+    writes = [
+        (-10, (30000).to_bytes(4, "big")),
+        *((19, create(path, flags=4).encode()) for path in ("/used", "/never", "/busy")),
+        (1, create("/used/x").encode()),
+        (1, create("/busy/x").encode()),
+        (2, DeleteRequest("/used/x", -1).encode()),
+    ]
+    for cxid, (op, body) in enumerate(writes, start=1):
+        ens.wire.append(("up", 1, forwarded(op, body, cxid=cxid).encode()))
+        ens.run()
+    lead = ens.leader
+    zxid = lead.next_zxid
+    checked = lead.check_containers(now=9000)
+    [entry] = proposals(checked)
+    assert entry.hdr == TxnHeader(0, 0, zxid, 9000, 20)
+    assert entry.txn == DeleteTxn("/used")
+    ens.carry(checked, 0)
+    ens.run()
+    assert lead.last_committed == zxid
+    assert "/used" not in lead.database.nodes
+    assert {"/busy", "/busy/x", "/never"} <= set(lead.database.nodes)
+    for f in ens.learners.values():
+        assert f.database.fingerprint() == lead.database.fingerprint()
+    assert proposals(lead.check_containers(now=10000)) == []
+
+
+def test_a_delete_container_fails_as_zookeeper_fails_it() -> None:
+    """ZK: pRequest2Txn's deleteContainer: NotEmpty once a child came, BadVersion for a
+    session's ephemeral, NoNode once gone; no session is checked (it is the server's)."""
+    p = prep("/c", "/c/child", ephemeral=("/e",))
+    assert error(p.delete_container("/c", 5, 0)) == CODES["NotEmpty"]
+    assert error(p.delete_container("/e", 5, 0)) == CODES["BadVersion"]
+    assert error(p.delete_container("/gone", 5, 0)) == CODES["NoNode"]
+    assert error(p.delete_container("/c/child", 5, 0)) is None  # a persistent node: VOID
+
+
 # --- fuzz: anything a learner sends ends in actions, never an exception --------------------
 
 REQUEST_BODIES = st.one_of(

@@ -106,6 +106,10 @@ class QuorumPeerConfig:
     snapCount as every unknown key becomes a zookeeper.* property)."""
     snap_size_limit_kb: int = DEFAULT_SNAP_SIZE_LIMIT_KB
     """Or as many KiB logged (ZK: zookeeper.snapSizeLimitInKb; 0 or less: not counted)."""
+    container_check_ms: int = 60_000
+    """How often a leader deletes empty containers (ZK: ContainerManager). A Java server
+    takes it from its JVM's -Dznode.container.checkIntervalMs only; `zkfle node`, which
+    has no JVM, reads that key from zoo.cfg, where a Java server ignores it."""
     other: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
     path: str = field(default="zoo.cfg", compare=False)
@@ -203,6 +207,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "quorumListenOnAllIPs": ("quorum_listen_on_all_ips", _boolean),
     "snapCount": ("snap_count", _int_at_least(2)),
     "snapSizeLimitInKb": ("snap_size_limit_kb", _java_long),
+    "znode.container.checkIntervalMs": ("container_check_ms", _int_at_least(1)),
     "dynamicConfigFile": ("", _unsupported("not supported: put the server lines in zoo.cfg")),
     "oraclePath": ("", _unsupported("not supported (QuorumOracleMaj is not implemented)")),
 }

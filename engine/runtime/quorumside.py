@@ -163,6 +163,7 @@ class QuorumSide:
             init_limit=t.init_limit,
             sync_limit=t.sync_limit,
             config=self.config_text,
+            container_check_ms=self.cfg.container_check_ms,
         )
         host, port = self.qv.all_members[self.myid].addr[0]
         if self.cfg.quorum_listen_on_all_ips:

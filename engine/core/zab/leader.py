@@ -47,7 +47,12 @@ from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.quorumpacket import packet_name
 from engine.core.vote import make_zxid, zxid_counter, zxid_epoch, zxid_hex
-from engine.core.zab.database import DIGEST_VERSION, OPEN_ACL_UNSAFE, Database
+from engine.core.zab.database import (
+    CONTAINER_EPHEMERAL_OWNER,
+    DIGEST_VERSION,
+    OPEN_ACL_UNSAFE,
+    Database,
+)
 from engine.core.zab.learner import (
     ACK,
     ACKEPOCH,
@@ -649,6 +654,27 @@ class ZabLeader:
             entry = self.prep.prepare(request, None, self.next_zxid, self._now)
             assert entry is not None  # a create always makes a txn
             self._propose(entry)
+            if self.zab_state == "CLOSED":
+                break  # the zxid counter rolled over
+        return self._flush()
+
+    def check_containers(self, *, now: int | None = None) -> list[LeaderAction]:
+        """ZK: ContainerManager.checkContainers, every znode.container.checkIntervalMs once
+        the leader serves: each container of the applied tree that has had children and has
+        none (cversion > 0) is deleted by a request of the server itself. They go in path
+        order, Java's in its HashSet's; its throttle (maxPerMinute) is not modelled."""
+        if not self.established:
+            return []
+        self._now = self._now if now is None else now
+        empty = sorted(
+            path
+            for path, node in self.database.nodes.items()
+            if node.stat.ephemeral_owner == CONTAINER_EPHEMERAL_OWNER
+            and not node.children
+            and node.stat.cversion > 0
+        )
+        for path in empty:
+            self._propose(self.prep.delete_container(path, self.next_zxid, self._now))
             if self.zab_state == "CLOSED":
                 break  # the zxid counter rolled over
         return self._flush()

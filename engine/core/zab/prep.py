@@ -69,7 +69,7 @@ CODES = {
 """ZK: KeeperException.Code, the codes a prepared request can fail with."""
 
 CREATE, DELETE, SET_DATA, SET_ACL, CHECK, MULTI, CREATE2 = 1, 2, 5, 7, 13, 14, 15
-CREATE_CONTAINER, CREATE_TTL, ERROR = 19, 21, -1
+CREATE_CONTAINER, DELETE_CONTAINER, CREATE_TTL, ERROR = 19, 20, 21, -1
 CREATE_SESSION, CLOSE_SESSION, RECONFIG = -10, -11, 16
 SERVER_SESSION = 0
 _CREATES = (CREATE, CREATE2, CREATE_CONTAINER, CREATE_TTL)
@@ -176,6 +176,25 @@ class Prep:
             record = _decode(kind, request.body)
             return TxnEntry(hdr, self._txn(op, record, who))
         except (KeeperError, SessionError) as e:
+            return TxnEntry(replace(hdr, type=ERROR), ErrorTxn(e.code))
+
+    def delete_container(self, path: str, zxid: int, time: int) -> TxnEntry:
+        """ZK: ContainerManager's deleteContainer request (session 0, cxid 0, the path as
+        its body) -> pRequest2Txn: NotEmpty if a child came meanwhile, BadVersion for a
+        session's ephemeral (EphemeralType NORMAL); no session or ACL is checked."""
+        hdr = TxnHeader(SERVER_SESSION, 0, zxid, time, DELETE_CONTAINER)
+        try:
+            parent_path = self._parent_path(path)
+            node = self._record(path)
+            if node.child_count > 0:
+                raise KeeperError("NotEmpty", path)
+            assert node.stat is not None
+            if node.stat.ephemeral_owner > 0:
+                raise KeeperError("BadVersion", path)
+            self._child_changed(self._record(parent_path), -1, zxid)
+            self._add(_Change(zxid, path, None, -1, None))
+            return TxnEntry(hdr, DeleteTxn(path))
+        except KeeperError as e:
             return TxnEntry(replace(hdr, type=ERROR), ErrorTxn(e.code))
 
     def expire(self, session_id: int, zxid: int, time: int) -> TxnEntry:

@@ -64,6 +64,9 @@ class LeaderSettings:
     sync_limit: int = 5
     config: str = ""
     """The quorum config text (QuorumVerifier.toString) NEWLEADER carries."""
+    container_check_ms: int = 60_000
+    """How often empty containers are deleted once established (ZK: ContainerManager,
+    znode.container.checkIntervalMs)."""
 
 
 class LeaderView(NamedTuple):
@@ -286,17 +289,28 @@ class LeaderService:
 
     def _tick(self) -> None:
         """ZK: lead()'s loop every tickTime; in between, the waits that time out then (the
-        leader's for a quorum, its learners' reads: `ZabLeader.due`)."""
+        leader's for a quorum, its learners' reads: `ZabLeader.due`) and the container
+        checks (ContainerManager's timer)."""
         period = self.settings.tick_time_ms / 1000
+        every = self.settings.container_check_ms / 1000
         next_tick = time.monotonic() + period
+        next_check = None  # ZK: ContainerManager's timer starts once the leader serves
         while True:
             with self._lock:
                 due = self.leader.due if self.leader is not None else None
+                serving = self.leader is not None and self.leader.established
+            if serving and next_check is None:
+                next_check = time.monotonic() + every
             wait = next_tick - time.monotonic()
             if due is not None:
                 wait = min(wait, (due - _now_ms()) / 1000)
+            if next_check is not None:
+                wait = min(wait, next_check - time.monotonic())
             if self._halt.wait(max(wait, 0.0)):
                 return
+            if next_check is not None and time.monotonic() >= next_check:
+                self._step(lambda lead: lead.check_containers(now=_now_ms()))
+                next_check += every
             if time.monotonic() < next_tick:
                 self._step(lambda lead: lead.expire(now=_now_ms()))
                 continue
