@@ -232,6 +232,18 @@ def test_snap_count_and_size_limit_come_from_zoo_cfg() -> None:
         parse_zoo_cfg(THREE + "snapSizeLimitInKb=4k\n")
 
 
+def test_the_container_check_interval_comes_from_zoo_cfg() -> None:
+    """A Java server takes znode.container.checkIntervalMs from its JVM only; zkfle node
+    reads the key from zoo.cfg (ContainerManager's default: a minute)."""
+    assert parse_zoo_cfg(THREE).container_check_ms == 60_000
+    cfg = parse_zoo_cfg(THREE + "znode.container.checkIntervalMs=1000\n")
+    assert cfg.container_check_ms == 1000
+    assert cfg.other == ()
+    assert parse_zoo_cfg(to_zoo_cfg(cfg)) == cfg
+    with pytest.raises(ConfigError, match=r"checkIntervalMs: must be at least 1, not 0"):
+        parse_zoo_cfg(THREE + "znode.container.checkIntervalMs=0\n")
+
+
 def test_parse_zoo_cfg_reconfig_and_relative_dataDir_are_flagged() -> None:
     cfg = parse_zoo_cfg(THREE + "reconfigEnabled=true\ndataDir=data\n")
     assert cfg.reconfig_enabled
