@@ -42,7 +42,7 @@ from kazoo.protocol.serialization import (
 from kazoo.security import CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, make_digest_acl
 
 from engine.core.jute.records import Record
-from engine.core.jute.txn import CloseSessionTxn, ErrorTxn, MultiTxn, Txn, TxnEntry
+from engine.core.jute.txn import ErrorTxn, MultiTxn, Txn, TxnEntry
 from engine.core.vote import zxid_hex
 from engine.core.zab.database import Database
 from engine.replay.verify import verify
@@ -240,15 +240,11 @@ def as_made(entries: list[TxnEntry]) -> list[tuple[int, int, int, Record | None]
     """What each logged txn says, less what two runs of the same writes cannot share:
     session ids, times, digests, the epoch. A failed multi's part that did not fail may be
     logged as it was proposed or as an error part still holding its op's record
-    (Txn.stale), by a race of the server that logged it: both read as "not the failure".
-    A closeSession's paths are a set: Java lists them in its HashSet's order, ours sorted
-    (the tree and its digest are the same either way)."""
+    (Txn.stale), by a race of the server that logged it: both read as "not the failure"."""
     made = []
     for e in entries:
         txn = e.txn
-        if isinstance(txn, CloseSessionTxn):
-            txn = CloseSessionTxn(tuple(sorted(str(path) for path in txn.paths2delete or ())))
-        elif isinstance(txn, MultiTxn) and any(part.type == ERROR for part in txn.txns or ()):
+        if isinstance(txn, MultiTxn) and any(part.type == ERROR for part in txn.txns or ()):
             txn = MultiTxn(
                 tuple(
                     part if part.type == ERROR and not part.stale else Txn(0, ErrorTxn(0))

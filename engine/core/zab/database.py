@@ -34,6 +34,7 @@ from engine.core.jute.txn import (
     SetDataTxn,
     TxnEntry,
 )
+from engine.core.zab.hashset import JavaHashSet
 
 __all__ = [
     "CONTAINER_EPHEMERAL_OWNER",
@@ -144,6 +145,9 @@ class Database:
         self._digest = 0
         self._put("", _Node(b"", OPEN_UNSAFE_ACL_ID, _EMPTY_STAT))
         self.sessions: dict[int, int] = {}
+        self._ephemerals: dict[int, JavaHashSet] = {}
+        """ZK: DataTree.ephemerals, each session's in a HashSet, whose order a closeSession
+        txn lists them in."""
         self.acls: dict[int, tuple[ACL, ...]] = {}
         self._acl_index: dict[tuple[ACL, ...], int] = {}
         self._acl_refs: dict[int, int] = {}
@@ -211,6 +215,7 @@ class Database:
                 db.nodes[parent].children.add(child)
             db._put(node.path, _Node(node.data, node.acl, node.stat))
             db._add_usage(node.acl)
+            db._add_ephemeral(node.path, node.stat.ephemeral_owner)
         if "" not in db.nodes:
             raise JuteError("snapshot: no root node")
         db.last_processed_zxid = zxid
@@ -396,6 +401,7 @@ class Database:
         stat = StatPersisted(zxid, zxid, time, time, 0, 0, 0, owner, zxid)
         parent.children.add(child)
         self._put(path, _Node(data, self._convert_acls(acl), stat))
+        self._add_ephemeral(path, owner)
 
     def _set_cversion_pzxid(self, path: str, parent: _Node, cversion: int, zxid: int) -> None:
         s = parent.stat
@@ -428,10 +434,27 @@ class Database:
             return
         self._pre_change(node)
         self._remove_usage(node.acl)
+        ephemerals = self._ephemerals.get(node.stat.ephemeral_owner)
+        if ephemerals is not None:
+            ephemerals.remove(path)
 
     def _kill_session(self, session: int, zxid: int, listed: tuple[str | None, ...] | None) -> None:
         """ZK: DataTree.killSession: the txn's paths, then the session's other ephemerals."""
+        left = self._ephemerals.pop(session, JavaHashSet())
         for path in listed or ():
             self._delete(path, zxid)
-        for path in sorted(p for p, n in self.nodes.items() if n.stat.ephemeral_owner == session):
+        for path in sorted(path for path in left if path in self.nodes):
             self._delete(path, zxid)
+
+    # --- sessions' ephemerals (ZK: DataTree.ephemerals) -------------------------------------
+
+    def _add_ephemeral(self, path: str, owner: int) -> None:
+        """ZK: DataTree.createNode, deserialize: a session's ephemeral (not a container's or
+        a TTL node's owner, which are negative) joins the session's set."""
+        if owner > 0:
+            self._ephemerals.setdefault(owner, JavaHashSet()).add(path)
+
+    def ephemerals(self, session: int) -> JavaHashSet:
+        """ZK: DataTree.getEphemerals: a copy (HashSet.clone) of the session's set."""
+        found = self._ephemerals.get(session)
+        return JavaHashSet() if found is None else found.copy()

@@ -217,21 +217,18 @@ class Prep:
             if owner is not None:
                 self.sessions.set_owner(session, owner)
             return CreateSessionTxn(timeout)
-        # ZK: closeSession: the session's ephemerals as the outstanding changes leave them
-        ephemerals = {
-            path
-            for path, node in self.database.nodes.items()
-            if node.stat.ephemeral_owner == session
-        }
+        # ZK: closeSession: the session's ephemerals as the outstanding changes leave them,
+        # in the order of Java's HashSet (engine.core.zab.hashset)
+        ephemerals = self.database.ephemerals(session)
         for change in self._changes:
             if change.stat is None:
-                ephemerals.discard(change.path)
+                ephemerals.remove(change.path)
             elif change.stat.ephemeral_owner == session:
                 ephemerals.add(change.path)
-        for path in sorted(ephemerals):
+        for path in ephemerals:
             self._add(_Change(zxid, path, None, 0, None))
         self.sessions.set_closing(session)
-        return CloseSessionTxn(tuple(sorted(ephemerals)))
+        return CloseSessionTxn(tuple(ephemerals))
 
     def _multi(self, body: bytes, who: _Who) -> MultiTxn:
         multi = _decode(MultiOperationRecord, body)
