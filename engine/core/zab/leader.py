@@ -53,6 +53,7 @@ from engine.core.zab.database import (
     OPEN_ACL_UNSAFE,
     Database,
 )
+from engine.core.zab.hashset import JavaHashSet
 from engine.core.zab.learner import (
     ACK,
     ACKEPOCH,
@@ -661,17 +662,21 @@ class ZabLeader:
     def check_containers(self, *, now: int | None = None) -> list[LeaderAction]:
         """ZK: ContainerManager.checkContainers, every znode.container.checkIntervalMs once
         the leader serves: each container of the applied tree that has had children and has
-        none (cversion > 0) is deleted by a request of the server itself. They go in path
-        order, Java's in its HashSet's; its throttle (maxPerMinute) is not modelled."""
+        none (cversion > 0) is deleted by a request of the server itself, in the order of
+        the HashSet getCandidates puts them in (those of one bucket in path order, where
+        Java's come in its ConcurrentHashMap's); its throttle (maxPerMinute) is not
+        modelled."""
         if not self.established:
             return []
         self._now = self._now if now is None else now
-        empty = sorted(
-            path
-            for path, node in self.database.nodes.items()
-            if node.stat.ephemeral_owner == CONTAINER_EPHEMERAL_OWNER
-            and not node.children
-            and node.stat.cversion > 0
+        empty = JavaHashSet(
+            sorted(
+                path
+                for path, node in self.database.nodes.items()
+                if node.stat.ephemeral_owner == CONTAINER_EPHEMERAL_OWNER
+                and not node.children
+                and node.stat.cversion > 0
+            )
         )
         for path in empty:
             self._propose(self.prep.delete_container(path, self.next_zxid, self._now))
