@@ -67,3 +67,17 @@ def test_contradicting_pairs_are_flagged() -> None:
     k = est.estimate([1, 2])[2]
     assert not k.consistent
     assert k.offset_ms == 0.0  # the middle of the empty interval
+
+
+def test_pairs_that_contradict_by_a_loaded_machines_log_delay_still_agree() -> None:
+    """Three servers on one clock, one just resumed from SIGSTOP: its loopback copy of a
+    vote was logged 19 ms after n1 logged receiving the vote (lo 14, hi 10)."""
+    est = SkewEstimator()
+    est.pair(1, 1000.0, 2, 1005.0)
+    est.pair(2, 2019.0, 1, 2000.0)
+    k = est.estimate([1, 2])[2]
+    assert k.consistent
+    assert (k.lo_ms, k.hi_ms) == (14.0, 10.0)
+    assert k.offset_ms == 12.0  # the middle, as for any empty interval
+    est.pair(2, 3045.0, 1, 3000.0)  # 45 ms before it was sent: more than the slack
+    assert not est.estimate([1, 2])[2].consistent

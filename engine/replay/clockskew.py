@@ -11,10 +11,13 @@ WorkerReceiver logs behind whatever it was already decoding, a few ms late; and 
 timestamps have ms resolution. So the interval is widened by `NOISE_MS` on both sides.
 The estimate is the smallest correction that makes every observed pair causal: 0 when the
 interval contains 0 (the clocks agree within the message delays), else the end of the
-interval nearest to 0. An empty interval (lo > hi: a clock jumped, or pairs were matched
-wrongly) gets its midpoint and is flagged. Offsets are relative to one reference server
-(the lowest sid with evidence) and chained along the pairs with the most evidence; a
-server with no pair to any other keeps offset 0 and is reported as unknown.
+interval nearest to 0. An empty interval gets its midpoint; it is flagged (a clock
+jumped, or pairs were matched wrongly) when it is empty by more than `SLACK_MS`: less is
+a loopback copy logged later still, as on a loaded machine just after a server resumed
+from SIGSTOP (19 ms late, three servers on one clock came out lo 14, hi 10). Offsets
+are relative to one reference server (the lowest sid with evidence) and chained along
+the pairs with the most evidence; a server with no pair to any other keeps offset 0 and
+is reported as unknown.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from engine.core.vote import Sid
 
 NOISE_MS = 5.0
 """How late a loopback copy may be logged after the vote left (see above)."""
+SLACK_MS = 20.0
+"""How far past NOISE_MS the pairs may contradict each other before they disagree."""
 
 
 @dataclass(slots=True)
@@ -142,9 +147,9 @@ class SkewEstimator:
 
 def _nearest_zero(lo: float | None, hi: float | None) -> tuple[float, bool]:
     """The point of [lo, hi] nearest to 0 (an open end is unbounded), and whether the
-    interval is non-empty."""
+    interval is non-empty, or empty by no more than SLACK_MS."""
     if lo is not None and hi is not None and lo > hi:
-        return (lo + hi) / 2.0, False
+        return (lo + hi) / 2.0, lo - hi <= SLACK_MS
     if lo is not None and lo > 0:
         return lo, True
     if hi is not None and hi < 0:
