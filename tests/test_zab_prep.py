@@ -379,12 +379,21 @@ def test_reconfig_is_refused_and_delete_container_ignored(op: int) -> None:
         assert found == []
 
 
-def test_writes_forwarded_by_a_follower_reach_every_tree() -> None:
-    """A leader and two pure learners over the jute codec: learner 1 forwards a session
-    and writes as a Java follower would for its client; every tree ends equal."""
+def forwarded_by_learner_1(writes: list[tuple[int, bytes]]) -> Ensemble:
+    """A leader and two pure learners over the jute codec; learner 1 forwards `writes`
+    (op, body) as a Java follower would for its client, each run to the end."""
     ens = Ensemble(leader())
     for sid in (1, 2):
         ens.join(learner(sid, accepted_epoch=0, current_epoch=0))
+    for cxid, (op, body) in enumerate(writes, start=1):
+        ens.wire.append(("up", 1, forwarded(op, body, cxid=cxid).encode()))
+        ens.run()
+    return ens
+
+
+def test_writes_forwarded_by_a_follower_reach_every_tree() -> None:
+    """A leader and two pure learners over the jute codec: learner 1 forwards a session
+    and writes as a Java follower would for its client; every tree ends equal."""
     writes = [
         (-10, (30000).to_bytes(4, "big")),
         (1, create("/app").encode()),
@@ -404,9 +413,7 @@ def test_writes_forwarded_by_a_follower_reach_every_tree() -> None:
         ),
         (2, DeleteRequest("/app", -1).encode()),  # NotEmpty
     ]
-    for cxid, (op, body) in enumerate(writes, start=1):
-        ens.wire.append(("up", 1, forwarded(op, body, cxid=cxid).encode()))
-        ens.run()
+    ens = forwarded_by_learner_1(writes)
     lead = ens.leader
     assert lead.last_committed == make_zxid(1, len(writes))
     assert sorted(p for p in lead.database.nodes if p.startswith("/app")) == [
@@ -423,19 +430,15 @@ def test_empty_containers_that_had_children_are_deleted_by_the_leader() -> None:
     """ZK: ContainerManager: each check deletes every container without children that has
     had one (cversion > 0) by a deleteContainer txn of the server's own (session 0, cxid
     0) on every tree; a never-used container and one with a child stay."""
-    ens = Ensemble(leader())
-    for sid in (1, 2):
-        ens.join(learner(sid, accepted_epoch=0, current_epoch=0))
-    writes = [
-        (-10, (30000).to_bytes(4, "big")),
-        *((19, create(path, flags=4).encode()) for path in ("/used", "/never", "/busy")),
-        (1, create("/used/x").encode()),
-        (1, create("/busy/x").encode()),
-        (2, DeleteRequest("/used/x", -1).encode()),
-    ]
-    for cxid, (op, body) in enumerate(writes, start=1):
-        ens.wire.append(("up", 1, forwarded(op, body, cxid=cxid).encode()))
-        ens.run()
+    ens = forwarded_by_learner_1(
+        [
+            (-10, (30000).to_bytes(4, "big")),
+            *((19, create(path, flags=4).encode()) for path in ("/used", "/never", "/busy")),
+            (1, create("/used/x").encode()),
+            (1, create("/busy/x").encode()),
+            (2, DeleteRequest("/used/x", -1).encode()),
+        ]
+    )
     lead = ens.leader
     zxid = lead.next_zxid
     checked = lead.check_containers(now=9000)
