@@ -453,6 +453,10 @@ def test_empty_containers_that_had_children_are_deleted_by_the_leader() -> None:
     for f in ens.learners.values():
         assert f.database.fingerprint() == lead.database.fingerprint()
     assert proposals(lead.check_containers(now=10000)) == []
+    # ZK: DataTree.containers, kept as txns apply and as a snapshot loads
+    assert lead.database.containers == {"/busy", "/never"}
+    loaded = Database.from_dump(lead.database.dump(), lead.last_committed)
+    assert loaded.containers == {"/busy", "/never"}
 
 
 def test_a_delete_container_fails_as_zookeeper_fails_it() -> None:

@@ -148,6 +148,8 @@ class Database:
         self._ephemerals: dict[int, JavaHashSet] = {}
         """ZK: DataTree.ephemerals, each session's in a HashSet, whose order a closeSession
         txn lists them in."""
+        self.containers: set[str] = set()
+        """ZK: DataTree.containers, which a leader's ContainerManager checks."""
         self.acls: dict[int, tuple[ACL, ...]] = {}
         self._acl_index: dict[tuple[ACL, ...], int] = {}
         self._acl_refs: dict[int, int] = {}
@@ -215,7 +217,7 @@ class Database:
                 db.nodes[parent].children.add(child)
             db._put(node.path, _Node(node.data, node.acl, node.stat))
             db._add_usage(node.acl)
-            db._add_ephemeral(node.path, node.stat.ephemeral_owner)
+            db._index_by_owner(node.path, node.stat.ephemeral_owner)
         if "" not in db.nodes:
             raise JuteError("snapshot: no root node")
         db.last_processed_zxid = zxid
@@ -401,7 +403,7 @@ class Database:
         stat = StatPersisted(zxid, zxid, time, time, 0, 0, 0, owner, zxid)
         parent.children.add(child)
         self._put(path, _Node(data, self._convert_acls(acl), stat))
-        self._add_ephemeral(path, owner)
+        self._index_by_owner(path, owner)
 
     def _set_cversion_pzxid(self, path: str, parent: _Node, cversion: int, zxid: int) -> None:
         s = parent.stat
@@ -434,6 +436,7 @@ class Database:
             return
         self._pre_change(node)
         self._remove_usage(node.acl)
+        self.containers.discard(path)
         ephemerals = self._ephemerals.get(node.stat.ephemeral_owner)
         if ephemerals is not None:
             ephemerals.remove(path)
@@ -446,12 +449,15 @@ class Database:
         for path in sorted(path for path in left if path in self.nodes):
             self._delete(path, zxid)
 
-    # --- sessions' ephemerals (ZK: DataTree.ephemerals) -------------------------------------
+    # --- containers and sessions' ephemerals (ZK: DataTree.containers, ephemerals) ---------
 
-    def _add_ephemeral(self, path: str, owner: int) -> None:
-        """ZK: DataTree.createNode, deserialize: a session's ephemeral (not a container's or
-        a TTL node's owner, which are negative) joins the session's set."""
-        if owner > 0:
+    def _index_by_owner(self, path: str, owner: int) -> None:
+        """ZK: DataTree.createNode, deserialize: a container joins the containers, a
+        session's ephemeral (not a TTL node's owner, which is negative too) the session's
+        set."""
+        if owner == CONTAINER_EPHEMERAL_OWNER:
+            self.containers.add(path)
+        elif owner > 0:
             self._ephemerals.setdefault(owner, JavaHashSet()).add(path)
 
     def ephemerals(self, session: int) -> JavaHashSet:

@@ -47,12 +47,7 @@ from engine.core.jute.txn import TxnEntry
 from engine.core.quorum.verifier import QuorumVerifier
 from engine.core.quorumpacket import packet_name
 from engine.core.vote import make_zxid, zxid_counter, zxid_epoch, zxid_hex
-from engine.core.zab.database import (
-    CONTAINER_EPHEMERAL_OWNER,
-    DIGEST_VERSION,
-    OPEN_ACL_UNSAFE,
-    Database,
-)
+from engine.core.zab.database import DIGEST_VERSION, OPEN_ACL_UNSAFE, Database
 from engine.core.zab.hashset import JavaHashSet
 from engine.core.zab.learner import (
     ACK,
@@ -669,13 +664,12 @@ class ZabLeader:
         if not self.established:
             return []
         self._now = self._now if now is None else now
+        nodes = self.database.nodes
         empty = JavaHashSet(
             sorted(
                 path
-                for path, node in self.database.nodes.items()
-                if node.stat.ephemeral_owner == CONTAINER_EPHEMERAL_OWNER
-                and not node.children
-                and node.stat.cversion > 0
+                for path in self.database.containers
+                if not nodes[path].children and nodes[path].stat.cversion > 0
             )
         )
         for path in empty:
