@@ -224,18 +224,6 @@ def test_an_old_trace_of_a_leader_that_stepped_down_is_refused_with_the_reason()
     assert "record the run again" in message
 
 
-def test_an_old_trace_re_executes_up_to_the_ex_leaders_vote(tmp_path: Path) -> None:
-    """Everything before the ex-leader's vote - its election, its leadership, the others'
-    - re-executes as before: the refusal is where the cores differ, not the version."""
-    lines = STEPPED_DOWN.read_bytes().splitlines(keepends=True)
-    cut = tmp_path / "cut.jsonl"
-    cut.write_bytes(b"".join(lines[:228]))  # the header and seq 1..227
-    result = verify(cut)
-    assert result.divergence is None
-    assert result.ok
-    assert result.events == 227
-
-
 # --- traces older than the txns' digests (format < 1.6) ---------------------------------------
 
 UNDIGESTED = ROOT / "tests" / "data" / "traces" / "leader_failover-1.5.jsonl"
@@ -255,10 +243,17 @@ def test_an_old_trace_whose_leader_proposes_is_refused_with_the_reason() -> None
     assert "record the run again" in message
 
 
-def test_an_old_trace_re_executes_up_to_the_first_digested_proposal(tmp_path: Path) -> None:
-    lines = UNDIGESTED.read_bytes().splitlines(keepends=True)
+@pytest.mark.parametrize(("trace", "refused_at"), [(STEPPED_DOWN, 228), (UNDIGESTED, 372)])
+def test_an_old_trace_re_executes_up_to_where_it_is_refused(
+    trace: Path, refused_at: int, tmp_path: Path
+) -> None:
+    """Everything before the refused step - the ex-leader's vote, the first digested
+    proposal - re-executes as before: the refusal is where the cores differ, not the
+    version."""
+    lines = trace.read_bytes().splitlines(keepends=True)
     cut = tmp_path / "cut.jsonl"
-    cut.write_bytes(b"".join(lines[:372]))  # the header and seq 1..371
+    cut.write_bytes(b"".join(lines[:refused_at]))  # the header and the events before it
     result = verify(cut)
     assert result.divergence is None
     assert result.ok
+    assert result.events == refused_at - 1
